@@ -1,0 +1,422 @@
+/*
+ * poll.c: the event core on top of a backend (src/sys). It owns the registration table that
+ * gives cio its deregister guarantee: the backend's data word carries (generation, fd), and
+ * every event is checked against the table when the caller reaches it in the batch, so an
+ * event of a registration that was removed — or whose fd number now belongs to a new
+ * registration, or whose file lives on through a dup — is dropped instead of delivered.
+ *
+ * Table layout: fd -> slot, in chunks allocated on first use and never moved, so the waiting
+ * thread reads slots without a lock while other threads register. A slot's (generation,
+ * token, interest) is published under a sequence counter (odd while being written):
+ *
+ *     data word:  [ generation : 32 | fd : 32 ]
+ *     slot:       seq (seqlock) | generation | interest (0 = free) | token
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cio/poll.h"
+#include "sys/sys.h"
+#include "util/assert.h"
+#include "util/compiler.h"
+
+#define CHUNK_BITS 10
+#define CHUNK_SLOTS (1u << CHUNK_BITS)
+#define MAX_CHUNKS 16384u /* fds below 16M */
+#define MAX_EVENTS (1u << 20)
+#define INTEREST_MASK (CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)
+
+struct slot {
+    atomic_uint seq;
+    atomic_uint generation;
+    atomic_uint interest;
+    _Atomic cio_token token;
+};
+
+struct cio_poll {
+    const struct cio__sys_ops *ops;
+    struct cio__sys *sys;
+    pthread_mutex_t lock; /* serialises writers of the table */
+    _Atomic cio_token waker_token;
+    atomic_bool has_waker;
+    _Atomic(struct slot *) chunks[MAX_CHUNKS];
+};
+
+struct cio_events {
+    cio_poll *poll;
+    size_t capacity;
+    size_t count;
+    struct cio__sys_event *raw;
+    cio_event *out;
+};
+
+struct cio_waker {
+    cio_poll *poll;
+};
+
+static uint64_t make_data(int fd, uint32_t generation)
+{
+    return ((uint64_t)generation << 32) | (uint32_t)fd;
+}
+
+static struct slot *slot_get(const cio_poll *poll, int fd)
+{
+    unsigned chunk = (unsigned)fd >> CHUNK_BITS;
+    if (chunk >= MAX_CHUNKS)
+        return NULL;
+    struct slot *slots =
+        atomic_load_explicit(&((cio_poll *)poll)->chunks[chunk], memory_order_acquire);
+    return slots ? &slots[(unsigned)fd & (CHUNK_SLOTS - 1)] : NULL;
+}
+
+/* Called with the lock held. */
+static struct slot *slot_get_or_create(cio_poll *poll, int fd)
+{
+    struct slot *s = slot_get(poll, fd);
+    if (s != NULL || ((unsigned)fd >> CHUNK_BITS) >= MAX_CHUNKS)
+        return s;
+    struct slot *slots = calloc(CHUNK_SLOTS, sizeof(*slots));
+    if (slots == NULL)
+        return NULL;
+    atomic_store_explicit(&poll->chunks[(unsigned)fd >> CHUNK_BITS], slots, memory_order_release);
+    return &slots[(unsigned)fd & (CHUNK_SLOTS - 1)];
+}
+
+/* Writer side of the seqlock; called with the lock held. */
+static void slot_publish(struct slot *s, uint32_t generation, cio_token token, unsigned interest)
+{
+    unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s->generation, generation, memory_order_relaxed);
+    atomic_store_explicit(&s->token, token, memory_order_relaxed);
+    atomic_store_explicit(&s->interest, interest, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+/* Reader side: a consistent (generation, token, interest). */
+static void slot_read(struct slot *s, uint32_t *generation, cio_token *token, unsigned *interest)
+{
+    for (;;) {
+        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq & 1)
+            continue;
+        *generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+        *token = atomic_load_explicit(&s->token, memory_order_relaxed);
+        *interest = atomic_load_explicit(&s->interest, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
+            return;
+    }
+}
+
+static const struct cio__sys_ops *backend_ops(cio_backend backend)
+{
+    switch (backend) {
+    case CIO_BACKEND_EPOLL:
+        return &cio__sys_epoll;
+    case CIO_BACKEND_POLL:
+        return &cio__sys_poll;
+    default:
+        return NULL;
+    }
+}
+
+const char *cio_backend_name(cio_backend backend)
+{
+    const struct cio__sys_ops *ops = backend_ops(backend);
+    return ops ? ops->name : "unknown";
+}
+
+static int default_backend(cio_backend *ret)
+{
+    const char *env = getenv("CIO_BACKEND");
+    if (env == NULL || *env == '\0') {
+        *ret = CIO_BACKEND_EPOLL;
+        return 0;
+    }
+    for (int b = CIO_BACKEND_EPOLL; b <= CIO_BACKEND_POLL; b++) {
+        if (strcmp(env, backend_ops((cio_backend)b)->name) == 0) {
+            *ret = (cio_backend)b;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int cio_poll_new(cio_poll **ret_poll, const cio_poll_options *opts)
+{
+    if (ret_poll == NULL)
+        return -EINVAL;
+    cio_backend backend = opts ? opts->backend : CIO_BACKEND_DEFAULT;
+    if (backend == CIO_BACKEND_DEFAULT) {
+        int rc = default_backend(&backend);
+        if (rc < 0)
+            return rc;
+    }
+    const struct cio__sys_ops *ops = backend_ops(backend);
+    if (ops == NULL)
+        return -EINVAL;
+
+    cio_poll *poll = calloc(1, sizeof(*poll));
+    if (poll == NULL)
+        return -ENOMEM;
+    poll->ops = ops;
+    int rc = ops->create(&poll->sys);
+    if (rc < 0) {
+        free(poll);
+        return rc;
+    }
+    pthread_mutex_init(&poll->lock, NULL);
+    *ret_poll = poll;
+    return 0;
+}
+
+void cio_poll_free(cio_poll *poll)
+{
+    if (poll == NULL)
+        return;
+    poll->ops->destroy(poll->sys);
+    for (unsigned i = 0; i < MAX_CHUNKS; i++)
+        free(atomic_load_explicit(&poll->chunks[i], memory_order_relaxed));
+    pthread_mutex_destroy(&poll->lock);
+    free(poll);
+}
+
+cio_backend cio_poll_backend(const cio_poll *poll)
+{
+    return poll ? poll->ops->backend : CIO_BACKEND_DEFAULT;
+}
+
+int cio_poll_fd(const cio_poll *poll)
+{
+    if (poll == NULL)
+        return -EINVAL;
+    return poll->ops->fd(poll->sys);
+}
+
+static int check_args(const cio_poll *poll, int fd, unsigned interest)
+{
+    if (poll == NULL || interest == 0 || (interest & ~INTEREST_MASK) != 0)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return 0;
+}
+
+int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest)
+{
+    int rc = check_args(poll, fd, interest);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&poll->lock);
+    struct slot *s = slot_get_or_create(poll, fd);
+    if (s == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* A new generation, so events of any earlier registration of this fd number (or of a
+     * file that still lives through a dup) no longer match. Publish before the backend can
+     * report: an event read before the publish would carry a generation not yet valid. */
+    uint32_t generation = atomic_load_explicit(&s->generation, memory_order_relaxed) + 1;
+    uint32_t old_generation = generation - 1;
+    cio_token old_token = atomic_load_explicit(&s->token, memory_order_relaxed);
+    unsigned old_interest = atomic_load_explicit(&s->interest, memory_order_relaxed);
+    slot_publish(s, generation, token, interest);
+    rc = poll->ops->add(poll->sys, fd, make_data(fd, generation), interest);
+    if (rc < 0) {
+        /* Keep the old registration alive if there was one (-EEXIST). Its generation is
+         * restored too: nothing was ever reported with the new one. */
+        slot_publish(s, old_generation, old_token, old_interest);
+    }
+out:
+    pthread_mutex_unlock(&poll->lock);
+    return rc;
+}
+
+int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned interest)
+{
+    int rc = check_args(poll, fd, interest);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&poll->lock);
+    struct slot *s = slot_get(poll, fd);
+    if (s == NULL || atomic_load_explicit(&s->interest, memory_order_relaxed) == 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    /* Same generation: events already in a batch stay valid and take the new token. */
+    uint32_t generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+    rc = poll->ops->mod(poll->sys, fd, make_data(fd, generation), interest);
+    if (rc == 0)
+        slot_publish(s, generation, token, interest);
+out:
+    pthread_mutex_unlock(&poll->lock);
+    return rc;
+}
+
+int cio_poll_deregister(cio_poll *poll, int fd)
+{
+    if (poll == NULL)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    pthread_mutex_lock(&poll->lock);
+    struct slot *s = slot_get(poll, fd);
+    bool known = s != NULL && atomic_load_explicit(&s->interest, memory_order_relaxed) != 0;
+    if (known) {
+        /* Retire the generation first: from here on no event of it is delivered. */
+        uint32_t generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+        slot_publish(s, generation + 1, 0, 0);
+    }
+    int rc = poll->ops->del(poll->sys, fd);
+    pthread_mutex_unlock(&poll->lock);
+    /* The table is clean whatever the backend said; a closed fd still reports -EBADF. */
+    if (!known && rc == 0)
+        rc = -ENOENT;
+    return rc;
+}
+
+int cio_poll_wait(cio_poll *poll, cio_events *events, int64_t timeout_ns)
+{
+    if (poll == NULL || events == NULL)
+        return -EINVAL;
+    events->poll = poll;
+    events->count = 0;
+    int n = poll->ops->wait(poll->sys, events->raw, (int)events->capacity,
+                            timeout_ns < 0 ? -1 : timeout_ns);
+    if (n < 0)
+        return n;
+    events->count = (size_t)n;
+    return n;
+}
+
+int cio_poll_wait_ms(cio_poll *poll, cio_events *events, int timeout_ms)
+{
+    return cio_poll_wait(poll, events,
+                         timeout_ms < 0 ? CIO_TIMEOUT_INFINITE
+                                        : (int64_t)timeout_ms * CIO_NSEC_PER_MSEC);
+}
+
+int cio_events_new(cio_events **ret_events, size_t capacity)
+{
+    if (ret_events == NULL || capacity == 0 || capacity > MAX_EVENTS)
+        return -EINVAL;
+    cio_events *events = calloc(1, sizeof(*events));
+    if (events == NULL)
+        return -ENOMEM;
+    events->raw = calloc(capacity, sizeof(*events->raw));
+    events->out = calloc(capacity, sizeof(*events->out));
+    if (events->raw == NULL || events->out == NULL) {
+        cio_events_free(events);
+        return -ENOMEM;
+    }
+    events->capacity = capacity;
+    *ret_events = events;
+    return 0;
+}
+
+void cio_events_free(cio_events *events)
+{
+    if (events == NULL)
+        return;
+    free(events->raw);
+    free(events->out);
+    free(events);
+}
+
+size_t cio_events_capacity(const cio_events *events)
+{
+    return events ? events->capacity : 0;
+}
+
+/* The event for raw entry i if its registration still stands, else NULL. */
+static const cio_event *resolve(cio_events *events, size_t i)
+{
+    const struct cio__sys_event *raw = &events->raw[i];
+    cio_poll *poll = events->poll;
+    cio_event *out = &events->out[i];
+    if (raw->data == CIO__SYS_WAKE_DATA) {
+        if (!atomic_load_explicit(&poll->has_waker, memory_order_acquire))
+            return NULL;
+        out->token = atomic_load_explicit(&poll->waker_token, memory_order_relaxed);
+        out->flags = CIO_EVENT_READABLE;
+        return out;
+    }
+    int fd = (int)(uint32_t)raw->data;
+    struct slot *s = slot_get(poll, fd);
+    if (s == NULL)
+        return NULL;
+    uint32_t generation;
+    unsigned interest;
+    slot_read(s, &generation, &out->token, &interest);
+    if (interest == 0 || generation != (uint32_t)(raw->data >> 32))
+        return NULL;
+    /* Readiness the registration did not ask for is dropped; conditions are always told. */
+    uint32_t flags = raw->flags;
+    if (!(interest & CIO_READABLE))
+        flags &= ~(uint32_t)CIO_EVENT_READABLE;
+    if (!(interest & CIO_WRITABLE))
+        flags &= ~(uint32_t)CIO_EVENT_WRITABLE;
+    if (!(interest & CIO_PRIORITY))
+        flags &= ~(uint32_t)CIO_EVENT_PRIORITY;
+    if (flags == 0)
+        return NULL;
+    out->flags = flags;
+    return out;
+}
+
+const cio_event *cio_events_next(cio_events *events, size_t *iter)
+{
+    if (events == NULL || iter == NULL)
+        return NULL;
+    while (*iter < events->count) {
+        const cio_event *ev = resolve(events, (*iter)++);
+        if (ev != NULL)
+            return ev;
+    }
+    return NULL;
+}
+
+int cio_waker_new(cio_waker **ret_waker, cio_poll *poll, cio_token token)
+{
+    if (ret_waker == NULL || poll == NULL)
+        return -EINVAL;
+    cio_waker *waker = calloc(1, sizeof(*waker));
+    if (waker == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&poll->lock);
+    bool taken = atomic_load_explicit(&poll->has_waker, memory_order_relaxed);
+    if (!taken) {
+        atomic_store_explicit(&poll->waker_token, token, memory_order_relaxed);
+        atomic_store_explicit(&poll->has_waker, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&poll->lock);
+    if (taken) {
+        free(waker);
+        return -EEXIST;
+    }
+    waker->poll = poll;
+    *ret_waker = waker;
+    return 0;
+}
+
+int cio_waker_wake(cio_waker *waker)
+{
+    if (waker == NULL)
+        return -EINVAL;
+    waker->poll->ops->wake(waker->poll->sys);
+    return 0;
+}
+
+void cio_waker_free(cio_waker *waker)
+{
+    if (waker == NULL)
+        return;
+    atomic_store_explicit(&waker->poll->has_waker, false, memory_order_release);
+    free(waker);
+}

@@ -1,0 +1,207 @@
+/*
+ * epoll.c: the Linux backend. Every registration is EPOLLET (edge-triggered) and the poll
+ * layer's data word travels in epoll_event.data.u64. Wakes go through an eventfd that is
+ * registered edge-triggered and never read: each write is a new edge, and writes made before
+ * a wait collapse into one ready-list entry, so wakes coalesce without a read per wake.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sys/sys.h"
+#include "util/compiler.h"
+
+struct cio__sys {
+    int epfd;
+    int wakefd;
+};
+
+/* The event buffer is converted in place (see sys_wait), which needs this. */
+_Static_assert(sizeof(struct epoll_event) <= sizeof(struct cio__sys_event),
+               "epoll_event must fit in a cio__sys_event");
+
+static uint32_t to_epoll(unsigned interest)
+{
+    uint32_t ev = EPOLLET;
+    if (interest & CIO_READABLE)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (interest & CIO_WRITABLE)
+        ev |= EPOLLOUT;
+    if (interest & CIO_PRIORITY)
+        ev |= EPOLLPRI;
+    return ev;
+}
+
+/*
+ * Readiness from epoll bits. A read does not block when data is there, the read side is shut
+ * or an error is pending; likewise a write. The closed flags are set only on bits that prove
+ * it: EPOLLHUP (both directions gone, or a refused/reset connection) and EPOLLRDHUP (the peer
+ * shut its write side). EPOLLERR alone proves nothing about closing (a UDP socket with a
+ * queued ICMP error stays usable), so it only sets ERROR.
+ */
+static uint32_t from_epoll(uint32_t ev)
+{
+    uint32_t flags = 0;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        flags |= CIO_EVENT_READABLE;
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        flags |= CIO_EVENT_WRITABLE;
+    if (ev & EPOLLERR)
+        flags |= CIO_EVENT_ERROR;
+    if (ev & (EPOLLHUP | EPOLLRDHUP))
+        flags |= CIO_EVENT_READ_CLOSED;
+    if (ev & EPOLLHUP)
+        flags |= CIO_EVENT_WRITE_CLOSED;
+    if (ev & EPOLLPRI)
+        flags |= CIO_EVENT_PRIORITY;
+    return flags;
+}
+
+static int sys_create(struct cio__sys **ret)
+{
+    struct cio__sys *sys = calloc(1, sizeof(*sys));
+    if (sys == NULL)
+        return -ENOMEM;
+    sys->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (sys->epfd < 0) {
+        int rc = -errno;
+        free(sys);
+        return rc;
+    }
+    sys->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sys->wakefd < 0) {
+        int rc = -errno;
+        close(sys->epfd);
+        free(sys);
+        return rc;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = CIO__SYS_WAKE_DATA};
+    if (epoll_ctl(sys->epfd, EPOLL_CTL_ADD, sys->wakefd, &ev) < 0) {
+        int rc = -errno;
+        close(sys->wakefd);
+        close(sys->epfd);
+        free(sys);
+        return rc;
+    }
+    *ret = sys;
+    return 0;
+}
+
+static void sys_destroy(struct cio__sys *sys)
+{
+    close(sys->wakefd);
+    close(sys->epfd);
+    free(sys);
+}
+
+static int sys_ctl(struct cio__sys *sys, int op, int fd, uint64_t data, unsigned interest)
+{
+    struct epoll_event ev = {.events = to_epoll(interest), .data.u64 = data};
+    if (epoll_ctl(sys->epfd, op, fd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+static int sys_add(struct cio__sys *sys, int fd, uint64_t data, unsigned interest)
+{
+    return sys_ctl(sys, EPOLL_CTL_ADD, fd, data, interest);
+}
+
+static int sys_mod(struct cio__sys *sys, int fd, uint64_t data, unsigned interest)
+{
+    return sys_ctl(sys, EPOLL_CTL_MOD, fd, data, interest);
+}
+
+static int sys_del(struct cio__sys *sys, int fd)
+{
+    /* A non-NULL event keeps kernels before 2.6.9 happy; harmless since. */
+    struct epoll_event ev = {0};
+    if (epoll_ctl(sys->epfd, EPOLL_CTL_DEL, fd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+/* epoll_pwait2 (Linux 5.11) takes nanoseconds; older kernels get epoll_wait in ms. */
+static int have_pwait2 = 1;
+
+static int epoll_wait_ns(int epfd, struct epoll_event *evs, int cap, int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return epoll_wait(epfd, evs, cap, -1);
+    if (timeout_ns == 0)
+        return epoll_wait(epfd, evs, cap, 0);
+    if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED)) {
+        struct timespec ts = {.tv_sec = timeout_ns / CIO_NSEC_PER_SEC,
+                              .tv_nsec = timeout_ns % CIO_NSEC_PER_SEC};
+        int n = epoll_pwait2(epfd, evs, cap, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        __atomic_store_n(&have_pwait2, 0, __ATOMIC_RELAXED);
+    }
+    /* Round up: a 1 ns timeout must not become a busy zero. */
+    int64_t ms = (timeout_ns + CIO_NSEC_PER_MSEC - 1) / CIO_NSEC_PER_MSEC;
+    return epoll_wait(epfd, evs, cap, ms > INT32_MAX ? INT32_MAX : (int)ms);
+}
+
+static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capacity,
+                    int64_t timeout_ns)
+{
+    /*
+     * The kernel fills the caller's buffer as epoll_events, which are no larger than
+     * cio__sys_events; converting from the last entry to the first never overwrites an entry
+     * not yet read (entry i is read whole before out[i], which starts at or after it, is
+     * written).
+     */
+    struct epoll_event *evs = (struct epoll_event *)(void *)out;
+    int n = epoll_wait_ns(sys->epfd, evs, capacity, timeout_ns);
+    if (n < 0)
+        return -errno;
+    for (int i = n - 1; i >= 0; i--) {
+        struct epoll_event ev;
+        memcpy(&ev, (char *)out + (size_t)i * sizeof(struct epoll_event), sizeof(ev));
+        struct cio__sys_event converted = {.data = ev.data.u64, .flags = from_epoll(ev.events)};
+        if (ev.data.u64 == CIO__SYS_WAKE_DATA)
+            converted.flags = CIO_EVENT_READABLE;
+        memcpy(&out[i], &converted, sizeof(converted));
+    }
+    return n;
+}
+
+static void sys_wake(struct cio__sys *sys)
+{
+    uint64_t one = 1;
+    /* Never read, the counter only grows; at its ceiling (2^64-2 wakes) write fails with
+     * EAGAIN and a wake is already pending, but reset it so later wakes stay edges. */
+    while (write(sys->wakefd, &one, sizeof(one)) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            uint64_t drained;
+            if (read(sys->wakefd, &drained, sizeof(drained)) < 0 && errno != EAGAIN)
+                return;
+            continue;
+        }
+        return;
+    }
+}
+
+static int sys_fd(const struct cio__sys *sys)
+{
+    return sys->epfd;
+}
+
+const struct cio__sys_ops cio__sys_epoll = {
+    .name = "epoll",
+    .backend = CIO_BACKEND_EPOLL,
+    .create = sys_create,
+    .destroy = sys_destroy,
+    .add = sys_add,
+    .mod = sys_mod,
+    .del = sys_del,
+    .wait = sys_wait,
+    .wake = sys_wake,
+    .fd = sys_fd,
+};

@@ -1,0 +1,106 @@
+/*
+ * harness.h: the test harness every test program uses. Each case runs in its own forked
+ * process with a timeout (libuv's model), so a crash or a hang fails one case, not the run.
+ * Around each case the harness checks that no descriptor was left open. A case calls
+ * TEST_SKIP("reason") when it cannot run here; a program whose cases were all skipped exits
+ * 77, which CTest reports as skipped.
+ *
+ *     static void test_something(void) { CHECK_RC(cio_poll_new(&p, NULL)); ... }
+ *     CIO_TEST_MAIN(TEST(test_something), TEST(test_other))
+ */
+#ifndef CIO_TEST_HARNESS_H
+#define CIO_TEST_HARNESS_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cio/common.h"
+
+struct cio_test {
+    const char *name;
+    void (*fn)(void);
+};
+
+#define TEST(fn)                                                                                   \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
+#define CIO_TEST_MAIN(...)                                                                         \
+    int main(int argc, char **argv)                                                                \
+    {                                                                                              \
+        static const struct cio_test tests_[] = {__VA_ARGS__};                                     \
+        return cio_test_main(argc, argv, tests_, sizeof(tests_) / sizeof(tests_[0]));              \
+    }
+
+int cio_test_main(int argc, char **argv, const struct cio_test *tests, size_t count);
+
+/* Fail the current case (exits the case's process). */
+_Noreturn void cio_test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Skip the current case with a reason. */
+_Noreturn void cio_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define TEST_SKIP(...) cio_test_skip(__VA_ARGS__)
+#define TEST_FAIL(...) cio_test_fail(__FILE__, __LINE__, __VA_ARGS__)
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            cio_test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);                          \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                                           \
+        if (a_ != b_)                                                                              \
+            cio_test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %jd != %jd", #a, #b, a_, b_);     \
+    } while (0)
+
+/* An expression that must succeed (>= 0); on failure prints cio_strerror of the result. */
+#define CHECK_RC(expr)                                                                             \
+    ({                                                                                             \
+        intmax_t rc_ = (intmax_t)(expr);                                                           \
+        if (rc_ < 0)                                                                               \
+            cio_test_fail(__FILE__, __LINE__, "%s failed: %jd (%s)", #expr, rc_,                   \
+                          cio_strerror((int)rc_));                                                 \
+        rc_;                                                                                       \
+    })
+
+/* An expression that must return exactly the negative errno `err`. */
+#define CHECK_ERR(expr, err)                                                                       \
+    do {                                                                                           \
+        intmax_t rc_ = (intmax_t)(expr);                                                           \
+        if (rc_ != (intmax_t)(err))                                                                \
+            cio_test_fail(__FILE__, __LINE__, "%s returned %jd (%s), expected %s (%s)", #expr,     \
+                          rc_, rc_ < 0 ? cio_strerror((int)rc_) : "success", #err,                 \
+                          cio_strerror((int)(err)));                                               \
+    } while (0)
+
+/* A system call (returning -1 and errno) that must succeed. */
+#define CHECK_SYS(expr)                                                                            \
+    ({                                                                                             \
+        intmax_t r_ = (intmax_t)(expr);                                                            \
+        if (r_ < 0)                                                                                \
+            cio_test_fail(__FILE__, __LINE__, "%s failed: %m", #expr);                             \
+        r_;                                                                                        \
+    })
+
+/* True when fd is O_NONBLOCK and FD_CLOEXEC. */
+bool cio_test_fd_nonblock_cloexec(int fd);
+#define CHECK_FD_FLAGS(fd) CHECK(cio_test_fd_nonblock_cloexec(fd))
+
+/* Number of open descriptors of this process. */
+int cio_test_open_fds(void);
+
+/* A fresh private directory under $TMPDIR (or /tmp); removed with everything in it at the
+ * end of the case. Returns its path (static storage, one per case). */
+const char *cio_test_tmpdir(void);
+
+/* Milliseconds of monotonic time. */
+int64_t cio_test_now_ms(void);
+
+#endif
