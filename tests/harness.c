@@ -25,6 +25,12 @@
 #define MAX_FDS 4096
 
 static char tmpdir_path[256];
+static int expected_new_fds;
+
+void cio_test_expect_new_fds(int count)
+{
+    expected_new_fds = count;
+}
 
 int64_t cio_test_now_ms(void)
 {
@@ -72,7 +78,8 @@ int cio_test_open_fds(void)
     return list_fds(fds);
 }
 
-static void vreport(const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vreport(const char *prefix, const char *fmt,
+                                                          va_list ap)
 {
     fflush(stdout);
     fprintf(stderr, "%s", prefix);
@@ -142,7 +149,10 @@ static _Noreturn void run_case(const struct cio_test *t, unsigned timeout_s)
     if (tmpdir_path[0] != '\0')
         nftw(tmpdir_path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (nbefore >= 0 && nafter >= 0) {
-        for (int i = 0; i < nafter; i++) {
+        if (expected_new_fds > 0 && nafter - nbefore != expected_new_fds)
+            cio_test_fail(__FILE__, __LINE__, "%s: %d new descriptors, expected %d", t->name,
+                          nafter - nbefore, expected_new_fds);
+        for (int i = 0; i < nafter && expected_new_fds == 0; i++) {
             bool known = false;
             for (int j = 0; j < nbefore && !known; j++)
                 known = before[j] == after[i];

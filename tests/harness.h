@@ -93,6 +93,10 @@ _Noreturn void cio_test_skip(const char *fmt, ...) __attribute__((format(printf,
 bool cio_test_fd_nonblock_cloexec(int fd);
 #define CHECK_FD_FLAGS(fd) CHECK(cio_test_fd_nonblock_cloexec(fd))
 
+/* Declare that the current case leaves @count descriptors open by design (say, a process-wide
+ * pipe that lives until exit); the leak check then allows exactly that many new ones. */
+void cio_test_expect_new_fds(int count);
+
 /* Number of open descriptors of this process. */
 int cio_test_open_fds(void);
 

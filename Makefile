@@ -1,0 +1,68 @@
+# Shortcuts over CMake presets. The README's two commands are `make demo` and `make test`;
+# both install what they miss (as root, with apt-get) and work on a fresh Debian 12 machine.
+
+# Warnings are errors in CI (CI=true), warnings elsewhere.
+export CIO_WERROR := $(if $(CI),ON,OFF)
+DEPS := scripts/install-deps.sh
+CTEST_FLAGS ?=
+
+.PHONY: all deps demo test asan tsan format format-check lint cross bench install clean
+
+all: deps
+	cmake --preset release
+	cmake --build --preset release
+
+deps:
+	@$(DEPS) build
+
+# Builds everything and shows the library at work; finishes by itself.
+demo: deps
+	cmake --preset release
+	cmake --build --preset release
+	scripts/demo.sh build/release
+
+# Builds and runs the whole suite (every test program, both event-core backends).
+test: deps
+	@$(DEPS) test
+	cmake --preset dev
+	cmake --build --preset dev
+	ctest --preset dev $(CTEST_FLAGS)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@$(DEPS) test
+	cmake --preset asan
+	cmake --build --preset asan
+	ctest --preset asan $(CTEST_FLAGS)
+
+# The threaded tests (label "threads") under ThreadSanitizer.
+tsan: deps
+	@$(DEPS) test
+	cmake --preset tsan
+	cmake --build --preset tsan
+	ctest --preset tsan $(CTEST_FLAGS)
+
+format:
+	scripts/check-format.sh --fix
+
+format-check:
+	@$(DEPS) test
+	scripts/check-format.sh
+
+lint:
+	@$(DEPS) test
+	scripts/lint.sh
+
+# aarch64: cross-build and run the runtime tests under qemu-user.
+cross: deps
+	.ci/aarch64.sh
+
+bench: deps
+	@$(DEPS) bench
+	bench/run.sh
+
+install: all
+	cmake --install build/release
+
+clean:
+	rm -rf build

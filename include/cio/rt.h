@@ -1,0 +1,393 @@
+/*
+ * cio/rt.h: the runtime — tasks as stackful coroutines, written as straight-line code that
+ * suspends where it would block (tokio's runtime, task and time modules in C). A runtime has
+ * one worker (current-thread flavour) or several (multi-thread); each worker has its own run
+ * queue, its own reactor (a cio_poll) and its own timer wheel. A task stays on the worker it
+ * was spawned on.
+ *
+ * Every suspending call in cio (sleeping, joining, waiting on I/O or on a channel...) returns
+ *   -ECANCELED  when the calling task has been cancelled (cio_task_cancel, runtime shutdown),
+ *   -ETIMEDOUT  when the task's current deadline (cio_deadline_set) has passed,
+ * instead of waiting past them. Cancellation is sticky: once cancelled, every later suspending
+ * call of that task returns -ECANCELED at once, so the task unwinds through its normal error
+ * paths and its cleanup runs.
+ *
+ *     static void *handler(void *arg) { ... return NULL; }
+ *     static void *main_task(void *arg) {
+ *         cio_task *t;
+ *         cio_spawn(&t, handler, arg);
+ *         cio_task_join(t, NULL);
+ *         return NULL;
+ *     }
+ *     cio_rt *rt;
+ *     cio_rt_new(&rt, NULL);
+ *     cio_rt_block_on(rt, main_task, NULL, NULL);
+ *     cio_rt_free(rt);
+ */
+#ifndef CIO_RT_H
+#define CIO_RT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cio/common.h"
+#include "cio/poll.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cio_rt cio_rt;
+typedef struct cio_task cio_task;
+
+/* A task's body: receives the spawn argument, returns its result (see cio_task_join). */
+typedef void *(*cio_task_fn)(void *arg);
+
+typedef enum cio_rt_flavor {
+    CIO_RT_CURRENT_THREAD = 0, /* one worker: the thread that calls cio_rt_block_on() */
+    CIO_RT_MULTI_THREAD = 1,   /* N worker threads; block_on's thread only waits */
+} cio_rt_flavor;
+
+typedef struct cio_rt_options {
+    cio_rt_flavor flavor;
+    unsigned workers;            /* multi-thread: worker count; 0 = number of CPUs */
+    size_t stack_size;           /* default task stack (address space); 0 = 256 KiB */
+    unsigned blocking_threads;   /* blocking pool bound; 0 = 512 */
+    cio_duration blocking_idle;  /* idle blocking threads retire after this; 0 = 10 s */
+    unsigned event_interval;     /* poll the reactor at least every N task runs; 0 = 61 */
+    unsigned budget;             /* I/O operations before a task is made to yield; 0 = 128 */
+    cio_backend backend;         /* event-core backend of every worker */
+} cio_rt_options;
+
+/**
+ * cio_rt_new() - create a runtime (no thread starts before cio_rt_block_on()).
+ * @ret_rt: receives the runtime, written only on success.
+ * @opts: options, or NULL for a current-thread runtime with defaults.
+ *
+ * Return: 0; -EINVAL for bad options; -ENOMEM; -EMFILE.
+ */
+CIO_EXPORT int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts);
+
+/**
+ * cio_rt_block_on() - run @fn as a task and drive the runtime until it returns.
+ * @rt: the runtime; one block_on at a time, not from inside a task.
+ * @fn, @arg: the main task.
+ * @ret_result: receives @fn's return value (may be NULL), written only on success.
+ *
+ * Other tasks keep running while the main task lives; when it returns, block_on returns
+ * (other tasks stay suspended, and run again on the next block_on or are cancelled by
+ * cio_rt_free). On a multi-thread runtime the main task runs on worker 0.
+ *
+ * Return: 0; -ECANCELED if the main task was cancelled (e.g. cio_rt_shutdown from another
+ * thread); -EBUSY if called from inside a task or while another block_on runs; -EINVAL.
+ */
+CIO_EXPORT int cio_rt_block_on(cio_rt *rt, cio_task_fn fn, void *arg, void **ret_result);
+
+/**
+ * cio_rt_shutdown() - cancel every task of the runtime. Thread safe; callable from any
+ * thread, from a task, or from a signal-driven task. Idempotent.
+ *
+ * Every task is woken with -ECANCELED at its suspension point and runs its cleanup; a
+ * running block_on returns once the main task has returned. New spawns fail with -ECANCELED.
+ *
+ * Return: 0; -EINVAL.
+ */
+CIO_EXPORT int cio_rt_shutdown(cio_rt *rt);
+
+/**
+ * cio_rt_free() - shut down (as cio_rt_shutdown), let every task finish its cleanup, join the
+ * worker and blocking threads, release stacks and descriptors. NULL is allowed.
+ * Not from inside a task of @rt.
+ */
+CIO_EXPORT void cio_rt_free(cio_rt *rt);
+
+/**
+ * cio_rt_current() - the runtime whose task or worker the caller runs on, or NULL.
+ */
+CIO_EXPORT cio_rt *cio_rt_current(void);
+
+/**
+ * cio_rt_workers() - the number of workers of @rt.
+ */
+CIO_EXPORT unsigned cio_rt_workers(const cio_rt *rt);
+
+/* ---- tasks ---- */
+
+typedef struct cio_spawn_options {
+    size_t stack_size; /* 0 = the runtime's default */
+    const char *name;  /* shown in stack-overflow reports; copied; NULL = "task" */
+    unsigned worker;   /* CIO_WORKER_DEFAULT (0): the spawner's worker, or round robin from
+                          outside the runtime; CIO_WORKER(i): worker i (0-based) */
+} cio_spawn_options;
+
+#define CIO_WORKER_DEFAULT 0u
+#define CIO_WORKER(i) ((unsigned)(i) + 1u)
+
+/**
+ * cio_spawn() - start a task on the calling task's runtime, on the same worker.
+ * @ret_task: receives the handle (written only on success); pass NULL to detach at once.
+ *            A handle must be given to cio_task_join() or cio_task_detach() exactly once.
+ * @fn, @arg: the task's body and its argument.
+ *
+ * The new task is queued, not run on the spawner's stack. Call from a task. A task cancelled
+ * before it first runs still runs: its first suspending call returns -ECANCELED, so the code
+ * that owns @arg gets to release it.
+ *
+ * Return: 0; -ECANCELED if the runtime is shutting down; -EPERM outside a task; -ENOMEM.
+ */
+CIO_EXPORT int cio_spawn(cio_task **ret_task, cio_task_fn fn, void *arg);
+
+/**
+ * cio_spawn_ex() - cio_spawn() with options; @opts may be NULL.
+ */
+CIO_EXPORT int cio_spawn_ex(cio_task **ret_task, const cio_spawn_options *opts, cio_task_fn fn,
+                            void *arg);
+
+/**
+ * cio_rt_spawn() - start a task on @rt from any thread, including threads that are not part
+ * of the runtime (the task goes to a worker's remote queue and the worker is woken). On a
+ * multi-thread runtime the worker is chosen round robin unless opts->worker says otherwise.
+ * Tasks spawned before the first block_on wait for it.
+ *
+ * Return: as cio_spawn(), with -EINVAL for a NULL runtime or a bad worker index.
+ */
+CIO_EXPORT int cio_rt_spawn(cio_rt *rt, cio_task **ret_task, const cio_spawn_options *opts,
+                            cio_task_fn fn, void *arg);
+
+/**
+ * cio_task_join() - wait for a task to finish and take its result; frees the handle.
+ * @task: a handle from spawn, not yet joined or detached.
+ * @ret_result: receives the task's return value (may be NULL), written only on success.
+ *
+ * From a task this suspends; from a thread outside the runtime it blocks the thread.
+ * Cancel safe: when it returns -ECANCELED or -ETIMEDOUT because the *caller* was cancelled
+ * or its deadline passed, the handle stays valid and can be joined again later.
+ *
+ * Return: 0; -ECANCELED if the joined task was cancelled before it finished (its cleanup has
+ * run; the handle is freed) or the caller was cancelled (handle kept); -ETIMEDOUT (handle
+ * kept); -EDEADLK for a task joining itself; -EINVAL.
+ */
+CIO_EXPORT int cio_task_join(cio_task *task, void **ret_result);
+
+/**
+ * cio_task_detach() - let the task run to completion on its own; frees the handle.
+ */
+CIO_EXPORT void cio_task_detach(cio_task *task);
+
+/**
+ * cio_task_cancel() - request cancellation of a task. Thread safe; any thread.
+ *
+ * The task's current (or next) suspending call returns -ECANCELED, and so does every later
+ * one. A task that never suspends is not interrupted. The handle stays valid.
+ *
+ * Return: 0; -EINVAL.
+ */
+CIO_EXPORT int cio_task_cancel(cio_task *task);
+
+/**
+ * cio_task_is_finished() - true once the task's body has returned. Thread safe.
+ */
+CIO_EXPORT bool cio_task_is_finished(const cio_task *task);
+
+/**
+ * cio_task_current() - the calling task, or NULL outside a task. The pointer identifies the
+ * task; it is not a handle (do not join or detach it).
+ */
+CIO_EXPORT cio_task *cio_task_current(void);
+
+/**
+ * cio_task_name() - the task's name ("task" when spawned without one).
+ */
+CIO_EXPORT const char *cio_task_name(const cio_task *task);
+
+/**
+ * cio_task_is_cancelled() - true when cancellation of the calling task was requested.
+ */
+CIO_EXPORT bool cio_task_is_cancelled(void);
+
+/**
+ * cio_yield() - let the other ready tasks of this worker run, then continue.
+ *
+ * Return: 0; -ECANCELED; -EPERM outside a task. (Yielding does not check the deadline.)
+ */
+CIO_EXPORT int cio_yield(void);
+
+/* ---- time ---- */
+
+/**
+ * cio_sleep() - suspend the calling task for @duration (rounded up to the timer wheel's
+ * millisecond; 0 or negative yields).
+ *
+ * Return: 0; -ECANCELED; -ETIMEDOUT if the task's deadline comes first (it returns at the
+ * deadline); -EPERM outside a task.
+ */
+CIO_EXPORT int cio_sleep(cio_duration duration);
+
+/**
+ * cio_sleep_until() - suspend until the monotonic time @when (see cio_now()).
+ *
+ * Return: as cio_sleep().
+ */
+CIO_EXPORT int cio_sleep_until(cio_time when);
+
+/**
+ * cio_deadline_set() - give the calling task a deadline for a block of code.
+ * @deadline: absolute monotonic time; CIO_DEADLINE_NONE for none.
+ *
+ * Scoped: the effective deadline becomes the earlier of @deadline and the one already in
+ * force (an inner scope cannot extend an outer deadline). Restore the returned value with
+ * cio_deadline_restore() when the block ends:
+ *
+ *     cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
+ *     rc = cio_tcp_stream_read_exact(s, buf, n);   // -ETIMEDOUT after 2 s
+ *     cio_deadline_restore(saved);
+ *
+ * Return: the previous deadline (CIO_DEADLINE_NONE outside a task, where it has no effect).
+ */
+CIO_EXPORT cio_time cio_deadline_set(cio_time deadline);
+#define CIO_DEADLINE_NONE INT64_MAX
+
+/**
+ * cio_deadline_restore() - end a deadline scope: put back the value cio_deadline_set()
+ * returned.
+ */
+CIO_EXPORT void cio_deadline_restore(cio_time saved);
+
+/**
+ * cio_deadline() - the calling task's deadline in force (CIO_DEADLINE_NONE if none).
+ */
+CIO_EXPORT cio_time cio_deadline(void);
+
+/* A periodic timer: ticks at start + k * period; missed ticks are skipped (not bunched). */
+typedef struct cio_interval {
+    cio_time next;
+    cio_duration period;
+} cio_interval;
+
+/**
+ * cio_interval_init() - an interval whose first tick is @period from now.
+ *
+ * Return: 0; -EINVAL if @period <= 0.
+ */
+CIO_EXPORT int cio_interval_init(cio_interval *interval, cio_duration period);
+
+/**
+ * cio_interval_tick() - sleep until the next tick.
+ *
+ * Return: the number of ticks elapsed since the previous call (1 normally, more when the
+ * caller fell behind; the missed ticks are skipped); -ECANCELED; -ETIMEDOUT.
+ */
+CIO_EXPORT int cio_interval_tick(cio_interval *interval);
+
+/* ---- task-local storage ---- */
+
+typedef unsigned cio_task_key;
+
+/**
+ * cio_task_key_new() - a key for one value per task.
+ * @destructor: called with the value (if non-NULL) when a task that set it finishes; may be
+ *              NULL.
+ *
+ * Keys are process-wide and never freed; at most 64 exist.
+ *
+ * Return: 0; -EAGAIN when all keys are taken; -EINVAL.
+ */
+CIO_EXPORT int cio_task_key_new(cio_task_key *ret_key, void (*destructor)(void *));
+
+/**
+ * cio_task_local_set() - set the calling task's value for @key.
+ *
+ * Return: 0; -EPERM outside a task; -EINVAL for an unknown key.
+ */
+CIO_EXPORT int cio_task_local_set(cio_task_key key, void *value);
+
+/**
+ * cio_task_local_get() - the calling task's value for @key (NULL if unset or outside a task).
+ */
+CIO_EXPORT void *cio_task_local_get(cio_task_key key);
+
+/* ---- join sets ---- */
+
+typedef struct cio_join_set cio_join_set;
+
+/**
+ * cio_join_set_new() - a set of tasks to wait on together (tokio's JoinSet).
+ *
+ * Return: 0; -ENOMEM; -EINVAL.
+ */
+CIO_EXPORT int cio_join_set_new(cio_join_set **ret_set);
+
+/**
+ * cio_join_set_spawn() - spawn a task (as cio_spawn_ex) into the set.
+ *
+ * Return: as cio_spawn().
+ */
+CIO_EXPORT int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts,
+                                  cio_task_fn fn, void *arg);
+
+/**
+ * cio_join_set_join_next() - wait for any task of the set to finish.
+ * @ret_result: receives its return value (may be NULL).
+ *
+ * Cancel safe: a -ECANCELED/-ETIMEDOUT of the caller loses no finished task.
+ *
+ * Return: 0 with a finished task's result; -ENOENT when the set is empty; -ECANCELED when
+ * the finished task had been cancelled (or the caller was); -ETIMEDOUT.
+ */
+CIO_EXPORT int cio_join_set_join_next(cio_join_set *set, void **ret_result);
+
+/**
+ * cio_join_set_len() - tasks in the set not yet joined.
+ */
+CIO_EXPORT size_t cio_join_set_len(const cio_join_set *set);
+
+/**
+ * cio_join_set_cancel_all() - request cancellation of every task in the set.
+ */
+CIO_EXPORT void cio_join_set_cancel_all(cio_join_set *set);
+
+/**
+ * cio_join_set_free() - cancel the tasks still in the set, detach them (they finish their
+ * cleanup on their own, as tokio's JoinSet drop aborts without waiting), drop the results
+ * not yet joined, and free the set. Any thread. NULL is allowed.
+ */
+CIO_EXPORT void cio_join_set_free(cio_join_set *set);
+
+/* ---- blocking work ---- */
+
+/**
+ * cio_spawn_blocking() - run @fn(@arg) on the runtime's blocking pool and suspend the calling
+ * task until it returns.
+ * @ret_result: receives @fn's return value (may be NULL), written only on success.
+ *
+ * The function cannot be interrupted: if the task is cancelled or its deadline passes, this
+ * returns -ECANCELED/-ETIMEDOUT at once and the function finishes on its own, its result
+ * discarded (@arg must stay valid until then — e.g. owned by the function).
+ *
+ * Return: 0; -ECANCELED; -ETIMEDOUT; -EPERM outside a task; -ENOMEM.
+ */
+CIO_EXPORT int cio_spawn_blocking(cio_task_fn fn, void *arg, void **ret_result);
+
+/* ---- signals ---- */
+
+/**
+ * cio_signal_wait() - suspend until one of @signals (e.g. SIGINT, SIGTERM) is delivered to
+ * the process.
+ * @signals, @count: the signals to wait for (1 to 8 of them).
+ *
+ * The first call for a signal blocks it in every thread the runtime owns and routes it
+ * through a signalfd on the calling worker; a signal arriving while no task waits is kept
+ * and returned by the next wait. Meant for graceful shutdown:
+ *
+ *     int sig = cio_signal_wait((int[]){SIGINT, SIGTERM}, 2);
+ *     cio_rt_shutdown(cio_rt_current());
+ *
+ * Return: the signal number; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT int cio_signal_wait(const int *signals, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_RT_H */

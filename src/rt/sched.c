@@ -1,0 +1,699 @@
+/*
+ * sched.c: the runtime's schedulers — workers with their run queues, remote queues, reactors
+ * and timer wheels; spawning; and the park/wake primitives of sched.h. A worker loop in one
+ * sitting:
+ *
+ *     loop:
+ *         handle a shutdown request (cancel every task of this worker)
+ *         move the remote queue (tasks woken or spawned by other threads) to the run queue
+ *         no task ready?  -> block in the reactor until an event, a timer or a remote wake
+ *         every event_interval tasks -> poll the reactor without blocking (fairness)
+ *         run the next task until it parks, yields or returns
+ *
+ * Tasks never migrate: a task's worker is fixed when it is spawned, and anything another
+ * thread does to it goes through its worker's remote queue.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt/blocking.h"
+#include "rt/rt_internal.h"
+#include "rt/sched.h"
+#include "rt/stack.h"
+#include "util/assert.h"
+
+#define DEFAULT_EVENT_INTERVAL 61
+#define DEFAULT_BUDGET 128
+#define EVENTS_CAPACITY 256
+#define WAKER_TOKEN 0
+
+enum switch_reason { SWITCH_PARK, SWITCH_YIELD };
+
+static _Thread_local struct cio__worker *tls_worker;
+static _Thread_local enum switch_reason tls_reason;
+
+struct cio__worker *cio__worker_current(void)
+{
+    return tls_worker;
+}
+
+cio_task *cio__task_self(void)
+{
+    return tls_worker ? tls_worker->current : NULL;
+}
+
+cio_rt *cio_rt_current(void)
+{
+    return tls_worker ? tls_worker->rt : NULL;
+}
+
+unsigned cio_rt_workers(const cio_rt *rt)
+{
+    return rt ? rt->nworkers : 0;
+}
+
+cio_poll *cio__worker_poll(struct cio__worker *worker)
+{
+    return worker->poll;
+}
+
+struct cio__timer_wheel *cio__worker_wheel(struct cio__worker *worker)
+{
+    return &worker->wheel;
+}
+
+/* ---- queues ---- */
+
+static void remote_push(struct cio__worker *w, cio_task *t)
+{
+    t->remote_next = NULL;
+    pthread_mutex_lock(&w->remote_lock);
+    if (w->remote_tail)
+        w->remote_tail->remote_next = t;
+    else
+        w->remote_head = t;
+    w->remote_tail = t;
+    pthread_mutex_unlock(&w->remote_lock);
+    /* Dekker with the worker's sleeping flag (both seq_cst): either the worker sees the new
+     * count before it sleeps, or we see it sleeping and wake it. */
+    atomic_fetch_add(&w->remote_count, 1);
+    if (atomic_load(&w->sleeping))
+        cio_waker_wake(w->waker);
+}
+
+static void remote_drain(struct cio__worker *w)
+{
+    if (atomic_load_explicit(&w->remote_count, memory_order_acquire) == 0)
+        return;
+    pthread_mutex_lock(&w->remote_lock);
+    cio_task *t = w->remote_head;
+    w->remote_head = w->remote_tail = NULL;
+    atomic_store(&w->remote_count, 0);
+    pthread_mutex_unlock(&w->remote_lock);
+    while (t != NULL) {
+        cio_task *next = t->remote_next;
+        cio__list_push_back(&w->runq, &t->run_node);
+        t = next;
+    }
+}
+
+/* Put a task that was just marked QUEUED on its worker's queue. */
+static void enqueue(cio_task *t)
+{
+    struct cio__worker *w = t->worker;
+    if (tls_worker == w)
+        cio__list_push_back(&w->runq, &t->run_node);
+    else
+        remote_push(w, t);
+}
+
+void cio__task_wake(cio_task *t)
+{
+    unsigned s = atomic_load(&t->state);
+    for (;;) {
+        if (s & CIO__TASK_DONE)
+            return;
+        unsigned n = s | CIO__TASK_NOTIFIED;
+        bool queue = !(s & (CIO__TASK_QUEUED | CIO__TASK_RUNNING));
+        if (queue)
+            n |= CIO__TASK_QUEUED;
+        if (n == s)
+            return;
+        if (atomic_compare_exchange_weak(&t->state, &s, n)) {
+            if (queue)
+                enqueue(t);
+            return;
+        }
+    }
+}
+
+/* ---- tasks ---- */
+
+static void task_free(cio_task *t)
+{
+    free(t->locals);
+    free(t->name);
+    free(t);
+}
+
+void cio__task_unref(cio_task *t)
+{
+    if (atomic_fetch_sub(&t->refs, 1) == 1)
+        task_free(t);
+}
+
+static void park_timer_fired(struct cio__timer_wheel *wheel, struct cio__timer *timer)
+{
+    (void)wheel;
+    cio_task *t = cio__container_of(timer, cio_task, timer);
+    t->timed_out = true;
+    cio__task_wake(t);
+}
+
+static void task_entry(void *arg)
+{
+    cio_task *t = arg;
+    t->result = t->fn(t->arg);
+    cio__task_locals_destroy(t);
+}
+
+static int task_create(cio_rt *rt, struct cio__worker *w, const cio_spawn_options *opts,
+                       cio_task_fn fn, void *arg, cio_task **ret_task, cio_join_set *set)
+{
+    if (atomic_load(&rt->shutdown))
+        return -ECANCELED;
+    cio_task *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    if (opts != NULL && opts->name != NULL) {
+        t->name = strdup(opts->name);
+        if (t->name == NULL) {
+            free(t);
+            return -ENOMEM;
+        }
+    }
+    size_t stack_size = opts != NULL ? opts->stack_size : 0;
+    int rc = cio__coro_create(&t->coro, rt->stacks, stack_size, task_entry, t,
+                              t->name ? t->name : "task");
+    if (rc < 0) {
+        task_free(t);
+        return rc;
+    }
+    t->coro.return_to = &w->sched;
+    t->worker = w;
+    t->fn = fn;
+    t->arg = arg;
+    t->deadline = CIO_DEADLINE_NONE;
+    cio__timer_init(&t->timer, park_timer_fired);
+    cio__list_init(&t->run_node);
+    cio__list_init(&t->all_node);
+    cio__list_init(&t->set_node);
+    atomic_flag_clear(&t->join_lock);
+    atomic_init(&t->refs, ret_task != NULL ? 2 : 1);
+    atomic_init(&t->state, CIO__TASK_QUEUED);
+    atomic_fetch_add(&w->live, 1);
+    atomic_fetch_add(&rt->live, 1);
+    if (set != NULL)
+        cio__join_set_attach(set, t);
+    if (ret_task != NULL)
+        *ret_task = t;
+    enqueue(t);
+    return 0;
+}
+
+/* The task's body has returned: release its stack, publish DONE, wake its joiner. */
+static void task_finished(struct cio__worker *w, cio_task *t)
+{
+    if (cio__timer_pending(&t->timer))
+        cio__timer_cancel(&w->wheel, &t->timer);
+    cio__coro_destroy(&t->coro);
+    cio__list_remove(&t->all_node);
+    cio__join_publish_done(t);
+    atomic_fetch_sub(&w->live, 1);
+    cio_rt *rt = w->rt;
+    if (atomic_fetch_sub(&rt->live, 1) == 1) {
+        pthread_mutex_lock(&rt->lock);
+        pthread_cond_broadcast(&rt->cond);
+        pthread_mutex_unlock(&rt->lock);
+    }
+    cio__task_unref(t);
+}
+
+static void run_task(struct cio__worker *w, cio_task *t)
+{
+    unsigned s = atomic_load(&t->state);
+    unsigned n;
+    do {
+        n = (s | CIO__TASK_RUNNING) & ~(unsigned)(CIO__TASK_QUEUED | CIO__TASK_NOTIFIED);
+        if (atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed))
+            n |= CIO__TASK_CANCELLED;
+    } while (!atomic_compare_exchange_weak(&t->state, &s, n));
+    if (!cio__list_linked(&t->all_node))
+        cio__list_push_back(&w->tasks, &t->all_node);
+
+    t->budget = w->rt->budget;
+    w->current = t;
+    tls_reason = SWITCH_PARK;
+    cio__coro_switch(&w->sched, &t->coro);
+    w->current = NULL;
+
+    if (cio__coro_state(&t->coro) == CIO__CORO_FINISHED) {
+        task_finished(w, t);
+        return;
+    }
+    bool yield = tls_reason == SWITCH_YIELD;
+    s = atomic_load(&t->state);
+    bool queue;
+    do {
+        queue = yield || (s & CIO__TASK_NOTIFIED);
+        n = s & ~(unsigned)CIO__TASK_RUNNING;
+        if (queue)
+            n = (n & ~(unsigned)CIO__TASK_NOTIFIED) | CIO__TASK_QUEUED;
+    } while (!atomic_compare_exchange_weak(&t->state, &s, n));
+    if (queue)
+        cio__list_push_back(&w->runq, &t->run_node);
+}
+
+static void switch_to_worker(cio_task *t, enum switch_reason reason)
+{
+    tls_reason = reason;
+    cio__coro_switch(&t->coro, &t->worker->sched);
+}
+
+int cio__task_park(cio_time deadline)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL)
+        return -EPERM;
+    if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
+        return -ECANCELED;
+    if (t->deadline < deadline)
+        deadline = t->deadline;
+    if (deadline != CIO_DEADLINE_NONE) {
+        if (cio_now() >= deadline)
+            return -ETIMEDOUT;
+        t->timed_out = false;
+        cio__timer_insert(&t->worker->wheel, &t->timer, deadline);
+    }
+    switch_to_worker(t, SWITCH_PARK);
+    if (cio__timer_pending(&t->timer))
+        cio__timer_cancel(&t->worker->wheel, &t->timer);
+    if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
+        return -ECANCELED;
+    if (t->timed_out) {
+        t->timed_out = false;
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+void cio__task_yield(void)
+{
+    cio_task *t = cio__task_self();
+    if (t != NULL)
+        switch_to_worker(t, SWITCH_YIELD);
+}
+
+int cio__task_budget(void)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL)
+        return 0;
+    if (--t->budget == 0) {
+        t->budget = t->worker->rt->budget;
+        switch_to_worker(t, SWITCH_YIELD);
+    }
+    return (atomic_load(&t->state) & CIO__TASK_CANCELLED) ? -ECANCELED : 0;
+}
+
+cio_time cio__task_deadline(void)
+{
+    cio_task *t = cio__task_self();
+    return t ? t->deadline : CIO_DEADLINE_NONE;
+}
+
+int cio_yield(void)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL)
+        return -EPERM;
+    switch_to_worker(t, SWITCH_YIELD);
+    return (atomic_load(&t->state) & CIO__TASK_CANCELLED) ? -ECANCELED : 0;
+}
+
+/* ---- the worker loop ---- */
+
+static void dispatch(struct cio__worker *w)
+{
+    const cio_event *ev;
+    for (size_t it = 0; (ev = cio_events_next(w->events, &it)) != NULL;) {
+        if (ev->token == WAKER_TOKEN)
+            continue; /* the remote queue is drained by the loop */
+        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->token;
+        src->on_event(src, ev->flags);
+    }
+}
+
+/* Poll the reactor; block (until the next timer) only when @block and nothing is queued. */
+static void reactor_turn(struct cio__worker *w, bool block)
+{
+    int64_t timeout = 0;
+    if (block) {
+        timeout = cio__timer_wheel_timeout(&w->wheel, cio_now());
+        atomic_store(&w->sleeping, true);
+        if (atomic_load(&w->remote_count) != 0 || atomic_load(&w->cancel_all) ||
+            atomic_load(&w->stop))
+            timeout = 0;
+    }
+    int n = cio_poll_wait(w->poll, w->events, timeout);
+    if (block)
+        atomic_store(&w->sleeping, false);
+    if (n > 0)
+        dispatch(w);
+    cio__timer_wheel_advance(&w->wheel, cio_now());
+}
+
+static void cancel_all(struct cio__worker *w)
+{
+    atomic_store(&w->cancel_all, false);
+    struct cio__list *it;
+    cio__list_foreach(it, &w->tasks)
+    {
+        cio_task *t = cio__list_entry(it, cio_task, all_node);
+        cio_task_cancel(t);
+    }
+}
+
+/* Run tasks until @until is DONE (block_on), or — @until NULL — until asked to stop with no
+ * task left. */
+static void worker_loop(struct cio__worker *w, cio_task *until)
+{
+    for (;;) {
+        if (until != NULL) {
+            if (atomic_load(&until->state) & CIO__TASK_DONE)
+                return;
+        } else if (atomic_load(&w->stop) && atomic_load(&w->live) == 0) {
+            return;
+        }
+        if (atomic_load_explicit(&w->cancel_all, memory_order_relaxed))
+            cancel_all(w);
+        remote_drain(w);
+        struct cio__list *node = cio__list_pop_front(&w->runq);
+        if (node == NULL) {
+            reactor_turn(w, true);
+            continue;
+        }
+        if (++w->ticks >= w->rt->event_interval) {
+            w->ticks = 0;
+            reactor_turn(w, false);
+        }
+        run_task(w, cio__list_entry(node, cio_task, run_node));
+    }
+}
+
+static int worker_enter(struct cio__worker *w)
+{
+    int rc = cio__coro_thread_init(&w->sched, "worker");
+    if (rc < 0)
+        return rc;
+    (void)cio__stack_overflow_handler_install();
+    tls_worker = w;
+    return 0;
+}
+
+static void worker_leave(struct cio__worker *w)
+{
+    tls_worker = NULL;
+    cio__stack_overflow_handler_uninstall();
+    cio__coro_thread_fini(&w->sched);
+}
+
+static void *worker_thread(void *arg)
+{
+    struct cio__worker *w = arg;
+    if (worker_enter(w) == 0) {
+        worker_loop(w, NULL);
+        worker_leave(w);
+    }
+    return NULL;
+}
+
+/* ---- runtime ---- */
+
+static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
+{
+    w->rt = rt;
+    w->index = index;
+    cio__list_init(&w->runq);
+    cio__list_init(&w->tasks);
+    pthread_mutex_init(&w->remote_lock, NULL);
+    cio__timer_wheel_init(&w->wheel, cio_now());
+    cio_poll_options popts = {.backend = rt->backend};
+    int rc = cio_poll_new(&w->poll, &popts);
+    if (rc < 0)
+        return rc;
+    rc = cio_events_new(&w->events, EVENTS_CAPACITY);
+    if (rc < 0)
+        return rc;
+    return cio_waker_new(&w->waker, w->poll, WAKER_TOKEN);
+}
+
+static void worker_fini(struct cio__worker *w)
+{
+    cio__timer_wheel_fini(&w->wheel);
+    cio_waker_free(w->waker);
+    cio_events_free(w->events);
+    cio_poll_free(w->poll);
+    pthread_mutex_destroy(&w->remote_lock);
+}
+
+int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts)
+{
+    static const cio_rt_options defaults = {0};
+    if (ret_rt == NULL)
+        return -EINVAL;
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->flavor != CIO_RT_CURRENT_THREAD && opts->flavor != CIO_RT_MULTI_THREAD)
+        return -EINVAL;
+    unsigned nworkers = 1;
+    if (opts->flavor == CIO_RT_MULTI_THREAD) {
+        nworkers = opts->workers;
+        if (nworkers == 0) {
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            nworkers = cpus > 0 ? (unsigned)cpus : 1;
+        }
+        if (nworkers > 1024)
+            return -EINVAL;
+    }
+    size_t stack_size;
+    int rc = cio__stack_size_round(opts->stack_size, CIO__STACK_DEFAULT_SIZE, &stack_size);
+    if (rc < 0)
+        return rc;
+
+    cio_rt *rt = calloc(1, sizeof(*rt));
+    if (rt == NULL)
+        return -ENOMEM;
+    rt->flavor = opts->flavor;
+    rt->nworkers = nworkers;
+    rt->backend = opts->backend;
+    rt->event_interval = opts->event_interval ? opts->event_interval : DEFAULT_EVENT_INTERVAL;
+    rt->budget = opts->budget ? opts->budget : DEFAULT_BUDGET;
+    rt->blocking_opts.max_threads = opts->blocking_threads;
+    rt->blocking_opts.keep_alive = opts->blocking_idle;
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    rt->workers = calloc(nworkers, sizeof(*rt->workers));
+    if (rt->workers == NULL) {
+        cio_rt_free(rt);
+        return -ENOMEM;
+    }
+    rc = cio__stack_pool_new(&rt->stacks, stack_size, CIO__STACK_POOL_DEFAULT_CACHED);
+    for (unsigned i = 0; rc == 0 && i < nworkers; i++) {
+        rc = worker_init(rt, &rt->workers[i], i);
+        rt->workers_initialised = i + 1;
+    }
+    if (rc < 0) {
+        cio_rt_free(rt);
+        return rc;
+    }
+    *ret_rt = rt;
+    return 0;
+}
+
+/* Multi-thread: start the worker threads (once). Called with rt->lock held. */
+static int start_threads(cio_rt *rt)
+{
+    if (rt->threads_started)
+        return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    /* Workers start with asynchronous signals blocked: they go to the program's own threads,
+     * and cio_signal_wait() receives them through its handler. Faults stay deliverable: Linux
+     * kills a thread that faults with SIGSEGV blocked, and the stack-overflow report needs
+     * the handler to run. */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGTRAP);
+    sigdelset(&all, SIGABRT);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        rc = -pthread_create(&rt->workers[i].thread, NULL, worker_thread, &rt->workers[i]);
+        if (rc < 0)
+            break;
+        rt->threads_started = i + 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int block_on_thread(cio_task *main_task)
+{
+    /* Multi-thread: wait for the main task like any thread outside the runtime. */
+    struct cio__parker parker;
+    cio__parker_init(&parker);
+    int rc = cio__join_wait(main_task, &parker);
+    cio__parker_fini(&parker);
+    return rc;
+}
+
+int cio_rt_block_on(cio_rt *rt, cio_task_fn fn, void *arg, void **ret_result)
+{
+    if (rt == NULL || fn == NULL)
+        return -EINVAL;
+    if (tls_worker != NULL)
+        return -EBUSY;
+    pthread_mutex_lock(&rt->lock);
+    if (rt->in_block_on) {
+        pthread_mutex_unlock(&rt->lock);
+        return -EBUSY;
+    }
+    rt->in_block_on = true;
+    int rc = 0;
+    if (rt->flavor == CIO_RT_MULTI_THREAD)
+        rc = start_threads(rt);
+    pthread_mutex_unlock(&rt->lock);
+
+    struct cio__worker *w = &rt->workers[0];
+    cio_task *main_task = NULL;
+    if (rc == 0 && rt->flavor == CIO_RT_CURRENT_THREAD) {
+        rc = worker_enter(w);
+        if (rc == 0) {
+            cio_spawn_options o = {.name = "main"};
+            rc = task_create(rt, w, &o, fn, arg, &main_task, NULL);
+            if (rc == 0)
+                worker_loop(w, main_task);
+            worker_leave(w);
+        }
+    } else if (rc == 0) {
+        cio_spawn_options o = {.name = "main"};
+        rc = task_create(rt, w, &o, fn, arg, &main_task, NULL);
+        if (rc == 0)
+            rc = block_on_thread(main_task);
+    }
+    if (main_task != NULL)
+        rc = cio__join_take(main_task, ret_result);
+
+    pthread_mutex_lock(&rt->lock);
+    rt->in_block_on = false;
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
+}
+
+int cio_rt_shutdown(cio_rt *rt)
+{
+    if (rt == NULL)
+        return -EINVAL;
+    atomic_store(&rt->shutdown, true);
+    for (unsigned i = 0; i < rt->workers_initialised; i++) {
+        struct cio__worker *w = &rt->workers[i];
+        atomic_store(&w->cancel_all, true);
+        cio_waker_wake(w->waker);
+    }
+    return 0;
+}
+
+void cio_rt_free(cio_rt *rt)
+{
+    if (rt == NULL)
+        return;
+    if (rt->workers_initialised == rt->nworkers) {
+        cio_rt_shutdown(rt);
+        if (rt->flavor == CIO_RT_CURRENT_THREAD) {
+            /* Let every task see its cancellation and finish its cleanup here. */
+            struct cio__worker *w = &rt->workers[0];
+            if (atomic_load(&rt->live) > 0 && worker_enter(w) == 0) {
+                atomic_store(&w->stop, true);
+                worker_loop(w, NULL);
+                worker_leave(w);
+            }
+        } else {
+            for (unsigned i = 0; i < rt->nworkers; i++) {
+                atomic_store(&rt->workers[i].stop, true);
+                cio_waker_wake(rt->workers[i].waker);
+            }
+            for (unsigned i = 0; i < rt->threads_started; i++)
+                pthread_join(rt->workers[i].thread, NULL);
+            /* Tasks spawned to workers that never ran (no block_on happened). */
+            for (unsigned i = 0; i < rt->nworkers && atomic_load(&rt->live) > 0; i++) {
+                struct cio__worker *w = &rt->workers[i];
+                if (worker_enter(w) == 0) {
+                    worker_loop(w, NULL);
+                    worker_leave(w);
+                }
+            }
+        }
+    }
+    if (rt->blocking != NULL)
+        cio__blocking_pool_free(rt->blocking);
+    for (unsigned i = 0; i < rt->workers_initialised; i++)
+        worker_fini(&rt->workers[i]);
+    cio__stack_pool_free(rt->stacks);
+    free(rt->workers);
+    pthread_cond_destroy(&rt->cond);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+}
+
+int cio__rt_blocking_pool(cio_rt *rt, struct cio__blocking_pool **ret_pool)
+{
+    int rc = 0;
+    pthread_mutex_lock(&rt->lock);
+    if (rt->blocking == NULL)
+        rc = cio__blocking_pool_new(&rt->blocking, &rt->blocking_opts);
+    if (rc == 0)
+        *ret_pool = rt->blocking;
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
+}
+
+/* ---- spawning ---- */
+
+int cio__rt_spawn(cio_rt *rt, const cio_spawn_options *opts, cio_task_fn fn, void *arg,
+                  cio_task **ret_task, cio_join_set *set)
+{
+    struct cio__worker *w;
+    if (opts != NULL && opts->worker != CIO_WORKER_DEFAULT) {
+        if (opts->worker > rt->nworkers)
+            return -EINVAL;
+        w = &rt->workers[opts->worker - 1];
+    } else if (tls_worker != NULL && tls_worker->rt == rt) {
+        w = tls_worker;
+    } else {
+        w = &rt->workers[atomic_fetch_add(&rt->next_worker, 1) % rt->nworkers];
+    }
+    return task_create(rt, w, opts, fn, arg, ret_task, set);
+}
+
+int cio_spawn_ex(cio_task **ret_task, const cio_spawn_options *opts, cio_task_fn fn, void *arg)
+{
+    struct cio__worker *w = tls_worker;
+    if (w == NULL || w->current == NULL)
+        return -EPERM;
+    if (fn == NULL)
+        return -EINVAL;
+    return cio__rt_spawn(w->rt, opts, fn, arg, ret_task, NULL);
+}
+
+int cio_spawn(cio_task **ret_task, cio_task_fn fn, void *arg)
+{
+    return cio_spawn_ex(ret_task, NULL, fn, arg);
+}
+
+int cio_rt_spawn(cio_rt *rt, cio_task **ret_task, const cio_spawn_options *opts, cio_task_fn fn,
+                 void *arg)
+{
+    if (rt == NULL || fn == NULL)
+        return -EINVAL;
+    return cio__rt_spawn(rt, opts, fn, arg, ret_task, NULL);
+}

@@ -1,0 +1,159 @@
+/*
+ * sched.h: the scheduler's internal interface (private) — tasks, workers, and the two
+ * primitives every suspending operation in cio is built from: park (suspend the calling task
+ * until woken, cancelled or past a deadline) and wake (make a task runnable, from any thread,
+ * never running it on the waker's stack). The io layer, the sync primitives and the time
+ * functions use only what is declared here.
+ *
+ * A task's state word (atomic), and who changes what:
+ *
+ *     QUEUED     in a run queue (local or remote)         set by wake/spawn, cleared by the worker
+ *     RUNNING    on its worker's thread right now         worker
+ *     NOTIFIED   a wake arrived since it last started    wake; consumed when the task runs
+ *     CANCELLED  cancellation requested (sticky)          cio_task_cancel, shutdown
+ *     DONE       its body returned                        worker
+ *
+ * wake(): sets NOTIFIED; if the task is neither QUEUED nor RUNNING it also sets QUEUED and
+ * pushes it to its worker (local queue if called on that worker, else the remote queue plus
+ * a poll wake if the worker sleeps). When a RUNNING task parks, the worker clears RUNNING and,
+ * if NOTIFIED came meanwhile, queues it again at once: a wake between "I register as waiter"
+ * and "I park" is never lost.
+ */
+#ifndef CIO_RT_SCHED_H
+#define CIO_RT_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cio/rt.h"
+#include "rt/coro.h"
+#include "rt/timer.h"
+#include "util/list.h"
+
+enum {
+    CIO__TASK_QUEUED = 1u << 0,
+    CIO__TASK_RUNNING = 1u << 1,
+    CIO__TASK_NOTIFIED = 1u << 2,
+    CIO__TASK_CANCELLED = 1u << 3,
+    CIO__TASK_DONE = 1u << 4,
+};
+
+struct cio__worker;
+
+/* A registration's event callback (the io layer's per-socket state starts with this). The
+ * reactor passes the token of a registration as a pointer to it. */
+struct cio__reactor_source {
+    void (*on_event)(struct cio__reactor_source *source, uint32_t flags);
+};
+
+/* Something that can be woken: a task, or a thread outside the runtime blocked on a
+ * condition variable. Waiter lists of the sync primitives hold these. */
+struct cio__parker {
+    cio_task *task; /* NULL: a thread parker */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool notified;
+};
+
+/* A parker for the calling context: the current task, or a thread parker. */
+void cio__parker_init(struct cio__parker *parker);
+void cio__parker_fini(struct cio__parker *parker);
+/* Wake the parker's owner. Any thread. */
+void cio__parker_unpark(struct cio__parker *parker);
+/* Suspend until unparked, the deadline, or (tasks) cancellation: 0, -ETIMEDOUT, -ECANCELED.
+ * May return 0 spuriously: re-check the condition. */
+int cio__parker_park(struct cio__parker *parker, cio_time deadline);
+
+struct cio_task {
+    struct cio__coro coro;
+    struct cio__worker *worker; /* owner; never changes */
+    atomic_uint state;
+    atomic_int refs; /* the runtime's (until DONE is handled) + the handle's */
+    struct cio__list run_node;
+    struct cio__list all_node; /* the worker's list of live tasks */
+    struct cio_task *remote_next;
+    cio_task_fn fn;
+    void *arg;
+    void *result;
+    cio_time deadline;       /* in force; CIO_DEADLINE_NONE */
+    struct cio__timer timer; /* park deadline */
+    bool timed_out;          /* the park timer fired */
+    bool was_cancelled;      /* CANCELLED was set before DONE */
+    unsigned budget;         /* I/O operations left before a forced yield */
+    /* join: who waits for DONE, under join_lock */
+    atomic_flag join_lock;
+    struct cio__parker *joiner;
+    _Atomic(struct cio_join_set *) join_set; /* the set holding the handle, or NULL */
+    struct cio__list set_node;               /* in the set's running or done list */
+    void **locals; /* task-local values, allocated on first set */
+    char *name;
+};
+
+struct cio__worker {
+    cio_rt *rt;
+    unsigned index;
+    pthread_t thread;
+    struct cio__coro sched; /* the worker thread's own context */
+    cio_task *current;
+    cio_poll *poll;
+    cio_events *events;
+    cio_waker *waker;
+    struct cio__timer_wheel wheel;
+    struct cio__list runq;
+    struct cio__list tasks; /* live tasks owned here, for shutdown */
+    atomic_size_t live;     /* tasks owned here not yet finished (queued ones too) */
+    /* Remote queue: pushed by any thread, drained by the worker. */
+    pthread_mutex_t remote_lock;
+    cio_task *remote_head, *remote_tail;
+    atomic_uint remote_count;
+    atomic_bool sleeping;      /* inside cio_poll_wait with a timeout */
+    atomic_bool cancel_all;    /* shutdown asked this worker to cancel its tasks */
+    atomic_bool stop;          /* the worker thread should exit once idle */
+    unsigned ticks;            /* tasks run since the reactor was last polled */
+    bool signal_attached;      /* the signal pipe is registered with this reactor */
+    struct cio__reactor_source signal_source;
+};
+
+
+/* The calling thread's worker and task (NULL outside the runtime / outside a task). */
+struct cio__worker *cio__worker_current(void);
+cio_task *cio__task_self(void);
+
+/* Wake @task (any thread): see the state machine above. */
+void cio__task_wake(cio_task *task);
+
+/*
+ * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined
+ * with the task's own deadline). Checks cancellation and the deadline before suspending.
+ * Return: 0 (woken; maybe spuriously); -ECANCELED; -ETIMEDOUT.
+ */
+int cio__task_park(cio_time deadline);
+
+/* Requeue the calling task behind the others and switch away (no deadline check). */
+void cio__task_yield(void);
+
+/*
+ * cio__task_budget() - spend one unit of the cooperative budget; when it is exhausted the
+ * task yields (the io layer calls this on each operation that did not suspend).
+ * Return: 0; -ECANCELED if the task was cancelled.
+ */
+int cio__task_budget(void);
+
+/* The effective deadline of the calling task (CIO_DEADLINE_NONE outside a task). */
+cio_time cio__task_deadline(void);
+
+/* The worker's reactor (cio_poll) — sockets register here, with a cio__reactor_source *
+ * as token. */
+cio_poll *cio__worker_poll(struct cio__worker *worker);
+
+/* The runtime's blocking pool, created on first use. */
+struct cio__blocking_pool;
+int cio__rt_blocking_pool(cio_rt *rt, struct cio__blocking_pool **ret_pool);
+
+/* Arm/cancel a timer on the calling worker's wheel (worker thread only). */
+struct cio__timer_wheel *cio__worker_wheel(struct cio__worker *worker);
+
+
+#endif

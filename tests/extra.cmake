@@ -1,0 +1,21 @@
+# Whole-project checks that are not C programs: public headers compile alone, the installed
+# library works from an out-of-tree project, and the README's code is the examples' code.
+add_test(NAME project/headers
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-headers.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+add_test(NAME project/readme
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-readme.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(project/headers project/readme PROPERTIES LABELS project TIMEOUT 120)
+if(CIO_SANITIZE STREQUAL "")
+    # Installing needs every target built; the sanitizer builds skip it (same files).
+    add_test(NAME project/install
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-install.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    set_tests_properties(project/install PROPERTIES LABELS project TIMEOUT 300)
+endif()
+
+# Examples that finish by themselves run as tests too.
+foreach(example poll_echo readme_poll)
+    if(TARGET ${example})
+        add_test(NAME examples/${example} COMMAND ${example})
+        set_tests_properties(examples/${example} PROPERTIES LABELS examples TIMEOUT 60)
+    endif()
+endforeach()
