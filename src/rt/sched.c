@@ -84,6 +84,26 @@ static void remote_push(struct cio__worker *w, cio_task *t)
         cio_waker_wake(w->waker);
 }
 
+void cio__worker_defer(struct cio__worker *w, struct cio__deferred *d)
+{
+    pthread_mutex_lock(&w->remote_lock);
+    d->next = w->deferred;
+    w->deferred = d;
+    pthread_mutex_unlock(&w->remote_lock);
+    atomic_fetch_add(&w->remote_count, 1);
+    if (atomic_load(&w->sleeping))
+        cio_waker_wake(w->waker);
+}
+
+static void run_deferred(struct cio__deferred *d)
+{
+    while (d != NULL) {
+        struct cio__deferred *next = d->next;
+        d->fn(d);
+        d = next;
+    }
+}
+
 static void remote_drain(struct cio__worker *w)
 {
     if (atomic_load_explicit(&w->remote_count, memory_order_acquire) == 0)
@@ -91,8 +111,11 @@ static void remote_drain(struct cio__worker *w)
     pthread_mutex_lock(&w->remote_lock);
     cio_task *t = w->remote_head;
     w->remote_head = w->remote_tail = NULL;
+    struct cio__deferred *deferred = w->deferred;
+    w->deferred = NULL;
     atomic_store(&w->remote_count, 0);
     pthread_mutex_unlock(&w->remote_lock);
+    run_deferred(deferred);
     while (t != NULL) {
         cio_task *next = t->remote_next;
         cio__list_push_back(&w->runq, &t->run_node);
@@ -429,7 +452,9 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
     w->index = index;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
+    cio__list_init(&w->sources);
     pthread_mutex_init(&w->remote_lock, NULL);
+    pthread_mutex_init(&w->sources_lock, NULL);
     cio__timer_wheel_init(&w->wheel, cio_now());
     cio_poll_options popts = {.backend = rt->backend};
     int rc = cio_poll_new(&w->poll, &popts);
@@ -443,6 +468,15 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
 
 static void worker_fini(struct cio__worker *w)
 {
+    run_deferred(w->deferred);
+    w->deferred = NULL;
+    /* Sockets that outlive the runtime forget their registration with this reactor. */
+    pthread_mutex_lock(&w->sources_lock);
+    struct cio__list *node;
+    while ((node = cio__list_pop_front(&w->sources)) != NULL)
+        w->orphan(node);
+    pthread_mutex_unlock(&w->sources_lock);
+    pthread_mutex_destroy(&w->sources_lock);
     cio__timer_wheel_fini(&w->wheel);
     cio_waker_free(w->waker);
     cio_events_free(w->events);

@@ -91,6 +91,13 @@ struct cio_task {
     char *name;
 };
 
+/* Work a worker runs at the top of its loop, outside any reactor dispatch (so memory a
+ * reactor source points to can be freed there safely). */
+struct cio__deferred {
+    struct cio__deferred *next;
+    void (*fn)(struct cio__deferred *deferred);
+};
+
 struct cio__worker {
     cio_rt *rt;
     unsigned index;
@@ -112,6 +119,12 @@ struct cio__worker {
     atomic_bool cancel_all;    /* shutdown asked this worker to cancel its tasks */
     atomic_bool stop;          /* the worker thread should exit once idle */
     unsigned ticks;            /* tasks run since the reactor was last polled */
+    struct cio__deferred *deferred; /* under remote_lock */
+    /* Registrations of the io layer on this reactor, so that freeing the runtime can orphan
+     * the sockets that outlive it. */
+    pthread_mutex_t sources_lock;
+    struct cio__list sources;
+    void (*orphan)(struct cio__list *node); /* set by the io layer */
     bool signal_attached;      /* the signal pipe is registered with this reactor */
     struct cio__reactor_source signal_source;
 };
@@ -147,6 +160,9 @@ cio_time cio__task_deadline(void);
 /* The worker's reactor (cio_poll) — sockets register here, with a cio__reactor_source *
  * as token. */
 cio_poll *cio__worker_poll(struct cio__worker *worker);
+
+/* Run @d->fn on @worker's thread at the top of its loop (any thread may call this). */
+void cio__worker_defer(struct cio__worker *worker, struct cio__deferred *d);
 
 /* The runtime's blocking pool, created on first use. */
 struct cio__blocking_pool;

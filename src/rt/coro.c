@@ -1,0 +1,231 @@
+/*
+ * coro.c: stackful coroutines on top of the assembly switch — building a new coroutine's
+ * first frame, the C entry that runs its body and leaves it for good when the body returns,
+ * and the sanitizer annotations around every switch (ASan must know which stack is current,
+ * TSan which fiber). See coro.h.
+ */
+#include "rt/coro.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/assert.h"
+#include "util/compiler.h"
+
+#if CIO__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if CIO__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "cio's context switch exists for x86_64 and aarch64 only"
+#endif
+
+/* Where a new context's first switch lands (arch/switch_*.S). */
+void cio__ctx_trampoline(void);
+
+/* Initial-exec: one %fs-relative access even in the shared library, no __tls_get_addr on the
+ * switch path. */
+static __thread struct cio__coro *current __attribute__((tls_model("initial-exec")));
+
+struct cio__coro *cio__coro_current(void)
+{
+    return current;
+}
+
+/*
+ * The frame the first cio__ctx_switch() to a new context pops: zeroed callee-saved registers
+ * except the two that carry entry(arg) to the trampoline, the caller's FP control state, and
+ * the trampoline as return address. 16 zero bytes stay above it at the very top, so the
+ * trampoline's frame sits below a null sentinel. Layouts: arch/switch_*.S.
+ */
+static void ctx_make(struct cio__ctx *ctx, char *top, void (*entry)(void *), void *arg)
+{
+    uintptr_t aligned_top = (uintptr_t)top & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    enum { FRAME_WORDS = 8 };
+    uint64_t *frame = (uint64_t *)(aligned_top - 16 - FRAME_WORDS * 8);
+    memset(frame, 0, FRAME_WORDS * 8 + 16);
+    uint32_t mxcsr;
+    uint16_t x87_cw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(x87_cw));
+    frame[0] = mxcsr | (uint64_t)x87_cw << 32;
+    frame[3] = (uint64_t)(uintptr_t)entry; /* r13 */
+    frame[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
+    frame[7] = (uint64_t)(uintptr_t)cio__ctx_trampoline;
+#elif defined(__aarch64__)
+    enum { FRAME_WORDS = 22 };
+    uint64_t *frame = (uint64_t *)(aligned_top - 16 - FRAME_WORDS * 8);
+    memset(frame, 0, FRAME_WORDS * 8 + 16);
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    frame[0] = (uint64_t)(uintptr_t)arg;                  /* x19 */
+    frame[1] = (uint64_t)(uintptr_t)entry;                /* x20 */
+    frame[11] = (uint64_t)(uintptr_t)cio__ctx_trampoline; /* x30 */
+    frame[20] = fpcr;
+#endif
+    ctx->sp = frame;
+}
+
+#if CIO__ASAN
+/* The context the last switch on this thread left: the landing side records ASan's view of
+ * that stack in it (how a thread context's stack bounds become known). */
+static __thread struct cio__coro *asan_switched_from;
+#endif
+
+/* After a switch has landed in the coroutine that called it (or in a new coroutine): tell
+ * ASan the switch is complete, and learn the bounds of the stack we came from, which is how a
+ * thread context's stack becomes known to switch back to. */
+static inline void asan_switch_finished(void *fake_stack)
+{
+#if CIO__ASAN
+    struct cio__coro *prev = asan_switched_from;
+    __sanitizer_finish_switch_fiber(fake_stack, &prev->asan_stack_bottom, &prev->asan_stack_size);
+#else
+    (void)fake_stack;
+#endif
+}
+
+/* Bookkeeping and the ASan announcement before the raw switch from `from` to `to`. A finished
+ * coroutine passes no fake-stack slot so ASan frees its fake stack. The caller sets
+ * to->resumer when it should change (not on a finished coroutine's return), and calls
+ * tsan_switch() last. */
+static inline __attribute__((always_inline)) void
+switch_prepare(struct cio__coro *from, struct cio__coro *to, void **fake_stack)
+{
+    cio__assert(to != from);
+    cio__assert(to->state == CIO__CORO_CREATED || to->state == CIO__CORO_SUSPENDED);
+    to->state = CIO__CORO_RUNNING;
+    current = to;
+#if CIO__ASAN
+    asan_switched_from = from;
+    __sanitizer_start_switch_fiber(fake_stack, to->asan_stack_bottom, to->asan_stack_size);
+#else
+    (void)from;
+    (void)fake_stack;
+#endif
+}
+
+/* TSan's fiber switch must come immediately before the stack switch, in the function that
+ * performs it: TSan keeps a shadow call stack per fiber, and a function return in between
+ * would pop the new fiber's. */
+#if CIO__TSAN
+#define tsan_switch(to) __tsan_switch_to_fiber((to)->tsan_fiber, 0)
+#else
+#define tsan_switch(to) ((void)0)
+#endif
+
+/* Every coroutine's first C frame (called by the trampoline). Never returns: when the body
+ * is done, it leaves for the return context, and nothing switches to a finished coroutine. */
+static _Noreturn void coro_main(void *opaque)
+{
+    struct cio__coro *co = opaque;
+    asan_switch_finished(NULL);
+    co->fn(co->arg);
+
+    co->state = CIO__CORO_FINISHED;
+    /* A return, not a resume: to->resumer stays what it was, so the target can in turn finish
+     * into its own resumer. */
+    struct cio__coro *to = co->return_to != NULL ? co->return_to : co->resumer;
+    switch_prepare(co, to, NULL);
+    tsan_switch(to);
+    cio__ctx_switch(&co->ctx, &to->ctx);
+    abort(); /* unreachable: a finished coroutine is never resumed */
+}
+
+int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t stack_size,
+                     void (*fn)(void *arg), void *arg, const char *name)
+{
+    if (co == NULL || fn == NULL)
+        return -EINVAL;
+    struct cio__stack stack;
+    int rc = pool != NULL ? cio__stack_pool_get(pool, stack_size, &stack)
+                          : cio__stack_map(&stack, stack_size);
+    if (rc < 0)
+        return rc;
+#if CIO__TSAN
+    void *fiber = __tsan_create_fiber(0);
+    if (fiber == NULL) {
+        if (pool != NULL)
+            cio__stack_pool_put(pool, &stack);
+        else
+            cio__stack_unmap(&stack);
+        return -ENOMEM;
+    }
+    if (name != NULL)
+        __tsan_set_fiber_name(fiber, name);
+#endif
+    memset(co, 0, sizeof(*co));
+    co->fn = fn;
+    co->arg = arg;
+    co->name = name;
+    co->pool = pool;
+    co->stack = stack;
+    co->state = CIO__CORO_CREATED;
+#if CIO__ASAN
+    co->asan_stack_bottom = stack.lo;
+    co->asan_stack_size = stack.size;
+#endif
+#if CIO__TSAN
+    co->tsan_fiber = fiber;
+#endif
+    cio__stack_set_name(&co->stack, name);
+    ctx_make(&co->ctx, cio__stack_top(&stack), coro_main, co);
+    return 0;
+}
+
+void cio__coro_destroy(struct cio__coro *co)
+{
+    if (co == NULL || co->stack.lo == NULL)
+        return;
+    cio__assert(co->state != CIO__CORO_RUNNING);
+#if CIO__TSAN
+    __tsan_destroy_fiber(co->tsan_fiber);
+    co->tsan_fiber = NULL;
+#endif
+    if (co->pool != NULL)
+        cio__stack_pool_put(co->pool, &co->stack);
+    else
+        cio__stack_unmap(&co->stack);
+    co->stack.lo = NULL;
+}
+
+int cio__coro_thread_init(struct cio__coro *self, const char *name)
+{
+    if (self == NULL)
+        return -EINVAL;
+    memset(self, 0, sizeof(*self));
+    self->name = name;
+    self->state = CIO__CORO_RUNNING;
+    /* ASan's view of this stack is learned at the first switch away from it (see
+     * asan_switch_finished); nothing can switch back here before that. */
+#if CIO__TSAN
+    self->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    current = self;
+    return 0;
+}
+
+void cio__coro_thread_fini(struct cio__coro *self)
+{
+    cio__assert(self != NULL && current == self);
+    if (current == self)
+        current = NULL;
+}
+
+void cio__coro_switch(struct cio__coro *from, struct cio__coro *to)
+{
+    cio__assert(from == current && from->state == CIO__CORO_RUNNING);
+    void *fake_stack = NULL;
+    from->state = CIO__CORO_SUSPENDED;
+    to->resumer = from;
+    switch_prepare(from, to, &fake_stack);
+    tsan_switch(to);
+    cio__ctx_switch(&from->ctx, &to->ctx);
+    asan_switch_finished(fake_stack);
+}
