@@ -7,6 +7,7 @@
 /* cio-test-labels: threads */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -400,6 +401,94 @@ static void test_reader_writer_across_workers(void)
     cio_rt_free(rt);
 }
 
+/* Fairness: the reactor is polled although the run queue never empties, and a task that
+ * always finds I/O ready is made to yield by the cooperative budget. */
+struct fair {
+    atomic_bool stop;
+    atomic_long spins;
+    int fd, peer;
+};
+
+static void *fair_flooder(void *arg)
+{
+    struct fair *f = arg;
+    while (!atomic_load(&f->stop)) {
+        atomic_fetch_add(&f->spins, 1);
+        if (cio_yield() < 0)
+            break;
+    }
+    return NULL;
+}
+
+static void *fair_greedy_reader(void *arg)
+{
+    /* Reads a byte and sends it round again, so the socket always has data: this task
+     * never meets -EAGAIN and never suspends on its own; only the budget makes it yield. */
+    struct fair *f = arg;
+    struct cio__socket sock;
+    cio__socket_init(&sock, f->fd, AF_UNIX, SOCK_STREAM);
+    long reads = 0;
+    while (!atomic_load(&f->stop)) {
+        struct rd r = {.fd = f->fd, .want = 1};
+        CHECK_EQ(cio__io_do(&sock, CIO_READABLE, sock_read, &r, 0), 1);
+        CHECK_EQ(write(f->peer, r.buf, 1), 1);
+        reads++;
+    }
+    cio__socket_release(&sock);
+    return (void *)reads;
+}
+
+static void *fair_outside_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    usleep(20000);
+    CHECK_EQ(write(fd, "!", 1), 1);
+    return NULL;
+}
+
+static void *main_fairness(void *arg)
+{
+    (void)arg;
+    struct fair f = {0};
+    int sv[2], data[2];
+    pair(sv);
+    pair(data);
+    CHECK_EQ(write(data[1], "x", 1), 1);
+    f.fd = data[0];
+    f.peer = data[1];
+    cio_task *a, *b, *g;
+    CHECK_RC(cio_spawn(&a, fair_flooder, &f));
+    CHECK_RC(cio_spawn(&b, fair_flooder, &f));
+    CHECK_RC(cio_spawn(&g, fair_greedy_reader, &f));
+    /* A readiness edge from another thread reaches this task while the others run. */
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, fair_outside_writer, (void *)(intptr_t)sv[1]), 0);
+    cio_async_fd *afd;
+    CHECK_RC(cio_async_fd_new(&afd, sv[0]));
+    cio_time start = cio_now();
+    CHECK(cio_async_fd_readable(afd) & CIO_READY_READABLE);
+    CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
+    pthread_join(th, NULL);
+    atomic_store(&f.stop, true);
+    void *reads;
+    CHECK_RC(cio_task_join(a, NULL));
+    CHECK_RC(cio_task_join(b, NULL));
+    CHECK_RC(cio_task_join(g, &reads));
+    CHECK(atomic_load(&f.spins) > 100);
+    CHECK((long)reads > 100);
+    cio_async_fd_free(afd);
+    close(sv[0]);
+    close(sv[1]);
+    close(data[0]);
+    close(data[1]);
+    return NULL;
+}
+
+static void test_reactor_and_budget_fairness(void)
+{
+    run(main_fairness, NULL);
+}
+
 static void test_errors(void)
 {
     cio_async_fd *afd;
@@ -420,4 +509,4 @@ static void test_errors(void)
 CIO_TEST_MAIN(TEST(test_readiness_transitions), TEST(test_short_read_rule),
               TEST(test_busy_and_close_wakes), TEST(test_poll_ready_callbacks),
               TEST(test_deadline_race_no_loss), TEST(test_reader_writer_across_workers),
-              TEST(test_errors))
+              TEST(test_reactor_and_budget_fairness), TEST(test_errors))

@@ -1,0 +1,166 @@
+/*
+ * socket.h: what every cio socket kind shares, in one place (private to the library).
+ * tcp.c, udp.c and unix.c wrap these functions behind their public handle types; nothing
+ * here knows a protocol. Each handle struct starts with a struct cio__socket, so the runtime
+ * layer can treat any handle as one.
+ *
+ * Conventions: every function returns a count or 0 on success and a negative errno on
+ * failure, never touches errno for the caller, retries EINTR where a retry is safe, and
+ * checks `sock` for NULL / a closed descriptor (-EINVAL / -EBADF), so the public wrappers
+ * can pass a NULL handle straight through.
+ */
+#ifndef CIO_NET_SOCKET_H
+#define CIO_NET_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "cio/addr.h"
+#include "cio/common.h"
+#include "cio/net.h"
+
+struct cio__socket;
+
+/*
+ * The runtime layer's hook. When it registers a socket with a reactor it sets `io` to its
+ * registration and `detach` to a function that deregisters it and wakes any task waiting on
+ * it (with an error). cio__socket_close() and cio__socket_release() call `detach` before the
+ * descriptor is closed or handed out, so no registration outlives its descriptor. In the
+ * net layer alone both stay NULL.
+ */
+typedef void (*cio__socket_detach_fn)(struct cio__socket *sock);
+
+struct cio__socket {
+    int fd;     /* -1 once closed or released */
+    int domain; /* AF_INET, AF_INET6, AF_UNIX */
+    int type;   /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET (without flags) */
+    void *io;   /* the runtime's registration, NULL in the net layer */
+    cio__socket_detach_fn detach;
+};
+
+/* What cio__socket_adopt() requires of a descriptor. Fields equal to 0 accept anything;
+ * `domains` lists up to two acceptable families. */
+struct cio__socket_want {
+    int domains[2];
+    int type;
+    int protocol;
+    int listening; /* 1: must be listening, -1: must not be, 0: either */
+};
+
+/* Create a socket (SOCK_NONBLOCK | SOCK_CLOEXEC added to type) into *sock. */
+int cio__socket_open(struct cio__socket *sock, int domain, int type, int protocol);
+
+/* Wrap a descriptor cio created itself (already non-blocking and close-on-exec). */
+void cio__socket_init(struct cio__socket *sock, int fd, int domain, int type);
+
+/*
+ * Check that fd is a socket matching `want` and make it non-blocking and close-on-exec,
+ * then wrap it. On failure fd is untouched and still the caller's.
+ * Return: 0; -EBADF; -ENOTSOCK; -EAFNOSUPPORT (family); -EPROTOTYPE (type or protocol);
+ * -EINVAL (listening state).
+ */
+int cio__socket_adopt(struct cio__socket *sock, int fd, const struct cio__socket_want *want);
+
+/* Detach the runtime registration (if any), close the descriptor, mark sock closed.
+ * NULL or an already closed socket is a no-op returning 0. */
+int cio__socket_close(struct cio__socket *sock);
+
+/* Detach the runtime registration (if any) and give the descriptor away: returns it and
+ * marks sock closed without closing it. */
+int cio__socket_release(struct cio__socket *sock);
+
+/* The descriptor, or -EINVAL for NULL / -EBADF once closed. */
+int cio__socket_fd(const struct cio__socket *sock);
+
+/*
+ * ---- I/O ----
+ * On a SOCK_STREAM socket a zero length (or an all-empty iovec) returns 0 without a system
+ * call. On datagram and seqpacket sockets an empty datagram is real, so a zero length goes
+ * to the kernel: an empty send sends one, an empty receive consumes one (truncating it).
+ * Datagrams with addresses and control data: see msg.h.
+ */
+
+ssize_t cio__socket_recv(struct cio__socket *sock, void *buf, size_t len, int flags);
+/* send() with MSG_NOSIGNAL added. */
+ssize_t cio__socket_send(struct cio__socket *sock, const void *buf, size_t len, int flags);
+/* recvmsg() over an iovec (no address, no control data). */
+ssize_t cio__socket_recvv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags);
+/* sendmsg() over an iovec with MSG_NOSIGNAL added. */
+ssize_t cio__socket_sendv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags);
+/* socketpair() with SOCK_NONBLOCK | SOCK_CLOEXEC, into pair[0] and pair[1]. */
+int cio__socket_pair(struct cio__socket pair[2], int domain, int type, int protocol);
+/* Validate an iovec array: -EINVAL for NULL with a count, a negative count or one above
+ * IOV_MAX, a NULL base with a length, or a total above SSIZE_MAX. *ret_total gets the sum. */
+int cio__iov_check(const struct iovec *iov, int iovcnt, size_t *ret_total);
+
+/* ---- state ---- */
+
+int cio__socket_local_addr(const struct cio__socket *sock, cio_addr *ret_addr);
+int cio__socket_peer_addr(const struct cio__socket *sock, cio_addr *ret_addr);
+/* The pending error (SO_ERROR), cleared by reading it: 0 or a negative errno. A failure of
+ * the query itself (-EBADF...) is returned the same way. */
+int cio__socket_take_error(struct cio__socket *sock);
+int cio__socket_shutdown(struct cio__socket *sock, cio_shutdown how);
+
+/* ---- connection setup; raw results (connect returns -EINPROGRESS as is) ---- */
+
+int cio__socket_bind(struct cio__socket *sock, const cio_addr *addr);
+int cio__socket_connect(struct cio__socket *sock, const cio_addr *addr);
+/* backlog <= 0 means CIO_LISTEN_BACKLOG_DEFAULT. */
+int cio__socket_listen(struct cio__socket *sock, int backlog);
+
+/*
+ * The spare descriptor for accept under descriptor exhaustion (libuv's technique). A
+ * listener owns one: `reserve` holds a descriptor (or -1) that is closed to make room when
+ * accept fails with EMFILE/ENFILE, so the pending connections can be accepted and closed at
+ * once instead of staying in the backlog — where, with level-triggered readiness, they make
+ * the loop spin, and with edge-triggered readiness they are never reported again.
+ * Accessed with atomics, so several threads may accept on one listener.
+ */
+void cio__reserve_open(int *reserve);
+void cio__reserve_close(int *reserve);
+
+/*
+ * accept4() with SOCK_NONBLOCK | SOCK_CLOEXEC. Returns the new descriptor, -EAGAIN when no
+ * connection is pending (also while out of descriptors), or -EMFILE/-ENFILE after shedding
+ * the pending connections through the reserve (or when there was no reserve to do it with).
+ * Connections that died in the backlog (ECONNABORTED, and the network errors Linux passes on from
+ * the new socket, see accept(2)) are skipped. ret_peer (may be NULL) receives the peer's address
+ * when a descriptor is returned.
+ */
+int cio__socket_accept(struct cio__socket *sock, int *reserve, cio_addr *ret_peer);
+
+/* ---- options ---- */
+
+int cio__sockopt_set_int(struct cio__socket *sock, int level, int name, int value);
+int cio__sockopt_get_int(const struct cio__socket *sock, int level, int name, int *ret_value);
+int cio__sockopt_set_bool(struct cio__socket *sock, int level, int name, bool on);
+int cio__sockopt_get_bool(const struct cio__socket *sock, int level, int name, bool *ret_on);
+/* A struct timeval option (SO_RCVTIMEO, SO_SNDTIMEO), in nanoseconds (>= 0; rounded up to
+ * the next microsecond; Linux then rounds up to its clock tick, which the getter shows). */
+int cio__sockopt_set_timeval(struct cio__socket *sock, int level, int name, cio_duration ns);
+int cio__sockopt_get_timeval(const struct cio__socket *sock, int level, int name,
+                             cio_duration *ret_ns);
+/* SO_LINGER in seconds; CIO_LINGER_OFF (any negative value) turns it off. */
+int cio__sockopt_set_linger(struct cio__socket *sock, int seconds);
+int cio__sockopt_get_linger(const struct cio__socket *sock, int *ret_seconds);
+/* SO_SNDBUF / SO_RCVBUF: bytes >= 0 (the kernel doubles the value and enforces a floor and
+ * the net.core.*mem_max ceiling); the getter returns the kernel's value. */
+int cio__sockopt_set_bufsize(struct cio__socket *sock, int name, int bytes);
+
+/*
+ * SIGPIPE suppression for calls without MSG_NOSIGNAL (sendfile, splice). begin() blocks
+ * SIGPIPE in this thread; end(failed_with_epipe) consumes the SIGPIPE the call raised, if
+ * it failed with EPIPE, and restores the mask. errno is preserved by both.
+ */
+struct cio__sigpipe_guard {
+    bool restore; /* SIGPIPE was unblocked before begin() */
+    bool pending; /* a SIGPIPE was already pending before begin() */
+};
+void cio__sigpipe_begin(struct cio__sigpipe_guard *guard);
+void cio__sigpipe_end(struct cio__sigpipe_guard *guard, bool epipe);
+
+#endif /* CIO_NET_SOCKET_H */
