@@ -1,0 +1,137 @@
+/*
+ * test_unix_helpers.h: helpers shared by the Unix-domain test programs (test_unix_*.c):
+ * addresses in the case's private temporary directory and unique abstract names, a
+ * listener and a connected client/server pair through it, and stream reads and writes with
+ * bounded waits. Header-only; every helper is static inline. Waiting on one descriptor
+ * reuses wait_fd() from the TCP helpers.
+ */
+#ifndef CIO_TEST_UNIX_HELPERS_H
+#define CIO_TEST_UNIX_HELPERS_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cio/addr.h"
+#include "cio/poll.h"
+#include "cio/unix.h"
+#include "harness.h"
+#include "test_tcp_helpers.h"
+
+/* A path address for `name` inside this case's temporary directory. */
+static inline cio_addr unix_path(const char *name)
+{
+    char path[256];
+    int len = snprintf(path, sizeof(path), "%s/%s", cio_test_tmpdir(), name);
+    CHECK(len > 0 && (size_t)len < sizeof(path));
+    cio_addr addr;
+    CHECK_RC(cio_addr_unix(&addr, path, (size_t)len));
+    return addr;
+}
+
+/* An abstract name no other process (or earlier case) uses. */
+static inline cio_addr unix_abstract(const char *tag)
+{
+    static unsigned counter;
+    char name[96];
+    int len = snprintf(name, sizeof(name), "cio-test-%d-%s-%u-%lld", (int)getpid(), tag, counter++,
+                       (long long)cio_now());
+    CHECK(len > 0 && (size_t)len < sizeof(name));
+    cio_addr addr;
+    CHECK_RC(cio_addr_abstract(&addr, name, (size_t)len));
+    return addr;
+}
+
+static inline cio_unix_listener *unix_listen(const cio_addr *addr, int backlog)
+{
+    cio_unix_listener *listener;
+    CHECK_RC(cio_unix_listener_bind(&listener, addr, backlog));
+    CHECK_FD_FLAGS(cio_unix_listener_fd(listener));
+    return listener;
+}
+
+/* Accept one connection, waiting up to 5 s for it. */
+static inline cio_unix_stream *unix_accept(cio_unix_listener *listener, cio_addr *ret_peer)
+{
+    for (int i = 0; i < 100; i++) {
+        cio_unix_stream *stream;
+        int rc = cio_unix_listener_try_accept(listener, &stream, ret_peer);
+        if (rc == 0) {
+            CHECK_FD_FLAGS(cio_unix_stream_fd(stream));
+            return stream;
+        }
+        CHECK_ERR(rc, -EAGAIN);
+        CHECK(wait_fd(cio_unix_listener_fd(listener), CIO_READABLE, 5000) != 0);
+    }
+    TEST_FAIL("no connection to accept");
+}
+
+/* A client connected to `listener` and the accepted server end. */
+static inline void unix_connect_pair(cio_unix_listener *listener, cio_unix_stream **ret_client,
+                                     cio_unix_stream **ret_server)
+{
+    cio_addr addr;
+    CHECK_RC(cio_unix_listener_local_addr(listener, &addr));
+    CHECK_RC(cio_unix_stream_try_connect(ret_client, &addr));
+    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_client));
+    *ret_server = unix_accept(listener, NULL);
+}
+
+/* A socketpair, both ends checked. */
+static inline void unix_pair(cio_unix_stream **ret_a, cio_unix_stream **ret_b)
+{
+    CHECK_RC(cio_unix_stream_pair(ret_a, ret_b));
+    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_a));
+    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_b));
+}
+
+/* Read exactly len bytes (bounded by 10 s). */
+static inline void unix_read_exact(cio_unix_stream *stream, void *buf, size_t len)
+{
+    size_t got = 0;
+    int64_t deadline = cio_test_now_ms() + 10000;
+    while (got < len) {
+        ssize_t n = cio_unix_stream_try_read(stream, (char *)buf + got, len - got);
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            TEST_FAIL("end of stream after %zu of %zu bytes", got, len);
+        CHECK_ERR(n, -EAGAIN);
+        CHECK(cio_test_now_ms() < deadline);
+        wait_fd(cio_unix_stream_fd(stream), CIO_READABLE, 1000);
+    }
+}
+
+/* Write all of buf (bounded by 10 s). */
+static inline void unix_write_all(cio_unix_stream *stream, const void *buf, size_t len)
+{
+    size_t put = 0;
+    int64_t deadline = cio_test_now_ms() + 10000;
+    while (put < len) {
+        ssize_t n = cio_unix_stream_try_write(stream, (const char *)buf + put, len - put);
+        if (n > 0) {
+            put += (size_t)n;
+            continue;
+        }
+        CHECK_ERR(n, -EAGAIN);
+        CHECK(cio_test_now_ms() < deadline);
+        wait_fd(cio_unix_stream_fd(stream), CIO_WRITABLE, 1000);
+    }
+}
+
+/* The first read result that is not -EAGAIN (bounded by 10 s). */
+static inline ssize_t unix_read_result(cio_unix_stream *stream, void *buf, size_t len)
+{
+    for (int i = 0; i < 100; i++) {
+        ssize_t n = cio_unix_stream_try_read(stream, buf, len);
+        if (n != -EAGAIN)
+            return n;
+        wait_fd(cio_unix_stream_fd(stream), CIO_READABLE, 100);
+    }
+    TEST_FAIL("read still -EAGAIN after 10 s");
+}
+
+#endif
