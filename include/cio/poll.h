@@ -106,11 +106,11 @@ typedef struct cio_poll_options {
 CIO_EXPORT int cio_poll_new(cio_poll **ret_poll, const cio_poll_options *opts);
 
 /**
- * cio_poll_free() - release a poll, its backend descriptors and its waker, if any.
+ * cio_poll_free() - release a poll and its backend descriptors.
  * @poll: the poll, or NULL (nothing happens).
  *
- * Registered descriptors are not closed; they stop being watched. No other thread may be in
- * a call on @poll.
+ * Registered descriptors are not closed; they stop being watched. Free the poll's waker
+ * (cio_waker_free) before the poll. No other thread may be in a call on @poll.
  */
 CIO_EXPORT void cio_poll_free(cio_poll *poll);
 

@@ -13,6 +13,7 @@
  *     slot:       seq (seqlock) | generation | interest (0 = free) | token
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -199,6 +200,12 @@ int cio_poll_fd(const cio_poll *poll)
     return poll->ops->fd(poll->sys);
 }
 
+/* For a descriptor cio's table does not know: -EBADF if it is not open at all, else `rc`. */
+static int unknown_fd_error(int fd, int rc)
+{
+    return fcntl(fd, F_GETFD) < 0 && errno == EBADF ? -EBADF : rc;
+}
+
 static int check_args(const cio_poll *poll, int fd, unsigned interest)
 {
     if (poll == NULL || interest == 0 || (interest & ~INTEREST_MASK) != 0)
@@ -216,7 +223,9 @@ int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest
     pthread_mutex_lock(&poll->lock);
     struct slot *s = slot_get_or_create(poll, fd);
     if (s == NULL) {
-        rc = -ENOMEM;
+        /* No slot: out of memory, or a number beyond the table — which, unless the process
+         * raised its descriptor limit past 16M, is simply not an open descriptor. */
+        rc = unknown_fd_error(fd, -ENOMEM);
         goto out;
     }
     /* A new generation, so events of any earlier registration of this fd number (or of a
@@ -246,14 +255,20 @@ int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned intere
     pthread_mutex_lock(&poll->lock);
     struct slot *s = slot_get(poll, fd);
     if (s == NULL || atomic_load_explicit(&s->interest, memory_order_relaxed) == 0) {
-        rc = -ENOENT;
+        rc = unknown_fd_error(fd, -ENOENT); /* a closed descriptor is -EBADF, as in epoll */
         goto out;
     }
-    /* Same generation: events already in a batch stay valid and take the new token. */
+    /* Same generation: events already in a batch stay valid and take the new token. Publish
+     * before the backend re-arms, as register does: a waiter on another thread may resolve
+     * the re-armed event at once, and against the old interest it would be filtered out and,
+     * edge-triggered, lost. A refused change restores the old token and interest. */
     uint32_t generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
+    cio_token old_token = atomic_load_explicit(&s->token, memory_order_relaxed);
+    unsigned old_interest = atomic_load_explicit(&s->interest, memory_order_relaxed);
+    slot_publish(s, generation, token, interest);
     rc = poll->ops->mod(poll->sys, fd, make_data(fd, generation), interest);
-    if (rc == 0)
-        slot_publish(s, generation, token, interest);
+    if (rc < 0)
+        slot_publish(s, generation, old_token, old_interest);
 out:
     pthread_mutex_unlock(&poll->lock);
     return rc;
@@ -275,8 +290,10 @@ int cio_poll_deregister(cio_poll *poll, int fd)
     }
     int rc = poll->ops->del(poll->sys, fd);
     pthread_mutex_unlock(&poll->lock);
-    /* The table is clean whatever the backend said; a closed fd still reports -EBADF. */
-    if (!known && rc == 0)
+    /* The table is clean whatever the backend said; a closed fd still reports -EBADF. An fd
+     * cio does not know is -ENOENT whatever else the backend objects to (epoll says -EPERM
+     * for a regular file, -EINVAL for its own descriptor). */
+    if (!known && rc != -EBADF)
         rc = -ENOENT;
     return rc;
 }

@@ -134,6 +134,12 @@ static int epoll_wait_ns(int epfd, struct epoll_event *evs, int cap, int64_t tim
     if (timeout_ns == 0)
         return epoll_wait(epfd, evs, cap, 0);
     if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED)) {
+        /* Linux (6.x) ep_poll() returns at once, without sleeping, when the deadline has
+         * passed by the time it checks; a sub-microsecond timeout always has, which would make
+         * a loop of tiny waits a busy loop. A microsecond is a real sleep there (poll(2) has
+         * no such shortcut), and still never a wait shorter than asked. */
+        if (timeout_ns < CIO_NSEC_PER_USEC)
+            timeout_ns = CIO_NSEC_PER_USEC;
         struct timespec ts = {.tv_sec = timeout_ns / CIO_NSEC_PER_SEC,
                               .tv_nsec = timeout_ns % CIO_NSEC_PER_SEC};
         int n = epoll_pwait2(epfd, evs, cap, &ts, NULL);

@@ -6,7 +6,13 @@
  * edge-triggered contract admits as spurious events; no edge epoll would report is missed.
  *
  * A descriptor closed without being deregistered shows up as POLLNVAL; it is dropped from the
- * set silently, as epoll drops a closed file, so the wait neither spins nor reports it.
+ * set silently, as epoll drops a closed file, so the wait neither spins nor reports it. If its
+ * number is reused before a wait noticed, registering the new file replaces the stale entry
+ * (recognised by the file's identity) instead of failing with EEXIST, as epoll would allow.
+ *
+ * Because descriptors stay ready, a full event buffer must not always be filled from the
+ * start of the set: each wait resumes the scan where the previous one stopped, so every ready
+ * descriptor is reported within ceil(ready / capacity) waits and none starves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +21,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sys/sys.h"
@@ -24,6 +32,9 @@ struct entry {
     int fd;
     unsigned interest;
     uint64_t data;
+    /* The file registered, to tell a reused descriptor number from a second registration. */
+    dev_t dev;
+    ino_t ino;
 };
 
 struct cio__sys {
@@ -39,6 +50,7 @@ struct cio__sys {
     struct pollfd *snapshot;
     uint64_t *snapshot_data;
     size_t snapshot_count, snapshot_capacity;
+    size_t cursor; /* where the next scan of the snapshot starts (fairness), waiter only */
     int pipe[2];
     int wake_pending; /* atomic: a user wake since the last report */
 };
@@ -119,9 +131,10 @@ static void sys_destroy(struct cio__sys *sys)
     free(sys);
 }
 
-static bool fd_valid(int fd)
+/* Whether entry e still describes the file now open at its number (st: that file). */
+static bool same_file(const struct entry *e, const struct stat *st)
 {
-    return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
+    return e->dev == st->st_dev && e->ino == st->st_ino;
 }
 
 /* Called with the lock held. Tell a blocked waiter to pick up the new set. */
@@ -134,7 +147,8 @@ static void changed(struct cio__sys *sys)
 
 static int sys_add(struct cio__sys *sys, int fd, uint64_t data, unsigned interest)
 {
-    if (!fd_valid(fd))
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
         return -EBADF;
     int rc = 0;
     pthread_mutex_lock(&sys->lock);
@@ -153,7 +167,17 @@ static int sys_add(struct cio__sys *sys, int fd, uint64_t data, unsigned interes
         sys->position_capacity = cap;
     }
     if (sys->position[fd] != 0) {
-        rc = -EEXIST;
+        struct entry *e = &sys->entries[sys->position[fd] - 1];
+        if (same_file(e, &st)) {
+            rc = -EEXIST;
+            goto out;
+        }
+        /* The registered file was closed without deregistering and the number reused: the
+         * stale entry gives way. (Files sharing one anonymous inode, such as eventfds, look
+         * alike here; for them the stale entry lasts until a wait sees POLLNVAL.) */
+        *e = (struct entry){
+            .fd = fd, .interest = interest, .data = data, .dev = st.st_dev, .ino = st.st_ino};
+        changed(sys);
         goto out;
     }
     if (sys->count == sys->capacity) {
@@ -166,7 +190,8 @@ static int sys_add(struct cio__sys *sys, int fd, uint64_t data, unsigned interes
         sys->entries = entries;
         sys->capacity = cap;
     }
-    sys->entries[sys->count] = (struct entry){.fd = fd, .interest = interest, .data = data};
+    sys->entries[sys->count] = (struct entry){
+        .fd = fd, .interest = interest, .data = data, .dev = st.st_dev, .ino = st.st_ino};
     sys->position[fd] = (uint32_t)++sys->count;
     changed(sys);
 out:
@@ -181,13 +206,22 @@ static struct entry *find(struct cio__sys *sys, int fd)
     return &sys->entries[sys->position[fd] - 1];
 }
 
+static void remove_entry(struct cio__sys *sys, struct entry *e);
+
 static int sys_mod(struct cio__sys *sys, int fd, uint64_t data, unsigned interest)
 {
-    if (!fd_valid(fd))
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
         return -EBADF;
     int rc = 0;
     pthread_mutex_lock(&sys->lock);
     struct entry *e = find(sys, fd);
+    if (e != NULL && !same_file(e, &st)) {
+        /* A stale entry (its file was closed without deregistering and the number reused):
+         * the new file is not registered, as epoll would say; the stale entry goes. */
+        remove_entry(sys, e);
+        e = NULL;
+    }
     if (e == NULL) {
         rc = -ENOENT;
     } else {
@@ -214,17 +248,20 @@ static void remove_entry(struct cio__sys *sys, struct entry *e)
 
 static int sys_del(struct cio__sys *sys, int fd)
 {
-    int rc = 0;
+    struct stat st;
+    /* Like epoll: deregistering a descriptor that is already closed reports EBADF (the entry
+     * goes all the same). */
+    int rc = fd < 0 || fstat(fd, &st) < 0 ? -EBADF : 0;
     pthread_mutex_lock(&sys->lock);
     struct entry *e = find(sys, fd);
-    if (e == NULL)
-        rc = fd_valid(fd) ? -ENOENT : -EBADF;
-    else
+    if (e != NULL) {
+        if (rc == 0 && !same_file(e, &st))
+            rc = -ENOENT; /* stale: the file now at this number was never registered */
         remove_entry(sys, e);
+    } else if (rc == 0) {
+        rc = -ENOENT;
+    }
     pthread_mutex_unlock(&sys->lock);
-    /* Like epoll: deregistering a descriptor that is already closed reports EBADF. */
-    if (rc == 0 && !fd_valid(fd))
-        rc = -EBADF;
     return rc;
 }
 
@@ -254,13 +291,25 @@ static int take_snapshot(struct cio__sys *sys)
     return 0;
 }
 
-static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capacity,
-                    int64_t timeout_ns)
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CIO_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/*
+ * One ppoll() over the snapshot and the collection of what it found. Returns the number of
+ * events stored, or -errno; *ret_ready is ppoll's count (0: it timed out).
+ */
+static int wait_once(struct cio__sys *sys, struct cio__sys_event *out, int capacity,
+                     const struct timespec *timeout, int *ret_ready)
 {
     pthread_mutex_lock(&sys->lock);
     if (sys->dirty) {
         int rc = take_snapshot(sys);
         if (rc < 0) {
+            *ret_ready = -1;
             pthread_mutex_unlock(&sys->lock);
             return rc;
         }
@@ -268,31 +317,34 @@ static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capaci
     sys->waiting = true;
     pthread_mutex_unlock(&sys->lock);
 
-    struct timespec ts, *tsp = NULL;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / CIO_NSEC_PER_SEC;
-        ts.tv_nsec = timeout_ns % CIO_NSEC_PER_SEC;
-        tsp = &ts;
-    }
-    int ready = ppoll(sys->snapshot, (nfds_t)sys->snapshot_count, tsp, NULL);
+    int ready = ppoll(sys->snapshot, (nfds_t)sys->snapshot_count, timeout, NULL);
     int saved = errno;
 
     pthread_mutex_lock(&sys->lock);
     sys->waiting = false;
+    *ret_ready = ready;
     int n = 0;
     if (ready < 0) {
         n = -saved;
         goto out;
     }
-    if (sys->snapshot[0].revents & POLLIN)
+    if (sys->snapshot[0].revents & POLLIN) {
         drain(sys);
+        ready--;
+    }
     if (__atomic_exchange_n(&sys->wake_pending, 0, __ATOMIC_ACQ_REL))
         out[n++] = (struct cio__sys_event){.data = CIO__SYS_WAKE_DATA, .flags = CIO_EVENT_READABLE};
-    for (size_t i = 1; i < sys->snapshot_count && ready > 0 && n < capacity; i++) {
+    /* Scan from the cursor round the snapshot, so that a full buffer does not keep reporting
+     * the same first descriptors while later ready ones starve. */
+    size_t m = sys->snapshot_count - 1;
+    size_t start = m ? sys->cursor % m : 0;
+    for (size_t k = 0; k < m && ready > 0 && n < capacity; k++) {
+        size_t i = 1 + (start + k) % m;
         const struct pollfd *p = &sys->snapshot[i];
         if (p->revents == 0)
             continue;
         ready--;
+        sys->cursor = (start + k + 1) % m;
         /* The set may have changed while we slept: report only what still stands. */
         struct entry *e = find(sys, p->fd);
         if (e == NULL || e->data != sys->snapshot_data[i])
@@ -306,6 +358,43 @@ static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capaci
 out:
     pthread_mutex_unlock(&sys->lock);
     return n;
+}
+
+static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capacity,
+                    int64_t timeout_ns)
+{
+    int64_t deadline = 0;
+    if (timeout_ns > 0) {
+        int64_t now = monotonic_ns();
+        if (timeout_ns > INT64_MAX - now)
+            timeout_ns = -1; /* past the end of time: forever */
+        else
+            deadline = now + timeout_ns;
+    }
+    for (;;) {
+        struct timespec ts, *tsp = NULL;
+        if (timeout_ns >= 0) {
+            ts.tv_sec = timeout_ns / CIO_NSEC_PER_SEC;
+            ts.tv_nsec = timeout_ns % CIO_NSEC_PER_SEC;
+            tsp = &ts;
+        }
+        int ready;
+        int n = wait_once(sys, out, capacity, tsp, &ready);
+        /* Done with events, an error, a timeout, or a zero-timeout probe. */
+        if (n != 0 || ready <= 0 || timeout_ns == 0)
+            return n;
+        /*
+         * Woken with nothing to report: the set changed under us (a register from another
+         * thread rang the pipe) or only stale entries were ready. Go again with the new set
+         * for the time that is left, so that a change made during a wait takes effect in
+         * that wait, as with epoll.
+         */
+        if (timeout_ns > 0) {
+            timeout_ns = deadline - monotonic_ns();
+            if (timeout_ns <= 0)
+                return 0;
+        }
+    }
 }
 
 static void sys_wake(struct cio__sys *sys)

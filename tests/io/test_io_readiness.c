@@ -474,8 +474,9 @@ static void *main_fairness(void *arg)
     CHECK_RC(cio_task_join(a, NULL));
     CHECK_RC(cio_task_join(b, NULL));
     CHECK_RC(cio_task_join(g, &reads));
-    CHECK(atomic_load(&f.spins) > 100);
-    CHECK((long)reads > 100);
+    /* Both kinds of task made progress while the main task waited for its edge. */
+    CHECK(atomic_load(&f.spins) > 10);
+    CHECK((long)reads > 10);
     cio_async_fd_free(afd);
     close(sv[0]);
     close(sv[1]);
