@@ -7,28 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=build/aarch64
-packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
-
-missing=()
-for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == "install ok installed" ]] || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "aarch64.sh: missing packages: ${missing[*]} (run as root or install them)" >&2
-        exit 1
-    fi
-    echo "aarch64.sh: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get -y -q install --no-install-recommends "${missing[@]}" >/tmp/cio-aarch64-apt.log 2>&1; then
-        apt-get -q update >>/tmp/cio-aarch64-apt.log 2>&1
-        apt-get -y -q install --no-install-recommends "${missing[@]}" >>/tmp/cio-aarch64-apt.log 2>&1 || {
-            tail -20 /tmp/cio-aarch64-apt.log >&2
-            exit 1
-        }
-    fi
-fi
+scripts/install-deps.sh build cross
 
 cmake -S . -B "$build" -G Ninja \
     -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-aarch64.cmake" \
