@@ -7,5 +7,13 @@
 
 #include "cio/common.h"
 #include "cio/poll.h"
+#include "cio/addr.h"
+#include "cio/net.h"
+#include "cio/tcp.h"
+#include "cio/udp.h"
+#include "cio/unix.h"
+#include "cio/rt.h"
+#include "cio/sync.h"
+#include "cio/io.h"
 
 #endif
