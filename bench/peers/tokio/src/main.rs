@@ -1,0 +1,169 @@
+//! tokio peer of cio's side-by-side benchmark: an echo server and an HTTP/1.1 "hello" server
+//! (keep-alive, pipelining) written the plain tokio way, one task per connection on the
+//! current-thread runtime, so cio's single-threaded servers are compared with tokio's.
+//!
+//! Usage: tokio_server --proto echo|http --listen 127.0.0.1:0
+//! Prints "listening on 127.0.0.1:PORT" once bound and exits cleanly on SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use memchr::memmem;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// The one response every HTTP peer sends, byte for byte the same across peers.
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, World!";
+
+/// Read buffer of an echo connection; a read that fills it is followed by another.
+const ECHO_BUF: usize = 64 * 1024;
+/// Largest request head an HTTP connection holds; a longer one closes the connection.
+const HTTP_BUF: usize = 16 * 1024;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Proto {
+    Echo,
+    Http,
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: tokio_server --proto echo|http --listen 127.0.0.1:PORT");
+    ExitCode::from(2)
+}
+
+async fn echo(mut stream: TcpStream) {
+    let mut buf = vec![0u8; ECHO_BUF];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// True when the request head carries "Connection: close" (header name and value compared
+/// without regard to case).
+fn wants_close(head: &[u8]) -> bool {
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        const NAME: &[u8] = b"connection:";
+        if line.len() < NAME.len() || !line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            continue;
+        }
+        let value = &line[NAME.len()..];
+        let start = value.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(value.len());
+        let value = &value[start..];
+        return value.len() >= 5 && value[..5].eq_ignore_ascii_case(b"close");
+    }
+    false
+}
+
+async fn http(mut stream: TcpStream) {
+    let finder = memmem::Finder::new(b"\r\n\r\n");
+    let mut inbuf = vec![0u8; HTTP_BUF];
+    let mut len = 0;
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        if len == inbuf.len() {
+            return; // a request head larger than the buffer: not for this server
+        }
+        let n = match stream.read(&mut inbuf[len..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        len += n;
+        // Answer every complete request in the buffer with one write (pipelining).
+        let mut pos = 0;
+        let mut close = false;
+        while let Some(end) = finder.find(&inbuf[pos..len]) {
+            let head = &inbuf[pos..pos + end];
+            pos += end + 4;
+            out.extend_from_slice(RESPONSE);
+            if wants_close(head) {
+                close = true;
+                break;
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        inbuf.copy_within(pos..len, 0);
+        len -= pos;
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let mut proto = None;
+    let mut listen: Option<SocketAddr> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--proto", Some(v)) if v == "echo" => proto = Some(Proto::Echo),
+            ("--proto", Some(v)) if v == "http" => proto = Some(Proto::Http),
+            ("--listen", Some(v)) => match v.parse() {
+                Ok(addr) => listen = Some(addr),
+                Err(_) => return usage(),
+            },
+            _ => return usage(),
+        }
+    }
+    let (proto, listen) = match (proto, listen) {
+        (Some(p), Some(l)) => (p, l),
+        _ => return usage(),
+    };
+
+    let listener = match TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tokio_server: bind {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().expect("local_addr of a bound listener");
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on {local}");
+        let _ = stdout.flush();
+    }
+
+    let (mut sigint, mut sigterm) =
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(i), Ok(t)) => (i, t),
+            _ => {
+                eprintln!("tokio_server: cannot install signal handlers");
+                return ExitCode::FAILURE;
+            }
+        };
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => continue, // e.g. EMFILE or a connection reset before accept
+                };
+                let _ = stream.set_nodelay(true);
+                match proto {
+                    Proto::Echo => tokio::spawn(echo(stream)),
+                    Proto::Http => tokio::spawn(http(stream)),
+                };
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    ExitCode::SUCCESS
+}
