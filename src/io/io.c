@@ -226,9 +226,8 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
 /* The socket is being closed or released (any thread). */
 static void io_detach(struct cio__socket *sock)
 {
-    struct io *io = io_of(sock);
-    sock->io = NULL;
-    sock->detach = NULL;
+    struct io *io = __atomic_exchange_n((struct io **)&sock->io, NULL, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&sock->detach, NULL, __ATOMIC_RELEASE);
     if (io == NULL)
         return;
     io_lock(io);
@@ -434,6 +433,8 @@ int cio__io_ready(struct cio__socket *sock, unsigned interest)
 {
     if (cio__task_self() == NULL)
         return -EPERM;
+    if (cio_task_is_cancelled())
+        return -ECANCELED; /* a suspending call, even when it would not have to wait */
     if (sock == NULL || interest == 0 ||
         (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
         return -EINVAL;

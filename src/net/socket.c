@@ -107,10 +107,14 @@ int cio__socket_adopt(struct cio__socket *sock, int fd, const struct cio__socket
 
 static void detach_io(struct cio__socket *sock)
 {
-    if (sock->io != NULL && sock->detach != NULL)
-        sock->detach(sock);
-    sock->io = NULL;
-    sock->detach = NULL;
+    /* The runtime publishes io/detach atomically from whichever worker registered the
+     * socket first, so read them the same way. */
+    void *io = __atomic_load_n(&sock->io, __ATOMIC_ACQUIRE);
+    cio__socket_detach_fn detach = __atomic_load_n(&sock->detach, __ATOMIC_ACQUIRE);
+    if (io != NULL && detach != NULL)
+        detach(sock);
+    __atomic_store_n(&sock->io, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&sock->detach, NULL, __ATOMIC_RELEASE);
 }
 
 int cio__socket_close(struct cio__socket *sock)
