@@ -511,3 +511,219 @@ CIO_EXPORT int cio_udp_socket_multicast_all_v6(const cio_udp_socket *socket, boo
 #endif
 
 #endif /* CIO_UDP_H */
+
+/* ---- async operations (inside runtime tasks; see cio/io.h and cio/rt.h) ---- */
+/*
+ * tokio's UdpSocket in C. These functions suspend the calling runtime task where the try_*
+ * functions above would return -EAGAIN, and return when a datagram has moved. They are
+ * called from a task (else -EPERM), on a socket from any source (bind, new_v4/v6, from_fd).
+ * The socket registers with the reactor of the calling task's worker the first time it has
+ * to wait; the rules of cio/io.h apply:
+ *  - A ready socket costs one system call per operation and no reactor round trip. Unlike a
+ *    stream, a receive never takes one datagram as a sign that the queue is empty: the next
+ *    receive tries the socket again and waits only when it says -EAGAIN.
+ *  - One receiving task and one sending task may use a socket at once (on any workers); a
+ *    second task waiting in a direction where one already waits gets -EBUSY. Share a socket
+ *    between several receivers by giving each its own socket (SO_REUSEPORT) instead.
+ *  - Closing the socket while a task waits on it wakes that task with -EBADF (it must not
+ *    touch the handle again).
+ *  - Every suspending call returns -ECANCELED when the task is cancelled and -ETIMEDOUT when
+ *    its deadline (cio_deadline_set) passes (cio/rt.h).
+ *
+ * CANCEL SAFETY. Every function here is cancel safe: a receive or peek that returns
+ * -ECANCELED or -ETIMEDOUT took no datagram (the next receive gets it), and a send that
+ * returns them sent nothing (datagrams go whole or not at all; a batch reports how many
+ * went only on success, and -ECANCELED/-ETIMEDOUT only when none did).
+ *
+ * Truncation is reported as by the try_* calls: -EMSGSIZE from the simple receives (the
+ * datagram is consumed by a receive, left queued by a peek), CIO_UDP_MSG_TRUNC in the
+ * message calls.
+ *
+ * The poll_* functions are for state machines that do not suspend: they return at once,
+ * either with a result or with -EAGAIN after arming a wake callback (cio_wake_fn, cio/io.h)
+ * called once the direction becomes ready; only the latest callback per direction is kept;
+ * closing the socket calls an armed callback. They may be called outside a task once the
+ * socket is registered (a first call from a task, or any earlier wait, registers it).
+ */
+#ifndef CIO_UDP_ASYNC_H
+#define CIO_UDP_ASYNC_H
+
+#include "cio/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * cio_udp_socket_send() - wait until the socket can take the datagram, then send it to the
+ * connected peer (tokio's UdpSocket::send).
+ *
+ * Return: @len; -EDESTADDRREQ (not connected); -EMSGSIZE; -ECONNREFUSED (see the top of the
+ * header); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT (nothing sent); -EINVAL; -EPERM outside a
+ * task.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_send(cio_udp_socket *socket, const void *buf, size_t len);
+
+/**
+ * cio_udp_socket_send_to() - wait until the socket can take the datagram, then send it to
+ * @addr (tokio's UdpSocket::send_to with an address; no name resolution).
+ *
+ * Return: as cio_udp_socket_send(); the address errors of cio_udp_socket_try_send_to().
+ */
+CIO_EXPORT ssize_t cio_udp_socket_send_to(cio_udp_socket *socket, const void *buf, size_t len,
+                                          const cio_addr *addr);
+
+/**
+ * cio_udp_socket_recv() / cio_udp_socket_recv_from() - wait until a datagram is queued, then
+ * receive it; @ret_from (may be NULL) receives the sender, written only on success.
+ *
+ * Return: the datagram's length (0 for an empty one); -EMSGSIZE (longer than @len: consumed,
+ * @buf holds its first @len bytes); -ECONNREFUSED; -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT
+ * (nothing taken); -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_recv(cio_udp_socket *socket, void *buf, size_t len);
+CIO_EXPORT ssize_t cio_udp_socket_recv_from(cio_udp_socket *socket, void *buf, size_t len,
+                                            cio_addr *ret_from);
+
+/**
+ * cio_udp_socket_peek() / cio_udp_socket_peek_from() - as recv / recv_from, but the datagram
+ * stays queued (-EMSGSIZE leaves it queued too).
+ */
+CIO_EXPORT ssize_t cio_udp_socket_peek(cio_udp_socket *socket, void *buf, size_t len);
+CIO_EXPORT ssize_t cio_udp_socket_peek_from(cio_udp_socket *socket, void *buf, size_t len,
+                                            cio_addr *ret_from);
+
+/**
+ * cio_udp_socket_peek_sender() - wait until a datagram is queued, then return its length and
+ * sender (@ret_from, may be NULL) without taking it (tokio's peek_sender).
+ *
+ * Return: the length; the errors of cio_udp_socket_recv() except -EMSGSIZE.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_peek_sender(cio_udp_socket *socket, cio_addr *ret_from);
+
+/**
+ * cio_udp_socket_send_msg() - wait until the socket can take it, then send the datagram
+ * described by @msg (see cio_udp_socket_try_send_msg(): vectored data, destination, source
+ * address, TOS, GSO segment size).
+ *
+ * Return: bytes sent (also in msg->len); the errors of cio_udp_socket_try_send_msg();
+ * -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT (nothing sent); -EPERM outside a task.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_send_msg(cio_udp_socket *socket, cio_udp_msg *msg);
+
+/**
+ * cio_udp_socket_recv_msg() - wait until a datagram is queued, then receive it into @msg
+ * with its metadata (see cio_udp_socket_try_recv_msg(); truncation is CIO_UDP_MSG_TRUNC in
+ * msg->flags, not an error).
+ *
+ * Return: bytes stored (also in msg->len); -ECONNREFUSED; -EBUSY; -EBADF; -ECANCELED;
+ * -ETIMEDOUT (nothing taken); -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg);
+
+/**
+ * cio_udp_socket_send_batch() - wait until at least one datagram can go, then send up to
+ * CIO_UDP_BATCH_MAX of @msgs in one system call (see cio_udp_socket_try_send_batch()).
+ *
+ * Does not wait for the rest: the return value says how many went; send the others again.
+ *
+ * Return: the number sent (>= 1); 0 for @count 0; the error of the first message;
+ * -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT (none sent); -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT int cio_udp_socket_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count);
+
+/**
+ * cio_udp_socket_recv_batch() - wait until at least one datagram is queued, then receive up
+ * to @count (at most CIO_UDP_BATCH_MAX) of those queued in one system call (see
+ * cio_udp_socket_try_recv_batch()); does not wait for more.
+ *
+ * Return: the number received (>= 1); 0 for @count 0; -ECONNREFUSED; -EBUSY; -EBADF;
+ * -ECANCELED; -ETIMEDOUT (none taken); -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT int cio_udp_socket_recv_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count);
+
+/* ---- readiness ---- */
+
+/**
+ * cio_udp_socket_ready() - wait until the socket is ready for any of @interest
+ * (CIO_READABLE and/or CIO_WRITABLE) (tokio's UdpSocket::ready).
+ *
+ * Returns the cached readiness, which may be stale: follow with try_* calls and, when one
+ * says -EAGAIN, call cio_udp_socket_clear_ready() with what this returned — or use
+ * cio_udp_socket_try_io(), which does it. Cancel safe.
+ *
+ * Return: a non-empty set of CIO_READY_* bits (CIO_READY_ERROR when an error is pending on a
+ * connected socket); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT int cio_udp_socket_ready(cio_udp_socket *socket, unsigned interest);
+
+/** cio_udp_socket_readable() - cio_udp_socket_ready(socket, CIO_READABLE). */
+CIO_EXPORT int cio_udp_socket_readable(cio_udp_socket *socket);
+
+/** cio_udp_socket_writable() - cio_udp_socket_ready(socket, CIO_WRITABLE). */
+CIO_EXPORT int cio_udp_socket_writable(cio_udp_socket *socket);
+
+/**
+ * cio_udp_socket_clear_ready() - forget readiness found stale: clears the bits of @ready
+ * unless a newer event arrived since. NULL is allowed.
+ */
+CIO_EXPORT void cio_udp_socket_clear_ready(cio_udp_socket *socket, int ready);
+
+/**
+ * cio_udp_socket_poll_recv_ready() - the receive readiness now, or arm @wake (tokio's
+ * poll_recv_ready).
+ *
+ * Return: a CIO_READY_* set when readable; -EAGAIN (armed); -EBADF; -EINVAL; -EPERM.
+ */
+CIO_EXPORT int cio_udp_socket_poll_recv_ready(cio_udp_socket *socket, cio_wake_fn wake, void *ctx);
+
+/** cio_udp_socket_poll_send_ready() - as poll_recv_ready, for sending. */
+CIO_EXPORT int cio_udp_socket_poll_send_ready(cio_udp_socket *socket, cio_wake_fn wake, void *ctx);
+
+/**
+ * cio_udp_socket_poll_recv_from() - receive a queued datagram (@ret_from may be NULL), or arm
+ * @wake for when one comes; never waits (tokio's poll_recv_from).
+ *
+ * Return: the datagram's length; -EAGAIN (armed); -EMSGSIZE; -ECONNREFUSED; -EBADF; -EINVAL;
+ * -EPERM.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_poll_recv_from(cio_udp_socket *socket, void *buf, size_t len,
+                                                 cio_addr *ret_from, cio_wake_fn wake, void *ctx);
+
+/**
+ * cio_udp_socket_poll_send_to() - send a datagram to @addr (NULL: the connected peer), or arm
+ * @wake for when the socket can take it; never waits (tokio's poll_send_to).
+ *
+ * Return: @len; -EAGAIN (armed); the errors of cio_udp_socket_send_to() except
+ * -ECANCELED/-ETIMEDOUT/-EBUSY.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_poll_send_to(cio_udp_socket *socket, const void *buf, size_t len,
+                                               const cio_addr *addr, cio_wake_fn wake, void *ctx);
+
+/**
+ * cio_udp_socket_try_io() - run the caller's own non-blocking operation @fn(@ctx) on the
+ * socket's descriptor once, under cio's readiness bookkeeping: if @fn returns -EAGAIN the
+ * cached readiness for @interest is cleared (tokio's try_io). Never waits; usable outside a
+ * task.
+ * @interest: the direction @fn uses: CIO_READABLE or CIO_WRITABLE.
+ *
+ * Return: @fn's result; -EINVAL.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_try_io(cio_udp_socket *socket, unsigned interest, cio_io_fn fn,
+                                         void *ctx);
+
+/**
+ * cio_udp_socket_async_io() - run @fn(@ctx) until it does not return -EAGAIN, waiting for
+ * @interest between attempts (tokio's async_io). Cancel safe as long as @fn consumes nothing
+ * when it returns -EAGAIN.
+ *
+ * Return: @fn's result; -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_udp_socket_async_io(cio_udp_socket *socket, unsigned interest, cio_io_fn fn,
+                                           void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_UDP_ASYNC_H */

@@ -462,3 +462,628 @@ CIO_EXPORT int cio_unix_datagram_recv_buffer_size(const cio_unix_datagram *socke
 #endif
 
 #endif /* CIO_UNIX_H */
+
+/* ---- async operations (inside runtime tasks; see cio/io.h and cio/rt.h) ---- */
+/*
+ * tokio's UnixListener, UnixStream and UnixDatagram in C, plus descriptor passing. These
+ * functions suspend the calling runtime task where the try_* functions above would return
+ * -EAGAIN, and return when the operation is done. They are called from a task (else -EPERM),
+ * on a handle from any source (bind, accept, connect, pair, from_fd). The socket registers
+ * with the reactor of the calling task's worker the first time it has to wait; the rules of
+ * cio/io.h apply, exactly as for TCP (cio/tcp.h):
+ *  - A ready socket costs one system call per operation and no reactor round trip. A stream
+ *    read that returns fewer bytes than asked clears read readiness (the socket is drained).
+ *    Linux ends a stream read early after a write that carried descriptors (and, with
+ *    SO_PASSCRED, between writers): a plain read detects that and reads on, so the rule
+ *    stays true and no byte is left behind unannounced. Datagram receives never use the
+ *    rule: one datagram says nothing about the next.
+ *  - One reader task and one writer task may use a socket at once (on any workers); a second
+ *    task waiting in a direction where one already waits gets -EBUSY. A listener has one
+ *    accepting task at a time.
+ *  - Closing a socket while a task waits on it wakes that task with -EBADF (it must not touch
+ *    the handle again).
+ *  - Every suspending call returns -ECANCELED when the task is cancelled and -ETIMEDOUT when
+ *    its deadline (cio_deadline_set) passes (cio/rt.h).
+ *
+ * CANCEL SAFETY. accept, read, readv, peek, recv_fds, the datagram receives and peeks, ready,
+ * readable and writable consume nothing when they return -ECANCELED or -ETIMEDOUT: call them
+ * again and no byte, datagram, descriptor or connection is lost. write, writev, send_fds and
+ * the datagram sends return -ECANCELED/-ETIMEDOUT only when they sent nothing (a datagram is
+ * sent whole or not at all). read_exact, write_all and write_all_v may be cut after part of
+ * the transfer: they report the bytes moved in *ret_done (written in every case, success or
+ * not — unlike other ret_ parameters). The copy functions report the bytes delivered; bytes
+ * in flight inside the copy when it is cut short are lost. Connect closes its socket on any
+ * failure.
+ *
+ * The poll_* functions are for state machines that do not suspend: they return at once,
+ * either with a result or with -EAGAIN after arming a wake callback (cio_wake_fn, cio/io.h)
+ * called once the direction becomes ready; only the latest callback per direction is kept;
+ * closing the handle calls an armed callback. They may be called outside a task once the
+ * handle is registered (a first call from a task, or any earlier wait, registers it).
+ *
+ * Shutdown has no async form: cio_unix_stream_shutdown() never waits.
+ */
+#ifndef CIO_UNIX_ASYNC_H
+#define CIO_UNIX_ASYNC_H
+
+#include "cio/io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A TCP stream (cio/tcp.h), for copying between the two kinds of stream. */
+struct cio_tcp_stream;
+
+/* ---- listener ---- */
+
+/**
+ * cio_unix_listener_accept() - wait for a connection and accept it (tokio's
+ * UnixListener::accept).
+ * @listener: the listener; one accepting task at a time.
+ * @ret_stream: receives the new stream (non-blocking, close-on-exec), written only on
+ *              success.
+ * @ret_peer: receives the client's address (usually unnamed); may be NULL.
+ *
+ * Suspends while no connection is pending. Cancel safe: a -ECANCELED/-ETIMEDOUT accept took
+ * no connection from the backlog. Out of descriptors, the pending connections are shed and
+ * -EMFILE/-ENFILE returned at once (see cio_unix_listener_try_accept()): back off before
+ * accepting again.
+ *
+ * Return: 0; -EMFILE/-ENFILE; -ENOMEM; -EBUSY (another task is accepting); -EBADF (closed
+ * while waiting); -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT int cio_unix_listener_accept(cio_unix_listener *listener, cio_unix_stream **ret_stream,
+                                        cio_addr *ret_peer);
+
+/**
+ * cio_unix_listener_poll_accept() - accept a pending connection, or arm @wake (may be NULL)
+ * to be called when one arrives; never waits.
+ *
+ * Return: 0 with *ret_stream set; -EAGAIN (the callback is armed); the other errors of
+ * cio_unix_listener_accept() except -ECANCELED/-ETIMEDOUT/-EBUSY; -EPERM outside a task when
+ * the listener was never registered.
+ */
+CIO_EXPORT int cio_unix_listener_poll_accept(cio_unix_listener *listener,
+                                             cio_unix_stream **ret_stream, cio_addr *ret_peer,
+                                             cio_wake_fn wake, void *ctx);
+
+/* ---- connect ---- */
+
+/**
+ * cio_unix_stream_connect() - connect to a listening socket (tokio's UnixStream::connect).
+ * @ret_stream: receives the connected stream, written only on success.
+ * @addr: a path or an abstract name.
+ *
+ * Linux connects a Unix stream at once or fails at once — except when the listener's backlog
+ * is full (its program does not accept fast enough), where the non-blocking connect fails
+ * with -EAGAIN and no event says when to retry. This call then retries, sleeping between
+ * attempts (1 ms, doubling up to 64 ms), until the connect succeeds or fails otherwise, or
+ * the task's deadline or cancellation stops it: the behaviour of a TCP connect to a busy
+ * server, which keeps retrying its SYN. A server that never accepts makes it wait until the
+ * deadline: bound it with cio_deadline_set(). On systems that connect in the background it
+ * waits for the outcome. On any failure no socket is left behind.
+ *
+ * Return: 0; -ENOENT (no socket file at the path); -ECONNREFUSED (nobody listens there);
+ * -EPROTOTYPE (a datagram socket there); -EACCES; -ETIMEDOUT (the deadline passed while the
+ * backlog stayed full); -ECANCELED; -EMFILE/-ENFILE; -ENOMEM; -EINVAL (NULL, the unnamed
+ * address); -EAFNOSUPPORT (an IP address); -EPERM outside a task.
+ */
+CIO_EXPORT int cio_unix_stream_connect(cio_unix_stream **ret_stream, const cio_addr *addr);
+
+/* ---- reading ---- */
+
+/**
+ * cio_unix_stream_read() - wait until bytes have arrived (or the stream ended) and read them.
+ *
+ * Returns as soon as at least one byte is read. Data that came with descriptors is returned
+ * without them (Linux closes the descriptors; use cio_unix_stream_recv_fds() to take them).
+ * Cancel safe.
+ *
+ * Return: bytes read (> 0); 0 at end of stream (and for @len 0, without waiting);
+ * -ECONNRESET (the peer closed with unread data); -EBUSY; -EBADF (closed while waiting);
+ * -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_read(cio_unix_stream *stream, void *buf, size_t len);
+
+/**
+ * cio_unix_stream_read_exact() - read exactly @len bytes, waiting as needed.
+ * @ret_done: receives the bytes read into @buf, in every case (may be NULL): @len on success,
+ *            the progress made when an error, the deadline or a cancellation cut it short —
+ *            resume with @buf + *ret_done.
+ *
+ * Return: 0; -EPIPE when the stream ended before @len bytes came; the errors of
+ * cio_unix_stream_read().
+ */
+CIO_EXPORT int cio_unix_stream_read_exact(cio_unix_stream *stream, void *buf, size_t len,
+                                          size_t *ret_done);
+
+/**
+ * cio_unix_stream_readv() - cio_unix_stream_read() scattering into several buffers.
+ * @iov, @iovcnt: the buffers, 0 to IOV_MAX of them.
+ *
+ * Return: as cio_unix_stream_read(); -EINVAL for a bad iovec array. Cancel safe.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_readv(cio_unix_stream *stream, const struct iovec *iov,
+                                         int iovcnt);
+
+/**
+ * cio_unix_stream_peek() - wait until bytes have arrived and copy them without consuming
+ * them (MSG_PEEK). Linux stops a peek at a write that carried descriptors.
+ *
+ * Return: as cio_unix_stream_read(). Cancel safe.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_peek(cio_unix_stream *stream, void *buf, size_t len);
+
+/* ---- writing ---- */
+
+/**
+ * cio_unix_stream_write() - wait until the stream can take bytes and queue what it takes.
+ *
+ * Returns as soon as at least one byte was taken (possibly fewer than @len). Never raises
+ * SIGPIPE. A -ECANCELED/-ETIMEDOUT write took nothing.
+ *
+ * Return: bytes taken (> 0); 0 for @len 0; -EPIPE (this side shut down writing, or the peer
+ * closed or shut down reading); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_write(cio_unix_stream *stream, const void *buf, size_t len);
+
+/**
+ * cio_unix_stream_write_all() - write all @len bytes, waiting as needed.
+ * @ret_done: receives the bytes taken, in every case (may be NULL).
+ *
+ * Return: 0; the errors of cio_unix_stream_write().
+ */
+CIO_EXPORT int cio_unix_stream_write_all(cio_unix_stream *stream, const void *buf, size_t len,
+                                         size_t *ret_done);
+
+/**
+ * cio_unix_stream_writev() - cio_unix_stream_write() gathering from several buffers.
+ *
+ * Return: as cio_unix_stream_write(); -EINVAL for a bad iovec array.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_writev(cio_unix_stream *stream, const struct iovec *iov,
+                                          int iovcnt);
+
+/**
+ * cio_unix_stream_write_all_v() - write every byte of @iov (vectored write-all). @iov is not
+ * modified.
+ * @ret_done: the bytes taken, in every case (may be NULL), counted across the buffers.
+ *
+ * Return: 0; the errors of cio_unix_stream_writev().
+ */
+CIO_EXPORT int cio_unix_stream_write_all_v(cio_unix_stream *stream, const struct iovec *iov,
+                                           int iovcnt, size_t *ret_done);
+
+/* ---- descriptor passing ---- */
+
+/**
+ * cio_unix_stream_send_fds() - wait until the stream can take bytes, then write bytes with
+ * descriptors attached (see cio_unix_stream_try_send_fds() for @fds and @nfds; at least one
+ * byte must go with them).
+ *
+ * The descriptors go with the first byte taken: a return of fewer than @len bytes has passed
+ * them all; send the rest with cio_unix_stream_write_all(). Cancel safe: -ECANCELED or
+ * -ETIMEDOUT means nothing was sent, descriptors included. The caller keeps its own
+ * descriptors open.
+ *
+ * Return: bytes taken (> 0); -EBADF (a descriptor that is not open, or the stream closed
+ * while waiting); -ETOOMANYREFS; -EPIPE; -EBUSY; -ECANCELED; -ETIMEDOUT; -EINVAL (NULL @fds
+ * with a count, @nfds above CIO_UNIX_FDS_MAX, descriptors with no data); -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_send_fds(cio_unix_stream *stream, const void *buf, size_t len,
+                                            const int *fds, size_t nfds);
+
+/**
+ * cio_unix_stream_recv_fds() - wait until bytes have arrived, then read them and any
+ * descriptors sent with them (see cio_unix_stream_try_recv_fds(): at most one message's
+ * descriptors per call; received close-on-exec; the caller owns them).
+ * @ret_nfds: receives how many descriptors arrived (0 when the bytes carried none).
+ *
+ * Cancel safe: a -ECANCELED/-ETIMEDOUT receive took no byte and no descriptor. Descriptors
+ * that do not fit in @max_fds are closed, never leaked (-ENOBUFS; the bytes that came with
+ * them were consumed).
+ *
+ * Return: bytes read (> 0); 0 at end of stream or for @len 0; -ENOBUFS; -ECONNRESET; -EBUSY;
+ * -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_recv_fds(cio_unix_stream *stream, void *buf, size_t len,
+                                            int *fds, size_t max_fds, size_t *ret_nfds);
+
+/* ---- readiness ---- */
+
+/**
+ * cio_unix_stream_ready() - wait until the stream is ready for any of @interest (tokio's
+ * UnixStream::ready).
+ * @interest: CIO_READABLE and/or CIO_WRITABLE (cio/poll.h).
+ *
+ * Returns the cached readiness, which may be stale: follow with try_* calls and, when one
+ * says -EAGAIN, call cio_unix_stream_clear_ready() with what this returned — or use
+ * cio_unix_stream_try_io(), which does it. Cancel safe.
+ *
+ * Return: a non-empty set of CIO_READY_* bits (CIO_READY_READ_CLOSED after the peer shut
+ * down writing); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT int cio_unix_stream_ready(cio_unix_stream *stream, unsigned interest);
+
+/** cio_unix_stream_readable() - cio_unix_stream_ready(stream, CIO_READABLE). */
+CIO_EXPORT int cio_unix_stream_readable(cio_unix_stream *stream);
+
+/** cio_unix_stream_writable() - cio_unix_stream_ready(stream, CIO_WRITABLE). */
+CIO_EXPORT int cio_unix_stream_writable(cio_unix_stream *stream);
+
+/**
+ * cio_unix_stream_clear_ready() - forget readiness found stale: clears the bits of @ready
+ * unless a newer event arrived since (closed states are never cleared). NULL is allowed.
+ */
+CIO_EXPORT void cio_unix_stream_clear_ready(cio_unix_stream *stream, int ready);
+
+/**
+ * cio_unix_stream_poll_read_ready() - the read readiness now, or arm @wake.
+ *
+ * Return: a CIO_READY_* set when readable; -EAGAIN (armed); -EBADF; -EINVAL; -EPERM.
+ */
+CIO_EXPORT int cio_unix_stream_poll_read_ready(cio_unix_stream *stream, cio_wake_fn wake,
+                                               void *ctx);
+
+/** cio_unix_stream_poll_write_ready() - as poll_read_ready, for writing. */
+CIO_EXPORT int cio_unix_stream_poll_write_ready(cio_unix_stream *stream, cio_wake_fn wake,
+                                                void *ctx);
+
+/**
+ * cio_unix_stream_poll_peek() - peek at what has arrived, or arm @wake for when bytes come;
+ * never waits.
+ *
+ * Return: bytes copied (> 0); 0 at end of stream (or @len 0); -EAGAIN (armed); -ECONNRESET;
+ * -EBADF; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_poll_peek(cio_unix_stream *stream, void *buf, size_t len,
+                                             cio_wake_fn wake, void *ctx);
+
+/**
+ * cio_unix_stream_try_io() - run the caller's own non-blocking operation @fn(@ctx) on the
+ * stream's descriptor once, under cio's readiness bookkeeping: if @fn returns -EAGAIN the
+ * cached readiness for @interest is cleared (tokio's try_io). Never waits; usable outside a
+ * task.
+ * @interest: the direction @fn uses: CIO_READABLE or CIO_WRITABLE.
+ *
+ * Return: @fn's result; -EINVAL.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_try_io(cio_unix_stream *stream, unsigned interest, cio_io_fn fn,
+                                          void *ctx);
+
+/**
+ * cio_unix_stream_async_io() - run @fn(@ctx) until it does not return -EAGAIN, waiting for
+ * @interest between attempts (tokio's async_io). Cancel safe as long as @fn consumes nothing
+ * when it returns -EAGAIN.
+ *
+ * Return: @fn's result; -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_stream_async_io(cio_unix_stream *stream, unsigned interest,
+                                            cio_io_fn fn, void *ctx);
+
+/* ---- copying ---- */
+
+/**
+ * cio_unix_stream_copy() - move every byte from @from to @to until @from ends, then shut
+ * down @to's write side (tokio's io::copy followed by shutdown).
+ * @ret_bytes: receives the bytes delivered to @to, in every case (may be NULL).
+ *
+ * As cio_tcp_stream_copy(): splice(2) through a pipe on Linux, a 64 KiB buffer when that is
+ * not possible. Descriptors passed on @from are not carried (Linux closes them). The calling
+ * task is @from's reader and @to's writer.
+ *
+ * Return: 0 when @from ended and everything was delivered; -EPIPE/-ECONNRESET from either
+ * stream; -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT int cio_unix_stream_copy(cio_unix_stream *from, cio_unix_stream *to,
+                                    uint64_t *ret_bytes);
+
+/**
+ * cio_unix_stream_copy_to_tcp() / cio_unix_stream_copy_from_tcp() - cio_unix_stream_copy()
+ * from a Unix stream to a TCP stream, and from a TCP stream to a Unix stream (a relay
+ * between a local socket and the network).
+ *
+ * Return: as cio_unix_stream_copy().
+ */
+CIO_EXPORT int cio_unix_stream_copy_to_tcp(cio_unix_stream *from, struct cio_tcp_stream *to,
+                                           uint64_t *ret_bytes);
+CIO_EXPORT int cio_unix_stream_copy_from_tcp(struct cio_tcp_stream *from, cio_unix_stream *to,
+                                             uint64_t *ret_bytes);
+
+/**
+ * cio_unix_stream_copy_bidirectional() - relay both directions between @a and @b until both
+ * have ended (tokio's copy_bidirectional); as cio_tcp_stream_copy_bidirectional(): each
+ * direction in a helper task on the caller's worker, half-close carried across, the first
+ * failure stops the other direction, the caller's deadline and cancellation apply to both.
+ * @ret_a_to_b, @ret_b_to_a: receive the bytes delivered each way, in every case (may be
+ *                           NULL).
+ *
+ * Return: 0 when both directions ended cleanly; the first direction's error; -ECANCELED;
+ * -ETIMEDOUT; -ENOMEM; -EINVAL (also for @a == @b); -EPERM outside a task.
+ */
+CIO_EXPORT int cio_unix_stream_copy_bidirectional(cio_unix_stream *a, cio_unix_stream *b,
+                                                  uint64_t *ret_a_to_b, uint64_t *ret_b_to_a);
+
+/**
+ * cio_unix_stream_copy_bidirectional_tcp() - cio_unix_stream_copy_bidirectional() between a
+ * Unix stream @a and a TCP stream @b.
+ */
+CIO_EXPORT int cio_unix_stream_copy_bidirectional_tcp(cio_unix_stream *a, struct cio_tcp_stream *b,
+                                                      uint64_t *ret_a_to_b, uint64_t *ret_b_to_a);
+
+/* ---- borrowed halves ---- */
+
+/*
+ * Borrowed halves (tokio's UnixStream::split): two small caller-owned views of one stream,
+ * one for reading and one for writing, to hand to a reader task and a writer task. Nothing
+ * is allocated; the stream must outlive both halves and stays the owner (close the stream,
+ * not the halves). The fields are the library's: use the functions.
+ */
+typedef struct cio_unix_read_half {
+    cio_unix_stream *stream;
+} cio_unix_read_half;
+
+typedef struct cio_unix_write_half {
+    cio_unix_stream *stream;
+} cio_unix_write_half;
+
+/**
+ * cio_unix_stream_split() - fill in the two borrowed halves of @stream.
+ *
+ * Return: 0; -EINVAL for NULL.
+ */
+CIO_EXPORT int cio_unix_stream_split(cio_unix_stream *stream, cio_unix_read_half *ret_rd,
+                                     cio_unix_write_half *ret_wr);
+
+/* The stream functions of the same names, on a half (same returns, same cancel safety). */
+CIO_EXPORT ssize_t cio_unix_read_half_read(const cio_unix_read_half *rd, void *buf, size_t len);
+CIO_EXPORT int cio_unix_read_half_read_exact(const cio_unix_read_half *rd, void *buf, size_t len,
+                                             size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_read_half_readv(const cio_unix_read_half *rd, const struct iovec *iov,
+                                            int iovcnt);
+CIO_EXPORT ssize_t cio_unix_read_half_peek(const cio_unix_read_half *rd, void *buf, size_t len);
+CIO_EXPORT ssize_t cio_unix_read_half_recv_fds(const cio_unix_read_half *rd, void *buf, size_t len,
+                                               int *fds, size_t max_fds, size_t *ret_nfds);
+CIO_EXPORT int cio_unix_read_half_readable(const cio_unix_read_half *rd);
+CIO_EXPORT ssize_t cio_unix_write_half_write(const cio_unix_write_half *wr, const void *buf,
+                                             size_t len);
+CIO_EXPORT int cio_unix_write_half_write_all(const cio_unix_write_half *wr, const void *buf,
+                                             size_t len, size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_write_half_writev(const cio_unix_write_half *wr,
+                                              const struct iovec *iov, int iovcnt);
+CIO_EXPORT int cio_unix_write_half_write_all_v(const cio_unix_write_half *wr,
+                                               const struct iovec *iov, int iovcnt,
+                                               size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_write_half_send_fds(const cio_unix_write_half *wr, const void *buf,
+                                                size_t len, const int *fds, size_t nfds);
+CIO_EXPORT int cio_unix_write_half_writable(const cio_unix_write_half *wr);
+/** cio_unix_write_half_shutdown() - shut down the stream's write side (the peer reads end of
+ * stream). Return: 0; -ENOTCONN; -EINVAL. */
+CIO_EXPORT int cio_unix_write_half_shutdown(const cio_unix_write_half *wr);
+
+/* ---- owned halves ---- */
+
+/*
+ * Owned halves (tokio's UnixStream::into_split): the stream is moved into two heap halves,
+ * each of which may be handed to a task on any worker and closed on its own. Closing the
+ * write half shuts down the write direction (the peer reads end of stream) unless
+ * cio_unix_owned_write_half_forget() was called first; the socket itself is closed when both
+ * halves are closed. Each half is used by one task at a time.
+ */
+typedef struct cio_unix_owned_read_half cio_unix_owned_read_half;
+typedef struct cio_unix_owned_write_half cio_unix_owned_write_half;
+
+/**
+ * cio_unix_stream_into_split() - move @stream into two owned halves.
+ * @stream: consumed on success (use the halves from then on); untouched on failure.
+ * @ret_rd, @ret_wr: receive the halves, written only on success.
+ *
+ * Return: 0; -ENOMEM; -EINVAL.
+ */
+CIO_EXPORT int cio_unix_stream_into_split(cio_unix_stream *stream,
+                                          cio_unix_owned_read_half **ret_rd,
+                                          cio_unix_owned_write_half **ret_wr);
+
+/* The stream functions of the same names, on an owned half (same returns and cancel
+ * safety). */
+CIO_EXPORT ssize_t cio_unix_owned_read_half_read(cio_unix_owned_read_half *rd, void *buf,
+                                                 size_t len);
+CIO_EXPORT int cio_unix_owned_read_half_read_exact(cio_unix_owned_read_half *rd, void *buf,
+                                                   size_t len, size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_owned_read_half_readv(cio_unix_owned_read_half *rd,
+                                                  const struct iovec *iov, int iovcnt);
+CIO_EXPORT ssize_t cio_unix_owned_read_half_peek(cio_unix_owned_read_half *rd, void *buf,
+                                                 size_t len);
+CIO_EXPORT ssize_t cio_unix_owned_read_half_recv_fds(cio_unix_owned_read_half *rd, void *buf,
+                                                     size_t len, int *fds, size_t max_fds,
+                                                     size_t *ret_nfds);
+CIO_EXPORT int cio_unix_owned_read_half_readable(cio_unix_owned_read_half *rd);
+CIO_EXPORT ssize_t cio_unix_owned_write_half_write(cio_unix_owned_write_half *wr, const void *buf,
+                                                   size_t len);
+CIO_EXPORT int cio_unix_owned_write_half_write_all(cio_unix_owned_write_half *wr, const void *buf,
+                                                   size_t len, size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_owned_write_half_writev(cio_unix_owned_write_half *wr,
+                                                    const struct iovec *iov, int iovcnt);
+CIO_EXPORT int cio_unix_owned_write_half_write_all_v(cio_unix_owned_write_half *wr,
+                                                     const struct iovec *iov, int iovcnt,
+                                                     size_t *ret_done);
+CIO_EXPORT ssize_t cio_unix_owned_write_half_send_fds(cio_unix_owned_write_half *wr,
+                                                      const void *buf, size_t len, const int *fds,
+                                                      size_t nfds);
+CIO_EXPORT int cio_unix_owned_write_half_writable(cio_unix_owned_write_half *wr);
+/** cio_unix_owned_write_half_shutdown() - shut down the write side now. Return: 0;
+ * -ENOTCONN; -EINVAL. */
+CIO_EXPORT int cio_unix_owned_write_half_shutdown(cio_unix_owned_write_half *wr);
+
+/**
+ * cio_unix_owned_read_half_stream() / cio_unix_owned_write_half_stream() - the stream behind
+ * a half, borrowed for addresses, credentials and options. Do not close it, split it or do
+ * I/O on it; it lives until both halves are closed. NULL for NULL.
+ */
+CIO_EXPORT cio_unix_stream *cio_unix_owned_read_half_stream(const cio_unix_owned_read_half *rd);
+CIO_EXPORT cio_unix_stream *cio_unix_owned_write_half_stream(const cio_unix_owned_write_half *wr);
+
+/**
+ * cio_unix_owned_read_half_close() - release the read half; the socket is closed if the
+ * write half is closed too. NULL is allowed. Any thread; not while a task uses the half.
+ */
+CIO_EXPORT void cio_unix_owned_read_half_close(cio_unix_owned_read_half *rd);
+
+/**
+ * cio_unix_owned_write_half_forget() - make the coming cio_unix_owned_write_half_close()
+ * leave the write direction open (no shutdown; tokio's OwnedWriteHalf::forget). NULL is
+ * allowed.
+ */
+CIO_EXPORT void cio_unix_owned_write_half_forget(cio_unix_owned_write_half *wr);
+
+/**
+ * cio_unix_owned_write_half_close() - shut down the write side (unless forgotten; a failure
+ * of that shutdown is ignored) and release the write half; the socket is closed if the read
+ * half is closed too. NULL is allowed. Any thread; not while a task uses the half.
+ */
+CIO_EXPORT void cio_unix_owned_write_half_close(cio_unix_owned_write_half *wr);
+
+/**
+ * cio_unix_owned_read_half_reunite() - put the two halves of one stream back together
+ * (tokio's reunite).
+ * @rd, @wr: consumed on success; on failure both are handed back intact, still the
+ *           caller's.
+ * @ret_stream: receives the stream, with its registration and readiness as they were.
+ *
+ * Return: 0; -EINVAL when the halves come from different streams (or NULL).
+ */
+CIO_EXPORT int cio_unix_owned_read_half_reunite(cio_unix_owned_read_half *rd,
+                                                cio_unix_owned_write_half *wr,
+                                                cio_unix_stream **ret_stream);
+
+/* ---- datagram ---- */
+
+/*
+ * The datagram rules of the try_* calls hold (a receive takes one whole datagram; one longer
+ * than the buffer is -EMSGSIZE, taken off the queue by a receive, left by a peek; a zero
+ * length sends an empty datagram and a zero-length receive waits for a datagram). A send
+ * waits while the receiver's queue is full. Linux wakes the sender when there is room again
+ * only if the socket is connected to that receiver, or if it is its own earlier datagrams
+ * that the receiver takes: a send_to towards a queue other senders filled may wait until the
+ * deadline — connect the socket, or bound the wait.
+ */
+
+/**
+ * cio_unix_datagram_send() / cio_unix_datagram_send_to() - wait until the datagram can go,
+ * then send it whole, to the connected peer / to @addr.
+ *
+ * Cancel safe: -ECANCELED/-ETIMEDOUT means it was not sent.
+ *
+ * Return: @len; -EMSGSIZE (larger than the send buffer); -ENOTCONN; -ECONNREFUSED (the peer
+ * is gone); -ENOENT; -EPERM (the receiver is connected to another socket, or outside a
+ * task); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EAFNOSUPPORT.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_send(cio_unix_datagram *socket, const void *buf, size_t len);
+CIO_EXPORT ssize_t cio_unix_datagram_send_to(cio_unix_datagram *socket, const void *buf, size_t len,
+                                             const cio_addr *addr);
+
+/**
+ * cio_unix_datagram_recv() / _recv_from() / _peek() / _peek_from() - wait until a datagram
+ * is queued, then receive it (or peek at it); @ret_from (may be NULL) receives the sender,
+ * written only on success.
+ *
+ * Cancel safe: -ECANCELED/-ETIMEDOUT means no datagram was taken.
+ *
+ * Return: the datagram's length (0 for an empty one); -EMSGSIZE (longer than @len: see
+ * above); -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM outside a task.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_recv(cio_unix_datagram *socket, void *buf, size_t len);
+CIO_EXPORT ssize_t cio_unix_datagram_recv_from(cio_unix_datagram *socket, void *buf, size_t len,
+                                               cio_addr *ret_from);
+CIO_EXPORT ssize_t cio_unix_datagram_peek(cio_unix_datagram *socket, void *buf, size_t len);
+CIO_EXPORT ssize_t cio_unix_datagram_peek_from(cio_unix_datagram *socket, void *buf, size_t len,
+                                               cio_addr *ret_from);
+
+/**
+ * cio_unix_datagram_peek_sender() - wait until a datagram is queued, then return its length
+ * and sender (@ret_from, may be NULL) without taking it.
+ *
+ * Return: the length; the errors of cio_unix_datagram_recv().
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_peek_sender(cio_unix_datagram *socket, cio_addr *ret_from);
+
+/**
+ * cio_unix_datagram_send_fds() - wait until the datagram can go, then send it with
+ * descriptors attached (see cio_unix_datagram_try_send_fds(); @addr NULL: the connected
+ * peer). Cancel safe: -ECANCELED/-ETIMEDOUT means nothing was sent.
+ *
+ * Return: @len; the errors of cio_unix_datagram_send(); -EBADF (a descriptor that is not
+ * open); -ETOOMANYREFS.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_send_fds(cio_unix_datagram *socket, const void *buf,
+                                              size_t len, const int *fds, size_t nfds,
+                                              const cio_addr *addr);
+
+/**
+ * cio_unix_datagram_recv_fds() - wait until a datagram is queued, then receive it with its
+ * descriptors (see cio_unix_datagram_try_recv_fds()). Cancel safe: -ECANCELED/-ETIMEDOUT
+ * means no datagram and no descriptor was taken.
+ *
+ * Return: the datagram's length; -EMSGSIZE (the data did not fit: the datagram is lost and
+ * its descriptors closed); -ENOBUFS (the descriptors did not fit: all were closed); -EBUSY;
+ * -EBADF; -ECANCELED; -ETIMEDOUT; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_recv_fds(cio_unix_datagram *socket, void *buf, size_t len,
+                                              int *fds, size_t max_fds, size_t *ret_nfds,
+                                              cio_addr *ret_from);
+
+/**
+ * cio_unix_datagram_ready() - wait until the socket is ready for any of @interest
+ * (CIO_READABLE and/or CIO_WRITABLE); as cio_unix_stream_ready().
+ */
+CIO_EXPORT int cio_unix_datagram_ready(cio_unix_datagram *socket, unsigned interest);
+/** cio_unix_datagram_readable() - cio_unix_datagram_ready(socket, CIO_READABLE). */
+CIO_EXPORT int cio_unix_datagram_readable(cio_unix_datagram *socket);
+/** cio_unix_datagram_writable() - cio_unix_datagram_ready(socket, CIO_WRITABLE). */
+CIO_EXPORT int cio_unix_datagram_writable(cio_unix_datagram *socket);
+/** cio_unix_datagram_clear_ready() - as cio_unix_stream_clear_ready(). */
+CIO_EXPORT void cio_unix_datagram_clear_ready(cio_unix_datagram *socket, int ready);
+
+/**
+ * cio_unix_datagram_poll_recv_ready() / _poll_send_ready() - the receive (send) readiness
+ * now, or arm @wake; as cio_unix_stream_poll_read_ready().
+ */
+CIO_EXPORT int cio_unix_datagram_poll_recv_ready(cio_unix_datagram *socket, cio_wake_fn wake,
+                                                 void *ctx);
+CIO_EXPORT int cio_unix_datagram_poll_send_ready(cio_unix_datagram *socket, cio_wake_fn wake,
+                                                 void *ctx);
+
+/**
+ * cio_unix_datagram_poll_recv_from() - receive a queued datagram (@ret_from may be NULL), or
+ * arm @wake for when one comes; never waits.
+ *
+ * Return: the datagram's length; -EAGAIN (armed); -EMSGSIZE; -EBADF; -EINVAL; -EPERM.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_poll_recv_from(cio_unix_datagram *socket, void *buf,
+                                                    size_t len, cio_addr *ret_from,
+                                                    cio_wake_fn wake, void *ctx);
+
+/**
+ * cio_unix_datagram_poll_send_to() - send a datagram to @addr (NULL: the connected peer), or
+ * arm @wake for when it may go; never waits.
+ *
+ * Return: @len; -EAGAIN (armed); the errors of cio_unix_datagram_send_to() except
+ * -ECANCELED/-ETIMEDOUT/-EBUSY.
+ */
+CIO_EXPORT ssize_t cio_unix_datagram_poll_send_to(cio_unix_datagram *socket, const void *buf,
+                                                  size_t len, const cio_addr *addr,
+                                                  cio_wake_fn wake, void *ctx);
+
+/** cio_unix_datagram_try_io() - as cio_unix_stream_try_io(). */
+CIO_EXPORT ssize_t cio_unix_datagram_try_io(cio_unix_datagram *socket, unsigned interest,
+                                            cio_io_fn fn, void *ctx);
+/** cio_unix_datagram_async_io() - as cio_unix_stream_async_io(). */
+CIO_EXPORT ssize_t cio_unix_datagram_async_io(cio_unix_datagram *socket, unsigned interest,
+                                              cio_io_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CIO_UNIX_ASYNC_H */

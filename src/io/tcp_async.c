@@ -46,7 +46,7 @@ int cio_tcp_listener_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_str
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer;
+    cio_addr peer = {0}; /* written by the accept op before it is read */
     struct accept_arg a = {listener, NULL, ret_peer != NULL ? &peer : NULL};
     ssize_t rc = cio__stream_do(SOCK(listener), CIO_READABLE, accept_op, &a);
     if (rc < 0)
@@ -62,7 +62,7 @@ int cio_tcp_listener_poll_accept(cio_tcp_listener *listener, cio_tcp_stream **re
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer;
+    cio_addr peer = {0}; /* written by the accept op before it is read */
     struct accept_arg a = {listener, NULL, ret_peer != NULL ? &peer : NULL};
     ssize_t rc = cio__stream_poll_op(SOCK(listener), CIO_READABLE, accept_op, &a, wake, ctx);
     if (rc < 0)

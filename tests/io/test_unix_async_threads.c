@@ -1,0 +1,378 @@
+/*
+ * test_unix_async_threads.c: async Unix sockets used from tasks on different workers of a
+ * multi-thread runtime — one stream read by a task on one worker and written by a task on
+ * the other, in both directions at once with large byte-exact transfers (plain, borrowed and
+ * owned halves); descriptor passing between workers with no descriptor lost or leaked;
+ * datagrams between workers under deadlines (none lost, none twice); a reader on one worker
+ * cancelled or closed under from the other.
+ */
+/* cio-test-labels: threads */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cio/unix.h"
+#include "test_tcp_async_helpers.h"
+
+enum { WORKERS = 2, BIG = 16 << 20 };
+
+static unsigned next_rand(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return (*state >> 16) & 0x7fff;
+}
+
+static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
+{
+    cio_spawn_options o = {.worker = CIO_WORKER(worker)};
+    cio_task *t;
+    CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
+    return t;
+}
+
+/* ---- one stream, reader and writer on different workers, both directions ---- */
+
+struct pump {
+    cio_unix_stream *s;
+    const cio_unix_read_half *rd;   /* when set: read through the borrowed half */
+    const cio_unix_write_half *wr;  /* when set: write through the borrowed half */
+    cio_unix_owned_read_half *ord;  /* when set: read through the owned half */
+    cio_unix_owned_write_half *owr; /* when set: write through the owned half */
+    size_t len;
+    unsigned seed;
+};
+
+static ssize_t pump_write(struct pump *p, const void *buf, size_t n)
+{
+    if (p->owr != NULL)
+        return cio_unix_owned_write_half_write(p->owr, buf, n);
+    if (p->wr != NULL)
+        return cio_unix_write_half_write(p->wr, buf, n);
+    return cio_unix_stream_write(p->s, buf, n);
+}
+
+static ssize_t pump_read(struct pump *p, void *buf, size_t n)
+{
+    if (p->ord != NULL)
+        return cio_unix_owned_read_half_read(p->ord, buf, n);
+    if (p->rd != NULL)
+        return cio_unix_read_half_read(p->rd, buf, n);
+    return cio_unix_stream_read(p->s, buf, n);
+}
+
+static void *writer_task(void *arg)
+{
+    struct pump *p = arg;
+    enum { CHUNK = 200000 };
+    unsigned char *buf = xmalloc(CHUNK);
+    unsigned rng = p->seed;
+    size_t pos = 0;
+    while (pos < p->len) {
+        size_t n = 1 + next_rand(&rng) * 13u % CHUNK;
+        if (n > p->len - pos)
+            n = p->len - pos;
+        pattern_fill(buf, n, pos, p->seed);
+        size_t off = 0;
+        while (off < n) {
+            ssize_t m = CHECK_RC(pump_write(p, buf + off, n - off));
+            CHECK(m > 0);
+            off += (size_t)m;
+        }
+        pos += n;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *reader_task(void *arg)
+{
+    struct pump *p = arg;
+    enum { CHUNK = 100000 };
+    unsigned char *buf = xmalloc(CHUNK);
+    unsigned rng = p->seed * 7u;
+    size_t pos = 0;
+    while (pos < p->len) {
+        size_t want = 1 + next_rand(&rng) * 11u % CHUNK;
+        ssize_t n = CHECK_RC(pump_read(p, buf, want));
+        CHECK(n > 0);
+        CHECK_EQ(pattern_check(buf, (size_t)n, pos, p->seed), n);
+        pos += (size_t)n;
+    }
+    CHECK_EQ(pos, p->len);
+    free(buf);
+    return NULL;
+}
+
+/* Mode 0: the streams themselves; 1: borrowed halves; 2: owned halves. */
+static void *main_duplex(void *arg)
+{
+    int mode = (int)(intptr_t)arg;
+    cio_unix_stream *a, *b;
+    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    cio_unix_read_half ard, brd;
+    cio_unix_write_half awr, bwr;
+    CHECK_RC(cio_unix_stream_split(a, &ard, &awr));
+    CHECK_RC(cio_unix_stream_split(b, &brd, &bwr));
+    cio_unix_owned_read_half *aord = NULL, *bord = NULL;
+    cio_unix_owned_write_half *aowr = NULL, *bowr = NULL;
+    if (mode == 2) {
+        CHECK_RC(cio_unix_stream_into_split(a, &aord, &aowr));
+        CHECK_RC(cio_unix_stream_into_split(b, &bord, &bowr));
+    }
+    struct pump a_to_b_w = {.s = a, .len = BIG, .seed = 3};
+    struct pump a_to_b_r = {.s = b, .len = BIG, .seed = 3};
+    struct pump b_to_a_w = {.s = b, .len = BIG, .seed = 4};
+    struct pump b_to_a_r = {.s = a, .len = BIG, .seed = 4};
+    if (mode == 1) {
+        a_to_b_w.wr = &awr;
+        a_to_b_r.rd = &brd;
+        b_to_a_w.wr = &bwr;
+        b_to_a_r.rd = &ard;
+    } else if (mode == 2) {
+        a_to_b_w.owr = aowr;
+        a_to_b_r.ord = bord;
+        b_to_a_w.owr = bowr;
+        b_to_a_r.ord = aord;
+    }
+    /* Each stream: its reader on one worker, its writer on the other. */
+    cio_task *t[4];
+    t[0] = spawn_on(0, writer_task, &a_to_b_w); /* a's writer: worker 0 */
+    t[1] = spawn_on(1, reader_task, &b_to_a_r); /* a's reader: worker 1 */
+    t[2] = spawn_on(1, writer_task, &b_to_a_w); /* b's writer: worker 1 */
+    t[3] = spawn_on(0, reader_task, &a_to_b_r); /* b's reader: worker 0 */
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(cio_task_join(t[i], NULL));
+    if (mode == 2) {
+        /* Closing the write halves sends the end of stream each way. */
+        cio_unix_owned_write_half_close(aowr);
+        char x;
+        CHECK_EQ(cio_unix_owned_read_half_read(bord, &x, 1), 0);
+        cio_unix_owned_write_half_close(bowr);
+        CHECK_EQ(cio_unix_owned_read_half_read(aord, &x, 1), 0);
+        cio_unix_owned_read_half_close(aord);
+        cio_unix_owned_read_half_close(bord);
+    } else {
+        cio_unix_stream_close(a);
+        cio_unix_stream_close(b);
+    }
+    return NULL;
+}
+
+static void test_duplex_across_workers(void)
+{
+    run_rt(WORKERS, main_duplex, (void *)0);
+}
+
+static void test_borrowed_halves_across_workers(void)
+{
+    run_rt(WORKERS, main_duplex, (void *)1);
+}
+
+static void test_owned_halves_across_workers(void)
+{
+    run_rt(WORKERS, main_duplex, (void *)2);
+}
+
+/* ---- descriptors between workers ---- */
+
+enum { FD_ROUNDS = 500 };
+
+struct fd_pass {
+    cio_unix_stream *s;
+    int pipes[2];
+    atomic_size_t received;
+};
+
+static void *fd_send_task(void *arg)
+{
+    struct fd_pass *f = arg;
+    for (uint32_t i = 0; i < FD_ROUNDS; i++)
+        CHECK_EQ(cio_unix_stream_send_fds(f->s, &i, sizeof(i), f->pipes, 1 + i % 2), sizeof(i));
+    CHECK_RC(cio_unix_stream_shutdown(f->s, CIO_SHUTDOWN_WRITE));
+    return NULL;
+}
+
+static void *fd_recv_task(void *arg)
+{
+    struct fd_pass *f = arg;
+    uint32_t expect = 0;
+    for (;;) {
+        uint32_t id;
+        int got[4];
+        size_t n = 0;
+        ssize_t k = CHECK_RC(cio_unix_stream_recv_fds(f->s, &id, sizeof(id), got, 4, &n));
+        if (k == 0)
+            break;
+        CHECK_EQ(k, sizeof(id)); /* one message per receive: it ends with its descriptors */
+        CHECK_EQ(id, expect);
+        CHECK_EQ(n, 1 + id % 2);
+        for (size_t i = 0; i < n; i++) {
+            CHECK_FD_FLAGS(got[i]);
+            CHECK_SYS(close(got[i]));
+        }
+        atomic_fetch_add(&f->received, n);
+        expect++;
+    }
+    CHECK_EQ(expect, FD_ROUNDS);
+    return NULL;
+}
+
+static void *main_fds_across_workers(void *arg)
+{
+    (void)arg;
+    int base = cio_test_open_fds();
+    cio_unix_stream *a, *b;
+    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    struct fd_pass snd = {.s = a}, rcv = {.s = b};
+    CHECK_SYS(pipe2(snd.pipes, O_NONBLOCK | O_CLOEXEC));
+    atomic_init(&rcv.received, 0);
+    cio_task *t1 = spawn_on(1, fd_recv_task, &rcv);
+    cio_task *t0 = spawn_on(0, fd_send_task, &snd);
+    CHECK_RC(cio_task_join(t0, NULL));
+    CHECK_RC(cio_task_join(t1, NULL));
+    CHECK_EQ(atomic_load(&rcv.received), FD_ROUNDS / 2 * 3);
+    CHECK_SYS(close(snd.pipes[0]));
+    CHECK_SYS(close(snd.pipes[1]));
+    cio_unix_stream_close(a);
+    cio_unix_stream_close(b);
+    CHECK_EQ(cio_test_open_fds(), base);
+    return NULL;
+}
+
+static void test_fds_across_workers(void)
+{
+    run_rt(WORKERS, main_fds_across_workers, NULL);
+}
+
+/* ---- datagrams between workers, under deadlines ---- */
+
+enum { DATAGRAMS = 20000 };
+
+struct dgram_side {
+    cio_unix_datagram *d;
+    int cut;
+    unsigned seed;
+};
+
+static void *dgram_send_task(void *arg)
+{
+    struct dgram_side *s = arg;
+    unsigned rng = s->seed;
+    for (uint32_t i = 0; i < DATAGRAMS;) {
+        cio_time saved =
+            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
+        ssize_t n = cio_unix_datagram_send(s->d, &i, sizeof(i));
+        cio_deadline_restore(saved);
+        if (n == -ETIMEDOUT) {
+            s->cut++;
+            continue;
+        }
+        CHECK_EQ(n, sizeof(i));
+        i++;
+    }
+    return NULL;
+}
+
+static void *dgram_recv_task(void *arg)
+{
+    struct dgram_side *s = arg;
+    unsigned rng = s->seed;
+    for (uint32_t expect = 0; expect < DATAGRAMS;) {
+        uint32_t id;
+        cio_time saved =
+            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
+        ssize_t n = cio_unix_datagram_recv(s->d, &id, sizeof(id));
+        cio_deadline_restore(saved);
+        if (n == -ETIMEDOUT) {
+            s->cut++;
+            continue;
+        }
+        CHECK_EQ(n, sizeof(id));
+        CHECK_EQ(id, expect);
+        expect++;
+    }
+    return NULL;
+}
+
+static void *main_dgram_across_workers(void *arg)
+{
+    (void)arg;
+    cio_unix_datagram *a, *b;
+    CHECK_RC(cio_unix_datagram_pair(&a, &b));
+    struct dgram_side snd = {a, 0, 5}, rcv = {b, 0, 6};
+    cio_task *t1 = spawn_on(1, dgram_recv_task, &rcv);
+    cio_task *t0 = spawn_on(0, dgram_send_task, &snd);
+    CHECK_RC(cio_task_join(t0, NULL));
+    CHECK_RC(cio_task_join(t1, NULL));
+    printf("    sends cut %d times, receives cut %d times\n", snd.cut, rcv.cut);
+    cio_unix_datagram_close(a);
+    cio_unix_datagram_close(b);
+    return NULL;
+}
+
+static void test_datagrams_across_workers(void)
+{
+    run_rt(WORKERS, main_dgram_across_workers, NULL);
+}
+
+/* ---- cancel and close from the other worker ---- */
+
+struct blocked {
+    cio_unix_stream *s;
+    atomic_int started;
+    ssize_t rc;
+};
+
+static void *blocked_read(void *arg)
+{
+    struct blocked *b = arg;
+    char buf[8];
+    atomic_store(&b->started, 1);
+    b->rc = cio_unix_stream_read(b->s, buf, sizeof(buf));
+    return NULL;
+}
+
+static void *main_cancel_close_other_worker(void *arg)
+{
+    (void)arg;
+    cio_unix_stream *a, *b;
+    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    /* Cancelled from worker 0 while parked on worker 1: nothing consumed. */
+    struct blocked w = {.s = b};
+    cio_task *t = spawn_on(1, blocked_read, &w);
+    for (int i = 0; i < 1000 && atomic_load(&w.started) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK_RC(cio_task_cancel(t));
+    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED); /* the joined task was cancelled */
+    CHECK_EQ(w.rc, -ECANCELED);
+    CHECK_EQ(cio_unix_stream_write(a, "kept", 4), 4);
+    char buf[8];
+    CHECK_EQ(cio_unix_stream_read(b, buf, sizeof(buf)), 4);
+    CHECK(memcmp(buf, "kept", 4) == 0);
+    /* Closed from worker 0 while parked on worker 1: -EBADF promptly. */
+    struct blocked w2 = {.s = b};
+    t = spawn_on(1, blocked_read, &w2);
+    for (int i = 0; i < 1000 && atomic_load(&w2.started) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    cio_time start = cio_now();
+    cio_unix_stream_close(b);
+    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_EQ(w2.rc, -EBADF);
+    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    cio_unix_stream_close(a);
+    return NULL;
+}
+
+static void test_cancel_and_close_from_other_worker(void)
+{
+    run_rt(WORKERS, main_cancel_close_other_worker, NULL);
+}
+
+CIO_TEST_MAIN(TEST(test_duplex_across_workers), TEST(test_borrowed_halves_across_workers),
+              TEST(test_owned_halves_across_workers), TEST(test_fds_across_workers),
+              TEST(test_datagrams_across_workers), TEST(test_cancel_and_close_from_other_worker))
