@@ -50,13 +50,13 @@ typedef enum cio_rt_flavor {
 
 typedef struct cio_rt_options {
     cio_rt_flavor flavor;
-    unsigned workers;            /* multi-thread: worker count; 0 = number of CPUs */
-    size_t stack_size;           /* default task stack (address space); 0 = 256 KiB */
-    unsigned blocking_threads;   /* blocking pool bound; 0 = 512 */
-    cio_duration blocking_idle;  /* idle blocking threads retire after this; 0 = 10 s */
-    unsigned event_interval;     /* poll the reactor at least every N task runs; 0 = 61 */
-    unsigned budget;             /* I/O operations before a task is made to yield; 0 = 128 */
-    cio_backend backend;         /* event-core backend of every worker */
+    unsigned workers;           /* multi-thread: worker count; 0 = number of CPUs */
+    size_t stack_size;          /* default task stack (address space); 0 = 256 KiB */
+    unsigned blocking_threads;  /* blocking pool bound; 0 = 512 */
+    cio_duration blocking_idle; /* idle blocking threads retire after this; 0 = 10 s */
+    unsigned event_interval;    /* poll the reactor at least every N task runs; 0 = 61 */
+    unsigned budget;            /* I/O operations before a task is made to yield; 0 = 128 */
+    cio_backend backend;        /* event-core backend of every worker */
 } cio_rt_options;
 
 /**
@@ -322,8 +322,8 @@ CIO_EXPORT int cio_join_set_new(cio_join_set **ret_set);
  *
  * Return: as cio_spawn().
  */
-CIO_EXPORT int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts,
-                                  cio_task_fn fn, void *arg);
+CIO_EXPORT int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts, cio_task_fn fn,
+                                  void *arg);
 
 /**
  * cio_join_set_join_next() - wait for any task of the set to finish.
@@ -377,9 +377,13 @@ CIO_EXPORT int cio_spawn_blocking(cio_task_fn fn, void *arg, void **ret_result);
  * the process.
  * @signals, @count: the signals to wait for (1 to 8 of them).
  *
- * The first call for a signal blocks it in every thread the runtime owns and routes it
- * through a signalfd on the calling worker; a signal arriving while no task waits is kept
- * and returned by the next wait. Meant for graceful shutdown:
+ * The first call for a signal installs cio's handler for it (process-wide, for the life of
+ * the process: it replaces the program's own handler or SIG_IGN). The handler counts the
+ * signal and wakes the waiting tasks through a pipe, whatever thread the kernel delivers it
+ * to, so the signal must NOT be blocked in the program's threads (worker threads block
+ * asynchronous signals themselves, so delivery goes to the program's threads). Each delivery
+ * is returned once: a signal arriving while no task waits is kept for the next wait.
+ * Meant for graceful shutdown:
  *
  *     int sig = cio_signal_wait((int[]){SIGINT, SIGTERM}, 2);
  *     cio_rt_shutdown(cio_rt_current());

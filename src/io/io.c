@@ -285,8 +285,7 @@ int cio__io_register(struct cio__socket *sock)
     cio__list_init(&io->node);
     io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
-    int rc = cio_poll_register(cio__worker_poll(w), sock->fd, (cio_token)(uintptr_t)io,
-                               io->armed);
+    int rc = cio_poll_register(cio__worker_poll(w), sock->fd, (cio_token)(uintptr_t)io, io->armed);
     if (rc < 0) {
         free(io);
         return rc;

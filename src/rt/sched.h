@@ -87,7 +87,7 @@ struct cio_task {
     struct cio__parker *joiner;
     _Atomic(struct cio_join_set *) join_set; /* the set holding the handle, or NULL */
     struct cio__list set_node;               /* in the set's running or done list */
-    void **locals; /* task-local values, allocated on first set */
+    void **locals;                           /* task-local values, allocated on first set */
     char *name;
 };
 
@@ -115,20 +115,19 @@ struct cio__worker {
     pthread_mutex_t remote_lock;
     cio_task *remote_head, *remote_tail;
     atomic_uint remote_count;
-    atomic_bool sleeping;      /* inside cio_poll_wait with a timeout */
-    atomic_bool cancel_all;    /* shutdown asked this worker to cancel its tasks */
-    atomic_bool stop;          /* the worker thread should exit once idle */
-    unsigned ticks;            /* tasks run since the reactor was last polled */
+    atomic_bool sleeping;           /* inside cio_poll_wait with a timeout */
+    atomic_bool cancel_all;         /* shutdown asked this worker to cancel its tasks */
+    atomic_bool stop;               /* the worker thread should exit once idle */
+    unsigned ticks;                 /* tasks run since the reactor was last polled */
     struct cio__deferred *deferred; /* under remote_lock */
     /* Registrations of the io layer on this reactor, so that freeing the runtime can orphan
      * the sockets that outlive it. */
     pthread_mutex_t sources_lock;
     struct cio__list sources;
     void (*orphan)(struct cio__list *node); /* set by the io layer */
-    bool signal_attached;      /* the signal pipe is registered with this reactor */
+    bool signal_attached;                   /* the signal pipe is registered with this reactor */
     struct cio__reactor_source signal_source;
 };
-
 
 /* The calling thread's worker and task (NULL outside the runtime / outside a task). */
 struct cio__worker *cio__worker_current(void);
@@ -170,6 +169,5 @@ int cio__rt_blocking_pool(cio_rt *rt, struct cio__blocking_pool **ret_pool);
 
 /* Arm/cancel a timer on the calling worker's wheel (worker thread only). */
 struct cio__timer_wheel *cio__worker_wheel(struct cio__worker *worker);
-
 
 #endif

@@ -94,8 +94,8 @@ struct cio_join_set {
     struct cio__list done;    /* finished, result not taken */
     struct cio__parker *waiter;
     size_t len;
-    bool closed;      /* freed by its owner; members still finishing drop themselves */
-    atomic_int refs;  /* the owner + each member not yet claimed */
+    bool closed;     /* freed by its owner; members still finishing drop themselves */
+    atomic_int refs; /* the owner + each member not yet claimed */
 };
 
 static void set_unref(cio_join_set *set)
@@ -304,8 +304,7 @@ int cio_join_set_new(cio_join_set **ret_set)
     return 0;
 }
 
-int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts, cio_task_fn fn,
-                       void *arg)
+int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts, cio_task_fn fn, void *arg)
 {
     if (set == NULL || fn == NULL)
         return -EINVAL;
