@@ -24,7 +24,7 @@ const char *cio_strerror(int rc)
         text = gai_strerror(eai);
         return text != NULL ? text : "Unknown resolver error";
     }
-    if (rc < 0) {
+    if (rc < 0 && rc > -CIO_ERR_EAI_BASE) { /* errno values; also keeps -INT_MIN out */
         /* strerrordesc_np is thread safe and does not depend on the locale. */
         const char *text = strerrordesc_np(-rc);
         if (text != NULL)
