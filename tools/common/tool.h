@@ -1,0 +1,194 @@
+/*
+ * tool.h: the small shared code of the programs that ship with cio (cio-echo, cio-http-hello,
+ * cio-relay...), written on cio's public API only: command-line helpers (exit status 2 on a
+ * bad argument), logging to stderr, endpoint text ("127.0.0.1:0", "[::1]:7000", "host:80",
+ * "/tmp/e.sock", "@abstract") mapped to TCP or Unix sockets, one stream type over TCP and Unix
+ * streams (read, write-all, half-close, copy both ways), and a server skeleton: listeners
+ * (sharded with SO_REUSEPORT across the workers of a multi-thread runtime), one accept loop per
+ * listener, one task per connection, a connection limit, the "listening on ADDR" line and a
+ * clean stop on SIGINT/SIGTERM through cio_signal_wait().
+ *
+ * Everything here is for programs, not a library: errors are printed, and a bad command line
+ * ends the process with exit status 2.
+ */
+#ifndef CIO_TOOL_H
+#define CIO_TOOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cio.h>
+#include <cio/io.h>
+#include <cio/rt.h>
+
+/* Exit statuses shared by the tools. */
+enum {
+    TOOL_EXIT_OK = 0,
+    TOOL_EXIT_FAILURE = 1, /* a runtime failure: bind refused, out of memory... */
+    TOOL_EXIT_USAGE = 2,   /* a bad command line */
+};
+
+/* ---- command line ---- */
+
+/* The program's name for messages ("cio-echo"), set by tool_init(). */
+extern const char *tool_name;
+
+/* Set the program name used by messages and logs. */
+void tool_init(const char *name);
+
+/* Print "NAME: MESSAGE" and "Try 'NAME --help'." to stderr and exit with status 2. */
+_Noreturn void tool_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * If argv[*i] is the option @name, given as "--name VALUE" or "--name=VALUE", store VALUE in
+ * *ret_value, advance *i past what was used and return true. A missing value is a usage error.
+ */
+bool tool_opt_value(int argc, char **argv, int *i, const char *name, const char **ret_value);
+
+/* Parse a decimal integer in [min, max] for option @opt, or exit with a usage error. */
+uint64_t tool_parse_uint(const char *opt, const char *text, uint64_t min, uint64_t max);
+
+/* ---- logging ---- */
+
+/* Print "NAME: MESSAGE\n" to stderr as one write (lines from several threads do not mix). */
+void tool_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Format @addr into @buf (CIO_ADDR_STRLEN bytes); "?" when it cannot be formatted. */
+const char *tool_addr_text(const cio_addr *addr, char *buf, size_t size);
+
+/* ---- endpoints ---- */
+
+typedef enum tool_kind {
+    TOOL_TCP = 1,
+    TOOL_UNIX = 2,
+} tool_kind;
+
+/*
+ * An endpoint as given on the command line: a literal address (IPv4, IPv6, Unix path,
+ * abstract name), or a TCP host name and port to resolve later ("localhost:7000").
+ */
+typedef struct tool_endpoint {
+    tool_kind kind;
+    bool is_name;               /* TCP only: text is "HOST:PORT", addr is not set */
+    cio_addr addr;              /* a literal address */
+    char text[CIO_ADDR_STRLEN]; /* as given: for names and messages */
+} tool_endpoint;
+
+/*
+ * Parse endpoint text: "IPv4:PORT", "[IPv6]:PORT", "/path", "./path", "@abstract", or
+ * "HOST:PORT" (a name, when @allow_names; cio resolves it when it is used).
+ * Return: 0; -EINVAL (malformed); -ENAMETOOLONG.
+ */
+int tool_endpoint_parse(tool_endpoint *ret, const char *text, bool allow_names);
+
+/* ---- streams ---- */
+
+/* A TCP or Unix stream, used through cio's suspending calls of its kind. */
+typedef struct tool_stream {
+    tool_kind kind;
+    cio_tcp_stream *tcp;
+    cio_unix_stream *unx;
+} tool_stream;
+
+static inline void tool_stream_init_tcp(tool_stream *s, cio_tcp_stream *tcp)
+{
+    *s = (tool_stream){.kind = TOOL_TCP, .tcp = tcp};
+}
+
+static inline void tool_stream_init_unix(tool_stream *s, cio_unix_stream *unx)
+{
+    *s = (tool_stream){.kind = TOOL_UNIX, .unx = unx};
+}
+
+/* Suspend until bytes arrive and read them: as cio_tcp_stream_read(). */
+static inline ssize_t tool_stream_read(tool_stream *s, void *buf, size_t len)
+{
+    if (s->kind == TOOL_TCP)
+        return cio_tcp_stream_read(s->tcp, buf, len);
+    return cio_unix_stream_read(s->unx, buf, len);
+}
+
+/* Write every byte, suspending as needed: as cio_tcp_stream_write_all(). */
+static inline int tool_stream_write_all(tool_stream *s, const void *buf, size_t len,
+                                        size_t *ret_done)
+{
+    if (s->kind == TOOL_TCP)
+        return cio_tcp_stream_write_all(s->tcp, buf, len, ret_done);
+    return cio_unix_stream_write_all(s->unx, buf, len, ret_done);
+}
+
+/* Shut down one or both directions (never waits). */
+int tool_stream_shutdown(tool_stream *s, cio_shutdown how);
+
+/* Close the stream (NULL members allowed) and clear it. */
+void tool_stream_close(tool_stream *s);
+
+/*
+ * Answer-then-close: shut down writing (the peer reads end of stream after the last bytes),
+ * then read and drop what the peer still sends until it closes or @linger passes, then
+ * close. Closing with unread bytes would make Linux reset the connection, and the reset can
+ * destroy the last answer before the peer reads it.
+ */
+void tool_stream_linger_close(tool_stream *s, cio_duration linger);
+
+/*
+ * Connect to @ep: a literal address, or a name (resolved, then happy eyeballs:
+ * cio_tcp_stream_connect()). Bounded by the calling task's deadline.
+ * Return: 0; the connect errors (-ECONNREFUSED, -ETIMEDOUT, a CIO_ERR_EAI() code...).
+ */
+int tool_stream_connect(tool_stream *ret, const tool_endpoint *ep);
+
+/*
+ * Relay both directions between @a and @b until both ended, carrying half-close across (when
+ * one side's peer shuts down writing, the other side's write direction is shut down and the
+ * other direction goes on): cio's copy_bidirectional of the pair's kinds. Counts are written
+ * in every case. Return: 0 when both directions ended cleanly; the first error.
+ */
+int tool_copy_bidirectional(tool_stream *a, tool_stream *b, uint64_t *ret_a_to_b,
+                            uint64_t *ret_b_to_a);
+
+/* ---- server skeleton ---- */
+
+/*
+ * A connection handler: runs in its own task; the stream is closed by the server when the
+ * handler returns (the handler may close it first with tool_stream_close()).
+ */
+typedef void (*tool_conn_fn)(tool_stream *stream, const cio_addr *peer, void *ctx);
+
+typedef struct tool_server {
+    /* set by the program */
+    tool_endpoint listen; /* where to listen */
+    unsigned workers;     /* 1: current-thread runtime; N > 1: multi-thread, N workers */
+    size_t max_conns;     /* 0: no limit; else accept waits for a free slot */
+    tool_conn_fn on_conn;
+    void *ctx;
+    size_t stack_size; /* 0: the runtime's default */
+
+    /* filled in by tool_server_run() */
+    cio_addr bound;        /* the address actually bound (the port the kernel chose) */
+    unsigned listeners;    /* listening sockets (workers with SO_REUSEPORT, else 1) */
+    int stop_signal;       /* the signal that stopped the server, or 0 */
+    atomic_ulong accepted; /* connections accepted */
+    cio_sem *limit;        /* max_conns permits */
+} tool_server;
+
+/*
+ * Bind, print "listening on ADDR" to stdout (flushed), accept and serve until SIGINT or
+ * SIGTERM, then cancel every task and wait for their cleanup. Errors are printed.
+ * Return: TOOL_EXIT_OK after a signal; TOOL_EXIT_FAILURE when the server could not start.
+ */
+int tool_server_run(tool_server *srv);
+
+/* Seconds as a double, for summaries. */
+static inline double tool_seconds(cio_duration d)
+{
+    return (double)d / (double)CIO_NSEC_PER_SEC;
+}
+
+/* A signal's name ("SIGTERM"). */
+const char *tool_signal_name(int sig);
+
+#endif
