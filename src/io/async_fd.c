@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "io/io.h"
+#include "io/stream.h"
 
 struct cio_async_fd {
     struct cio__socket sock;
@@ -70,35 +71,12 @@ int cio_async_fd_poll_ready(cio_async_fd *afd, unsigned interest, cio_wake_fn wa
     return afd ? cio__io_poll_ready(&afd->sock, interest, wake, ctx) : -EINVAL;
 }
 
-struct user_op {
-    cio_io_fn fn;
-    void *ctx;
-};
-
-static ssize_t run_user_op(struct cio__socket *sock, void *ctx)
-{
-    (void)sock;
-    const struct user_op *op = ctx;
-    return op->fn(op->ctx);
-}
-
-static bool interest_valid(unsigned interest)
-{
-    return interest != 0 && !(interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY));
-}
-
 ssize_t cio_async_fd_try_io(cio_async_fd *afd, unsigned interest, cio_io_fn fn, void *ctx)
 {
-    if (afd == NULL || fn == NULL || !interest_valid(interest))
-        return -EINVAL;
-    struct user_op op = {fn, ctx};
-    return cio__io_try(&afd->sock, interest, run_user_op, &op);
+    return afd ? cio__stream_try_io(&afd->sock, interest, fn, ctx) : -EINVAL;
 }
 
 ssize_t cio_async_fd_async_io(cio_async_fd *afd, unsigned interest, cio_io_fn fn, void *ctx)
 {
-    if (afd == NULL || fn == NULL || !interest_valid(interest))
-        return -EINVAL;
-    struct user_op op = {fn, ctx};
-    return cio__io_do(&afd->sock, interest, run_user_op, &op, 0);
+    return afd ? cio__stream_async_io(&afd->sock, interest, fn, ctx) : -EINVAL;
 }

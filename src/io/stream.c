@@ -1,45 +1,91 @@
 /*
- * stream.c: the suspending operations of byte-stream sockets, on a struct cio__socket and
- * the io layer (io.c), so TCP and Unix streams share one implementation. Every operation is
- * one cio__io_do() per system call: a ready socket costs that one call, a socket that would
- * block parks the task until the next edge. Reads pass the length asked as the short-read
- * length, so a read that drains the socket clears read readiness and the next read waits
- * instead of failing a recv. Loops (read_exact, write_all, copy) report their progress,
- * because a deadline or a cancellation may cut them anywhere. The copy engine moves bytes
- * socket to socket with splice(2) through a pipe on Linux, falling back to a buffer; the
- * bidirectional copy runs each direction in a helper task so that one direction failing can
- * stop the other at once.
+ * stream.c: the suspending operations of the async socket modules, on a struct cio__socket and
+ * the io layer (io.c), so TCP, Unix and UDP share one implementation (see stream.h for which
+ * operations need a byte stream and which serve any socket). Every operation is one
+ * cio__io_do() per system call: a ready socket costs that one call, a socket that would block
+ * parks the task until the next edge. Reads pass the length asked as the short-read length,
+ * so a read that drains the socket clears read readiness and the next read waits instead of
+ * failing a recv — on a Unix stream only once the queue is really empty (read_unix()). Loops
+ * (read_exact, write_all, copy) report their progress, because a deadline or a cancellation
+ * may cut them anywhere. The copy engine moves bytes socket to socket with splice(2) through
+ * a pipe on Linux, falling back to a buffer; the bidirectional copy runs each direction in a
+ * helper task so that one direction failing can stop the other at once.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "cio/net.h"
 #include "cio/rt.h"
 #include "io/io.h"
 #include "io/stream.h"
+#include "net/msg.h"
 #include "rt/sched.h"
 #include "util/assert.h"
 #include "util/compiler.h"
 
-#define IOV_WINDOW 64           /* iovec entries handed to one sendmsg by write_all_v */
+#define IOV_WINDOW 64           /* iovec entries handed to one continued call */
 #define COPY_BUFFER (64u << 10) /* the fallback copy's buffer */
 #define SPLICE_CHUNK (1u << 20) /* bytes asked of one splice (the pipe caps it) */
 #define POLL_RETRIES 64         /* poll_* attempts before giving the wake up front */
 
-/* ---- operations on the socket ---- */
+/* ---- positions in a caller's iovec array ---- */
 
-struct buf_op {
-    void *buf;
-    size_t len;
-    int flags;
+/*
+ * The caller's iovec array is const and may hold IOV_MAX entries: rather than copy it, a loop
+ * that goes on where a system call stopped keeps a position (entry, offset) in it and hands
+ * each call a small window starting there.
+ */
+struct iov_pos {
+    int idx;
+    size_t off;
 };
 
-static ssize_t recv_op(struct cio__socket *sock, void *ctx)
+/* Fill @win with the non-empty rest of @iov from @pos on, at most IOV_WINDOW entries; returns
+ * the count and the room in *ret_room. */
+static int iov_window(const struct iovec *iov, int iovcnt, const struct iov_pos *pos,
+                      struct iovec *win, size_t *ret_room)
 {
-    const struct buf_op *b = ctx;
-    return cio__socket_recv(sock, b->buf, b->len, b->flags);
+    int cnt = 0;
+    size_t room = 0;
+    for (int i = pos->idx; i < iovcnt && cnt < IOV_WINDOW; i++) {
+        size_t skip = i == pos->idx ? pos->off : 0;
+        if (iov[i].iov_len == skip)
+            continue;
+        win[cnt].iov_base = (char *)iov[i].iov_base + skip;
+        win[cnt].iov_len = iov[i].iov_len - skip;
+        room += win[cnt].iov_len;
+        cnt++;
+    }
+    *ret_room = room;
+    return cnt;
 }
+
+/* Move @pos @n bytes on (n is at most what is left), and past entries used up. */
+static void iov_advance(const struct iovec *iov, int iovcnt, struct iov_pos *pos, size_t n)
+{
+    for (size_t left = n; left > 0 || (pos->idx < iovcnt && pos->off == iov[pos->idx].iov_len);) {
+        size_t avail = iov[pos->idx].iov_len - pos->off;
+        if (left < avail) {
+            pos->off += left;
+            left = 0;
+        } else {
+            left -= avail;
+            pos->idx++;
+            pos->off = 0;
+        }
+    }
+}
+
+/* ---- operations on the socket ---- */
+
+/* One operation's buffers. A single buffer is an array of one. */
+struct iov_op {
+    const struct iovec *iov;
+    int iovcnt;
+    size_t total; /* the bytes they hold, > 0 */
+};
 
 /* A fast-open socket whose SYN could not carry the data reports EINPROGRESS from its first
  * write: nothing was taken, write again when writable — -EAGAIN's meaning. Other stream
@@ -49,39 +95,144 @@ static ssize_t write_result(ssize_t n)
     return n == -EINPROGRESS ? -EAGAIN : n;
 }
 
-static ssize_t send_op(struct cio__socket *sock, void *ctx)
-{
-    const struct buf_op *b = ctx;
-    return write_result(cio__socket_send(sock, b->buf, b->len, 0));
-}
-
-struct iov_op {
-    const struct iovec *iov;
-    int iovcnt;
-};
-
-static ssize_t recvv_op(struct cio__socket *sock, void *ctx)
+static ssize_t write_op(struct cio__socket *sock, void *ctx)
 {
     const struct iov_op *v = ctx;
-    return cio__socket_recvv(sock, v->iov, v->iovcnt, 0);
-}
-
-static ssize_t sendv_op(struct cio__socket *sock, void *ctx)
-{
-    const struct iov_op *v = ctx;
+    if (v->iovcnt == 1) /* one buffer: send(), which costs less than sendmsg() */
+        return write_result(cio__socket_send(sock, v->iov[0].iov_base, v->iov[0].iov_len, 0));
     return write_result(cio__socket_sendv(sock, v->iov, v->iovcnt, 0));
 }
 
-/* ---- reading ---- */
+static ssize_t peek_op(struct cio__socket *sock, void *ctx)
+{
+    const struct iov_op *v = ctx;
+    return cio__socket_recv(sock, v->iov[0].iov_base, v->iov[0].iov_len, MSG_PEEK);
+}
 
-ssize_t cio__stream_read(struct cio__socket *sock, void *buf, size_t len)
+/*
+ * A read of a Unix stream. Linux stops a Unix stream read after the bytes of a write that
+ * carried descriptors (which it closes, as a read has no room for them) or, with SO_PASSCRED,
+ * where the writer changes — although more bytes may be queued behind. "Fewer bytes than
+ * asked" then does not mean "drained", and the short-read rule, which clears read readiness,
+ * would leave those bytes waiting for an edge that never comes. recvmsg() without a control
+ * buffer marks such a stop with MSG_CTRUNC; a read that only filled its window of the caller's
+ * buffers may have stopped with more queued too. In both cases ask the queue (FIONREAD: the
+ * bytes queued, without consuming a pending error) and, if it holds more, read on. A continued
+ * read therefore always finds bytes: a pending error or the end of stream is left for the next
+ * read, never swallowed.
+ */
+static ssize_t read_unix(struct cio__socket *sock, const struct iov_op *r)
+{
+    size_t done = 0;
+    struct iov_pos pos = {0, 0};
+    for (;;) {
+        struct iovec win[IOV_WINDOW];
+        size_t room;
+        int cnt = iov_window(r->iov, r->iovcnt, &pos, win, &room);
+        struct msghdr msg = {.msg_iov = win, .msg_iovlen = (size_t)cnt};
+        ssize_t n = cio__msg_recvmsg(sock, &msg, 0);
+        if (n <= 0)
+            return done > 0 ? (ssize_t)done : n;
+        done += (size_t)n;
+        if (done == r->total)
+            return (ssize_t)done;
+        if ((size_t)n < room && !(msg.msg_flags & MSG_CTRUNC))
+            return (ssize_t)done; /* drained */
+        int queued = 0;
+        if (ioctl(sock->fd, FIONREAD, &queued) < 0 || queued <= 0)
+            return (ssize_t)done; /* drained after all: the result is short, and true */
+        iov_advance(r->iov, r->iovcnt, &pos, (size_t)n);
+    }
+}
+
+/* One read; its result is short (< r->total) only when the socket was drained. */
+static ssize_t read_op(struct cio__socket *sock, void *ctx)
+{
+    const struct iov_op *r = ctx;
+    if (sock->domain == AF_UNIX)
+        return read_unix(sock, r);
+    if (r->iovcnt == 1) /* one buffer: recv(), which costs less than recvmsg() */
+        return cio__socket_recv(sock, r->iov[0].iov_base, r->iov[0].iov_len, 0);
+    return cio__socket_recvv(sock, r->iov, r->iovcnt, 0);
+}
+
+/* ---- reading and writing ---- */
+
+/* Run one operation on @iov (@total bytes, > 0), suspending the task until ready. */
+typedef ssize_t (*iov_fn)(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+                          size_t total);
+
+/* The short-read length is the bytes asked for: a read that drains the socket clears read
+ * readiness. */
+static ssize_t read_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t total)
+{
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_do(sock, CIO_READABLE, read_op, &op, total);
+}
+
+/* No short-read rule: a peek consumes nothing, so what it saw is still there and read
+ * readiness must stay set for the read that follows. */
+static ssize_t peek_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t total)
+{
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_do(sock, CIO_READABLE, peek_op, &op, 0);
+}
+
+static ssize_t write_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+                         size_t total)
+{
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_do(sock, CIO_WRITABLE, write_op, &op, 0);
+}
+
+/* The checks of the one-buffer calls, then @fn; an empty buffer moves nothing, at once. */
+static ssize_t on_buffer(struct cio__socket *sock, const void *buf, size_t len, iov_fn fn)
 {
     if (sock == NULL || (buf == NULL && len > 0))
         return -EINVAL;
     if (len == 0)
         return 0;
-    struct buf_op op = {buf, len, 0};
-    return cio__io_do(sock, CIO_READABLE, recv_op, &op, len);
+    struct iovec iov = {(void *)buf, len};
+    return fn(sock, &iov, 1, len);
+}
+
+/* The checks of the vectored calls, then @fn; empty buffers move nothing, at once. */
+static ssize_t on_vector(struct cio__socket *sock, const struct iovec *iov, int iovcnt, iov_fn fn)
+{
+    if (sock == NULL)
+        return -EINVAL;
+    size_t total;
+    int rc = cio__iov_check(iov, iovcnt, &total);
+    if (rc < 0)
+        return rc;
+    if (total == 0)
+        return 0;
+    return fn(sock, iov, iovcnt, total);
+}
+
+ssize_t cio__stream_read(struct cio__socket *sock, void *buf, size_t len)
+{
+    return on_buffer(sock, buf, len, read_iov);
+}
+
+ssize_t cio__stream_readv(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
+{
+    return on_vector(sock, iov, iovcnt, read_iov);
+}
+
+ssize_t cio__stream_peek(struct cio__socket *sock, void *buf, size_t len)
+{
+    return on_buffer(sock, buf, len, peek_iov);
+}
+
+ssize_t cio__stream_write(struct cio__socket *sock, const void *buf, size_t len)
+{
+    return on_buffer(sock, buf, len, write_iov);
+}
+
+ssize_t cio__stream_writev(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
+{
+    return on_vector(sock, iov, iovcnt, write_iov);
 }
 
 int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size_t *ret_done)
@@ -89,8 +240,8 @@ int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size
     size_t done = 0;
     int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
     while (rc == 0 && done < len) {
-        struct buf_op op = {(char *)buf + done, len - done, 0};
-        ssize_t n = cio__io_do(sock, CIO_READABLE, recv_op, &op, len - done);
+        struct iovec iov = {(char *)buf + done, len - done};
+        ssize_t n = read_iov(sock, &iov, 1, len - done);
         if (n < 0)
             rc = (int)n;
         else if (n == 0)
@@ -103,122 +254,45 @@ int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size
     return rc;
 }
 
-ssize_t cio__stream_readv(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
-{
-    if (sock == NULL)
-        return -EINVAL;
-    size_t total;
-    int rc = cio__iov_check(iov, iovcnt, &total);
-    if (rc < 0)
-        return rc;
-    if (total == 0)
-        return 0;
-    struct iov_op op = {iov, iovcnt};
-    return cio__io_do(sock, CIO_READABLE, recvv_op, &op, total);
-}
-
-ssize_t cio__stream_peek(struct cio__socket *sock, void *buf, size_t len)
-{
-    if (sock == NULL || (buf == NULL && len > 0))
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    /* No short-read rule: a peek consumes nothing, so what it saw is still there and read
-     * readiness must stay set for the read that follows. */
-    struct buf_op op = {buf, len, MSG_PEEK};
-    return cio__io_do(sock, CIO_READABLE, recv_op, &op, 0);
-}
-
-/* ---- writing ---- */
-
-ssize_t cio__stream_write(struct cio__socket *sock, const void *buf, size_t len)
-{
-    if (sock == NULL || (buf == NULL && len > 0))
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    struct buf_op op = {(void *)buf, len, 0};
-    return cio__io_do(sock, CIO_WRITABLE, send_op, &op, 0);
-}
-
-int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len, size_t *ret_done)
+/* Write until the @total bytes of @iov are gone, unless @rc (the caller's argument checks)
+ * is already an error; *ret_done (may be NULL) gets the bytes written in every case. */
+static int write_all_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+                         size_t total, int rc, size_t *ret_done)
 {
     size_t done = 0;
-    int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
-    while (rc == 0 && done < len) {
-        struct buf_op op = {(char *)buf + done, len - done, 0};
-        ssize_t n = cio__io_do(sock, CIO_WRITABLE, send_op, &op, 0);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0)
-            rc = -EIO; /* a stream send of a non-empty buffer never takes nothing */
-        else
-            done += (size_t)n;
-    }
-    if (ret_done != NULL)
-        *ret_done = done;
-    return rc;
-}
-
-ssize_t cio__stream_writev(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
-{
-    if (sock == NULL)
-        return -EINVAL;
-    size_t total;
-    int rc = cio__iov_check(iov, iovcnt, &total);
-    if (rc < 0)
-        return rc;
-    if (total == 0)
-        return 0;
-    struct iov_op op = {iov, iovcnt};
-    return cio__io_do(sock, CIO_WRITABLE, sendv_op, &op, 0);
-}
-
-/*
- * The caller's iovec array is const and may hold IOV_MAX entries: rather than copy it, keep
- * a position (entry, offset) in it and hand each sendmsg a small window starting there.
- */
-int cio__stream_write_all_v(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
-                            size_t *ret_done)
-{
-    size_t total = 0, done = 0;
-    int rc = sock == NULL ? -EINVAL : cio__iov_check(iov, iovcnt, &total);
-    int idx = 0;
-    size_t off = 0;
+    struct iov_pos pos = {0, 0};
     while (rc == 0 && done < total) {
         struct iovec win[IOV_WINDOW];
-        int cnt = 0;
-        for (int i = idx; i < iovcnt && cnt < IOV_WINDOW; i++) {
-            size_t skip = i == idx ? off : 0;
-            if (iov[i].iov_len == skip)
-                continue;
-            win[cnt].iov_base = (char *)iov[i].iov_base + skip;
-            win[cnt].iov_len = iov[i].iov_len - skip;
-            cnt++;
-        }
+        size_t room;
+        int cnt = iov_window(iov, iovcnt, &pos, win, &room);
         cio__assert(cnt > 0);
-        struct iov_op op = {win, cnt};
-        ssize_t n = cio__io_do(sock, CIO_WRITABLE, sendv_op, &op, 0);
+        ssize_t n = write_iov(sock, win, cnt, room);
         if (n <= 0) {
+            /* A stream send of a non-empty buffer never takes nothing. */
             rc = n < 0 ? (int)n : -EIO;
             break;
         }
         done += (size_t)n;
-        for (size_t left = (size_t)n; left > 0 || (idx < iovcnt && off == iov[idx].iov_len);) {
-            size_t avail = iov[idx].iov_len - off;
-            if (left < avail) {
-                off += left;
-                left = 0;
-            } else {
-                left -= avail;
-                idx++;
-                off = 0;
-            }
-        }
+        iov_advance(iov, iovcnt, &pos, (size_t)n);
     }
     if (ret_done != NULL)
         *ret_done = done;
     return rc;
+}
+
+int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len, size_t *ret_done)
+{
+    struct iovec iov = {(void *)buf, len};
+    int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
+    return write_all_iov(sock, &iov, 1, len, rc, ret_done);
+}
+
+int cio__stream_write_all_v(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+                            size_t *ret_done)
+{
+    size_t total = 0;
+    int rc = sock == NULL ? -EINVAL : cio__iov_check(iov, iovcnt, &total);
+    return write_all_iov(sock, iov, iovcnt, total, rc, ret_done);
 }
 
 /* ---- readiness and the caller's own operations ---- */
@@ -274,20 +348,23 @@ ssize_t cio__stream_poll_peek(struct cio__socket *sock, void *buf, size_t len, c
         return -EINVAL;
     if (len == 0)
         return 0;
-    struct buf_op op = {buf, len, MSG_PEEK};
-    return poll_sock_op(sock, CIO_READABLE, recv_op, &op, wake, ctx);
+    struct iovec iov = {buf, len};
+    struct iov_op op = {&iov, 1, len};
+    return poll_sock_op(sock, CIO_READABLE, peek_op, &op, wake, ctx);
 }
 
-struct user_op {
+/* A call of fn(arg) — the caller's own I/O, or a protocol's non-blocking call — as an
+ * operation of the io layer. */
+struct call_op {
     cio_io_fn fn;
-    void *ctx;
+    void *arg;
 };
 
-static ssize_t run_user_op(struct cio__socket *sock, void *ctx)
+static ssize_t run_call(struct cio__socket *sock, void *ctx)
 {
     (void)sock;
-    const struct user_op *op = ctx;
-    return op->fn(op->ctx);
+    const struct call_op *c = ctx;
+    return c->fn(c->arg);
 }
 
 static bool interest_valid(unsigned interest)
@@ -299,36 +376,23 @@ ssize_t cio__stream_try_io(struct cio__socket *sock, unsigned interest, cio_io_f
 {
     if (sock == NULL || fn == NULL || !interest_valid(interest))
         return -EINVAL;
-    struct user_op op = {fn, ctx};
-    return cio__io_try(sock, interest, run_user_op, &op);
+    struct call_op c = {fn, ctx};
+    return cio__io_try(sock, interest, run_call, &c);
 }
 
 ssize_t cio__stream_async_io(struct cio__socket *sock, unsigned interest, cio_io_fn fn, void *ctx)
 {
-    if (sock == NULL || fn == NULL || !interest_valid(interest))
+    if (!interest_valid(interest))
         return -EINVAL;
-    struct user_op op = {fn, ctx};
-    return cio__io_do(sock, interest, run_user_op, &op, 0);
-}
-
-struct proto_op {
-    cio__stream_op op;
-    void *arg;
-};
-
-static ssize_t run_proto_op(struct cio__socket *sock, void *ctx)
-{
-    (void)sock;
-    const struct proto_op *p = ctx;
-    return p->op(p->arg);
+    return cio__stream_do(sock, interest, fn, ctx);
 }
 
 ssize_t cio__stream_do(struct cio__socket *sock, unsigned interest, cio__stream_op op, void *arg)
 {
     if (sock == NULL || op == NULL)
         return -EINVAL;
-    struct proto_op p = {op, arg};
-    return cio__io_do(sock, interest, run_proto_op, &p, 0);
+    struct call_op c = {op, arg};
+    return cio__io_do(sock, interest, run_call, &c, 0);
 }
 
 ssize_t cio__stream_poll_op(struct cio__socket *sock, unsigned interest, cio__stream_op op,
@@ -336,8 +400,19 @@ ssize_t cio__stream_poll_op(struct cio__socket *sock, unsigned interest, cio__st
 {
     if (op == NULL)
         return -EINVAL;
-    struct proto_op p = {op, arg};
-    return poll_sock_op(sock, interest, run_proto_op, &p, wake, ctx);
+    struct call_op c = {op, arg};
+    return poll_sock_op(sock, interest, run_call, &c, wake, ctx);
+}
+
+/* ---- connecting ---- */
+
+int cio__stream_finish_connect(struct cio__socket *sock, cio__stream_op finish, void *arg,
+                               void (*close)(struct cio__socket *sock))
+{
+    ssize_t rc = cio__stream_do(sock, CIO_WRITABLE, finish, arg);
+    if (rc < 0)
+        close(sock);
+    return rc < 0 ? (int)rc : 0;
 }
 
 /* ---- copying ---- */
@@ -556,26 +631,37 @@ int cio__stream_copy_bidirectional(struct cio__socket *a, struct cio__socket *b,
 /* ---- owned halves ---- */
 
 int cio__owned_split(struct cio__socket *sock, void (*close)(struct cio__socket *sock),
-                     struct cio__owned_half *rd, struct cio__owned_half *wr)
+                     struct cio__owned_half **ret_rd, struct cio__owned_half **ret_wr)
 {
     struct cio__stream_shared *shared = malloc(sizeof(*shared));
-    if (shared == NULL)
+    struct cio__owned_half *rd = malloc(sizeof(*rd));
+    struct cio__owned_half *wr = malloc(sizeof(*wr));
+    if (shared == NULL || rd == NULL || wr == NULL) {
+        free(shared);
+        free(rd);
+        free(wr);
         return -ENOMEM;
+    }
     atomic_init(&shared->halves, 2);
     shared->sock = sock;
     shared->close = close;
     *rd = (struct cio__owned_half){.shared = shared, .write = false};
     *wr = (struct cio__owned_half){.shared = shared, .write = true};
+    *ret_rd = rd;
+    *ret_wr = wr;
     return 0;
 }
 
 void cio__owned_half_close(struct cio__owned_half *half)
 {
+    if (half == NULL)
+        return;
     struct cio__stream_shared *shared = half->shared;
     /* The write half going away is the end of what this side sends: tell the peer, as
      * tokio's OwnedWriteHalf does on drop. The read half may live on (in another task). */
     if (half->write && !half->forget)
         (void)cio__socket_shutdown(shared->sock, CIO_SHUTDOWN_WRITE);
+    free(half);
     /* The last half closes the stream; the atomic orders the other half's use before it. */
     if (atomic_fetch_sub(&shared->halves, 1) == 1) {
         shared->close(shared->sock);
@@ -589,5 +675,7 @@ struct cio__socket *cio__owned_reunite(struct cio__owned_half *rd, struct cio__o
         return NULL;
     struct cio__socket *sock = rd->shared->sock;
     free(rd->shared);
+    free(rd);
+    free(wr);
     return sock;
 }

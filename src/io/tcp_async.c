@@ -7,7 +7,6 @@
  * the io layer's readiness bookkeeping.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "cio/rt.h"
 #include "cio/tcp.h"
@@ -16,29 +15,25 @@
 
 /* Every TCP handle starts with its struct cio__socket (tcp.c guarantees it). */
 #define SOCK(handle) ((struct cio__socket *)(void *)(handle))
-
-struct cio_tcp_owned_read_half {
-    struct cio__owned_half half;
-};
-
-struct cio_tcp_owned_write_half {
-    struct cio__owned_half half;
-};
+/* An owned half's handle is the stream engine's struct cio__owned_half (see stream.h). */
+#define HALF(handle) ((struct cio__owned_half *)(void *)(handle))
 
 /* ======================================================================================== */
 /* Listener                                                                                 */
 /* ======================================================================================== */
 
+/* The non-blocking layer writes the stream and the peer only when it accepts one, so a
+ * retried attempt leaves them alone until the one that succeeds. */
 struct accept_arg {
     cio_tcp_listener *listener;
-    cio_tcp_stream *stream;
+    cio_tcp_stream **stream;
     cio_addr *peer;
 };
 
 static ssize_t accept_op(void *arg)
 {
-    struct accept_arg *a = arg;
-    return cio_tcp_listener_try_accept(a->listener, &a->stream, a->peer);
+    const struct accept_arg *a = arg;
+    return cio_tcp_listener_try_accept(a->listener, a->stream, a->peer);
 }
 
 int cio_tcp_listener_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_stream,
@@ -46,15 +41,8 @@ int cio_tcp_listener_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_str
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer = {0}; /* written by the accept op before it is read */
-    struct accept_arg a = {listener, NULL, ret_peer != NULL ? &peer : NULL};
-    ssize_t rc = cio__stream_do(SOCK(listener), CIO_READABLE, accept_op, &a);
-    if (rc < 0)
-        return (int)rc;
-    *ret_stream = a.stream;
-    if (ret_peer != NULL)
-        *ret_peer = peer;
-    return 0;
+    struct accept_arg a = {listener, ret_stream, ret_peer};
+    return (int)cio__stream_do(SOCK(listener), CIO_READABLE, accept_op, &a);
 }
 
 int cio_tcp_listener_poll_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_stream,
@@ -62,15 +50,8 @@ int cio_tcp_listener_poll_accept(cio_tcp_listener *listener, cio_tcp_stream **re
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer = {0}; /* written by the accept op before it is read */
-    struct accept_arg a = {listener, NULL, ret_peer != NULL ? &peer : NULL};
-    ssize_t rc = cio__stream_poll_op(SOCK(listener), CIO_READABLE, accept_op, &a, wake, ctx);
-    if (rc < 0)
-        return (int)rc;
-    *ret_stream = a.stream;
-    if (ret_peer != NULL)
-        *ret_peer = peer;
-    return 0;
+    struct accept_arg a = {listener, ret_stream, ret_peer};
+    return (int)cio__stream_poll_op(SOCK(listener), CIO_READABLE, accept_op, &a, wake, ctx);
 }
 
 /* ======================================================================================== */
@@ -82,17 +63,18 @@ static ssize_t finish_connect_op(void *arg)
     return cio_tcp_stream_try_finish_connect(arg);
 }
 
-/* Wait for the handshake of @stream; on any failure (refused, deadline, cancelled) close it,
- * so no half-open socket is left behind. */
+static void close_stream(struct cio__socket *sock)
+{
+    cio_tcp_stream_close((cio_tcp_stream *)(void *)sock);
+}
+
+/* Wait for the handshake of @stream (closed on failure, see cio__stream_finish_connect). */
 static int connect_finish(cio_tcp_stream *stream, cio_tcp_stream **ret_stream)
 {
-    ssize_t rc = cio__stream_do(SOCK(stream), CIO_WRITABLE, finish_connect_op, stream);
-    if (rc < 0) {
-        cio_tcp_stream_close(stream);
-        return (int)rc;
-    }
-    *ret_stream = stream;
-    return 0;
+    int rc = cio__stream_finish_connect(SOCK(stream), finish_connect_op, stream, close_stream);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_tcp_stream_connect_addr(cio_tcp_stream **ret_stream, const cio_addr *addr)
@@ -347,124 +329,106 @@ int cio_tcp_write_half_shutdown(const cio_tcp_write_half *wr)
 /* Owned halves                                                                             */
 /* ======================================================================================== */
 
-static void close_stream(struct cio__socket *sock)
-{
-    cio_tcp_stream_close((cio_tcp_stream *)(void *)sock);
-}
-
 int cio_tcp_stream_into_split(cio_tcp_stream *stream, cio_tcp_owned_read_half **ret_rd,
                               cio_tcp_owned_write_half **ret_wr)
 {
     if (stream == NULL || ret_rd == NULL || ret_wr == NULL)
         return -EINVAL;
-    cio_tcp_owned_read_half *rd = malloc(sizeof(*rd));
-    cio_tcp_owned_write_half *wr = malloc(sizeof(*wr));
-    int rc = rd != NULL && wr != NULL ? 0 : -ENOMEM;
-    if (rc == 0)
-        rc = cio__owned_split(SOCK(stream), close_stream, &rd->half, &wr->half);
-    if (rc < 0) {
-        free(rd);
-        free(wr);
+    struct cio__owned_half *rd, *wr;
+    int rc = cio__owned_split(SOCK(stream), close_stream, &rd, &wr);
+    if (rc < 0)
         return rc;
-    }
-    *ret_rd = rd;
-    *ret_wr = wr;
+    *ret_rd = (cio_tcp_owned_read_half *)(void *)rd;
+    *ret_wr = (cio_tcp_owned_write_half *)(void *)wr;
     return 0;
 }
 
-#define OWNED_RD_SOCK(rd) ((rd) != NULL ? (rd)->half.shared->sock : NULL)
-#define OWNED_WR_SOCK(wr) ((wr) != NULL ? (wr)->half.shared->sock : NULL)
+#define OWNED_SOCK(h) cio__owned_sock((const struct cio__owned_half *)(const void *)(h))
 
 ssize_t cio_tcp_owned_read_half_read(cio_tcp_owned_read_half *rd, void *buf, size_t len)
 {
-    return cio__stream_read(OWNED_RD_SOCK(rd), buf, len);
+    return cio__stream_read(OWNED_SOCK(rd), buf, len);
 }
 
 int cio_tcp_owned_read_half_read_exact(cio_tcp_owned_read_half *rd, void *buf, size_t len,
                                        size_t *ret_done)
 {
-    return cio__stream_read_exact(OWNED_RD_SOCK(rd), buf, len, ret_done);
+    return cio__stream_read_exact(OWNED_SOCK(rd), buf, len, ret_done);
 }
 
 ssize_t cio_tcp_owned_read_half_readv(cio_tcp_owned_read_half *rd, const struct iovec *iov,
                                       int iovcnt)
 {
-    return cio__stream_readv(OWNED_RD_SOCK(rd), iov, iovcnt);
+    return cio__stream_readv(OWNED_SOCK(rd), iov, iovcnt);
 }
 
 ssize_t cio_tcp_owned_read_half_peek(cio_tcp_owned_read_half *rd, void *buf, size_t len)
 {
-    return cio__stream_peek(OWNED_RD_SOCK(rd), buf, len);
+    return cio__stream_peek(OWNED_SOCK(rd), buf, len);
 }
 
 int cio_tcp_owned_read_half_readable(cio_tcp_owned_read_half *rd)
 {
-    return cio__stream_ready(OWNED_RD_SOCK(rd), CIO_READABLE);
+    return cio__stream_ready(OWNED_SOCK(rd), CIO_READABLE);
 }
 
 cio_tcp_stream *cio_tcp_owned_read_half_stream(const cio_tcp_owned_read_half *rd)
 {
-    return rd != NULL ? (cio_tcp_stream *)(void *)rd->half.shared->sock : NULL;
+    return (cio_tcp_stream *)(void *)OWNED_SOCK(rd);
 }
 
 void cio_tcp_owned_read_half_close(cio_tcp_owned_read_half *rd)
 {
-    if (rd == NULL)
-        return;
-    cio__owned_half_close(&rd->half);
-    free(rd);
+    cio__owned_half_close(HALF(rd));
 }
 
 ssize_t cio_tcp_owned_write_half_write(cio_tcp_owned_write_half *wr, const void *buf, size_t len)
 {
-    return cio__stream_write(OWNED_WR_SOCK(wr), buf, len);
+    return cio__stream_write(OWNED_SOCK(wr), buf, len);
 }
 
 int cio_tcp_owned_write_half_write_all(cio_tcp_owned_write_half *wr, const void *buf, size_t len,
                                        size_t *ret_done)
 {
-    return cio__stream_write_all(OWNED_WR_SOCK(wr), buf, len, ret_done);
+    return cio__stream_write_all(OWNED_SOCK(wr), buf, len, ret_done);
 }
 
 ssize_t cio_tcp_owned_write_half_writev(cio_tcp_owned_write_half *wr, const struct iovec *iov,
                                         int iovcnt)
 {
-    return cio__stream_writev(OWNED_WR_SOCK(wr), iov, iovcnt);
+    return cio__stream_writev(OWNED_SOCK(wr), iov, iovcnt);
 }
 
 int cio_tcp_owned_write_half_write_all_v(cio_tcp_owned_write_half *wr, const struct iovec *iov,
                                          int iovcnt, size_t *ret_done)
 {
-    return cio__stream_write_all_v(OWNED_WR_SOCK(wr), iov, iovcnt, ret_done);
+    return cio__stream_write_all_v(OWNED_SOCK(wr), iov, iovcnt, ret_done);
 }
 
 int cio_tcp_owned_write_half_writable(cio_tcp_owned_write_half *wr)
 {
-    return cio__stream_ready(OWNED_WR_SOCK(wr), CIO_WRITABLE);
+    return cio__stream_ready(OWNED_SOCK(wr), CIO_WRITABLE);
 }
 
 int cio_tcp_owned_write_half_shutdown(cio_tcp_owned_write_half *wr)
 {
-    return cio__socket_shutdown(OWNED_WR_SOCK(wr), CIO_SHUTDOWN_WRITE);
+    return cio__socket_shutdown(OWNED_SOCK(wr), CIO_SHUTDOWN_WRITE);
 }
 
 cio_tcp_stream *cio_tcp_owned_write_half_stream(const cio_tcp_owned_write_half *wr)
 {
-    return wr != NULL ? (cio_tcp_stream *)(void *)wr->half.shared->sock : NULL;
+    return (cio_tcp_stream *)(void *)OWNED_SOCK(wr);
 }
 
 void cio_tcp_owned_write_half_forget(cio_tcp_owned_write_half *wr)
 {
     if (wr != NULL)
-        wr->half.forget = true;
+        HALF(wr)->forget = true;
 }
 
 void cio_tcp_owned_write_half_close(cio_tcp_owned_write_half *wr)
 {
-    if (wr == NULL)
-        return;
-    cio__owned_half_close(&wr->half);
-    free(wr);
+    cio__owned_half_close(HALF(wr));
 }
 
 int cio_tcp_owned_read_half_reunite(cio_tcp_owned_read_half *rd, cio_tcp_owned_write_half *wr,
@@ -472,11 +436,9 @@ int cio_tcp_owned_read_half_reunite(cio_tcp_owned_read_half *rd, cio_tcp_owned_w
 {
     if (rd == NULL || wr == NULL || ret_stream == NULL)
         return -EINVAL;
-    struct cio__socket *sock = cio__owned_reunite(&rd->half, &wr->half);
+    struct cio__socket *sock = cio__owned_reunite(HALF(rd), HALF(wr));
     if (sock == NULL)
         return -EINVAL;
-    free(rd);
-    free(wr);
     *ret_stream = (cio_tcp_stream *)(void *)sock;
     return 0;
 }

@@ -105,11 +105,28 @@ static ssize_t udp_do(struct udp_op *u)
     return cio__stream_do(SOCK(u->socket), udp_interest(u->kind), udp_run, u);
 }
 
+static ssize_t udp_poll(struct udp_op *u, cio_wake_fn wake, void *ctx)
+{
+    int rc = udp_check(u);
+    if (rc < 0)
+        return rc;
+    return cio__stream_poll_op(SOCK(u->socket), udp_interest(u->kind), udp_run, u, wake, ctx);
+}
+
 static ssize_t udp_recv_kind(enum udp_kind kind, cio_udp_socket *socket, void *buf, size_t len,
                              cio_addr *ret_from)
 {
     struct udp_op u = {.kind = kind, .socket = socket, .buf = buf, .len = len, .from = ret_from};
     return udp_do(&u);
+}
+
+static int udp_batch(enum udp_kind kind, cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
+{
+    struct udp_op u = {.kind = kind, .socket = socket, .msgs = msgs, .count = count};
+    int rc = udp_check(&u);
+    if (rc < 0 || count == 0)
+        return rc; /* an empty batch moves nothing: no wait for it */
+    return (int)udp_do(&u);
 }
 
 ssize_t cio_udp_socket_send(cio_udp_socket *socket, const void *buf, size_t len)
@@ -167,20 +184,12 @@ ssize_t cio_udp_socket_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 
 int cio_udp_socket_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
-    struct udp_op u = {.kind = UDP_SEND_BATCH, .socket = socket, .msgs = msgs, .count = count};
-    int rc = udp_check(&u);
-    if (rc < 0 || count == 0)
-        return rc; /* an empty batch moves nothing: no wait for it */
-    return (int)udp_do(&u);
+    return udp_batch(UDP_SEND_BATCH, socket, msgs, count);
 }
 
 int cio_udp_socket_recv_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
-    struct udp_op u = {.kind = UDP_RECV_BATCH, .socket = socket, .msgs = msgs, .count = count};
-    int rc = udp_check(&u);
-    if (rc < 0 || count == 0)
-        return rc;
-    return (int)udp_do(&u);
+    return udp_batch(UDP_RECV_BATCH, socket, msgs, count);
 }
 
 /* ---- readiness ---- */
@@ -221,10 +230,7 @@ ssize_t cio_udp_socket_poll_recv_from(cio_udp_socket *socket, void *buf, size_t 
 {
     struct udp_op u = {
         .kind = UDP_RECV, .socket = socket, .buf = buf, .len = len, .from = ret_from};
-    int rc = udp_check(&u);
-    if (rc < 0)
-        return rc;
-    return cio__stream_poll_op(SOCK(socket), CIO_READABLE, udp_run, &u, wake, ctx);
+    return udp_poll(&u, wake, ctx);
 }
 
 ssize_t cio_udp_socket_poll_send_to(cio_udp_socket *socket, const void *buf, size_t len,
@@ -232,10 +238,7 @@ ssize_t cio_udp_socket_poll_send_to(cio_udp_socket *socket, const void *buf, siz
 {
     struct udp_op u = {
         .kind = UDP_SEND, .socket = socket, .buf = (void *)buf, .len = len, .to = addr};
-    int rc = udp_check(&u);
-    if (rc < 0)
-        return rc;
-    return cio__stream_poll_op(SOCK(socket), CIO_WRITABLE, udp_run, &u, wake, ctx);
+    return udp_poll(&u, wake, ctx);
 }
 
 ssize_t cio_udp_socket_try_io(cio_udp_socket *socket, unsigned interest, cio_io_fn fn, void *ctx)

@@ -2,43 +2,29 @@
  * unix_async.c: Unix-domain sockets for runtime tasks (tokio's UnixListener, UnixStream and
  * UnixDatagram) — accept, connect with retry on a full backlog, the suspending stream
  * operations, descriptor passing, split halves, copying (to Unix and TCP streams), and the
- * datagram operations. Writing, readiness, the caller's own I/O, halves and copying are the
- * protocol-free stream engine's (stream.c), applied to the struct cio__socket every Unix
- * handle starts with. Reading is done here, on the io layer directly, because of one Linux
- * quirk the engine's plain recv cannot see: a Unix stream read stops after the bytes of a
- * write that carried descriptors (or, with SO_PASSCRED, where the writer changes) although
- * more bytes are queued, so "fewer bytes than asked" does not mean "drained" — and the
- * short-read rule, which clears read readiness, would then leave those bytes waiting for an
- * edge that never comes. The read here notices the stop (MSG_CTRUNC) and reads on. Datagram
- * operations run the non-blocking layer's try_* functions (unix.c) without the short-read
- * rule: a datagram socket is not drained by one receive.
+ * datagram operations. Reading, writing, readiness, the caller's own I/O, halves and copying
+ * are the stream engine's (stream.c), applied to the struct cio__socket every Unix handle
+ * starts with; the engine's read knows the one Linux quirk of Unix streams (a read stops
+ * where a write carried descriptors, with more queued behind). Descriptor passing and the
+ * datagram operations run the non-blocking layer's try_* functions (unix.c) under the io
+ * layer's readiness bookkeeping, without the short-read rule: a receive with descriptors
+ * ends at its write's end, and a datagram socket is not drained by one receive.
  */
 #include <errno.h>
-#include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "cio/rt.h"
 #include "cio/unix.h"
 #include "io/io.h"
 #include "io/stream.h"
-#include "net/msg.h"
 
 /* Every Unix handle starts with its struct cio__socket (unix.c guarantees it); so does a TCP
  * stream (tcp.c). */
 #define SOCK(handle) ((struct cio__socket *)(void *)(handle))
-
-#define IOV_WINDOW 64                         /* iovec entries of one continued read */
+/* An owned half's handle is the stream engine's struct cio__owned_half (see stream.h). */
+#define HALF(handle) ((struct cio__owned_half *)(void *)(handle))
 #define CONNECT_RETRY_FIRST CIO_NSEC_PER_MSEC /* sleep after the first full-backlog -EAGAIN */
 #define CONNECT_RETRY_MAX (64 * CIO_NSEC_PER_MSEC)
-
-struct cio_unix_owned_read_half {
-    struct cio__owned_half half;
-};
-
-struct cio_unix_owned_write_half {
-    struct cio__owned_half half;
-};
 
 /* ======================================================================================== */
 /* Listener                                                                                 */
@@ -92,6 +78,11 @@ static ssize_t finish_connect_op(void *arg)
     return rc < 0 ? rc : -EAGAIN;
 }
 
+static void close_stream(struct cio__socket *sock)
+{
+    cio_unix_stream_close((cio_unix_stream *)(void *)sock);
+}
+
 int cio_unix_stream_connect(cio_unix_stream **ret_stream, const cio_addr *addr)
 {
     if (ret_stream == NULL || addr == NULL)
@@ -116,135 +107,15 @@ int cio_unix_stream_connect(cio_unix_stream **ret_stream, const cio_addr *addr)
             return rc;
         pause = pause * 2 < CONNECT_RETRY_MAX ? pause * 2 : CONNECT_RETRY_MAX;
     }
-    ssize_t rc = cio__stream_do(SOCK(stream), CIO_WRITABLE, finish_connect_op, stream);
-    if (rc < 0) {
-        cio_unix_stream_close(stream);
-        return (int)rc;
-    }
-    *ret_stream = stream;
-    return 0;
-}
-
-/* ======================================================================================== */
-/* Reading                                                                                  */
-/* ======================================================================================== */
-
-struct read_op {
-    const struct iovec *iov;
-    int iovcnt;
-    size_t total;
-};
-
-/* Fill @win with the caller's buffers from entry @idx, byte @off on; returns the count and
- * the room in *ret_room. */
-static int iov_window(const struct read_op *r, int idx, size_t off, struct iovec *win,
-                      size_t *ret_room)
-{
-    int cnt = 0;
-    size_t room = 0;
-    for (int i = idx; i < r->iovcnt && cnt < IOV_WINDOW; i++) {
-        size_t skip = i == idx ? off : 0;
-        if (r->iov[i].iov_len == skip)
-            continue;
-        win[cnt].iov_base = (char *)r->iov[i].iov_base + skip;
-        win[cnt].iov_len = r->iov[i].iov_len - skip;
-        room += win[cnt].iov_len;
-        cnt++;
-    }
-    *ret_room = room;
-    return cnt;
-}
-
-/*
- * One read, in the io layer's sense: a result shorter than r->total means the socket was
- * drained at that moment. recvmsg() without a control buffer sets MSG_CTRUNC when the bytes
- * came with descriptors (which Linux then closes, as for a plain read) or credentials; the
- * read may then have stopped at that write's end with more queued. So may a read that only
- * filled its window of the caller's buffers. In both cases the queue is asked (FIONREAD:
- * the bytes queued, without consuming a pending error) and, if it holds more, read on. A
- * continued read therefore always finds bytes: a pending error or the end of stream is left
- * for the next read, never swallowed.
- */
-static ssize_t read_iov_op(struct cio__socket *sock, void *ctx)
-{
-    const struct read_op *r = ctx;
-    size_t done = 0, off = 0;
-    int idx = 0;
-    for (;;) {
-        struct iovec win[IOV_WINDOW];
-        size_t room;
-        int cnt = iov_window(r, idx, off, win, &room);
-        struct msghdr msg = {.msg_iov = win, .msg_iovlen = (size_t)cnt};
-        ssize_t n = cio__msg_recvmsg(sock, &msg, 0);
-        if (n <= 0)
-            return done > 0 ? (ssize_t)done : n;
-        done += (size_t)n;
-        if (done == r->total)
-            return (ssize_t)done;
-        if ((size_t)n < room && !(msg.msg_flags & MSG_CTRUNC))
-            return (ssize_t)done; /* drained */
-        int queued = 0;
-        if (ioctl(sock->fd, FIONREAD, &queued) < 0 || queued <= 0)
-            return (ssize_t)done; /* drained after all: the result is short, and true */
-        /* Advance the position by n bytes. */
-        for (size_t left = (size_t)n; left > 0;) {
-            size_t avail = r->iov[idx].iov_len - off;
-            if (left < avail) {
-                off += left;
-                left = 0;
-            } else {
-                left -= avail;
-                idx++;
-                off = 0;
-            }
-        }
-    }
-}
-
-static ssize_t unix_readv(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
-{
-    if (sock == NULL)
-        return -EINVAL;
-    size_t total;
-    int rc = cio__iov_check(iov, iovcnt, &total);
-    if (rc < 0)
-        return rc;
-    if (total == 0)
-        return 0;
-    struct read_op op = {iov, iovcnt, total};
-    return cio__io_do(sock, CIO_READABLE, read_iov_op, &op, total);
-}
-
-static ssize_t unix_read(struct cio__socket *sock, void *buf, size_t len)
-{
-    if (sock == NULL || (buf == NULL && len > 0))
-        return -EINVAL;
-    if (len == 0)
-        return 0;
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    struct read_op op = {&iov, 1, len};
-    return cio__io_do(sock, CIO_READABLE, read_iov_op, &op, len);
-}
-
-static int unix_read_exact(struct cio__socket *sock, void *buf, size_t len, size_t *ret_done)
-{
-    size_t done = 0;
-    int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
-    while (rc == 0 && done < len) {
-        ssize_t n = unix_read(sock, (char *)buf + done, len - done);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0)
-            rc = -EPIPE; /* the stream ended early */
-        else
-            done += (size_t)n;
-    }
-    if (ret_done != NULL)
-        *ret_done = done;
+    int rc = cio__stream_finish_connect(SOCK(stream), finish_connect_op, stream, close_stream);
+    if (rc == 0)
+        *ret_stream = stream;
     return rc;
 }
 
-/* ---- descriptor passing on a stream ---- */
+/* ======================================================================================== */
+/* Descriptor passing on a stream                                                           */
+/* ======================================================================================== */
 
 struct fds_arg {
     cio_unix_stream *stream;
@@ -300,17 +171,17 @@ static ssize_t stream_recv_fds(cio_unix_stream *stream, void *buf, size_t len, i
 
 ssize_t cio_unix_stream_read(cio_unix_stream *stream, void *buf, size_t len)
 {
-    return unix_read(SOCK(stream), buf, len);
+    return cio__stream_read(SOCK(stream), buf, len);
 }
 
 int cio_unix_stream_read_exact(cio_unix_stream *stream, void *buf, size_t len, size_t *ret_done)
 {
-    return unix_read_exact(SOCK(stream), buf, len, ret_done);
+    return cio__stream_read_exact(SOCK(stream), buf, len, ret_done);
 }
 
 ssize_t cio_unix_stream_readv(cio_unix_stream *stream, const struct iovec *iov, int iovcnt)
 {
-    return unix_readv(SOCK(stream), iov, iovcnt);
+    return cio__stream_readv(SOCK(stream), iov, iovcnt);
 }
 
 ssize_t cio_unix_stream_peek(cio_unix_stream *stream, void *buf, size_t len)
@@ -450,18 +321,18 @@ int cio_unix_stream_split(cio_unix_stream *stream, cio_unix_read_half *ret_rd,
 
 ssize_t cio_unix_read_half_read(const cio_unix_read_half *rd, void *buf, size_t len)
 {
-    return unix_read(SOCK(RD_STREAM(rd)), buf, len);
+    return cio__stream_read(SOCK(RD_STREAM(rd)), buf, len);
 }
 
 int cio_unix_read_half_read_exact(const cio_unix_read_half *rd, void *buf, size_t len,
                                   size_t *ret_done)
 {
-    return unix_read_exact(SOCK(RD_STREAM(rd)), buf, len, ret_done);
+    return cio__stream_read_exact(SOCK(RD_STREAM(rd)), buf, len, ret_done);
 }
 
 ssize_t cio_unix_read_half_readv(const cio_unix_read_half *rd, const struct iovec *iov, int iovcnt)
 {
-    return unix_readv(SOCK(RD_STREAM(rd)), iov, iovcnt);
+    return cio__stream_readv(SOCK(RD_STREAM(rd)), iov, iovcnt);
 }
 
 ssize_t cio_unix_read_half_peek(const cio_unix_read_half *rd, void *buf, size_t len)
@@ -523,48 +394,38 @@ int cio_unix_write_half_shutdown(const cio_unix_write_half *wr)
 /* Owned halves                                                                             */
 /* ======================================================================================== */
 
-static void close_stream(struct cio__socket *sock)
-{
-    cio_unix_stream_close((cio_unix_stream *)(void *)sock);
-}
-
 int cio_unix_stream_into_split(cio_unix_stream *stream, cio_unix_owned_read_half **ret_rd,
                                cio_unix_owned_write_half **ret_wr)
 {
     if (stream == NULL || ret_rd == NULL || ret_wr == NULL)
         return -EINVAL;
-    cio_unix_owned_read_half *rd = malloc(sizeof(*rd));
-    cio_unix_owned_write_half *wr = malloc(sizeof(*wr));
-    int rc = rd != NULL && wr != NULL ? 0 : -ENOMEM;
-    if (rc == 0)
-        rc = cio__owned_split(SOCK(stream), close_stream, &rd->half, &wr->half);
-    if (rc < 0) {
-        free(rd);
-        free(wr);
+    struct cio__owned_half *rd, *wr;
+    int rc = cio__owned_split(SOCK(stream), close_stream, &rd, &wr);
+    if (rc < 0)
         return rc;
-    }
-    *ret_rd = rd;
-    *ret_wr = wr;
+    *ret_rd = (cio_unix_owned_read_half *)(void *)rd;
+    *ret_wr = (cio_unix_owned_write_half *)(void *)wr;
     return 0;
 }
 
-#define OWNED_STREAM(h) ((h) != NULL ? (cio_unix_stream *)(void *)(h)->half.shared->sock : NULL)
+#define OWNED_STREAM(h)                                                                            \
+    ((cio_unix_stream *)(void *)cio__owned_sock((const struct cio__owned_half *)(const void *)(h)))
 
 ssize_t cio_unix_owned_read_half_read(cio_unix_owned_read_half *rd, void *buf, size_t len)
 {
-    return unix_read(SOCK(OWNED_STREAM(rd)), buf, len);
+    return cio__stream_read(SOCK(OWNED_STREAM(rd)), buf, len);
 }
 
 int cio_unix_owned_read_half_read_exact(cio_unix_owned_read_half *rd, void *buf, size_t len,
                                         size_t *ret_done)
 {
-    return unix_read_exact(SOCK(OWNED_STREAM(rd)), buf, len, ret_done);
+    return cio__stream_read_exact(SOCK(OWNED_STREAM(rd)), buf, len, ret_done);
 }
 
 ssize_t cio_unix_owned_read_half_readv(cio_unix_owned_read_half *rd, const struct iovec *iov,
                                        int iovcnt)
 {
-    return unix_readv(SOCK(OWNED_STREAM(rd)), iov, iovcnt);
+    return cio__stream_readv(SOCK(OWNED_STREAM(rd)), iov, iovcnt);
 }
 
 ssize_t cio_unix_owned_read_half_peek(cio_unix_owned_read_half *rd, void *buf, size_t len)
@@ -590,10 +451,7 @@ cio_unix_stream *cio_unix_owned_read_half_stream(const cio_unix_owned_read_half 
 
 void cio_unix_owned_read_half_close(cio_unix_owned_read_half *rd)
 {
-    if (rd == NULL)
-        return;
-    cio__owned_half_close(&rd->half);
-    free(rd);
+    cio__owned_half_close(HALF(rd));
 }
 
 ssize_t cio_unix_owned_write_half_write(cio_unix_owned_write_half *wr, const void *buf, size_t len)
@@ -643,15 +501,12 @@ cio_unix_stream *cio_unix_owned_write_half_stream(const cio_unix_owned_write_hal
 void cio_unix_owned_write_half_forget(cio_unix_owned_write_half *wr)
 {
     if (wr != NULL)
-        wr->half.forget = true;
+        HALF(wr)->forget = true;
 }
 
 void cio_unix_owned_write_half_close(cio_unix_owned_write_half *wr)
 {
-    if (wr == NULL)
-        return;
-    cio__owned_half_close(&wr->half);
-    free(wr);
+    cio__owned_half_close(HALF(wr));
 }
 
 int cio_unix_owned_read_half_reunite(cio_unix_owned_read_half *rd, cio_unix_owned_write_half *wr,
@@ -659,11 +514,9 @@ int cio_unix_owned_read_half_reunite(cio_unix_owned_read_half *rd, cio_unix_owne
 {
     if (rd == NULL || wr == NULL || ret_stream == NULL)
         return -EINVAL;
-    struct cio__socket *sock = cio__owned_reunite(&rd->half, &wr->half);
+    struct cio__socket *sock = cio__owned_reunite(HALF(rd), HALF(wr));
     if (sock == NULL)
         return -EINVAL;
-    free(rd);
-    free(wr);
     *ret_stream = (cio_unix_stream *)(void *)sock;
     return 0;
 }

@@ -78,11 +78,31 @@ void cio__msg_close_rights(const struct msghdr *msg)
 /* The checks every entry point starts with. */
 static int check_io(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t *total)
 {
-    if (sock == NULL)
-        return -EINVAL;
-    if (sock->fd < 0)
-        return -EBADF;
-    return cio__iov_check(iov, iovcnt, total);
+    int rc = cio__socket_check(sock);
+    return rc < 0 ? rc : cio__iov_check(iov, iovcnt, total);
+}
+
+/* Have recvmsg() leave the sender's address in @ss if the caller asks for it (@ret_from). */
+static void ask_sender(struct msghdr *msg, struct sockaddr_storage *ss, const cio_addr *ret_from)
+{
+    if (ret_from != NULL) {
+        msg->msg_name = ss;
+        msg->msg_namelen = sizeof(*ss);
+    }
+}
+
+/* The sender's address from a finished receive into *ret_from, if asked for. */
+static int take_sender(cio_addr *ret_from, const struct cio__socket *sock,
+                       const struct sockaddr_storage *ss, socklen_t len)
+{
+    if (ret_from == NULL)
+        return 0;
+    cio_addr from;
+    int rc = cio__msg_addr(&from, sock->domain, ss, len);
+    if (rc < 0)
+        return rc;
+    *ret_from = from;
+    return 0;
 }
 
 ssize_t cio__dgram_send(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
@@ -129,10 +149,7 @@ ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int i
         struct cmsghdr align;
     } control;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    if (ret_from != NULL) {
-        msg.msg_name = &ss;
-        msg.msg_namelen = sizeof(ss);
-    }
+    ask_sender(&msg, &ss, ret_from);
     /* UDP: a control buffer, to see whether GRO coalesced datagrams. Unix: none, so that
      * descriptors sent along are discarded by the kernel rather than installed here. */
     if (sock->domain != AF_UNIX) {
@@ -144,13 +161,23 @@ ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int i
         return n;
     if ((size_t)n > total || (msg.msg_flags & MSG_TRUNC) || gro_coalesced(&msg, (size_t)n))
         return -EMSGSIZE;
-    if (ret_from != NULL) {
-        cio_addr from;
-        if ((rc = cio__msg_addr(&from, sock->domain, &ss, msg.msg_namelen)) < 0)
-            return rc;
-        *ret_from = from;
-    }
+    if ((rc = take_sender(ret_from, sock, &ss, msg.msg_namelen)) < 0)
+        return rc;
     return n;
+}
+
+ssize_t cio__dgram_send_buf(struct cio__socket *sock, const void *buf, size_t len,
+                            const cio_addr *to)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    return cio__dgram_send(sock, &iov, 1, to);
+}
+
+ssize_t cio__dgram_recv_buf(struct cio__socket *sock, void *buf, size_t len, int flags,
+                            cio_addr *ret_from)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    return cio__dgram_recv(sock, &iov, 1, flags, ret_from);
 }
 
 ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from)
@@ -160,20 +187,13 @@ ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from)
         return rc;
     struct sockaddr_storage ss;
     struct msghdr msg = {0};
-    if (ret_from != NULL) {
-        msg.msg_name = &ss;
-        msg.msg_namelen = sizeof(ss);
-    }
+    ask_sender(&msg, &ss, ret_from);
     /* With MSG_TRUNC (added for datagram sockets) Linux returns the full length. */
     ssize_t n = cio__msg_recvmsg(sock, &msg, MSG_PEEK);
     if (n < 0)
         return n;
-    if (ret_from != NULL) {
-        cio_addr from;
-        if ((rc = cio__msg_addr(&from, sock->domain, &ss, msg.msg_namelen)) < 0)
-            return rc;
-        *ret_from = from;
-    }
+    if ((rc = take_sender(ret_from, sock, &ss, msg.msg_namelen)) < 0)
+        return rc;
     return n;
 }
 
@@ -228,10 +248,7 @@ ssize_t cio__msg_recv_fds(struct cio__socket *sock, const struct iovec *iov, int
     union rights_control control;
     struct sockaddr_storage ss;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-    if (ret_from != NULL) {
-        msg.msg_name = &ss;
-        msg.msg_namelen = sizeof(ss);
-    }
+    ask_sender(&msg, &ss, ret_from);
     /* Room for exactly max_fds (rounded up to the cmsg alignment, which can admit one more:
      * the count check below covers that). Anything beyond makes the kernel set MSG_CTRUNC
      * after installing what fitted. With max_fds 0 no control buffer at all: the kernel then

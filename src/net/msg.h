@@ -67,6 +67,12 @@ ssize_t cio__dgram_send(struct cio__socket *sock, const struct iovec *iov, int i
 ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags,
                         cio_addr *ret_from);
 
+/* cio__dgram_send() and cio__dgram_recv() with one buffer, as the try_* calls have it. */
+ssize_t cio__dgram_send_buf(struct cio__socket *sock, const void *buf, size_t len,
+                            const cio_addr *to);
+ssize_t cio__dgram_recv_buf(struct cio__socket *sock, void *buf, size_t len, int flags,
+                            cio_addr *ret_from);
+
 /* The length and sender (ret_from may be NULL) of the next datagram, without taking it. */
 ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from);
 

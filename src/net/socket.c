@@ -1,14 +1,17 @@
 /*
  * socket.c: the socket core every cio socket kind is built on — creation with
- * SOCK_NONBLOCK | SOCK_CLOEXEC, adopting foreign descriptors, try_* I/O that never raises
- * SIGPIPE, addresses, pending errors, shutdown, bind/connect/listen, accept with the
- * spare-descriptor defence against EMFILE, option helpers, SIGPIPE suppression for the calls
- * that have no MSG_NOSIGNAL, and the splice pipe. Protocol files (tcp.c, udp.c, unix.c) only
- * add what is specific to them.
+ * SOCK_NONBLOCK | SOCK_CLOEXEC, adopting foreign descriptors, the handle and listener
+ * lifecycles every kind shares, try_* I/O that never raises SIGPIPE, addresses, pending
+ * errors, shutdown, bind/connect/listen, accept with the spare-descriptor defence against
+ * EMFILE, option helpers (the IP-level ones chosen by family), SIGPIPE suppression for the
+ * calls that have no MSG_NOSIGNAL, and the splice pipe. Protocol files (tcp.c, udp.c, unix.c)
+ * only add what is specific to them.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,30 +150,174 @@ int cio__socket_fd(const struct cio__socket *sock)
     return rc < 0 ? rc : sock->fd;
 }
 
+int cio__socket_check(const struct cio__socket *sock)
+{
+    return check_sock(sock);
+}
+
+/* ---- handles ---- */
+
+void *cio__handle_new(size_t size)
+{
+    cio__assert(size >= sizeof(struct cio__socket));
+    struct cio__socket *sock = calloc(1, size);
+    if (sock != NULL)
+        cio__socket_init(sock, -1, 0, 0);
+    return sock;
+}
+
+int cio__handle_open(void **ret_handle, size_t size, int domain, int type, int protocol)
+{
+    struct cio__socket *sock = cio__handle_new(size);
+    if (sock == NULL)
+        return -ENOMEM;
+    int rc = cio__socket_open(sock, domain, type, protocol);
+    if (rc < 0) {
+        free(sock);
+        return rc;
+    }
+    *ret_handle = sock;
+    return 0;
+}
+
+int cio__handle_adopt(void **ret_handle, size_t size, int fd, const struct cio__socket_want *want)
+{
+    struct cio__socket *sock = cio__handle_new(size);
+    if (sock == NULL)
+        return -ENOMEM;
+    int rc = cio__socket_adopt(sock, fd, want);
+    if (rc < 0) {
+        free(sock);
+        return rc;
+    }
+    *ret_handle = sock;
+    return 0;
+}
+
+int cio__handle_connect(void **ret_handle, size_t size, int domain, int type, int protocol,
+                        const cio_addr *addr)
+{
+    /* Open (allocating) first: once connect() has started there is nothing to undo it with. */
+    void *handle;
+    int rc = cio__handle_open(&handle, size, domain, type, protocol);
+    if (rc < 0)
+        return rc;
+    rc = cio__socket_connect(handle, addr);
+    if (rc < 0 && rc != -EINPROGRESS) {
+        cio__handle_close(handle);
+        return rc;
+    }
+    *ret_handle = handle;
+    return 0;
+}
+
+int cio__handle_into_fd(void *handle)
+{
+    if (handle == NULL)
+        return -EINVAL;
+    int fd = cio__socket_release(handle);
+    free(handle);
+    return fd;
+}
+
+void cio__handle_close(void *handle)
+{
+    if (handle == NULL)
+        return;
+    cio__socket_close(handle);
+    free(handle);
+}
+
+/* ---- listeners ---- */
+
+void *cio__listener_new(size_t size)
+{
+    cio__assert(size >= sizeof(struct cio__listener));
+    struct cio__listener *listener = cio__handle_new(size);
+    if (listener != NULL)
+        listener->reserve = -1;
+    return listener;
+}
+
+int cio__listener_adopt(void **ret_handle, size_t size, int fd, const struct cio__socket_want *want)
+{
+    struct cio__listener *listener = cio__listener_new(size);
+    if (listener == NULL)
+        return -ENOMEM;
+    int rc = cio__socket_adopt(&listener->sock, fd, want);
+    if (rc < 0) {
+        free(listener);
+        return rc;
+    }
+    cio__reserve_open(&listener->reserve);
+    *ret_handle = listener;
+    return 0;
+}
+
+int cio__listener_accept(struct cio__listener *listener, void **ret_stream, size_t stream_size,
+                         cio_addr *ret_peer)
+{
+    cio_addr peer;
+    int fd =
+        cio__socket_accept(&listener->sock, &listener->reserve, ret_peer != NULL ? &peer : NULL);
+    if (fd < 0)
+        return fd;
+    struct cio__socket *stream = cio__handle_new(stream_size);
+    if (stream == NULL) {
+        close(fd); /* the client sees the connection closed */
+        return -ENOMEM;
+    }
+    cio__socket_init(stream, fd, listener->sock.domain, SOCK_STREAM);
+    *ret_stream = stream;
+    if (ret_peer != NULL)
+        *ret_peer = peer;
+    return 0;
+}
+
+int cio__listener_into_fd(void *handle)
+{
+    if (handle == NULL)
+        return -EINVAL;
+    cio__reserve_close(&((struct cio__listener *)handle)->reserve);
+    return cio__handle_into_fd(handle);
+}
+
+void cio__listener_close(void *handle)
+{
+    if (handle == NULL)
+        return;
+    cio__reserve_close(&((struct cio__listener *)handle)->reserve);
+    cio__handle_close(handle);
+}
+
 /* ---- I/O ---- */
 
-ssize_t cio__socket_recv(struct cio__socket *sock, void *buf, size_t len, int flags)
+/* The checks of the one-buffer calls. Return: 1 to go on; 0 when there is nothing to do (an
+ * empty transfer on a stream); a negative errno. */
+static int check_buffer(const struct cio__socket *sock, const void *buf, size_t len)
 {
     int rc = check_sock(sock);
     if (rc < 0)
         return rc;
     if (len == 0 && sock->type == SOCK_STREAM)
         return 0;
-    if (buf == NULL && len > 0)
-        return -EINVAL;
+    return buf == NULL && len > 0 ? -EINVAL : 1;
+}
+
+ssize_t cio__socket_recv(struct cio__socket *sock, void *buf, size_t len, int flags)
+{
+    int rc = check_buffer(sock, buf, len);
+    if (rc <= 0)
+        return rc;
     ssize_t n = CIO__RETRY_EINTR(recv(sock->fd, buf, len, flags));
     return n < 0 ? -errno : n;
 }
 
 ssize_t cio__socket_send(struct cio__socket *sock, const void *buf, size_t len, int flags)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
+    int rc = check_buffer(sock, buf, len);
+    if (rc <= 0)
         return rc;
-    if (len == 0 && sock->type == SOCK_STREAM)
-        return 0;
-    if (buf == NULL && len > 0)
-        return -EINVAL;
     ssize_t n = CIO__RETRY_EINTR(send(sock->fd, buf, len, flags | MSG_NOSIGNAL));
     return n < 0 ? -errno : n;
 }
@@ -191,7 +338,9 @@ int cio__iov_check(const struct iovec *iov, int iovcnt, size_t *ret_total)
     return 0;
 }
 
-ssize_t cio__socket_recvv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags)
+/* The checks of the vectored calls. Return: 1 to go on; 0 when there is nothing to do (an
+ * empty transfer on a stream); a negative errno. */
+static int check_vector(const struct cio__socket *sock, const struct iovec *iov, int iovcnt)
 {
     int rc = check_sock(sock);
     if (rc < 0)
@@ -199,8 +348,14 @@ ssize_t cio__socket_recvv(struct cio__socket *sock, const struct iovec *iov, int
     size_t total;
     if ((rc = cio__iov_check(iov, iovcnt, &total)) < 0)
         return rc;
-    if (total == 0 && sock->type == SOCK_STREAM)
-        return 0;
+    return total == 0 && sock->type == SOCK_STREAM ? 0 : 1;
+}
+
+ssize_t cio__socket_recvv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags)
+{
+    int rc = check_vector(sock, iov, iovcnt);
+    if (rc <= 0)
+        return rc;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n = CIO__RETRY_EINTR(recvmsg(sock->fd, &msg, flags));
     return n < 0 ? -errno : n;
@@ -208,14 +363,9 @@ ssize_t cio__socket_recvv(struct cio__socket *sock, const struct iovec *iov, int
 
 ssize_t cio__socket_sendv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
+    int rc = check_vector(sock, iov, iovcnt);
+    if (rc <= 0)
         return rc;
-    size_t total;
-    if ((rc = cio__iov_check(iov, iovcnt, &total)) < 0)
-        return rc;
-    if (total == 0 && sock->type == SOCK_STREAM)
-        return 0;
     /* sendmsg rather than writev: writev has no MSG_NOSIGNAL. */
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     ssize_t n = CIO__RETRY_EINTR(sendmsg(sock->fd, &msg, flags | MSG_NOSIGNAL));
@@ -236,7 +386,8 @@ int cio__socket_pair(struct cio__socket pair[2], int domain, int type, int proto
 
 /* ---- state ---- */
 
-int cio__socket_local_addr(const struct cio__socket *sock, cio_addr *ret_addr)
+/* The socket's own address, or with @peer its peer's. */
+static int sock_address(const struct cio__socket *sock, bool peer, cio_addr *ret_addr)
 {
     int rc = check_sock(sock);
     if (rc < 0)
@@ -245,23 +396,21 @@ int cio__socket_local_addr(const struct cio__socket *sock, cio_addr *ret_addr)
         return -EINVAL;
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (getsockname(sock->fd, (struct sockaddr *)&ss, &len) < 0)
+    rc = peer ? getpeername(sock->fd, (struct sockaddr *)&ss, &len)
+              : getsockname(sock->fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0)
         return -errno;
     return cio_addr_from_sockaddr(ret_addr, (struct sockaddr *)&ss, cio__min(len, sizeof(ss)));
 }
 
+int cio__socket_local_addr(const struct cio__socket *sock, cio_addr *ret_addr)
+{
+    return sock_address(sock, false, ret_addr);
+}
+
 int cio__socket_peer_addr(const struct cio__socket *sock, cio_addr *ret_addr)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
-        return rc;
-    if (ret_addr == NULL)
-        return -EINVAL;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getpeername(sock->fd, (struct sockaddr *)&ss, &len) < 0)
-        return -errno;
-    return cio_addr_from_sockaddr(ret_addr, (struct sockaddr *)&ss, cio__min(len, sizeof(ss)));
+    return sock_address(sock, true, ret_addr);
 }
 
 int cio__socket_take_error(struct cio__socket *sock)
@@ -441,12 +590,31 @@ int cio__socket_accept(struct cio__socket *sock, int *reserve, cio_addr *ret_pee
 
 /* ---- options ---- */
 
-int cio__sockopt_set_int(struct cio__socket *sock, int level, int name, int value)
+/* setsockopt() on a checked socket. */
+static int set_opt(struct cio__socket *sock, int level, int name, const void *value, socklen_t len)
 {
     int rc = check_sock(sock);
     if (rc < 0)
         return rc;
-    return setsockopt(sock->fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+    return setsockopt(sock->fd, level, name, value, len) < 0 ? -errno : 0;
+}
+
+/* getsockopt() into @value (*len bytes, updated) on a checked socket, for a caller whose
+ * output parameter @ret must not be NULL. */
+static int get_opt(const struct cio__socket *sock, int level, int name, void *value, socklen_t *len,
+                   const void *ret)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    if (ret == NULL)
+        return -EINVAL;
+    return getsockopt(sock->fd, level, name, value, len) < 0 ? -errno : 0;
+}
+
+int cio__sockopt_set_int(struct cio__socket *sock, int level, int name, int value)
+{
+    return set_opt(sock, level, name, &value, sizeof(value));
 }
 
 int cio__sockopt_get_int(const struct cio__socket *sock, int level, int name, int *ret_value)
@@ -490,45 +658,34 @@ int cio__sockopt_set_timeval(struct cio__socket *sock, int level, int name, cio_
         tv.tv_sec += 1;
         tv.tv_usec -= 1000000;
     }
-    return setsockopt(sock->fd, level, name, &tv, sizeof(tv)) < 0 ? -errno : 0;
+    return set_opt(sock, level, name, &tv, sizeof(tv));
 }
 
 int cio__sockopt_get_timeval(const struct cio__socket *sock, int level, int name,
                              cio_duration *ret_ns)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
-        return rc;
-    if (ret_ns == NULL)
-        return -EINVAL;
     struct timeval tv;
     socklen_t len = sizeof(tv);
-    if (getsockopt(sock->fd, level, name, &tv, &len) < 0)
-        return -errno;
+    int rc = get_opt(sock, level, name, &tv, &len, ret_ns);
+    if (rc < 0)
+        return rc;
     *ret_ns = (cio_duration)tv.tv_sec * CIO_NSEC_PER_SEC + (cio_duration)tv.tv_usec * 1000;
     return 0;
 }
 
 int cio__sockopt_set_linger(struct cio__socket *sock, int seconds)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
-        return rc;
     struct linger lg = {.l_onoff = seconds >= 0, .l_linger = seconds >= 0 ? seconds : 0};
-    return setsockopt(sock->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0 ? -errno : 0;
+    return set_opt(sock, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 int cio__sockopt_get_linger(const struct cio__socket *sock, int *ret_seconds)
 {
-    int rc = check_sock(sock);
-    if (rc < 0)
-        return rc;
-    if (ret_seconds == NULL)
-        return -EINVAL;
     struct linger lg;
     socklen_t len = sizeof(lg);
-    if (getsockopt(sock->fd, SOL_SOCKET, SO_LINGER, &lg, &len) < 0)
-        return -errno;
+    int rc = get_opt(sock, SOL_SOCKET, SO_LINGER, &lg, &len, ret_seconds);
+    if (rc < 0)
+        return rc;
     *ret_seconds = lg.l_onoff ? lg.l_linger : CIO_LINGER_OFF;
     return 0;
 }
@@ -538,6 +695,136 @@ int cio__sockopt_set_bufsize(struct cio__socket *sock, int name, int bytes)
     if (bytes < 0)
         return -EINVAL;
     return cio__sockopt_set_int(sock, SOL_SOCKET, name, bytes);
+}
+
+int cio__sockopt_get_string(const struct cio__socket *sock, int level, int name, size_t max,
+                            char *buf, size_t size)
+{
+    char value[64] = "";
+    cio__assert(max < sizeof(value));
+    socklen_t len = (socklen_t)max;
+    int rc = get_opt(sock, level, name, value, &len, buf);
+    if (rc < 0)
+        return rc;
+    size_t n = strnlen(value, len);
+    if (n + 1 > size)
+        return -ENOSPC;
+    memcpy(buf, value, n);
+    buf[n] = '\0';
+    return 0;
+}
+
+int cio__sockopt_set_bind_device(struct cio__socket *sock, const char *ifname)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    size_t len = ifname != NULL ? strnlen(ifname, IF_NAMESIZE) : 0;
+    if (len >= IF_NAMESIZE)
+        return -EINVAL;
+    /* A zero length removes the binding. */
+    return set_opt(sock, SOL_SOCKET, SO_BINDTODEVICE, len > 0 ? ifname : "", (socklen_t)len);
+}
+
+int cio__sockopt_get_bind_device(const struct cio__socket *sock, char *buf, size_t size)
+{
+    return cio__sockopt_get_string(sock, SOL_SOCKET, SO_BINDTODEVICE, IF_NAMESIZE, buf, size);
+}
+
+/* ---- IP-level options ---- */
+
+int cio__addr_ip_family(const cio_addr *addr)
+{
+    switch (cio_addr_get_kind(addr)) {
+    case CIO_ADDR_IPV4:
+        return AF_INET;
+    case CIO_ADDR_IPV6:
+        return AF_INET6;
+    default:
+        return 0;
+    }
+}
+
+int cio__addr_check_ip(const cio_addr *addr)
+{
+    if (addr == NULL)
+        return -EINVAL;
+    return cio__addr_ip_family(addr) != 0 ? 0 : -EAFNOSUPPORT;
+}
+
+int cio__socket_check_v6(const struct cio__socket *sock)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    return sock->domain == AF_INET6 ? 0 : -EINVAL;
+}
+
+int cio__sockopt_set_ip(struct cio__socket *sock, int v4_name, int v6_name, int value)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    if (sock->domain == AF_INET6)
+        return cio__sockopt_set_int(sock, IPPROTO_IPV6, v6_name, value);
+    return cio__sockopt_set_int(sock, IPPROTO_IP, v4_name, value);
+}
+
+int cio__sockopt_get_ip(const struct cio__socket *sock, int v4_name, int v6_name, int *ret_value)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    if (sock->domain == AF_INET6)
+        return cio__sockopt_get_int(sock, IPPROTO_IPV6, v6_name, ret_value);
+    return cio__sockopt_get_int(sock, IPPROTO_IP, v4_name, ret_value);
+}
+
+/* An IP-level option holding one byte's value, @min to 255 (checked after the socket). */
+static int set_ip_byte(struct cio__socket *sock, int v4_name, int v6_name, int value, int min)
+{
+    int rc = check_sock(sock);
+    if (rc < 0)
+        return rc;
+    if (value < min || value > 255)
+        return -EINVAL;
+    return cio__sockopt_set_ip(sock, v4_name, v6_name, value);
+}
+
+int cio__sockopt_set_ttl(struct cio__socket *sock, int ttl)
+{
+    return set_ip_byte(sock, IP_TTL, IPV6_UNICAST_HOPS, ttl, 1);
+}
+
+int cio__sockopt_get_ttl(const struct cio__socket *sock, int *ret_ttl)
+{
+    return cio__sockopt_get_ip(sock, IP_TTL, IPV6_UNICAST_HOPS, ret_ttl);
+}
+
+int cio__sockopt_set_tos(struct cio__socket *sock, int tos)
+{
+    return set_ip_byte(sock, IP_TOS, IPV6_TCLASS, tos, 0);
+}
+
+int cio__sockopt_get_tos(const struct cio__socket *sock, int *ret_tos)
+{
+    return cio__sockopt_get_ip(sock, IP_TOS, IPV6_TCLASS, ret_tos);
+}
+
+int cio__sockopt_set_v6_bool(struct cio__socket *sock, int name, bool on)
+{
+    int rc = cio__socket_check_v6(sock);
+    if (rc < 0)
+        return rc;
+    return cio__sockopt_set_bool(sock, IPPROTO_IPV6, name, on);
+}
+
+int cio__sockopt_get_v6_bool(const struct cio__socket *sock, int name, bool *ret_on)
+{
+    int rc = cio__socket_check_v6(sock);
+    if (rc < 0)
+        return rc;
+    return cio__sockopt_get_bool(sock, IPPROTO_IPV6, name, ret_on);
 }
 
 /* ---- SIGPIPE suppression ---- */

@@ -1,8 +1,9 @@
 /*
  * socket.h: what every cio socket kind shares, in one place (private to the library).
  * tcp.c, udp.c and unix.c wrap these functions behind their public handle types; nothing
- * here knows a protocol. Each handle struct starts with a struct cio__socket, so the runtime
- * layer can treat any handle as one.
+ * here knows a transport protocol (the IP-level options serve TCP and UDP alike). Each handle
+ * struct starts with a struct cio__socket, so the runtime layer can treat any handle as one,
+ * and the handle helpers below can allocate, adopt, release and close every kind.
  *
  * Conventions: every function returns a count or 0 on success and a negative errno on
  * failure, never touches errno for the caller, retries EINTR where a retry is safe, and
@@ -74,6 +75,58 @@ int cio__socket_release(struct cio__socket *sock);
 
 /* The descriptor, or -EINVAL for NULL / -EBADF once closed. */
 int cio__socket_fd(const struct cio__socket *sock);
+
+/* The check every function here starts with: 0; -EINVAL for NULL; -EBADF once closed. */
+int cio__socket_check(const struct cio__socket *sock);
+
+/*
+ * ---- handles ----
+ * A protocol's handle (cio_tcp_stream, cio_udp_socket, ...) is a heap struct whose first
+ * member is its struct cio__socket; these do the allocation work of every kind. @size is the
+ * handle's size; the bytes after the struct cio__socket start zeroed. Output parameters are
+ * written only on success, and a failure leaves nothing allocated or open.
+ */
+
+/* Allocate a handle whose socket is closed (fd -1), or NULL when out of memory. */
+void *cio__handle_new(size_t size);
+/* A handle with a new socket (see cio__socket_open). Return: 0; -ENOMEM; socket()'s errors. */
+int cio__handle_open(void **ret_handle, size_t size, int domain, int type, int protocol);
+/* A handle adopting @fd (see cio__socket_adopt; on failure fd is still the caller's).
+ * Return: 0; -ENOMEM; cio__socket_adopt()'s errors. */
+int cio__handle_adopt(void **ret_handle, size_t size, int fd, const struct cio__socket_want *want);
+/* A handle with a new socket whose connect has started: -EINPROGRESS counts as success (the
+ * caller finishes the connect); any other failure closes the socket. */
+int cio__handle_connect(void **ret_handle, size_t size, int domain, int type, int protocol,
+                        const cio_addr *addr);
+/* Give the handle's descriptor away and free the handle (see cio__socket_release).
+ * Return: the descriptor; -EINVAL for NULL; -EBADF. */
+int cio__handle_into_fd(void *handle);
+/* Close the handle's socket and free the handle; NULL is a no-op. */
+void cio__handle_close(void *handle);
+
+/*
+ * ---- listeners ----
+ * What a TCP and a Unix listener share: the socket and the spare descriptor for EMFILE (see
+ * cio__socket_accept). A listener handle starts with one; the cio__handle_* rules apply.
+ */
+struct cio__listener {
+    struct cio__socket sock;
+    int reserve; /* the spare descriptor, or -1 */
+};
+
+/* Allocate a listener handle whose socket is closed and which holds no reserve yet. */
+void *cio__listener_new(size_t size);
+/* A listener handle adopting @fd (want->listening should be 1), with its reserve. */
+int cio__listener_adopt(void **ret_handle, size_t size, int fd,
+                        const struct cio__socket_want *want);
+/* Accept one connection into a new stream handle of @stream_size bytes (see
+ * cio__socket_accept). Out of memory, the connection is closed (the client sees it closed).
+ * Return: 0; -EAGAIN; -ENOMEM; cio__socket_accept()'s errors. */
+int cio__listener_accept(struct cio__listener *listener, void **ret_stream, size_t stream_size,
+                         cio_addr *ret_peer);
+/* cio__handle_into_fd() and cio__handle_close() for a listener: the reserve goes too. */
+int cio__listener_into_fd(void *handle);
+void cio__listener_close(void *handle);
 
 /*
  * ---- I/O ----
@@ -150,6 +203,38 @@ int cio__sockopt_get_linger(const struct cio__socket *sock, int *ret_seconds);
 /* SO_SNDBUF / SO_RCVBUF: bytes >= 0 (the kernel doubles the value and enforces a floor and
  * the net.core.*mem_max ceiling); the getter returns the kernel's value. */
 int cio__sockopt_set_bufsize(struct cio__socket *sock, int name, int bytes);
+/* A string option (TCP_CONGESTION, SO_BINDTODEVICE) of at most @max bytes (< 64), copied into
+ * @buf as a C string. Return: 0; -EINVAL (NULL buf); -ENOSPC (@size too small); the kernel's. */
+int cio__sockopt_get_string(const struct cio__socket *sock, int level, int name, size_t max,
+                            char *buf, size_t size);
+/* SO_BINDTODEVICE: an interface name shorter than IF_NAMESIZE; NULL or "" removes the binding. */
+int cio__sockopt_set_bind_device(struct cio__socket *sock, const char *ifname);
+int cio__sockopt_get_bind_device(const struct cio__socket *sock, char *buf, size_t size);
+
+/*
+ * ---- IP-level options (TCP and UDP) ----
+ * An option both families have is named twice: level IPPROTO_IP with @v4_name on an AF_INET
+ * socket, level IPPROTO_IPV6 with @v6_name on an AF_INET6 one.
+ */
+
+/* An IP address's family: AF_INET, AF_INET6, or 0 for any other kind. */
+int cio__addr_ip_family(const cio_addr *addr);
+/* 0 for an IP address; -EINVAL for NULL; -EAFNOSUPPORT for another kind. */
+int cio__addr_check_ip(const cio_addr *addr);
+/* cio__socket_check(), and -EINVAL unless the socket is AF_INET6 (an IPv6-level option). */
+int cio__socket_check_v6(const struct cio__socket *sock);
+
+int cio__sockopt_set_ip(struct cio__socket *sock, int v4_name, int v6_name, int value);
+int cio__sockopt_get_ip(const struct cio__socket *sock, int v4_name, int v6_name, int *ret_value);
+/* Unicast TTL / hop limit (1..255) and TOS / traffic class (0..255). */
+int cio__sockopt_set_ttl(struct cio__socket *sock, int ttl);
+int cio__sockopt_get_ttl(const struct cio__socket *sock, int *ret_ttl);
+int cio__sockopt_set_tos(struct cio__socket *sock, int tos);
+int cio__sockopt_get_tos(const struct cio__socket *sock, int *ret_tos);
+/* A boolean option of the IPv6 level (IPV6_V6ONLY, IPV6_MULTICAST_LOOP...): -EINVAL on a
+ * socket that is not AF_INET6. */
+int cio__sockopt_set_v6_bool(struct cio__socket *sock, int name, bool on);
+int cio__sockopt_get_v6_bool(const struct cio__socket *sock, int name, bool *ret_on);
 
 /*
  * SIGPIPE suppression for calls without MSG_NOSIGNAL (sendfile, splice). begin() blocks

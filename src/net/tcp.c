@@ -7,14 +7,12 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "cio/tcp.h"
 #include "net/socket.h"
@@ -26,8 +24,7 @@ struct cio_tcp_stream {
 };
 
 struct cio_tcp_listener {
-    struct cio__socket sock;
-    int reserve; /* the spare descriptor for EMFILE, or -1 (see cio__socket_accept) */
+    struct cio__listener base; /* the socket and the spare descriptor for EMFILE */
 };
 
 struct cio_tcp_socket {
@@ -35,6 +32,7 @@ struct cio_tcp_socket {
 };
 
 #define SOCK(handle) ((handle) != NULL ? &(handle)->sock : NULL)
+#define LISTENER_SOCK(listener) ((listener) != NULL ? &(listener)->base.sock : NULL)
 
 #define SENDFILE_MAX 0x7ffff000 /* what Linux moves at most per sendfile() call */
 #define CONGESTION_NAME_MAX 16  /* TCP_CA_NAME_MAX */
@@ -44,90 +42,11 @@ static const struct cio__socket_want want_stream = {
 static const struct cio__socket_want want_listener = {
     .domains = {AF_INET, AF_INET6}, .type = SOCK_STREAM, .protocol = IPPROTO_TCP, .listening = 1};
 
-/* The address family of an IP address, or 0. */
-static int ip_family(const cio_addr *addr)
-{
-    switch (cio_addr_get_kind(addr)) {
-    case CIO_ADDR_IPV4:
-        return AF_INET;
-    case CIO_ADDR_IPV6:
-        return AF_INET6;
-    default:
-        return 0;
-    }
-}
-
-static int check_ip(const cio_addr *addr)
-{
-    if (addr == NULL)
-        return -EINVAL;
-    return ip_family(addr) != 0 ? 0 : -EAFNOSUPPORT;
-}
-
-static cio_tcp_stream *stream_wrap(int fd, int domain)
-{
-    cio_tcp_stream *stream = malloc(sizeof(*stream));
-    if (stream != NULL)
-        cio__socket_init(&stream->sock, fd, domain, SOCK_STREAM);
-    return stream;
-}
-
 /* ---- options shared by the three handle types ---- */
-
-static int check_open(const struct cio__socket *sock)
-{
-    if (sock == NULL)
-        return -EINVAL;
-    return sock->fd < 0 ? -EBADF : 0;
-}
-
-static int set_ttl(struct cio__socket *sock, int ttl)
-{
-    int rc = check_open(sock);
-    if (rc < 0)
-        return rc;
-    if (ttl < 1 || ttl > 255)
-        return -EINVAL;
-    if (sock->domain == AF_INET6)
-        return cio__sockopt_set_int(sock, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl);
-    return cio__sockopt_set_int(sock, IPPROTO_IP, IP_TTL, ttl);
-}
-
-static int get_ttl(const struct cio__socket *sock, int *ret_ttl)
-{
-    int rc = check_open(sock);
-    if (rc < 0)
-        return rc;
-    if (sock->domain == AF_INET6)
-        return cio__sockopt_get_int(sock, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ret_ttl);
-    return cio__sockopt_get_int(sock, IPPROTO_IP, IP_TTL, ret_ttl);
-}
-
-static int set_tos(struct cio__socket *sock, int tos)
-{
-    int rc = check_open(sock);
-    if (rc < 0)
-        return rc;
-    if (tos < 0 || tos > 255)
-        return -EINVAL;
-    if (sock->domain == AF_INET6)
-        return cio__sockopt_set_int(sock, IPPROTO_IPV6, IPV6_TCLASS, tos);
-    return cio__sockopt_set_int(sock, IPPROTO_IP, IP_TOS, tos);
-}
-
-static int get_tos(const struct cio__socket *sock, int *ret_tos)
-{
-    int rc = check_open(sock);
-    if (rc < 0)
-        return rc;
-    if (sock->domain == AF_INET6)
-        return cio__sockopt_get_int(sock, IPPROTO_IPV6, IPV6_TCLASS, ret_tos);
-    return cio__sockopt_get_int(sock, IPPROTO_IP, IP_TOS, ret_tos);
-}
 
 static int set_keepalive(struct cio__socket *sock, bool on, const cio_tcp_keepalive *params)
 {
-    int rc = check_open(sock);
+    int rc = cio__socket_check(sock);
     if (rc < 0)
         return rc;
     /* Validate everything before changing anything, so a bad field changes nothing. */
@@ -169,55 +88,31 @@ static int get_keepalive(const struct cio__socket *sock, bool *ret_on,
     return 0;
 }
 
-/* Copy a kernel-provided name of up to `len` bytes into the caller's buffer. */
-static int copy_name(const char *name, size_t len, char *buf, size_t size)
-{
-    size_t n = strnlen(name, len);
-    if (n + 1 > size)
-        return -ENOSPC;
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    return 0;
-}
-
 /* ======================================================================================== */
 /* Listener                                                                                 */
 /* ======================================================================================== */
-
-static cio_tcp_listener *listener_alloc(void)
-{
-    cio_tcp_listener *listener = malloc(sizeof(*listener));
-    if (listener != NULL) {
-        cio__socket_init(&listener->sock, -1, 0, SOCK_STREAM);
-        listener->reserve = -1;
-    }
-    return listener;
-}
 
 int cio_tcp_listener_bind(cio_tcp_listener **ret_listener, const cio_addr *addr, int backlog)
 {
     if (ret_listener == NULL)
         return -EINVAL;
-    int rc = check_ip(addr);
+    int rc = cio__addr_check_ip(addr);
     if (rc < 0)
         return rc;
-    cio_tcp_listener *listener = listener_alloc();
+    cio_tcp_listener *listener = cio__listener_new(sizeof(*listener));
     if (listener == NULL)
         return -ENOMEM;
-    if ((rc = cio__socket_open(&listener->sock, ip_family(addr), SOCK_STREAM, IPPROTO_TCP)) < 0)
-        goto fail;
+    struct cio__socket *sock = &listener->base.sock;
     /* Like mio and libuv: a restarted server must not wait for TIME_WAIT to pass. */
-    if ((rc = cio__sockopt_set_bool(&listener->sock, SOL_SOCKET, SO_REUSEADDR, true)) < 0 ||
-        (rc = cio__socket_bind(&listener->sock, addr)) < 0 ||
-        (rc = cio__socket_listen(&listener->sock, backlog)) < 0)
-        goto fail;
-    cio__reserve_open(&listener->reserve);
+    if ((rc = cio__socket_open(sock, cio__addr_ip_family(addr), SOCK_STREAM, IPPROTO_TCP)) < 0 ||
+        (rc = cio__sockopt_set_bool(sock, SOL_SOCKET, SO_REUSEADDR, true)) < 0 ||
+        (rc = cio__socket_bind(sock, addr)) < 0 || (rc = cio__socket_listen(sock, backlog)) < 0) {
+        cio__listener_close(listener);
+        return rc;
+    }
+    cio__reserve_open(&listener->base.reserve);
     *ret_listener = listener;
     return 0;
-fail:
-    cio__socket_close(&listener->sock);
-    free(listener);
-    return rc;
 }
 
 int cio_tcp_listener_try_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_stream,
@@ -225,81 +120,57 @@ int cio_tcp_listener_try_accept(cio_tcp_listener *listener, cio_tcp_stream **ret
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer;
-    int fd =
-        cio__socket_accept(&listener->sock, &listener->reserve, ret_peer != NULL ? &peer : NULL);
-    if (fd < 0)
-        return fd;
-    cio_tcp_stream *stream = stream_wrap(fd, listener->sock.domain);
-    if (stream == NULL) {
-        close(fd); /* the client sees the connection closed */
-        return -ENOMEM;
-    }
-    *ret_stream = stream;
-    if (ret_peer != NULL)
-        *ret_peer = peer;
-    return 0;
+    void *stream;
+    int rc = cio__listener_accept(&listener->base, &stream, sizeof(cio_tcp_stream), ret_peer);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_tcp_listener_local_addr(const cio_tcp_listener *listener, cio_addr *ret_addr)
 {
-    return cio__socket_local_addr(SOCK(listener), ret_addr);
+    return cio__socket_local_addr(LISTENER_SOCK(listener), ret_addr);
 }
 
 int cio_tcp_listener_take_error(cio_tcp_listener *listener)
 {
-    return cio__socket_take_error(SOCK(listener));
+    return cio__socket_take_error(LISTENER_SOCK(listener));
 }
 
 int cio_tcp_listener_set_ttl(cio_tcp_listener *listener, int ttl)
 {
-    return set_ttl(SOCK(listener), ttl);
+    return cio__sockopt_set_ttl(LISTENER_SOCK(listener), ttl);
 }
 
 int cio_tcp_listener_ttl(const cio_tcp_listener *listener, int *ret_ttl)
 {
-    return get_ttl(SOCK(listener), ret_ttl);
+    return cio__sockopt_get_ttl(LISTENER_SOCK(listener), ret_ttl);
 }
 
 int cio_tcp_listener_fd(const cio_tcp_listener *listener)
 {
-    return cio__socket_fd(SOCK(listener));
+    return cio__socket_fd(LISTENER_SOCK(listener));
 }
 
 int cio_tcp_listener_from_fd(cio_tcp_listener **ret_listener, int fd)
 {
     if (ret_listener == NULL)
         return -EINVAL;
-    cio_tcp_listener *listener = listener_alloc();
-    if (listener == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&listener->sock, fd, &want_listener);
-    if (rc < 0) {
-        free(listener);
-        return rc;
-    }
-    cio__reserve_open(&listener->reserve);
-    *ret_listener = listener;
-    return 0;
+    void *listener;
+    int rc = cio__listener_adopt(&listener, sizeof(cio_tcp_listener), fd, &want_listener);
+    if (rc == 0)
+        *ret_listener = listener;
+    return rc;
 }
 
 int cio_tcp_listener_into_fd(cio_tcp_listener *listener)
 {
-    if (listener == NULL)
-        return -EINVAL;
-    cio__reserve_close(&listener->reserve);
-    int fd = cio__socket_release(&listener->sock);
-    free(listener);
-    return fd;
+    return cio__listener_into_fd(listener);
 }
 
 void cio_tcp_listener_close(cio_tcp_listener *listener)
 {
-    if (listener == NULL)
-        return;
-    cio__reserve_close(&listener->reserve);
-    cio__socket_close(&listener->sock);
-    free(listener);
+    cio__listener_close(listener);
 }
 
 /* ======================================================================================== */
@@ -310,25 +181,15 @@ int cio_tcp_stream_try_connect(cio_tcp_stream **ret_stream, const cio_addr *addr
 {
     if (ret_stream == NULL)
         return -EINVAL;
-    int rc = check_ip(addr);
+    int rc = cio__addr_check_ip(addr);
     if (rc < 0)
         return rc;
-    /* Allocate first: once connect() has started there is nothing to undo it with. */
-    cio_tcp_stream *stream = stream_wrap(-1, 0);
-    if (stream == NULL)
-        return -ENOMEM;
-    if ((rc = cio__socket_open(&stream->sock, ip_family(addr), SOCK_STREAM, IPPROTO_TCP)) < 0) {
-        free(stream);
-        return rc;
-    }
-    rc = cio__socket_connect(&stream->sock, addr);
-    if (rc < 0 && rc != -EINPROGRESS) {
-        cio__socket_close(&stream->sock);
-        free(stream);
-        return rc;
-    }
-    *ret_stream = stream;
-    return 0;
+    void *stream;
+    rc = cio__handle_connect(&stream, sizeof(cio_tcp_stream), cio__addr_ip_family(addr),
+                             SOCK_STREAM, IPPROTO_TCP, addr);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_tcp_stream_try_finish_connect(cio_tcp_stream *stream)
@@ -391,7 +252,7 @@ ssize_t cio_tcp_stream_try_peek(cio_tcp_stream *stream, void *buf, size_t len)
 ssize_t cio_tcp_stream_try_sendfile(cio_tcp_stream *stream, int file_fd, int64_t *offset,
                                     size_t count)
 {
-    int rc = check_open(SOCK(stream));
+    int rc = cio__socket_check(SOCK(stream));
     if (rc < 0)
         return rc;
     if (file_fd < 0)
@@ -447,33 +308,21 @@ int cio_tcp_stream_from_fd(cio_tcp_stream **ret_stream, int fd)
 {
     if (ret_stream == NULL)
         return -EINVAL;
-    cio_tcp_stream *stream = stream_wrap(-1, 0);
-    if (stream == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&stream->sock, fd, &want_stream);
-    if (rc < 0) {
-        free(stream);
-        return rc;
-    }
-    *ret_stream = stream;
-    return 0;
+    void *stream;
+    int rc = cio__handle_adopt(&stream, sizeof(cio_tcp_stream), fd, &want_stream);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_tcp_stream_into_fd(cio_tcp_stream *stream)
 {
-    if (stream == NULL)
-        return -EINVAL;
-    int fd = cio__socket_release(&stream->sock);
-    free(stream);
-    return fd;
+    return cio__handle_into_fd(stream);
 }
 
 void cio_tcp_stream_close(cio_tcp_stream *stream)
 {
-    if (stream == NULL)
-        return;
-    cio__socket_close(&stream->sock);
-    free(stream);
+    cio__handle_close(stream);
 }
 
 int cio_tcp_stream_set_nodelay(cio_tcp_stream *stream, bool on)
@@ -498,22 +347,22 @@ int cio_tcp_stream_cork(const cio_tcp_stream *stream, bool *ret_on)
 
 int cio_tcp_stream_set_ttl(cio_tcp_stream *stream, int ttl)
 {
-    return set_ttl(SOCK(stream), ttl);
+    return cio__sockopt_set_ttl(SOCK(stream), ttl);
 }
 
 int cio_tcp_stream_ttl(const cio_tcp_stream *stream, int *ret_ttl)
 {
-    return get_ttl(SOCK(stream), ret_ttl);
+    return cio__sockopt_get_ttl(SOCK(stream), ret_ttl);
 }
 
 int cio_tcp_stream_set_tos(cio_tcp_stream *stream, int tos)
 {
-    return set_tos(SOCK(stream), tos);
+    return cio__sockopt_set_tos(SOCK(stream), tos);
 }
 
 int cio_tcp_stream_tos(const cio_tcp_stream *stream, int *ret_tos)
 {
-    return get_tos(SOCK(stream), ret_tos);
+    return cio__sockopt_get_tos(SOCK(stream), ret_tos);
 }
 
 int cio_tcp_stream_set_quickack(cio_tcp_stream *stream, bool on)
@@ -588,7 +437,7 @@ int cio_tcp_stream_notsent_lowat(const cio_tcp_stream *stream, unsigned *ret_byt
 
 int cio_tcp_stream_set_congestion(cio_tcp_stream *stream, const char *name)
 {
-    int rc = check_open(SOCK(stream));
+    int rc = cio__socket_check(SOCK(stream));
     if (rc < 0)
         return rc;
     if (name == NULL)
@@ -603,16 +452,8 @@ int cio_tcp_stream_set_congestion(cio_tcp_stream *stream, const char *name)
 
 int cio_tcp_stream_congestion(const cio_tcp_stream *stream, char *buf, size_t size)
 {
-    int rc = check_open(SOCK(stream));
-    if (rc < 0)
-        return rc;
-    if (buf == NULL)
-        return -EINVAL;
-    char name[CONGESTION_NAME_MAX + 1] = "";
-    socklen_t len = CONGESTION_NAME_MAX;
-    if (getsockopt(stream->sock.fd, IPPROTO_TCP, TCP_CONGESTION, name, &len) < 0)
-        return -errno;
-    return copy_name(name, len, buf, size);
+    return cio__sockopt_get_string(SOCK(stream), IPPROTO_TCP, TCP_CONGESTION, CONGESTION_NAME_MAX,
+                                   buf, size);
 }
 
 int cio_tcp_stream_set_send_buffer_size(cio_tcp_stream *stream, int bytes)
@@ -643,16 +484,11 @@ static int socket_new(cio_tcp_socket **ret_socket, int domain)
 {
     if (ret_socket == NULL)
         return -EINVAL;
-    cio_tcp_socket *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_open(&socket->sock, domain, SOCK_STREAM, IPPROTO_TCP);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_open(&socket, sizeof(cio_tcp_socket), domain, SOCK_STREAM, IPPROTO_TCP);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_tcp_socket_new_v4(cio_tcp_socket **ret_socket)
@@ -667,10 +503,10 @@ int cio_tcp_socket_new_v6(cio_tcp_socket **ret_socket)
 
 int cio_tcp_socket_bind(cio_tcp_socket *socket, const cio_addr *addr)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0 || (rc = check_ip(addr)) < 0)
+    int rc = cio__socket_check(SOCK(socket));
+    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
         return rc;
-    if (ip_family(addr) != socket->sock.domain)
+    if (cio__addr_ip_family(addr) != socket->sock.domain)
         return -EAFNOSUPPORT;
     return cio__socket_bind(&socket->sock, addr);
 }
@@ -683,16 +519,16 @@ int cio_tcp_socket_bind(cio_tcp_socket *socket, const cio_addr *addr)
 int cio_tcp_socket_try_connect(cio_tcp_socket *socket, const cio_addr *addr,
                                cio_tcp_stream **ret_stream)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (ret_stream == NULL)
         return -EINVAL;
-    if ((rc = check_ip(addr)) < 0)
+    if ((rc = cio__addr_check_ip(addr)) < 0)
         return rc;
-    if (ip_family(addr) != socket->sock.domain)
+    if (cio__addr_ip_family(addr) != socket->sock.domain)
         return -EAFNOSUPPORT;
-    cio_tcp_stream *stream = stream_wrap(-1, 0);
+    cio_tcp_stream *stream = cio__handle_new(sizeof(*stream));
     if (stream == NULL)
         return -ENOMEM;
     rc = cio__socket_connect(&socket->sock, addr);
@@ -708,21 +544,21 @@ int cio_tcp_socket_try_connect(cio_tcp_socket *socket, const cio_addr *addr,
 
 int cio_tcp_socket_listen(cio_tcp_socket *socket, int backlog, cio_tcp_listener **ret_listener)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (ret_listener == NULL)
         return -EINVAL;
-    cio_tcp_listener *listener = listener_alloc();
+    cio_tcp_listener *listener = cio__listener_new(sizeof(*listener));
     if (listener == NULL)
         return -ENOMEM;
     if ((rc = cio__socket_listen(&socket->sock, backlog)) < 0) {
         free(listener);
         return rc;
     }
-    listener->sock = socket->sock;
+    listener->base.sock = socket->sock;
     free(socket);
-    cio__reserve_open(&listener->reserve);
+    cio__reserve_open(&listener->base.reserve);
     *ret_listener = listener;
     return 0;
 }
@@ -752,33 +588,21 @@ int cio_tcp_socket_from_fd(cio_tcp_socket **ret_socket, int fd)
     socklen_t len = sizeof(ss);
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
         return -EISCONN;
-    cio_tcp_socket *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&socket->sock, fd, &want_stream);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_adopt(&socket, sizeof(cio_tcp_socket), fd, &want_stream);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_tcp_socket_into_fd(cio_tcp_socket *socket)
 {
-    if (socket == NULL)
-        return -EINVAL;
-    int fd = cio__socket_release(&socket->sock);
-    free(socket);
-    return fd;
+    return cio__handle_into_fd(socket);
 }
 
 void cio_tcp_socket_close(cio_tcp_socket *socket)
 {
-    if (socket == NULL)
-        return;
-    cio__socket_close(&socket->sock);
-    free(socket);
+    cio__handle_close(socket);
 }
 
 int cio_tcp_socket_set_reuseaddr(cio_tcp_socket *socket, bool on)
@@ -803,22 +627,12 @@ int cio_tcp_socket_reuseport(const cio_tcp_socket *socket, bool *ret_on)
 
 int cio_tcp_socket_set_v6only(cio_tcp_socket *socket, bool on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain != AF_INET6)
-        return -EINVAL;
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_V6ONLY, on);
+    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_V6ONLY, on);
 }
 
 int cio_tcp_socket_v6only(const cio_tcp_socket *socket, bool *ret_on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain != AF_INET6)
-        return -EINVAL;
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_V6ONLY, ret_on);
+    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_V6ONLY, ret_on);
 }
 
 int cio_tcp_socket_set_send_buffer_size(cio_tcp_socket *socket, int bytes)
@@ -874,41 +688,22 @@ int cio_tcp_socket_nodelay(const cio_tcp_socket *socket, bool *ret_on)
 
 int cio_tcp_socket_set_tos(cio_tcp_socket *socket, int tos)
 {
-    return set_tos(SOCK(socket), tos);
+    return cio__sockopt_set_tos(SOCK(socket), tos);
 }
 
 int cio_tcp_socket_tos(const cio_tcp_socket *socket, int *ret_tos)
 {
-    return get_tos(SOCK(socket), ret_tos);
+    return cio__sockopt_get_tos(SOCK(socket), ret_tos);
 }
 
 int cio_tcp_socket_set_bind_device(cio_tcp_socket *socket, const char *ifname)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    size_t len = ifname != NULL ? strnlen(ifname, IF_NAMESIZE) : 0;
-    if (len >= IF_NAMESIZE)
-        return -EINVAL;
-    /* A zero length removes the binding. */
-    if (setsockopt(socket->sock.fd, SOL_SOCKET, SO_BINDTODEVICE, len > 0 ? ifname : "",
-                   (socklen_t)len) < 0)
-        return -errno;
-    return 0;
+    return cio__sockopt_set_bind_device(SOCK(socket), ifname);
 }
 
 int cio_tcp_socket_bind_device(const cio_tcp_socket *socket, char *buf, size_t size)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (buf == NULL)
-        return -EINVAL;
-    char name[IF_NAMESIZE + 1] = "";
-    socklen_t len = IF_NAMESIZE;
-    if (getsockopt(socket->sock.fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0)
-        return -errno;
-    return copy_name(name, len, buf, size);
+    return cio__sockopt_get_bind_device(SOCK(socket), buf, size);
 }
 
 int cio_tcp_socket_set_fastopen_connect(cio_tcp_socket *socket, bool on)

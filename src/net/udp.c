@@ -6,13 +6,10 @@
  * function checks its handle and hands the embedded struct cio__socket to a helper.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "cio/udp.h"
 #include "net/msg.h"
@@ -38,39 +35,31 @@ struct cio_udp_socket {
 static const struct cio__socket_want want_udp = {
     .domains = {AF_INET, AF_INET6}, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .listening = 0};
 
-static int check_open(const struct cio__socket *sock)
+/* An IP-level boolean option, by family (see cio__sockopt_get_ip). */
+static int get_ip_bool(const struct cio__socket *sock, int v4_name, int v6_name, bool *ret_on)
 {
-    if (sock == NULL)
-        return -EINVAL;
-    return sock->fd < 0 ? -EBADF : 0;
-}
-
-static int ip_family(const cio_addr *addr)
-{
-    switch (cio_addr_get_kind(addr)) {
-    case CIO_ADDR_IPV4:
-        return AF_INET;
-    case CIO_ADDR_IPV6:
-        return AF_INET6;
-    default:
-        return 0;
-    }
-}
-
-static int check_ip(const cio_addr *addr)
-{
-    if (addr == NULL)
-        return -EINVAL;
-    return ip_family(addr) != 0 ? 0 : -EAFNOSUPPORT;
-}
-
-/* An option of the IPv6 level: only an IPv6 socket has it. */
-static int check_v6(const struct cio__socket *sock)
-{
-    int rc = check_open(sock);
+    int rc = cio__socket_check(sock);
     if (rc < 0)
         return rc;
-    return sock->domain == AF_INET6 ? 0 : -EINVAL;
+    if (ret_on == NULL)
+        return -EINVAL;
+    int value;
+    if ((rc = cio__sockopt_get_ip(sock, v4_name, v6_name, &value)) < 0)
+        return rc;
+    *ret_on = value != 0;
+    return 0;
+}
+
+/* The checks both batch calls start with. Return: how many messages to hand the kernel (at
+ * most CIO_UDP_BATCH_MAX), 0 for none, or a negative errno. */
+static int batch_size(const struct cio__socket *sock, const cio_udp_msg *msgs, size_t count)
+{
+    int rc = cio__socket_check(sock);
+    if (rc < 0)
+        return rc;
+    if (msgs == NULL && count > 0)
+        return -EINVAL;
+    return (int)cio__min(count, (size_t)CIO_UDP_BATCH_MAX);
 }
 
 /* ======================================================================================== */
@@ -81,16 +70,11 @@ static int socket_new(cio_udp_socket **ret_socket, int domain)
 {
     if (ret_socket == NULL)
         return -EINVAL;
-    cio_udp_socket *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_open(&socket->sock, domain, SOCK_DGRAM, IPPROTO_UDP);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_open(&socket, sizeof(cio_udp_socket), domain, SOCK_DGRAM, IPPROTO_UDP);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_udp_socket_new_v4(cio_udp_socket **ret_socket)
@@ -107,11 +91,11 @@ int cio_udp_socket_bind(cio_udp_socket **ret_socket, const cio_addr *addr)
 {
     if (ret_socket == NULL)
         return -EINVAL;
-    int rc = check_ip(addr);
+    int rc = cio__addr_check_ip(addr);
     if (rc < 0)
         return rc;
     cio_udp_socket *socket;
-    if ((rc = socket_new(&socket, ip_family(addr))) < 0)
+    if ((rc = socket_new(&socket, cio__addr_ip_family(addr))) < 0)
         return rc;
     if ((rc = cio__socket_bind(&socket->sock, addr)) < 0) {
         cio_udp_socket_close(socket);
@@ -123,29 +107,29 @@ int cio_udp_socket_bind(cio_udp_socket **ret_socket, const cio_addr *addr)
 
 int cio_udp_socket_bind_to(cio_udp_socket *socket, const cio_addr *addr)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0 || (rc = check_ip(addr)) < 0)
+    int rc = cio__socket_check(SOCK(socket));
+    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
         return rc;
     /* An IPv6 socket binds IPv4-mapped addresses, which are IPv6 addresses; a plain IPv4
      * address on it (or the reverse) is the wrong family. */
-    if (ip_family(addr) != socket->sock.domain)
+    if (cio__addr_ip_family(addr) != socket->sock.domain)
         return -EAFNOSUPPORT;
     return cio__socket_bind(&socket->sock, addr);
 }
 
 int cio_udp_socket_connect(cio_udp_socket *socket, const cio_addr *addr)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0 || (rc = check_ip(addr)) < 0)
+    int rc = cio__socket_check(SOCK(socket));
+    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
         return rc;
-    if (socket->sock.domain == AF_INET && ip_family(addr) != AF_INET)
+    if (socket->sock.domain == AF_INET && cio__addr_ip_family(addr) != AF_INET)
         return -EAFNOSUPPORT;
     return cio__socket_connect(&socket->sock, addr);
 }
 
 int cio_udp_socket_disconnect(cio_udp_socket *socket)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     cio_addr before, after;
@@ -190,33 +174,21 @@ int cio_udp_socket_from_fd(cio_udp_socket **ret_socket, int fd)
 {
     if (ret_socket == NULL)
         return -EINVAL;
-    cio_udp_socket *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&socket->sock, fd, &want_udp);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_adopt(&socket, sizeof(cio_udp_socket), fd, &want_udp);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_udp_socket_into_fd(cio_udp_socket *socket)
 {
-    if (socket == NULL)
-        return -EINVAL;
-    int fd = cio__socket_release(&socket->sock);
-    free(socket);
-    return fd;
+    return cio__handle_into_fd(socket);
 }
 
 void cio_udp_socket_close(cio_udp_socket *socket)
 {
-    if (socket == NULL)
-        return;
-    cio__socket_close(&socket->sock);
-    free(socket);
+    cio__handle_close(socket);
 }
 
 /* ======================================================================================== */
@@ -225,8 +197,7 @@ void cio_udp_socket_close(cio_udp_socket *socket)
 
 ssize_t cio_udp_socket_try_send(cio_udp_socket *socket, const void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    return cio__dgram_send(SOCK(socket), &iov, 1, NULL);
+    return cio__dgram_send_buf(SOCK(socket), buf, len, NULL);
 }
 
 ssize_t cio_udp_socket_try_send_to(cio_udp_socket *socket, const void *buf, size_t len,
@@ -234,37 +205,32 @@ ssize_t cio_udp_socket_try_send_to(cio_udp_socket *socket, const void *buf, size
 {
     if (socket == NULL)
         return -EINVAL;
-    int rc = check_ip(addr);
+    int rc = cio__addr_check_ip(addr);
     if (rc < 0)
         return rc;
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    return cio__dgram_send(SOCK(socket), &iov, 1, addr);
+    return cio__dgram_send_buf(SOCK(socket), buf, len, addr);
 }
 
 ssize_t cio_udp_socket_try_recv(cio_udp_socket *socket, void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, 0, NULL);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, NULL);
 }
 
 ssize_t cio_udp_socket_try_recv_from(cio_udp_socket *socket, void *buf, size_t len,
                                      cio_addr *ret_from)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, 0, ret_from);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, ret_from);
 }
 
 ssize_t cio_udp_socket_try_peek(cio_udp_socket *socket, void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, MSG_PEEK, NULL);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, NULL);
 }
 
 ssize_t cio_udp_socket_try_peek_from(cio_udp_socket *socket, void *buf, size_t len,
                                      cio_addr *ret_from)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, MSG_PEEK, ret_from);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, ret_from);
 }
 
 ssize_t cio_udp_socket_try_peek_sender(cio_udp_socket *socket, cio_addr *ret_from)
@@ -459,7 +425,7 @@ static int finish_recv(const struct cio__socket *sock, struct msghdr *h, size_t 
 
 ssize_t cio_udp_socket_try_send_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (msg == NULL)
@@ -476,7 +442,7 @@ ssize_t cio_udp_socket_try_send_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 
 ssize_t cio_udp_socket_try_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (msg == NULL)
@@ -497,22 +463,18 @@ ssize_t cio_udp_socket_try_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 
 int cio_udp_socket_try_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (msgs == NULL && count > 0)
-        return -EINVAL;
-    if (count == 0)
-        return 0;
-    count = cio__min(count, (size_t)CIO_UDP_BATCH_MAX);
+    int batch = batch_size(SOCK(socket), msgs, count);
+    if (batch <= 0)
+        return batch;
     struct mmsghdr vec[CIO_UDP_BATCH_MAX];
     union send_control control[CIO_UDP_BATCH_MAX];
-    for (size_t i = 0; i < count; i++) {
-        if ((rc = prepare_send(&socket->sock, &msgs[i], &vec[i].msg_hdr, &control[i])) < 0)
+    for (int i = 0; i < batch; i++) {
+        int rc = prepare_send(&socket->sock, &msgs[i], &vec[i].msg_hdr, &control[i]);
+        if (rc < 0)
             return rc;
         vec[i].msg_len = 0;
     }
-    int n = CIO__RETRY_EINTR(sendmmsg(socket->sock.fd, vec, (unsigned)count, MSG_NOSIGNAL));
+    int n = CIO__RETRY_EINTR(sendmmsg(socket->sock.fd, vec, (unsigned)batch, MSG_NOSIGNAL));
     if (n < 0)
         return -errno;
     for (int i = 0; i < n; i++)
@@ -522,25 +484,21 @@ int cio_udp_socket_try_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, siz
 
 int cio_udp_socket_try_recv_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (msgs == NULL && count > 0)
-        return -EINVAL;
-    if (count == 0)
-        return 0;
-    count = cio__min(count, (size_t)CIO_UDP_BATCH_MAX);
+    int batch = batch_size(SOCK(socket), msgs, count);
+    if (batch <= 0)
+        return batch;
     struct mmsghdr vec[CIO_UDP_BATCH_MAX];
     struct sockaddr_storage names[CIO_UDP_BATCH_MAX];
     union recv_control control[CIO_UDP_BATCH_MAX];
     size_t totals[CIO_UDP_BATCH_MAX];
-    for (size_t i = 0; i < count; i++) {
-        if ((rc = prepare_recv(&msgs[i], &vec[i].msg_hdr, &names[i], &control[i], &totals[i])) < 0)
+    for (int i = 0; i < batch; i++) {
+        int rc = prepare_recv(&msgs[i], &vec[i].msg_hdr, &names[i], &control[i], &totals[i]);
+        if (rc < 0)
             return rc;
         vec[i].msg_len = 0;
     }
     /* MSG_TRUNC: each msg_len is the datagram's real length, so truncation shows. */
-    int n = CIO__RETRY_EINTR(recvmmsg(socket->sock.fd, vec, (unsigned)count, MSG_TRUNC, NULL));
+    int n = CIO__RETRY_EINTR(recvmmsg(socket->sock.fd, vec, (unsigned)batch, MSG_TRUNC, NULL));
     if (n < 0)
         return -errno;
     for (int i = 0; i < n; i++) {
@@ -569,46 +527,22 @@ int cio_udp_socket_broadcast(const cio_udp_socket *socket, bool *ret_on)
 
 int cio_udp_socket_set_ttl(cio_udp_socket *socket, int ttl)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (ttl < 1 || ttl > 255)
-        return -EINVAL;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_set_int(&socket->sock, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl);
-    return cio__sockopt_set_int(&socket->sock, IPPROTO_IP, IP_TTL, ttl);
+    return cio__sockopt_set_ttl(SOCK(socket), ttl);
 }
 
 int cio_udp_socket_ttl(const cio_udp_socket *socket, int *ret_ttl)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_get_int(&socket->sock, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ret_ttl);
-    return cio__sockopt_get_int(&socket->sock, IPPROTO_IP, IP_TTL, ret_ttl);
+    return cio__sockopt_get_ttl(SOCK(socket), ret_ttl);
 }
 
 int cio_udp_socket_set_tos(cio_udp_socket *socket, int tos)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (tos < 0 || tos > 255)
-        return -EINVAL;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_set_int(&socket->sock, IPPROTO_IPV6, IPV6_TCLASS, tos);
-    return cio__sockopt_set_int(&socket->sock, IPPROTO_IP, IP_TOS, tos);
+    return cio__sockopt_set_tos(SOCK(socket), tos);
 }
 
 int cio_udp_socket_tos(const cio_udp_socket *socket, int *ret_tos)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_get_int(&socket->sock, IPPROTO_IPV6, IPV6_TCLASS, ret_tos);
-    return cio__sockopt_get_int(&socket->sock, IPPROTO_IP, IP_TOS, ret_tos);
+    return cio__sockopt_get_tos(SOCK(socket), ret_tos);
 }
 
 int cio_udp_socket_set_reuseaddr(cio_udp_socket *socket, bool on)
@@ -633,18 +567,12 @@ int cio_udp_socket_reuseport(const cio_udp_socket *socket, bool *ret_on)
 
 int cio_udp_socket_set_v6only(cio_udp_socket *socket, bool on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_V6ONLY, on);
+    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_V6ONLY, on);
 }
 
 int cio_udp_socket_v6only(const cio_udp_socket *socket, bool *ret_on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_V6ONLY, ret_on);
+    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_V6ONLY, ret_on);
 }
 
 int cio_udp_socket_set_send_buffer_size(cio_udp_socket *socket, int bytes)
@@ -669,36 +597,12 @@ int cio_udp_socket_recv_buffer_size(const cio_udp_socket *socket, int *ret_bytes
 
 int cio_udp_socket_set_bind_device(cio_udp_socket *socket, const char *ifname)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    size_t len = ifname != NULL ? strnlen(ifname, IF_NAMESIZE) : 0;
-    if (len >= IF_NAMESIZE)
-        return -EINVAL;
-    /* A zero length removes the binding. */
-    if (setsockopt(socket->sock.fd, SOL_SOCKET, SO_BINDTODEVICE, len > 0 ? ifname : "",
-                   (socklen_t)len) < 0)
-        return -errno;
-    return 0;
+    return cio__sockopt_set_bind_device(SOCK(socket), ifname);
 }
 
 int cio_udp_socket_bind_device(const cio_udp_socket *socket, char *buf, size_t size)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (buf == NULL)
-        return -EINVAL;
-    char name[IF_NAMESIZE + 1] = "";
-    socklen_t len = IF_NAMESIZE;
-    if (getsockopt(socket->sock.fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0)
-        return -errno;
-    size_t n = strnlen(name, len);
-    if (n + 1 > size)
-        return -ENOSPC;
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    return 0;
+    return cio__sockopt_get_bind_device(SOCK(socket), buf, size);
 }
 
 int cio_udp_socket_set_gso_segment(cio_udp_socket *socket, size_t bytes)
@@ -732,49 +636,29 @@ int cio_udp_socket_gro(const cio_udp_socket *socket, bool *ret_on)
 
 int cio_udp_socket_set_recv_pktinfo(cio_udp_socket *socket, bool on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_RECVPKTINFO, on);
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IP, IP_PKTINFO, on);
+    return cio__sockopt_set_ip(SOCK(socket), IP_PKTINFO, IPV6_RECVPKTINFO, on);
 }
 
 int cio_udp_socket_recv_pktinfo(const cio_udp_socket *socket, bool *ret_on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_RECVPKTINFO, ret_on);
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IP, IP_PKTINFO, ret_on);
+    return get_ip_bool(SOCK(socket), IP_PKTINFO, IPV6_RECVPKTINFO, ret_on);
 }
 
 int cio_udp_socket_set_recv_tos(cio_udp_socket *socket, bool on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_RECVTCLASS, on);
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IP, IP_RECVTOS, on);
+    return cio__sockopt_set_ip(SOCK(socket), IP_RECVTOS, IPV6_RECVTCLASS, on);
 }
 
 int cio_udp_socket_recv_tos(const cio_udp_socket *socket, bool *ret_on)
 {
-    int rc = check_open(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET6)
-        return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_RECVTCLASS, ret_on);
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IP, IP_RECVTOS, ret_on);
+    return get_ip_bool(SOCK(socket), IP_RECVTOS, IPV6_RECVTCLASS, ret_on);
 }
 
 /* ---- multicast ---- */
 
 static int membership_v4(cio_udp_socket *socket, int name, uint32_t group, uint32_t interface)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     struct ip_mreq mreq;
@@ -799,7 +683,7 @@ int cio_udp_socket_leave_multicast_v4(cio_udp_socket *socket, uint32_t group, ui
 static int membership_v6(cio_udp_socket *socket, int name, const uint8_t group[16],
                          unsigned ifindex)
 {
-    int rc = check_v6(SOCK(socket));
+    int rc = cio__socket_check_v6(SOCK(socket));
     if (rc < 0)
         return rc;
     if (group == NULL)
@@ -828,13 +712,13 @@ int cio_udp_socket_leave_multicast_v6(cio_udp_socket *socket, const uint8_t grou
 static int source_membership(cio_udp_socket *socket, int name, const cio_addr *group,
                              const cio_addr *source, unsigned ifindex)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (group == NULL || source == NULL)
         return -EINVAL;
-    int family = ip_family(group);
-    if (family == 0 || ip_family(source) != family)
+    int family = cio__addr_ip_family(group);
+    if (family == 0 || cio__addr_ip_family(source) != family)
         return -EAFNOSUPPORT;
     struct group_source_req req;
     memset(&req, 0, sizeof(req));
@@ -883,7 +767,7 @@ int cio_udp_socket_multicast_ttl_v4(const cio_udp_socket *socket, int *ret_ttl)
 
 int cio_udp_socket_set_multicast_if_v4(cio_udp_socket *socket, uint32_t interface)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     struct in_addr addr = {.s_addr = htonl(interface)};
@@ -894,7 +778,7 @@ int cio_udp_socket_set_multicast_if_v4(cio_udp_socket *socket, uint32_t interfac
 
 int cio_udp_socket_multicast_if_v4(const cio_udp_socket *socket, uint32_t *ret_interface)
 {
-    int rc = check_open(SOCK(socket));
+    int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
         return rc;
     if (ret_interface == NULL)
@@ -919,23 +803,17 @@ int cio_udp_socket_multicast_all_v4(const cio_udp_socket *socket, bool *ret_on)
 
 int cio_udp_socket_set_multicast_loop_v6(cio_udp_socket *socket, bool on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on);
+    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_MULTICAST_LOOP, on);
 }
 
 int cio_udp_socket_multicast_loop_v6(const cio_udp_socket *socket, bool *ret_on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, ret_on);
+    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_MULTICAST_LOOP, ret_on);
 }
 
 int cio_udp_socket_set_multicast_hops_v6(cio_udp_socket *socket, int hops)
 {
-    int rc = check_v6(SOCK(socket));
+    int rc = cio__socket_check_v6(SOCK(socket));
     if (rc < 0)
         return rc;
     if (hops < 0 || hops > 255)
@@ -945,7 +823,7 @@ int cio_udp_socket_set_multicast_hops_v6(cio_udp_socket *socket, int hops)
 
 int cio_udp_socket_multicast_hops_v6(const cio_udp_socket *socket, int *ret_hops)
 {
-    int rc = check_v6(SOCK(socket));
+    int rc = cio__socket_check_v6(SOCK(socket));
     if (rc < 0)
         return rc;
     return cio__sockopt_get_int(&socket->sock, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ret_hops);
@@ -953,7 +831,7 @@ int cio_udp_socket_multicast_hops_v6(const cio_udp_socket *socket, int *ret_hops
 
 int cio_udp_socket_set_multicast_if_v6(cio_udp_socket *socket, unsigned ifindex)
 {
-    int rc = check_v6(SOCK(socket));
+    int rc = cio__socket_check_v6(SOCK(socket));
     if (rc < 0)
         return rc;
     if (ifindex > INT32_MAX)
@@ -963,7 +841,7 @@ int cio_udp_socket_set_multicast_if_v6(cio_udp_socket *socket, unsigned ifindex)
 
 int cio_udp_socket_multicast_if_v6(const cio_udp_socket *socket, unsigned *ret_ifindex)
 {
-    int rc = check_v6(SOCK(socket));
+    int rc = cio__socket_check_v6(SOCK(socket));
     if (rc < 0)
         return rc;
     if (ret_ifindex == NULL)
@@ -977,16 +855,10 @@ int cio_udp_socket_multicast_if_v6(const cio_udp_socket *socket, unsigned *ret_i
 
 int cio_udp_socket_set_multicast_all_v6(cio_udp_socket *socket, bool on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_set_bool(&socket->sock, IPPROTO_IPV6, IPV6_MULTICAST_ALL, on);
+    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_MULTICAST_ALL, on);
 }
 
 int cio_udp_socket_multicast_all_v6(const cio_udp_socket *socket, bool *ret_on)
 {
-    int rc = check_v6(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    return cio__sockopt_get_bool(&socket->sock, IPPROTO_IPV6, IPV6_MULTICAST_ALL, ret_on);
+    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_MULTICAST_ALL, ret_on);
 }

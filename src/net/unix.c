@@ -23,8 +23,7 @@ struct cio_unix_stream {
 };
 
 struct cio_unix_listener {
-    struct cio__socket sock;
-    int reserve; /* the spare descriptor for EMFILE, or -1 (see cio__socket_accept) */
+    struct cio__listener base; /* the socket and the spare descriptor for EMFILE */
     /* The socket file, noted at bind / adopt time, for unlink-on-close. */
     bool has_file;
     bool unlink_on_close;
@@ -38,6 +37,7 @@ struct cio_unix_datagram {
 };
 
 #define SOCK(handle) ((handle) != NULL ? &(handle)->sock : NULL)
+#define LISTENER_SOCK(listener) ((listener) != NULL ? &(listener)->base.sock : NULL)
 
 static const struct cio__socket_want want_listener = {
     .domains = {AF_UNIX, AF_UNIX}, .type = SOCK_STREAM, .listening = 1};
@@ -95,11 +95,24 @@ static int peer_cred(const struct cio__socket *sock, cio_unix_cred *ret_cred, in
     return 0;
 }
 
-/* socketpair() with both ends non-blocking and close-on-exec. */
-static int pair_fds(int type, int fds[2])
+/* Two connected handles of @size bytes (a stream or a datagram pair) over socketpair(). */
+static int pair_new(size_t size, int type, void **ret_a, void **ret_b)
 {
-    if (socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
-        return -errno;
+    struct cio__socket *a = cio__handle_new(size);
+    struct cio__socket *b = cio__handle_new(size);
+    int fds[2];
+    int rc = a != NULL && b != NULL ? 0 : -ENOMEM;
+    if (rc == 0 && socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        free(a);
+        free(b);
+        return rc;
+    }
+    cio__socket_init(a, fds[0], AF_UNIX, type);
+    cio__socket_init(b, fds[1], AF_UNIX, type);
+    *ret_a = a;
+    *ret_b = b;
     return 0;
 }
 
@@ -107,23 +120,13 @@ static int pair_fds(int type, int fds[2])
 /* Listener                                                                                 */
 /* ======================================================================================== */
 
-static cio_unix_listener *listener_alloc(void)
-{
-    cio_unix_listener *listener = calloc(1, sizeof(*listener));
-    if (listener != NULL) {
-        cio__socket_init(&listener->sock, -1, AF_UNIX, SOCK_STREAM);
-        listener->reserve = -1;
-    }
-    return listener;
-}
-
 /* Note which file the listener's path names now, so that close removes only that file. */
 static void note_file(cio_unix_listener *listener)
 {
     cio_addr addr;
     struct stat st;
     listener->has_file = false;
-    if (cio__socket_local_addr(&listener->sock, &addr) < 0 ||
+    if (cio__socket_local_addr(&listener->base.sock, &addr) < 0 ||
         cio_addr_get_kind(&addr) != CIO_ADDR_UNIX)
         return;
     if (stat(cio_addr_unix_path(&addr), &st) < 0 || !S_ISSOCK(st.st_mode))
@@ -154,28 +157,23 @@ int cio_unix_listener_bind(cio_unix_listener **ret_listener, const cio_addr *add
     int rc = check_bind_addr(addr);
     if (rc < 0)
         return rc;
-    cio_unix_listener *listener = listener_alloc();
+    cio_unix_listener *listener = cio__listener_new(sizeof(*listener));
     if (listener == NULL)
         return -ENOMEM;
-    if ((rc = cio__socket_open(&listener->sock, AF_UNIX, SOCK_STREAM, 0)) < 0) {
-        free(listener);
-        return rc;
-    }
-    if ((rc = cio__socket_bind(&listener->sock, addr)) < 0)
+    if ((rc = cio__socket_open(&listener->base.sock, AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+        (rc = cio__socket_bind(&listener->base.sock, addr)) < 0)
         goto fail;
     note_file(listener);
-    if ((rc = cio__socket_listen(&listener->sock, backlog)) < 0) {
-        /* The file is ours (we just made it) and useless without a listener. */
+    if ((rc = cio__socket_listen(&listener->base.sock, backlog)) < 0) {
+        /* The file is ours (we just made it) and useless without a listener: close removes it. */
         listener->unlink_on_close = true;
-        remove_file(listener);
         goto fail;
     }
-    cio__reserve_open(&listener->reserve);
+    cio__reserve_open(&listener->base.reserve);
     *ret_listener = listener;
     return 0;
 fail:
-    cio__socket_close(&listener->sock);
-    free(listener);
+    cio_unix_listener_close(listener);
     return rc;
 }
 
@@ -184,31 +182,22 @@ int cio_unix_listener_try_accept(cio_unix_listener *listener, cio_unix_stream **
 {
     if (listener == NULL || ret_stream == NULL)
         return -EINVAL;
-    cio_addr peer;
-    int fd =
-        cio__socket_accept(&listener->sock, &listener->reserve, ret_peer != NULL ? &peer : NULL);
-    if (fd < 0)
-        return fd;
-    cio_unix_stream *stream = malloc(sizeof(*stream));
-    if (stream == NULL) {
-        close(fd); /* the client reads end of stream */
-        return -ENOMEM;
-    }
-    cio__socket_init(&stream->sock, fd, AF_UNIX, SOCK_STREAM);
-    *ret_stream = stream;
-    if (ret_peer != NULL)
-        *ret_peer = peer;
-    return 0;
+    /* Out of memory, the connection is closed: the client reads end of stream. */
+    void *stream;
+    int rc = cio__listener_accept(&listener->base, &stream, sizeof(cio_unix_stream), ret_peer);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_unix_listener_local_addr(const cio_unix_listener *listener, cio_addr *ret_addr)
 {
-    return cio__socket_local_addr(SOCK(listener), ret_addr);
+    return cio__socket_local_addr(LISTENER_SOCK(listener), ret_addr);
 }
 
 int cio_unix_listener_take_error(cio_unix_listener *listener)
 {
-    return cio__socket_take_error(SOCK(listener));
+    return cio__socket_take_error(LISTENER_SOCK(listener));
 }
 
 int cio_unix_listener_set_unlink_on_close(cio_unix_listener *listener, bool on)
@@ -231,47 +220,36 @@ int cio_unix_listener_unlink_on_close(const cio_unix_listener *listener, bool *r
 
 int cio_unix_listener_fd(const cio_unix_listener *listener)
 {
-    return cio__socket_fd(SOCK(listener));
+    return cio__socket_fd(LISTENER_SOCK(listener));
 }
 
 int cio_unix_listener_from_fd(cio_unix_listener **ret_listener, int fd)
 {
     if (ret_listener == NULL)
         return -EINVAL;
-    cio_unix_listener *listener = listener_alloc();
-    if (listener == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&listener->sock, fd, &want_listener);
-    if (rc < 0) {
-        free(listener);
+    void *handle;
+    int rc = cio__listener_adopt(&handle, sizeof(cio_unix_listener), fd, &want_listener);
+    if (rc < 0)
         return rc;
-    }
+    cio_unix_listener *listener = handle;
     note_file(listener);
-    cio__reserve_open(&listener->reserve);
     *ret_listener = listener;
     return 0;
 }
 
 int cio_unix_listener_into_fd(cio_unix_listener *listener)
 {
-    if (listener == NULL)
-        return -EINVAL;
-    cio__reserve_close(&listener->reserve);
-    int fd = cio__socket_release(&listener->sock);
-    free(listener);
-    return fd;
+    return cio__listener_into_fd(listener);
 }
 
 void cio_unix_listener_close(cio_unix_listener *listener)
 {
     if (listener == NULL)
         return;
-    cio__reserve_close(&listener->reserve);
     /* Remove the file first: once the socket is closed a client connecting in between gets
      * -ECONNREFUSED either way, and a new server can bind the path at once. */
     remove_file(listener);
-    cio__socket_close(&listener->sock);
-    free(listener);
+    cio__listener_close(listener);
 }
 
 /* ======================================================================================== */
@@ -285,44 +263,27 @@ int cio_unix_stream_try_connect(cio_unix_stream **ret_stream, const cio_addr *ad
     int rc = check_peer_addr(addr);
     if (rc < 0)
         return rc;
-    cio_unix_stream *stream = malloc(sizeof(*stream));
-    if (stream == NULL)
-        return -ENOMEM;
-    if ((rc = cio__socket_open(&stream->sock, AF_UNIX, SOCK_STREAM, 0)) < 0) {
-        free(stream);
-        return rc;
-    }
     /* Linux connects Unix streams at once or fails at once: EAGAIN means the listener's
-     * backlog is full, and this socket is useless (no event will say when to retry).
-     * EINPROGRESS is other systems' background connect: keep the stream. */
-    rc = cio__socket_connect(&stream->sock, addr);
-    if (rc < 0 && rc != -EINPROGRESS) {
-        cio__socket_close(&stream->sock);
-        free(stream);
-        return rc;
-    }
-    *ret_stream = stream;
-    return 0;
+     * backlog is full, and this socket is useless (no event will say when to retry), so it is
+     * closed. EINPROGRESS is other systems' background connect: keep the stream. */
+    void *stream;
+    rc = cio__handle_connect(&stream, sizeof(cio_unix_stream), AF_UNIX, SOCK_STREAM, 0, addr);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_unix_stream_pair(cio_unix_stream **ret_a, cio_unix_stream **ret_b)
 {
     if (ret_a == NULL || ret_b == NULL)
         return -EINVAL;
-    cio_unix_stream *a = malloc(sizeof(*a));
-    cio_unix_stream *b = malloc(sizeof(*b));
-    int fds[2];
-    int rc = a != NULL && b != NULL ? pair_fds(SOCK_STREAM, fds) : -ENOMEM;
-    if (rc < 0) {
-        free(a);
-        free(b);
-        return rc;
+    void *a, *b;
+    int rc = pair_new(sizeof(cio_unix_stream), SOCK_STREAM, &a, &b);
+    if (rc == 0) {
+        *ret_a = a;
+        *ret_b = b;
     }
-    cio__socket_init(&a->sock, fds[0], AF_UNIX, SOCK_STREAM);
-    cio__socket_init(&b->sock, fds[1], AF_UNIX, SOCK_STREAM);
-    *ret_a = a;
-    *ret_b = b;
-    return 0;
+    return rc;
 }
 
 ssize_t cio_unix_stream_try_read(cio_unix_stream *stream, void *buf, size_t len)
@@ -402,33 +363,21 @@ int cio_unix_stream_from_fd(cio_unix_stream **ret_stream, int fd)
 {
     if (ret_stream == NULL)
         return -EINVAL;
-    cio_unix_stream *stream = malloc(sizeof(*stream));
-    if (stream == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&stream->sock, fd, &want_stream);
-    if (rc < 0) {
-        free(stream);
-        return rc;
-    }
-    *ret_stream = stream;
-    return 0;
+    void *stream;
+    int rc = cio__handle_adopt(&stream, sizeof(cio_unix_stream), fd, &want_stream);
+    if (rc == 0)
+        *ret_stream = stream;
+    return rc;
 }
 
 int cio_unix_stream_into_fd(cio_unix_stream *stream)
 {
-    if (stream == NULL)
-        return -EINVAL;
-    int fd = cio__socket_release(&stream->sock);
-    free(stream);
-    return fd;
+    return cio__handle_into_fd(stream);
 }
 
 void cio_unix_stream_close(cio_unix_stream *stream)
 {
-    if (stream == NULL)
-        return;
-    cio__socket_close(&stream->sock);
-    free(stream);
+    cio__handle_close(stream);
 }
 
 int cio_unix_stream_set_send_buffer_size(cio_unix_stream *stream, int bytes)
@@ -457,16 +406,11 @@ int cio_unix_stream_recv_buffer_size(const cio_unix_stream *stream, int *ret_byt
 
 static int datagram_open(cio_unix_datagram **ret_socket)
 {
-    cio_unix_datagram *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_open(&socket->sock, AF_UNIX, SOCK_DGRAM, 0);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_open(&socket, sizeof(cio_unix_datagram), AF_UNIX, SOCK_DGRAM, 0);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_unix_datagram_bind(cio_unix_datagram **ret_socket, const cio_addr *addr)
@@ -498,20 +442,13 @@ int cio_unix_datagram_pair(cio_unix_datagram **ret_a, cio_unix_datagram **ret_b)
 {
     if (ret_a == NULL || ret_b == NULL)
         return -EINVAL;
-    cio_unix_datagram *a = malloc(sizeof(*a));
-    cio_unix_datagram *b = malloc(sizeof(*b));
-    int fds[2];
-    int rc = a != NULL && b != NULL ? pair_fds(SOCK_DGRAM, fds) : -ENOMEM;
-    if (rc < 0) {
-        free(a);
-        free(b);
-        return rc;
+    void *a, *b;
+    int rc = pair_new(sizeof(cio_unix_datagram), SOCK_DGRAM, &a, &b);
+    if (rc == 0) {
+        *ret_a = a;
+        *ret_b = b;
     }
-    cio__socket_init(&a->sock, fds[0], AF_UNIX, SOCK_DGRAM);
-    cio__socket_init(&b->sock, fds[1], AF_UNIX, SOCK_DGRAM);
-    *ret_a = a;
-    *ret_b = b;
-    return 0;
+    return rc;
 }
 
 int cio_unix_datagram_connect(cio_unix_datagram *socket, const cio_addr *addr)
@@ -537,8 +474,7 @@ int cio_unix_datagram_disconnect(cio_unix_datagram *socket)
 
 ssize_t cio_unix_datagram_try_send(cio_unix_datagram *socket, const void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    return cio__dgram_send(SOCK(socket), &iov, 1, NULL);
+    return cio__dgram_send_buf(SOCK(socket), buf, len, NULL);
 }
 
 ssize_t cio_unix_datagram_try_send_to(cio_unix_datagram *socket, const void *buf, size_t len,
@@ -549,34 +485,29 @@ ssize_t cio_unix_datagram_try_send_to(cio_unix_datagram *socket, const void *buf
     int rc = check_peer_addr(addr);
     if (rc < 0)
         return rc;
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    return cio__dgram_send(SOCK(socket), &iov, 1, addr);
+    return cio__dgram_send_buf(SOCK(socket), buf, len, addr);
 }
 
 ssize_t cio_unix_datagram_try_recv(cio_unix_datagram *socket, void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, 0, NULL);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, NULL);
 }
 
 ssize_t cio_unix_datagram_try_recv_from(cio_unix_datagram *socket, void *buf, size_t len,
                                         cio_addr *ret_from)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, 0, ret_from);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, ret_from);
 }
 
 ssize_t cio_unix_datagram_try_peek(cio_unix_datagram *socket, void *buf, size_t len)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, MSG_PEEK, NULL);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, NULL);
 }
 
 ssize_t cio_unix_datagram_try_peek_from(cio_unix_datagram *socket, void *buf, size_t len,
                                         cio_addr *ret_from)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    return cio__dgram_recv(SOCK(socket), &iov, 1, MSG_PEEK, ret_from);
+    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, ret_from);
 }
 
 ssize_t cio_unix_datagram_try_peek_sender(cio_unix_datagram *socket, cio_addr *ret_from)
@@ -639,33 +570,21 @@ int cio_unix_datagram_from_fd(cio_unix_datagram **ret_socket, int fd)
 {
     if (ret_socket == NULL)
         return -EINVAL;
-    cio_unix_datagram *socket = malloc(sizeof(*socket));
-    if (socket == NULL)
-        return -ENOMEM;
-    int rc = cio__socket_adopt(&socket->sock, fd, &want_datagram);
-    if (rc < 0) {
-        free(socket);
-        return rc;
-    }
-    *ret_socket = socket;
-    return 0;
+    void *socket;
+    int rc = cio__handle_adopt(&socket, sizeof(cio_unix_datagram), fd, &want_datagram);
+    if (rc == 0)
+        *ret_socket = socket;
+    return rc;
 }
 
 int cio_unix_datagram_into_fd(cio_unix_datagram *socket)
 {
-    if (socket == NULL)
-        return -EINVAL;
-    int fd = cio__socket_release(&socket->sock);
-    free(socket);
-    return fd;
+    return cio__handle_into_fd(socket);
 }
 
 void cio_unix_datagram_close(cio_unix_datagram *socket)
 {
-    if (socket == NULL)
-        return;
-    cio__socket_close(&socket->sock);
-    free(socket);
+    cio__handle_close(socket);
 }
 
 int cio_unix_datagram_set_send_buffer_size(cio_unix_datagram *socket, int bytes)

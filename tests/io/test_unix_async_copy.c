@@ -3,8 +3,9 @@
  * to TCP and TCP to Unix that carries the end of stream across with exact byte counts; a
  * relay (copy_bidirectional) between a Unix client and a TCP server, and between two Unix
  * streams, with a half-close in each order; a copy whose source carries descriptors (the
- * bytes arrive whole, the descriptors are dropped and none leaks); a relay cut by its
- * deadline returning promptly with nothing left open.
+ * bytes arrive whole, the descriptors are dropped and none leaks), also through the buffer
+ * copy with everything queued by one edge; a relay cut by its deadline returning
+ * promptly with nothing left open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cio/unix.h"
+#include "io/stream.h"
 #include "test_tcp_async_helpers.h"
 
 /* One end of a conversation over either kind of stream. */
@@ -281,6 +283,71 @@ static void test_copy_source_with_descriptors(void)
     run(main_copy_with_fds, NULL);
 }
 
+/*
+ * The buffer copy (the fallback when splice cannot be used) reads with the stream read. Linux
+ * ends a Unix stream read after the bytes of a write that carried descriptors, with more
+ * queued: that read must not count as draining the socket, or the bytes behind it would wait
+ * for an edge that never comes: here everything is queued by one edge.
+ */
+struct buffer_copy {
+    cio_unix_stream *from, *to;
+    uint64_t bytes;
+    int rc;
+};
+
+static void *buffer_copy_task(void *arg)
+{
+    struct buffer_copy *c = arg;
+    c->rc = cio__stream_copy((struct cio__socket *)(void *)c->from,
+                             (struct cio__socket *)(void *)c->to, CIO__COPY_NO_SPLICE, &c->bytes);
+    return NULL;
+}
+
+static void *main_copy_buffer_across_fds(void *arg)
+{
+    (void)arg;
+    int base = cio_test_open_fds();
+    cio_unix_stream *a1, *a2, *b1, *b2;
+    CHECK_RC(cio_unix_stream_pair(&a1, &a2));
+    CHECK_RC(cio_unix_stream_pair(&b1, &b2));
+    int pipes[2];
+    CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
+    struct buffer_copy c = {a2, b1, 0, 1};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, buffer_copy_task, &c));
+    /* Let the copy find its source empty and wait for it (so its readiness is cached from
+     * here on), then queue everything at once: one edge for all of it. */
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    CHECK_EQ(cio_unix_stream_write(a1, "AAA", 3), 3);
+    CHECK_EQ(cio_unix_stream_send_fds(a1, "BBB", 3, pipes, 2), 3);
+    CHECK_EQ(cio_unix_stream_write(a1, "CCC", 3), 3);
+    CHECK_EQ(cio_unix_stream_send_fds(a1, "DDD", 3, pipes, 1), 3);
+    CHECK_EQ(cio_unix_stream_write(a1, "E", 1), 1);
+    char buf[16];
+    cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
+    CHECK_RC(cio_unix_stream_read_exact(b2, buf, 13, NULL));
+    cio_deadline_restore(saved);
+    CHECK(memcmp(buf, "AAABBBCCCDDDE", 13) == 0);
+    CHECK_RC(cio_unix_stream_shutdown(a1, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(c.rc);
+    CHECK_EQ(c.bytes, 13);
+    CHECK_EQ(cio_unix_stream_read(b2, buf, sizeof(buf)), 0); /* the end of stream came across */
+    CHECK_SYS(close(pipes[0]));
+    CHECK_SYS(close(pipes[1]));
+    cio_unix_stream_close(a1);
+    cio_unix_stream_close(a2);
+    cio_unix_stream_close(b1);
+    cio_unix_stream_close(b2);
+    CHECK_EQ(cio_test_open_fds(), base); /* the descriptors were dropped, not kept */
+    return NULL;
+}
+
+static void test_copy_buffer_across_descriptor_boundary(void)
+{
+    run(main_copy_buffer_across_fds, NULL);
+}
+
 /* ---- a relay cut by its deadline ---- */
 
 static void *main_relay_deadline(void *arg)
@@ -318,4 +385,5 @@ static void test_relay_deadline(void)
 }
 
 CIO_TEST_MAIN(TEST(test_copy_one_way_unix_and_tcp), TEST(test_copy_bidirectional_unix_tcp_and_unix),
-              TEST(test_copy_source_with_descriptors), TEST(test_relay_deadline))
+              TEST(test_copy_source_with_descriptors),
+              TEST(test_copy_buffer_across_descriptor_boundary), TEST(test_relay_deadline))
