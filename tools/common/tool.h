@@ -111,6 +111,16 @@ static inline ssize_t tool_stream_read(tool_stream *s, void *buf, size_t len)
     return cio_unix_stream_read(s->unx, buf, len);
 }
 
+/* Wait until a read would not block (data, end of stream or an error): a CIO_READY_* set or
+ * a negative errno, as cio_tcp_stream_readable(). Costs no system call when the readiness
+ * is cached. */
+static inline int tool_stream_readable(tool_stream *s)
+{
+    if (s->kind == TOOL_TCP)
+        return cio_tcp_stream_readable(s->tcp);
+    return cio_unix_stream_readable(s->unx);
+}
+
 /* Write every byte, suspending as needed: as cio_tcp_stream_write_all(). */
 static inline int tool_stream_write_all(tool_stream *s, const void *buf, size_t len,
                                         size_t *ret_done)
