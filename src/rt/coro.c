@@ -138,6 +138,40 @@ static _Noreturn void coro_main(void *opaque)
     abort(); /* unreachable: a finished coroutine is never resumed */
 }
 
+int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
+                      const struct cio__stack *stack, char *top, void (*fn)(void *arg), void *arg,
+                      const char *name)
+{
+    if (co == NULL || stack == NULL || fn == NULL || top <= stack->lo ||
+        top > cio__stack_top(stack))
+        return -EINVAL;
+#if CIO__TSAN
+    void *fiber = __tsan_create_fiber(0);
+    if (fiber == NULL)
+        return -ENOMEM;
+    if (name != NULL)
+        __tsan_set_fiber_name(fiber, name);
+#endif
+    memset(co, 0, sizeof(*co));
+    co->fn = fn;
+    co->arg = arg;
+    co->name = name;
+    co->pool = pool;
+    co->stack = *stack;
+    co->state = CIO__CORO_CREATED;
+#if CIO__ASAN
+    /* What lies above @top (the caller's record) is not stack to ASan. */
+    co->asan_stack_bottom = stack->lo;
+    co->asan_stack_size = (size_t)(top - stack->lo);
+#endif
+#if CIO__TSAN
+    co->tsan_fiber = fiber;
+#endif
+    cio__stack_set_name(&co->stack, name);
+    ctx_make(&co->ctx, top, coro_main, co);
+    return 0;
+}
+
 int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t stack_size,
                      void (*fn)(void *arg), void *arg, const char *name)
 {
@@ -148,35 +182,14 @@ int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t 
                           : cio__stack_map(&stack, stack_size);
     if (rc < 0)
         return rc;
-#if CIO__TSAN
-    void *fiber = __tsan_create_fiber(0);
-    if (fiber == NULL) {
+    rc = cio__coro_init_on(co, pool, &stack, cio__stack_top(&stack), fn, arg, name);
+    if (rc < 0) {
         if (pool != NULL)
             cio__stack_pool_put(pool, &stack);
         else
             cio__stack_unmap(&stack);
-        return -ENOMEM;
     }
-    if (name != NULL)
-        __tsan_set_fiber_name(fiber, name);
-#endif
-    memset(co, 0, sizeof(*co));
-    co->fn = fn;
-    co->arg = arg;
-    co->name = name;
-    co->pool = pool;
-    co->stack = stack;
-    co->state = CIO__CORO_CREATED;
-#if CIO__ASAN
-    co->asan_stack_bottom = stack.lo;
-    co->asan_stack_size = stack.size;
-#endif
-#if CIO__TSAN
-    co->tsan_fiber = fiber;
-#endif
-    cio__stack_set_name(&co->stack, name);
-    ctx_make(&co->ctx, cio__stack_top(&stack), coro_main, co);
-    return 0;
+    return rc;
 }
 
 void cio__coro_destroy(struct cio__coro *co)
@@ -188,11 +201,15 @@ void cio__coro_destroy(struct cio__coro *co)
     __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
-    if (co->pool != NULL)
-        cio__stack_pool_put(co->pool, &co->stack);
-    else
-        cio__stack_unmap(&co->stack);
+    /* @co may live on the very stack being released (cio__coro_init_on): copy what is
+     * needed first and touch nothing of it afterwards. */
+    struct cio__stack stack = co->stack;
+    struct cio__stack_pool *pool = co->pool;
     co->stack.lo = NULL;
+    if (pool != NULL)
+        cio__stack_pool_put(pool, &stack);
+    else
+        cio__stack_unmap(&stack);
 }
 
 int cio__coro_thread_init(struct cio__coro *self, const char *name)

@@ -107,9 +107,21 @@ int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t 
                      void (*fn)(void *arg), void *arg, const char *name);
 
 /*
+ * cio__coro_init_on() - prepare a coroutine on a stack the caller already holds, starting
+ * below @top (lo < @top <= cio__stack_top(stack)); the bytes from @top up are the caller's,
+ * e.g. the task record itself, so a task costs no allocation beside its stack. @co may lie in
+ * that area. The stack goes back to @pool (or is unmapped, @pool NULL) on destroy.
+ * Return: 0; -EINVAL; -ENOMEM (TSan's fiber). On failure the stack is still the caller's.
+ */
+int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
+                      const struct cio__stack *stack, char *top, void (*fn)(void *arg), void *arg,
+                      const char *name);
+
+/*
  * cio__coro_destroy() - release a coroutine that is not running: its stack goes back to its
  * pool (or is unmapped). A FINISHED coroutine has nothing left on its stack; a CREATED or
- * SUSPENDED one is discarded without unwinding. Not for thread contexts.
+ * SUSPENDED one is discarded without unwinding. Not for thread contexts. @co may live on
+ * the stack it releases (cio__coro_init_on): it is not touched once the stack is returned.
  */
 void cio__coro_destroy(struct cio__coro *co);
 

@@ -22,7 +22,7 @@ struct cio_rt {
     unsigned event_interval;
     unsigned budget;
     struct cio__worker *workers;
-    struct cio__stack_pool *stacks;
+    struct cio__stack_home *home; /* the stack pool, shared with the task records */
     struct cio__blocking_opts blocking_opts;
     struct cio__blocking_pool *blocking; /* created on first use, under lock */
     pthread_mutex_t lock;

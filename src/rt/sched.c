@@ -155,11 +155,30 @@ void cio__task_wake(cio_task *t)
 
 /* ---- tasks ---- */
 
+/* The stacks outlive the runtime while a task record (which lives on its stack) does: a
+ * handle may be joined or detached after cio_rt_free(). */
+struct cio__stack_home {
+    struct cio__stack_pool *pool;
+    atomic_size_t refs; /* the runtime + every task record */
+};
+
+static void home_unref(struct cio__stack_home *home)
+{
+    if (atomic_fetch_sub(&home->refs, 1) == 1) {
+        cio__stack_pool_free(home->pool);
+        free(home);
+    }
+}
+
 static void task_free(cio_task *t)
 {
-    free(t->locals);
-    free(t->name);
-    free(t);
+    struct cio__stack_home *home = t->home;
+    void **locals = t->locals;
+    char *name = t->name;        /* the stack registry points at it until the stack is back */
+    cio__coro_destroy(&t->coro); /* the record goes with its stack: no use of t after this */
+    free(locals);
+    free(name);
+    home_unref(home);
 }
 
 void cio__task_unref(cio_task *t)
@@ -188,23 +207,28 @@ static int task_create(cio_rt *rt, struct cio__worker *w, const cio_spawn_option
 {
     if (atomic_load(&rt->shutdown))
         return -ECANCELED;
-    cio_task *t = calloc(1, sizeof(*t));
-    if (t == NULL)
-        return -ENOMEM;
-    if (opts != NULL && opts->name != NULL) {
-        t->name = strdup(opts->name);
-        if (t->name == NULL) {
-            free(t);
-            return -ENOMEM;
-        }
-    }
+    /* The task record lives at the top of its own stack, in the page the coroutine's first
+     * frame touches anyway: an idle task costs that page and nothing else. */
+    struct cio__stack stack;
     size_t stack_size = opts != NULL ? opts->stack_size : 0;
-    int rc = cio__coro_create(&t->coro, rt->stacks, stack_size, task_entry, t,
-                              t->name ? t->name : "task");
+    int rc = cio__stack_pool_get(rt->home->pool, stack_size, &stack);
+    if (rc < 0)
+        return rc;
+    uintptr_t top = (uintptr_t)cio__stack_top(&stack);
+    cio_task *t = (cio_task *)((top - sizeof(cio_task)) & ~(uintptr_t)63);
+    memset(t, 0, sizeof(*t));
+    if (opts != NULL && opts->name != NULL && (t->name = strdup(opts->name)) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = cio__coro_init_on(&t->coro, rt->home->pool, &stack, (char *)t, task_entry, t,
+                               t->name ? t->name : "task");
     if (rc < 0) {
-        task_free(t);
+        free(t->name);
+        cio__stack_pool_put(rt->home->pool, &stack);
         return rc;
     }
+    t->home = rt->home;
+    atomic_fetch_add(&rt->home->refs, 1);
     t->coro.return_to = &w->sched;
     t->worker = w;
     t->fn = fn;
@@ -232,7 +256,8 @@ static void task_finished(struct cio__worker *w, cio_task *t)
 {
     if (cio__timer_pending(&t->timer))
         cio__timer_cancel(&w->wheel, &t->timer);
-    cio__coro_destroy(&t->coro);
+    /* The stack (holding the record) is released with the record, when the last reference
+     * goes: at once for a detached task, at join for one with a handle. */
     cio__list_remove(&t->all_node);
     cio__join_publish_done(t);
     atomic_fetch_sub(&w->live, 1);
@@ -529,7 +554,11 @@ int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts)
         cio_rt_free(rt);
         return -ENOMEM;
     }
-    rc = cio__stack_pool_new(&rt->stacks, stack_size, CIO__STACK_POOL_DEFAULT_CACHED);
+    rt->home = calloc(1, sizeof(*rt->home));
+    rc = rt->home ? cio__stack_pool_new(&rt->home->pool, stack_size, CIO__STACK_POOL_DEFAULT_CACHED)
+                  : -ENOMEM;
+    if (rt->home != NULL)
+        atomic_init(&rt->home->refs, 1);
     for (unsigned i = 0; rc == 0 && i < nworkers; i++) {
         rc = worker_init(rt, &rt->workers[i], i);
         rt->workers_initialised = i + 1;
@@ -672,7 +701,8 @@ void cio_rt_free(cio_rt *rt)
         cio__blocking_pool_free(rt->blocking);
     for (unsigned i = 0; i < rt->workers_initialised; i++)
         worker_fini(&rt->workers[i]);
-    cio__stack_pool_free(rt->stacks);
+    if (rt->home != NULL)
+        home_unref(rt->home);
     free(rt->workers);
     pthread_cond_destroy(&rt->cond);
     pthread_mutex_destroy(&rt->lock);

@@ -66,9 +66,13 @@ void cio__parker_unpark(struct cio__parker *parker);
  * May return 0 spuriously: re-check the condition. */
 int cio__parker_park(struct cio__parker *parker, cio_time deadline);
 
+struct cio__stack_home;
+
+/* A task record lives at the top of its own coroutine stack (see task_create in sched.c). */
 struct cio_task {
     struct cio__coro coro;
-    struct cio__worker *worker; /* owner; never changes */
+    struct cio__stack_home *home; /* where the stack (and so this record) goes back */
+    struct cio__worker *worker;   /* owner; never changes */
     atomic_uint state;
     atomic_int refs; /* the runtime's (until DONE is handled) + the handle's */
     struct cio__list run_node;
