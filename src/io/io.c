@@ -49,9 +49,10 @@ struct io {
     bool level;
     unsigned armed;
     atomic_uint readiness;
-    atomic_int refs;
     atomic_flag lock;
-    bool closed;
+    bool closed; /* the socket let go (under the lock) */
+    int waiting; /* tasks parked on it (under the lock): the last one out of a closed
+                    registration frees it */
     struct waiter waiters[NDIRS];
 };
 
@@ -138,13 +139,10 @@ static void io_free_deferred(struct cio__deferred *d)
     io_free_now(cio__container_of(d, struct io, deferred));
 }
 
-static void io_unref(struct io *io)
+/* Free a registration nobody can reach any more: on its reactor's thread, which may be
+ * dispatching an event to it right now when we are elsewhere. */
+static void io_release(struct io *io, struct cio__worker *w)
 {
-    if (atomic_fetch_sub(&io->refs, 1) != 1)
-        return;
-    io_lock(io);
-    struct cio__worker *w = io->worker;
-    io_unlock(io);
     if (w == NULL || cio__worker_current() == w) {
         io_free_now(io);
     } else {
@@ -249,11 +247,14 @@ static void io_detach(struct cio__socket *sock)
         fire[d] = *wt;
         wt->wake = NULL;
     }
+    bool last = io->waiting == 0;
+    w = io->worker;
     io_unlock(io);
     for (int d = 0; d < NDIRS; d++)
         if (fire[d].wake != NULL)
             fire[d].wake(fire[d].ctx);
-    io_unref(io);
+    if (last)
+        io_release(io, w); /* else the last parked task frees it on its way out */
 }
 
 /* The runtime is being freed while the socket lives on: forget the reactor. */
@@ -280,7 +281,6 @@ int cio__io_register(struct cio__socket *sock)
     io->source.on_event = on_event;
     io->worker = w;
     io->fd = sock->fd;
-    atomic_init(&io->refs, 1);
     atomic_flag_clear(&io->lock);
     cio__list_init(&io->node);
     io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
@@ -337,7 +337,6 @@ static int io_wait(struct io *io, unsigned interest, unsigned *seen)
     struct cio__parker parker;
     cio__parker_init(&parker);
     int rc = 0;
-    atomic_fetch_add(&io->refs, 1);
     io_lock(io);
     for (;;) {
         /* Closed first: a closed socket's descriptor must not be touched again. */
@@ -360,18 +359,25 @@ static int io_wait(struct io *io, unsigned interest, unsigned *seen)
         for (int d = 0; d < NDIRS; d++)
             if (dir_satisfied[d] & want & ~(unsigned)CIO_READY_ERROR)
                 io->waiters[d].parker = &parker;
+        /* Parked, we keep the registration alive: a close from another task marks it
+         * closed and wakes us, and we free it if we are the last one out. */
+        io->waiting++;
         io_unlock(io);
         rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
         io_lock(io);
+        io->waiting--;
         for (int d = 0; d < NDIRS; d++)
             if (io->waiters[d].parker == &parker)
                 io->waiters[d].parker = NULL;
         if (rc < 0)
             break;
     }
+    bool free_it = io->closed && io->waiting == 0;
+    struct cio__worker *w = io->worker;
     io_unlock(io);
     cio__parker_fini(&parker);
-    io_unref(io);
+    if (free_it)
+        io_release(io, w); /* closed while we waited: nothing else refers to it now */
     return rc;
 }
 

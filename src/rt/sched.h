@@ -133,9 +133,21 @@ struct cio__worker {
     struct cio__reactor_source signal_source;
 };
 
-/* The calling thread's worker and task (NULL outside the runtime / outside a task). */
-struct cio__worker *cio__worker_current(void);
-cio_task *cio__task_self(void);
+/* The calling thread's worker (NULL outside the runtime). Read on every operation, so it is
+ * an initial-exec thread-local read inline, not a call (as the coroutine layer's). */
+extern _Thread_local struct cio__worker *cio__tls_worker __attribute__((tls_model("initial-exec")));
+
+static inline struct cio__worker *cio__worker_current(void)
+{
+    return cio__tls_worker;
+}
+
+/* The calling task (NULL outside a task). */
+static inline cio_task *cio__task_self(void)
+{
+    struct cio__worker *w = cio__tls_worker;
+    return w != NULL ? w->current : NULL;
+}
 
 /* Wake @task (any thread): see the state machine above. */
 void cio__task_wake(cio_task *task);
@@ -150,12 +162,26 @@ int cio__task_park(cio_time deadline);
 /* Requeue the calling task behind the others and switch away (no deadline check). */
 void cio__task_yield(void);
 
+/* The budget ran out: refill it and yield (sched.c). */
+void cio__task_budget_exhausted(cio_task *task);
+
 /*
  * cio__task_budget() - spend one unit of the cooperative budget; when it is exhausted the
- * task yields (the io layer calls this on each operation that did not suspend).
+ * task yields (the io layer calls this on each operation that did not suspend). Inline: it
+ * runs on every I/O operation.
  * Return: 0; -ECANCELED if the task was cancelled.
  */
-int cio__task_budget(void);
+static inline int cio__task_budget(void)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL)
+        return 0;
+    if (--t->budget == 0)
+        cio__task_budget_exhausted(t);
+    return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+               ? -ECANCELED
+               : 0;
+}
 
 /* The effective deadline of the calling task (CIO_DEADLINE_NONE outside a task). */
 cio_time cio__task_deadline(void);

@@ -7,6 +7,7 @@
  * each accepting on its own SO_REUSEPORT listener.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct pool {
     int count;
 };
 static _Thread_local struct pool pool;
+static _Thread_local bool pool_registered;
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
@@ -59,9 +61,10 @@ static void buffer_give(char *buf)
         free(buf);
         return;
     }
-    if (pool.count == 0) {
+    if (!pool_registered) {
         pthread_once(&pool_once, pool_key_create);
         (void)pthread_setspecific(pool_key, &pool);
+        pool_registered = true;
     }
     pool.free[pool.count++] = buf;
 }
