@@ -109,13 +109,21 @@ static inline void tcp_pair(cio_tcp_stream **ret_client, cio_tcp_stream **ret_se
     cio_tcp_listener_close(listener);
 }
 
+/*
+ * The blocking helpers below, written once for every stream kind: each kind passes its own
+ * try_read/try_write (so the cio function under test is the one called) and its descriptor.
+ */
+typedef ssize_t (*stream_try_read_fn)(void *stream, void *buf, size_t len);
+typedef ssize_t (*stream_try_write_fn)(void *stream, const void *buf, size_t len);
+
 /* Read exactly len bytes, waiting for readability as needed (bounded by 10 s). */
-static inline void read_exact(cio_tcp_stream *stream, void *buf, size_t len)
+static inline void stream_read_exact(stream_try_read_fn try_read, void *stream, int fd, void *buf,
+                                     size_t len)
 {
     size_t got = 0;
     int64_t deadline = cio_test_now_ms() + 10000;
     while (got < len) {
-        ssize_t n = cio_tcp_stream_try_read(stream, (char *)buf + got, len - got);
+        ssize_t n = try_read(stream, (char *)buf + got, len - got);
         if (n > 0) {
             got += (size_t)n;
             continue;
@@ -124,37 +132,64 @@ static inline void read_exact(cio_tcp_stream *stream, void *buf, size_t len)
             TEST_FAIL("end of stream after %zu of %zu bytes", got, len);
         CHECK_ERR(n, -EAGAIN);
         CHECK(cio_test_now_ms() < deadline);
-        wait_fd(cio_tcp_stream_fd(stream), CIO_READABLE, 1000);
+        wait_fd(fd, CIO_READABLE, 1000);
     }
 }
 
 /* Write all of buf, waiting for writability as needed (bounded by 10 s). */
-static inline void write_all(cio_tcp_stream *stream, const void *buf, size_t len)
+static inline void stream_write_all(stream_try_write_fn try_write, void *stream, int fd,
+                                    const void *buf, size_t len)
 {
     size_t put = 0;
     int64_t deadline = cio_test_now_ms() + 10000;
     while (put < len) {
-        ssize_t n = cio_tcp_stream_try_write(stream, (const char *)buf + put, len - put);
+        ssize_t n = try_write(stream, (const char *)buf + put, len - put);
         if (n > 0) {
             put += (size_t)n;
             continue;
         }
         CHECK_ERR(n, -EAGAIN);
         CHECK(cio_test_now_ms() < deadline);
-        wait_fd(cio_tcp_stream_fd(stream), CIO_WRITABLE, 1000);
+        wait_fd(fd, CIO_WRITABLE, 1000);
     }
 }
 
-/* Wait until a read returns something other than -EAGAIN, and return that. */
-static inline ssize_t read_result(cio_tcp_stream *stream, void *buf, size_t len)
+/* Wait until a read returns something other than -EAGAIN, and return that (10 s at most). */
+static inline ssize_t stream_read_result(stream_try_read_fn try_read, void *stream, int fd,
+                                         void *buf, size_t len)
 {
     for (int i = 0; i < 100; i++) {
-        ssize_t n = cio_tcp_stream_try_read(stream, buf, len);
+        ssize_t n = try_read(stream, buf, len);
         if (n != -EAGAIN)
             return n;
-        wait_fd(cio_tcp_stream_fd(stream), CIO_READABLE, 100);
+        wait_fd(fd, CIO_READABLE, 100);
     }
     TEST_FAIL("read still -EAGAIN after 10 s");
+}
+
+static inline ssize_t tcp_try_read(void *stream, void *buf, size_t len)
+{
+    return cio_tcp_stream_try_read(stream, buf, len);
+}
+
+static inline ssize_t tcp_try_write(void *stream, const void *buf, size_t len)
+{
+    return cio_tcp_stream_try_write(stream, buf, len);
+}
+
+static inline void read_exact(cio_tcp_stream *stream, void *buf, size_t len)
+{
+    stream_read_exact(tcp_try_read, stream, cio_tcp_stream_fd(stream), buf, len);
+}
+
+static inline void write_all(cio_tcp_stream *stream, const void *buf, size_t len)
+{
+    stream_write_all(tcp_try_write, stream, cio_tcp_stream_fd(stream), buf, len);
+}
+
+static inline ssize_t read_result(cio_tcp_stream *stream, void *buf, size_t len)
+{
+    return stream_read_result(tcp_try_read, stream, cio_tcp_stream_fd(stream), buf, len);
 }
 
 /* Fill the send buffer until a write says -EAGAIN; returns the bytes queued. */

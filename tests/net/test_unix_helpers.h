@@ -86,52 +86,32 @@ static inline void unix_pair(cio_unix_stream **ret_a, cio_unix_stream **ret_b)
     CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_b));
 }
 
+static inline ssize_t unix_try_read(void *stream, void *buf, size_t len)
+{
+    return cio_unix_stream_try_read(stream, buf, len);
+}
+
+static inline ssize_t unix_try_write(void *stream, const void *buf, size_t len)
+{
+    return cio_unix_stream_try_write(stream, buf, len);
+}
+
 /* Read exactly len bytes (bounded by 10 s). */
 static inline void unix_read_exact(cio_unix_stream *stream, void *buf, size_t len)
 {
-    size_t got = 0;
-    int64_t deadline = cio_test_now_ms() + 10000;
-    while (got < len) {
-        ssize_t n = cio_unix_stream_try_read(stream, (char *)buf + got, len - got);
-        if (n > 0) {
-            got += (size_t)n;
-            continue;
-        }
-        if (n == 0)
-            TEST_FAIL("end of stream after %zu of %zu bytes", got, len);
-        CHECK_ERR(n, -EAGAIN);
-        CHECK(cio_test_now_ms() < deadline);
-        wait_fd(cio_unix_stream_fd(stream), CIO_READABLE, 1000);
-    }
+    stream_read_exact(unix_try_read, stream, cio_unix_stream_fd(stream), buf, len);
 }
 
 /* Write all of buf (bounded by 10 s). */
 static inline void unix_write_all(cio_unix_stream *stream, const void *buf, size_t len)
 {
-    size_t put = 0;
-    int64_t deadline = cio_test_now_ms() + 10000;
-    while (put < len) {
-        ssize_t n = cio_unix_stream_try_write(stream, (const char *)buf + put, len - put);
-        if (n > 0) {
-            put += (size_t)n;
-            continue;
-        }
-        CHECK_ERR(n, -EAGAIN);
-        CHECK(cio_test_now_ms() < deadline);
-        wait_fd(cio_unix_stream_fd(stream), CIO_WRITABLE, 1000);
-    }
+    stream_write_all(unix_try_write, stream, cio_unix_stream_fd(stream), buf, len);
 }
 
 /* The first read result that is not -EAGAIN (bounded by 10 s). */
 static inline ssize_t unix_read_result(cio_unix_stream *stream, void *buf, size_t len)
 {
-    for (int i = 0; i < 100; i++) {
-        ssize_t n = cio_unix_stream_try_read(stream, buf, len);
-        if (n != -EAGAIN)
-            return n;
-        wait_fd(cio_unix_stream_fd(stream), CIO_READABLE, 100);
-    }
-    TEST_FAIL("read still -EAGAIN after 10 s");
+    return stream_read_result(unix_try_read, stream, cio_unix_stream_fd(stream), buf, len);
 }
 
 #endif
