@@ -1,7 +1,8 @@
 /*
- * test_tcp_async_helpers.h: helpers shared by the async TCP tests (test_tcp_async*.c): running
- * a task on a fresh runtime, a loopback listener on a kernel-chosen port, a connected pair
- * made with the async calls, and a position-dependent byte pattern for byte-exact checks.
+ * test_tcp_async_helpers.h: helpers shared by the async tests of tests/io (and, through
+ * stream_kinds.h, by the tests written once for every kind of socket): running a task on a
+ * fresh runtime, a TCP loopback listener on a kernel-chosen port, a connected TCP pair made
+ * with the async calls, and a position-dependent byte pattern for byte-exact checks.
  * Header-only; every helper is static inline.
  */
 #ifndef CIO_TEST_TCP_ASYNC_HELPERS_H

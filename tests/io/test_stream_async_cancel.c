@@ -1,27 +1,22 @@
 /*
- * test_tcp_async_cancel.c: cancel safety of the async TCP operations under races. Deadlines
- * and cancellations are thrown at reads, peeks, accepts, read_exact and write_all while data
- * and connections keep arriving; every byte sent must be read exactly once, in order, and
- * every connection made must be accepted: an operation cut short consumes nothing, and the
- * loops report exactly what they moved.
+ * test_stream_async_cancel.c: cancel safety of the async stream operations under races, each
+ * case run for TCP and for Unix streams. Deadlines and cancellations are thrown at reads,
+ * peeks, accepts, read_exact and write_all while data and connections keep arriving; every
+ * byte sent must be read exactly once, in order, and every connection made must be accepted:
+ * an operation cut short consumes nothing, and the loops report exactly what they moved.
+ * Unix streams' descriptor receives and Unix datagrams are raced in test_unix_async_cancel.c.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "test_tcp_async_helpers.h"
-
-/* A small deterministic generator, so a failure replays. */
-static unsigned next_rand(unsigned *state)
-{
-    *state = *state * 1103515245u + 12345u;
-    return (*state >> 16) & 0x7fff;
-}
+#include "stream_kinds.h"
 
 /* Writes @len pattern bytes in chunks of 1..@max_chunk, pausing (sleep or yield) between. */
 struct trickle {
-    cio_tcp_stream *s;
+    const struct stream_kind *k;
+    kind_stream *s;
     size_t len;
     size_t max_chunk;
     unsigned seed;
@@ -38,24 +33,28 @@ static void *trickle_writer(void *arg)
         if (n > t->len - pos)
             n = t->len - pos;
         pattern_fill(buf, n, pos, t->seed);
-        CHECK_RC(cio_tcp_stream_write_all(t->s, buf, n, NULL));
+        CHECK_RC(t->k->write_all(t->s, buf, n, NULL));
         pos += n;
-        if (next_rand(&rng) % 4 == 0)
-            CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
-        else
-            CHECK_RC(cio_yield());
+        pause_a_little(&rng);
     }
     return NULL;
 }
 
 /* Reads and peeks with deadlines of 0 to 2 ms racing the trickle. */
+struct read_race {
+    const struct stream_kind *k;
+    bool peek_first;
+};
+
 static void *main_read_race(void *arg)
 {
-    bool peek_first = arg != NULL;
-    cio_tcp_stream *c, *s;
-    tcp_pair(&c, &s);
+    const struct read_race *race = arg;
+    const struct stream_kind *k = race->k;
+    bool peek_first = race->peek_first;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
     enum { LEN = 20000 };
-    struct trickle t = {c, LEN, 64, 21};
+    struct trickle t = {k, c, LEN, 64, 21};
     cio_task *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     unsigned char buf[100], peeked[100];
@@ -63,12 +62,11 @@ static void *main_read_race(void *arg)
     int timeouts = 0, reads = 0;
     unsigned rng = 5;
     while (got < LEN) {
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 3) * CIO_NSEC_PER_MSEC);
+        cio_time saved = short_deadline(&rng);
         ssize_t p = 0;
         if (peek_first)
-            p = cio_tcp_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
-        ssize_t n = p < 0 ? p : cio_tcp_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
+            p = k->peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
+        ssize_t n = p < 0 ? p : k->read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
@@ -88,26 +86,41 @@ static void *main_read_race(void *arg)
     CHECK(timeouts > 10); /* the race did happen */
     CHECK_RC(cio_task_join(w, NULL));
     /* Nothing left over. */
-    cio_tcp_stream_close(c);
+    k->close(c);
     char x;
-    CHECK_EQ(cio_tcp_stream_read(s, &x, 1), 0);
-    cio_tcp_stream_close(s);
+    CHECK_EQ(k->read(s, &x, 1), 0);
+    k->close(s);
     return NULL;
 }
 
-static void test_read_deadline_race(void)
+static void test_read_deadline_race_tcp(void)
 {
-    run(main_read_race, NULL);
+    struct read_race race = {&stream_kind_tcp, false};
+    run(main_read_race, &race);
 }
 
-static void test_peek_read_deadline_race(void)
+static void test_read_deadline_race_unix(void)
 {
-    run(main_read_race, (void *)1);
+    struct read_race race = {&stream_kind_unix, false};
+    run(main_read_race, &race);
+}
+
+static void test_peek_read_deadline_race_tcp(void)
+{
+    struct read_race race = {&stream_kind_tcp, true};
+    run(main_read_race, &race);
+}
+
+static void test_peek_read_deadline_race_unix(void)
+{
+    struct read_race race = {&stream_kind_unix, true};
+    run(main_read_race, &race);
 }
 
 /* Reader tasks cancelled at random moments: a cancelled read has taken nothing. */
 struct cancel_reader {
-    cio_tcp_stream *s;
+    const struct stream_kind *k;
+    kind_stream *s;
     unsigned char *buf;
     size_t pos;
     size_t len;
@@ -118,7 +131,7 @@ static void *read_until_cancelled(void *arg)
 {
     struct cancel_reader *r = arg;
     while (r->pos < r->len) {
-        ssize_t n = cio_tcp_stream_read(r->s, r->buf + r->pos, r->len - r->pos);
+        ssize_t n = r->k->read(r->s, r->buf + r->pos, r->len - r->pos);
         if (n == -ECANCELED) {
             r->cancelled++;
             return NULL;
@@ -129,25 +142,22 @@ static void *read_until_cancelled(void *arg)
     return NULL;
 }
 
-static void *main_cancel_race(void *arg)
+static void *main_cancel_race_no_loss(void *arg)
 {
-    (void)arg;
-    cio_tcp_stream *c, *s;
-    tcp_pair(&c, &s);
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
     enum { LEN = 20000 };
-    struct trickle t = {c, LEN, 200, 33};
+    struct trickle t = {k, c, LEN, 200, 33};
     cio_task *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
-    struct cancel_reader r = {s, xmalloc(LEN), 0, LEN, 0};
+    struct cancel_reader r = {k, s, xmalloc(LEN), 0, LEN, 0};
     unsigned rng = 9;
     int rounds = 0;
     while (r.pos < LEN) {
         cio_task *rt;
         CHECK_RC(cio_spawn(&rt, read_until_cancelled, &r));
-        if (next_rand(&rng) % 2)
-            CHECK_RC(cio_yield());
-        else
-            CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+        pause_a_little(&rng);
         CHECK_RC(cio_task_cancel(rt));
         int jr = cio_task_join(rt, NULL);
         CHECK(jr == 0 || jr == -ECANCELED);
@@ -157,51 +167,50 @@ static void *main_cancel_race(void *arg)
     CHECK(r.cancelled > 10);
     CHECK_RC(cio_task_join(w, NULL));
     free(r.buf);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    k->close(c);
+    k->close(s);
     return NULL;
 }
 
-static void test_cancel_race_no_loss(void)
-{
-    run(main_cancel_race, NULL);
-}
+STREAM_CASE(cancel_race_no_loss)
 
 /* Accepts with deadlines racing connections: none is lost. */
 enum { CONNECTIONS = 200 };
 
+struct connector {
+    const struct stream_kind *k;
+    const cio_addr *addr;
+};
+
 static void *connector(void *arg)
 {
-    cio_addr *addr = arg;
+    struct connector *cn = arg;
     unsigned rng = 77;
     for (uint32_t i = 0; i < CONNECTIONS; i++) {
-        cio_tcp_stream *c;
-        CHECK_RC(cio_tcp_stream_connect_addr(&c, addr));
-        CHECK_RC(cio_tcp_stream_write_all(c, &i, sizeof(i), NULL));
-        cio_tcp_stream_close(c);
-        if (next_rand(&rng) % 3 == 0)
-            CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
-        else
-            CHECK_RC(cio_yield());
+        kind_stream *c;
+        CHECK_RC(cn->k->connect(&c, cn->addr));
+        CHECK_RC(cn->k->write_all(c, &i, sizeof(i), NULL));
+        cn->k->close(c);
+        pause_a_little(&rng);
     }
     return NULL;
 }
 
-static void *main_accept_race(void *arg)
+static void *main_accept_deadline_race(void *arg)
 {
-    (void)arg;
+    const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    kind_listener *l = k->listen(&addr, 0);
+    struct connector cn = {k, &addr};
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, connector, &addr));
+    CHECK_RC(cio_spawn(&t, connector, &cn));
     bool seen[CONNECTIONS] = {false};
     int accepted = 0, timeouts = 0;
     unsigned rng = 3;
     while (accepted < CONNECTIONS) {
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 3) * CIO_NSEC_PER_MSEC);
-        cio_tcp_stream *s;
-        int rc = cio_tcp_listener_accept(l, &s, NULL);
+        cio_time saved = short_deadline(&rng);
+        kind_stream *s;
+        int rc = k->accept(l, &s, NULL);
         cio_deadline_restore(saved);
         if (rc == -ETIMEDOUT) {
             timeouts++;
@@ -209,33 +218,31 @@ static void *main_accept_race(void *arg)
         }
         CHECK_RC(rc);
         uint32_t id = 0;
-        CHECK_RC(cio_tcp_stream_read_exact(s, &id, sizeof(id), NULL));
+        CHECK_RC(k->read_exact(s, &id, sizeof(id), NULL));
         CHECK(id < CONNECTIONS);
         CHECK(!seen[id]);
         seen[id] = true;
         accepted++;
-        cio_tcp_stream_close(s);
+        k->close(s);
     }
     CHECK(timeouts > 10);
     CHECK_RC(cio_task_join(t, NULL));
     /* And nothing more is pending. */
     cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
-    cio_tcp_stream *s;
-    CHECK_ERR(cio_tcp_listener_accept(l, &s, NULL), -ETIMEDOUT);
+    kind_stream *s;
+    CHECK_ERR(k->accept(l, &s, NULL), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    cio_tcp_listener_close(l);
+    k->listener_close(l);
     return NULL;
 }
 
-static void test_accept_deadline_race(void)
-{
-    run(main_accept_race, NULL);
-}
+STREAM_CASE(accept_deadline_race)
 
 /* write_all and read_exact cut by deadlines again and again, resumed from the progress they
  * report: the bytes arrive exactly. */
 struct slow_reader {
-    cio_tcp_stream *s;
+    const struct stream_kind *k;
+    kind_stream *s;
     size_t len;
 };
 
@@ -251,9 +258,8 @@ static void *read_exact_with_deadlines(void *arg)
         if (want > r->len - got)
             want = r->len - got;
         size_t done = 0;
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 3) * CIO_NSEC_PER_MSEC);
-        int rc = cio_tcp_stream_read_exact(r->s, buf + got, want, &done);
+        cio_time saved = short_deadline(&rng);
+        int rc = r->k->read_exact(r->s, buf + got, want, &done);
         cio_deadline_restore(saved);
         CHECK(done <= want);
         got += done;
@@ -271,15 +277,15 @@ static void *read_exact_with_deadlines(void *arg)
     return (void *)(intptr_t)cut;
 }
 
-static void *main_progress_race(void *arg)
+static void *main_write_all_read_exact_resume(void *arg)
 {
-    (void)arg;
-    cio_tcp_stream *c, *s;
-    tcp_pair(&c, &s);
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
     enum { LEN = 16 << 20 };
     unsigned char *data = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 41);
-    struct slow_reader r = {s, LEN};
+    struct slow_reader r = {k, s, LEN};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, read_exact_with_deadlines, &r));
     size_t sent = 0;
@@ -290,9 +296,8 @@ static void *main_progress_race(void *arg)
         if (want > LEN - sent)
             want = LEN - sent;
         size_t done = 0;
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 3) * CIO_NSEC_PER_MSEC);
-        int rc = cio_tcp_stream_write_all(c, data + sent, want, &done);
+        cio_time saved = short_deadline(&rng);
+        int rc = k->write_all(c, data + sent, want, &done);
         cio_deadline_restore(saved);
         CHECK(done <= want);
         sent += done;
@@ -308,56 +313,55 @@ static void *main_progress_race(void *arg)
     printf("    write_all cut %d times, read_exact cut %d times\n", cut, (int)(intptr_t)reader_cut);
     CHECK(cut + (int)(intptr_t)reader_cut > 0);
     free(data);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    k->close(c);
+    k->close(s);
     return NULL;
 }
 
-static void test_write_all_read_exact_resume(void)
-{
-    run(main_progress_race, NULL);
-}
+STREAM_CASE(write_all_read_exact_resume)
 
 /* A cancelled task's read returns -ECANCELED even with data ready, and leaves the data. */
 static void *cancelled_reader(void *arg)
 {
-    cio_tcp_stream *s = arg;
+    struct stream_ref *r = arg;
+    const struct stream_kind *k = r->k;
+    kind_stream *s = r->s;
     char buf[8];
-    CHECK_ERR(cio_tcp_stream_read(s, buf, sizeof(buf)), -ECANCELED);
-    CHECK_ERR(cio_tcp_stream_peek(s, buf, sizeof(buf)), -ECANCELED);
-    CHECK_ERR(cio_tcp_stream_readable(s), -ECANCELED);
+    CHECK_ERR(k->read(s, buf, sizeof(buf)), -ECANCELED);
+    CHECK_ERR(k->peek(s, buf, sizeof(buf)), -ECANCELED);
+    CHECK_ERR(k->readable(s), -ECANCELED);
     size_t done = 5;
-    CHECK_ERR(cio_tcp_stream_read_exact(s, buf, 4, &done), -ECANCELED);
+    CHECK_ERR(k->read_exact(s, buf, 4, &done), -ECANCELED);
     CHECK_EQ(done, 0);
-    CHECK_ERR(cio_tcp_stream_write_all(s, "x", 1, &done), -ECANCELED);
+    CHECK_ERR(k->write_all(s, "x", 1, &done), -ECANCELED);
     CHECK_EQ(done, 0);
     return NULL;
 }
 
-static void *main_cancelled(void *arg)
+static void *main_cancelled_task_consumes_nothing(void *arg)
 {
-    (void)arg;
-    cio_tcp_stream *c, *s;
-    tcp_pair(&c, &s);
-    CHECK_RC(cio_tcp_stream_write_all(c, "data", 4, NULL));
-    CHECK_RC(cio_tcp_stream_readable(s));
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    CHECK_RC(k->write_all(c, "data", 4, NULL));
+    CHECK_RC(k->readable(s));
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, cancelled_reader, s));
+    struct stream_ref ref = {k, s};
+    CHECK_RC(cio_spawn(&t, cancelled_reader, &ref));
     CHECK_RC(cio_task_cancel(t)); /* before it first runs */
     CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
     char buf[8];
-    CHECK_EQ(cio_tcp_stream_read(s, buf, sizeof(buf)), 4);
+    CHECK_EQ(k->read(s, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "data", 4) == 0);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    k->close(c);
+    k->close(s);
     return NULL;
 }
 
-static void test_cancelled_task_consumes_nothing(void)
-{
-    run(main_cancelled, NULL);
-}
+STREAM_CASE(cancelled_task_consumes_nothing)
 
-CIO_TEST_MAIN(TEST(test_read_deadline_race), TEST(test_peek_read_deadline_race),
-              TEST(test_cancel_race_no_loss), TEST(test_accept_deadline_race),
-              TEST(test_write_all_read_exact_resume), TEST(test_cancelled_task_consumes_nothing))
+CIO_TEST_MAIN(TEST(test_read_deadline_race_tcp), TEST(test_read_deadline_race_unix),
+              TEST(test_peek_read_deadline_race_tcp), TEST(test_peek_read_deadline_race_unix),
+              STREAM_TESTS(cancel_race_no_loss), STREAM_TESTS(accept_deadline_race),
+              STREAM_TESTS(write_all_read_exact_resume),
+              STREAM_TESTS(cancelled_task_consumes_nothing))

@@ -1,0 +1,708 @@
+/*
+ * test_stream_async.c: the async operations both kinds of byte stream have, each case run for
+ * TCP (loopback) and for Unix streams, one runtime worker — an echo round trip through a
+ * listener, the readiness transitions, waking a waiter on close (stream and listener), -EBUSY
+ * for a second reader or acceptor, write_all and read_exact progress under deadlines and at
+ * an early end of stream, vectored I/O (cut and resumed mid-entry) and peek, the poll_* forms
+ * with wake callbacks (accept included), and try_io/async_io. What one kind alone has is in
+ * test_tcp_async.c and test_unix_async.c.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "stream_kinds.h"
+
+/* ---- echo round trip ---- */
+
+static void *main_echo_round_trip(void *arg)
+{
+    const struct stream_kind *k = arg;
+    cio_addr addr, peer;
+    kind_listener *l = k->listen(&addr, 0);
+    kind_stream *c;
+    struct stream_ref server = {k, NULL};
+    CHECK_RC(k->connect(&c, &addr));
+    CHECK_FD_FLAGS(k->fd(c));
+    CHECK_RC(k->accept(l, &server.s, &peer));
+    CHECK_FD_FLAGS(k->fd(server.s));
+    CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, stream_echo_server, &server));
+    stream_echo_exchange(k, c);
+    /* Half-close: the server sees end of stream, shuts down in turn, we read 0. */
+    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    char b;
+    CHECK_EQ(k->read(c, &b, 1), 0);
+    CHECK_RC(cio_task_join(t, NULL));
+    k->close(c);
+    k->close(server.s);
+    k->listener_close(l);
+    return NULL;
+}
+
+STREAM_CASE(echo_round_trip)
+
+/* ---- readiness ---- */
+
+static void *main_readiness_transitions(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    /* Writable at once. */
+    int r = CHECK_RC(k->writable(c));
+    CHECK(r & CIO_READY_WRITABLE);
+    /* Not readable before data: the wait runs into the deadline. */
+    cio_time saved = cio_deadline_set(cio_now() + 30 * CIO_NSEC_PER_MSEC);
+    cio_time start = cio_now();
+    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    CHECK(cio_now() - start >= 25 * CIO_NSEC_PER_MSEC);
+    cio_deadline_restore(saved);
+    /* Readable after data; both directions at once. */
+    CHECK_EQ(k->write(c, "abc", 3), 3);
+    r = CHECK_RC(k->readable(s));
+    CHECK(r & CIO_READY_READABLE);
+    CHECK(!(r & CIO_READY_READ_CLOSED));
+    r = CHECK_RC(k->ready(s, CIO_READABLE | CIO_WRITABLE));
+    CHECK((r & (CIO_READY_READABLE | CIO_READY_WRITABLE)) ==
+          (CIO_READY_READABLE | CIO_READY_WRITABLE));
+    char buf[8];
+    CHECK_EQ(k->read(s, buf, sizeof(buf)), 3);
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    /* Drained (short read): readable no longer reported. */
+    saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    /* Peer shuts down writing: read-closed, and it stays. */
+    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    r = CHECK_RC(k->readable(s));
+    CHECK(r & CIO_READY_READ_CLOSED);
+    CHECK_EQ(k->read(s, buf, sizeof(buf)), 0);
+    r = CHECK_RC(k->readable(s));
+    CHECK(r & CIO_READY_READ_CLOSED);
+    CHECK_EQ(k->read(s, buf, sizeof(buf)), 0);
+    /* clear_ready never clears a closed state. */
+    k->clear_ready(s, r);
+    r = CHECK_RC(k->readable(s));
+    CHECK(r & CIO_READY_READ_CLOSED);
+    k->clear_ready(NULL, r);
+    CHECK_ERR(k->ready(s, 0), -EINVAL);
+    CHECK_ERR(k->ready(NULL, CIO_READABLE), -EINVAL);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(readiness_transitions)
+
+/* ---- close wakes, second waiter is refused ---- */
+
+struct waiter {
+    const struct stream_kind *k;
+    kind_stream *s;
+    kind_listener *l;
+    ssize_t rc;
+    atomic_int started;
+    char buf[16];
+};
+
+static void *blocked_read(void *arg)
+{
+    struct waiter *w = arg;
+    atomic_store(&w->started, 1);
+    w->rc = w->k->read(w->s, w->buf, sizeof(w->buf));
+    return NULL;
+}
+
+static void *blocked_accept(void *arg)
+{
+    struct waiter *w = arg;
+    atomic_store(&w->started, 1);
+    kind_stream *s;
+    w->rc = w->k->accept(w->l, &s, NULL);
+    if (w->rc == 0)
+        w->k->close(s);
+    return NULL;
+}
+
+static void *main_close_wakes_waiter(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    struct waiter w = {.k = k, .s = s};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, blocked_read, &w));
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    CHECK_EQ(atomic_load(&w.started), 1);
+    CHECK(!cio_task_is_finished(t));
+    cio_time start = cio_now();
+    k->close(s);
+    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_EQ(w.rc, -EBADF);
+    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    k->close(c);
+
+    /* A listener closed under its acceptor. */
+    cio_addr addr;
+    struct waiter wl = {.k = k, .l = k->listen(&addr, 0)};
+    CHECK_RC(cio_spawn(&t, blocked_accept, &wl));
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t));
+    start = cio_now();
+    k->listener_close(wl.l);
+    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_EQ(wl.rc, -EBADF);
+    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    return NULL;
+}
+
+STREAM_CASE(close_wakes_waiter)
+
+static void *main_second_waiter_busy(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    struct waiter a = {.k = k, .s = s}, b = {.k = k, .s = s};
+    cio_task *ta, *tb;
+    CHECK_RC(cio_spawn(&ta, blocked_read, &a));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(ta));
+    /* A second reader is refused at once; peek and readable too; a writer is not. */
+    CHECK_RC(cio_spawn(&tb, blocked_read, &b));
+    CHECK_RC(cio_task_join(tb, NULL));
+    CHECK_EQ(b.rc, -EBUSY);
+    char x;
+    CHECK_ERR(k->peek(s, &x, 1), -EBUSY);
+    if (k->check_other_reads_busy != NULL)
+        k->check_other_reads_busy(s);
+    CHECK_ERR(k->readable(s), -EBUSY);
+    CHECK_EQ(k->write(s, "pong", 4), 4);
+    /* The first reader still gets its data. */
+    CHECK_EQ(k->write(c, "ping", 4), 4);
+    CHECK_RC(cio_task_join(ta, NULL));
+    CHECK_EQ(a.rc, 4);
+    CHECK(memcmp(a.buf, "ping", 4) == 0);
+    char buf[4];
+    CHECK_RC(k->read_exact(c, buf, 4, NULL));
+    CHECK(memcmp(buf, "pong", 4) == 0);
+    k->close(c);
+    k->close(s);
+
+    /* A second acceptor. */
+    cio_addr addr;
+    struct waiter wl = {.k = k, .l = k->listen(&addr, 0)};
+    CHECK_RC(cio_spawn(&ta, blocked_accept, &wl));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    kind_stream *extra;
+    CHECK_ERR(k->accept(wl.l, &extra, NULL), -EBUSY);
+    CHECK_RC(k->connect(&c, &addr));
+    CHECK_RC(cio_task_join(ta, NULL));
+    CHECK_EQ(wl.rc, 0);
+    k->close(c);
+    k->listener_close(wl.l);
+    return NULL;
+}
+
+STREAM_CASE(second_waiter_busy)
+
+/* ---- progress under deadlines ---- */
+
+static void *main_write_all_progress_on_deadline(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_listener_pair(k, &c, &s);
+    enum { LEN = 32 << 20 };
+    unsigned char *data = xmalloc(LEN);
+    pattern_fill(data, LEN, 0, 3);
+    /* Nobody reads: the kernel buffers fill and the deadline cuts write_all short. */
+    size_t done = 0;
+    cio_time saved = cio_deadline_set(cio_now() + 100 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->write_all(c, data, LEN, &done), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK(done > 0);
+    CHECK(done < LEN);
+    /* Resume from the reported progress: the reader sees every byte once, in order. */
+    struct stream_sink sink = {k, s, LEN, 3};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
+    size_t rest = 0;
+    CHECK_RC(k->write_all(c, data + done, LEN - done, &rest));
+    CHECK_EQ(rest, LEN - done);
+    CHECK_RC(cio_task_join(t, NULL));
+    free(data);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(write_all_progress_on_deadline)
+
+static void *main_read_exact_progress_and_eof(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_listener_pair(k, &c, &s);
+    unsigned char out[1000], in[1000];
+    pattern_fill(out, sizeof(out), 0, 9);
+    CHECK_RC(k->write_all(c, out, 500, NULL));
+    size_t done = 0;
+    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->read_exact(s, in, sizeof(in), &done), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK_EQ(done, 500);
+    CHECK_RC(k->write_all(c, out + 500, 500, NULL));
+    CHECK_RC(k->read_exact(s, in + done, sizeof(in) - done, &done));
+    CHECK_EQ(done, 500);
+    CHECK(memcmp(in, out, sizeof(in)) == 0);
+    /* The stream ends early: -EPIPE with what did arrive. */
+    CHECK_RC(k->write_all(c, out, 10, NULL));
+    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    CHECK_ERR(k->read_exact(s, in, 20, &done), -EPIPE);
+    CHECK_EQ(done, 10);
+    CHECK(memcmp(in, out, 10) == 0);
+    /* Zero length: nothing to wait for. */
+    CHECK_RC(k->read_exact(s, in, 0, &done));
+    CHECK_EQ(done, 0);
+    CHECK_EQ(k->read(s, in, 0), 0);
+    CHECK_EQ(k->write(s, out, 0), 0);
+    /* After our shutdown the write side is gone: -EPIPE, no signal. */
+    CHECK_ERR(k->write(c, "x", 1), -EPIPE);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(read_exact_progress_and_eof)
+
+/* Both cut by deadlines on one stream: read_exact takes exactly what write_all reported. */
+static void *main_write_all_read_exact_cut(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_listener_pair(k, &c, &s);
+    /* write_all into a peer that does not read: cut by the deadline, progress reported. */
+    enum { LEN = 8 << 20 };
+    unsigned char *data = xmalloc(LEN), *in = xmalloc(LEN);
+    pattern_fill(data, LEN, 0, 5);
+    size_t done = 0;
+    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->write_all(c, data, LEN, &done), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK(done > 0 && done < LEN);
+    /* read_exact of more than is there: cut, with what did come. */
+    size_t got = 0;
+    saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->read_exact(s, in, LEN, &got), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK_EQ(got, done);
+    CHECK_EQ(pattern_check(in, got, 0, 5), got);
+    /* Early end: -EPIPE with what came. */
+    CHECK_RC(k->write_all(c, data + done, 10, NULL));
+    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    size_t tail = 0;
+    CHECK_ERR(k->read_exact(s, in + got, 20, &tail), -EPIPE);
+    CHECK_EQ(tail, 10);
+    CHECK_EQ(pattern_check(in, got + 10, 0, 5), got + 10);
+    free(data);
+    free(in);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(write_all_read_exact_cut)
+
+/* ---- vectored I/O, peek ---- */
+
+enum { NVEC = 300, VEC_UNIT = 9973 };
+
+static void *vec_reader(void *arg)
+{
+    struct stream_sink *k = arg;
+    unsigned char *a = xmalloc(3000), *b = xmalloc(50000), *c = xmalloc(7);
+    unsigned char *joined = xmalloc(3000 + 50000 + 7);
+    size_t got = 0;
+    while (got < k->len) {
+        struct iovec iov[3] = {{a, 3000}, {b, 50000}, {c, 7}};
+        ssize_t n = CHECK_RC(k->k->readv(k->s, iov, 3));
+        CHECK(n > 0);
+        size_t m = (size_t)n, off = 0;
+        for (int i = 0; i < 3 && off < m; i++) {
+            size_t take = iov[i].iov_len < m - off ? iov[i].iov_len : m - off;
+            memcpy(joined + off, iov[i].iov_base, take);
+            off += take;
+        }
+        CHECK_EQ(pattern_check(joined, m, got, k->seed), m);
+        got += m;
+    }
+    CHECK_EQ(got, k->len);
+    free(a);
+    free(b);
+    free(c);
+    free(joined);
+    return NULL;
+}
+
+static void *main_vectored_and_peek(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    /* NVEC buffers of varying length (some empty), more than the window of one sendmsg and
+     * more bytes than the socket buffers hold, so the write is cut and resumed mid-entry. */
+    struct iovec iov[NVEC];
+    size_t total = 0;
+    for (int i = 0; i < NVEC; i++)
+        total += (i % 5 == 0) ? 0 : (size_t)(VEC_UNIT * (i % 7 + 1));
+    unsigned char *data = xmalloc(total);
+    pattern_fill(data, total, 0, 11);
+    size_t off = 0;
+    for (int i = 0; i < NVEC; i++) {
+        size_t len = (i % 5 == 0) ? 0 : (size_t)(VEC_UNIT * (i % 7 + 1));
+        iov[i].iov_base = data + off;
+        iov[i].iov_len = len;
+        off += len;
+    }
+    struct stream_sink sink = {k, s, total, 11};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, vec_reader, &sink));
+    size_t done = 0;
+    CHECK_RC(k->write_all_v(c, iov, NVEC, &done));
+    CHECK_EQ(done, total);
+    CHECK_RC(cio_task_join(t, NULL));
+    /* writev: one call, some bytes. */
+    struct iovec two[2] = {{(void *)"hello ", 6}, {(void *)"world", 5}};
+    CHECK_EQ(k->writev(c, two, 2), 11);
+    char buf[16];
+    /* peek sees the bytes and leaves them for the read. */
+    ssize_t n = CHECK_RC(k->peek(s, buf, sizeof(buf)));
+    CHECK(n > 0 && n <= 11);
+    CHECK(memcmp(buf, "hello world", (size_t)n) == 0);
+    CHECK_RC(k->read_exact(s, buf, 11, NULL));
+    CHECK(memcmp(buf, "hello world", 11) == 0);
+    CHECK_ERR(k->writev(c, NULL, 1), -EINVAL);
+    CHECK_ERR(k->readv(s, iov, -1), -EINVAL);
+    CHECK_EQ(k->writev(c, two, 0), 0);
+    free(data);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(vectored_and_peek)
+
+/* The array from byte @sent on, into @rest: the entries not fully written, the first one cut
+ * at the byte reached. Returns the count. */
+static int iov_tail(const struct iovec *iov, int iovcnt, size_t sent, struct iovec *rest)
+{
+    int cnt = 0;
+    size_t off = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t start = off, end = off + iov[i].iov_len;
+        off = end;
+        if (end <= sent)
+            continue;
+        size_t skip = sent > start ? sent - start : 0;
+        rest[cnt].iov_base = (char *)iov[i].iov_base + skip;
+        rest[cnt].iov_len = iov[i].iov_len - skip;
+        cnt++;
+    }
+    return cnt;
+}
+
+static void *main_vectored_resume_and_peek(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    /* Many entries, some empty, more bytes than the socket buffers hold. */
+    enum { N = 300, UNIT = 4999 };
+    unsigned char *data = xmalloc((size_t)N * UNIT);
+    struct iovec iov[N];
+    size_t total = 0;
+    for (int i = 0; i < N; i++) {
+        size_t len = i % 7 == 3 ? 0 : (size_t)(i * 37 % UNIT) + 1;
+        iov[i].iov_base = data + total;
+        iov[i].iov_len = len;
+        total += len;
+    }
+    pattern_fill(data, total, 0, 11);
+    unsigned char *back = xmalloc(total);
+    size_t got = 0;
+    size_t sent = 0;
+    /* Interleave: write_all_v cut by a short deadline, then drain with peek and readv. */
+    while (got < total) {
+        if (sent < total) {
+            /* Resume write_all_v from the byte reached: rebuild the tail of the array. */
+            struct iovec rest[N];
+            int cnt = iov_tail(iov, N, sent, rest);
+            size_t done = 0;
+            cio_time saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
+            int rc = k->write_all_v(c, rest, cnt, &done);
+            cio_deadline_restore(saved);
+            CHECK(rc == 0 || rc == -ETIMEDOUT);
+            sent += done;
+        }
+        while (got < sent) {
+            unsigned char p[16];
+            ssize_t pk = CHECK_RC(k->peek(s, p, sizeof(p)));
+            CHECK(pk > 0);
+            struct iovec in[3] = {{back + got, 1000}, {back + got + 1000, 0}, {NULL, 0}};
+            size_t want = sent - got;
+            if (want < 1000) {
+                in[0].iov_len = want;
+            } else {
+                in[2].iov_base = back + got + 1000;
+                in[2].iov_len = want - 1000;
+            }
+            ssize_t n = CHECK_RC(k->readv(s, in, 3));
+            CHECK(n > 0);
+            CHECK(memcmp(p, back + got, (size_t)(pk < n ? pk : n)) == 0);
+            got += (size_t)n;
+        }
+    }
+    CHECK_EQ(pattern_check(back, total, 0, 11), total);
+    /* writev and readv of plain arrays; bad arrays refused. */
+    struct iovec two[2] = {{"ab", 2}, {"cde", 3}};
+    CHECK_EQ(k->writev(c, two, 2), 5);
+    char r1[2], r2[8];
+    struct iovec rin[2] = {{r1, 2}, {r2, 8}};
+    CHECK_EQ(k->readv(s, rin, 2), 5);
+    CHECK(memcmp(r1, "ab", 2) == 0 && memcmp(r2, "cde", 3) == 0);
+    /* More buffers than one recvmsg is given at a time: one read still fills them all, and
+     * stops short (drained) when the bytes run out. */
+    enum { MANY = 150, EACH = 10 };
+    struct iovec many[MANY];
+    for (int i = 0; i < MANY; i++)
+        many[i] = (struct iovec){back + i * EACH, EACH};
+    for (size_t want = 1000; want <= MANY * EACH; want += MANY * EACH - 1000) {
+        pattern_fill(data, want, want, 12);
+        CHECK_RC(k->write_all(c, data, want, NULL));
+        CHECK_EQ(k->readv(s, many, MANY), want);
+        CHECK_EQ(pattern_check(back, want, want, 12), want);
+    }
+    CHECK_ERR(k->readv(s, NULL, 1), -EINVAL);
+    CHECK_ERR(k->writev(c, two, -1), -EINVAL);
+    CHECK_EQ(k->readv(s, rin, 0), 0);
+    free(data);
+    free(back);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(vectored_resume_and_peek)
+
+/* ---- poll_* with wake callbacks ---- */
+
+struct connect_later {
+    const struct stream_kind *k;
+    const cio_addr *addr;
+};
+
+static void *connect_later(void *arg)
+{
+    struct connect_later *cl = arg;
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    kind_stream *c;
+    CHECK_RC(cl->k->connect(&c, cl->addr));
+    return c;
+}
+
+static void *main_poll_forms(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_listener_pair(k, &c, &s);
+    atomic_int woken = 0;
+    char buf[8];
+    /* Nothing there: -EAGAIN, and the callback fires when data arrives. */
+    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
+    CHECK_ERR(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
+    CHECK_EQ(k->write(c, "xy", 2), 2);
+    for (int i = 0; i < 200 && atomic_load(&woken) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_EQ(atomic_load(&woken), 1); /* one callback per direction: the latest */
+    CHECK_EQ(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), 2);
+    int r = CHECK_RC(k->poll_read_ready(s, NULL, NULL));
+    CHECK(r & CIO_READY_READABLE);
+    /* c never had to wait (the connection was made at the first look), so it is not
+     * registered yet: the first poll registers it and may have to wait for the reactor's
+     * first report, which the callback then delivers. */
+    atomic_int wr_woken = 0;
+    r = k->poll_write_ready(c, count_wake, &wr_woken);
+    if (r == -EAGAIN) {
+        for (int i = 0; i < 200 && atomic_load(&wr_woken) == 0; i++)
+            CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+        CHECK_EQ(atomic_load(&wr_woken), 1);
+        r = k->poll_write_ready(c, count_wake, &wr_woken);
+    }
+    CHECK_RC(r);
+    CHECK(r & CIO_READY_WRITABLE);
+    CHECK_EQ(k->read(s, buf, sizeof(buf)), 2);
+
+    /* poll_accept: armed, then woken by a connection, then it accepts. */
+    cio_addr addr;
+    kind_listener *l = k->listen(&addr, 0);
+    kind_stream *acc = NULL;
+    atomic_int accept_woken = 0;
+    CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &accept_woken), -EAGAIN);
+    struct connect_later cl = {k, &addr};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, connect_later, &cl));
+    for (int i = 0; i < 500 && atomic_load(&accept_woken) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_EQ(atomic_load(&accept_woken), 1);
+    cio_addr peer;
+    CHECK_RC(k->poll_accept(l, &acc, &peer, count_wake, &accept_woken));
+    CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
+    void *other;
+    CHECK_RC(cio_task_join(t, &other));
+    k->close(other);
+    k->close(acc);
+    /* Closing a listener with an armed callback calls it. */
+    atomic_int closed_woken = 0;
+    CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &closed_woken), -EAGAIN);
+    k->listener_close(l);
+    CHECK_EQ(atomic_load(&closed_woken), 1);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(poll_forms)
+
+/* ---- try_io / async_io ---- */
+
+static ssize_t raw_recv(void *ctx)
+{
+    struct stream_ref *r = ctx;
+    char b[64];
+    ssize_t n = recv(r->k->fd(r->s), b, sizeof(b), MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+/* An accepted stream, first registered by the poll calls; then try_io and async_io. */
+static void *main_poll_accept_and_try_io(void *arg)
+{
+    const struct stream_kind *k = arg;
+    cio_addr addr;
+    kind_listener *l = k->listen(&addr, 0);
+    atomic_int woken = 0;
+    kind_stream *s, *c;
+    CHECK_ERR(k->poll_accept(l, &s, NULL, count_wake, &woken), -EAGAIN);
+    CHECK_RC(k->connect(&c, &addr));
+    for (int i = 0; i < 100 && atomic_load(&woken) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_EQ(atomic_load(&woken), 1);
+    cio_addr peer;
+    CHECK_RC(k->poll_accept(l, &s, &peer, NULL, NULL));
+    CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
+
+    atomic_store(&woken, 0);
+    char buf[16];
+    CHECK_ERR(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
+    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
+    CHECK_RC(k->writable(s)); /* the first event of the new registration */
+    int r = CHECK_RC(k->poll_write_ready(s, NULL, NULL));
+    CHECK(r & CIO_READY_WRITABLE);
+    CHECK_EQ(k->write(c, "hey", 3), 3);
+    for (int i = 0; i < 100 && atomic_load(&woken) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_EQ(atomic_load(&woken), 1); /* one callback per direction: the latest */
+    CHECK_EQ(k->poll_peek(s, buf, sizeof(buf), NULL, NULL), 3);
+    r = CHECK_RC(k->poll_read_ready(s, NULL, NULL));
+    CHECK(r & CIO_READY_READABLE);
+
+    /* try_io: our own recv; -EAGAIN clears the readiness, so readable waits again. */
+    struct stream_ref ref = {k, s};
+    CHECK_EQ(k->try_io(s, CIO_READABLE, raw_recv, &ref), 3);
+    CHECK_ERR(k->try_io(s, CIO_READABLE, raw_recv, &ref), -EAGAIN);
+    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    CHECK_ERR(k->async_io(s, CIO_READABLE, raw_recv, &ref), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK_EQ(k->write(c, "12345", 5), 5);
+    CHECK_EQ(k->async_io(s, CIO_READABLE, raw_recv, &ref), 5);
+    CHECK_ERR(k->try_io(s, 0, raw_recv, &ref), -EINVAL);
+    CHECK_ERR(k->try_io(s, CIO_READABLE, NULL, &ref), -EINVAL);
+
+    /* Closing calls an armed callback. */
+    CHECK_ERR(k->try_io(s, CIO_READABLE, raw_recv, &ref), -EAGAIN);
+    atomic_store(&woken, 0);
+    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
+    k->close(s);
+    CHECK_EQ(atomic_load(&woken), 1);
+    k->close(c);
+    k->listener_close(l);
+    return NULL;
+}
+
+STREAM_CASE(poll_accept_and_try_io)
+
+struct counted_recv {
+    int fd;
+    char buf[16];
+    int calls;
+};
+
+static ssize_t counted_recv_fn(void *ctx)
+{
+    struct counted_recv *r = ctx;
+    r->calls++;
+    ssize_t n = recv(r->fd, r->buf, sizeof(r->buf), 0);
+    return n < 0 ? -errno : n;
+}
+
+static void *write_later(void *arg)
+{
+    struct stream_ref *r = arg;
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    CHECK_EQ(r->k->write(r->s, "late", 4), 4);
+    return NULL;
+}
+
+static void *main_try_io_async_io(void *arg)
+{
+    const struct stream_kind *k = arg;
+    kind_stream *c, *s;
+    stream_pair(k, &c, &s);
+    struct counted_recv r = {.fd = k->fd(s)};
+    CHECK_ERR(k->try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
+    CHECK_EQ(r.calls, 1);
+    /* async_io waits for readiness between attempts. */
+    struct stream_ref writer = {k, c};
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, write_later, &writer));
+    CHECK_EQ(k->async_io(s, CIO_READABLE, counted_recv_fn, &r), 4);
+    CHECK(memcmp(r.buf, "late", 4) == 0);
+    CHECK(r.calls <= 3);
+    CHECK_RC(cio_task_join(t, NULL));
+    /* After try_io's -EAGAIN the readiness is cleared: readable waits again. */
+    CHECK_ERR(k->try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
+    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    CHECK_ERR(k->try_io(s, 0, counted_recv_fn, &r), -EINVAL);
+    CHECK_ERR(k->async_io(s, CIO_READABLE, NULL, &r), -EINVAL);
+    k->close(c);
+    k->close(s);
+    return NULL;
+}
+
+STREAM_CASE(try_io_async_io)
+
+CIO_TEST_MAIN(STREAM_TESTS(echo_round_trip), STREAM_TESTS(readiness_transitions),
+              STREAM_TESTS(close_wakes_waiter), STREAM_TESTS(second_waiter_busy),
+              STREAM_TESTS(write_all_progress_on_deadline),
+              STREAM_TESTS(read_exact_progress_and_eof), STREAM_TESTS(write_all_read_exact_cut),
+              STREAM_TESTS(vectored_and_peek), STREAM_TESTS(vectored_resume_and_peek),
+              STREAM_TESTS(poll_forms), STREAM_TESTS(poll_accept_and_try_io),
+              STREAM_TESTS(try_io_async_io))
