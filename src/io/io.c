@@ -1,6 +1,6 @@
 /*
  * io.c: readiness bookkeeping between the reactor and the tasks that use a socket. A socket
- * gets a registration (struct io) the first time one of its operations would block; the
+ * gets a registration (struct cio__io) the first time one of its operations would block; the
  * reactor of the worker that registered it updates the readiness word and wakes the waiter
  * of each direction; operations run against the cached readiness and clear it by the tick
  * rule (see io.h).
@@ -24,37 +24,13 @@
 #include "rt/sched.h"
 #include "util/assert.h"
 
-#define BITS_MASK 0xffu
-#define TICK_SHIFT 8
+#define BITS_MASK CIO__IO_BITS_MASK
+#define TICK_SHIFT CIO__IO_TICK_SHIFT
+#define NDIRS CIO__IO_NDIRS
 #define DIR_READ 0
 #define DIR_WRITE 1
 #define DIR_PRIORITY 2
-#define NDIRS 3
-
-struct waiter {
-    struct cio__parker *parker;
-    cio_wake_fn wake;
-    void *ctx;
-};
-
-struct io {
-    struct cio__reactor_source source; /* first: the reactor's token points here */
-    struct cio__worker *worker;        /* whose reactor holds the registration; NULL: orphan */
-    struct cio__list node;             /* on worker->sources */
-    struct cio__deferred deferred;
-    int fd;
-    /* Level-triggered backend (poll(2)): interest narrowed to the directions not known to be
-     * ready, re-armed when an operation sees -EAGAIN — the edge emulation that needs to know
-     * about -EAGAIN, which only this layer does. Under the lock. */
-    bool level;
-    unsigned armed;
-    atomic_uint readiness;
-    atomic_flag lock;
-    bool closed; /* the socket let go (under the lock) */
-    int waiting; /* tasks parked on it (under the lock): the last one out of a closed
-                    registration frees it */
-    struct waiter waiters[NDIRS];
-};
+#define io_of cio__io_of
 
 /* What satisfies each direction. */
 static const unsigned dir_satisfied[NDIRS] = {
@@ -69,24 +45,7 @@ static const unsigned dir_clears[NDIRS] = {
     CIO_READY_PRIORITY | CIO_READY_ERROR,
 };
 
-/* A socket's registration. Tasks on two workers may register one socket at the same moment
- * (a reader and a writer), so the pointer is read and published atomically. */
-static struct io *io_of(const struct cio__socket *sock)
-{
-    return __atomic_load_n((struct io *const *)&sock->io, __ATOMIC_ACQUIRE);
-}
-
-static unsigned interest_mask(unsigned interest)
-{
-    unsigned mask = 0;
-    if (interest & CIO_READABLE)
-        mask |= dir_satisfied[DIR_READ];
-    if (interest & CIO_WRITABLE)
-        mask |= dir_satisfied[DIR_WRITE];
-    if (interest & CIO_PRIORITY)
-        mask |= dir_satisfied[DIR_PRIORITY];
-    return mask;
-}
+#define interest_mask cio__io_want
 
 static unsigned interest_clears(unsigned interest)
 {
@@ -100,48 +59,46 @@ static unsigned interest_clears(unsigned interest)
     return mask;
 }
 
-static void io_lock(struct io *io)
+static void io_lock(struct cio__io *io)
 {
     while (atomic_flag_test_and_set_explicit(&io->lock, memory_order_acquire))
         sched_yield();
 }
 
-static void io_unlock(struct io *io)
+static void io_unlock(struct cio__io *io)
 {
     atomic_flag_clear_explicit(&io->lock, memory_order_release);
 }
 
+/* CIO_EVENT_* to CIO_READY_*: the same bits for readable, writable and priority; error and
+ * the closed states sit one place apart. Branch-free: it runs on every event. */
+_Static_assert((unsigned)CIO_EVENT_READABLE == CIO_READY_READABLE &&
+                   (unsigned)CIO_EVENT_WRITABLE == CIO_READY_WRITABLE &&
+                   (unsigned)CIO_EVENT_PRIORITY == CIO_READY_PRIORITY &&
+                   (unsigned)CIO_EVENT_ERROR << 2 == CIO_READY_ERROR &&
+                   (unsigned)CIO_EVENT_READ_CLOSED >> 1 == CIO_READY_READ_CLOSED &&
+                   (unsigned)CIO_EVENT_WRITE_CLOSED >> 1 == CIO_READY_WRITE_CLOSED,
+               "from_event() relies on the bit layout of CIO_EVENT_* and CIO_READY_*");
 static unsigned from_event(uint32_t flags)
 {
-    unsigned ready = 0;
-    if (flags & CIO_EVENT_READABLE)
-        ready |= CIO_READY_READABLE;
-    if (flags & CIO_EVENT_WRITABLE)
-        ready |= CIO_READY_WRITABLE;
-    if (flags & CIO_EVENT_READ_CLOSED)
-        ready |= CIO_READY_READ_CLOSED;
-    if (flags & CIO_EVENT_WRITE_CLOSED)
-        ready |= CIO_READY_WRITE_CLOSED;
-    if (flags & CIO_EVENT_ERROR)
-        ready |= CIO_READY_ERROR;
-    if (flags & CIO_EVENT_PRIORITY)
-        ready |= CIO_READY_PRIORITY;
-    return ready;
+    return (flags & (CIO_EVENT_READABLE | CIO_EVENT_WRITABLE | CIO_EVENT_PRIORITY)) |
+           ((flags & CIO_EVENT_ERROR) << 2) |
+           ((flags & (CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED)) >> 1);
 }
 
-static void io_free_now(struct io *io)
+static void io_free_now(struct cio__io *io)
 {
     free(io);
 }
 
 static void io_free_deferred(struct cio__deferred *d)
 {
-    io_free_now(cio__container_of(d, struct io, deferred));
+    io_free_now(cio__container_of(d, struct cio__io, deferred));
 }
 
 /* Free a registration nobody can reach any more: on its reactor's thread, which may be
  * dispatching an event to it right now when we are elsewhere. */
-static void io_release(struct io *io, struct cio__worker *w)
+static void io_release(struct cio__io *io, struct cio__worker *w)
 {
     if (w == NULL || cio__worker_current() == w) {
         io_free_now(io);
@@ -159,7 +116,7 @@ static void io_release(struct io *io, struct cio__worker *w)
  * armed (an interest cannot be empty); a hang-up in both directions is final, so the
  * registration is dropped rather than reported at every wait.
  */
-static void sync_interest(struct io *io)
+static void sync_interest(struct cio__io *io)
 {
     if (!io->level || io->worker == NULL || io->armed == 0)
         return;
@@ -181,50 +138,63 @@ static void sync_interest(struct io *io)
 }
 
 /* Level-triggered backend: readiness was cleared by an operation; re-arm accordingly. */
-static void rearm(struct io *io)
+static void rearm(struct cio__io *io)
 {
     io_lock(io);
     sync_interest(io);
     io_unlock(io);
+}
+
+/* Wake what waits in each direction @ready satisfies; lock held. The wake callbacks of those
+ * directions are moved to @fire (NULL where none), to be called after the lock is dropped.
+ * Returns whether @fire holds any. */
+static bool wake_waiters(struct cio__io *io, unsigned ready, struct cio__io_waiter *fire)
+{
+    bool any = false;
+    for (int d = 0; d < NDIRS; d++) {
+        struct cio__io_waiter *w = &io->waiters[d];
+        if (!(ready & dir_satisfied[d]))
+            continue;
+        if (w->parker != NULL)
+            cio__parker_unpark(w->parker);
+        fire[d].wake = w->wake;
+        fire[d].ctx = w->ctx;
+        if (w->wake != NULL) {
+            w->wake = NULL;
+            w->ctx = NULL;
+            any = true;
+        }
+    }
+    return any;
 }
 
 /* Reactor side: an event for this registration (on its worker's thread). */
 static void on_event(struct cio__reactor_source *source, uint32_t flags)
 {
-    struct io *io = (struct io *)source;
+    struct cio__io *io = (struct cio__io *)source;
     unsigned add = from_event(flags);
-    unsigned cur = atomic_load(&io->readiness);
+    unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
     unsigned next;
     do {
-        unsigned tick = (cur >> TICK_SHIFT) + 1;
-        next = (tick << TICK_SHIFT) | ((cur | add) & BITS_MASK);
+        next = (cur + (1u << TICK_SHIFT)) | add; /* the tick wraps by itself */
     } while (!atomic_compare_exchange_weak(&io->readiness, &cur, next));
 
-    struct waiter fire[NDIRS] = {{0}};
+    struct cio__io_waiter fire[NDIRS];
     io_lock(io);
-    sync_interest(io);
-    for (int d = 0; d < NDIRS; d++) {
-        struct waiter *w = &io->waiters[d];
-        if (!(next & dir_satisfied[d]))
-            continue;
-        if (w->parker != NULL)
-            cio__parker_unpark(w->parker);
-        if (w->wake != NULL) {
-            fire[d] = *w;
-            w->wake = NULL;
-            w->ctx = NULL;
-        }
-    }
+    if (io->level)
+        sync_interest(io);
+    bool any = wake_waiters(io, next, fire);
     io_unlock(io);
-    for (int d = 0; d < NDIRS; d++)
-        if (fire[d].wake != NULL)
-            fire[d].wake(fire[d].ctx);
+    if (any)
+        for (int d = 0; d < NDIRS; d++)
+            if ((next & dir_satisfied[d]) && fire[d].wake != NULL)
+                fire[d].wake(fire[d].ctx);
 }
 
 /* The socket is being closed or released (any thread). */
 static void io_detach(struct cio__socket *sock)
 {
-    struct io *io = __atomic_exchange_n((struct io **)&sock->io, NULL, __ATOMIC_ACQ_REL);
+    struct cio__io *io = __atomic_exchange_n((struct cio__io **)&sock->io, NULL, __ATOMIC_ACQ_REL);
     __atomic_store_n(&sock->detach, NULL, __ATOMIC_RELEASE);
     if (io == NULL)
         return;
@@ -237,11 +207,11 @@ static void io_detach(struct cio__socket *sock)
         cio__list_remove(&io->node);
         pthread_mutex_unlock(&w->sources_lock);
     }
-    struct waiter fire[NDIRS] = {{0}};
+    struct cio__io_waiter fire[NDIRS] = {{0}};
     io_lock(io);
     io->closed = true;
     for (int d = 0; d < NDIRS; d++) {
-        struct waiter *wt = &io->waiters[d];
+        struct cio__io_waiter *wt = &io->waiters[d];
         if (wt->parker != NULL)
             cio__parker_unpark(wt->parker);
         fire[d] = *wt;
@@ -260,7 +230,7 @@ static void io_detach(struct cio__socket *sock)
 /* The runtime is being freed while the socket lives on: forget the reactor. */
 static void io_orphan(struct cio__list *node)
 {
-    struct io *io = cio__container_of(node, struct io, node);
+    struct cio__io *io = cio__container_of(node, struct cio__io, node);
     io_lock(io);
     io->worker = NULL;
     io_unlock(io);
@@ -275,7 +245,7 @@ int cio__io_register(struct cio__socket *sock)
         return -EPERM;
     if (sock->fd < 0)
         return -EBADF;
-    struct io *io = calloc(1, sizeof(*io));
+    struct cio__io *io = calloc(1, sizeof(*io));
     if (io == NULL)
         return -ENOMEM;
     io->source.on_event = on_event;
@@ -307,7 +277,7 @@ int cio__io_register(struct cio__socket *sock)
 }
 
 /* Clear @mask from the readiness if the tick is still the one of @seen. */
-static void clear_if_unchanged(struct io *io, unsigned seen, unsigned mask)
+static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
 {
     unsigned cur = atomic_load(&io->readiness);
     while ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & mask)) {
@@ -316,6 +286,26 @@ static void clear_if_unchanged(struct io *io, unsigned seen, unsigned mask)
     }
     if (io->level)
         rearm(io);
+}
+
+void cio__io_drained(struct cio__io *io, unsigned seen)
+{
+    if (io->worker == cio__worker_current() && !io->level) {
+        /*
+         * On the registration's own worker the reactor cannot run while this task does, so
+         * the tick cannot move under us: a plain store does what the compare-and-swap would,
+         * without the locked instruction — once per message on the hot path. A task on
+         * another worker (the other half of a split socket) may clear its own direction at
+         * this moment; losing that clear only leaves a bit set, i.e. one spurious attempt
+         * that sees -EAGAIN and clears it again, never a lost wake-up.
+         */
+        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+        if ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & CIO_READY_READABLE))
+            atomic_store_explicit(&io->readiness, cur & ~(unsigned)CIO_READY_READABLE,
+                                  memory_order_relaxed);
+        return;
+    }
+    clear_if_unchanged(io, seen, CIO_READY_READABLE);
 }
 
 static int dir_of(unsigned interest)
@@ -327,13 +317,20 @@ static int dir_of(unsigned interest)
     return DIR_PRIORITY;
 }
 
+/* The directions of @interest as a bit set (bit d: direction d). */
+_Static_assert(CIO_READABLE == 1u << DIR_READ && CIO_WRITABLE == 1u << DIR_WRITE &&
+                   CIO_PRIORITY == 1u << DIR_PRIORITY,
+               "interest bits double as direction bits");
+
 /*
- * Park until @interest is ready. On success *seen is the readiness word that satisfied it.
- * Several directions may be waited on at once (ready(READABLE | WRITABLE)).
+ * Park until @want is ready in the directions @dirs (bit d: direction d; several at once for
+ * ready(READABLE | WRITABLE)). On success *seen is the readiness word that satisfied it.
+ * Tasks only. Always inlined: io_wait() calls it with a constant @dirs for the one-direction
+ * waits of every read, write and accept, where the loops over directions fold away.
  */
-static int io_wait(struct io *io, unsigned interest, unsigned *seen)
+static inline __attribute__((always_inline)) int io_wait_dirs(struct cio__io *io, unsigned dirs,
+                                                              unsigned want, unsigned *seen)
 {
-    unsigned want = interest_mask(interest);
     struct cio__parker parker;
     cio__parker_init(&parker);
     int rc = 0;
@@ -349,15 +346,14 @@ static int io_wait(struct io *io, unsigned interest, unsigned *seen)
             *seen = cur;
             break;
         }
-        for (int d = 0; d < NDIRS && rc == 0; d++) {
-            if ((dir_satisfied[d] & want & ~(unsigned)CIO_READY_ERROR) &&
-                io->waiters[d].parker != NULL && io->waiters[d].parker != &parker)
+        for (int d = 0; d < NDIRS; d++)
+            if ((dirs & (1u << d)) && io->waiters[d].parker != NULL &&
+                io->waiters[d].parker != &parker)
                 rc = -EBUSY;
-        }
         if (rc < 0)
             break;
         for (int d = 0; d < NDIRS; d++)
-            if (dir_satisfied[d] & want & ~(unsigned)CIO_READY_ERROR)
+            if (dirs & (1u << d))
                 io->waiters[d].parker = &parker;
         /* Parked, we keep the registration alive: a close from another task marks it
          * closed and wakes us, and we free it if we are the last one out. */
@@ -367,7 +363,7 @@ static int io_wait(struct io *io, unsigned interest, unsigned *seen)
         io_lock(io);
         io->waiting--;
         for (int d = 0; d < NDIRS; d++)
-            if (io->waiters[d].parker == &parker)
+            if ((dirs & (1u << d)) && io->waiters[d].parker == &parker)
                 io->waiters[d].parker = NULL;
         if (rc < 0)
             break;
@@ -381,26 +377,35 @@ static int io_wait(struct io *io, unsigned interest, unsigned *seen)
     return rc;
 }
 
-ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
-                   size_t short_len)
+/* Park until @interest is ready: see io_wait_dirs(). */
+static int io_wait(struct cio__io *io, unsigned interest, unsigned *seen)
 {
-    if (cio__task_self() == NULL)
-        return -EPERM;
-    if (sock == NULL)
-        return -EINVAL;
-    int rc = cio__task_budget();
-    if (rc < 0)
-        return rc;
+    unsigned want = interest_mask(interest);
+    unsigned dirs = interest & ((1u << NDIRS) - 1);
+    switch (dirs) {
+    case CIO_READABLE:
+        return io_wait_dirs(io, CIO_READABLE, want, seen);
+    case CIO_WRITABLE:
+        return io_wait_dirs(io, CIO_WRITABLE, want, seen);
+    default:
+        return io_wait_dirs(io, dirs, want, seen);
+    }
+}
+
+/* Run @op until it does not return -EAGAIN, waiting in between (no budget spent). */
+static ssize_t io_loop(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+                       size_t short_len)
+{
     unsigned clears = interest_clears(interest);
     for (;;) {
-        struct io *io = io_of(sock);
+        struct cio__io *io = io_of(sock);
         unsigned seen = ~0u;
         if (io != NULL) {
             seen = atomic_load(&io->readiness);
             if (!(seen & interest_mask(interest))) {
                 /* After a wait, touch only what io_wait checked: the handle itself may
                  * have been closed and freed by another task if this returns -EBADF. */
-                rc = io_wait(io, interest, &seen);
+                int rc = io_wait(io, interest, &seen);
                 if (rc < 0)
                     return rc;
             }
@@ -408,7 +413,7 @@ ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op, v
         ssize_t n = op(sock, ctx);
         if (n == -EAGAIN) {
             if (io == NULL) {
-                rc = cio__io_register(sock);
+                int rc = cio__io_register(sock);
                 if (rc < 0)
                     return rc;
             } else {
@@ -417,16 +422,36 @@ ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op, v
             continue;
         }
         if (io != NULL && short_len > 0 && n > 0 && (size_t)n < short_len)
-            clear_if_unchanged(io, seen, CIO_READY_READABLE);
+            cio__io_drained(io, seen);
         return n;
     }
+}
+
+ssize_t cio__io_do_slow(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+                        size_t short_len)
+{
+    if (cio__task_self() == NULL)
+        return -EPERM;
+    if (sock == NULL)
+        return -EINVAL;
+    int rc = cio__task_budget();
+    if (rc < 0)
+        return rc;
+    return io_loop(sock, interest, op, ctx, short_len);
+}
+
+ssize_t cio__io_do_again(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+                         size_t short_len, struct cio__io *io, unsigned seen)
+{
+    clear_if_unchanged(io, seen, interest_clears(interest));
+    return io_loop(sock, interest, op, ctx, short_len);
 }
 
 ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx)
 {
     if (sock == NULL)
         return -EINVAL;
-    struct io *io = io_of(sock);
+    struct cio__io *io = io_of(sock);
     unsigned seen = io ? atomic_load(&io->readiness) : 0;
     ssize_t n = op(sock, ctx);
     if (n == -EAGAIN && io != NULL)
@@ -436,23 +461,27 @@ ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, 
 
 int cio__io_ready(struct cio__socket *sock, unsigned interest)
 {
-    if (cio__task_self() == NULL)
+    cio_task *t = cio__task_self();
+    if (t == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
         return -ECANCELED; /* a suspending call, even when it would not have to wait */
     if (sock == NULL || interest == 0 ||
         (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
         return -EINVAL;
     if (sock->fd < 0)
         return -EBADF;
-    int rc = cio__io_register(sock);
-    if (rc < 0)
-        return rc;
-    struct io *io = io_of(sock);
+    struct cio__io *io = io_of(sock);
+    if (io == NULL) {
+        int rc = cio__io_register(sock);
+        if (rc < 0)
+            return rc;
+        io = io_of(sock);
+    }
     unsigned seen = atomic_load(&io->readiness);
     unsigned want = interest_mask(interest);
     if (!(seen & want)) {
-        rc = io_wait(io, interest, &seen);
+        int rc = io_wait(io, interest, &seen);
         if (rc < 0)
             return rc;
     }
@@ -461,7 +490,7 @@ int cio__io_ready(struct cio__socket *sock, unsigned interest)
 
 void cio__io_clear(struct cio__socket *sock, int ready)
 {
-    struct io *io = sock ? io_of(sock) : NULL;
+    struct cio__io *io = sock ? io_of(sock) : NULL;
     if (io == NULL || ready <= 0)
         return;
     /* The tick is unknown to the caller: clear only bits still as they were reported and
@@ -483,7 +512,7 @@ int cio__io_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn 
     int rc = cio__io_register(sock);
     if (rc < 0 && io_of(sock) == NULL)
         return rc;
-    struct io *io = io_of(sock);
+    struct cio__io *io = io_of(sock);
     unsigned want = interest_mask(interest);
     int d = dir_of(interest);
     io_lock(io);

@@ -11,14 +11,79 @@
 #ifndef CIO_IO_INTERNAL_H
 #define CIO_IO_INTERNAL_H
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "cio/io.h"
 #include "cio/poll.h"
 #include "net/socket.h"
+#include "rt/sched.h"
 
 /* An operation on the socket: returns >= 0, or a negative errno (-EAGAIN: would block). */
 typedef ssize_t (*cio__io_op)(struct cio__socket *sock, void *ctx);
+
+#define CIO__IO_BITS_MASK 0xffu
+#define CIO__IO_TICK_SHIFT 8
+#define CIO__IO_NDIRS 3 /* read, write, priority */
+
+struct cio__io_waiter {
+    struct cio__parker *parker;
+    cio_wake_fn wake;
+    void *ctx;
+};
+
+/* A socket's registration (sock->io), created the first time one of its operations would
+ * block. */
+struct cio__io {
+    struct cio__reactor_source source; /* first: the reactor's token points here */
+    struct cio__worker *worker;        /* whose reactor holds the registration; NULL: orphan */
+    struct cio__list node;             /* on worker->sources */
+    struct cio__deferred deferred;
+    int fd;
+    /* Level-triggered backend (poll(2)): interest narrowed to the directions not known to be
+     * ready, re-armed when an operation sees -EAGAIN — the edge emulation that needs to know
+     * about -EAGAIN, which only this layer does. Under the lock. */
+    bool level;
+    unsigned armed;
+    atomic_uint readiness;
+    atomic_flag lock;
+    bool closed; /* the socket let go (under the lock) */
+    int waiting; /* tasks parked on it (under the lock): the last one out of a closed
+                    registration frees it */
+    struct cio__io_waiter waiters[CIO__IO_NDIRS];
+};
+
+/* A socket's registration, or NULL. Tasks on two workers may register one socket at the same
+ * moment (a reader and a writer), so the pointer is read and published atomically. */
+static inline struct cio__io *cio__io_of(const struct cio__socket *sock)
+{
+    return __atomic_load_n((struct cio__io *const *)&sock->io, __ATOMIC_ACQUIRE);
+}
+
+/* The readiness bits that satisfy @interest (CIO_READABLE, CIO_WRITABLE, CIO_PRIORITY). */
+static inline unsigned cio__io_want(unsigned interest)
+{
+    unsigned mask = 0;
+    if (interest & CIO_READABLE)
+        mask |= CIO_READY_READABLE | CIO_READY_READ_CLOSED | CIO_READY_ERROR;
+    if (interest & CIO_WRITABLE)
+        mask |= CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR;
+    if (interest & CIO_PRIORITY)
+        mask |= CIO_READY_PRIORITY | CIO_READY_ERROR;
+    return mask;
+}
+
+/* The stream read drained the socket (a read shorter than asked): clear read readiness
+ * unless an event came since @seen (the tick rule). */
+void cio__io_drained(struct cio__io *io, unsigned seen);
+
+/* cio__io_do() without its fast path: see below. */
+ssize_t cio__io_do_slow(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+                        size_t short_len);
+/* The fast path's operation saw -EAGAIN on readiness word @seen: clear, then wait and retry. */
+ssize_t cio__io_do_again(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+                         size_t short_len, struct cio__io *io, unsigned seen);
 
 /*
  * cio__io_do() - run @op until it does not return -EAGAIN, suspending the calling task for
@@ -29,9 +94,32 @@ typedef ssize_t (*cio__io_op)(struct cio__socket *sock, void *ctx);
  * Spends one unit of the task's cooperative budget (may yield).
  * Return: @op's result; -EBUSY (another task waits in this direction); -EBADF (closed while
  * waiting); -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
+ *
+ * Inline, so that @op — a constant at every call site — is a direct call: the common case (a
+ * registered socket whose readiness is cached, a task with budget left and not cancelled)
+ * costs a few loads and the operation. Everything else goes to cio__io_do_slow().
  */
-ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
-                   size_t short_len);
+static inline ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op,
+                                 void *ctx, size_t short_len)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL || sock == NULL || t->budget <= 1 ||
+        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
+        return cio__io_do_slow(sock, interest, op, ctx, short_len);
+    struct cio__io *io = cio__io_of(sock);
+    if (io == NULL)
+        return cio__io_do_slow(sock, interest, op, ctx, short_len);
+    unsigned seen = atomic_load_explicit(&io->readiness, memory_order_acquire);
+    if (!(seen & cio__io_want(interest)))
+        return cio__io_do_slow(sock, interest, op, ctx, short_len);
+    t->budget--;
+    ssize_t n = op(sock, ctx);
+    if (n == -EAGAIN)
+        return cio__io_do_again(sock, interest, op, ctx, short_len, io, seen);
+    if (short_len > 0 && n > 0 && (size_t)n < short_len)
+        cio__io_drained(io, seen);
+    return n;
+}
 
 /* cio__io_try() - @op once; on -EAGAIN clear the cached readiness (if registered). Never
  * waits; usable outside tasks. */

@@ -1,16 +1,7 @@
 /*
- * poll.c: the event core on top of a backend (src/sys). It owns the registration table that
- * gives cio its deregister guarantee: the backend's data word carries (generation, fd), and
- * every event is checked against the table when the caller reaches it in the batch, so an
- * event of a registration that was removed — or whose fd number now belongs to a new
- * registration, or whose file lives on through a dup — is dropped instead of delivered.
- *
- * Table layout: fd -> slot, in chunks allocated on first use and never moved, so the waiting
- * thread reads slots without a lock while other threads register. A slot's (generation,
- * token, interest) is published under a sequence counter (odd while being written):
- *
- *     data word:  [ generation : 32 | fd : 32 ]
- *     slot:       seq (seqlock) | generation | interest (0 = free) | token
+ * poll.c: the event core on top of a backend (src/sys): registration, the table that gives
+ * the deregister guarantee (layout and event resolution in poll_internal.h), waiting, and the
+ * cross-thread waker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,39 +12,17 @@
 #include <string.h>
 
 #include "cio/poll.h"
+#include "poll/poll_internal.h"
 #include "sys/sys.h"
 #include "util/assert.h"
 #include "util/compiler.h"
 
-#define CHUNK_BITS 10
-#define CHUNK_SLOTS (1u << CHUNK_BITS)
-#define MAX_CHUNKS 16384u /* fds below 16M */
+#define CHUNK_BITS CIO__POLL_CHUNK_BITS
+#define CHUNK_SLOTS CIO__POLL_CHUNK_SLOTS
+#define MAX_CHUNKS CIO__POLL_MAX_CHUNKS
 #define MAX_EVENTS (1u << 20)
 #define INTEREST_MASK (CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)
-
-struct slot {
-    atomic_uint seq;
-    atomic_uint generation;
-    atomic_uint interest;
-    _Atomic cio_token token;
-};
-
-struct cio_poll {
-    const struct cio__sys_ops *ops;
-    struct cio__sys *sys;
-    pthread_mutex_t lock; /* serialises writers of the table */
-    _Atomic cio_token waker_token;
-    atomic_bool has_waker;
-    _Atomic(struct slot *) chunks[MAX_CHUNKS];
-};
-
-struct cio_events {
-    cio_poll *poll;
-    size_t capacity;
-    size_t count;
-    struct cio__sys_event *raw;
-    cio_event *out;
-};
+#define slot_get cio__poll_slot_get
 
 struct cio_waker {
     cio_poll *poll;
@@ -64,23 +33,13 @@ static uint64_t make_data(int fd, uint32_t generation)
     return ((uint64_t)generation << 32) | (uint32_t)fd;
 }
 
-static struct slot *slot_get(const cio_poll *poll, int fd)
-{
-    unsigned chunk = (unsigned)fd >> CHUNK_BITS;
-    if (chunk >= MAX_CHUNKS)
-        return NULL;
-    struct slot *slots =
-        atomic_load_explicit(&((cio_poll *)poll)->chunks[chunk], memory_order_acquire);
-    return slots ? &slots[(unsigned)fd & (CHUNK_SLOTS - 1)] : NULL;
-}
-
 /* Called with the lock held. */
-static struct slot *slot_get_or_create(cio_poll *poll, int fd)
+static struct cio__poll_slot *slot_get_or_create(cio_poll *poll, int fd)
 {
-    struct slot *s = slot_get(poll, fd);
+    struct cio__poll_slot *s = slot_get(poll, fd);
     if (s != NULL || ((unsigned)fd >> CHUNK_BITS) >= MAX_CHUNKS)
         return s;
-    struct slot *slots = calloc(CHUNK_SLOTS, sizeof(*slots));
+    struct cio__poll_slot *slots = calloc(CHUNK_SLOTS, sizeof(*slots));
     if (slots == NULL)
         return NULL;
     atomic_store_explicit(&poll->chunks[(unsigned)fd >> CHUNK_BITS], slots, memory_order_release);
@@ -88,7 +47,8 @@ static struct slot *slot_get_or_create(cio_poll *poll, int fd)
 }
 
 /* Writer side of the seqlock; called with the lock held. */
-static void slot_publish(struct slot *s, uint32_t generation, cio_token token, unsigned interest)
+static void slot_publish(struct cio__poll_slot *s, uint32_t generation, cio_token token,
+                         unsigned interest)
 {
     unsigned seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
     atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
@@ -97,22 +57,6 @@ static void slot_publish(struct slot *s, uint32_t generation, cio_token token, u
     atomic_store_explicit(&s->token, token, memory_order_relaxed);
     atomic_store_explicit(&s->interest, interest, memory_order_relaxed);
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
-}
-
-/* Reader side: a consistent (generation, token, interest). */
-static void slot_read(struct slot *s, uint32_t *generation, cio_token *token, unsigned *interest)
-{
-    for (;;) {
-        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-        if (seq & 1)
-            continue;
-        *generation = atomic_load_explicit(&s->generation, memory_order_relaxed);
-        *token = atomic_load_explicit(&s->token, memory_order_relaxed);
-        *interest = atomic_load_explicit(&s->interest, memory_order_relaxed);
-        atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
-            return;
-    }
 }
 
 static const struct cio__sys_ops *backend_ops(cio_backend backend)
@@ -221,7 +165,7 @@ int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&poll->lock);
-    struct slot *s = slot_get_or_create(poll, fd);
+    struct cio__poll_slot *s = slot_get_or_create(poll, fd);
     if (s == NULL) {
         /* No slot: out of memory, or a number beyond the table — which, unless the process
          * raised its descriptor limit past 16M, is simply not an open descriptor. */
@@ -253,7 +197,7 @@ int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned intere
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&poll->lock);
-    struct slot *s = slot_get(poll, fd);
+    struct cio__poll_slot *s = slot_get(poll, fd);
     if (s == NULL || atomic_load_explicit(&s->interest, memory_order_relaxed) == 0) {
         rc = unknown_fd_error(fd, -ENOENT); /* a closed descriptor is -EBADF, as in epoll */
         goto out;
@@ -281,7 +225,7 @@ int cio_poll_deregister(cio_poll *poll, int fd)
     if (fd < 0)
         return -EBADF;
     pthread_mutex_lock(&poll->lock);
-    struct slot *s = slot_get(poll, fd);
+    struct cio__poll_slot *s = slot_get(poll, fd);
     bool known = s != NULL && atomic_load_explicit(&s->interest, memory_order_relaxed) != 0;
     if (known) {
         /* Retire the generation first: from here on no event of it is delivered. */
@@ -351,48 +295,12 @@ size_t cio_events_capacity(const cio_events *events)
     return events ? events->capacity : 0;
 }
 
-/* The event for raw entry i if its registration still stands, else NULL. */
-static const cio_event *resolve(cio_events *events, size_t i)
-{
-    const struct cio__sys_event *raw = &events->raw[i];
-    cio_poll *poll = events->poll;
-    cio_event *out = &events->out[i];
-    if (raw->data == CIO__SYS_WAKE_DATA) {
-        if (!atomic_load_explicit(&poll->has_waker, memory_order_acquire))
-            return NULL;
-        out->token = atomic_load_explicit(&poll->waker_token, memory_order_relaxed);
-        out->flags = CIO_EVENT_READABLE;
-        return out;
-    }
-    int fd = (int)(uint32_t)raw->data;
-    struct slot *s = slot_get(poll, fd);
-    if (s == NULL)
-        return NULL;
-    uint32_t generation;
-    unsigned interest;
-    slot_read(s, &generation, &out->token, &interest);
-    if (interest == 0 || generation != (uint32_t)(raw->data >> 32))
-        return NULL;
-    /* Readiness the registration did not ask for is dropped; conditions are always told. */
-    uint32_t flags = raw->flags;
-    if (!(interest & CIO_READABLE))
-        flags &= ~(uint32_t)CIO_EVENT_READABLE;
-    if (!(interest & CIO_WRITABLE))
-        flags &= ~(uint32_t)CIO_EVENT_WRITABLE;
-    if (!(interest & CIO_PRIORITY))
-        flags &= ~(uint32_t)CIO_EVENT_PRIORITY;
-    if (flags == 0)
-        return NULL;
-    out->flags = flags;
-    return out;
-}
-
 const cio_event *cio_events_next(cio_events *events, size_t *iter)
 {
     if (events == NULL || iter == NULL)
         return NULL;
     while (*iter < events->count) {
-        const cio_event *ev = resolve(events, (*iter)++);
+        const cio_event *ev = cio__events_resolve(events, (*iter)++);
         if (ev != NULL)
             return ev;
     }

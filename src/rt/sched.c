@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "poll/poll_internal.h"
 #include "rt/blocking.h"
 #include "rt/rt_internal.h"
 #include "rt/sched.h"
@@ -178,10 +179,21 @@ void cio__task_unref(cio_task *t)
         task_free(t);
 }
 
+/*
+ * The park timer is armed lazily: it is left in the wheel when a park ends, and a later park
+ * whose deadline is no earlier keeps it (a connection's idle deadline moves later at every
+ * request; re-arming it each time would cost an insert and a cancel per operation). So when
+ * it fires it may belong to no park, or be earlier than the park in progress.
+ */
 static void park_timer_fired(struct cio__timer_wheel *wheel, struct cio__timer *timer)
 {
-    (void)wheel;
     cio_task *t = cio__container_of(timer, cio_task, timer);
+    if (t->park_deadline == CIO_DEADLINE_NONE)
+        return; /* not parked with a deadline: nothing waits for it */
+    if (t->park_deadline > timer->deadline) {
+        cio__timer_insert(wheel, timer, t->park_deadline); /* the park's own deadline */
+        return;
+    }
     t->timed_out = true;
     cio__task_wake(t);
 }
@@ -225,6 +237,7 @@ static int task_create(cio_rt *rt, struct cio__worker *w, const cio_spawn_option
     t->fn = fn;
     t->arg = arg;
     t->deadline = CIO_DEADLINE_NONE;
+    t->park_deadline = CIO_DEADLINE_NONE;
     cio__timer_init(&t->timer, park_timer_fired);
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
@@ -315,11 +328,16 @@ int cio__task_park(cio_time deadline)
         if (cio_now() >= deadline)
             return -ETIMEDOUT;
         t->timed_out = false;
-        cio__timer_insert(&t->worker->wheel, &t->timer, deadline);
+        /* An armed timer due no later than the deadline serves (see park_timer_fired). */
+        if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
+            if (cio__timer_pending(&t->timer))
+                cio__timer_cancel(&t->worker->wheel, &t->timer);
+            cio__timer_insert(&t->worker->wheel, &t->timer, deadline);
+        }
     }
+    t->park_deadline = deadline;
     switch_to_worker(t, SWITCH_PARK);
-    if (cio__timer_pending(&t->timer))
-        cio__timer_cancel(&t->worker->wheel, &t->timer);
+    t->park_deadline = CIO_DEADLINE_NONE;
     if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
         return -ECANCELED;
     if (t->timed_out) {
@@ -361,10 +379,11 @@ int cio_yield(void)
 
 static void dispatch(struct cio__worker *w)
 {
-    const cio_event *ev;
-    for (size_t it = 0; (ev = cio_events_next(w->events, &it)) != NULL;) {
-        if (ev->token == WAKER_TOKEN)
-            continue; /* the remote queue is drained by the loop */
+    size_t n = cio__events_count(w->events);
+    for (size_t i = 0; i < n; i++) {
+        const cio_event *ev = cio__events_resolve(w->events, i);
+        if (ev == NULL || ev->token == WAKER_TOKEN)
+            continue; /* stale; or the waker: the remote queue is drained by the loop */
         struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->token;
         src->on_event(src, ev->flags);
     }

@@ -57,15 +57,6 @@ struct cio__parker {
     bool notified;
 };
 
-/* A parker for the calling context: the current task, or a thread parker. */
-void cio__parker_init(struct cio__parker *parker);
-void cio__parker_fini(struct cio__parker *parker);
-/* Wake the parker's owner. Any thread. */
-void cio__parker_unpark(struct cio__parker *parker);
-/* Suspend until unparked, the deadline, or (tasks) cancellation: 0, -ETIMEDOUT, -ECANCELED.
- * May return 0 spuriously: re-check the condition. */
-int cio__parker_park(struct cio__parker *parker, cio_time deadline);
-
 struct cio__stack_home;
 
 /* A task record lives at the top of its own coroutine stack (see task_create in sched.c). */
@@ -82,7 +73,8 @@ struct cio_task {
     void *arg;
     void *result;
     cio_time deadline;       /* in force; CIO_DEADLINE_NONE */
-    struct cio__timer timer; /* park deadline */
+    cio_time park_deadline;  /* of the park in progress; CIO_DEADLINE_NONE */
+    struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
     bool timed_out;          /* the park timer fired */
     bool was_cancelled;      /* CANCELLED was set before DONE */
     unsigned budget;         /* I/O operations left before a forced yield */
@@ -181,6 +173,46 @@ static inline int cio__task_budget(void)
     return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                ? -ECANCELED
                : 0;
+}
+
+/* The thread side of the parker functions below (task.c). */
+void cio__parker_init_thread(struct cio__parker *parker);
+void cio__parker_fini_thread(struct cio__parker *parker);
+void cio__parker_unpark_thread(struct cio__parker *parker);
+int cio__parker_park_thread(struct cio__parker *parker, cio_time deadline);
+
+/* A parker for the calling context: the current task, or a thread parker. Inline: every
+ * suspending operation makes one, and a task's is two stores. */
+static inline void cio__parker_init(struct cio__parker *parker)
+{
+    parker->task = cio__task_self();
+    parker->notified = false;
+    if (parker->task == NULL)
+        cio__parker_init_thread(parker);
+}
+
+static inline void cio__parker_fini(struct cio__parker *parker)
+{
+    if (parker->task == NULL)
+        cio__parker_fini_thread(parker);
+}
+
+/* Wake the parker's owner. Any thread. */
+static inline void cio__parker_unpark(struct cio__parker *parker)
+{
+    if (parker->task != NULL)
+        cio__task_wake(parker->task);
+    else
+        cio__parker_unpark_thread(parker);
+}
+
+/* Suspend until unparked, the deadline, or (tasks) cancellation: 0, -ETIMEDOUT, -ECANCELED.
+ * May return 0 spuriously: re-check the condition. */
+static inline int cio__parker_park(struct cio__parker *parker, cio_time deadline)
+{
+    if (parker->task != NULL)
+        return cio__task_park(deadline);
+    return cio__parker_park_thread(parker, deadline);
 }
 
 /* The effective deadline of the calling task (CIO_DEADLINE_NONE outside a task). */

@@ -18,44 +18,32 @@
 
 /* ---- parkers ---- */
 
-void cio__parker_init(struct cio__parker *p)
+void cio__parker_init_thread(struct cio__parker *p)
 {
-    p->task = cio__task_self();
-    p->notified = false;
-    if (p->task == NULL) {
-        pthread_condattr_t ca;
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&p->cond, &ca);
-        pthread_condattr_destroy(&ca);
-    }
+    pthread_condattr_t ca;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
 }
 
-void cio__parker_fini(struct cio__parker *p)
+void cio__parker_fini_thread(struct cio__parker *p)
 {
-    if (p->task == NULL) {
-        pthread_cond_destroy(&p->cond);
-        pthread_mutex_destroy(&p->lock);
-    }
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
 }
 
-void cio__parker_unpark(struct cio__parker *p)
+void cio__parker_unpark_thread(struct cio__parker *p)
 {
-    if (p->task != NULL) {
-        cio__task_wake(p->task);
-        return;
-    }
     pthread_mutex_lock(&p->lock);
     p->notified = true;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
 }
 
-int cio__parker_park(struct cio__parker *p, cio_time deadline)
+int cio__parker_park_thread(struct cio__parker *p, cio_time deadline)
 {
-    if (p->task != NULL)
-        return cio__task_park(deadline);
     int rc = 0;
     pthread_mutex_lock(&p->lock);
     while (!p->notified) {
