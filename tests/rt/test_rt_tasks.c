@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cio/rt.h"
+#include "cio/sync.h"
 #include "harness.h"
 
 static cio_rt *new_rt(void)
@@ -189,6 +190,82 @@ static void *main_deadline(void *arg)
     cio_deadline_restore(saved);
     CHECK_RC(cio_task_join(t, NULL));
     return NULL;
+}
+
+/* Notifies after the delay given (ms) in arg. */
+static cio_notify *lazy_notify;
+
+static void *notify_after(void *arg)
+{
+    CHECK_RC(cio_sleep((cio_duration)(uintptr_t)arg * CIO_NSEC_PER_MSEC));
+    CHECK_RC(cio_notify_one(lazy_notify));
+    return NULL;
+}
+
+/* A wait under @deadline that notify_after(@after_ms) ends; returns what the wait returned. */
+static int wait_notified(cio_time deadline, unsigned after_ms)
+{
+    cio_task *t;
+    CHECK_RC(cio_spawn(&t, notify_after, (void *)(uintptr_t)after_ms));
+    cio_time saved = cio_deadline_set(deadline);
+    int rc = cio_notify_wait(lazy_notify);
+    cio_deadline_restore(saved);
+    CHECK_RC(cio_task_join(t, NULL));
+    return rc;
+}
+
+/*
+ * The park timer stays armed after a park that something else ended (sched.c arms it
+ * lazily). What follows must not notice: a later deadline is kept to the ns and never cut
+ * short by the earlier timer, an earlier one is not delayed by the armed later one, and a
+ * wait with no deadline is never timed out by a timer left from before.
+ */
+static void *main_deadline_lazy_timer(void *arg)
+{
+    (void)arg;
+    CHECK_RC(cio_notify_new(&lazy_notify));
+    /* 1. Woken at 2 ms under a 20 ms deadline; then a 60 ms deadline: it holds to the end. */
+    CHECK_RC(wait_notified(cio_now() + 20 * CIO_NSEC_PER_MSEC, 2));
+    cio_time start = cio_now();
+    cio_time saved = cio_deadline_set(start + 60 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    cio_time end = cio_now();
+    cio_deadline_restore(saved);
+    CHECK(end >= start + 60 * CIO_NSEC_PER_MSEC);
+    CHECK(end - start < 900 * CIO_NSEC_PER_MSEC);
+    /* 2. Woken at 2 ms under a 500 ms deadline; then a 10 ms deadline is not delayed. */
+    CHECK_RC(wait_notified(cio_now() + 500 * CIO_NSEC_PER_MSEC, 2));
+    start = cio_now();
+    saved = cio_deadline_set(start + 10 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    end = cio_now();
+    cio_deadline_restore(saved);
+    CHECK(end >= start + 10 * CIO_NSEC_PER_MSEC);
+    CHECK(end - start < 400 * CIO_NSEC_PER_MSEC);
+    /* 3. Woken at 2 ms under a 10 ms deadline; then a wait with none, notified at 40 ms:
+     * the timer left armed fires meanwhile and must not time it out. */
+    CHECK_RC(wait_notified(cio_now() + 10 * CIO_NSEC_PER_MSEC, 2));
+    start = cio_now();
+    CHECK_RC(wait_notified(CIO_DEADLINE_NONE, 40));
+    CHECK(cio_now() - start >= 40 * CIO_NSEC_PER_MSEC);
+    /* 4. Many waits under deadlines that move later each time (a server's idle timeout):
+     * none times out early, and the last deadline still holds. */
+    for (int i = 0; i < 50; i++)
+        CHECK_RC(wait_notified(cio_now() + 30 * CIO_NSEC_PER_MSEC, 0));
+    start = cio_now();
+    saved = cio_deadline_set(start + 30 * CIO_NSEC_PER_MSEC);
+    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    CHECK(cio_now() >= start + 30 * CIO_NSEC_PER_MSEC);
+    cio_deadline_restore(saved);
+    cio_notify_free(lazy_notify);
+    return NULL;
+}
+
+static void test_deadline_lazy_timer(void)
+{
+    cio_rt *rt = new_rt();
+    CHECK_RC(cio_rt_block_on(rt, main_deadline_lazy_timer, NULL, NULL));
+    cio_rt_free(rt);
 }
 
 static void test_deadline(void)
@@ -396,6 +473,6 @@ static void test_errors_outside(void)
 }
 
 CIO_TEST_MAIN(TEST(test_block_on_spawn_join), TEST(test_yield_round_robin), TEST(test_sleep),
-              TEST(test_cancel), TEST(test_deadline), TEST(test_join_set), TEST(test_task_locals),
-              TEST(test_spawn_blocking), TEST(test_free_with_waiters), TEST(test_signal_wait),
-              TEST(test_errors_outside))
+              TEST(test_cancel), TEST(test_deadline), TEST(test_deadline_lazy_timer),
+              TEST(test_join_set), TEST(test_task_locals), TEST(test_spawn_blocking),
+              TEST(test_free_with_waiters), TEST(test_signal_wait), TEST(test_errors_outside))
