@@ -9,6 +9,7 @@
  * (TCP/TCP, Unix/TCP, TCP/Unix), a failing target and the connection limit; bad arguments
  * (exit 2) and a refused bind (exit 1). The programs are found next to this test's build
  * directory (build/tools/), or in $CIO_TOOLS_DIR; a missing program skips its cases.
+ * HTTP also: 414, 501, 505, and the request forms the parser accepts and rejects.
  */
 /* Not labelled "threads": these tests stop the tools with SIGINT/SIGTERM, and under
  * ThreadSanitizer a signal handler that arrives while a coroutine other than the one it
@@ -697,6 +698,138 @@ static void test_http_idle_timeout(void)
     http_stop(&p, "3 connections, 6 requests");
 }
 
+/* One request (@len bytes) on its own connection: the answer must start with @status_line and
+ * close the connection. */
+static void http_expect_error(const char *addr, const char *req, size_t len,
+                              const char *status_line)
+{
+    int fd = client_connect(addr);
+    send_all(fd, req, len);
+    char buf[1024];
+    size_t n = recv_to_eof(fd, buf, sizeof(buf) - 1);
+    buf[n] = '\0';
+    if (strncmp(buf, status_line, strlen(status_line)) != 0 ||
+        !contains(buf, "Connection: close\r\n"))
+        TEST_FAIL("request '%.60s': answer '%s', expected '%s'", req, buf, status_line);
+    close(fd);
+}
+
+static void test_http_error_statuses(void)
+{
+    struct proc p;
+    http_start(&p, "10000", "1");
+    static const struct {
+        const char *req, *status_line;
+    } cases[] = {
+        {"GET / HTTP/2.0\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+        {"GET / HTTP/0.9\n\n", "HTTP/1.1 505 "},
+        {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "HTTP/1.1 501 Not Implemented\r\n"},
+        {"POST / HTTP/1.1\r\ntRANSFER-eNCODING: gzip\r\n\r\n", "HTTP/1.1 501 "},
+        {"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nContent-Length:\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nContent-Length: 184467440737095516090\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\n: x\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nX-A: a\r\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET  / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /a\x7f HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"G(T / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1x\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / http/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"\r\rGET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET /\x01", "HTTP/1.1 400 "}, /* no line end needed to reject this one */
+    };
+    size_t n = sizeof(cases) / sizeof(cases[0]);
+    for (size_t i = 0; i < n; i++)
+        http_expect_error(p.addr, cases[i].req, strlen(cases[i].req), cases[i].status_line);
+
+    /* A request line longer than the 8 KiB buffer: 414. */
+    size_t big = 9 * 1024;
+    char *req = malloc(big);
+    CHECK(req != NULL);
+    memcpy(req, "GET /", 5);
+    memset(req + 5, 'a', big - 5);
+    http_expect_error(p.addr, req, big, "HTTP/1.1 414 URI Too Long\r\n");
+    free(req);
+
+    /* A bad byte in a header line is judged when the line is complete, not before. */
+    int fd = client_connect(p.addr);
+    send_str(fd, "GET / HTTP/1.1\r\nX-A: \x01");
+    CHECK(quiet_for(fd, 100));
+    send_str(fd, "\r\n\r\n");
+    char buf[1024];
+    size_t len = recv_to_eof(fd, buf, sizeof(buf) - 1);
+    buf[len] = '\0';
+    if (strncmp(buf, "HTTP/1.1 400 ", 13) != 0)
+        TEST_FAIL("answer '%s'", buf);
+    close(fd);
+
+    char want[64];
+    snprintf(want, sizeof(want), "%zu connections, 0 requests", n + 2);
+    http_stop(&p, want);
+}
+
+static void test_http_accepted_forms(void)
+{
+    struct proc p;
+    http_start(&p, "10000", "1");
+    char buf[1024];
+    int fd = client_connect(p.addr);
+    static const char *const good[] = {
+        "\r\n\nGET / HTTP/1.1\nHost: x\n\n", /* empty lines first, bare LF */
+        "GET / HTTP/1.1\r\nX-Obs: \x80\xff\t v \t\r\nHost:x\r\nX-Empty:\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\ncontent-length: 3\r\nCONTENT-LENGTH:  3 \r\n\r\nabc",
+        "GET /a?b=c&d=%20 HTTP/1.9\r\n\r\n",
+        "GET / HTTP/1.1\r\nConnection: upgrade, keep-alive\r\nConnection: closed\r\n\r\n",
+        "M-SEARCH / HTTP/1.1\r\nConnection: xclose, close x\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        send_str(fd, good[i]);
+        recv_exact(fd, buf, HELLO_LEN);
+        if (memcmp(buf, HELLO, HELLO_LEN) != 0)
+            TEST_FAIL("request %zu: answer '%.*s'", i, (int)HELLO_LEN, buf);
+    }
+    /* HEAD over HTTP/1.1: the head alone, the connection stays open. */
+    send_str(fd, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const size_t head_len = HELLO_LEN - 13;
+    recv_exact(fd, buf, head_len);
+    CHECK(memcmp(buf, HELLO, head_len) == 0);
+    CHECK(quiet_for(fd, 100));
+    /* Pipelined batches that end inside a header line, then inside a request line. */
+    send_str(fd, "GET / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\nHo");
+    recv_exact(fd, buf, HELLO_LEN);
+    CHECK(memcmp(buf, HELLO, HELLO_LEN) == 0);
+    CHECK(quiet_for(fd, 100));
+    send_str(fd, "st: x\r\n\r\nGET /y HT");
+    recv_exact(fd, buf, HELLO_LEN);
+    CHECK(memcmp(buf, HELLO, HELLO_LEN) == 0);
+    CHECK(quiet_for(fd, 100));
+    send_str(fd, "TP/1.1\r\n\r\n");
+    recv_exact(fd, buf, HELLO_LEN);
+    CHECK(memcmp(buf, HELLO, HELLO_LEN) == 0);
+    /* "close" among other options, in any case: the last answer. */
+    send_str(fd, "GET / HTTP/1.1\r\nConnection: x, CLOSE ,y\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    size_t n = recv_to_eof(fd, buf, sizeof(buf) - 1);
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0 &&
+          contains(buf, "\r\nConnection: close\r\n"));
+    CHECK(n > 13 && memcmp(buf + n - 13, "Hello, World!", 13) == 0);
+    CHECK(strstr(buf + 1, "HTTP/1.1") == NULL);
+    close(fd);
+
+    /* HTTP/1.0: keep-alive, then close in a second Connection field; close wins. */
+    fd = client_connect(p.addr);
+    send_str(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n");
+    n = recv_to_eof(fd, buf, sizeof(buf) - 1);
+    CHECK(n > 0 && contains(buf, "\r\nConnection: close\r\n") && contains(buf, "Hello, World!"));
+    close(fd);
+    http_stop(&p, "2 connections, 12 requests");
+}
+
 /* ---- relay ---- */
 
 /* The relay sends the client its end of stream from inside the copy, a moment before the
@@ -938,6 +1071,7 @@ static void test_bind_failure(void)
 CIO_TEST_MAIN(TEST(test_echo_tcp), TEST(test_echo_ipv6), TEST(test_echo_unix),
               TEST(test_echo_abstract), TEST(test_echo_workers), TEST(test_http_pipelined),
               TEST(test_http_close), TEST(test_http_bad_request), TEST(test_http_oversized_header),
-              TEST(test_http_idle_timeout), TEST(test_relay_tcp), TEST(test_relay_unix_to_tcp),
+              TEST(test_http_idle_timeout), TEST(test_http_error_statuses),
+              TEST(test_http_accepted_forms), TEST(test_relay_tcp), TEST(test_relay_unix_to_tcp),
               TEST(test_relay_tcp_to_unix), TEST(test_relay_connect_failure),
               TEST(test_relay_max_conns), TEST(test_bad_arguments), TEST(test_bind_failure))

@@ -23,14 +23,20 @@
 #define HELLO_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n"
 #define HELLO_BODY "Hello, World!"
 
-/* The answers, by [connection header][HEAD]: the plain keep-alive GET answer is byte for byte
- * the one every benchmark peer sends. */
+/* The answers, built at compile time, by [connection header][HEAD]: the plain keep-alive GET
+ * answer is byte for byte the one every benchmark peer sends. */
 enum { CONN_NONE, CONN_CLOSE, CONN_KEEP_ALIVE };
-static const char *const hello[3][2] = {
-    {HELLO_HEAD "\r\n" HELLO_BODY, HELLO_HEAD "\r\n"},
-    {HELLO_HEAD "Connection: close\r\n\r\n" HELLO_BODY, HELLO_HEAD "Connection: close\r\n\r\n"},
-    {HELLO_HEAD "Connection: keep-alive\r\n\r\n" HELLO_BODY,
-     HELLO_HEAD "Connection: keep-alive\r\n\r\n"},
+struct answer {
+    const char *text;
+    size_t len;
+};
+#define TEXT_AND_LEN(s) s, sizeof(s) - 1
+static const struct answer hello[3][2] = {
+    {{TEXT_AND_LEN(HELLO_HEAD "\r\n" HELLO_BODY)}, {TEXT_AND_LEN(HELLO_HEAD "\r\n")}},
+    {{TEXT_AND_LEN(HELLO_HEAD "Connection: close\r\n\r\n" HELLO_BODY)},
+     {TEXT_AND_LEN(HELLO_HEAD "Connection: close\r\n\r\n")}},
+    {{TEXT_AND_LEN(HELLO_HEAD "Connection: keep-alive\r\n\r\n" HELLO_BODY)},
+     {TEXT_AND_LEN(HELLO_HEAD "Connection: keep-alive\r\n\r\n")}},
 };
 
 struct http {
@@ -41,16 +47,23 @@ struct http {
 struct conn {
     size_t len;    /* bytes in in[] */
     uint64_t skip; /* body bytes still to drop */
-    char *out;     /* the answers of one batch */
-    size_t out_len, out_cap;
+    /* The answers of one batch: a constant answer while it is the only one (the usual case,
+     * written without a copy), else out[]. */
+    const char *batch;
+    size_t batch_len;
+    char *out;
+    size_t out_cap;
     char in[HTTP_BUF];
 };
 
-static bool out_append(struct conn *c, const char *s, size_t n)
+/* Make c->out the batch's buffer, with room for @need bytes: grow it, and move into it a
+ * constant answer that is the batch so far. (Out of line: the copy path stays lean.) */
+__attribute__((noinline)) static bool out_prepare(struct conn *c, size_t need)
 {
-    if (c->out_len + n > c->out_cap) {
+    bool in_out = c->batch_len == 0 || c->batch == c->out;
+    if (need > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap : 1024;
-        while (cap < c->out_len + n)
+        while (cap < need)
             cap *= 2;
         char *p = realloc(c->out, cap);
         if (p == NULL)
@@ -58,8 +71,30 @@ static bool out_append(struct conn *c, const char *s, size_t n)
         c->out = p;
         c->out_cap = cap;
     }
-    memcpy(c->out + c->out_len, s, n);
-    c->out_len += n;
+    if (!in_out)
+        memcpy(c->out, c->batch, c->batch_len);
+    c->batch = c->out;
+    return true;
+}
+
+/* Add @n bytes to the batch, copied into c->out. */
+static inline bool batch_copy(struct conn *c, const char *s, size_t n)
+{
+    size_t have = c->batch_len;
+    if ((c->batch != c->out || have + n > c->out_cap) && !out_prepare(c, have + n))
+        return false;
+    memcpy(c->out + have, s, n);
+    c->batch_len = have + n;
+    return true;
+}
+
+/* Add a constant answer to the batch: not copied while it is the batch's only one. */
+static bool batch_add(struct conn *c, const struct answer *a)
+{
+    if (c->batch_len > 0)
+        return batch_copy(c, a->text, a->len);
+    c->batch = a->text;
+    c->batch_len = a->len;
     return true;
 }
 
@@ -87,7 +122,7 @@ static bool out_error(struct conn *c, int status)
                      "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n"
                      "Connection: close\r\n\r\n%s\n",
                      status, reason, strlen(reason) + 1, reason);
-    return n > 0 && (size_t)n < sizeof(msg) && out_append(c, msg, (size_t)n);
+    return n > 0 && (size_t)n < sizeof(msg) && batch_copy(c, msg, (size_t)n);
 }
 
 /*
@@ -114,7 +149,7 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
                 /* The head does not fit: answer and close. */
                 *ret_close = true;
                 if (!out_error(c, req.status))
-                    c->out_len = 0;
+                    c->batch_len = 0;
                 pos = c->len;
             }
             break;
@@ -122,15 +157,14 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
         if (rc == HTTP_PARSE_ERROR) {
             *ret_close = true;
             if (!out_error(c, req.status))
-                c->out_len = 0;
+                c->batch_len = 0;
             pos = c->len;
             break;
         }
         int conn_hdr = !req.keep_alive ? CONN_CLOSE : req.minor == 0 ? CONN_KEEP_ALIVE : CONN_NONE;
-        const char *answer = hello[conn_hdr][req.head];
-        if (!out_append(c, answer, strlen(answer))) {
+        if (!batch_add(c, &hello[conn_hdr][req.head])) {
             *ret_close = true;
-            c->out_len = 0;
+            c->batch_len = 0;
             pos = c->len;
             break;
         }
@@ -154,8 +188,8 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         return;
     c->len = 0;
     c->skip = 0;
-    c->out = NULL;
-    c->out_len = c->out_cap = 0;
+    c->batch = c->out = NULL;
+    c->batch_len = c->out_cap = 0;
     uint64_t requests = 0;
     bool close = false;
     while (!close) {
@@ -168,16 +202,17 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
             break; /* end of stream, an error, the idle timeout, or shutdown */
         }
         c->len += (size_t)n;
-        c->out_len = 0;
+        c->batch_len = 0;
         size_t used = answer_all(c, &close, &requests);
         int rc = 0;
-        if (c->out_len > 0)
-            rc = tool_stream_write_all(s, c->out, c->out_len, NULL);
+        if (c->batch_len > 0)
+            rc = tool_stream_write_all(s, c->batch, c->batch_len, NULL);
         cio_deadline_restore(saved);
         if (rc < 0)
             break;
-        memmove(c->in, c->in + used, c->len - used);
         c->len -= used;
+        if (c->len > 0)
+            memmove(c->in, c->in + used, c->len);
         if (close)
             tool_stream_linger_close(s, LINGER);
     }
