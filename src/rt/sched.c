@@ -7,7 +7,7 @@
  *         handle a shutdown request (cancel every task of this worker)
  *         move the remote queue (tasks woken or spawned by other threads) to the run queue
  *         no task ready?  -> block in the reactor until an event, a timer or a remote wake
- *         every event_interval tasks -> poll the reactor without blocking (fairness)
+ *         event_interval tasks run since the last poll -> poll the reactor without blocking
  *         run the next task until it parks, yields or returns
  *
  * Tasks never migrate: a task's worker is fixed when it is spawned, and anything another
@@ -401,6 +401,7 @@ static void reactor_turn(struct cio__worker *w, bool block)
             timeout = 0;
     }
     int n = cio_poll_wait(w->poll, w->events, timeout);
+    w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block)
         atomic_store(&w->sleeping, false);
     if (n > 0)
@@ -438,10 +439,8 @@ static void worker_loop(struct cio__worker *w, cio_task *until)
             reactor_turn(w, true);
             continue;
         }
-        if (++w->ticks >= w->rt->event_interval) {
-            w->ticks = 0;
+        if (++w->ticks >= w->rt->event_interval)
             reactor_turn(w, false);
-        }
         run_task(w, cio__list_entry(node, cio_task, run_node));
     }
 }

@@ -9,7 +9,9 @@
  * (TCP/TCP, Unix/TCP, TCP/Unix), a failing target and the connection limit; bad arguments
  * (exit 2) and a refused bind (exit 1). The programs are found next to this test's build
  * directory (build/tools/), or in $CIO_TOOLS_DIR; a missing program skips its cases.
- * HTTP also: 414, 501, 505, and the request forms the parser accepts and rejects.
+ * HTTP also: 414, 501, 505, and the request forms the parser accepts and rejects; and real
+ * clients talking to it — curl (keep-alive, HTTP/1.0), h2load (HTTP/1.1, pipelined) and wrk —
+ * each skipped when not installed (scripts/install-deps.sh test installs them).
  */
 /* Not labelled "threads": these tests stop the tools with SIGINT/SIGTERM, and under
  * ThreadSanitizer a signal handler that arrives while a coroutine other than the one it
@@ -74,10 +76,11 @@ struct proc {
     char addr[CIO_ADDR_STRLEN]; /* from "listening on ADDR" */
 };
 
-/* Start @name with the NULL-terminated @args; stdout to a pipe, stderr to a file. */
-static void proc_spawn(struct proc *p, const char *name, const char *const *args)
+/* Start the program at @path as @name with the NULL-terminated @args; stdout to a pipe,
+ * stderr to a file. */
+static void proc_spawn_path(struct proc *p, const char *path, const char *name,
+                            const char *const *args)
 {
-    const char *path = tool_path(name);
     char *argv[32];
     int argc = 0;
     argv[argc++] = (char *)name;
@@ -105,6 +108,12 @@ static void proc_spawn(struct proc *p, const char *name, const char *const *args
     p->pid = pid;
     p->out = pipefd[0];
     p->addr[0] = '\0';
+}
+
+/* Start the cio tool @name. */
+static void proc_spawn(struct proc *p, const char *name, const char *const *args)
+{
+    proc_spawn_path(p, tool_path(name), name, args);
 }
 
 static void print_stderr(const struct proc *p)
@@ -203,13 +212,13 @@ static void server_stop(struct proc *p, int sig, char *rest, size_t size)
     }
 }
 
-/* Run a program to completion (it must not be a server that starts): its exit status, with
- * stdout and stderr captured. */
-static int run_to_exit(const char *name, const char *const *args, char *out, size_t out_size,
-                       char *err, size_t err_size)
+/* Run the program at @path to completion (it must not be a server that starts): its exit
+ * status, with stdout and stderr captured. */
+static int run_path_to_exit(const char *path, const char *name, const char *const *args, char *out,
+                            size_t out_size, char *err, size_t err_size)
 {
     struct proc p;
-    proc_spawn(&p, name, args);
+    proc_spawn_path(&p, path, name, args);
     int status = proc_wait(&p, IO_TIMEOUT_MS);
     if (status == -1) {
         kill(p.pid, SIGKILL);
@@ -226,6 +235,27 @@ static int run_to_exit(const char *name, const char *const *args, char *out, siz
     close(fd);
     CHECK(WIFEXITED(status));
     return WEXITSTATUS(status);
+}
+
+/* run_path_to_exit() for the cio tool @name. */
+static int run_to_exit(const char *name, const char *const *args, char *out, size_t out_size,
+                       char *err, size_t err_size)
+{
+    return run_path_to_exit(tool_path(name), name, args, out, out_size, err, err_size);
+}
+
+/* Where the HTTP client @prog is installed; the case is skipped when it is not. */
+static const char *client_path(const char *prog, const char *package)
+{
+    static char path[PATH_MAX];
+    static const char *const dirs[] = {"/usr/bin", "/usr/local/bin", "/bin"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dirs[i], prog);
+        if (access(path, X_OK) == 0)
+            return path;
+    }
+    TEST_SKIP("%s is not installed (Debian package %s; scripts/install-deps.sh test)", prog,
+              package);
 }
 
 static void read_file(const char *path, char *buf, size_t size)
@@ -830,6 +860,86 @@ static void test_http_accepted_forms(void)
     http_stop(&p, "2 connections, 12 requests");
 }
 
+/* ---- http-hello with real clients: curl, h2load, wrk ---- */
+
+/* curl: two URLs on one kept-alive connection, then HTTP/1.0 (one request, then close). */
+static void test_http_curl(void)
+{
+    const char *curl = client_path("curl", "curl");
+    struct proc p;
+    http_start(&p, "10000", "1");
+    char url1[CIO_ADDR_STRLEN + 32], url2[CIO_ADDR_STRLEN + 32];
+    snprintf(url1, sizeof(url1), "http://%s/", p.addr);
+    snprintf(url2, sizeof(url2), "http://%s/second?x=1", p.addr);
+    char out[4096], err[16384];
+    int rc = run_path_to_exit(curl, "curl",
+                              (const char *[]){"-sS", "-v", "--max-time", "10", url1, url2, NULL},
+                              out, sizeof(out), err, sizeof(err));
+    if (rc != 0)
+        TEST_FAIL("curl exited %d: %s", rc, err);
+    CHECK(strcmp(out, "Hello, World!Hello, World!") == 0);
+    if (!contains(err, "Re-using existing connection"))
+        TEST_FAIL("curl did not keep the connection alive: %s", err);
+    rc = run_path_to_exit(
+        curl, "curl", (const char *[]){"-sS", "-v", "--http1.0", "--max-time", "10", url1, NULL},
+        out, sizeof(out), err, sizeof(err));
+    if (rc != 0)
+        TEST_FAIL("curl --http1.0 exited %d: %s", rc, err);
+    CHECK(strcmp(out, "Hello, World!") == 0);
+    http_stop(&p, "stopped by SIGTERM: 2 connections, 3 requests");
+}
+
+/* A client run against a fresh cio-http-hello (left running in p). */
+struct client_run {
+    struct proc p;
+    char out[8192];
+    char err[4096];
+};
+
+/* Start cio-http-hello and run the client @prog (Debian @package) with @args followed by the
+ * server's URL; the case fails unless it exits 0. */
+static void http_client_run(struct client_run *r, const char *prog, const char *package,
+                            const char *const *args)
+{
+    const char *path = client_path(prog, package);
+    http_start(&r->p, "10000", "1");
+    char url[CIO_ADDR_STRLEN + 32];
+    snprintf(url, sizeof(url), "http://%s/", r->p.addr);
+    const char *argv[16];
+    size_t n = 0;
+    for (; args[n] != NULL && n < 14; n++)
+        argv[n] = args[n];
+    argv[n++] = url;
+    argv[n] = NULL;
+    int rc = run_path_to_exit(path, prog, argv, r->out, sizeof(r->out), r->err, sizeof(r->err));
+    if (rc != 0)
+        TEST_FAIL("%s exited %d: %s %s", prog, rc, r->out, r->err);
+}
+
+/* h2load in HTTP/1.1 mode: 2,000 requests over 10 connections, 8 pipelined on each. */
+static void test_http_h2load(void)
+{
+    struct client_run r;
+    http_client_run(&r, "h2load", "nghttp2-client",
+                    (const char *[]){"--h1", "-n", "2000", "-c", "10", "-m", "8", NULL});
+    if (!contains(r.out, "2000 succeeded, 0 failed, 0 errored") ||
+        !contains(r.out, "status codes: 2000 2xx"))
+        TEST_FAIL("h2load: %s", r.out);
+    http_stop(&r.p, "stopped by SIGTERM: 10 connections, 2000 requests");
+}
+
+/* wrk for a second on 10 connections: answers, and none that is not a 2xx. */
+static void test_http_wrk(void)
+{
+    struct client_run r;
+    http_client_run(&r, "wrk", "wrk",
+                    (const char *[]){"-t1", "-c10", "-d1s", "--timeout", "5s", NULL});
+    if (!contains(r.out, " requests in ") || contains(r.out, "Non-2xx") ||
+        contains(r.out, "Socket errors"))
+        TEST_FAIL("wrk: %s", r.out);
+    http_stop(&r.p, "stopped by SIGTERM: "); /* 10 connections and the one wrk tries first */
+}
+
 /* ---- relay ---- */
 
 /* The relay sends the client its end of stream from inside the copy, a moment before the
@@ -1072,6 +1182,7 @@ CIO_TEST_MAIN(TEST(test_echo_tcp), TEST(test_echo_ipv6), TEST(test_echo_unix),
               TEST(test_echo_abstract), TEST(test_echo_workers), TEST(test_http_pipelined),
               TEST(test_http_close), TEST(test_http_bad_request), TEST(test_http_oversized_header),
               TEST(test_http_idle_timeout), TEST(test_http_error_statuses),
-              TEST(test_http_accepted_forms), TEST(test_relay_tcp), TEST(test_relay_unix_to_tcp),
+              TEST(test_http_accepted_forms), TEST(test_http_curl), TEST(test_http_h2load),
+              TEST(test_http_wrk), TEST(test_relay_tcp), TEST(test_relay_unix_to_tcp),
               TEST(test_relay_tcp_to_unix), TEST(test_relay_connect_failure),
               TEST(test_relay_max_conns), TEST(test_bad_arguments), TEST(test_bind_failure))
