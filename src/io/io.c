@@ -30,13 +30,12 @@
 #define DIR_READ 0
 #define DIR_WRITE 1
 #define DIR_PRIORITY 2
-#define io_of cio__io_of
 
 /* What satisfies each direction. */
 static const unsigned dir_satisfied[NDIRS] = {
-    CIO_READY_READABLE | CIO_READY_READ_CLOSED | CIO_READY_ERROR,
-    CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR,
-    CIO_READY_PRIORITY | CIO_READY_ERROR,
+    CIO__IO_READ_READY,
+    CIO__IO_WRITE_READY,
+    CIO__IO_PRIORITY_READY,
 };
 /* What an -EAGAIN in each direction clears (closed states are final). */
 static const unsigned dir_clears[NDIRS] = {
@@ -44,8 +43,6 @@ static const unsigned dir_clears[NDIRS] = {
     CIO_READY_WRITABLE | CIO_READY_ERROR,
     CIO_READY_PRIORITY | CIO_READY_ERROR,
 };
-
-#define interest_mask cio__io_want
 
 static unsigned interest_clears(unsigned interest)
 {
@@ -146,13 +143,14 @@ static void rearm(struct cio__io *io)
 }
 
 /* Wake what waits in each direction @ready satisfies; lock held. The wake callbacks of those
- * directions are moved to @fire (NULL where none), to be called after the lock is dropped.
- * Returns whether @fire holds any. */
+ * directions are moved to @fire (NULL for every other direction), to be called after the
+ * lock is dropped. Returns whether @fire holds any. */
 static bool wake_waiters(struct cio__io *io, unsigned ready, struct cio__io_waiter *fire)
 {
     bool any = false;
     for (int d = 0; d < NDIRS; d++) {
         struct cio__io_waiter *w = &io->waiters[d];
+        fire[d].wake = NULL;
         if (!(ready & dir_satisfied[d]))
             continue;
         if (w->parker != NULL)
@@ -187,7 +185,7 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
     io_unlock(io);
     if (any)
         for (int d = 0; d < NDIRS; d++)
-            if ((next & dir_satisfied[d]) && fire[d].wake != NULL)
+            if (fire[d].wake != NULL)
                 fire[d].wake(fire[d].ctx);
 }
 
@@ -238,7 +236,7 @@ static void io_orphan(struct cio__list *node)
 
 int cio__io_register(struct cio__socket *sock)
 {
-    if (io_of(sock) != NULL)
+    if (cio__io_of(sock) != NULL)
         return 0;
     struct cio__worker *w = cio__worker_current();
     if (w == NULL || cio__task_self() == NULL)
@@ -380,7 +378,7 @@ static inline __attribute__((always_inline)) int io_wait_dirs(struct cio__io *io
 /* Park until @interest is ready: see io_wait_dirs(). */
 static int io_wait(struct cio__io *io, unsigned interest, unsigned *seen)
 {
-    unsigned want = interest_mask(interest);
+    unsigned want = cio__io_want(interest);
     unsigned dirs = interest & ((1u << NDIRS) - 1);
     switch (dirs) {
     case CIO_READABLE:
@@ -398,11 +396,11 @@ static ssize_t io_loop(struct cio__socket *sock, unsigned interest, cio__io_op o
 {
     unsigned clears = interest_clears(interest);
     for (;;) {
-        struct cio__io *io = io_of(sock);
+        struct cio__io *io = cio__io_of(sock);
         unsigned seen = ~0u;
         if (io != NULL) {
             seen = atomic_load(&io->readiness);
-            if (!(seen & interest_mask(interest))) {
+            if (!(seen & cio__io_want(interest))) {
                 /* After a wait, touch only what io_wait checked: the handle itself may
                  * have been closed and freed by another task if this returns -EBADF. */
                 int rc = io_wait(io, interest, &seen);
@@ -451,7 +449,7 @@ ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, 
 {
     if (sock == NULL)
         return -EINVAL;
-    struct cio__io *io = io_of(sock);
+    struct cio__io *io = cio__io_of(sock);
     unsigned seen = io ? atomic_load(&io->readiness) : 0;
     ssize_t n = op(sock, ctx);
     if (n == -EAGAIN && io != NULL)
@@ -471,15 +469,15 @@ int cio__io_ready(struct cio__socket *sock, unsigned interest)
         return -EINVAL;
     if (sock->fd < 0)
         return -EBADF;
-    struct cio__io *io = io_of(sock);
+    struct cio__io *io = cio__io_of(sock);
     if (io == NULL) {
         int rc = cio__io_register(sock);
         if (rc < 0)
             return rc;
-        io = io_of(sock);
+        io = cio__io_of(sock);
     }
     unsigned seen = atomic_load(&io->readiness);
-    unsigned want = interest_mask(interest);
+    unsigned want = cio__io_want(interest);
     if (!(seen & want)) {
         int rc = io_wait(io, interest, &seen);
         if (rc < 0)
@@ -490,7 +488,7 @@ int cio__io_ready(struct cio__socket *sock, unsigned interest)
 
 void cio__io_clear(struct cio__socket *sock, int ready)
 {
-    struct cio__io *io = sock ? io_of(sock) : NULL;
+    struct cio__io *io = sock ? cio__io_of(sock) : NULL;
     if (io == NULL || ready <= 0)
         return;
     /* The tick is unknown to the caller: clear only bits still as they were reported and
@@ -510,10 +508,10 @@ int cio__io_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn 
     if (sock->fd < 0)
         return -EBADF;
     int rc = cio__io_register(sock);
-    if (rc < 0 && io_of(sock) == NULL)
+    if (rc < 0 && cio__io_of(sock) == NULL)
         return rc;
-    struct cio__io *io = io_of(sock);
-    unsigned want = interest_mask(interest);
+    struct cio__io *io = cio__io_of(sock);
+    unsigned want = cio__io_want(interest);
     int d = dir_of(interest);
     io_lock(io);
     unsigned cur = atomic_load(&io->readiness);

@@ -27,6 +27,11 @@ typedef ssize_t (*cio__io_op)(struct cio__socket *sock, void *ctx);
 #define CIO__IO_TICK_SHIFT 8
 #define CIO__IO_NDIRS 3 /* read, write, priority */
 
+/* The readiness bits that satisfy a wait in each direction. */
+#define CIO__IO_READ_READY (CIO_READY_READABLE | CIO_READY_READ_CLOSED | CIO_READY_ERROR)
+#define CIO__IO_WRITE_READY (CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR)
+#define CIO__IO_PRIORITY_READY (CIO_READY_PRIORITY | CIO_READY_ERROR)
+
 struct cio__io_waiter {
     struct cio__parker *parker;
     cio_wake_fn wake;
@@ -66,11 +71,11 @@ static inline unsigned cio__io_want(unsigned interest)
 {
     unsigned mask = 0;
     if (interest & CIO_READABLE)
-        mask |= CIO_READY_READABLE | CIO_READY_READ_CLOSED | CIO_READY_ERROR;
+        mask |= CIO__IO_READ_READY;
     if (interest & CIO_WRITABLE)
-        mask |= CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR;
+        mask |= CIO__IO_WRITE_READY;
     if (interest & CIO_PRIORITY)
-        mask |= CIO_READY_PRIORITY | CIO_READY_ERROR;
+        mask |= CIO__IO_PRIORITY_READY;
     return mask;
 }
 

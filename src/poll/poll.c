@@ -17,12 +17,8 @@
 #include "util/assert.h"
 #include "util/compiler.h"
 
-#define CHUNK_BITS CIO__POLL_CHUNK_BITS
-#define CHUNK_SLOTS CIO__POLL_CHUNK_SLOTS
-#define MAX_CHUNKS CIO__POLL_MAX_CHUNKS
 #define MAX_EVENTS (1u << 20)
 #define INTEREST_MASK (CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)
-#define slot_get cio__poll_slot_get
 
 struct cio_waker {
     cio_poll *poll;
@@ -36,14 +32,15 @@ static uint64_t make_data(int fd, uint32_t generation)
 /* Called with the lock held. */
 static struct cio__poll_slot *slot_get_or_create(cio_poll *poll, int fd)
 {
-    struct cio__poll_slot *s = slot_get(poll, fd);
-    if (s != NULL || ((unsigned)fd >> CHUNK_BITS) >= MAX_CHUNKS)
+    struct cio__poll_slot *s = cio__poll_slot_get(poll, fd);
+    if (s != NULL || ((unsigned)fd >> CIO__POLL_CHUNK_BITS) >= CIO__POLL_MAX_CHUNKS)
         return s;
-    struct cio__poll_slot *slots = calloc(CHUNK_SLOTS, sizeof(*slots));
+    struct cio__poll_slot *slots = calloc(CIO__POLL_CHUNK_SLOTS, sizeof(*slots));
     if (slots == NULL)
         return NULL;
-    atomic_store_explicit(&poll->chunks[(unsigned)fd >> CHUNK_BITS], slots, memory_order_release);
-    return &slots[(unsigned)fd & (CHUNK_SLOTS - 1)];
+    atomic_store_explicit(&poll->chunks[(unsigned)fd >> CIO__POLL_CHUNK_BITS], slots,
+                          memory_order_release);
+    return &slots[(unsigned)fd & (CIO__POLL_CHUNK_SLOTS - 1)];
 }
 
 /* Writer side of the seqlock; called with the lock held. */
@@ -126,7 +123,7 @@ void cio_poll_free(cio_poll *poll)
     if (poll == NULL)
         return;
     poll->ops->destroy(poll->sys);
-    for (unsigned i = 0; i < MAX_CHUNKS; i++)
+    for (unsigned i = 0; i < CIO__POLL_MAX_CHUNKS; i++)
         free(atomic_load_explicit(&poll->chunks[i], memory_order_relaxed));
     pthread_mutex_destroy(&poll->lock);
     free(poll);
@@ -197,7 +194,7 @@ int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned intere
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&poll->lock);
-    struct cio__poll_slot *s = slot_get(poll, fd);
+    struct cio__poll_slot *s = cio__poll_slot_get(poll, fd);
     if (s == NULL || atomic_load_explicit(&s->interest, memory_order_relaxed) == 0) {
         rc = unknown_fd_error(fd, -ENOENT); /* a closed descriptor is -EBADF, as in epoll */
         goto out;
@@ -225,7 +222,7 @@ int cio_poll_deregister(cio_poll *poll, int fd)
     if (fd < 0)
         return -EBADF;
     pthread_mutex_lock(&poll->lock);
-    struct cio__poll_slot *s = slot_get(poll, fd);
+    struct cio__poll_slot *s = cio__poll_slot_get(poll, fd);
     bool known = s != NULL && atomic_load_explicit(&s->interest, memory_order_relaxed) != 0;
     if (known) {
         /* Retire the generation first: from here on no event of it is delivered. */
@@ -299,12 +296,7 @@ const cio_event *cio_events_next(cio_events *events, size_t *iter)
 {
     if (events == NULL || iter == NULL)
         return NULL;
-    while (*iter < events->count) {
-        const cio_event *ev = cio__events_resolve(events, (*iter)++);
-        if (ev != NULL)
-            return ev;
-    }
-    return NULL;
+    return cio__events_next(events, iter);
 }
 
 int cio_waker_new(cio_waker **ret_waker, cio_poll *poll, cio_token token)

@@ -1,7 +1,7 @@
 /*
  * poll_internal.h: the event core's table and event buffer (private). poll.c owns them; the
- * runtime's reactor resolves the events of a batch with the inline cio__events_resolve()
- * below rather than a call per event through cio_events_next() — same check, on its hot path.
+ * runtime's reactor walks a batch with the inline cio__events_next() below, the body of the
+ * public cio_events_next(), rather than a call per event — same check, on its hot path.
  *
  * The registration table gives cio its deregister guarantee: the backend's data word carries
  * (generation, fd), and every event is checked against the table when the caller reaches it
@@ -81,12 +81,6 @@ static inline void cio__poll_slot_read(struct cio__poll_slot *s, uint32_t *gener
     }
 }
 
-/* The number of raw events of the last wait (resolve each with cio__events_resolve). */
-static inline size_t cio__events_count(const cio_events *events)
-{
-    return events->count;
-}
-
 /* The event for raw entry @i if its registration still stands, else NULL. */
 static inline const cio_event *cio__events_resolve(cio_events *events, size_t i)
 {
@@ -121,6 +115,18 @@ static inline const cio_event *cio__events_resolve(cio_events *events, size_t i)
         return NULL;
     out->flags = flags;
     return out;
+}
+
+/* cio_events_next() without its argument checks: the next event of the batch that still
+ * stands, resolved when reached (so a registration removed meanwhile is skipped). */
+static inline const cio_event *cio__events_next(cio_events *events, size_t *iter)
+{
+    while (*iter < events->count) {
+        const cio_event *ev = cio__events_resolve(events, (*iter)++);
+        if (ev != NULL)
+            return ev;
+    }
+    return NULL;
 }
 
 #endif /* CIO_POLL_INTERNAL_H */

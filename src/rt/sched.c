@@ -379,11 +379,10 @@ int cio_yield(void)
 
 static void dispatch(struct cio__worker *w)
 {
-    size_t n = cio__events_count(w->events);
-    for (size_t i = 0; i < n; i++) {
-        const cio_event *ev = cio__events_resolve(w->events, i);
-        if (ev == NULL || ev->token == WAKER_TOKEN)
-            continue; /* stale; or the waker: the remote queue is drained by the loop */
+    const cio_event *ev;
+    for (size_t it = 0; (ev = cio__events_next(w->events, &it)) != NULL;) {
+        if (ev->token == WAKER_TOKEN)
+            continue; /* the remote queue is drained by the loop */
         struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->token;
         src->on_event(src, ev->flags);
     }
