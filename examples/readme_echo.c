@@ -15,11 +15,11 @@ static void *serve(void *arg) /* one task per connection */
     cio_tcp_stream *conn = arg;
     char *buf = malloc(16384); /* I/O buffers off the task's stack */
     ssize_t n;
-    while (buf != NULL && (n = cio_tcp_stream_read(conn, buf, 16384)) > 0)
-        if (cio_tcp_stream_write_all(conn, buf, (size_t)n, NULL) < 0)
+    while (buf != NULL && (n = cio_stream_read(conn, buf, 16384)) > 0)
+        if (cio_stream_write_all(conn, buf, (size_t)n, NULL) < 0)
             break;
     free(buf);
-    cio_tcp_stream_close(conn);
+    cio_socket_close(conn);
     return NULL;
 }
 
@@ -40,16 +40,16 @@ static void *client(void *arg)
     for (int i = 0; rc == 0 && i < 3; i++) {
         char line[64];
         int len = snprintf(line, sizeof(line), "hello %d\n", i);
-        rc = cio_tcp_stream_write_all(s, line, (size_t)len, NULL);
+        rc = cio_stream_write_all(s, line, (size_t)len, NULL);
         if (rc == 0)
-            rc = cio_tcp_stream_read_exact(s, reply, (size_t)len, NULL);
+            rc = cio_stream_read_exact(s, reply, (size_t)len, NULL);
         if (rc == 0 && memcmp(reply, line, (size_t)len) != 0)
             rc = -1;
         if (rc == 0)
             printf("echoed: %.*s", len, reply);
     }
     if (rc == 0)
-        cio_tcp_stream_close(s);
+        cio_socket_close(s);
     return (void *)(intptr_t)rc;
 }
 
@@ -61,15 +61,15 @@ static void *main_task(void *arg)
     cio_task *server, *cli;
     void *result = (void *)(intptr_t)-1;
     cio_addr_parse(&addr, "127.0.0.1:0");
-    if (cio_tcp_listener_bind(&listener, &addr, 0) < 0)
+    if (cio_tcp_listener_new(&listener, &addr, 0) < 0)
         return result;
-    cio_tcp_listener_local_addr(listener, &addr); /* the port the kernel chose */
+    cio_socket_local_addr(listener, &addr); /* the port the kernel chose */
     cio_spawn(&server, accept_loop, listener);
     cio_spawn(&cli, client, &addr);
     cio_task_join(cli, &result);
     cio_task_cancel(server); /* its accept returns -ECANCELED */
     cio_task_join(server, NULL);
-    cio_tcp_listener_close(listener);
+    cio_socket_close(listener);
     return result;
 }
 

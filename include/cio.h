@@ -9,11 +9,14 @@
 #include "cio/poll.h"
 #include "cio/addr.h"
 #include "cio/net.h"
+#include "cio/io.h"
+#include "cio/socket.h"
+#include "cio/stream.h"
+#include "cio/dgram.h"
 #include "cio/tcp.h"
 #include "cio/udp.h"
 #include "cio/unix.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
-#include "cio/io.h"
 
 #endif

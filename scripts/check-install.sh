@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-install.sh: install the built library into a temporary prefix, then build a tiny
 # out-of-tree program against it twice — with CMake's find_package(cio) and with
-# pkg-config — link it statically and dynamically, and run both.
+# pkg-config — link it statically and dynamically, and run both. The program polls once and
+# goes through the socket core's converting macros on a UDP socket.
 # Usage: check-install.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -14,6 +15,7 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 mkdir -p "$tmp/user"
 cat >"$tmp/user/main.c" <<'C'
 #include <cio.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +31,15 @@ int main(void)
     printf("cio %s: %s backend, %d events\n", cio_version(), cio_backend_name(cio_poll_backend(poll)), n);
     cio_events_free(events);
     cio_poll_free(poll);
-    return n == 0 ? 0 : 1;
+    /* The socket core's converting macros (_Generic), as an installed consumer compiles them. */
+    cio_udp_socket *udp;
+    cio_addr addr;
+    if (cio_addr_parse(&addr, "127.0.0.1:0") < 0 || cio_udp_socket_new(&udp, &addr) < 0)
+        return 1;
+    int ok = cio_socket_local_addr(udp, &addr) == 0 && cio_addr_port(&addr) > 0 &&
+             cio_dgram_try_recv(udp, NULL, 0) == -EAGAIN;
+    cio_socket_close(udp);
+    return n == 0 && ok ? 0 : 1;
 }
 C
 cat >"$tmp/user/CMakeLists.txt" <<'CM'

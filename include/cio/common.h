@@ -29,7 +29,8 @@ extern "C" {
  *   -EAGAIN     the operation would block (try_* functions)
  *   -ETIMEDOUT  the caller's deadline passed
  *   -ECANCELED  the calling task was cancelled
- *   -EBUSY      a second reader (or writer) on a stream that allows one
+ *   -EBADF      the handle was closed (also while a task waited on it)
+ *   -ENODATA    a stream ended before an exact-length read was satisfied
  *   -EINVAL     a bad argument (NULL handle, malformed text, out-of-range value)
  *   -ENOMEM     an allocation failed
  * Resolver failures (getaddrinfo's EAI_* codes) are mapped into a private range, below

@@ -1,24 +1,55 @@
 /*
- * cio/io.h: readiness for the runtime — what a task waits on when a socket would block
- * (tokio's Ready, Interest, AsyncFd and the poll_*_ready functions).
+ * cio/io.h: the async I/O model, stated once — how a task waits for a socket, what
+ * readiness is, what "cancel safe" means — plus the readiness bits, the wake callback of the
+ * poll_* functions, and cio_async_fd (tokio's AsyncFd) for descriptors cio did not create.
+ * The functions that apply these rules are the socket core's (cio/socket.h), the stream
+ * core's (cio/stream.h), the datagram core's (cio/dgram.h) and each kind's accept/connect.
  *
- * Every cio socket, and any descriptor wrapped in a cio_async_fd, registers with the reactor
- * of the calling task's worker the first time an operation has to wait. From then on cio
- * keeps a per-direction readiness cache: an operation that finds the socket ready costs one
- * system call and no reactor round trip; one that gets -EAGAIN clears the cached bit —
- * unless a newer edge arrived meanwhile (tokio's tick rule) — and waits for the next edge.
- * A read that returns fewer bytes than asked also clears read readiness (the socket is
- * drained), so a request/response exchange costs one recv and one send, like a hand-written
- * epoll loop.
+ * REGISTRATION. A socket (or cio_async_fd) registers with the reactor of the calling task's
+ * worker the first time one of its operations has to wait, and stays registered until it is
+ * closed. Closing it while tasks wait on it wakes them with -EBADF; the descriptor number is
+ * not reused while a waiter can still touch it.
  *
- * One reader task and one writer task may use a socket at the same time. A second task that
- * tries to wait in a direction another task already waits in gets -EBUSY (it does not queue).
- * Closing a socket while a task waits on it wakes that task with -EBADF; the descriptor number
- * is not reused while the waiter can still touch it.
+ * READINESS (tokio's rules). Readiness is edge-triggered and cached per direction (read,
+ * write, priority) with a tick that counts events. An operation that finds the direction
+ * ready makes its system call at once: a ready socket costs one system call per operation
+ * and no reactor round trip. Any operation — suspending or try_* — that sees -EAGAIN clears
+ * that direction's cached bit unless a newer edge arrived meanwhile (the tick moved), so no
+ * wake-up is lost and no loop spins. A stream read that returns fewer bytes than asked also
+ * clears read readiness (the socket is drained). cio_socket_ready() returns a value that
+ * carries the tick, and cio_socket_clear_ready() clears with it, so a stale clear — from any
+ * task on any worker — never erases a newer edge. Spurious readiness happens (the next
+ * operation says -EAGAIN); readiness never goes missing.
  *
- * All waiting functions here must be called from a task (else -EPERM), and return
- * -ECANCELED / -ETIMEDOUT as described in cio/rt.h. They are cancel safe: a wait cut short
- * consumes nothing.
+ * WAITERS. Any number of tasks may wait on one socket in one direction (ready, readable,
+ * writable, read, accept...): an edge wakes them all and each retries its operation; on a
+ * listener each connection goes to one acceptor and none is left waiting while connections
+ * are queued. One reader task and one writer task may use a stream at the same moment, on
+ * any workers (that is what split halves rely on).
+ *
+ * BUDGET. Every operation and every readiness wait spends one unit of the task's cooperative
+ * budget (cio/rt.h); when it runs out the task yields before going on, so a task whose socket
+ * is always ready — or that loops on ready() and a try_* — cannot starve the others on its
+ * worker.
+ *
+ * CANCELLATION AND DEADLINES. Every suspending call returns -ECANCELED when its task is
+ * cancelled and -ETIMEDOUT when the task's deadline passes (cio/rt.h), never waiting past
+ * them. It must be called from a task, else -EPERM.
+ *
+ * CANCEL SAFETY. A read, readv, peek, receive, accept or readiness wait that returns an error
+ * (-ECANCELED, -ETIMEDOUT or any other) consumed nothing: call it again and no byte, datagram
+ * or connection is lost. A write, writev or send that returns an error wrote nothing.
+ * read_exact, write_all and writev_all may be cut after part of the transfer: they report the
+ * bytes moved in *ret_done (written in every case, unlike other ret_ parameters) so the
+ * caller can resume. The copy functions report the bytes delivered; bytes inside the copy (in
+ * its pipe or buffer) when it is cut short are lost. Connect leaves no socket behind when it
+ * fails.
+ *
+ * POLL FORM. The poll_* functions serve hand-written state machines: they return at once,
+ * with a result or with -EAGAIN after arming a cio_wake_fn that is called once when the
+ * direction becomes ready (one callback per direction: a new one replaces the old; closing
+ * the socket calls an armed one). From a plain thread they work once the socket is
+ * registered.
  */
 #ifndef CIO_IO_H
 #define CIO_IO_H
@@ -32,7 +63,12 @@
 extern "C" {
 #endif
 
-/* Readiness bits (a cio_ready set). */
+/*
+ * Readiness bits, as found in the value cio_socket_ready() returns (which also carries the
+ * tick in its higher bits: test it with these, pass it whole to cio_socket_clear_ready()).
+ * What satisfies an interest: CIO_READABLE (cio/poll.h) by READABLE, READ_CLOSED or ERROR;
+ * CIO_WRITABLE by WRITABLE, WRITE_CLOSED or ERROR; CIO_PRIORITY by PRIORITY or ERROR.
+ */
 enum {
     CIO_READY_READABLE = 1u << 0,
     CIO_READY_WRITABLE = 1u << 1,
@@ -41,105 +77,44 @@ enum {
     CIO_READY_ERROR = 1u << 4,
     CIO_READY_PRIORITY = 1u << 5,
 };
-/*
- * What satisfies an interest: CIO_READABLE (cio/poll.h) is satisfied by READABLE,
- * READ_CLOSED or ERROR; CIO_WRITABLE by WRITABLE, WRITE_CLOSED or ERROR; CIO_PRIORITY by
- * PRIORITY or ERROR.
- */
+/* All readiness bits of a value returned by cio_socket_ready(). */
+#define CIO_READY_MASK 0x3fu
 
 /* A wake callback for the poll_* functions (the C form of tokio's task Waker). Called on a
  * worker thread of the runtime, from its reactor, without locks held; keep it short (queue
  * work, wake a task). */
 typedef void (*cio_wake_fn)(void *ctx);
 
-/* An arbitrary descriptor made async (tokio's AsyncFd). */
+/* The caller's own I/O operation for cio_socket_try_io()/cio_socket_async_io(): returns
+ * >= 0, or a negative errno; -EAGAIN means "would block". */
+typedef ssize_t (*cio_io_fn)(void *ctx);
+
+/*
+ * An arbitrary descriptor made async (tokio's AsyncFd): a pipe, eventfd, timerfd, tty, a
+ * socket cio did not create... Its readiness is the socket core's: cio_socket_ready(),
+ * cio_socket_readable(), cio_socket_clear_ready(), cio_socket_poll_ready(),
+ * cio_socket_try_io() and cio_socket_async_io() all take a cio_async_fd.
+ */
 typedef struct cio_async_fd cio_async_fd;
 
 /**
  * cio_async_fd_new() - wrap a non-blocking descriptor so tasks can wait for its readiness.
  * @ret_afd: receives the wrapper (written only on success).
- * @fd: any descriptor epoll/poll(2) accepts (socket, pipe, eventfd, timerfd, tty...); it must
- *      be O_NONBLOCK (checked). The wrapper does not own it: cio_async_fd_free() leaves it
- *      open.
+ * @fd: any descriptor epoll/poll(2) accepts; it must be O_NONBLOCK (checked). The wrapper does
+ *      not own it: cio_async_fd_free() leaves it open.
  *
  * Return: 0; -EINVAL (fd is blocking or negative); -EBADF; -ENOMEM.
  */
 CIO_EXPORT int cio_async_fd_new(cio_async_fd **ret_afd, int fd);
 
 /**
- * cio_async_fd_free() - deregister and free the wrapper (the descriptor stays open). Wakes a
- * task waiting on it with -EBADF. NULL is allowed.
+ * cio_async_fd_free() - deregister and free the wrapper (the descriptor stays open). Wakes
+ * tasks waiting on it with -EBADF. NULL is allowed.
  */
 CIO_EXPORT void cio_async_fd_free(cio_async_fd *afd);
 
-/** cio_async_fd_fd() - the wrapped descriptor. */
+/** cio_async_fd_fd() - the wrapped descriptor; -EINVAL for NULL. */
 CIO_EXPORT int cio_async_fd_fd(const cio_async_fd *afd);
-
-/**
- * cio_async_fd_ready() - wait until the descriptor is ready for any of @interest.
- * @interest: CIO_READABLE and/or CIO_WRITABLE and/or CIO_PRIORITY (cio/poll.h).
- *
- * Returns the readiness as cached; it may be stale (spurious): the caller's operation
- * decides. Clear it with cio_async_fd_clear_ready() when the operation says -EAGAIN.
- *
- * Return: a non-empty cio_ready set; -EINVAL; -EBUSY (another task waits in that
- * direction); -EBADF (freed while waiting); -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
- */
-CIO_EXPORT int cio_async_fd_ready(cio_async_fd *afd, unsigned interest);
-
-/** cio_async_fd_readable() - cio_async_fd_ready(afd, CIO_READABLE). */
-CIO_EXPORT int cio_async_fd_readable(cio_async_fd *afd);
-
-/** cio_async_fd_writable() - cio_async_fd_ready(afd, CIO_WRITABLE). */
-CIO_EXPORT int cio_async_fd_writable(cio_async_fd *afd);
-
-/**
- * cio_async_fd_clear_ready() - forget readiness the caller found stale: the bits of @ready
- * (as returned by ready()) are cleared unless a newer event arrived since they were read.
- * Closed bits are never cleared.
- */
-CIO_EXPORT void cio_async_fd_clear_ready(cio_async_fd *afd, int ready);
-
-/**
- * cio_async_fd_poll_ready() - check readiness without waiting, for state machines.
- * @interest: CIO_READABLE or CIO_WRITABLE (one direction).
- * @wake, @ctx: when not ready, called once when the direction becomes ready; only the
- *              latest callback per direction is kept (a new one replaces the old). May be
- *              NULL to only check.
- *
- * Usable from a task or a plain thread of the runtime's process; the registration goes to
- * the calling task's worker (or, outside a task, must already exist).
- *
- * Return: the readiness set when ready; -EAGAIN when not (the callback is armed); -EINVAL;
- * -EBADF; -EPERM when the descriptor has no registration and the caller is not in a task.
- */
-CIO_EXPORT int cio_async_fd_poll_ready(cio_async_fd *afd, unsigned interest, cio_wake_fn wake,
-                                       void *ctx);
-
-/* The caller's own I/O operation for try_io/async_io: returns >= 0, or a negative errno;
- * -EAGAIN means "would block". */
-typedef ssize_t (*cio_io_fn)(void *ctx);
-
-/**
- * cio_async_fd_try_io() - run @fn once under cio's readiness bookkeeping: if the cached
- * readiness for @interest is empty, return -EAGAIN without calling it; if @fn returns
- * -EAGAIN, clear the readiness (tick rule). Never waits.
- *
- * Return: @fn's result, or -EAGAIN.
- */
-CIO_EXPORT ssize_t cio_async_fd_try_io(cio_async_fd *afd, unsigned interest, cio_io_fn fn,
-                                       void *ctx);
-
-/**
- * cio_async_fd_async_io() - run @fn until it does not return -EAGAIN, waiting for @interest
- * readiness between attempts (tokio's async_io).
- *
- * Cancel safe as long as @fn consumes nothing when it returns -EAGAIN.
- *
- * Return: @fn's result; -EBUSY; -EBADF; -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
- */
-CIO_EXPORT ssize_t cio_async_fd_async_io(cio_async_fd *afd, unsigned interest, cio_io_fn fn,
-                                         void *ctx);
 
 #ifdef __cplusplus
 }

@@ -243,7 +243,7 @@ CIO_EXPORT int cio_sleep_until(cio_time when);
  * cio_deadline_restore() when the block ends:
  *
  *     cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
- *     rc = cio_tcp_stream_read_exact(s, buf, n);   // -ETIMEDOUT after 2 s
+ *     rc = cio_stream_read_exact(s, buf, n);   // -ETIMEDOUT after 2 s
  *     cio_deadline_restore(saved);
  *
  * Return: the previous deadline (CIO_DEADLINE_NONE outside a task, where it has no effect).

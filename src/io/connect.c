@@ -24,6 +24,7 @@
 
 #include "cio/rt.h"
 #include "cio/tcp.h"
+#include "net/socket.h"
 #include "rt/blocking.h"
 #include "rt/sched.h"
 #include "util/compiler.h"
@@ -365,7 +366,7 @@ static int attempt_poll(cio_tcp_stream *stream, cio_task *self, bool *armed)
     /* Stale readiness is possible (the cache may hold an old edge); each round clears what
      * it saw, so a second stale round is unlikely and a fourth is not worth spinning on. */
     for (int round = 0; round < 4; round++) {
-        int ready = cio_tcp_stream_poll_write_ready(stream, wake_connector, self);
+        int ready = cio_socket_poll_ready(CIO__HANDLE(stream), CIO_WRITABLE, wake_connector, self);
         if (ready == -EAGAIN) {
             *armed = true;
             return -EAGAIN;
@@ -375,7 +376,7 @@ static int attempt_poll(cio_tcp_stream *stream, cio_task *self, bool *armed)
         int rc = cio_tcp_stream_try_finish_connect(stream);
         if (rc != -EAGAIN)
             return rc;
-        cio_tcp_stream_clear_ready(stream, ready);
+        cio_socket_clear_ready(CIO__HANDLE(stream), ready);
     }
     *armed = false;
     return -EAGAIN;
@@ -510,7 +511,7 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
                 if (!armed)
                     wake_at = cio__min(wake_at, now + CIO_NSEC_PER_MSEC);
             } else {
-                cio_tcp_stream_close(attempts[i].stream);
+                cio_socket_close(CIO__HANDLE(attempts[i].stream));
                 attempts[i].stream = NULL;
                 pending--;
                 best = better_error(best, ar);
@@ -540,7 +541,7 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
 
     /* Nothing is left half-open: the losers and, on failure, every attempt are closed. */
     for (size_t i = 0; i < count; i++)
-        cio_tcp_stream_close(attempts[i].stream);
+        cio_socket_close(CIO__HANDLE(attempts[i].stream));
     free(attempts);
     free(order);
     if (rc < 0)
@@ -627,7 +628,7 @@ int cio_tcp_stream_connect_host(cio_tcp_stream **ret_stream, const char *host, u
 /* Binding                                                                                  */
 /* ======================================================================================== */
 
-int cio_tcp_listener_bind_name(cio_tcp_listener **ret_listener, const char *host_port, int backlog)
+int cio_tcp_listener_new_name(cio_tcp_listener **ret_listener, const char *host_port, int backlog)
 {
     if (ret_listener == NULL)
         return -EINVAL;
@@ -640,7 +641,7 @@ int cio_tcp_listener_bind_name(cio_tcp_listener **ret_listener, const char *host
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return cio_tcp_listener_bind(ret_listener, &one, backlog);
+        return cio_tcp_listener_new(ret_listener, &one, backlog);
     cio_addr *addrs;
     size_t count;
     rc = resolve(&hp, true, true, &addrs, &count);
@@ -648,7 +649,7 @@ int cio_tcp_listener_bind_name(cio_tcp_listener **ret_listener, const char *host
         return rc;
     /* tokio's rule: the first address that binds; the last error when none does. */
     for (size_t i = 0; i < count; i++) {
-        rc = cio_tcp_listener_bind(ret_listener, &addrs[i], backlog);
+        rc = cio_tcp_listener_new(ret_listener, &addrs[i], backlog);
         if (rc == 0)
             break;
     }
@@ -656,8 +657,8 @@ int cio_tcp_listener_bind_name(cio_tcp_listener **ret_listener, const char *host
     return rc;
 }
 
-int cio_tcp_listener_bind_reuseport(cio_tcp_listener **ret_listener, const cio_addr *addr,
-                                    int backlog)
+int cio_tcp_listener_new_reuseport(cio_tcp_listener **ret_listener, const cio_addr *addr,
+                                   int backlog)
 {
     if (ret_listener == NULL || addr == NULL)
         return -EINVAL;
@@ -675,20 +676,20 @@ int cio_tcp_listener_bind_reuseport(cio_tcp_listener **ret_listener, const cio_a
     }
     if (rc < 0)
         return rc;
-    /* SO_REUSEADDR too, as cio_tcp_listener_bind() does: a restarted server binds while its
+    /* SO_REUSEADDR too, as cio_tcp_listener_new() does: a restarted server binds while its
      * old connections sit in TIME_WAIT. Both must be set before bind. */
-    if ((rc = cio_tcp_socket_set_reuseaddr(sock, true)) < 0 ||
-        (rc = cio_tcp_socket_set_reuseport(sock, true)) < 0 ||
-        (rc = cio_tcp_socket_bind(sock, addr)) < 0 ||
+    if ((rc = cio_socket_set_reuseaddr(CIO__HANDLE(sock), true)) < 0 ||
+        (rc = cio_socket_set_reuseport(CIO__HANDLE(sock), true)) < 0 ||
+        (rc = cio_socket_bind(CIO__HANDLE(sock), addr)) < 0 ||
         (rc = cio_tcp_socket_listen(sock, backlog, ret_listener)) < 0) {
-        cio_tcp_socket_close(sock);
+        cio_socket_close(CIO__HANDLE(sock));
         return rc;
     }
     return 0;
 }
 
-int cio_tcp_listener_bind_reuseport_n(cio_tcp_listener **ret_listeners, size_t count,
-                                      const cio_addr *addr, int backlog)
+int cio_tcp_listener_new_reuseport_n(cio_tcp_listener **ret_listeners, size_t count,
+                                     const cio_addr *addr, int backlog)
 {
     if (ret_listeners == NULL || addr == NULL || count == 0)
         return -EINVAL;
@@ -700,13 +701,13 @@ int cio_tcp_listener_bind_reuseport_n(cio_tcp_listener **ret_listeners, size_t c
     cio_addr shared = *addr;
     int rc = 0;
     for (size_t n = 0; n < count && rc == 0; n++) {
-        rc = cio_tcp_listener_bind_reuseport(&made[n], &shared, backlog);
+        rc = cio_tcp_listener_new_reuseport(&made[n], &shared, backlog);
         if (rc == 0 && n == 0)
-            rc = cio_tcp_listener_local_addr(made[0], &shared);
+            rc = cio__socket_local_addr(CIO__SOCK(made[0]), &shared);
     }
     if (rc < 0) {
         for (size_t i = 0; i < count; i++)
-            cio_tcp_listener_close(made[i]); /* NULL for those never made */
+            cio_socket_close(CIO__HANDLE(made[i])); /* NULL for those never made */
         free(made);
         return rc;
     }

@@ -1,58 +1,50 @@
 /*
- * io.c: readiness bookkeeping between the reactor and the tasks that use a socket. A socket
- * gets a registration (struct cio__io) the first time one of its operations would block; the
- * reactor of the worker that registered it updates the readiness word and wakes the waiter
- * of each direction; operations run against the cached readiness and clear it by the tick
- * rule (see io.h).
+ * io.c: readiness bookkeeping between the reactor and the tasks that use a socket (tokio's
+ * ScheduledIo). A socket gets a registration (struct cio__io, io.h) the first time one of its
+ * operations would block, with the reactor of the calling task's worker — its owner. The
+ * owner's reactor updates the readiness word and wakes the waiters each event satisfies;
+ * operations run against the cached readiness and clear it by the tick rule.
  *
- * Lifetime: the registration is referenced by its socket and by each task parked on it.
- * Closing the socket deregisters it (so no new event is delivered), wakes the waiters with
- * -EBADF and drops the socket's reference; the memory is freed by the last reference, on the
- * reactor's own worker thread (cio__worker_defer) when dropped elsewhere, because that
- * worker may be in the middle of dispatching an event to it. Until a parked waiter has let
- * go, the socket's descriptor is not closed (cio__socket_close waits for detach to return,
- * and detach only returns after marking the registration closed, which waiters check before
- * touching the descriptor again).
+ * Threads. The owner's tasks wait on a plain list that only the owner thread touches, so the
+ * common case — every socket of a current-thread runtime, and any socket used from the
+ * worker that registered it — takes no lock and no atomic read-modify-write to wait or to be
+ * woken. Tasks of other workers (the other half of a split stream) and poll_* callbacks wait
+ * on a second list under a spin lock. The reactor publishes each event with an atomic
+ * exchange, a full fence: either a foreign waiter that published itself sees the new
+ * readiness, or the reactor sees the waiter (foreign_count) and wakes it — no lost wake-up.
+ *
+ * Lifetime. The registration is referenced by its socket and by every task inside a wait on
+ * it. Closing the socket (any thread) deregisters it, marks it closed and wakes every waiter
+ * with -EBADF; the owner's own waiters are woken on the owner thread (directly, or by a sweep
+ * posted to it). The memory is freed on the owner thread once the socket and all waiters have
+ * let go; until then a woken waiter finds it closed and never touches the descriptor again.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "io/io.h"
+#include "poll/poll_internal.h"
 #include "rt/sched.h"
 #include "util/assert.h"
 
 #define BITS_MASK CIO__IO_BITS_MASK
 #define TICK_SHIFT CIO__IO_TICK_SHIFT
-#define NDIRS CIO__IO_NDIRS
+#define TOKEN_TICK_MASK 0x7fffffu /* the tick bits a readiness value carries (int, > 0) */
 #define DIR_READ 0
 #define DIR_WRITE 1
-#define DIR_PRIORITY 2
 
-/* What satisfies each direction. */
-static const unsigned dir_satisfied[NDIRS] = {
-    CIO__IO_READ_READY,
-    CIO__IO_WRITE_READY,
-    CIO__IO_PRIORITY_READY,
-};
 /* What an -EAGAIN in each direction clears (closed states are final). */
-static const unsigned dir_clears[NDIRS] = {
-    CIO_READY_READABLE | CIO_READY_ERROR,
-    CIO_READY_WRITABLE | CIO_READY_ERROR,
-    CIO_READY_PRIORITY | CIO_READY_ERROR,
-};
-
 static unsigned interest_clears(unsigned interest)
 {
     unsigned mask = 0;
     if (interest & CIO_READABLE)
-        mask |= dir_clears[DIR_READ];
+        mask |= CIO_READY_READABLE | CIO_READY_ERROR;
     if (interest & CIO_WRITABLE)
-        mask |= dir_clears[DIR_WRITE];
+        mask |= CIO_READY_WRITABLE | CIO_READY_ERROR;
     if (interest & CIO_PRIORITY)
-        mask |= dir_clears[DIR_PRIORITY];
+        mask |= CIO_READY_PRIORITY | CIO_READY_ERROR;
     return mask;
 }
 
@@ -65,6 +57,13 @@ static void io_lock(struct cio__io *io)
 static void io_unlock(struct cio__io *io)
 {
     atomic_flag_clear_explicit(&io->lock, memory_order_release);
+}
+
+/* Whether the calling thread is the registration's owner (or the owner is gone: then no task
+ * of the runtime exists any more, and the caller is the only one left). */
+static inline bool on_owner(const struct cio__io *io)
+{
+    return io->worker == cio__worker_current() || io->worker == NULL;
 }
 
 /* CIO_EVENT_* to CIO_READY_*: the same bits for readable, writable and priority; error and
@@ -83,58 +82,44 @@ static unsigned from_event(uint32_t flags)
            ((flags & (CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED)) >> 1);
 }
 
-static void io_free_now(struct cio__io *io)
-{
-    free(io);
-}
-
-static void io_free_deferred(struct cio__deferred *d)
-{
-    io_free_now(cio__container_of(d, struct cio__io, deferred));
-}
-
-/* Free a registration nobody can reach any more: on its reactor's thread, which may be
- * dispatching an event to it right now when we are elsewhere. */
-static void io_release(struct cio__io *io, struct cio__worker *w)
-{
-    if (w == NULL || cio__worker_current() == w) {
-        io_free_now(io);
-    } else {
-        io->deferred.fn = io_free_deferred;
-        cio__worker_defer(w, &io->deferred);
-    }
-}
+/* ---- level-triggered backend ---- */
 
 /*
- * Level-triggered backend, lock held: ask the reactor only for the directions whose
- * readiness is not cached. Every change of the readiness word is followed by this call
- * under the lock, reading the word afresh, so the interest always ends up matching the
- * latest readiness whatever order the reactor and the operations run in. PRIORITY stays
- * armed (an interest cannot be empty); a hang-up in both directions is final, so the
- * registration is dropped rather than reported at every wait.
+ * poll(2) reports a level, not an edge: ask it only for what is not known yet, so a ready
+ * socket whose task is busy elsewhere does not make the worker spin. Per direction: readable
+ * while read readiness is not cached — and, while it is, the peer's shutdown alone
+ * (CIO__INTEREST_RDHUP), which a task waiting for READ_CLOSED needs; writable likewise;
+ * priority while not cached (urgent data nobody asked for is reported once, not at every
+ * poll). With everything known the descriptor leaves the backend until an operation clears
+ * something. Lock held; every change of readiness is followed by this call, which reads the
+ * word afresh, so the interest ends up matching the latest readiness whatever the order.
  */
 static void sync_interest(struct cio__io *io)
 {
-    if (!io->level || io->worker == NULL || io->armed == 0)
+    if (io->worker == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
         return;
-    cio_poll *poll = cio__worker_poll(io->worker);
     unsigned ready = atomic_load(&io->readiness);
-    if ((ready & CIO_READY_READ_CLOSED) && (ready & CIO_READY_WRITE_CLOSED)) {
-        (void)cio_poll_deregister(poll, io->fd);
-        io->armed = 0;
-        return;
+    unsigned want = 0;
+    /* A hang-up or an error is final until cleared, and poll(2) reports it at every call
+     * whatever the interest: while one is cached, ask for nothing. */
+    bool final = ((ready & CIO_READY_READ_CLOSED) && (ready & CIO_READY_WRITE_CLOSED)) ||
+                 (ready & CIO_READY_ERROR);
+    if (!final) {
+        if (!(ready & CIO__IO_READ_READY))
+            want |= CIO_READABLE;
+        else if (!(ready & CIO_READY_READ_CLOSED))
+            want |= CIO__INTEREST_RDHUP;
+        if (!(ready & CIO__IO_WRITE_READY))
+            want |= CIO_WRITABLE;
+        if (!(ready & CIO__IO_PRIORITY_READY))
+            want |= CIO_PRIORITY;
     }
-    unsigned armed = CIO_PRIORITY;
-    if (!(ready & dir_satisfied[DIR_READ]))
-        armed |= CIO_READABLE;
-    if (!(ready & dir_satisfied[DIR_WRITE]))
-        armed |= CIO_WRITABLE;
-    if (armed != io->armed &&
-        cio_poll_reregister(poll, io->fd, (cio_token)(uintptr_t)io, armed) == 0)
-        io->armed = armed;
+    if (want != io->armed &&
+        cio__poll_arm(cio__worker_poll(io->worker), io->fd, (cio_token)(uintptr_t)io, want) == 0)
+        io->armed = want;
 }
 
-/* Level-triggered backend: readiness was cleared by an operation; re-arm accordingly. */
+/* Level-triggered backend: readiness was cleared; re-arm accordingly. */
 static void rearm(struct cio__io *io)
 {
     io_lock(io);
@@ -142,90 +127,160 @@ static void rearm(struct cio__io *io)
     io_unlock(io);
 }
 
-/* Wake what waits in each direction @ready satisfies; lock held. The wake callbacks of those
- * directions are moved to @fire (NULL for every other direction), to be called after the
- * lock is dropped. Returns whether @fire holds any. */
-static bool wake_waiters(struct cio__io *io, unsigned ready, struct cio__io_waiter *fire)
+/* ---- freeing ---- */
+
+static void sweep_run(struct cio__deferred *d);
+
+/* Owner thread: free the registration if nothing refers to it any more. Returns whether it
+ * did. */
+static bool try_free(struct cio__io *io)
 {
-    bool any = false;
-    for (int d = 0; d < NDIRS; d++) {
-        struct cio__io_waiter *w = &io->waiters[d];
-        fire[d].wake = NULL;
-        if (!(ready & dir_satisfied[d]))
-            continue;
-        if (w->parker != NULL)
-            cio__parker_unpark(w->parker);
-        fire[d].wake = w->wake;
-        fire[d].ctx = w->ctx;
-        if (w->wake != NULL) {
-            w->wake = NULL;
-            w->ctx = NULL;
-            any = true;
-        }
-    }
-    return any;
+    if (io->owner_refs != 0)
+        return false;
+    io_lock(io);
+    bool free_it = io->gone && io->foreign_refs == 0 && !io->sweep_posted && !io->freeing;
+    if (free_it)
+        io->freeing = true;
+    io_unlock(io);
+    if (free_it)
+        free(io);
+    return free_it;
 }
 
-/* Reactor side: an event for this registration (on its worker's thread). */
+/* Owner thread: wake every waiter of a closed registration (they return -EBADF). */
+static void wake_owner_waiters(struct cio__io *io)
+{
+    struct cio__list *it;
+    while ((it = cio__list_pop_front(&io->waiters)) != NULL)
+        cio__parker_unpark(cio__list_entry(it, struct cio__io_waiter, node)->parker);
+}
+
+/* What another thread asked the owner to do: wake its waiters if the socket is closed, and
+ * free the registration if that was the last reference. */
+static void sweep_run(struct cio__deferred *d)
+{
+    struct cio__io *io = cio__container_of(d, struct cio__io, sweep);
+    io_lock(io);
+    io->sweep_posted = false;
+    bool closed = io->gone;
+    io_unlock(io);
+    if (closed)
+        wake_owner_waiters(io);
+    (void)try_free(io);
+}
+
+/* Lock held: ask the owner for a sweep (at most one queued). Returns whether the caller must
+ * post it (after unlocking). */
+static bool sweep_request(struct cio__io *io)
+{
+    if (io->sweep_posted || io->worker == NULL)
+        return false;
+    io->sweep_posted = true;
+    return true;
+}
+
+/* ---- events ---- */
+
+/*
+ * Lock held: unlink the foreign waiters @ready satisfies (all of them when @all), unpark the
+ * tasks, and move the callbacks to @fire (called by the caller once unlocked). Returns the
+ * callbacks moved.
+ */
+static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio__io_waiter *fire)
+{
+    int n = 0;
+    struct cio__list *it, *tmp;
+    cio__list_foreach_safe(it, tmp, &io->foreign)
+    {
+        struct cio__io_waiter *w = cio__list_entry(it, struct cio__io_waiter, node);
+        if (!all && !(ready & w->want))
+            continue;
+        cio__list_remove(&w->node);
+        w->woken = ready;
+        atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+        if (w->parker != NULL) {
+            cio__parker_unpark(w->parker);
+        } else {
+            fire[n++] = *w;
+            w->wake = NULL;
+        }
+    }
+    return n;
+}
+
+/* Reactor side: an event for this registration, on the owner thread. */
 static void on_event(struct cio__reactor_source *source, uint32_t flags)
 {
     struct cio__io *io = (struct cio__io *)source;
-    unsigned add = from_event(flags);
+    /* Only this thread sets bits, so the new word is computed from the current one; other
+     * threads' clears are compare-and-swaps against the whole word (tick included), so they
+     * cannot erase it, and a clear this store overwrites only leaves a spurious bit. The
+     * exchange is the full fence the foreign waiters rely on (see the top of this file). */
     unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
-    unsigned next;
-    do {
-        next = (cur + (1u << TICK_SHIFT)) | add; /* the tick wraps by itself */
-    } while (!atomic_compare_exchange_weak(&io->readiness, &cur, next));
-
-    struct cio__io_waiter fire[NDIRS];
-    io_lock(io);
+    unsigned next = (cur + (1u << TICK_SHIFT)) | from_event(flags); /* the tick wraps */
+    (void)atomic_exchange_explicit(&io->readiness, next, memory_order_seq_cst);
     if (io->level)
-        sync_interest(io);
-    bool any = wake_waiters(io, next, fire);
+        rearm(io);
+
+    struct cio__list *it, *tmp;
+    cio__list_foreach_safe(it, tmp, &io->waiters)
+    {
+        struct cio__io_waiter *w = cio__list_entry(it, struct cio__io_waiter, node);
+        if (next & w->want) {
+            cio__list_remove(&w->node);
+            w->woken = next;
+            cio__parker_unpark(w->parker);
+        }
+    }
+    if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) == 0)
+        return;
+    struct cio__io_waiter fire[2];
+    io_lock(io);
+    int n = take_foreign(io, next, false, fire);
     io_unlock(io);
-    if (any)
-        for (int d = 0; d < NDIRS; d++)
-            if (fire[d].wake != NULL)
-                fire[d].wake(fire[d].ctx);
+    for (int i = 0; i < n; i++)
+        fire[i].wake(fire[i].ctx);
 }
 
+/* ---- registration and close ---- */
+
 /* The socket is being closed or released (any thread). */
-static void io_detach(struct cio__socket *sock)
+static void io_detach(struct cio_socket *sock)
 {
     struct cio__io *io = __atomic_exchange_n((struct cio__io **)&sock->io, NULL, __ATOMIC_ACQ_REL);
     __atomic_store_n(&sock->detach, NULL, __ATOMIC_RELEASE);
     if (io == NULL)
         return;
-    io_lock(io);
     struct cio__worker *w = io->worker;
-    io_unlock(io);
     if (w != NULL) {
+        /* No new event from here on; one being dispatched on the owner right now only reads
+         * the registration, which lives until the owner frees it. */
         (void)cio_poll_deregister(cio__worker_poll(w), io->fd);
         pthread_mutex_lock(&w->sources_lock);
         cio__list_remove(&io->node);
         pthread_mutex_unlock(&w->sources_lock);
     }
-    struct cio__io_waiter fire[NDIRS] = {{0}};
+    struct cio__io_waiter fire[2];
     io_lock(io);
-    io->closed = true;
-    for (int d = 0; d < NDIRS; d++) {
-        struct cio__io_waiter *wt = &io->waiters[d];
-        if (wt->parker != NULL)
-            cio__parker_unpark(wt->parker);
-        fire[d] = *wt;
-        wt->wake = NULL;
-    }
-    bool last = io->waiting == 0;
-    w = io->worker;
+    io->gone = true;
+    atomic_store_explicit(&io->closed, true, memory_order_release);
+    int n = take_foreign(io, 0, true, fire);
+    bool owner = on_owner(io);
+    bool post = !owner && sweep_request(io);
     io_unlock(io);
-    for (int d = 0; d < NDIRS; d++)
-        if (fire[d].wake != NULL)
-            fire[d].wake(fire[d].ctx);
-    if (last)
-        io_release(io, w); /* else the last parked task frees it on its way out */
+    for (int i = 0; i < n; i++)
+        fire[i].wake(fire[i].ctx);
+    if (owner) {
+        wake_owner_waiters(io);
+        (void)try_free(io); /* else the last waiter frees it on its way out */
+    } else if (post) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(w, &io->sweep);
+    }
 }
 
-/* The runtime is being freed while the socket lives on: forget the reactor. */
+/* The runtime is being freed while the socket lives on: forget the reactor (no task of it
+ * is left, so nothing waits). */
 static void io_orphan(struct cio__list *node)
 {
     struct cio__io *io = cio__container_of(node, struct cio__io, node);
@@ -234,7 +289,7 @@ static void io_orphan(struct cio__list *node)
     io_unlock(io);
 }
 
-int cio__io_register(struct cio__socket *sock)
+int cio__io_register(struct cio_socket *sock)
 {
     if (cio__io_of(sock) != NULL)
         return 0;
@@ -251,6 +306,10 @@ int cio__io_register(struct cio__socket *sock)
     io->fd = sock->fd;
     atomic_flag_clear(&io->lock);
     cio__list_init(&io->node);
+    cio__list_init(&io->waiters);
+    cio__list_init(&io->foreign);
+    for (int d = 0; d < 2; d++)
+        cio__list_init(&io->callbacks[d].node);
     io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
     int rc = cio_poll_register(cio__worker_poll(w), sock->fd, (cio_token)(uintptr_t)io, io->armed);
@@ -274,13 +333,24 @@ int cio__io_register(struct cio__socket *sock)
     return 0;
 }
 
+/* ---- clearing ---- */
+
 /* Clear @mask from the readiness if the tick is still the one of @seen. */
 static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
 {
-    unsigned cur = atomic_load(&io->readiness);
-    while ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & mask)) {
-        if (atomic_compare_exchange_weak(&io->readiness, &cur, cur & ~mask))
-            break;
+    unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+    if (io->worker == cio__worker_current()) {
+        /* The owner's reactor, the only setter of bits, cannot run while this task does: the
+         * tick cannot move under us, and a plain store does what a compare-and-swap would.
+         * A clear by another thread that this store overwrites only leaves a bit set — one
+         * spurious attempt that sees -EAGAIN and clears again, never a lost wake-up. */
+        if ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & mask))
+            atomic_store_explicit(&io->readiness, cur & ~mask, memory_order_relaxed);
+    } else {
+        while ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & mask)) {
+            if (atomic_compare_exchange_weak(&io->readiness, &cur, cur & ~mask))
+                break;
+        }
     }
     if (io->level)
         rearm(io);
@@ -288,122 +358,128 @@ static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
 
 void cio__io_drained(struct cio__io *io, unsigned seen)
 {
-    if (io->worker == cio__worker_current() && !io->level) {
-        /*
-         * On the registration's own worker the reactor cannot run while this task does, so
-         * the tick cannot move under us: a plain store does what the compare-and-swap would,
-         * without the locked instruction — once per message on the hot path. A task on
-         * another worker (the other half of a split socket) may clear its own direction at
-         * this moment; losing that clear only leaves a bit set, i.e. one spurious attempt
-         * that sees -EAGAIN and clears it again, never a lost wake-up.
-         */
-        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
-        if ((cur >> TICK_SHIFT) == (seen >> TICK_SHIFT) && (cur & CIO_READY_READABLE))
-            atomic_store_explicit(&io->readiness, cur & ~(unsigned)CIO_READY_READABLE,
-                                  memory_order_relaxed);
-        return;
-    }
     clear_if_unchanged(io, seen, CIO_READY_READABLE);
 }
 
-static int dir_of(unsigned interest)
-{
-    if (interest & CIO_READABLE)
-        return DIR_READ;
-    if (interest & CIO_WRITABLE)
-        return DIR_WRITE;
-    return DIR_PRIORITY;
-}
+/* ---- waiting ---- */
 
-/* The directions of @interest as a bit set (bit d: direction d). */
-_Static_assert(CIO_READABLE == 1u << DIR_READ && CIO_WRITABLE == 1u << DIR_WRITE &&
-                   CIO_PRIORITY == 1u << DIR_PRIORITY,
-               "interest bits double as direction bits");
-
-/*
- * Park until @want is ready in the directions @dirs (bit d: direction d; several at once for
- * ready(READABLE | WRITABLE)). On success *seen is the readiness word that satisfied it.
- * Tasks only. Always inlined: io_wait() calls it with a constant @dirs for the one-direction
- * waits of every read, write and accept, where the loops over directions fold away.
- */
-static inline __attribute__((always_inline)) int io_wait_dirs(struct cio__io *io, unsigned dirs,
-                                                              unsigned want, unsigned *seen)
+/* The owner's wait: a plain list, no lock (see the top of this file). */
+static int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
 {
     struct cio__parker parker;
     cio__parker_init(&parker);
-    int rc = 0;
-    io_lock(io);
+    struct cio__io_waiter waiter = {.parker = &parker, .want = want};
+    cio__list_init(&waiter.node);
+    int rc;
+    io->owner_refs++;
     for (;;) {
         /* Closed first: a closed socket's descriptor must not be touched again. */
-        if (io->closed) {
+        if (atomic_load_explicit(&io->closed, memory_order_acquire)) {
             rc = -EBADF;
             break;
         }
-        unsigned cur = atomic_load(&io->readiness);
+        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_acquire);
         if (cur & want) {
             *seen = cur;
+            rc = 0;
             break;
         }
-        for (int d = 0; d < NDIRS; d++)
-            if ((dirs & (1u << d)) && io->waiters[d].parker != NULL &&
-                io->waiters[d].parker != &parker)
-                rc = -EBUSY;
-        if (rc < 0)
-            break;
-        for (int d = 0; d < NDIRS; d++)
-            if (dirs & (1u << d))
-                io->waiters[d].parker = &parker;
-        /* Parked, we keep the registration alive: a close from another task marks it
-         * closed and wakes us, and we free it if we are the last one out. */
-        io->waiting++;
-        io_unlock(io);
+        waiter.woken = 0;
+        cio__list_push_back(&io->waiters, &waiter.node);
         rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
-        io_lock(io);
-        io->waiting--;
-        for (int d = 0; d < NDIRS; d++)
-            if ((dirs & (1u << d)) && io->waiters[d].parker == &parker)
-                io->waiters[d].parker = NULL;
+        cio__list_remove(&waiter.node); /* a timeout, a cancellation or a spurious wake */
         if (rc < 0)
             break;
+        if (waiter.woken != 0 && !atomic_load_explicit(&io->closed, memory_order_acquire)) {
+            *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+            break;
+        }
     }
-    bool free_it = io->closed && io->waiting == 0;
-    struct cio__worker *w = io->worker;
-    io_unlock(io);
+    io->owner_refs--;
     cio__parker_fini(&parker);
-    if (free_it)
-        io_release(io, w); /* closed while we waited: nothing else refers to it now */
+    if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
+        (void)try_free(io); /* the caller touches @io no more after an error */
     return rc;
 }
 
-/* Park until @interest is ready: see io_wait_dirs(). */
-static int io_wait(struct cio__io *io, unsigned interest, unsigned *seen)
+/* Another worker's task: the locked list, published before the readiness is read again. */
+static int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    unsigned want = cio__io_want(interest);
-    unsigned dirs = interest & ((1u << NDIRS) - 1);
-    switch (dirs) {
-    case CIO_READABLE:
-        return io_wait_dirs(io, CIO_READABLE, want, seen);
-    case CIO_WRITABLE:
-        return io_wait_dirs(io, CIO_WRITABLE, want, seen);
-    default:
-        return io_wait_dirs(io, dirs, want, seen);
+    struct cio__parker parker;
+    cio__parker_init(&parker);
+    struct cio__io_waiter waiter = {.parker = &parker, .want = want};
+    cio__list_init(&waiter.node);
+    int rc;
+    io_lock(io);
+    io->foreign_refs++;
+    for (;;) {
+        if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+            rc = -EBADF;
+            break;
+        }
+        waiter.woken = 0;
+        cio__list_push_back(&io->foreign, &waiter.node);
+        atomic_fetch_add(&io->foreign_count, 1); /* seq_cst: before the readiness load */
+        unsigned cur = atomic_load(&io->readiness);
+        if (cur & want) {
+            cio__list_remove(&waiter.node);
+            atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+            *seen = cur;
+            rc = 0;
+            break;
+        }
+        io_unlock(io);
+        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
+        io_lock(io);
+        if (cio__list_linked(&waiter.node)) {
+            cio__list_remove(&waiter.node);
+            atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+        }
+        if (rc < 0)
+            break;
+        if (waiter.woken != 0 && !atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+            *seen = waiter.woken;
+            break;
+        }
     }
+    io->foreign_refs--;
+    bool post = io->gone && io->foreign_refs == 0 && sweep_request(io);
+    struct cio__worker *w = io->worker;
+    io_unlock(io);
+    cio__parker_fini(&parker);
+    if (post) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(w, &io->sweep);
+    }
+    return rc;
 }
 
-/* Run @op until it does not return -EAGAIN, waiting in between (no budget spent). */
-static ssize_t io_loop(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+/* Park until any bit of @want is ready; on success *seen is the word that satisfied it.
+ * Tasks only. */
+static int io_wait(struct cio__io *io, unsigned want, unsigned *seen)
+{
+    if (io->worker == cio__worker_current())
+        return wait_owner(io, want, seen);
+    if (io->worker == NULL)
+        return -EBADF; /* the runtime that held the registration is gone */
+    return wait_foreign(io, want, seen);
+}
+
+/* Run @op until it does not return -EAGAIN, waiting in between. */
+static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                        size_t short_len)
 {
     unsigned clears = interest_clears(interest);
+    unsigned want = cio__io_want(interest);
     for (;;) {
         struct cio__io *io = cio__io_of(sock);
         unsigned seen = ~0u;
         if (io != NULL) {
             seen = atomic_load(&io->readiness);
-            if (!(seen & cio__io_want(interest))) {
+            if (!(seen & want)) {
                 /* After a wait, touch only what io_wait checked: the handle itself may
                  * have been closed and freed by another task if this returns -EBADF. */
-                int rc = io_wait(io, interest, &seen);
+                int rc = io_wait(io, want, &seen);
                 if (rc < 0)
                     return rc;
             }
@@ -425,7 +501,7 @@ static ssize_t io_loop(struct cio__socket *sock, unsigned interest, cio__io_op o
     }
 }
 
-ssize_t cio__io_do_slow(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+ssize_t cio__io_do_slow(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                         size_t short_len)
 {
     if (cio__task_self() == NULL)
@@ -438,14 +514,14 @@ ssize_t cio__io_do_slow(struct cio__socket *sock, unsigned interest, cio__io_op 
     return io_loop(sock, interest, op, ctx, short_len);
 }
 
-ssize_t cio__io_do_again(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+ssize_t cio__io_do_again(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                          size_t short_len, struct cio__io *io, unsigned seen)
 {
     clear_if_unchanged(io, seen, interest_clears(interest));
     return io_loop(sock, interest, op, ctx, short_len);
 }
 
-ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx)
+ssize_t cio__io_try(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx)
 {
     if (sock == NULL)
         return -EINVAL;
@@ -457,51 +533,66 @@ ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, 
     return n;
 }
 
-int cio__io_ready(struct cio__socket *sock, unsigned interest)
+/* ---- readiness values ---- */
+
+/* A readiness value for the caller: the bits of @want seen in @word, and the word's tick. */
+static int ready_value(unsigned word, unsigned want)
+{
+    return (int)((((word >> TICK_SHIFT) & TOKEN_TICK_MASK) << TICK_SHIFT) |
+                 (word & want & BITS_MASK));
+}
+
+int cio__io_ready(struct cio_socket *sock, unsigned interest)
 {
     cio_task *t = cio__task_self();
     if (t == NULL)
         return -EPERM;
-    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
-        return -ECANCELED; /* a suspending call, even when it would not have to wait */
     if (sock == NULL || interest == 0 ||
         (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
         return -EINVAL;
+    /* A readiness wait is an operation: it spends budget, so a task looping on ready() and
+     * a try_* call yields to the others on its worker (and a cancelled one stops). */
+    int rc = cio__task_budget();
+    if (rc < 0)
+        return rc;
     if (sock->fd < 0)
         return -EBADF;
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL) {
-        int rc = cio__io_register(sock);
+        rc = cio__io_register(sock);
         if (rc < 0)
             return rc;
         io = cio__io_of(sock);
     }
-    unsigned seen = atomic_load(&io->readiness);
     unsigned want = cio__io_want(interest);
+    unsigned seen = atomic_load(&io->readiness);
     if (!(seen & want)) {
-        int rc = io_wait(io, interest, &seen);
+        rc = io_wait(io, want, &seen);
         if (rc < 0)
             return rc;
     }
-    return (int)(seen & want & BITS_MASK);
+    return ready_value(seen, want);
 }
 
-void cio__io_clear(struct cio__socket *sock, int ready)
+void cio__io_clear(struct cio_socket *sock, int ready)
 {
     struct cio__io *io = sock ? cio__io_of(sock) : NULL;
     if (io == NULL || ready <= 0)
         return;
-    /* The tick is unknown to the caller: clear only bits still as they were reported and
-     * never the closed states. */
-    unsigned mask = (unsigned)ready & ~(unsigned)(CIO_READY_READ_CLOSED | CIO_READY_WRITE_CLOSED);
+    /* Clear only with the tick the value was read at; never the closed states. */
+    unsigned mask =
+        (unsigned)ready & BITS_MASK & ~(unsigned)(CIO_READY_READ_CLOSED | CIO_READY_WRITE_CLOSED);
+    unsigned tick = ((unsigned)ready >> TICK_SHIFT) & TOKEN_TICK_MASK;
     unsigned cur = atomic_load(&io->readiness);
-    while ((cur & mask) && !atomic_compare_exchange_weak(&io->readiness, &cur, cur & ~mask))
-        ;
+    while (((cur >> TICK_SHIFT) & TOKEN_TICK_MASK) == tick && (cur & mask)) {
+        if (atomic_compare_exchange_weak(&io->readiness, &cur, cur & ~mask))
+            break;
+    }
     if (io->level)
         rearm(io);
 }
 
-int cio__io_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn wake, void *ctx)
+int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn wake, void *ctx)
 {
     if (sock == NULL || (interest != CIO_READABLE && interest != CIO_WRITABLE))
         return -EINVAL;
@@ -512,19 +603,31 @@ int cio__io_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn 
         return rc;
     struct cio__io *io = cio__io_of(sock);
     unsigned want = cio__io_want(interest);
-    int d = dir_of(interest);
+    struct cio__io_waiter *slot = &io->callbacks[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
     io_lock(io);
-    unsigned cur = atomic_load(&io->readiness);
-    if (cur & want) {
-        io_unlock(io);
-        return (int)(cur & want & BITS_MASK);
-    }
-    if (io->closed) {
+    if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
         io_unlock(io);
         return -EBADF;
     }
-    io->waiters[d].wake = wake;
-    io->waiters[d].ctx = ctx;
+    unsigned cur = atomic_load(&io->readiness);
+    if (!(cur & want) && wake != NULL) {
+        /* One callback per direction: a new one replaces the old. Published before the
+         * readiness is read again, as a foreign waiter (the reactor may be on another
+         * thread). */
+        slot->wake = wake;
+        slot->ctx = ctx;
+        slot->want = want;
+        if (!cio__list_linked(&slot->node)) {
+            cio__list_push_back(&io->foreign, &slot->node);
+            atomic_fetch_add(&io->foreign_count, 1);
+        }
+        cur = atomic_load(&io->readiness);
+        if (cur & want) {
+            cio__list_remove(&slot->node);
+            atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+            slot->wake = NULL;
+        }
+    }
     io_unlock(io);
-    return -EAGAIN;
+    return cur & want ? ready_value(cur, want) : -EAGAIN;
 }

@@ -1,6 +1,6 @@
 /*
  * io.h: a socket's registration with the runtime (private; tokio's ScheduledIo and
- * Registration). The async socket modules call these with the struct cio__socket at the
+ * Registration). The async socket modules call these with the struct cio_socket at the
  * start of every handle; nothing here knows a protocol.
  *
  * Readiness word (atomic):  [ tick : 24 | readiness bits : 8 ]
@@ -21,7 +21,7 @@
 #include "rt/sched.h"
 
 /* An operation on the socket: returns >= 0, or a negative errno (-EAGAIN: would block). */
-typedef ssize_t (*cio__io_op)(struct cio__socket *sock, void *ctx);
+typedef ssize_t (*cio__io_op)(struct cio_socket *sock, void *ctx);
 
 #define CIO__IO_BITS_MASK 0xffu
 #define CIO__IO_TICK_SHIFT 8
@@ -32,36 +32,65 @@ typedef ssize_t (*cio__io_op)(struct cio__socket *sock, void *ctx);
 #define CIO__IO_WRITE_READY (CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR)
 #define CIO__IO_PRIORITY_READY (CIO_READY_PRIORITY | CIO_READY_ERROR)
 
+/*
+ * Something waiting for readiness: a parked task (parker) or an armed poll_* callback (wake).
+ * Waiters live on the waiting task's stack, callbacks in the registration; each is satisfied
+ * by any bit of @want. A task woken by an event returns with that event's readiness even if
+ * another waiter, woken by the same edge, has consumed it meanwhile (tokio's rule: readiness
+ * may be stale, never missing); the operation that follows says -EAGAIN and waits again.
+ */
 struct cio__io_waiter {
+    struct cio__list node;
     struct cio__parker *parker;
     cio_wake_fn wake;
     void *ctx;
+    unsigned want;
+    unsigned woken; /* the readiness word of the event that woke it; 0 until then */
 };
 
-/* A socket's registration (sock->io), created the first time one of its operations would
- * block. */
+/*
+ * A socket's registration (sock->io), created the first time one of its operations would
+ * block, with the reactor of the calling task's worker: its owner. Who touches what:
+ *
+ *   readiness   set by the owner's reactor only; cleared by anyone (tick rule, io.c)
+ *   waiters     the owner's tasks that wait: owner thread only, no lock
+ *   foreign     tasks of other workers that wait, and armed poll_* callbacks: under lock
+ *   everything else after registration: under lock
+ *
+ * So a socket used by tasks of its own worker — every socket of a current-thread runtime —
+ * waits and wakes without a lock; the reactor pays one atomic exchange per event, the fence
+ * that lets other threads wait safely (see on_event in io.c).
+ */
 struct cio__io {
     struct cio__reactor_source source; /* first: the reactor's token points here */
-    struct cio__worker *worker;        /* whose reactor holds the registration; NULL: orphan */
+    struct cio__worker *worker;        /* the owner; NULL once the runtime is gone (orphan) */
     struct cio__list node;             /* on worker->sources */
-    struct cio__deferred deferred;
+    struct cio__deferred sweep;        /* owner-thread work asked for by another thread */
     int fd;
-    /* Level-triggered backend (poll(2)): interest narrowed to the directions not known to be
-     * ready, re-armed when an operation sees -EAGAIN — the edge emulation that needs to know
-     * about -EAGAIN, which only this layer does. Under the lock. */
-    bool level;
-    unsigned armed;
     atomic_uint readiness;
+    atomic_bool closed; /* the socket let go: no operation touches the descriptor again */
+    /* owner thread only */
+    struct cio__list waiters;
+    unsigned owner_refs; /* owner tasks inside a wait */
+    /* under lock */
     atomic_flag lock;
-    bool closed; /* the socket let go (under the lock) */
-    int waiting; /* tasks parked on it (under the lock): the last one out of a closed
-                    registration frees it */
-    struct cio__io_waiter waiters[CIO__IO_NDIRS];
+    struct cio__list foreign;
+    atomic_uint foreign_count; /* entries on @foreign, read by the reactor after its fence */
+    unsigned foreign_refs;     /* foreign tasks inside a wait */
+    struct cio__io_waiter callbacks[2]; /* poll_* callbacks: read, write */
+    bool gone;                          /* the socket released its reference */
+    bool sweep_posted;                  /* @sweep is queued on the owner */
+    bool freeing;
+    /* Level-triggered backend (poll(2)): interest narrowed to the directions not known to be
+     * ready, re-armed when an operation clears readiness — the edge emulation that needs to
+     * know about -EAGAIN, which only this layer does. */
+    bool level;
+    unsigned armed; /* 0: not registered with the backend right now */
 };
 
 /* A socket's registration, or NULL. Tasks on two workers may register one socket at the same
  * moment (a reader and a writer), so the pointer is read and published atomically. */
-static inline struct cio__io *cio__io_of(const struct cio__socket *sock)
+static inline struct cio__io *cio__io_of(const struct cio_socket *sock)
 {
     return __atomic_load_n((struct cio__io *const *)&sock->io, __ATOMIC_ACQUIRE);
 }
@@ -84,10 +113,10 @@ static inline unsigned cio__io_want(unsigned interest)
 void cio__io_drained(struct cio__io *io, unsigned seen);
 
 /* cio__io_do() without its fast path: see below. */
-ssize_t cio__io_do_slow(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+ssize_t cio__io_do_slow(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                         size_t short_len);
 /* The fast path's operation saw -EAGAIN on readiness word @seen: clear, then wait and retry. */
-ssize_t cio__io_do_again(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx,
+ssize_t cio__io_do_again(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                          size_t short_len, struct cio__io *io, unsigned seen);
 
 /*
@@ -97,14 +126,14 @@ ssize_t cio__io_do_again(struct cio__socket *sock, unsigned interest, cio__io_op
  *             0) clears read readiness — the socket was drained. 0 disables the rule.
  *
  * Spends one unit of the task's cooperative budget (may yield).
- * Return: @op's result; -EBUSY (another task waits in this direction); -EBADF (closed while
- * waiting); -ECANCELED; -ETIMEDOUT; -EPERM outside a task.
+ * Return: @op's result; -EBADF (closed while waiting); -ECANCELED; -ETIMEDOUT; -EPERM outside
+ * a task.
  *
  * Inline, so that @op — a constant at every call site — is a direct call: the common case (a
  * registered socket whose readiness is cached, a task with budget left and not cancelled)
  * costs a few loads and the operation. Everything else goes to cio__io_do_slow().
  */
-static inline ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, cio__io_op op,
+static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio__io_op op,
                                  void *ctx, size_t short_len)
 {
     cio_task *t = cio__task_self();
@@ -128,18 +157,51 @@ static inline ssize_t cio__io_do(struct cio__socket *sock, unsigned interest, ci
 
 /* cio__io_try() - @op once; on -EAGAIN clear the cached readiness (if registered). Never
  * waits; usable outside tasks. */
-ssize_t cio__io_try(struct cio__socket *sock, unsigned interest, cio__io_op op, void *ctx);
+ssize_t cio__io_try(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx);
 
-/* cio__io_ready() - wait until any of @interest is ready; returns the CIO_READY_* set. */
-int cio__io_ready(struct cio__socket *sock, unsigned interest);
+/* cio__io_ready() - wait until any of @interest is ready; spends budget. Returns the
+ * CIO_READY_* bits that satisfied it with the tick they were seen at in the bits above
+ * (see cio_socket_ready()). */
+int cio__io_ready(struct cio_socket *sock, unsigned interest);
 
-/* cio__io_clear() - cio_async_fd_clear_ready() for any socket. */
-void cio__io_clear(struct cio__socket *sock, int ready);
+/* cio__io_clear() - cio_socket_clear_ready(): @ready is a value cio__io_ready() returned. */
+void cio__io_clear(struct cio_socket *sock, int ready);
 
 /* cio__io_poll_ready() - readiness now, or arm @wake for one direction (-EAGAIN). */
-int cio__io_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn wake, void *ctx);
+int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn wake, void *ctx);
+
+/* cio__io_call() - run a protocol's own non-blocking call @fn(@arg) (accept, sendfile,
+ * finish-connect, a datagram send...) until it does not return -EAGAIN, waiting for
+ * @interest in between (readiness.c). */
+ssize_t cio__io_call(struct cio_socket *sock, unsigned interest, cio_io_fn fn, void *arg);
+
+/* cio__io_poll_op() - the poll form of @op: try it; on -EAGAIN arm @wake for @interest
+ * (CIO_READABLE or CIO_WRITABLE) and return -EAGAIN. cio__io_poll_call(): the same for a
+ * protocol's call @fn(@arg). */
+ssize_t cio__io_poll_op(struct cio_socket *sock, unsigned interest, cio__io_op op, void *arg,
+                        cio_wake_fn wake, void *ctx);
+ssize_t cio__io_poll_call(struct cio_socket *sock, unsigned interest, cio_io_fn fn, void *arg,
+                          cio_wake_fn wake, void *ctx);
+
+/* cio__io_finish_connect() - wait for the connect started on @sock: @finish(@arg) says 0 once
+ * connected, -EAGAIN while the handshake goes on, or the failure. On any failure (refused,
+ * deadline, cancelled) the handle is closed (cio_socket_close), so nothing half-open is left.
+ * Return: 0; the failure. */
+int cio__io_finish_connect(struct cio_socket *sock, cio_io_fn finish, void *arg);
+
+/* The three forms of a kind's own operation: once (try_*), suspending, poll. */
+enum cio__io_mode {
+    CIO__IO_TRY,
+    CIO__IO_WAIT,
+    CIO__IO_POLL,
+};
+
+/* cio__io_accept() - accept on @listener (a TCP or Unix listener handle) into a stream
+ * handle of the same family, in form @mode (@wake/@ctx for CIO__IO_POLL) (listener.c). */
+int cio__io_accept(void *listener, void **ret_stream, cio_addr *ret_peer, enum cio__io_mode mode,
+                   cio_wake_fn wake, void *ctx);
 
 /* cio__io_register() - register now with the calling task's worker (no-op if registered). */
-int cio__io_register(struct cio__socket *sock);
+int cio__io_register(struct cio_socket *sock);
 
 #endif

@@ -1,15 +1,13 @@
 /*
- * stream.c: the suspending operations of the async socket modules, on a struct cio__socket and
- * the io layer (io.c), so TCP, Unix and UDP share one implementation (see stream.h for which
- * operations need a byte stream and which serve any socket). Every operation is one
- * cio__io_do() per system call: a ready socket costs that one call, a socket that would block
- * parks the task until the next edge. Reads pass the length asked as the short-read length,
- * so a read that drains the socket clears read readiness and the next read waits instead of
- * failing a recv — on a Unix stream only once the queue is really empty (read_unix()). Loops
- * (read_exact, write_all, copy) report their progress, because a deadline or a cancellation
- * may cut them anywhere. The copy engine moves bytes socket to socket with splice(2) through
- * a pipe on Linux, falling back to a buffer; the bidirectional copy runs each direction in a
- * helper task so that one direction failing can stop the other at once.
+ * stream.c: the stream core (cio/stream.h) — every byte-stream operation, once, for TCP and
+ * Unix streams: try_* (one system call under the readiness bookkeeping, usable without a
+ * runtime), the suspending reads and writes, and the owned halves. Every operation is one
+ * cio__io_do() (or cio__io_try()) per system call: a ready socket costs that one call, a
+ * socket that would block parks the task until the next edge. Reads pass the length asked as
+ * the short-read length, so a read that drains the socket clears read readiness and the next
+ * read waits instead of failing a recv — on a Unix stream only once the queue is really empty
+ * (read_unix()). Loops (read_exact, write_all) report their progress, because a deadline or a
+ * cancellation may cut them anywhere. Copying lives in copy.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,16 +17,15 @@
 #include "cio/net.h"
 #include "cio/rt.h"
 #include "io/io.h"
+#include "cio/stream.h"
 #include "io/stream.h"
 #include "net/msg.h"
 #include "rt/sched.h"
 #include "util/assert.h"
 #include "util/compiler.h"
 
-#define IOV_WINDOW 64           /* iovec entries handed to one continued call */
-#define COPY_BUFFER (64u << 10) /* the fallback copy's buffer */
-#define SPLICE_CHUNK (1u << 20) /* bytes asked of one splice (the pipe caps it) */
-#define POLL_RETRIES 64         /* poll_* attempts before giving the wake up front */
+#define IOV_WINDOW 64   /* iovec entries handed to one continued call */
+#define POLL_RETRIES 64 /* poll_* attempts before giving the wake up front */
 
 /* ---- positions in a caller's iovec array ---- */
 
@@ -95,7 +92,7 @@ static ssize_t write_result(ssize_t n)
     return n == -EINPROGRESS ? -EAGAIN : n;
 }
 
-static ssize_t write_op(struct cio__socket *sock, void *ctx)
+static ssize_t write_op(struct cio_socket *sock, void *ctx)
 {
     const struct iov_op *v = ctx;
     if (v->iovcnt == 1) /* one buffer: send(), which costs less than sendmsg() */
@@ -103,7 +100,7 @@ static ssize_t write_op(struct cio__socket *sock, void *ctx)
     return write_result(cio__socket_sendv(sock, v->iov, v->iovcnt, 0));
 }
 
-static ssize_t peek_op(struct cio__socket *sock, void *ctx)
+static ssize_t peek_op(struct cio_socket *sock, void *ctx)
 {
     const struct iov_op *v = ctx;
     return cio__socket_recv(sock, v->iov[0].iov_base, v->iov[0].iov_len, MSG_PEEK);
@@ -121,7 +118,7 @@ static ssize_t peek_op(struct cio__socket *sock, void *ctx)
  * read therefore always finds bytes: a pending error or the end of stream is left for the next
  * read, never swallowed.
  */
-static ssize_t read_unix(struct cio__socket *sock, const struct iov_op *r)
+static ssize_t read_unix(struct cio_socket *sock, const struct iov_op *r)
 {
     size_t done = 0;
     struct iov_pos pos = {0, 0};
@@ -145,8 +142,17 @@ static ssize_t read_unix(struct cio__socket *sock, const struct iov_op *r)
     }
 }
 
+/* One plain recv (the try_ form). */
+static ssize_t read_plain_op(struct cio_socket *sock, void *ctx)
+{
+    const struct iov_op *r = ctx;
+    if (r->iovcnt == 1)
+        return cio__socket_recv(sock, r->iov[0].iov_base, r->iov[0].iov_len, 0);
+    return cio__socket_recvv(sock, r->iov, r->iovcnt, 0);
+}
+
 /* One read; its result is short (< r->total) only when the socket was drained. */
-static ssize_t read_op(struct cio__socket *sock, void *ctx)
+static ssize_t read_op(struct cio_socket *sock, void *ctx)
 {
     const struct iov_op *r = ctx;
     if (sock->domain == AF_UNIX)
@@ -159,12 +165,12 @@ static ssize_t read_op(struct cio__socket *sock, void *ctx)
 /* ---- reading and writing ---- */
 
 /* Run one operation on @iov (@total bytes, > 0), suspending the task until ready. */
-typedef ssize_t (*iov_fn)(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+typedef ssize_t (*iov_fn)(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
                           size_t total);
 
 /* The short-read length is the bytes asked for: a read that drains the socket clears read
  * readiness. */
-static ssize_t read_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t total)
+static ssize_t read_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total)
 {
     struct iov_op op = {iov, iovcnt, total};
     return cio__io_do(sock, CIO_READABLE, read_op, &op, total);
@@ -172,21 +178,20 @@ static ssize_t read_iov(struct cio__socket *sock, const struct iovec *iov, int i
 
 /* No short-read rule: a peek consumes nothing, so what it saw is still there and read
  * readiness must stay set for the read that follows. */
-static ssize_t peek_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t total)
+static ssize_t peek_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total)
 {
     struct iov_op op = {iov, iovcnt, total};
     return cio__io_do(sock, CIO_READABLE, peek_op, &op, 0);
 }
 
-static ssize_t write_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
-                         size_t total)
+static ssize_t write_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total)
 {
     struct iov_op op = {iov, iovcnt, total};
     return cio__io_do(sock, CIO_WRITABLE, write_op, &op, 0);
 }
 
 /* The checks of the one-buffer calls, then @fn; an empty buffer moves nothing, at once. */
-static ssize_t on_buffer(struct cio__socket *sock, const void *buf, size_t len, iov_fn fn)
+static ssize_t on_buffer(struct cio_socket *sock, const void *buf, size_t len, iov_fn fn)
 {
     if (sock == NULL || (buf == NULL && len > 0))
         return -EINVAL;
@@ -197,7 +202,7 @@ static ssize_t on_buffer(struct cio__socket *sock, const void *buf, size_t len, 
 }
 
 /* The checks of the vectored calls, then @fn; empty buffers move nothing, at once. */
-static ssize_t on_vector(struct cio__socket *sock, const struct iovec *iov, int iovcnt, iov_fn fn)
+static ssize_t on_vector(struct cio_socket *sock, const struct iovec *iov, int iovcnt, iov_fn fn)
 {
     if (sock == NULL)
         return -EINVAL;
@@ -210,33 +215,86 @@ static ssize_t on_vector(struct cio__socket *sock, const struct iovec *iov, int 
     return fn(sock, iov, iovcnt, total);
 }
 
-ssize_t cio__stream_read(struct cio__socket *sock, void *buf, size_t len)
+/* ---- without waiting ---- */
+
+/* The try_* forms: one system call under the readiness bookkeeping (an -EAGAIN clears the
+ * cached readiness of a registered socket, by the tick rule). A Unix stream read here is a
+ * plain recv: the caller loops until -EAGAIN anyway, so a stop at a descriptor boundary only
+ * costs one more call. */
+static ssize_t try_read_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
+                            size_t total)
 {
-    return on_buffer(sock, buf, len, read_iov);
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_try(sock, CIO_READABLE, read_plain_op, &op);
 }
 
-ssize_t cio__stream_readv(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
+static ssize_t try_peek_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
+                            size_t total)
 {
-    return on_vector(sock, iov, iovcnt, read_iov);
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_try(sock, CIO_READABLE, peek_op, &op);
 }
 
-ssize_t cio__stream_peek(struct cio__socket *sock, void *buf, size_t len)
+static ssize_t try_write_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
+                             size_t total)
 {
-    return on_buffer(sock, buf, len, peek_iov);
+    struct iov_op op = {iov, iovcnt, total};
+    return cio__io_try(sock, CIO_WRITABLE, write_op, &op);
 }
 
-ssize_t cio__stream_write(struct cio__socket *sock, const void *buf, size_t len)
+ssize_t cio_stream_try_read(cio_stream *stream, void *buf, size_t len)
 {
-    return on_buffer(sock, buf, len, write_iov);
+    return on_buffer(CIO__SOCK(stream), buf, len, try_read_iov);
 }
 
-ssize_t cio__stream_writev(struct cio__socket *sock, const struct iovec *iov, int iovcnt)
+ssize_t cio_stream_try_readv(cio_stream *stream, const struct iovec *iov, int iovcnt)
 {
-    return on_vector(sock, iov, iovcnt, write_iov);
+    return on_vector(CIO__SOCK(stream), iov, iovcnt, try_read_iov);
 }
 
-int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size_t *ret_done)
+ssize_t cio_stream_try_peek(cio_stream *stream, void *buf, size_t len)
 {
+    return on_buffer(CIO__SOCK(stream), buf, len, try_peek_iov);
+}
+
+ssize_t cio_stream_try_write(cio_stream *stream, const void *buf, size_t len)
+{
+    return on_buffer(CIO__SOCK(stream), buf, len, try_write_iov);
+}
+
+ssize_t cio_stream_try_writev(cio_stream *stream, const struct iovec *iov, int iovcnt)
+{
+    return on_vector(CIO__SOCK(stream), iov, iovcnt, try_write_iov);
+}
+
+ssize_t cio_stream_read(cio_stream *stream, void *buf, size_t len)
+{
+    return on_buffer(CIO__SOCK(stream), buf, len, read_iov);
+}
+
+ssize_t cio_stream_readv(cio_stream *stream, const struct iovec *iov, int iovcnt)
+{
+    return on_vector(CIO__SOCK(stream), iov, iovcnt, read_iov);
+}
+
+ssize_t cio_stream_peek(cio_stream *stream, void *buf, size_t len)
+{
+    return on_buffer(CIO__SOCK(stream), buf, len, peek_iov);
+}
+
+ssize_t cio_stream_write(cio_stream *stream, const void *buf, size_t len)
+{
+    return on_buffer(CIO__SOCK(stream), buf, len, write_iov);
+}
+
+ssize_t cio_stream_writev(cio_stream *stream, const struct iovec *iov, int iovcnt)
+{
+    return on_vector(CIO__SOCK(stream), iov, iovcnt, write_iov);
+}
+
+int cio_stream_read_exact(cio_stream *stream, void *buf, size_t len, size_t *ret_done)
+{
+    struct cio_socket *sock = CIO__SOCK(stream);
     size_t done = 0;
     int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
     while (rc == 0 && done < len) {
@@ -245,7 +303,7 @@ int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size
         if (n < 0)
             rc = (int)n;
         else if (n == 0)
-            rc = -EPIPE; /* the stream ended early */
+            rc = -ENODATA; /* the stream ended early (tokio's UnexpectedEof) */
         else
             done += (size_t)n;
     }
@@ -256,8 +314,8 @@ int cio__stream_read_exact(struct cio__socket *sock, void *buf, size_t len, size
 
 /* Write until the @total bytes of @iov are gone, unless @rc (the caller's argument checks)
  * is already an error; *ret_done (may be NULL) gets the bytes written in every case. */
-static int write_all_iov(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
-                         size_t total, int rc, size_t *ret_done)
+static int write_all_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total,
+                         int rc, size_t *ret_done)
 {
     size_t done = 0;
     struct iov_pos pos = {0, 0};
@@ -280,8 +338,9 @@ static int write_all_iov(struct cio__socket *sock, const struct iovec *iov, int 
     return rc;
 }
 
-int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len, size_t *ret_done)
+int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t *ret_done)
 {
+    struct cio_socket *sock = CIO__SOCK(stream);
     if (sock == NULL || (buf == NULL && len > 0)) {
         if (ret_done != NULL)
             *ret_done = 0;
@@ -290,7 +349,7 @@ int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len,
     /* The common case first: one send takes it all (a response, an echo). */
     size_t done = 0;
     if (len > 0) {
-        ssize_t n = cio__stream_write(sock, buf, len);
+        ssize_t n = on_buffer(sock, buf, len, write_iov);
         if (n <= 0) {
             if (ret_done != NULL)
                 *ret_done = 0;
@@ -311,391 +370,88 @@ int cio__stream_write_all(struct cio__socket *sock, const void *buf, size_t len,
     return rc;
 }
 
-int cio__stream_write_all_v(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
-                            size_t *ret_done)
+int cio_stream_writev_all(cio_stream *stream, const struct iovec *iov, int iovcnt, size_t *ret_done)
 {
+    struct cio_socket *sock = CIO__SOCK(stream);
     size_t total = 0;
     int rc = sock == NULL ? -EINVAL : cio__iov_check(iov, iovcnt, &total);
     return write_all_iov(sock, iov, iovcnt, total, rc, ret_done);
 }
 
-/* ---- readiness and the caller's own operations ---- */
-
-int cio__stream_ready(struct cio__socket *sock, unsigned interest)
+ssize_t cio_stream_poll_peek(cio_stream *stream, void *buf, size_t len, cio_wake_fn wake, void *ctx)
 {
-    return cio__io_ready(sock, interest); /* -ECANCELED for a cancelled task, as reads */
-}
-
-void cio__stream_clear_ready(struct cio__socket *sock, int ready)
-{
-    cio__io_clear(sock, ready);
-}
-
-int cio__stream_poll_ready(struct cio__socket *sock, unsigned interest, cio_wake_fn wake, void *ctx)
-{
-    return cio__io_poll_ready(sock, interest, wake, ctx);
-}
-
-/*
- * An operation in poll form: try it; if it would block, arm @wake for the direction. When
- * the arming finds the direction ready again, an edge arrived after the try cleared the
- * readiness (the tick rule kept it), so try again rather than arm a wake that would not
- * come. Each retry needs a new event; should they keep coming, give the wake at once so the
- * caller polls again.
- */
-static ssize_t poll_sock_op(struct cio__socket *sock, unsigned interest, cio__io_op op, void *arg,
-                            cio_wake_fn wake, void *ctx)
-{
-    if (sock == NULL || (interest != CIO_READABLE && interest != CIO_WRITABLE))
-        return -EINVAL;
-    for (int i = 0; i < POLL_RETRIES; i++) {
-        ssize_t n = cio__io_try(sock, interest, op, arg);
-        if (n != -EAGAIN)
-            return n;
-        int rc = cio__io_poll_ready(sock, interest, wake, ctx);
-        if (rc < 0)
-            return rc; /* -EAGAIN: the wake is armed */
-    }
-    if (wake != NULL)
-        wake(ctx);
-    return -EAGAIN;
-}
-
-ssize_t cio__stream_poll_peek(struct cio__socket *sock, void *buf, size_t len, cio_wake_fn wake,
-                              void *ctx)
-{
+    struct cio_socket *sock = CIO__SOCK(stream);
     if (sock == NULL || (buf == NULL && len > 0))
         return -EINVAL;
     if (len == 0)
         return 0;
     struct iovec iov = {buf, len};
     struct iov_op op = {&iov, 1, len};
-    return poll_sock_op(sock, CIO_READABLE, peek_op, &op, wake, ctx);
-}
-
-/* A call of fn(arg) — the caller's own I/O, or a protocol's non-blocking call — as an
- * operation of the io layer. */
-struct call_op {
-    cio_io_fn fn;
-    void *arg;
-};
-
-static ssize_t run_call(struct cio__socket *sock, void *ctx)
-{
-    (void)sock;
-    const struct call_op *c = ctx;
-    return c->fn(c->arg);
-}
-
-static bool interest_valid(unsigned interest)
-{
-    return interest != 0 && !(interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY));
-}
-
-ssize_t cio__stream_try_io(struct cio__socket *sock, unsigned interest, cio_io_fn fn, void *ctx)
-{
-    if (sock == NULL || fn == NULL || !interest_valid(interest))
-        return -EINVAL;
-    struct call_op c = {fn, ctx};
-    return cio__io_try(sock, interest, run_call, &c);
-}
-
-ssize_t cio__stream_async_io(struct cio__socket *sock, unsigned interest, cio_io_fn fn, void *ctx)
-{
-    if (!interest_valid(interest))
-        return -EINVAL;
-    return cio__stream_do(sock, interest, fn, ctx);
-}
-
-ssize_t cio__stream_do(struct cio__socket *sock, unsigned interest, cio__stream_op op, void *arg)
-{
-    if (sock == NULL || op == NULL)
-        return -EINVAL;
-    struct call_op c = {op, arg};
-    return cio__io_do(sock, interest, run_call, &c, 0);
-}
-
-ssize_t cio__stream_poll_op(struct cio__socket *sock, unsigned interest, cio__stream_op op,
-                            void *arg, cio_wake_fn wake, void *ctx)
-{
-    if (op == NULL)
-        return -EINVAL;
-    struct call_op c = {op, arg};
-    return poll_sock_op(sock, interest, run_call, &c, wake, ctx);
-}
-
-/* ---- connecting ---- */
-
-int cio__stream_finish_connect(struct cio__socket *sock, cio__stream_op finish, void *arg,
-                               void (*close)(struct cio__socket *sock))
-{
-    ssize_t rc = cio__stream_do(sock, CIO_WRITABLE, finish, arg);
-    if (rc < 0)
-        close(sock);
-    return rc < 0 ? (int)rc : 0;
-}
-
-/* ---- copying ---- */
-
-/*
- * One splice step. cio_splice_try() first delivers what the pipe holds; with an empty pipe
- * it takes input and delivers what the output accepts. The step runs under the readiness of
- * the side it waits for: with an empty pipe (reading) under @from's read readiness, else
- * under @to's write readiness. An input taken while the output was full is not "would
- * block" for the input — reported as -EINPROGRESS so the io layer neither clears @from's
- * readiness nor waits on it; the loop then waits for @to.
- */
-struct splice_step {
-    cio_splice_pipe *pipe;
-    int in_fd, out_fd;
-    bool reading;
-};
-
-static ssize_t splice_op(struct cio__socket *sock, void *ctx)
-{
-    (void)sock;
-    const struct splice_step *s = ctx;
-    ssize_t n = cio_splice_try(s->pipe, s->in_fd, NULL, s->out_fd, NULL, SPLICE_CHUNK);
-    if (n == -EAGAIN && s->reading && cio_splice_pipe_pending(s->pipe) > 0)
-        return -EINPROGRESS;
-    return n;
-}
-
-/* Returns 0 at the end of @from, a negative errno, or -ENOSYS when splice cannot be used
- * (no pipe to be had, or a socket splice refuses) before any byte moved: then the caller
- * falls back to the buffer copy. No short-read rule: what the splice read is not what it
- * returns. */
-static int copy_splice(struct cio__socket *from, struct cio__socket *to, uint64_t *moved)
-{
-    cio_splice_pipe *pipe;
-    if (cio_splice_pipe_new(&pipe, 0) < 0)
-        return -ENOSYS;
-    struct splice_step s = {pipe, from->fd, to->fd, false};
-    bool first = true;
-    int rc;
-    for (;;) {
-        ssize_t n;
-        s.reading = cio_splice_pipe_pending(pipe) == 0;
-        if (s.reading) {
-            n = cio__io_do(from, CIO_READABLE, splice_op, &s, 0);
-            if (n == 0) {
-                rc = 0; /* end of input, pipe empty */
-                break;
-            }
-            if (n == -EINPROGRESS) {
-                first = false;
-                continue;
-            }
-            if (n == -EINVAL && first && cio_splice_pipe_pending(pipe) == 0) {
-                rc = -ENOSYS;
-                break;
-            }
-        } else {
-            n = cio__io_do(to, CIO_WRITABLE, splice_op, &s, 0);
-        }
-        if (n < 0) {
-            rc = (int)n;
-            break;
-        }
-        first = false;
-        *moved += (uint64_t)n;
-    }
-    cio_splice_pipe_free(pipe);
-    return rc;
-}
-
-static int copy_buffer(struct cio__socket *from, struct cio__socket *to, uint64_t *moved)
-{
-    char *buf = malloc(COPY_BUFFER);
-    if (buf == NULL)
-        return -ENOMEM;
-    int rc;
-    for (;;) {
-        ssize_t n = cio__stream_read(from, buf, COPY_BUFFER);
-        if (n <= 0) {
-            rc = (int)n;
-            break;
-        }
-        size_t done = 0;
-        rc = cio__stream_write_all(to, buf, (size_t)n, &done);
-        *moved += done;
-        if (rc < 0)
-            break;
-    }
-    free(buf);
-    return rc;
-}
-
-int cio__stream_copy(struct cio__socket *from, struct cio__socket *to, unsigned flags,
-                     uint64_t *ret_bytes)
-{
-    uint64_t moved = 0;
-    int rc;
-    if (from == NULL || to == NULL) {
-        rc = -EINVAL;
-    } else if (cio__task_self() == NULL) {
-        rc = -EPERM;
-    } else if (from->fd < 0 || to->fd < 0) {
-        rc = -EBADF;
-    } else {
-        rc = flags & CIO__COPY_NO_SPLICE ? -ENOSYS : copy_splice(from, to, &moved);
-        if (rc == -ENOSYS)
-            rc = copy_buffer(from, to, &moved);
-        if (rc == 0 && !(flags & CIO__COPY_NO_SHUTDOWN)) {
-            /* Carry the end of stream across. A peer that is already gone makes this
-             * -ENOTCONN, which is no failure of the copy: everything was delivered. */
-            int s = cio__socket_shutdown(to, CIO_SHUTDOWN_WRITE);
-            if (s < 0 && s != -ENOTCONN)
-                rc = s;
-        }
-    }
-    if (ret_bytes != NULL)
-        *ret_bytes = moved;
-    return rc;
-}
-
-/*
- * Both directions at once. Each direction runs in its own helper task on the caller's
- * worker, and the caller waits on a join set: when a direction fails, the caller is woken at
- * once and cancels the other (which may be parked on a read that would never end); when a
- * direction reaches its end it shuts down its destination's write side and the other goes on
- * (half-close carried across). The helpers carry the caller's deadline. If the caller itself
- * is cancelled or its deadline passes, it cancels both helpers and, since they use its
- * sockets and its stack, yields until they have finished before returning.
- */
-struct copy_dir {
-    struct cio__socket *from, *to;
-    unsigned flags;
-    cio_time deadline;
-    uint64_t moved;
-    int rc;
-    bool finished;
-};
-
-static void *copy_dir_task(void *arg)
-{
-    struct copy_dir *d = arg;
-    cio_time saved = cio_deadline_set(d->deadline);
-    d->rc = cio__stream_copy(d->from, d->to, d->flags, &d->moved);
-    cio_deadline_restore(saved);
-    d->finished = true;
-    return NULL;
-}
-
-static int copy_join(cio_join_set *set, struct copy_dir dirs[2])
-{
-    int rc = 0;
-    bool stopping = false;
-    for (;;) {
-        size_t before = cio_join_set_len(set);
-        if (before == 0)
-            break;
-        int jr = cio_join_set_join_next(set, NULL);
-        if (cio_join_set_len(set) == before) {
-            /* Nothing joined: the caller was cancelled or its deadline passed. */
-            if (!stopping) {
-                rc = jr;
-                stopping = true;
-                cio_join_set_cancel_all(set);
-            }
-            cio__task_yield(); /* the helpers run on this worker: let them unwind */
-            continue;
-        }
-        if (stopping)
-            continue;
-        for (int i = 0; i < 2; i++) {
-            if (dirs[i].finished && dirs[i].rc < 0) {
-                rc = dirs[i].rc;
-                stopping = true;
-                cio_join_set_cancel_all(set);
-                break;
-            }
-        }
-    }
-    return rc;
-}
-
-int cio__stream_copy_bidirectional(struct cio__socket *a, struct cio__socket *b, unsigned flags,
-                                   uint64_t *ret_a_to_b, uint64_t *ret_b_to_a)
-{
-    struct copy_dir dirs[2] = {
-        {.from = a, .to = b, .flags = flags, .deadline = cio_deadline()},
-        {.from = b, .to = a, .flags = flags, .deadline = cio_deadline()},
-    };
-    int rc;
-    cio_join_set *set = NULL;
-    if (a == NULL || b == NULL || a == b) {
-        rc = -EINVAL;
-    } else if (cio__task_self() == NULL) {
-        rc = -EPERM;
-    } else if (a->fd < 0 || b->fd < 0) {
-        rc = -EBADF;
-    } else if ((rc = cio_join_set_new(&set)) == 0) {
-        rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[0]);
-        if (rc == 0)
-            rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[1]);
-        if (rc < 0)
-            cio_join_set_cancel_all(set);
-        int jr = copy_join(set, dirs);
-        if (rc == 0)
-            rc = jr;
-        cio_join_set_free(set);
-    }
-    if (ret_a_to_b != NULL)
-        *ret_a_to_b = dirs[0].moved;
-    if (ret_b_to_a != NULL)
-        *ret_b_to_a = dirs[1].moved;
-    return rc;
+    return cio__io_poll_op(sock, CIO_READABLE, peek_op, &op, wake, ctx);
 }
 
 /* ---- owned halves ---- */
 
-int cio__owned_split(struct cio__socket *sock, void (*close)(struct cio__socket *sock),
-                     struct cio__owned_half **ret_rd, struct cio__owned_half **ret_wr)
+/*
+ * The halves are the stream itself, typed: nothing to allocate. sock->halves holds which are
+ * still open; the half whose close takes the last bit closes the socket (the atomic orders
+ * the other half's use of the socket before it).
+ */
+int cio_stream_into_split(cio_stream *stream, cio_read_half **ret_rd, cio_write_half **ret_wr)
 {
-    struct cio__stream_shared *shared = malloc(sizeof(*shared));
-    struct cio__owned_half *rd = malloc(sizeof(*rd));
-    struct cio__owned_half *wr = malloc(sizeof(*wr));
-    if (shared == NULL || rd == NULL || wr == NULL) {
-        free(shared);
-        free(rd);
-        free(wr);
-        return -ENOMEM;
-    }
-    atomic_init(&shared->halves, 2);
-    shared->sock = sock;
-    shared->close = close;
-    *rd = (struct cio__owned_half){.shared = shared, .write = false};
-    *wr = (struct cio__owned_half){.shared = shared, .write = true};
-    *ret_rd = rd;
-    *ret_wr = wr;
+    struct cio_socket *sock = CIO__SOCK(stream);
+    if (sock == NULL || ret_rd == NULL || ret_wr == NULL)
+        return -EINVAL;
+    unsigned none = 0;
+    if (!atomic_compare_exchange_strong(&sock->halves, &none, CIO__HALF_READ | CIO__HALF_WRITE))
+        return -EINVAL; /* split already */
+    sock->forget = false;
+    *ret_rd = (cio_read_half *)(void *)sock;
+    *ret_wr = (cio_write_half *)(void *)sock;
     return 0;
 }
 
-void cio__owned_half_close(struct cio__owned_half *half)
+static void half_close(struct cio_socket *sock, unsigned half)
 {
-    if (half == NULL)
-        return;
-    struct cio__stream_shared *shared = half->shared;
-    /* The write half going away is the end of what this side sends: tell the peer, as
-     * tokio's OwnedWriteHalf does on drop. The read half may live on (in another task). */
-    if (half->write && !half->forget)
-        (void)cio__socket_shutdown(shared->sock, CIO_SHUTDOWN_WRITE);
-    free(half);
-    /* The last half closes the stream; the atomic orders the other half's use before it. */
-    if (atomic_fetch_sub(&shared->halves, 1) == 1) {
-        shared->close(shared->sock);
-        free(shared);
-    }
+    unsigned before = atomic_fetch_and(&sock->halves, ~half);
+    cio__assert(before & half); /* each half is closed once */
+    if (before == half)
+        cio_socket_close((cio_socket *)(void *)sock);
 }
 
-struct cio__socket *cio__owned_reunite(struct cio__owned_half *rd, struct cio__owned_half *wr)
+void cio_read_half_close(cio_read_half *rd)
 {
-    if (rd->shared != wr->shared || rd->write || !wr->write)
-        return NULL;
-    struct cio__socket *sock = rd->shared->sock;
-    free(rd->shared);
-    free(rd);
-    free(wr);
-    return sock;
+    if (rd != NULL)
+        half_close(CIO__SOCK(rd), CIO__HALF_READ);
+}
+
+void cio_write_half_close(cio_write_half *wr)
+{
+    struct cio_socket *sock = CIO__SOCK(wr);
+    if (sock == NULL)
+        return;
+    /* The write half going away is the end of what this side sends: tell the peer, as
+     * tokio's OwnedWriteHalf does on drop. The read half may live on (in another task). */
+    if (!sock->forget)
+        (void)cio__socket_shutdown(sock, CIO_SHUTDOWN_WRITE);
+    half_close(sock, CIO__HALF_WRITE);
+}
+
+void cio_write_half_forget(cio_write_half *wr)
+{
+    if (wr != NULL)
+        CIO__SOCK(wr)->forget = true;
+}
+
+int cio_stream_reunite(cio_read_half *rd, cio_write_half *wr, cio_stream **ret_stream)
+{
+    struct cio_socket *sock = CIO__SOCK(rd);
+    if (sock == NULL || ret_stream == NULL || (void *)rd != (void *)wr)
+        return -EINVAL;
+    unsigned both = CIO__HALF_READ | CIO__HALF_WRITE;
+    if (!atomic_compare_exchange_strong(&sock->halves, &both, 0))
+        return -EINVAL;
+    sock->forget = false;
+    *ret_stream = (cio_stream *)(void *)sock;
+    return 0;
 }

@@ -42,13 +42,13 @@ int cio__msg_addr(cio_addr *ret_addr, int domain, const struct sockaddr_storage 
                                   cio__min((size_t)len, sizeof(*ss)));
 }
 
-ssize_t cio__msg_sendmsg(struct cio__socket *sock, const struct msghdr *msg, int flags)
+ssize_t cio__msg_sendmsg(struct cio_socket *sock, const struct msghdr *msg, int flags)
 {
     ssize_t n = CIO__RETRY_EINTR(sendmsg(sock->fd, msg, flags | MSG_NOSIGNAL));
     return n < 0 ? -errno : n;
 }
 
-ssize_t cio__msg_recvmsg(struct cio__socket *sock, struct msghdr *msg, int flags)
+ssize_t cio__msg_recvmsg(struct cio_socket *sock, struct msghdr *msg, int flags)
 {
     if (msg->msg_control != NULL)
         flags |= MSG_CMSG_CLOEXEC;
@@ -76,7 +76,7 @@ void cio__msg_close_rights(const struct msghdr *msg)
 }
 
 /* The checks every entry point starts with. */
-static int check_io(struct cio__socket *sock, const struct iovec *iov, int iovcnt, size_t *total)
+static int check_io(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t *total)
 {
     int rc = cio__socket_check(sock);
     return rc < 0 ? rc : cio__iov_check(iov, iovcnt, total);
@@ -92,7 +92,7 @@ static void ask_sender(struct msghdr *msg, struct sockaddr_storage *ss, const ci
 }
 
 /* The sender's address from a finished receive into *ret_from, if asked for. */
-static int take_sender(cio_addr *ret_from, const struct cio__socket *sock,
+static int take_sender(cio_addr *ret_from, const struct cio_socket *sock,
                        const struct sockaddr_storage *ss, socklen_t len)
 {
     if (ret_from == NULL)
@@ -105,7 +105,7 @@ static int take_sender(cio_addr *ret_from, const struct cio__socket *sock,
     return 0;
 }
 
-ssize_t cio__dgram_send(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+ssize_t cio__dgram_send(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
                         const cio_addr *to)
 {
     size_t total;
@@ -136,7 +136,7 @@ static bool gro_coalesced(struct msghdr *msg, size_t len)
     return false;
 }
 
-ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags,
+ssize_t cio__dgram_recv(struct cio_socket *sock, const struct iovec *iov, int iovcnt, int flags,
                         cio_addr *ret_from)
 {
     size_t total;
@@ -166,21 +166,21 @@ ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int i
     return n;
 }
 
-ssize_t cio__dgram_send_buf(struct cio__socket *sock, const void *buf, size_t len,
+ssize_t cio__dgram_send_buf(struct cio_socket *sock, const void *buf, size_t len,
                             const cio_addr *to)
 {
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     return cio__dgram_send(sock, &iov, 1, to);
 }
 
-ssize_t cio__dgram_recv_buf(struct cio__socket *sock, void *buf, size_t len, int flags,
+ssize_t cio__dgram_recv_buf(struct cio_socket *sock, void *buf, size_t len, int flags,
                             cio_addr *ret_from)
 {
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     return cio__dgram_recv(sock, &iov, 1, flags, ret_from);
 }
 
-ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from)
+ssize_t cio__dgram_peek_sender(struct cio_socket *sock, cio_addr *ret_from)
 {
     int rc = cio__socket_fd(sock);
     if (rc < 0)
@@ -203,7 +203,7 @@ union rights_control {
     struct cmsghdr align;
 };
 
-ssize_t cio__msg_send_fds(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+ssize_t cio__msg_send_fds(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
                           const int *fds, size_t nfds, const cio_addr *to)
 {
     size_t total;
@@ -233,7 +233,7 @@ ssize_t cio__msg_send_fds(struct cio__socket *sock, const struct iovec *iov, int
     return cio__msg_sendmsg(sock, &msg, 0);
 }
 
-ssize_t cio__msg_recv_fds(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int *fds,
+ssize_t cio__msg_recv_fds(struct cio_socket *sock, const struct iovec *iov, int iovcnt, int *fds,
                           size_t max_fds, size_t *ret_nfds, cio_addr *ret_from)
 {
     size_t total;

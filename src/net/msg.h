@@ -36,7 +36,7 @@ void cio__msg_set_name(struct msghdr *msg, const cio_addr *to);
 int cio__msg_addr(cio_addr *ret_addr, int domain, const struct sockaddr_storage *ss, socklen_t len);
 
 /* sendmsg() with MSG_NOSIGNAL added and EINTR retried. No argument checks. */
-ssize_t cio__msg_sendmsg(struct cio__socket *sock, const struct msghdr *msg, int flags);
+ssize_t cio__msg_sendmsg(struct cio_socket *sock, const struct msghdr *msg, int flags);
 
 /*
  * recvmsg() with EINTR retried; MSG_CMSG_CLOEXEC is added when msg has a control buffer,
@@ -44,7 +44,7 @@ ssize_t cio__msg_sendmsg(struct cio__socket *sock, const struct msghdr *msg, int
  * too: the result is then the datagram's full length, which exceeds the buffers' total
  * exactly when msg->msg_flags has MSG_TRUNC. No argument checks.
  */
-ssize_t cio__msg_recvmsg(struct cio__socket *sock, struct msghdr *msg, int flags);
+ssize_t cio__msg_recvmsg(struct cio_socket *sock, struct msghdr *msg, int flags);
 
 /* Close every descriptor in the SCM_RIGHTS messages of a received control buffer. */
 void cio__msg_close_rights(const struct msghdr *msg);
@@ -54,7 +54,7 @@ void cio__msg_close_rights(const struct msghdr *msg);
  * datagram is sent too: on a datagram socket it is a message, not a no-op.
  * Return: bytes sent; -EINVAL for a bad iovec; the kernel's errors.
  */
-ssize_t cio__dgram_send(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+ssize_t cio__dgram_send(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
                         const cio_addr *to);
 
 /*
@@ -64,17 +64,17 @@ ssize_t cio__dgram_send(struct cio__socket *sock, const struct iovec *iov, int i
  * return those). @ret_from (may be NULL) receives the sender.
  * Return: the datagram's length (0 for an empty one); -EMSGSIZE; -EAGAIN; the kernel's.
  */
-ssize_t cio__dgram_recv(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int flags,
+ssize_t cio__dgram_recv(struct cio_socket *sock, const struct iovec *iov, int iovcnt, int flags,
                         cio_addr *ret_from);
 
 /* cio__dgram_send() and cio__dgram_recv() with one buffer, as the try_* calls have it. */
-ssize_t cio__dgram_send_buf(struct cio__socket *sock, const void *buf, size_t len,
+ssize_t cio__dgram_send_buf(struct cio_socket *sock, const void *buf, size_t len,
                             const cio_addr *to);
-ssize_t cio__dgram_recv_buf(struct cio__socket *sock, void *buf, size_t len, int flags,
+ssize_t cio__dgram_recv_buf(struct cio_socket *sock, void *buf, size_t len, int flags,
                             cio_addr *ret_from);
 
 /* The length and sender (ret_from may be NULL) of the next datagram, without taking it. */
-ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from);
+ssize_t cio__dgram_peek_sender(struct cio_socket *sock, cio_addr *ret_from);
 
 /*
  * Send @iov with @nfds descriptors (SCM_RIGHTS) to @to (NULL: connected). nfds may be 0.
@@ -83,7 +83,7 @@ ssize_t cio__dgram_peek_sender(struct cio__socket *sock, cio_addr *ret_from);
  * Return: bytes sent; -EINVAL (NULL fds with a count, a count above CIO__FDS_MAX, a negative
  * descriptor); -EBADF (a descriptor that is not open); the kernel's errors.
  */
-ssize_t cio__msg_send_fds(struct cio__socket *sock, const struct iovec *iov, int iovcnt,
+ssize_t cio__msg_send_fds(struct cio_socket *sock, const struct iovec *iov, int iovcnt,
                           const int *fds, size_t nfds, const cio_addr *to);
 
 /*
@@ -95,7 +95,7 @@ ssize_t cio__msg_send_fds(struct cio__socket *sock, const struct iovec *iov, int
  * its descriptors closed likewise. On a stream, a zero-length buffer returns 0 at once.
  * Return: bytes received (0 at end of stream); -ENOBUFS; -EMSGSIZE; -EAGAIN; -EINVAL.
  */
-ssize_t cio__msg_recv_fds(struct cio__socket *sock, const struct iovec *iov, int iovcnt, int *fds,
+ssize_t cio__msg_recv_fds(struct cio_socket *sock, const struct iovec *iov, int iovcnt, int *fds,
                           size_t max_fds, size_t *ret_nfds, cio_addr *ret_from);
 
 #endif /* CIO_NET_MSG_H */

@@ -3,9 +3,10 @@
  * (socket.c). What is here is what only TCP has: connect completion, accept into a stream,
  * the TCP and IP-level options (chosen per address family), sendfile, and the ownership
  * moves of the builder. Each public function checks its handle and hands the embedded
- * struct cio__socket to a shared helper, which checks the rest.
+ * struct cio_socket to a shared helper, which checks the rest.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,12 +16,13 @@
 #include <sys/socket.h>
 
 #include "cio/tcp.h"
+#include "net/kinds.h"
 #include "net/socket.h"
 #include "util/compiler.h"
 
-/* Each handle starts with its struct cio__socket (the runtime layer relies on that). */
+/* Each handle starts with its struct cio_socket (the runtime layer relies on that). */
 struct cio_tcp_stream {
-    struct cio__socket sock;
+    struct cio_socket sock;
 };
 
 struct cio_tcp_listener {
@@ -28,8 +30,12 @@ struct cio_tcp_listener {
 };
 
 struct cio_tcp_socket {
-    struct cio__socket sock;
+    struct cio_socket sock;
 };
+_Static_assert(offsetof(struct cio_tcp_stream, sock) == 0, "a handle is its socket (CIO__SOCK)");
+_Static_assert(offsetof(struct cio_tcp_listener, base.sock) == 0,
+               "a handle is its socket (CIO__SOCK)");
+_Static_assert(offsetof(struct cio_tcp_socket, sock) == 0, "a handle is its socket (CIO__SOCK)");
 
 #define SOCK(handle) ((handle) != NULL ? &(handle)->sock : NULL)
 #define LISTENER_SOCK(listener) ((listener) != NULL ? &(listener)->base.sock : NULL)
@@ -44,7 +50,7 @@ static const struct cio__socket_want want_listener = {
 
 /* ---- options shared by the three handle types ---- */
 
-static int set_keepalive(struct cio__socket *sock, bool on, const cio_tcp_keepalive *params)
+static int set_keepalive(struct cio_socket *sock, bool on, const cio_tcp_keepalive_params *params)
 {
     int rc = cio__socket_check(sock);
     if (rc < 0)
@@ -67,13 +73,13 @@ static int set_keepalive(struct cio__socket *sock, bool on, const cio_tcp_keepal
     return cio__sockopt_set_bool(sock, SOL_SOCKET, SO_KEEPALIVE, on);
 }
 
-static int get_keepalive(const struct cio__socket *sock, bool *ret_on,
-                         cio_tcp_keepalive *ret_params)
+static int get_keepalive(const struct cio_socket *sock, bool *ret_on,
+                         cio_tcp_keepalive_params *ret_params)
 {
     if (ret_on == NULL)
         return -EINVAL;
     bool on;
-    cio_tcp_keepalive params;
+    cio_tcp_keepalive_params params;
     int rc = cio__sockopt_get_bool(sock, SOL_SOCKET, SO_KEEPALIVE, &on);
     if (rc < 0)
         return rc;
@@ -92,7 +98,7 @@ static int get_keepalive(const struct cio__socket *sock, bool *ret_on,
 /* Listener                                                                                 */
 /* ======================================================================================== */
 
-int cio_tcp_listener_bind(cio_tcp_listener **ret_listener, const cio_addr *addr, int backlog)
+int cio_tcp_listener_new(cio_tcp_listener **ret_listener, const cio_addr *addr, int backlog)
 {
     if (ret_listener == NULL)
         return -EINVAL;
@@ -102,7 +108,7 @@ int cio_tcp_listener_bind(cio_tcp_listener **ret_listener, const cio_addr *addr,
     cio_tcp_listener *listener = cio__listener_new(sizeof(*listener));
     if (listener == NULL)
         return -ENOMEM;
-    struct cio__socket *sock = &listener->base.sock;
+    struct cio_socket *sock = &listener->base.sock;
     /* Like mio and libuv: a restarted server must not wait for TIME_WAIT to pass. */
     if ((rc = cio__socket_open(sock, cio__addr_ip_family(addr), SOCK_STREAM, IPPROTO_TCP)) < 0 ||
         (rc = cio__sockopt_set_bool(sock, SOL_SOCKET, SO_REUSEADDR, true)) < 0 ||
@@ -115,43 +121,6 @@ int cio_tcp_listener_bind(cio_tcp_listener **ret_listener, const cio_addr *addr,
     return 0;
 }
 
-int cio_tcp_listener_try_accept(cio_tcp_listener *listener, cio_tcp_stream **ret_stream,
-                                cio_addr *ret_peer)
-{
-    if (listener == NULL || ret_stream == NULL)
-        return -EINVAL;
-    void *stream;
-    int rc = cio__listener_accept(&listener->base, &stream, sizeof(cio_tcp_stream), ret_peer);
-    if (rc == 0)
-        *ret_stream = stream;
-    return rc;
-}
-
-int cio_tcp_listener_local_addr(const cio_tcp_listener *listener, cio_addr *ret_addr)
-{
-    return cio__socket_local_addr(LISTENER_SOCK(listener), ret_addr);
-}
-
-int cio_tcp_listener_take_error(cio_tcp_listener *listener)
-{
-    return cio__socket_take_error(LISTENER_SOCK(listener));
-}
-
-int cio_tcp_listener_set_ttl(cio_tcp_listener *listener, int ttl)
-{
-    return cio__sockopt_set_ttl(LISTENER_SOCK(listener), ttl);
-}
-
-int cio_tcp_listener_ttl(const cio_tcp_listener *listener, int *ret_ttl)
-{
-    return cio__sockopt_get_ttl(LISTENER_SOCK(listener), ret_ttl);
-}
-
-int cio_tcp_listener_fd(const cio_tcp_listener *listener)
-{
-    return cio__socket_fd(LISTENER_SOCK(listener));
-}
-
 int cio_tcp_listener_from_fd(cio_tcp_listener **ret_listener, int fd)
 {
     if (ret_listener == NULL)
@@ -161,16 +130,6 @@ int cio_tcp_listener_from_fd(cio_tcp_listener **ret_listener, int fd)
     if (rc == 0)
         *ret_listener = listener;
     return rc;
-}
-
-int cio_tcp_listener_into_fd(cio_tcp_listener *listener)
-{
-    return cio__listener_into_fd(listener);
-}
-
-void cio_tcp_listener_close(cio_tcp_listener *listener)
-{
-    cio__listener_close(listener);
 }
 
 /* ======================================================================================== */
@@ -194,7 +153,7 @@ int cio_tcp_stream_try_connect(cio_tcp_stream **ret_stream, const cio_addr *addr
 
 int cio_tcp_stream_try_finish_connect(cio_tcp_stream *stream)
 {
-    struct cio__socket *sock = SOCK(stream);
+    struct cio_socket *sock = SOCK(stream);
     int rc = cio__socket_take_error(sock);
     if (rc < 0)
         return rc;
@@ -217,42 +176,9 @@ int cio_tcp_stream_try_finish_connect(cio_tcp_stream *stream)
     return rc == -ENOTCONN ? -ENOTCONN : rc;
 }
 
-ssize_t cio_tcp_stream_try_read(cio_tcp_stream *stream, void *buf, size_t len)
+ssize_t cio__tcp_sendfile(struct cio_socket *sock, int file_fd, int64_t *offset, size_t count)
 {
-    return cio__socket_recv(SOCK(stream), buf, len, 0);
-}
-
-/* A fast-open socket whose SYN could not carry the data reports EINPROGRESS from the first
- * write: nothing was taken, try again when writable — which is -EAGAIN's meaning. */
-static ssize_t write_result(ssize_t n)
-{
-    return n == -EINPROGRESS ? -EAGAIN : n;
-}
-
-ssize_t cio_tcp_stream_try_write(cio_tcp_stream *stream, const void *buf, size_t len)
-{
-    return write_result(cio__socket_send(SOCK(stream), buf, len, 0));
-}
-
-ssize_t cio_tcp_stream_try_readv(cio_tcp_stream *stream, const struct iovec *iov, int iovcnt)
-{
-    return cio__socket_recvv(SOCK(stream), iov, iovcnt, 0);
-}
-
-ssize_t cio_tcp_stream_try_writev(cio_tcp_stream *stream, const struct iovec *iov, int iovcnt)
-{
-    return write_result(cio__socket_sendv(SOCK(stream), iov, iovcnt, 0));
-}
-
-ssize_t cio_tcp_stream_try_peek(cio_tcp_stream *stream, void *buf, size_t len)
-{
-    return cio__socket_recv(SOCK(stream), buf, len, MSG_PEEK);
-}
-
-ssize_t cio_tcp_stream_try_sendfile(cio_tcp_stream *stream, int file_fd, int64_t *offset,
-                                    size_t count)
-{
-    int rc = cio__socket_check(SOCK(stream));
+    int rc = cio__socket_check(sock);
     if (rc < 0)
         return rc;
     if (file_fd < 0)
@@ -268,7 +194,7 @@ ssize_t cio_tcp_stream_try_sendfile(cio_tcp_stream *stream, int file_fd, int64_t
     cio__sigpipe_begin(&guard);
     ssize_t n;
     do
-        n = sendfile(stream->sock.fd, file_fd, offset != NULL ? &pos : NULL, count);
+        n = sendfile(sock->fd, file_fd, offset != NULL ? &pos : NULL, count);
     while (n < 0 && errno == EINTR);
     int err = n < 0 ? errno : 0;
     cio__sigpipe_end(&guard, err == EPIPE);
@@ -277,31 +203,6 @@ ssize_t cio_tcp_stream_try_sendfile(cio_tcp_stream *stream, int file_fd, int64_t
     if (offset != NULL)
         *offset = (int64_t)pos;
     return n;
-}
-
-int cio_tcp_stream_local_addr(const cio_tcp_stream *stream, cio_addr *ret_addr)
-{
-    return cio__socket_local_addr(SOCK(stream), ret_addr);
-}
-
-int cio_tcp_stream_peer_addr(const cio_tcp_stream *stream, cio_addr *ret_addr)
-{
-    return cio__socket_peer_addr(SOCK(stream), ret_addr);
-}
-
-int cio_tcp_stream_take_error(cio_tcp_stream *stream)
-{
-    return cio__socket_take_error(SOCK(stream));
-}
-
-int cio_tcp_stream_shutdown(cio_tcp_stream *stream, cio_shutdown how)
-{
-    return cio__socket_shutdown(SOCK(stream), how);
-}
-
-int cio_tcp_stream_fd(const cio_tcp_stream *stream)
-{
-    return cio__socket_fd(SOCK(stream));
 }
 
 int cio_tcp_stream_from_fd(cio_tcp_stream **ret_stream, int fd)
@@ -313,167 +214,6 @@ int cio_tcp_stream_from_fd(cio_tcp_stream **ret_stream, int fd)
     if (rc == 0)
         *ret_stream = stream;
     return rc;
-}
-
-int cio_tcp_stream_into_fd(cio_tcp_stream *stream)
-{
-    return cio__handle_into_fd(stream);
-}
-
-void cio_tcp_stream_close(cio_tcp_stream *stream)
-{
-    cio__handle_close(stream);
-}
-
-int cio_tcp_stream_set_nodelay(cio_tcp_stream *stream, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(stream), IPPROTO_TCP, TCP_NODELAY, on);
-}
-
-int cio_tcp_stream_nodelay(const cio_tcp_stream *stream, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(stream), IPPROTO_TCP, TCP_NODELAY, ret_on);
-}
-
-int cio_tcp_stream_set_cork(cio_tcp_stream *stream, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(stream), IPPROTO_TCP, TCP_CORK, on);
-}
-
-int cio_tcp_stream_cork(const cio_tcp_stream *stream, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(stream), IPPROTO_TCP, TCP_CORK, ret_on);
-}
-
-int cio_tcp_stream_set_ttl(cio_tcp_stream *stream, int ttl)
-{
-    return cio__sockopt_set_ttl(SOCK(stream), ttl);
-}
-
-int cio_tcp_stream_ttl(const cio_tcp_stream *stream, int *ret_ttl)
-{
-    return cio__sockopt_get_ttl(SOCK(stream), ret_ttl);
-}
-
-int cio_tcp_stream_set_tos(cio_tcp_stream *stream, int tos)
-{
-    return cio__sockopt_set_tos(SOCK(stream), tos);
-}
-
-int cio_tcp_stream_tos(const cio_tcp_stream *stream, int *ret_tos)
-{
-    return cio__sockopt_get_tos(SOCK(stream), ret_tos);
-}
-
-int cio_tcp_stream_set_quickack(cio_tcp_stream *stream, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(stream), IPPROTO_TCP, TCP_QUICKACK, on);
-}
-
-int cio_tcp_stream_quickack(const cio_tcp_stream *stream, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(stream), IPPROTO_TCP, TCP_QUICKACK, ret_on);
-}
-
-int cio_tcp_stream_set_linger(cio_tcp_stream *stream, int seconds)
-{
-    return cio__sockopt_set_linger(SOCK(stream), seconds);
-}
-
-int cio_tcp_stream_linger(const cio_tcp_stream *stream, int *ret_seconds)
-{
-    return cio__sockopt_get_linger(SOCK(stream), ret_seconds);
-}
-
-int cio_tcp_stream_set_keepalive(cio_tcp_stream *stream, bool on, const cio_tcp_keepalive *params)
-{
-    return set_keepalive(SOCK(stream), on, params);
-}
-
-int cio_tcp_stream_keepalive(const cio_tcp_stream *stream, bool *ret_on,
-                             cio_tcp_keepalive *ret_params)
-{
-    return get_keepalive(SOCK(stream), ret_on, ret_params);
-}
-
-int cio_tcp_stream_set_user_timeout(cio_tcp_stream *stream, unsigned ms)
-{
-    if (ms > INT_MAX)
-        return -EINVAL;
-    return cio__sockopt_set_int(SOCK(stream), IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ms);
-}
-
-int cio_tcp_stream_user_timeout(const cio_tcp_stream *stream, unsigned *ret_ms)
-{
-    if (ret_ms == NULL)
-        return -EINVAL;
-    int value;
-    int rc = cio__sockopt_get_int(SOCK(stream), IPPROTO_TCP, TCP_USER_TIMEOUT, &value);
-    if (rc < 0)
-        return rc;
-    *ret_ms = (unsigned)value;
-    return 0;
-}
-
-int cio_tcp_stream_set_notsent_lowat(cio_tcp_stream *stream, unsigned bytes)
-{
-    /* The kernel keeps it as a u32 taken from an int: pass the bits through. */
-    int value;
-    memcpy(&value, &bytes, sizeof(value));
-    return cio__sockopt_set_int(SOCK(stream), IPPROTO_TCP, TCP_NOTSENT_LOWAT, value);
-}
-
-int cio_tcp_stream_notsent_lowat(const cio_tcp_stream *stream, unsigned *ret_bytes)
-{
-    if (ret_bytes == NULL)
-        return -EINVAL;
-    int value;
-    int rc = cio__sockopt_get_int(SOCK(stream), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &value);
-    if (rc < 0)
-        return rc;
-    memcpy(ret_bytes, &value, sizeof(*ret_bytes));
-    return 0;
-}
-
-int cio_tcp_stream_set_congestion(cio_tcp_stream *stream, const char *name)
-{
-    int rc = cio__socket_check(SOCK(stream));
-    if (rc < 0)
-        return rc;
-    if (name == NULL)
-        return -EINVAL;
-    size_t len = strnlen(name, CONGESTION_NAME_MAX);
-    if (len == 0 || len >= CONGESTION_NAME_MAX)
-        return -EINVAL;
-    if (setsockopt(stream->sock.fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)len) < 0)
-        return -errno;
-    return 0;
-}
-
-int cio_tcp_stream_congestion(const cio_tcp_stream *stream, char *buf, size_t size)
-{
-    return cio__sockopt_get_string(SOCK(stream), IPPROTO_TCP, TCP_CONGESTION, CONGESTION_NAME_MAX,
-                                   buf, size);
-}
-
-int cio_tcp_stream_set_send_buffer_size(cio_tcp_stream *stream, int bytes)
-{
-    return cio__sockopt_set_bufsize(SOCK(stream), SO_SNDBUF, bytes);
-}
-
-int cio_tcp_stream_send_buffer_size(const cio_tcp_stream *stream, int *ret_bytes)
-{
-    return cio__sockopt_get_int(SOCK(stream), SOL_SOCKET, SO_SNDBUF, ret_bytes);
-}
-
-int cio_tcp_stream_set_recv_buffer_size(cio_tcp_stream *stream, int bytes)
-{
-    return cio__sockopt_set_bufsize(SOCK(stream), SO_RCVBUF, bytes);
-}
-
-int cio_tcp_stream_recv_buffer_size(const cio_tcp_stream *stream, int *ret_bytes)
-{
-    return cio__sockopt_get_int(SOCK(stream), SOL_SOCKET, SO_RCVBUF, ret_bytes);
 }
 
 /* ======================================================================================== */
@@ -499,16 +239,6 @@ int cio_tcp_socket_new_v4(cio_tcp_socket **ret_socket)
 int cio_tcp_socket_new_v6(cio_tcp_socket **ret_socket)
 {
     return socket_new(ret_socket, AF_INET6);
-}
-
-int cio_tcp_socket_bind(cio_tcp_socket *socket, const cio_addr *addr)
-{
-    int rc = cio__socket_check(SOCK(socket));
-    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
-        return rc;
-    if (cio__addr_ip_family(addr) != socket->sock.domain)
-        return -EAFNOSUPPORT;
-    return cio__socket_bind(&socket->sock, addr);
 }
 
 /*
@@ -557,25 +287,11 @@ int cio_tcp_socket_listen(cio_tcp_socket *socket, int backlog, cio_tcp_listener 
         return rc;
     }
     listener->base.sock = socket->sock;
+    listener->base.sock.kind = CIO__KIND_LISTENER; /* the copy brought the builder's kind */
     free(socket);
     cio__reserve_open(&listener->base.reserve);
     *ret_listener = listener;
     return 0;
-}
-
-int cio_tcp_socket_local_addr(const cio_tcp_socket *socket, cio_addr *ret_addr)
-{
-    return cio__socket_local_addr(SOCK(socket), ret_addr);
-}
-
-int cio_tcp_socket_take_error(cio_tcp_socket *socket)
-{
-    return cio__socket_take_error(SOCK(socket));
-}
-
-int cio_tcp_socket_fd(const cio_tcp_socket *socket)
-{
-    return cio__socket_fd(SOCK(socket));
 }
 
 int cio_tcp_socket_from_fd(cio_tcp_socket **ret_socket, int fd)
@@ -595,135 +311,167 @@ int cio_tcp_socket_from_fd(cio_tcp_socket **ret_socket, int fd)
     return rc;
 }
 
-int cio_tcp_socket_into_fd(cio_tcp_socket *socket)
+/* ======================================================================================== */
+/* TCP options (any TCP handle)                                                             */
+/* ======================================================================================== */
+
+/* cio__socket_check(), and -ENOPROTOOPT for a socket that is not TCP (a handle converted by
+ * hand from another kind). */
+static int check_tcp(const struct cio_socket *sock)
 {
-    return cio__handle_into_fd(socket);
+    int rc = cio__socket_check(sock);
+    if (rc == 0 && (sock->type != SOCK_STREAM || sock->domain == AF_UNIX))
+        rc = -ENOPROTOOPT;
+    return rc;
 }
 
-void cio_tcp_socket_close(cio_tcp_socket *socket)
+static int tcp_set_bool(cio_socket *handle, int name, bool on)
 {
-    cio__handle_close(socket);
+    int rc = check_tcp(CIO__SOCK(handle));
+    return rc < 0 ? rc : cio__sockopt_set_bool(CIO__SOCK(handle), IPPROTO_TCP, name, on);
 }
 
-int cio_tcp_socket_set_reuseaddr(cio_tcp_socket *socket, bool on)
+static int tcp_get_bool(cio_socket *handle, int name, bool *ret_on)
 {
-    return cio__sockopt_set_bool(SOCK(socket), SOL_SOCKET, SO_REUSEADDR, on);
+    int rc = check_tcp(CIO__SOCK(handle));
+    return rc < 0 ? rc : cio__sockopt_get_bool(CIO__SOCK(handle), IPPROTO_TCP, name, ret_on);
 }
 
-int cio_tcp_socket_reuseaddr(const cio_tcp_socket *socket, bool *ret_on)
+static int tcp_set_int(cio_socket *handle, int name, int value)
 {
-    return cio__sockopt_get_bool(SOCK(socket), SOL_SOCKET, SO_REUSEADDR, ret_on);
+    int rc = check_tcp(CIO__SOCK(handle));
+    return rc < 0 ? rc : cio__sockopt_set_int(CIO__SOCK(handle), IPPROTO_TCP, name, value);
 }
 
-int cio_tcp_socket_set_reuseport(cio_tcp_socket *socket, bool on)
+static int tcp_get_int(cio_socket *handle, int name, int *ret_value)
 {
-    return cio__sockopt_set_bool(SOCK(socket), SOL_SOCKET, SO_REUSEPORT, on);
+    int rc = check_tcp(CIO__SOCK(handle));
+    return rc < 0 ? rc : cio__sockopt_get_int(CIO__SOCK(handle), IPPROTO_TCP, name, ret_value);
 }
 
-int cio_tcp_socket_reuseport(const cio_tcp_socket *socket, bool *ret_on)
+int cio_tcp_set_nodelay(cio_socket *tcp, bool on)
 {
-    return cio__sockopt_get_bool(SOCK(socket), SOL_SOCKET, SO_REUSEPORT, ret_on);
+    return tcp_set_bool(tcp, TCP_NODELAY, on);
 }
 
-int cio_tcp_socket_set_v6only(cio_tcp_socket *socket, bool on)
+int cio_tcp_nodelay(cio_socket *tcp, bool *ret_on)
 {
-    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_V6ONLY, on);
+    return tcp_get_bool(tcp, TCP_NODELAY, ret_on);
 }
 
-int cio_tcp_socket_v6only(const cio_tcp_socket *socket, bool *ret_on)
+int cio_tcp_set_cork(cio_socket *tcp, bool on)
 {
-    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_V6ONLY, ret_on);
+    return tcp_set_bool(tcp, TCP_CORK, on);
 }
 
-int cio_tcp_socket_set_send_buffer_size(cio_tcp_socket *socket, int bytes)
+int cio_tcp_cork(cio_socket *tcp, bool *ret_on)
 {
-    return cio__sockopt_set_bufsize(SOCK(socket), SO_SNDBUF, bytes);
+    return tcp_get_bool(tcp, TCP_CORK, ret_on);
 }
 
-int cio_tcp_socket_send_buffer_size(const cio_tcp_socket *socket, int *ret_bytes)
+int cio_tcp_set_quickack(cio_socket *tcp, bool on)
 {
-    return cio__sockopt_get_int(SOCK(socket), SOL_SOCKET, SO_SNDBUF, ret_bytes);
+    return tcp_set_bool(tcp, TCP_QUICKACK, on);
 }
 
-int cio_tcp_socket_set_recv_buffer_size(cio_tcp_socket *socket, int bytes)
+int cio_tcp_quickack(cio_socket *tcp, bool *ret_on)
 {
-    return cio__sockopt_set_bufsize(SOCK(socket), SO_RCVBUF, bytes);
+    return tcp_get_bool(tcp, TCP_QUICKACK, ret_on);
 }
 
-int cio_tcp_socket_recv_buffer_size(const cio_tcp_socket *socket, int *ret_bytes)
+int cio_tcp_set_keepalive(cio_socket *tcp, bool on, const cio_tcp_keepalive_params *params)
 {
-    return cio__sockopt_get_int(SOCK(socket), SOL_SOCKET, SO_RCVBUF, ret_bytes);
+    int rc = check_tcp(CIO__SOCK(tcp));
+    return rc < 0 ? rc : set_keepalive(CIO__SOCK(tcp), on, params);
 }
 
-int cio_tcp_socket_set_keepalive(cio_tcp_socket *socket, bool on, const cio_tcp_keepalive *params)
+int cio_tcp_keepalive(cio_socket *tcp, bool *ret_on, cio_tcp_keepalive_params *ret_params)
 {
-    return set_keepalive(SOCK(socket), on, params);
+    int rc = check_tcp(CIO__SOCK(tcp));
+    return rc < 0 ? rc : get_keepalive(CIO__SOCK(tcp), ret_on, ret_params);
 }
 
-int cio_tcp_socket_keepalive(const cio_tcp_socket *socket, bool *ret_on,
-                             cio_tcp_keepalive *ret_params)
+int cio_tcp_set_user_timeout(cio_socket *tcp, unsigned ms)
 {
-    return get_keepalive(SOCK(socket), ret_on, ret_params);
+    if (ms > INT_MAX)
+        return -EINVAL;
+    return tcp_set_int(tcp, TCP_USER_TIMEOUT, (int)ms);
 }
 
-int cio_tcp_socket_set_linger(cio_tcp_socket *socket, int seconds)
+int cio_tcp_user_timeout(cio_socket *tcp, unsigned *ret_ms)
 {
-    return cio__sockopt_set_linger(SOCK(socket), seconds);
+    if (ret_ms == NULL)
+        return -EINVAL;
+    int value;
+    int rc = tcp_get_int(tcp, TCP_USER_TIMEOUT, &value);
+    if (rc < 0)
+        return rc;
+    *ret_ms = (unsigned)value;
+    return 0;
 }
 
-int cio_tcp_socket_linger(const cio_tcp_socket *socket, int *ret_seconds)
+int cio_tcp_set_notsent_lowat(cio_socket *tcp, unsigned bytes)
 {
-    return cio__sockopt_get_linger(SOCK(socket), ret_seconds);
+    /* The kernel keeps it as a u32 taken from an int: pass the bits through. */
+    int value;
+    memcpy(&value, &bytes, sizeof(value));
+    return tcp_set_int(tcp, TCP_NOTSENT_LOWAT, value);
 }
 
-int cio_tcp_socket_set_nodelay(cio_tcp_socket *socket, bool on)
+int cio_tcp_notsent_lowat(cio_socket *tcp, unsigned *ret_bytes)
 {
-    return cio__sockopt_set_bool(SOCK(socket), IPPROTO_TCP, TCP_NODELAY, on);
+    if (ret_bytes == NULL)
+        return -EINVAL;
+    int value;
+    int rc = tcp_get_int(tcp, TCP_NOTSENT_LOWAT, &value);
+    if (rc < 0)
+        return rc;
+    memcpy(ret_bytes, &value, sizeof(*ret_bytes));
+    return 0;
 }
 
-int cio_tcp_socket_nodelay(const cio_tcp_socket *socket, bool *ret_on)
+int cio_tcp_set_congestion(cio_socket *tcp, const char *name)
 {
-    return cio__sockopt_get_bool(SOCK(socket), IPPROTO_TCP, TCP_NODELAY, ret_on);
+    struct cio_socket *sock = CIO__SOCK(tcp);
+    int rc = check_tcp(sock);
+    if (rc < 0)
+        return rc;
+    if (name == NULL)
+        return -EINVAL;
+    size_t len = strnlen(name, CONGESTION_NAME_MAX);
+    if (len == 0 || len >= CONGESTION_NAME_MAX)
+        return -EINVAL;
+    if (setsockopt(sock->fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)len) < 0)
+        return -errno;
+    return 0;
 }
 
-int cio_tcp_socket_set_tos(cio_tcp_socket *socket, int tos)
+int cio_tcp_congestion(cio_socket *tcp, char *buf, size_t size)
 {
-    return cio__sockopt_set_tos(SOCK(socket), tos);
+    int rc = check_tcp(CIO__SOCK(tcp));
+    return rc < 0 ? rc
+                  : cio__sockopt_get_string(CIO__SOCK(tcp), IPPROTO_TCP, TCP_CONGESTION,
+                                            CONGESTION_NAME_MAX, buf, size);
 }
 
-int cio_tcp_socket_tos(const cio_tcp_socket *socket, int *ret_tos)
+int cio_tcp_set_fastopen_connect(cio_socket *tcp, bool on)
 {
-    return cio__sockopt_get_tos(SOCK(socket), ret_tos);
+    return tcp_set_bool(tcp, TCP_FASTOPEN_CONNECT, on);
 }
 
-int cio_tcp_socket_set_bind_device(cio_tcp_socket *socket, const char *ifname)
+int cio_tcp_fastopen_connect(cio_socket *tcp, bool *ret_on)
 {
-    return cio__sockopt_set_bind_device(SOCK(socket), ifname);
+    return tcp_get_bool(tcp, TCP_FASTOPEN_CONNECT, ret_on);
 }
 
-int cio_tcp_socket_bind_device(const cio_tcp_socket *socket, char *buf, size_t size)
-{
-    return cio__sockopt_get_bind_device(SOCK(socket), buf, size);
-}
-
-int cio_tcp_socket_set_fastopen_connect(cio_tcp_socket *socket, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(socket), IPPROTO_TCP, TCP_FASTOPEN_CONNECT, on);
-}
-
-int cio_tcp_socket_fastopen_connect(const cio_tcp_socket *socket, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(socket), IPPROTO_TCP, TCP_FASTOPEN_CONNECT, ret_on);
-}
-
-int cio_tcp_socket_set_fastopen(cio_tcp_socket *socket, int queue_len)
+int cio_tcp_set_fastopen(cio_socket *tcp, int queue_len)
 {
     if (queue_len < 0)
         return -EINVAL;
-    return cio__sockopt_set_int(SOCK(socket), IPPROTO_TCP, TCP_FASTOPEN, queue_len);
+    return tcp_set_int(tcp, TCP_FASTOPEN, queue_len);
 }
 
-int cio_tcp_socket_fastopen(const cio_tcp_socket *socket, int *ret_queue_len)
+int cio_tcp_fastopen(cio_socket *tcp, int *ret_queue_len)
 {
-    return cio__sockopt_get_int(SOCK(socket), IPPROTO_TCP, TCP_FASTOPEN, ret_queue_len);
+    return tcp_get_int(tcp, TCP_FASTOPEN, ret_queue_len);
 }

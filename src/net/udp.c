@@ -3,9 +3,10 @@
  * What is here is what only UDP has: building and parsing the per-datagram control messages
  * (GSO segment size, GRO segment size, packet info, TOS), the batched sendmmsg/recvmmsg
  * calls, and the IP-level and multicast options, chosen per address family. Each public
- * function checks its handle and hands the embedded struct cio__socket to a helper.
+ * function checks its handle and hands the embedded struct cio_socket to a helper.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
@@ -13,13 +14,15 @@
 
 #include "cio/udp.h"
 #include "net/msg.h"
+#include "net/kinds.h"
 #include "net/socket.h"
 #include "util/compiler.h"
 
-/* The handle starts with its struct cio__socket (the runtime layer relies on that). */
+/* The handle starts with its struct cio_socket (the runtime layer relies on that). */
 struct cio_udp_socket {
-    struct cio__socket sock;
+    struct cio_socket sock;
 };
+_Static_assert(offsetof(struct cio_udp_socket, sock) == 0, "a handle is its socket (CIO__SOCK)");
 
 #define SOCK(handle) ((handle) != NULL ? &(handle)->sock : NULL)
 
@@ -36,7 +39,7 @@ static const struct cio__socket_want want_udp = {
     .domains = {AF_INET, AF_INET6}, .type = SOCK_DGRAM, .protocol = IPPROTO_UDP, .listening = 0};
 
 /* An IP-level boolean option, by family (see cio__sockopt_get_ip). */
-static int get_ip_bool(const struct cio__socket *sock, int v4_name, int v6_name, bool *ret_on)
+static int get_ip_bool(const struct cio_socket *sock, int v4_name, int v6_name, bool *ret_on)
 {
     int rc = cio__socket_check(sock);
     if (rc < 0)
@@ -52,7 +55,7 @@ static int get_ip_bool(const struct cio__socket *sock, int v4_name, int v6_name,
 
 /* The checks both batch calls start with. Return: how many messages to hand the kernel (at
  * most CIO_UDP_BATCH_MAX), 0 for none, or a negative errno. */
-static int batch_size(const struct cio__socket *sock, const cio_udp_msg *msgs, size_t count)
+static int batch_size(const struct cio_socket *sock, const cio_udp_msg *msgs, size_t count)
 {
     int rc = cio__socket_check(sock);
     if (rc < 0)
@@ -87,87 +90,22 @@ int cio_udp_socket_new_v6(cio_udp_socket **ret_socket)
     return socket_new(ret_socket, AF_INET6);
 }
 
-int cio_udp_socket_bind(cio_udp_socket **ret_socket, const cio_addr *addr)
+int cio_udp_socket_new(cio_udp_socket **ret_socket, const cio_addr *addr)
 {
     if (ret_socket == NULL)
         return -EINVAL;
     int rc = cio__addr_check_ip(addr);
     if (rc < 0)
         return rc;
-    cio_udp_socket *socket;
+    cio_udp_socket *socket = NULL; /* written by socket_new on success (GCC -O2 cannot tell) */
     if ((rc = socket_new(&socket, cio__addr_ip_family(addr))) < 0)
         return rc;
     if ((rc = cio__socket_bind(&socket->sock, addr)) < 0) {
-        cio_udp_socket_close(socket);
+        cio__handle_close(socket);
         return rc;
     }
     *ret_socket = socket;
     return 0;
-}
-
-int cio_udp_socket_bind_to(cio_udp_socket *socket, const cio_addr *addr)
-{
-    int rc = cio__socket_check(SOCK(socket));
-    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
-        return rc;
-    /* An IPv6 socket binds IPv4-mapped addresses, which are IPv6 addresses; a plain IPv4
-     * address on it (or the reverse) is the wrong family. */
-    if (cio__addr_ip_family(addr) != socket->sock.domain)
-        return -EAFNOSUPPORT;
-    return cio__socket_bind(&socket->sock, addr);
-}
-
-int cio_udp_socket_connect(cio_udp_socket *socket, const cio_addr *addr)
-{
-    int rc = cio__socket_check(SOCK(socket));
-    if (rc < 0 || (rc = cio__addr_check_ip(addr)) < 0)
-        return rc;
-    if (socket->sock.domain == AF_INET && cio__addr_ip_family(addr) != AF_INET)
-        return -EAFNOSUPPORT;
-    return cio__socket_connect(&socket->sock, addr);
-}
-
-int cio_udp_socket_disconnect(cio_udp_socket *socket)
-{
-    int rc = cio__socket_check(SOCK(socket));
-    if (rc < 0)
-        return rc;
-    cio_addr before, after;
-    if ((rc = cio__socket_local_addr(&socket->sock, &before)) < 0)
-        return rc;
-    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-    if (connect(socket->sock.fd, &unspec, sizeof(unspec)) < 0)
-        return -errno;
-    /* Linux keeps the port through a disconnect only if the program chose it; a port the
-     * kernel picked (bind to port 0, or the implicit bind of connect) is released. Take it
-     * back: the address the kernel left is the one the socket was bound to. */
-    int port = cio_addr_port(&before);
-    if (port <= 0 || (rc = cio__socket_local_addr(&socket->sock, &after)) < 0 ||
-        cio_addr_port(&after) != 0)
-        return rc < 0 ? rc : 0;
-    if ((rc = cio_addr_set_port(&after, (uint16_t)port)) < 0)
-        return rc;
-    return cio__socket_bind(&socket->sock, &after);
-}
-
-int cio_udp_socket_local_addr(const cio_udp_socket *socket, cio_addr *ret_addr)
-{
-    return cio__socket_local_addr(SOCK(socket), ret_addr);
-}
-
-int cio_udp_socket_peer_addr(const cio_udp_socket *socket, cio_addr *ret_addr)
-{
-    return cio__socket_peer_addr(SOCK(socket), ret_addr);
-}
-
-int cio_udp_socket_take_error(cio_udp_socket *socket)
-{
-    return cio__socket_take_error(SOCK(socket));
-}
-
-int cio_udp_socket_fd(const cio_udp_socket *socket)
-{
-    return cio__socket_fd(SOCK(socket));
 }
 
 int cio_udp_socket_from_fd(cio_udp_socket **ret_socket, int fd)
@@ -181,62 +119,9 @@ int cio_udp_socket_from_fd(cio_udp_socket **ret_socket, int fd)
     return rc;
 }
 
-int cio_udp_socket_into_fd(cio_udp_socket *socket)
-{
-    return cio__handle_into_fd(socket);
-}
-
-void cio_udp_socket_close(cio_udp_socket *socket)
-{
-    cio__handle_close(socket);
-}
-
 /* ======================================================================================== */
 /* Simple sends and receives                                                                */
 /* ======================================================================================== */
-
-ssize_t cio_udp_socket_try_send(cio_udp_socket *socket, const void *buf, size_t len)
-{
-    return cio__dgram_send_buf(SOCK(socket), buf, len, NULL);
-}
-
-ssize_t cio_udp_socket_try_send_to(cio_udp_socket *socket, const void *buf, size_t len,
-                                   const cio_addr *addr)
-{
-    if (socket == NULL)
-        return -EINVAL;
-    int rc = cio__addr_check_ip(addr);
-    if (rc < 0)
-        return rc;
-    return cio__dgram_send_buf(SOCK(socket), buf, len, addr);
-}
-
-ssize_t cio_udp_socket_try_recv(cio_udp_socket *socket, void *buf, size_t len)
-{
-    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, NULL);
-}
-
-ssize_t cio_udp_socket_try_recv_from(cio_udp_socket *socket, void *buf, size_t len,
-                                     cio_addr *ret_from)
-{
-    return cio__dgram_recv_buf(SOCK(socket), buf, len, 0, ret_from);
-}
-
-ssize_t cio_udp_socket_try_peek(cio_udp_socket *socket, void *buf, size_t len)
-{
-    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, NULL);
-}
-
-ssize_t cio_udp_socket_try_peek_from(cio_udp_socket *socket, void *buf, size_t len,
-                                     cio_addr *ret_from)
-{
-    return cio__dgram_recv_buf(SOCK(socket), buf, len, MSG_PEEK, ret_from);
-}
-
-ssize_t cio_udp_socket_try_peek_sender(cio_udp_socket *socket, cio_addr *ret_from)
-{
-    return cio__dgram_peek_sender(SOCK(socket), ret_from);
-}
 
 /* ======================================================================================== */
 /* Message calls                                                                            */
@@ -268,7 +153,7 @@ static void put_cmsg(char *buf, size_t *off, int level, int type, const void *da
  * Check one outgoing message and describe it in @h, its control messages in @control.
  * Nothing is sent; a batch checks every message before the first goes out.
  */
-static int prepare_send(const struct cio__socket *sock, const cio_udp_msg *m, struct msghdr *h,
+static int prepare_send(const struct cio_socket *sock, const cio_udp_msg *m, struct msghdr *h,
                         union send_control *control)
 {
     size_t total;
@@ -370,7 +255,7 @@ static void parse_pktinfo6(const struct in6_pktinfo *info, cio_udp_msg *out)
  * Fill @out (the caller's message, whose iov stays as it was) from a finished receive:
  * @full is what the kernel returned with MSG_TRUNC — the datagram's real length.
  */
-static int finish_recv(const struct cio__socket *sock, struct msghdr *h, size_t full, size_t total,
+static int finish_recv(const struct cio_socket *sock, struct msghdr *h, size_t full, size_t total,
                        const struct sockaddr_storage *name, cio_udp_msg *out)
 {
     cio_udp_msg m = *out;
@@ -423,7 +308,7 @@ static int finish_recv(const struct cio__socket *sock, struct msghdr *h, size_t 
     return 0;
 }
 
-ssize_t cio_udp_socket_try_send_msg(cio_udp_socket *socket, cio_udp_msg *msg)
+ssize_t cio__udp_send_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 {
     int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
@@ -440,7 +325,7 @@ ssize_t cio_udp_socket_try_send_msg(cio_udp_socket *socket, cio_udp_msg *msg)
     return n;
 }
 
-ssize_t cio_udp_socket_try_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
+ssize_t cio__udp_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
 {
     int rc = cio__socket_check(SOCK(socket));
     if (rc < 0)
@@ -461,7 +346,7 @@ ssize_t cio_udp_socket_try_recv_msg(cio_udp_socket *socket, cio_udp_msg *msg)
     return (ssize_t)msg->len;
 }
 
-int cio_udp_socket_try_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
+int cio__udp_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
     int batch = batch_size(SOCK(socket), msgs, count);
     if (batch <= 0)
@@ -482,7 +367,7 @@ int cio_udp_socket_try_send_batch(cio_udp_socket *socket, cio_udp_msg *msgs, siz
     return n;
 }
 
-int cio_udp_socket_try_recv_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
+int cio__udp_recv_batch(cio_udp_socket *socket, cio_udp_msg *msgs, size_t count)
 {
     int batch = batch_size(SOCK(socket), msgs, count);
     if (batch <= 0)
@@ -523,86 +408,6 @@ int cio_udp_socket_set_broadcast(cio_udp_socket *socket, bool on)
 int cio_udp_socket_broadcast(const cio_udp_socket *socket, bool *ret_on)
 {
     return cio__sockopt_get_bool(SOCK(socket), SOL_SOCKET, SO_BROADCAST, ret_on);
-}
-
-int cio_udp_socket_set_ttl(cio_udp_socket *socket, int ttl)
-{
-    return cio__sockopt_set_ttl(SOCK(socket), ttl);
-}
-
-int cio_udp_socket_ttl(const cio_udp_socket *socket, int *ret_ttl)
-{
-    return cio__sockopt_get_ttl(SOCK(socket), ret_ttl);
-}
-
-int cio_udp_socket_set_tos(cio_udp_socket *socket, int tos)
-{
-    return cio__sockopt_set_tos(SOCK(socket), tos);
-}
-
-int cio_udp_socket_tos(const cio_udp_socket *socket, int *ret_tos)
-{
-    return cio__sockopt_get_tos(SOCK(socket), ret_tos);
-}
-
-int cio_udp_socket_set_reuseaddr(cio_udp_socket *socket, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(socket), SOL_SOCKET, SO_REUSEADDR, on);
-}
-
-int cio_udp_socket_reuseaddr(const cio_udp_socket *socket, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(socket), SOL_SOCKET, SO_REUSEADDR, ret_on);
-}
-
-int cio_udp_socket_set_reuseport(cio_udp_socket *socket, bool on)
-{
-    return cio__sockopt_set_bool(SOCK(socket), SOL_SOCKET, SO_REUSEPORT, on);
-}
-
-int cio_udp_socket_reuseport(const cio_udp_socket *socket, bool *ret_on)
-{
-    return cio__sockopt_get_bool(SOCK(socket), SOL_SOCKET, SO_REUSEPORT, ret_on);
-}
-
-int cio_udp_socket_set_v6only(cio_udp_socket *socket, bool on)
-{
-    return cio__sockopt_set_v6_bool(SOCK(socket), IPV6_V6ONLY, on);
-}
-
-int cio_udp_socket_v6only(const cio_udp_socket *socket, bool *ret_on)
-{
-    return cio__sockopt_get_v6_bool(SOCK(socket), IPV6_V6ONLY, ret_on);
-}
-
-int cio_udp_socket_set_send_buffer_size(cio_udp_socket *socket, int bytes)
-{
-    return cio__sockopt_set_bufsize(SOCK(socket), SO_SNDBUF, bytes);
-}
-
-int cio_udp_socket_send_buffer_size(const cio_udp_socket *socket, int *ret_bytes)
-{
-    return cio__sockopt_get_int(SOCK(socket), SOL_SOCKET, SO_SNDBUF, ret_bytes);
-}
-
-int cio_udp_socket_set_recv_buffer_size(cio_udp_socket *socket, int bytes)
-{
-    return cio__sockopt_set_bufsize(SOCK(socket), SO_RCVBUF, bytes);
-}
-
-int cio_udp_socket_recv_buffer_size(const cio_udp_socket *socket, int *ret_bytes)
-{
-    return cio__sockopt_get_int(SOCK(socket), SOL_SOCKET, SO_RCVBUF, ret_bytes);
-}
-
-int cio_udp_socket_set_bind_device(cio_udp_socket *socket, const char *ifname)
-{
-    return cio__sockopt_set_bind_device(SOCK(socket), ifname);
-}
-
-int cio_udp_socket_bind_device(const cio_udp_socket *socket, char *buf, size_t size)
-{
-    return cio__sockopt_get_bind_device(SOCK(socket), buf, size);
 }
 
 int cio_udp_socket_set_gso_segment(cio_udp_socket *socket, size_t bytes)

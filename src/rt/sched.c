@@ -96,6 +96,21 @@ static void run_deferred(struct cio__deferred *d)
     }
 }
 
+/* A wake on the task's own worker thread: plain fields, no atomic (see sched.h). */
+static void wake_local(struct cio__worker *w, cio_task *t)
+{
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE)
+        return;
+    if (t->running) {
+        t->notified = true; /* it requeues itself when it parks */
+        return;
+    }
+    if (t->queued)
+        return;
+    t->queued = true;
+    cio__list_push_back(&w->runq, &t->run_node);
+}
+
 static void remote_drain(struct cio__worker *w)
 {
     if (atomic_load_explicit(&w->remote_count, memory_order_acquire) == 0)
@@ -110,39 +125,31 @@ static void remote_drain(struct cio__worker *w)
     run_deferred(deferred);
     while (t != NULL) {
         cio_task *next = t->remote_next;
-        cio__list_push_back(&w->runq, &t->run_node);
+        /* Cleared first: a wake arriving from here on takes another trip, at worst a
+         * spurious one. */
+        atomic_fetch_and(&t->state, ~(unsigned)CIO__TASK_REMOTE);
+        wake_local(w, t);
+        cio__task_unref(t);
         t = next;
     }
 }
 
-/* Put a task that was just marked QUEUED on its worker's queue. */
-static void enqueue(cio_task *t)
-{
-    struct cio__worker *w = t->worker;
-    if (tls_worker == w)
-        cio__list_push_back(&w->runq, &t->run_node);
-    else
-        remote_push(w, t);
-}
-
 void cio__task_wake(cio_task *t)
 {
-    unsigned s = atomic_load(&t->state);
-    for (;;) {
-        if (s & CIO__TASK_DONE)
-            return;
-        unsigned n = s | CIO__TASK_NOTIFIED;
-        bool queue = !(s & (CIO__TASK_QUEUED | CIO__TASK_RUNNING));
-        if (queue)
-            n |= CIO__TASK_QUEUED;
-        if (n == s)
-            return;
-        if (atomic_compare_exchange_weak(&t->state, &s, n)) {
-            if (queue)
-                enqueue(t);
-            return;
-        }
+    struct cio__worker *w = t->worker;
+    if (tls_worker == w) {
+        wake_local(w, t);
+        return;
     }
+    /* From another thread: one trip through the remote queue, however many wakes arrive
+     * before the worker drains it; the worker then wakes it locally. */
+    unsigned s = atomic_fetch_or(&t->state, CIO__TASK_REMOTE);
+    if (s & (CIO__TASK_REMOTE | CIO__TASK_DONE))
+        return;
+    /* The task may run and finish on its worker before the queue is drained: the queue
+     * holds a reference, dropped by the drain. */
+    atomic_fetch_add(&t->refs, 1);
+    remote_push(w, t);
 }
 
 /* ---- tasks ---- */
@@ -244,14 +251,14 @@ static int task_create(cio_rt *rt, struct cio__worker *w, const cio_spawn_option
     cio__list_init(&t->set_node);
     atomic_flag_clear(&t->join_lock);
     atomic_init(&t->refs, ret_task != NULL ? 2 : 1);
-    atomic_init(&t->state, CIO__TASK_QUEUED);
+    atomic_init(&t->state, 0);
     atomic_fetch_add(&w->live, 1);
     atomic_fetch_add(&rt->live, 1);
     if (set != NULL)
         cio__join_set_attach(set, t);
     if (ret_task != NULL)
         *ret_task = t;
-    enqueue(t);
+    cio__task_wake(t);
     return 0;
 }
 
@@ -276,13 +283,12 @@ static void task_finished(struct cio__worker *w, cio_task *t)
 
 static void run_task(struct cio__worker *w, cio_task *t)
 {
-    unsigned s = atomic_load(&t->state);
-    unsigned n;
-    do {
-        n = (s | CIO__TASK_RUNNING) & ~(unsigned)(CIO__TASK_QUEUED | CIO__TASK_NOTIFIED);
-        if (atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed))
-            n |= CIO__TASK_CANCELLED;
-    } while (!atomic_compare_exchange_weak(&t->state, &s, n));
+    t->queued = false;
+    t->notified = false;
+    t->running = true;
+    if (atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed) &&
+        !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
+        atomic_fetch_or(&t->state, CIO__TASK_CANCELLED);
     if (!cio__list_linked(&t->all_node))
         cio__list_push_back(&w->tasks, &t->all_node);
 
@@ -291,22 +297,17 @@ static void run_task(struct cio__worker *w, cio_task *t)
     tls_reason = SWITCH_PARK;
     cio__coro_switch(&w->sched, &t->coro);
     w->current = NULL;
+    t->running = false;
 
     if (cio__coro_state(&t->coro) == CIO__CORO_FINISHED) {
         task_finished(w, t);
         return;
     }
-    bool yield = tls_reason == SWITCH_YIELD;
-    s = atomic_load(&t->state);
-    bool queue;
-    do {
-        queue = yield || (s & CIO__TASK_NOTIFIED);
-        n = s & ~(unsigned)CIO__TASK_RUNNING;
-        if (queue)
-            n = (n & ~(unsigned)CIO__TASK_NOTIFIED) | CIO__TASK_QUEUED;
-    } while (!atomic_compare_exchange_weak(&t->state, &s, n));
-    if (queue)
+    if (tls_reason == SWITCH_YIELD || t->notified) {
+        t->notified = false;
+        t->queued = true;
         cio__list_push_back(&w->runq, &t->run_node);
+    }
 }
 
 static void switch_to_worker(cio_task *t, enum switch_reason reason)

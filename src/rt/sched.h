@@ -5,19 +5,26 @@
  * never running it on the waker's stack). The io layer, the sync primitives and the time
  * functions use only what is declared here.
  *
- * A task's state word (atomic), and who changes what:
+ * A task's scheduling state lives in plain fields that only its worker's thread touches, so
+ * a wake on that thread — the reactor waking a task, one task waking another — costs no
+ * atomic instruction:
  *
- *     QUEUED     in a run queue (local or remote)         set by wake/spawn, cleared by the worker
- *     RUNNING    on its worker's thread right now         worker
- *     NOTIFIED   a wake arrived since it last started    wake; consumed when the task runs
+ *     queued    on the worker's run queue
+ *     running   on the worker's thread right now
+ *     notified  a wake arrived while running: requeue it when it parks
+ *
+ * and in an atomic word for what other threads see or set:
+ *
+ *     REMOTE     in the worker's remote queue (a wake from another thread)
  *     CANCELLED  cancellation requested (sticky)          cio_task_cancel, shutdown
  *     DONE       its body returned                        worker
  *
- * wake(): sets NOTIFIED; if the task is neither QUEUED nor RUNNING it also sets QUEUED and
- * pushes it to its worker (local queue if called on that worker, else the remote queue plus
- * a poll wake if the worker sleeps). When a RUNNING task parks, the worker clears RUNNING and,
- * if NOTIFIED came meanwhile, queues it again at once: a wake between "I register as waiter"
- * and "I park" is never lost.
+ * wake() on the worker's thread: running -> notified; else, unless queued, queue it. From
+ * another thread: set REMOTE and, if it was not set, push the task to the remote queue (and
+ * wake the worker if it sleeps); the worker drains that queue at the top of its loop,
+ * clearing REMOTE and waking each task locally. A wake between "I register as waiter" and
+ * "I park" is never lost: it finds the task running and marks it notified, or reaches the
+ * worker through the remote queue after the task parked.
  */
 #ifndef CIO_RT_SCHED_H
 #define CIO_RT_SCHED_H
@@ -33,9 +40,7 @@
 #include "util/list.h"
 
 enum {
-    CIO__TASK_QUEUED = 1u << 0,
-    CIO__TASK_RUNNING = 1u << 1,
-    CIO__TASK_NOTIFIED = 1u << 2,
+    CIO__TASK_REMOTE = 1u << 0,
     CIO__TASK_CANCELLED = 1u << 3,
     CIO__TASK_DONE = 1u << 4,
 };
@@ -62,10 +67,11 @@ struct cio__stack_home;
 /* A task record lives at the top of its own coroutine stack (see task_create in sched.c). */
 struct cio_task {
     struct cio__coro coro;
-    struct cio__stack_home *home; /* where the stack (and so this record) goes back */
-    struct cio__worker *worker;   /* owner; never changes */
-    atomic_uint state;
-    atomic_int refs; /* the runtime's (until DONE is handled) + the handle's */
+    struct cio__stack_home *home;   /* where the stack (and so this record) goes back */
+    struct cio__worker *worker;     /* owner; never changes */
+    atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
+    bool queued, running, notified; /* the worker's own thread only (see the top) */
+    atomic_int refs;                /* the runtime's (until DONE is handled) + the handle's */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
     struct cio_task *remote_next;

@@ -32,6 +32,8 @@ static uint32_t to_epoll(unsigned interest)
         ev |= EPOLLOUT;
     if (interest & CIO_PRIORITY)
         ev |= EPOLLPRI;
+    if (interest & CIO__INTEREST_RDHUP)
+        ev |= EPOLLRDHUP;
     return ev;
 }
 

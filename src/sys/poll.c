@@ -64,6 +64,8 @@ static short to_poll(unsigned interest)
         ev |= POLLOUT;
     if (interest & CIO_PRIORITY)
         ev |= POLLPRI;
+    if (interest & CIO__INTEREST_RDHUP)
+        ev |= POLLRDHUP;
     return ev;
 }
 

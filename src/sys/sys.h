@@ -20,6 +20,13 @@
 
 #include "cio/poll.h"
 
+/*
+ * A private interest bit, beside CIO_READABLE/WRITABLE/PRIORITY: the peer's shutdown alone
+ * (POLLRDHUP / EPOLLRDHUP), for the runtime's edge emulation on poll(2) when a socket's read
+ * readiness is already known (see sync_interest in io/io.c). Reported as READ_CLOSED.
+ */
+#define CIO__INTEREST_RDHUP (1u << 3)
+
 /* The data value a backend reports for a wake. */
 #define CIO__SYS_WAKE_DATA UINT64_MAX
 

@@ -1,8 +1,9 @@
 /*
  * test_io_readiness.c: the io layer through cio_async_fd on socketpairs and pipes — readiness
- * transitions, one reader and one writer per descriptor (-EBUSY for a second), waking on
- * close, poll_ready callbacks, try_io/async_io, the short-read rule (no extra recv), deadline
- * and cancel safety, and a reader and a writer on different workers moving bytes exactly.
+ * transitions, several readers waiting on one descriptor (one edge wakes them all), waking
+ * every waiter on close, poll_ready callbacks, try_io/async_io, the short-read rule (no extra
+ * recv), deadline and cancel safety, and a reader and a writer on different workers moving
+ * bytes exactly.
  */
 /* cio-test-labels: threads */
 #include <errno.h>
@@ -66,27 +67,27 @@ static void *main_readable(void *arg)
     CHECK_RC(cio_async_fd_new(&afd, sv[0]));
     CHECK_EQ(cio_async_fd_fd(afd), sv[0]);
     /* Writable at once. */
-    int ready = CHECK_RC(cio_async_fd_writable(afd));
+    int ready = CHECK_RC(cio_socket_writable(afd));
     CHECK(ready & CIO_READY_WRITABLE);
     /* Readable only once the peer writes: the task suspends meanwhile. */
     cio_task *t;
     CHECK_RC(cio_spawn(&t, writer_later, (void *)(intptr_t)sv[1]));
     cio_time start = cio_now();
-    ready = CHECK_RC(cio_async_fd_readable(afd));
+    ready = CHECK_RC(cio_socket_readable(afd));
     CHECK(ready & CIO_READY_READABLE);
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
     struct rd r = {.fd = sv[0], .want = sizeof(r.buf)};
-    CHECK_EQ(cio_async_fd_async_io(afd, CIO_READABLE, do_read, &r), 5);
+    CHECK_EQ(cio_socket_async_io(afd, CIO_READABLE, do_read, &r), 5);
     CHECK(memcmp(r.buf, "hello", 5) == 0);
     /* try_io: nothing there -> -EAGAIN, and the readiness is cleared. */
-    CHECK_ERR(cio_async_fd_try_io(afd, CIO_READABLE, do_read, &r), -EAGAIN);
+    CHECK_ERR(cio_socket_try_io(afd, CIO_READABLE, do_read, &r), -EAGAIN);
     CHECK_RC(cio_task_join(t, NULL));
     /* Peer closes: read-closed is reported, and it is final. */
     close(sv[1]);
-    ready = CHECK_RC(cio_async_fd_readable(afd));
+    ready = CHECK_RC(cio_socket_readable(afd));
     CHECK(ready & CIO_READY_READ_CLOSED);
-    CHECK_EQ(cio_async_fd_async_io(afd, CIO_READABLE, do_read, &r), 0);
-    ready = CHECK_RC(cio_async_fd_readable(afd));
+    CHECK_EQ(cio_socket_async_io(afd, CIO_READABLE, do_read, &r), 0);
+    ready = CHECK_RC(cio_socket_readable(afd));
     CHECK(ready & CIO_READY_READ_CLOSED);
     cio_async_fd_free(afd);
     close(sv[0]);
@@ -100,14 +101,14 @@ static void test_readiness_transitions(void)
 
 /* The short-read rule: a read that returns fewer bytes than asked clears readiness, so a
  * request/response exchange costs one read per message, never a failing extra read. */
-static ssize_t sock_read(struct cio__socket *sock, void *ctx)
+static ssize_t sock_read(struct cio_socket *sock, void *ctx)
 {
     (void)sock;
     return do_read(ctx);
 }
 
 /* A stream read as the socket modules do it: the length asked is passed as short_len. */
-static ssize_t stream_read(struct cio__socket *sock, struct rd *r)
+static ssize_t stream_read(struct cio_socket *sock, struct rd *r)
 {
     return cio__io_do(sock, CIO_READABLE, sock_read, r, r->want);
 }
@@ -115,7 +116,7 @@ static ssize_t stream_read(struct cio__socket *sock, struct rd *r)
 static void *echo_peer(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    struct cio__socket sock;
+    struct cio_socket sock;
     cio__socket_init(&sock, fd, AF_UNIX, SOCK_STREAM);
     struct rd r = {.fd = fd, .want = sizeof(r.buf)};
     for (int i = 0; i < 100; i++) {
@@ -134,7 +135,7 @@ static void *main_short_read(void *arg)
     pair(sv);
     cio_task *t;
     CHECK_RC(cio_spawn(&t, echo_peer, (void *)(intptr_t)sv[1]));
-    struct cio__socket sock;
+    struct cio_socket sock;
     cio__socket_init(&sock, sv[0], AF_UNIX, SOCK_STREAM);
     struct rd r = {.fd = sv[0], .want = sizeof(r.buf)};
     for (int i = 0; i < 100; i++) {
@@ -164,52 +165,64 @@ struct shared {
     atomic_int step;
 };
 
-static void *second_reader(void *arg)
-{
-    struct shared *s = arg;
-    s->rc = cio_async_fd_readable(s->afd);
-    return NULL;
-}
-
 static void *blocked_reader(void *arg)
 {
     struct shared *s = arg;
     atomic_store(&s->step, 1);
-    s->rc = cio_async_fd_readable(s->afd);
+    s->rc = cio_socket_readable(s->afd);
     return NULL;
 }
 
-static void *main_busy_and_close(void *arg)
+static void *main_waiters_and_close(void *arg)
 {
     (void)arg;
     int sv[2];
     pair(sv);
-    struct shared a = {0}, b = {0};
-    CHECK_RC(cio_async_fd_new(&a.afd, sv[0]));
-    b.afd = a.afd;
+    cio_async_fd *afd;
+    CHECK_RC(cio_async_fd_new(&afd, sv[0]));
+    struct shared a = {.afd = afd}, b = {.afd = afd};
     cio_task *ta, *tb;
+    /* Two readers wait at once (neither is refused); a writer is not held up by them. */
     CHECK_RC(cio_spawn(&ta, blocked_reader, &a));
+    CHECK_RC(cio_spawn(&tb, blocked_reader, &b));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK_EQ(atomic_load(&a.step), 1);
-    /* A second reader is refused while the first waits; a writer is not. */
-    CHECK_RC(cio_spawn(&tb, second_reader, &b));
-    CHECK_RC(cio_task_join(tb, NULL));
-    CHECK_EQ(b.rc, -EBUSY);
-    CHECK(cio_async_fd_writable(a.afd) & CIO_READY_WRITABLE);
-    /* Freeing the wrapper wakes the waiter promptly with -EBADF. */
-    cio_time start = cio_now();
-    cio_async_fd_free(a.afd);
+    CHECK_EQ(atomic_load(&b.step), 1);
+    CHECK(!cio_task_is_finished(ta));
+    CHECK(!cio_task_is_finished(tb));
+    CHECK(cio_socket_writable(afd) & CIO_READY_WRITABLE);
+    /* One edge wakes them both. */
+    CHECK_EQ(write(sv[1], "x", 1), 1);
     CHECK_RC(cio_task_join(ta, NULL));
-    CHECK_EQ(a.rc, -EBADF);
+    CHECK_RC(cio_task_join(tb, NULL));
+    CHECK(CHECK_RC(a.rc) & CIO_READY_READABLE);
+    CHECK(CHECK_RC(b.rc) & CIO_READY_READABLE);
+    char x;
+    CHECK_EQ(read(sv[0], &x, 1), 1);
+    struct rd r = {.fd = sv[0], .want = 1};
+    CHECK_ERR(cio_socket_try_io(afd, CIO_READABLE, do_read, &r), -EAGAIN);
+    /* Freeing the wrapper wakes every waiter promptly with -EBADF. */
+    struct shared c = {.afd = afd}, d = {.afd = afd};
+    CHECK_RC(cio_spawn(&ta, blocked_reader, &c));
+    CHECK_RC(cio_spawn(&tb, blocked_reader, &d));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(ta));
+    CHECK(!cio_task_is_finished(tb));
+    cio_time start = cio_now();
+    cio_async_fd_free(afd);
+    CHECK_RC(cio_task_join(ta, NULL));
+    CHECK_RC(cio_task_join(tb, NULL));
+    CHECK_EQ(c.rc, -EBADF);
+    CHECK_EQ(d.rc, -EBADF);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
     close(sv[0]);
     close(sv[1]);
     return NULL;
 }
 
-static void test_busy_and_close_wakes(void)
+static void test_waiters_and_close_wakes(void)
 {
-    run(main_busy_and_close, NULL);
+    run(main_waiters_and_close, NULL);
 }
 
 static void wake_count(void *ctx)
@@ -225,17 +238,17 @@ static void *main_poll_ready(void *arg)
     cio_async_fd *afd;
     CHECK_RC(cio_async_fd_new(&afd, sv[0]));
     atomic_int first = 0, second = 0;
-    CHECK_ERR(cio_async_fd_poll_ready(afd, CIO_READABLE, wake_count, &first), -EAGAIN);
+    CHECK_ERR(cio_socket_poll_ready(afd, CIO_READABLE, wake_count, &first), -EAGAIN);
     /* Only the latest callback per direction is kept. */
-    CHECK_ERR(cio_async_fd_poll_ready(afd, CIO_READABLE, wake_count, &second), -EAGAIN);
+    CHECK_ERR(cio_socket_poll_ready(afd, CIO_READABLE, wake_count, &second), -EAGAIN);
     CHECK_EQ(write(sv[1], "x", 1), 1);
     for (int i = 0; i < 100 && atomic_load(&second) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     CHECK_EQ(atomic_load(&second), 1);
     CHECK_EQ(atomic_load(&first), 0);
-    int ready = CHECK_RC(cio_async_fd_poll_ready(afd, CIO_READABLE, wake_count, &first));
+    int ready = CHECK_RC(cio_socket_poll_ready(afd, CIO_READABLE, wake_count, &first));
     CHECK(ready & CIO_READY_READABLE);
-    CHECK_ERR(cio_async_fd_poll_ready(afd, CIO_READABLE | CIO_WRITABLE, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_socket_poll_ready(afd, CIO_READABLE | CIO_WRITABLE, NULL, NULL), -EINVAL);
     cio_async_fd_free(afd);
     close(sv[0]);
     close(sv[1]);
@@ -276,7 +289,7 @@ static void *main_deadline_race(void *arg)
     while (next < 2000) {
         struct rd r = {.fd = sv[0], .want = 1};
         cio_time saved = cio_deadline_set(cio_now() + (next % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_async_fd_async_io(afd, CIO_READABLE, do_read, &r);
+        ssize_t n = cio_socket_async_io(afd, CIO_READABLE, do_read, &r);
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
@@ -332,7 +345,7 @@ static void *duplex_writer(void *arg)
             data[i] = (unsigned char)(total + i);
         struct wr w = {d->fd, data, 65536};
         while (w.left > 0) {
-            ssize_t n = CHECK_RC(cio_async_fd_async_io(d->afd, CIO_WRITABLE, do_write, &w));
+            ssize_t n = CHECK_RC(cio_socket_async_io(d->afd, CIO_WRITABLE, do_write, &w));
             w.p += n;
             w.left -= (size_t)n;
         }
@@ -352,8 +365,8 @@ static void *duplex_reader(void *arg)
     for (;;) {
         ssize_t n = read(d->fd, buf, 40000);
         if (n < 0 && errno == EAGAIN) {
-            CHECK_RC(cio_async_fd_readable(d->afd));
-            cio_async_fd_clear_ready(d->afd, CIO_READY_READABLE);
+            CHECK_RC(cio_socket_readable(d->afd));
+            cio_socket_clear_ready(d->afd, CIO_READY_READABLE);
             continue;
         }
         CHECK(n >= 0);
@@ -425,7 +438,7 @@ static void *fair_greedy_reader(void *arg)
     /* Reads a byte and sends it round again, so the socket always has data: this task
      * never meets -EAGAIN and never suspends on its own; only the budget makes it yield. */
     struct fair *f = arg;
-    struct cio__socket sock;
+    struct cio_socket sock;
     cio__socket_init(&sock, f->fd, AF_UNIX, SOCK_STREAM);
     long reads = 0;
     while (!atomic_load(&f->stop)) {
@@ -466,7 +479,7 @@ static void *main_fairness(void *arg)
     cio_async_fd *afd;
     CHECK_RC(cio_async_fd_new(&afd, sv[0]));
     cio_time start = cio_now();
-    CHECK(cio_async_fd_readable(afd) & CIO_READY_READABLE);
+    CHECK(cio_socket_readable(afd) & CIO_READY_READABLE);
     CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
     pthread_join(th, NULL);
     atomic_store(&f.stop, true);
@@ -501,13 +514,13 @@ static void test_errors(void)
     CHECK_SYS(fcntl(p[0], F_SETFL, O_NONBLOCK));
     CHECK_RC(cio_async_fd_new(&afd, p[0]));
     /* Outside a task, waiting is refused. */
-    CHECK_ERR(cio_async_fd_readable(afd), -EPERM);
+    CHECK_ERR(cio_socket_readable(afd), -EPERM);
     cio_async_fd_free(afd);
     close(p[0]);
     close(p[1]);
 }
 
 CIO_TEST_MAIN(TEST(test_readiness_transitions), TEST(test_short_read_rule),
-              TEST(test_busy_and_close_wakes), TEST(test_poll_ready_callbacks),
+              TEST(test_waiters_and_close_wakes), TEST(test_poll_ready_callbacks),
               TEST(test_deadline_race_no_loss), TEST(test_reader_writer_across_workers),
               TEST(test_reactor_and_budget_fairness), TEST(test_errors))

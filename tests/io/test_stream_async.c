@@ -1,11 +1,12 @@
 /*
  * test_stream_async.c: the async operations both kinds of byte stream have, each case run for
  * TCP (loopback) and for Unix streams, one runtime worker — an echo round trip through a
- * listener, the readiness transitions, waking a waiter on close (stream and listener), -EBUSY
- * for a second reader or acceptor, write_all and read_exact progress under deadlines and at
- * an early end of stream, vectored I/O (cut and resumed mid-entry) and peek, the poll_* forms
- * with wake callbacks (accept included), and try_io/async_io. What one kind alone has is in
- * test_tcp_async.c and test_unix_async.c.
+ * listener, the readiness transitions, waking a waiter on close (stream and listener), several
+ * readers and acceptors waiting at once (each served), a readiness waiter woken beside a
+ * reader, write_all and read_exact progress under deadlines and at an early end of stream,
+ * vectored I/O (cut and resumed mid-entry) and peek, the poll_* forms with wake callbacks
+ * (accept included), and try_io/async_io. What one kind alone has is in test_tcp_async.c and
+ * test_unix_async.c.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -22,25 +23,24 @@ static void *main_echo_round_trip(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr, peer;
-    kind_listener *l = k->listen(&addr, 0);
-    kind_stream *c;
-    struct stream_ref server = {k, NULL};
+    cio_socket *l = k->listen(&addr, 0);
+    cio_stream *c, *server;
     CHECK_RC(k->connect(&c, &addr));
-    CHECK_FD_FLAGS(k->fd(c));
-    CHECK_RC(k->accept(l, &server.s, &peer));
-    CHECK_FD_FLAGS(k->fd(server.s));
+    CHECK_FD_FLAGS(cio_socket_fd(c));
+    CHECK_RC(k->accept(l, &server, &peer));
+    CHECK_FD_FLAGS(cio_socket_fd(server));
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, stream_echo_server, &server));
-    stream_echo_exchange(k, c);
+    CHECK_RC(cio_spawn(&t, stream_echo_server, server));
+    stream_echo_exchange(c);
     /* Half-close: the server sees end of stream, shuts down in turn, we read 0. */
-    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
     char b;
-    CHECK_EQ(k->read(c, &b, 1), 0);
+    CHECK_EQ(cio_stream_read(c, &b, 1), 0);
     CHECK_RC(cio_task_join(t, NULL));
-    k->close(c);
-    k->close(server.s);
-    k->listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(server);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -51,60 +51,60 @@ STREAM_CASE(echo_round_trip)
 static void *main_readiness_transitions(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     /* Writable at once. */
-    int r = CHECK_RC(k->writable(c));
+    int r = CHECK_RC(cio_socket_writable(c));
     CHECK(r & CIO_READY_WRITABLE);
     /* Not readable before data: the wait runs into the deadline. */
     cio_time saved = cio_deadline_set(cio_now() + 30 * CIO_NSEC_PER_MSEC);
     cio_time start = cio_now();
-    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
     CHECK(cio_now() - start >= 25 * CIO_NSEC_PER_MSEC);
     cio_deadline_restore(saved);
     /* Readable after data; both directions at once. */
-    CHECK_EQ(k->write(c, "abc", 3), 3);
-    r = CHECK_RC(k->readable(s));
+    CHECK_EQ(cio_stream_write(c, "abc", 3), 3);
+    r = CHECK_RC(cio_socket_readable(s));
     CHECK(r & CIO_READY_READABLE);
     CHECK(!(r & CIO_READY_READ_CLOSED));
-    r = CHECK_RC(k->ready(s, CIO_READABLE | CIO_WRITABLE));
+    r = CHECK_RC(cio_socket_ready(s, CIO_READABLE | CIO_WRITABLE));
     CHECK((r & (CIO_READY_READABLE | CIO_READY_WRITABLE)) ==
           (CIO_READY_READABLE | CIO_READY_WRITABLE));
     char buf[8];
-    CHECK_EQ(k->read(s, buf, sizeof(buf)), 3);
+    CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 3);
     CHECK(memcmp(buf, "abc", 3) == 0);
     /* Drained (short read): readable no longer reported. */
     saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
     cio_deadline_restore(saved);
     /* Peer shuts down writing: read-closed, and it stays. */
-    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
-    r = CHECK_RC(k->readable(s));
+    CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
+    r = CHECK_RC(cio_socket_readable(s));
     CHECK(r & CIO_READY_READ_CLOSED);
-    CHECK_EQ(k->read(s, buf, sizeof(buf)), 0);
-    r = CHECK_RC(k->readable(s));
+    CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 0);
+    r = CHECK_RC(cio_socket_readable(s));
     CHECK(r & CIO_READY_READ_CLOSED);
-    CHECK_EQ(k->read(s, buf, sizeof(buf)), 0);
+    CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 0);
     /* clear_ready never clears a closed state. */
-    k->clear_ready(s, r);
-    r = CHECK_RC(k->readable(s));
+    cio_socket_clear_ready(s, r);
+    r = CHECK_RC(cio_socket_readable(s));
     CHECK(r & CIO_READY_READ_CLOSED);
-    k->clear_ready(NULL, r);
-    CHECK_ERR(k->ready(s, 0), -EINVAL);
-    CHECK_ERR(k->ready(NULL, CIO_READABLE), -EINVAL);
-    k->close(c);
-    k->close(s);
+    (cio_socket_clear_ready)(NULL, r);
+    CHECK_ERR(cio_socket_ready(s, 0), -EINVAL);
+    CHECK_ERR((cio_socket_ready)(NULL, CIO_READABLE), -EINVAL);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
 STREAM_CASE(readiness_transitions)
 
-/* ---- close wakes, second waiter is refused ---- */
+/* ---- close wakes, several waiters ---- */
 
 struct waiter {
     const struct stream_kind *k;
-    kind_stream *s;
-    kind_listener *l;
+    cio_stream *s;
+    cio_socket *l;
     ssize_t rc;
     atomic_int started;
     char buf[16];
@@ -114,7 +114,7 @@ static void *blocked_read(void *arg)
 {
     struct waiter *w = arg;
     atomic_store(&w->started, 1);
-    w->rc = w->k->read(w->s, w->buf, sizeof(w->buf));
+    w->rc = cio_stream_read(w->s, w->buf, sizeof(w->buf));
     return NULL;
 }
 
@@ -122,17 +122,17 @@ static void *blocked_accept(void *arg)
 {
     struct waiter *w = arg;
     atomic_store(&w->started, 1);
-    kind_stream *s;
+    cio_stream *s;
     w->rc = w->k->accept(w->l, &s, NULL);
     if (w->rc == 0)
-        w->k->close(s);
+        cio_socket_close(s);
     return NULL;
 }
 
 static void *main_close_wakes_waiter(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     struct waiter w = {.k = k, .s = s};
     cio_task *t;
@@ -141,11 +141,11 @@ static void *main_close_wakes_waiter(void *arg)
     CHECK_EQ(atomic_load(&w.started), 1);
     CHECK(!cio_task_is_finished(t));
     cio_time start = cio_now();
-    k->close(s);
+    cio_socket_close(s);
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_EQ(w.rc, -EBADF);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
-    k->close(c);
+    cio_socket_close(c);
 
     /* A listener closed under its acceptor. */
     cio_addr addr;
@@ -154,7 +154,7 @@ static void *main_close_wakes_waiter(void *arg)
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     start = cio_now();
-    k->listener_close(wl.l);
+    cio_socket_close(wl.l);
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_EQ(wl.rc, -EBADF);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
@@ -163,60 +163,132 @@ static void *main_close_wakes_waiter(void *arg)
 
 STREAM_CASE(close_wakes_waiter)
 
-static void *main_second_waiter_busy(void *arg)
+static void *blocked_readable(void *arg)
 {
-    const struct stream_kind *k = arg;
-    kind_stream *c, *s;
-    stream_pair(k, &c, &s);
-    struct waiter a = {.k = k, .s = s}, b = {.k = k, .s = s};
-    cio_task *ta, *tb;
-    CHECK_RC(cio_spawn(&ta, blocked_read, &a));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(ta));
-    /* A second reader is refused at once; peek and readable too; a writer is not. */
-    CHECK_RC(cio_spawn(&tb, blocked_read, &b));
-    CHECK_RC(cio_task_join(tb, NULL));
-    CHECK_EQ(b.rc, -EBUSY);
-    char x;
-    CHECK_ERR(k->peek(s, &x, 1), -EBUSY);
-    if (k->check_other_reads_busy != NULL)
-        k->check_other_reads_busy(s);
-    CHECK_ERR(k->readable(s), -EBUSY);
-    CHECK_EQ(k->write(s, "pong", 4), 4);
-    /* The first reader still gets its data. */
-    CHECK_EQ(k->write(c, "ping", 4), 4);
-    CHECK_RC(cio_task_join(ta, NULL));
-    CHECK_EQ(a.rc, 4);
-    CHECK(memcmp(a.buf, "ping", 4) == 0);
-    char buf[4];
-    CHECK_RC(k->read_exact(c, buf, 4, NULL));
-    CHECK(memcmp(buf, "pong", 4) == 0);
-    k->close(c);
-    k->close(s);
-
-    /* A second acceptor. */
-    cio_addr addr;
-    struct waiter wl = {.k = k, .l = k->listen(&addr, 0)};
-    CHECK_RC(cio_spawn(&ta, blocked_accept, &wl));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    kind_stream *extra;
-    CHECK_ERR(k->accept(wl.l, &extra, NULL), -EBUSY);
-    CHECK_RC(k->connect(&c, &addr));
-    CHECK_RC(cio_task_join(ta, NULL));
-    CHECK_EQ(wl.rc, 0);
-    k->close(c);
-    k->listener_close(wl.l);
+    struct waiter *w = arg;
+    atomic_store(&w->started, 1);
+    w->rc = cio_socket_readable(w->s);
     return NULL;
 }
 
-STREAM_CASE(second_waiter_busy)
+/* Any number of tasks may read one stream at once: an edge wakes them all, each message goes
+ * to one of them, and the others wait on for the next. */
+static void *main_several_readers(void *arg)
+{
+    const struct stream_kind *k = arg;
+    cio_stream *c, *s;
+    stream_pair(k, &c, &s);
+    struct waiter a = {.k = k, .s = s}, b = {.k = k, .s = s};
+    cio_task *tr[2];
+    CHECK_RC(cio_spawn(&tr[0], blocked_read, &a));
+    CHECK_RC(cio_spawn(&tr[1], blocked_read, &b));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    /* Both wait: neither is refused. */
+    CHECK(!cio_task_is_finished(tr[0]));
+    CHECK(!cio_task_is_finished(tr[1]));
+    /* The writing direction is free meanwhile. */
+    CHECK_EQ(cio_stream_write(s, "pong", 4), 4);
+    /* One message: one reader gets it, the other waits on. */
+    CHECK_EQ(cio_stream_write(c, "ping", 4), 4);
+    int first = wait_first_finished(tr, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(tr[1 - first]));
+    /* The next message goes to the other. */
+    CHECK_EQ(cio_stream_write(c, "PONG", 4), 4);
+    CHECK(wait_first_finished(&tr[1 - first], 1, 1000) == 0);
+    CHECK_RC(cio_task_join(tr[0], NULL));
+    CHECK_RC(cio_task_join(tr[1], NULL));
+    struct waiter *got_first = first == 0 ? &a : &b, *got_second = first == 0 ? &b : &a;
+    CHECK_EQ(got_first->rc, 4);
+    CHECK(memcmp(got_first->buf, "ping", 4) == 0);
+    CHECK_EQ(got_second->rc, 4);
+    CHECK(memcmp(got_second->buf, "PONG", 4) == 0);
+    char buf[4];
+    CHECK_RC(cio_stream_read_exact(c, buf, 4, NULL));
+    CHECK(memcmp(buf, "pong", 4) == 0);
+    cio_socket_close(c);
+    cio_socket_close(s);
+    return NULL;
+}
+
+STREAM_CASE(several_readers)
+
+/* A task in readable() beside a reader: the edge that brings data wakes both, and readable()
+ * returns even though the reader, woken first, drained the stream before it ran (readiness
+ * may be stale, never missing). */
+static void *main_readable_beside_reader(void *arg)
+{
+    const struct stream_kind *k = arg;
+    cio_stream *c, *s;
+    stream_pair(k, &c, &s);
+    struct waiter a = {.k = k, .s = s}, r = {.k = k, .s = s};
+    cio_task *tr, *trd;
+    CHECK_RC(cio_spawn(&tr, blocked_read, &a));
+    CHECK_RC(cio_spawn(&trd, blocked_readable, &r));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(tr));
+    CHECK(!cio_task_is_finished(trd));
+    CHECK_EQ(cio_stream_write(c, "ping", 4), 4);
+    CHECK(wait_first_finished(&tr, 1, 1000) == 0);
+    CHECK(wait_first_finished(&trd, 1, 1000) == 0); /* woken by the same edge */
+    CHECK_RC(cio_task_join(tr, NULL));
+    CHECK_RC(cio_task_join(trd, NULL));
+    CHECK_EQ(a.rc, 4);
+    CHECK(memcmp(a.buf, "ping", 4) == 0);
+    CHECK(CHECK_RC(r.rc) & CIO_READY_READABLE);
+    cio_socket_close(c);
+    cio_socket_close(s);
+    return NULL;
+}
+
+STREAM_CASE(readable_beside_reader)
+
+/* Any number of tasks may accept on one listener: each connection goes to one of them, and
+ * none is left waiting while connections are queued. */
+static void *main_several_acceptors(void *arg)
+{
+    const struct stream_kind *k = arg;
+    cio_addr addr;
+    cio_socket *l = k->listen(&addr, 0);
+    struct waiter wa = {.k = k, .l = l, .rc = 1}, wb = {.k = k, .l = l, .rc = 1};
+    cio_task *ta[2];
+    CHECK_RC(cio_spawn(&ta[0], blocked_accept, &wa));
+    CHECK_RC(cio_spawn(&ta[1], blocked_accept, &wb));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(ta[0]));
+    CHECK(!cio_task_is_finished(ta[1]));
+    cio_stream *c1, *c2;
+    CHECK_RC(k->connect(&c1, &addr));
+    int first = wait_first_finished(ta, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(ta[1 - first]));
+    CHECK_RC(k->connect(&c2, &addr));
+    CHECK(wait_first_finished(&ta[1 - first], 1, 1000) == 0);
+    CHECK_RC(cio_task_join(ta[0], NULL));
+    CHECK_RC(cio_task_join(ta[1], NULL));
+    CHECK_EQ(wa.rc, 0);
+    CHECK_EQ(wb.rc, 0);
+    /* Nothing is left queued. */
+    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
+    cio_stream *extra;
+    CHECK_ERR(k->accept(l, &extra, NULL), -ETIMEDOUT);
+    cio_deadline_restore(saved);
+    cio_socket_close(c1);
+    cio_socket_close(c2);
+    cio_socket_close(l);
+    return NULL;
+}
+
+STREAM_CASE(several_acceptors)
 
 /* ---- progress under deadlines ---- */
 
 static void *main_write_all_progress_on_deadline(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_listener_pair(k, &c, &s);
     enum { LEN = 32 << 20 };
     unsigned char *data = xmalloc(LEN);
@@ -224,21 +296,21 @@ static void *main_write_all_progress_on_deadline(void *arg)
     /* Nobody reads: the kernel buffers fill and the deadline cuts write_all short. */
     size_t done = 0;
     cio_time saved = cio_deadline_set(cio_now() + 100 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->write_all(c, data, LEN, &done), -ETIMEDOUT);
+    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK(done > 0);
     CHECK(done < LEN);
     /* Resume from the reported progress: the reader sees every byte once, in order. */
-    struct stream_sink sink = {k, s, LEN, 3};
+    struct stream_sink sink = {s, LEN, 3};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     size_t rest = 0;
-    CHECK_RC(k->write_all(c, data + done, LEN - done, &rest));
+    CHECK_RC(cio_stream_write_all(c, data + done, LEN - done, &rest));
     CHECK_EQ(rest, LEN - done);
     CHECK_RC(cio_task_join(t, NULL));
     free(data);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -247,35 +319,35 @@ STREAM_CASE(write_all_progress_on_deadline)
 static void *main_read_exact_progress_and_eof(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_listener_pair(k, &c, &s);
     unsigned char out[1000], in[1000];
     pattern_fill(out, sizeof(out), 0, 9);
-    CHECK_RC(k->write_all(c, out, 500, NULL));
+    CHECK_RC(cio_stream_write_all(c, out, 500, NULL));
     size_t done = 0;
     cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->read_exact(s, in, sizeof(in), &done), -ETIMEDOUT);
+    CHECK_ERR(cio_stream_read_exact(s, in, sizeof(in), &done), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK_EQ(done, 500);
-    CHECK_RC(k->write_all(c, out + 500, 500, NULL));
-    CHECK_RC(k->read_exact(s, in + done, sizeof(in) - done, &done));
+    CHECK_RC(cio_stream_write_all(c, out + 500, 500, NULL));
+    CHECK_RC(cio_stream_read_exact(s, in + done, sizeof(in) - done, &done));
     CHECK_EQ(done, 500);
     CHECK(memcmp(in, out, sizeof(in)) == 0);
-    /* The stream ends early: -EPIPE with what did arrive. */
-    CHECK_RC(k->write_all(c, out, 10, NULL));
-    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
-    CHECK_ERR(k->read_exact(s, in, 20, &done), -EPIPE);
+    /* The stream ends early: -ENODATA with what did arrive. */
+    CHECK_RC(cio_stream_write_all(c, out, 10, NULL));
+    CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
+    CHECK_ERR(cio_stream_read_exact(s, in, 20, &done), -ENODATA);
     CHECK_EQ(done, 10);
     CHECK(memcmp(in, out, 10) == 0);
     /* Zero length: nothing to wait for. */
-    CHECK_RC(k->read_exact(s, in, 0, &done));
+    CHECK_RC(cio_stream_read_exact(s, in, 0, &done));
     CHECK_EQ(done, 0);
-    CHECK_EQ(k->read(s, in, 0), 0);
-    CHECK_EQ(k->write(s, out, 0), 0);
+    CHECK_EQ(cio_stream_read(s, in, 0), 0);
+    CHECK_EQ(cio_stream_write(s, out, 0), 0);
     /* After our shutdown the write side is gone: -EPIPE, no signal. */
-    CHECK_ERR(k->write(c, "x", 1), -EPIPE);
-    k->close(c);
-    k->close(s);
+    CHECK_ERR(cio_stream_write(c, "x", 1), -EPIPE);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -285,7 +357,7 @@ STREAM_CASE(read_exact_progress_and_eof)
 static void *main_write_all_read_exact_cut(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_listener_pair(k, &c, &s);
     /* write_all into a peer that does not read: cut by the deadline, progress reported. */
     enum { LEN = 8 << 20 };
@@ -293,27 +365,27 @@ static void *main_write_all_read_exact_cut(void *arg)
     pattern_fill(data, LEN, 0, 5);
     size_t done = 0;
     cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->write_all(c, data, LEN, &done), -ETIMEDOUT);
+    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK(done > 0 && done < LEN);
     /* read_exact of more than is there: cut, with what did come. */
     size_t got = 0;
     saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->read_exact(s, in, LEN, &got), -ETIMEDOUT);
+    CHECK_ERR(cio_stream_read_exact(s, in, LEN, &got), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK_EQ(got, done);
     CHECK_EQ(pattern_check(in, got, 0, 5), got);
-    /* Early end: -EPIPE with what came. */
-    CHECK_RC(k->write_all(c, data + done, 10, NULL));
-    CHECK_RC(k->shutdown(c, CIO_SHUTDOWN_WRITE));
+    /* Early end: -ENODATA with what came. */
+    CHECK_RC(cio_stream_write_all(c, data + done, 10, NULL));
+    CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
     size_t tail = 0;
-    CHECK_ERR(k->read_exact(s, in + got, 20, &tail), -EPIPE);
+    CHECK_ERR(cio_stream_read_exact(s, in + got, 20, &tail), -ENODATA);
     CHECK_EQ(tail, 10);
     CHECK_EQ(pattern_check(in, got + 10, 0, 5), got + 10);
     free(data);
     free(in);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -331,7 +403,7 @@ static void *vec_reader(void *arg)
     size_t got = 0;
     while (got < k->len) {
         struct iovec iov[3] = {{a, 3000}, {b, 50000}, {c, 7}};
-        ssize_t n = CHECK_RC(k->k->readv(k->s, iov, 3));
+        ssize_t n = CHECK_RC(cio_stream_readv(k->s, iov, 3));
         CHECK(n > 0);
         size_t m = (size_t)n, off = 0;
         for (int i = 0; i < 3 && off < m; i++) {
@@ -353,7 +425,7 @@ static void *vec_reader(void *arg)
 static void *main_vectored_and_peek(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     /* NVEC buffers of varying length (some empty), more than the window of one sendmsg and
      * more bytes than the socket buffers hold, so the write is cut and resumed mid-entry. */
@@ -370,29 +442,29 @@ static void *main_vectored_and_peek(void *arg)
         iov[i].iov_len = len;
         off += len;
     }
-    struct stream_sink sink = {k, s, total, 11};
+    struct stream_sink sink = {s, total, 11};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, vec_reader, &sink));
     size_t done = 0;
-    CHECK_RC(k->write_all_v(c, iov, NVEC, &done));
+    CHECK_RC(cio_stream_writev_all(c, iov, NVEC, &done));
     CHECK_EQ(done, total);
     CHECK_RC(cio_task_join(t, NULL));
     /* writev: one call, some bytes. */
     struct iovec two[2] = {{(void *)"hello ", 6}, {(void *)"world", 5}};
-    CHECK_EQ(k->writev(c, two, 2), 11);
+    CHECK_EQ(cio_stream_writev(c, two, 2), 11);
     char buf[16];
     /* peek sees the bytes and leaves them for the read. */
-    ssize_t n = CHECK_RC(k->peek(s, buf, sizeof(buf)));
+    ssize_t n = CHECK_RC(cio_stream_peek(s, buf, sizeof(buf)));
     CHECK(n > 0 && n <= 11);
     CHECK(memcmp(buf, "hello world", (size_t)n) == 0);
-    CHECK_RC(k->read_exact(s, buf, 11, NULL));
+    CHECK_RC(cio_stream_read_exact(s, buf, 11, NULL));
     CHECK(memcmp(buf, "hello world", 11) == 0);
-    CHECK_ERR(k->writev(c, NULL, 1), -EINVAL);
-    CHECK_ERR(k->readv(s, iov, -1), -EINVAL);
-    CHECK_EQ(k->writev(c, two, 0), 0);
+    CHECK_ERR(cio_stream_writev(c, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_stream_readv(s, iov, -1), -EINVAL);
+    CHECK_EQ(cio_stream_writev(c, two, 0), 0);
     free(data);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -420,7 +492,7 @@ static int iov_tail(const struct iovec *iov, int iovcnt, size_t sent, struct iov
 static void *main_vectored_resume_and_peek(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     /* Many entries, some empty, more bytes than the socket buffers hold. */
     enum { N = 300, UNIT = 4999 };
@@ -437,22 +509,22 @@ static void *main_vectored_resume_and_peek(void *arg)
     unsigned char *back = xmalloc(total);
     size_t got = 0;
     size_t sent = 0;
-    /* Interleave: write_all_v cut by a short deadline, then drain with peek and readv. */
+    /* Interleave: writev_all cut by a short deadline, then drain with peek and readv. */
     while (got < total) {
         if (sent < total) {
-            /* Resume write_all_v from the byte reached: rebuild the tail of the array. */
+            /* Resume writev_all from the byte reached: rebuild the tail of the array. */
             struct iovec rest[N];
             int cnt = iov_tail(iov, N, sent, rest);
             size_t done = 0;
             cio_time saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
-            int rc = k->write_all_v(c, rest, cnt, &done);
+            int rc = cio_stream_writev_all(c, rest, cnt, &done);
             cio_deadline_restore(saved);
             CHECK(rc == 0 || rc == -ETIMEDOUT);
             sent += done;
         }
         while (got < sent) {
             unsigned char p[16];
-            ssize_t pk = CHECK_RC(k->peek(s, p, sizeof(p)));
+            ssize_t pk = CHECK_RC(cio_stream_peek(s, p, sizeof(p)));
             CHECK(pk > 0);
             struct iovec in[3] = {{back + got, 1000}, {back + got + 1000, 0}, {NULL, 0}};
             size_t want = sent - got;
@@ -462,7 +534,7 @@ static void *main_vectored_resume_and_peek(void *arg)
                 in[2].iov_base = back + got + 1000;
                 in[2].iov_len = want - 1000;
             }
-            ssize_t n = CHECK_RC(k->readv(s, in, 3));
+            ssize_t n = CHECK_RC(cio_stream_readv(s, in, 3));
             CHECK(n > 0);
             CHECK(memcmp(p, back + got, (size_t)(pk < n ? pk : n)) == 0);
             got += (size_t)n;
@@ -471,10 +543,10 @@ static void *main_vectored_resume_and_peek(void *arg)
     CHECK_EQ(pattern_check(back, total, 0, 11), total);
     /* writev and readv of plain arrays; bad arrays refused. */
     struct iovec two[2] = {{"ab", 2}, {"cde", 3}};
-    CHECK_EQ(k->writev(c, two, 2), 5);
+    CHECK_EQ(cio_stream_writev(c, two, 2), 5);
     char r1[2], r2[8];
     struct iovec rin[2] = {{r1, 2}, {r2, 8}};
-    CHECK_EQ(k->readv(s, rin, 2), 5);
+    CHECK_EQ(cio_stream_readv(s, rin, 2), 5);
     CHECK(memcmp(r1, "ab", 2) == 0 && memcmp(r2, "cde", 3) == 0);
     /* More buffers than one recvmsg is given at a time: one read still fills them all, and
      * stops short (drained) when the bytes run out. */
@@ -484,17 +556,17 @@ static void *main_vectored_resume_and_peek(void *arg)
         many[i] = (struct iovec){back + i * EACH, EACH};
     for (size_t want = 1000; want <= MANY * EACH; want += MANY * EACH - 1000) {
         pattern_fill(data, want, want, 12);
-        CHECK_RC(k->write_all(c, data, want, NULL));
-        CHECK_EQ(k->readv(s, many, MANY), want);
+        CHECK_RC(cio_stream_write_all(c, data, want, NULL));
+        CHECK_EQ(cio_stream_readv(s, many, MANY), want);
         CHECK_EQ(pattern_check(back, want, want, 12), want);
     }
-    CHECK_ERR(k->readv(s, NULL, 1), -EINVAL);
-    CHECK_ERR(k->writev(c, two, -1), -EINVAL);
-    CHECK_EQ(k->readv(s, rin, 0), 0);
+    CHECK_ERR(cio_stream_readv(s, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_stream_writev(c, two, -1), -EINVAL);
+    CHECK_EQ(cio_stream_readv(s, rin, 0), 0);
     free(data);
     free(back);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -511,7 +583,7 @@ static void *connect_later(void *arg)
 {
     struct connect_later *cl = arg;
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    kind_stream *c;
+    cio_stream *c;
     CHECK_RC(cl->k->connect(&c, cl->addr));
     return c;
 }
@@ -519,39 +591,39 @@ static void *connect_later(void *arg)
 static void *main_poll_forms(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_listener_pair(k, &c, &s);
     atomic_int woken = 0;
     char buf[8];
     /* Nothing there: -EAGAIN, and the callback fires when data arrives. */
-    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
-    CHECK_ERR(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
-    CHECK_EQ(k->write(c, "xy", 2), 2);
+    CHECK_ERR(cio_socket_poll_ready(s, CIO_READABLE, count_wake, &woken), -EAGAIN);
+    CHECK_ERR(cio_stream_poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
+    CHECK_EQ(cio_stream_write(c, "xy", 2), 2);
     for (int i = 0; i < 200 && atomic_load(&woken) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     CHECK_EQ(atomic_load(&woken), 1); /* one callback per direction: the latest */
-    CHECK_EQ(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), 2);
-    int r = CHECK_RC(k->poll_read_ready(s, NULL, NULL));
+    CHECK_EQ(cio_stream_poll_peek(s, buf, sizeof(buf), count_wake, &woken), 2);
+    int r = CHECK_RC(cio_socket_poll_ready(s, CIO_READABLE, NULL, NULL));
     CHECK(r & CIO_READY_READABLE);
     /* c never had to wait (the connection was made at the first look), so it is not
      * registered yet: the first poll registers it and may have to wait for the reactor's
      * first report, which the callback then delivers. */
     atomic_int wr_woken = 0;
-    r = k->poll_write_ready(c, count_wake, &wr_woken);
+    r = cio_socket_poll_ready(c, CIO_WRITABLE, count_wake, &wr_woken);
     if (r == -EAGAIN) {
         for (int i = 0; i < 200 && atomic_load(&wr_woken) == 0; i++)
             CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
         CHECK_EQ(atomic_load(&wr_woken), 1);
-        r = k->poll_write_ready(c, count_wake, &wr_woken);
+        r = cio_socket_poll_ready(c, CIO_WRITABLE, count_wake, &wr_woken);
     }
     CHECK_RC(r);
     CHECK(r & CIO_READY_WRITABLE);
-    CHECK_EQ(k->read(s, buf, sizeof(buf)), 2);
+    CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 2);
 
     /* poll_accept: armed, then woken by a connection, then it accepts. */
     cio_addr addr;
-    kind_listener *l = k->listen(&addr, 0);
-    kind_stream *acc = NULL;
+    cio_socket *l = k->listen(&addr, 0);
+    cio_stream *acc = NULL;
     atomic_int accept_woken = 0;
     CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &accept_woken), -EAGAIN);
     struct connect_later cl = {k, &addr};
@@ -565,15 +637,15 @@ static void *main_poll_forms(void *arg)
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
     void *other;
     CHECK_RC(cio_task_join(t, &other));
-    k->close(other);
-    k->close(acc);
+    cio_socket_close((cio_stream *)other);
+    cio_socket_close(acc);
     /* Closing a listener with an armed callback calls it. */
     atomic_int closed_woken = 0;
     CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &closed_woken), -EAGAIN);
-    k->listener_close(l);
+    cio_socket_close(l);
     CHECK_EQ(atomic_load(&closed_woken), 1);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -583,9 +655,9 @@ STREAM_CASE(poll_forms)
 
 static ssize_t raw_recv(void *ctx)
 {
-    struct stream_ref *r = ctx;
+    cio_stream *s = ctx;
     char b[64];
-    ssize_t n = recv(r->k->fd(r->s), b, sizeof(b), MSG_DONTWAIT);
+    ssize_t n = recv(cio_socket_fd(s), b, sizeof(b), MSG_DONTWAIT);
     return n < 0 ? -errno : n;
 }
 
@@ -594,9 +666,9 @@ static void *main_poll_accept_and_try_io(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    kind_listener *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, 0);
     atomic_int woken = 0;
-    kind_stream *s, *c;
+    cio_stream *s, *c;
     CHECK_ERR(k->poll_accept(l, &s, NULL, count_wake, &woken), -EAGAIN);
     CHECK_RC(k->connect(&c, &addr));
     for (int i = 0; i < 100 && atomic_load(&woken) == 0; i++)
@@ -608,40 +680,39 @@ static void *main_poll_accept_and_try_io(void *arg)
 
     atomic_store(&woken, 0);
     char buf[16];
-    CHECK_ERR(k->poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
-    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
-    CHECK_RC(k->writable(s)); /* the first event of the new registration */
-    int r = CHECK_RC(k->poll_write_ready(s, NULL, NULL));
+    CHECK_ERR(cio_stream_poll_peek(s, buf, sizeof(buf), count_wake, &woken), -EAGAIN);
+    CHECK_ERR(cio_socket_poll_ready(s, CIO_READABLE, count_wake, &woken), -EAGAIN);
+    CHECK_RC(cio_socket_writable(s)); /* the first event of the new registration */
+    int r = CHECK_RC(cio_socket_poll_ready(s, CIO_WRITABLE, NULL, NULL));
     CHECK(r & CIO_READY_WRITABLE);
-    CHECK_EQ(k->write(c, "hey", 3), 3);
+    CHECK_EQ(cio_stream_write(c, "hey", 3), 3);
     for (int i = 0; i < 100 && atomic_load(&woken) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     CHECK_EQ(atomic_load(&woken), 1); /* one callback per direction: the latest */
-    CHECK_EQ(k->poll_peek(s, buf, sizeof(buf), NULL, NULL), 3);
-    r = CHECK_RC(k->poll_read_ready(s, NULL, NULL));
+    CHECK_EQ(cio_stream_poll_peek(s, buf, sizeof(buf), NULL, NULL), 3);
+    r = CHECK_RC(cio_socket_poll_ready(s, CIO_READABLE, NULL, NULL));
     CHECK(r & CIO_READY_READABLE);
 
     /* try_io: our own recv; -EAGAIN clears the readiness, so readable waits again. */
-    struct stream_ref ref = {k, s};
-    CHECK_EQ(k->try_io(s, CIO_READABLE, raw_recv, &ref), 3);
-    CHECK_ERR(k->try_io(s, CIO_READABLE, raw_recv, &ref), -EAGAIN);
+    CHECK_EQ(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), 3);
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->readable(s), -ETIMEDOUT);
-    CHECK_ERR(k->async_io(s, CIO_READABLE, raw_recv, &ref), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    CHECK_EQ(k->write(c, "12345", 5), 5);
-    CHECK_EQ(k->async_io(s, CIO_READABLE, raw_recv, &ref), 5);
-    CHECK_ERR(k->try_io(s, 0, raw_recv, &ref), -EINVAL);
-    CHECK_ERR(k->try_io(s, CIO_READABLE, NULL, &ref), -EINVAL);
+    CHECK_EQ(cio_stream_write(c, "12345", 5), 5);
+    CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 5);
+    CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, s), -EINVAL);
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, NULL, s), -EINVAL);
 
     /* Closing calls an armed callback. */
-    CHECK_ERR(k->try_io(s, CIO_READABLE, raw_recv, &ref), -EAGAIN);
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
     atomic_store(&woken, 0);
-    CHECK_ERR(k->poll_read_ready(s, count_wake, &woken), -EAGAIN);
-    k->close(s);
+    CHECK_ERR(cio_socket_poll_ready(s, CIO_READABLE, count_wake, &woken), -EAGAIN);
+    cio_socket_close(s);
     CHECK_EQ(atomic_load(&woken), 1);
-    k->close(c);
-    k->listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -663,44 +734,44 @@ static ssize_t counted_recv_fn(void *ctx)
 
 static void *write_later(void *arg)
 {
-    struct stream_ref *r = arg;
+    cio_stream *s = arg;
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    CHECK_EQ(r->k->write(r->s, "late", 4), 4);
+    CHECK_EQ(cio_stream_write(s, "late", 4), 4);
     return NULL;
 }
 
 static void *main_try_io_async_io(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
-    struct counted_recv r = {.fd = k->fd(s)};
-    CHECK_ERR(k->try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
+    struct counted_recv r = {.fd = cio_socket_fd(s)};
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
     CHECK_EQ(r.calls, 1);
     /* async_io waits for readiness between attempts. */
-    struct stream_ref writer = {k, c};
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, write_later, &writer));
-    CHECK_EQ(k->async_io(s, CIO_READABLE, counted_recv_fn, &r), 4);
+    CHECK_RC(cio_spawn(&t, write_later, c));
+    CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, counted_recv_fn, &r), 4);
     CHECK(memcmp(r.buf, "late", 4) == 0);
     CHECK(r.calls <= 3);
     CHECK_RC(cio_task_join(t, NULL));
     /* After try_io's -EAGAIN the readiness is cleared: readable waits again. */
-    CHECK_ERR(k->try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(k->readable(s), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    CHECK_ERR(k->try_io(s, 0, counted_recv_fn, &r), -EINVAL);
-    CHECK_ERR(k->async_io(s, CIO_READABLE, NULL, &r), -EINVAL);
-    k->close(c);
-    k->close(s);
+    CHECK_ERR(cio_socket_try_io(s, 0, counted_recv_fn, &r), -EINVAL);
+    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, NULL, &r), -EINVAL);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
 STREAM_CASE(try_io_async_io)
 
 CIO_TEST_MAIN(STREAM_TESTS(echo_round_trip), STREAM_TESTS(readiness_transitions),
-              STREAM_TESTS(close_wakes_waiter), STREAM_TESTS(second_waiter_busy),
+              STREAM_TESTS(close_wakes_waiter), STREAM_TESTS(several_readers),
+              STREAM_TESTS(readable_beside_reader), STREAM_TESTS(several_acceptors),
               STREAM_TESTS(write_all_progress_on_deadline),
               STREAM_TESTS(read_exact_progress_and_eof), STREAM_TESTS(write_all_read_exact_cut),
               STREAM_TESTS(vectored_and_peek), STREAM_TESTS(vectored_resume_and_peek),

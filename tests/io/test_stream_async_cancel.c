@@ -15,8 +15,7 @@
 
 /* Writes @len pattern bytes in chunks of 1..@max_chunk, pausing (sleep or yield) between. */
 struct trickle {
-    const struct stream_kind *k;
-    kind_stream *s;
+    cio_stream *s;
     size_t len;
     size_t max_chunk;
     unsigned seed;
@@ -33,7 +32,7 @@ static void *trickle_writer(void *arg)
         if (n > t->len - pos)
             n = t->len - pos;
         pattern_fill(buf, n, pos, t->seed);
-        CHECK_RC(t->k->write_all(t->s, buf, n, NULL));
+        CHECK_RC(cio_stream_write_all(t->s, buf, n, NULL));
         pos += n;
         pause_a_little(&rng);
     }
@@ -51,10 +50,10 @@ static void *main_read_race(void *arg)
     const struct read_race *race = arg;
     const struct stream_kind *k = race->k;
     bool peek_first = race->peek_first;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
-    struct trickle t = {k, c, LEN, 64, 21};
+    struct trickle t = {c, LEN, 64, 21};
     cio_task *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     unsigned char buf[100], peeked[100];
@@ -65,8 +64,8 @@ static void *main_read_race(void *arg)
         cio_time saved = short_deadline(&rng);
         ssize_t p = 0;
         if (peek_first)
-            p = k->peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
-        ssize_t n = p < 0 ? p : k->read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
+            p = cio_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
+        ssize_t n = p < 0 ? p : cio_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
@@ -86,10 +85,10 @@ static void *main_read_race(void *arg)
     CHECK(timeouts > 10); /* the race did happen */
     CHECK_RC(cio_task_join(w, NULL));
     /* Nothing left over. */
-    k->close(c);
+    cio_socket_close(c);
     char x;
-    CHECK_EQ(k->read(s, &x, 1), 0);
-    k->close(s);
+    CHECK_EQ(cio_stream_read(s, &x, 1), 0);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -119,8 +118,7 @@ static void test_peek_read_deadline_race_unix(void)
 
 /* Reader tasks cancelled at random moments: a cancelled read has taken nothing. */
 struct cancel_reader {
-    const struct stream_kind *k;
-    kind_stream *s;
+    cio_stream *s;
     unsigned char *buf;
     size_t pos;
     size_t len;
@@ -131,7 +129,7 @@ static void *read_until_cancelled(void *arg)
 {
     struct cancel_reader *r = arg;
     while (r->pos < r->len) {
-        ssize_t n = r->k->read(r->s, r->buf + r->pos, r->len - r->pos);
+        ssize_t n = cio_stream_read(r->s, r->buf + r->pos, r->len - r->pos);
         if (n == -ECANCELED) {
             r->cancelled++;
             return NULL;
@@ -145,13 +143,13 @@ static void *read_until_cancelled(void *arg)
 static void *main_cancel_race_no_loss(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
-    struct trickle t = {k, c, LEN, 200, 33};
+    struct trickle t = {c, LEN, 200, 33};
     cio_task *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
-    struct cancel_reader r = {k, s, xmalloc(LEN), 0, LEN, 0};
+    struct cancel_reader r = {s, xmalloc(LEN), 0, LEN, 0};
     unsigned rng = 9;
     int rounds = 0;
     while (r.pos < LEN) {
@@ -167,8 +165,8 @@ static void *main_cancel_race_no_loss(void *arg)
     CHECK(r.cancelled > 10);
     CHECK_RC(cio_task_join(w, NULL));
     free(r.buf);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -187,10 +185,10 @@ static void *connector(void *arg)
     struct connector *cn = arg;
     unsigned rng = 77;
     for (uint32_t i = 0; i < CONNECTIONS; i++) {
-        kind_stream *c;
+        cio_stream *c;
         CHECK_RC(cn->k->connect(&c, cn->addr));
-        CHECK_RC(cn->k->write_all(c, &i, sizeof(i), NULL));
-        cn->k->close(c);
+        CHECK_RC(cio_stream_write_all(c, &i, sizeof(i), NULL));
+        cio_socket_close(c);
         pause_a_little(&rng);
     }
     return NULL;
@@ -200,7 +198,7 @@ static void *main_accept_deadline_race(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    kind_listener *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, 0);
     struct connector cn = {k, &addr};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, connector, &cn));
@@ -209,7 +207,7 @@ static void *main_accept_deadline_race(void *arg)
     unsigned rng = 3;
     while (accepted < CONNECTIONS) {
         cio_time saved = short_deadline(&rng);
-        kind_stream *s;
+        cio_stream *s;
         int rc = k->accept(l, &s, NULL);
         cio_deadline_restore(saved);
         if (rc == -ETIMEDOUT) {
@@ -218,21 +216,21 @@ static void *main_accept_deadline_race(void *arg)
         }
         CHECK_RC(rc);
         uint32_t id = 0;
-        CHECK_RC(k->read_exact(s, &id, sizeof(id), NULL));
+        CHECK_RC(cio_stream_read_exact(s, &id, sizeof(id), NULL));
         CHECK(id < CONNECTIONS);
         CHECK(!seen[id]);
         seen[id] = true;
         accepted++;
-        k->close(s);
+        cio_socket_close(s);
     }
     CHECK(timeouts > 10);
     CHECK_RC(cio_task_join(t, NULL));
     /* And nothing more is pending. */
     cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
-    kind_stream *s;
+    cio_stream *s;
     CHECK_ERR(k->accept(l, &s, NULL), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    k->listener_close(l);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -241,8 +239,7 @@ STREAM_CASE(accept_deadline_race)
 /* write_all and read_exact cut by deadlines again and again, resumed from the progress they
  * report: the bytes arrive exactly. */
 struct slow_reader {
-    const struct stream_kind *k;
-    kind_stream *s;
+    cio_stream *s;
     size_t len;
 };
 
@@ -259,7 +256,7 @@ static void *read_exact_with_deadlines(void *arg)
             want = r->len - got;
         size_t done = 0;
         cio_time saved = short_deadline(&rng);
-        int rc = r->k->read_exact(r->s, buf + got, want, &done);
+        int rc = cio_stream_read_exact(r->s, buf + got, want, &done);
         cio_deadline_restore(saved);
         CHECK(done <= want);
         got += done;
@@ -280,12 +277,12 @@ static void *read_exact_with_deadlines(void *arg)
 static void *main_write_all_read_exact_resume(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
     enum { LEN = 16 << 20 };
     unsigned char *data = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 41);
-    struct slow_reader r = {k, s, LEN};
+    struct slow_reader r = {s, LEN};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, read_exact_with_deadlines, &r));
     size_t sent = 0;
@@ -297,7 +294,7 @@ static void *main_write_all_read_exact_resume(void *arg)
             want = LEN - sent;
         size_t done = 0;
         cio_time saved = short_deadline(&rng);
-        int rc = k->write_all(c, data + sent, want, &done);
+        int rc = cio_stream_write_all(c, data + sent, want, &done);
         cio_deadline_restore(saved);
         CHECK(done <= want);
         sent += done;
@@ -313,8 +310,8 @@ static void *main_write_all_read_exact_resume(void *arg)
     printf("    write_all cut %d times, read_exact cut %d times\n", cut, (int)(intptr_t)reader_cut);
     CHECK(cut + (int)(intptr_t)reader_cut > 0);
     free(data);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -323,17 +320,15 @@ STREAM_CASE(write_all_read_exact_resume)
 /* A cancelled task's read returns -ECANCELED even with data ready, and leaves the data. */
 static void *cancelled_reader(void *arg)
 {
-    struct stream_ref *r = arg;
-    const struct stream_kind *k = r->k;
-    kind_stream *s = r->s;
+    cio_stream *s = arg;
     char buf[8];
-    CHECK_ERR(k->read(s, buf, sizeof(buf)), -ECANCELED);
-    CHECK_ERR(k->peek(s, buf, sizeof(buf)), -ECANCELED);
-    CHECK_ERR(k->readable(s), -ECANCELED);
+    CHECK_ERR(cio_stream_read(s, buf, sizeof(buf)), -ECANCELED);
+    CHECK_ERR(cio_stream_peek(s, buf, sizeof(buf)), -ECANCELED);
+    CHECK_ERR(cio_socket_readable(s), -ECANCELED);
     size_t done = 5;
-    CHECK_ERR(k->read_exact(s, buf, 4, &done), -ECANCELED);
+    CHECK_ERR(cio_stream_read_exact(s, buf, 4, &done), -ECANCELED);
     CHECK_EQ(done, 0);
-    CHECK_ERR(k->write_all(s, "x", 1, &done), -ECANCELED);
+    CHECK_ERR(cio_stream_write_all(s, "x", 1, &done), -ECANCELED);
     CHECK_EQ(done, 0);
     return NULL;
 }
@@ -341,20 +336,19 @@ static void *cancelled_reader(void *arg)
 static void *main_cancelled_task_consumes_nothing(void *arg)
 {
     const struct stream_kind *k = arg;
-    kind_stream *c, *s;
+    cio_stream *c, *s;
     stream_pair(k, &c, &s);
-    CHECK_RC(k->write_all(c, "data", 4, NULL));
-    CHECK_RC(k->readable(s));
+    CHECK_RC(cio_stream_write_all(c, "data", 4, NULL));
+    CHECK_RC(cio_socket_readable(s));
     cio_task *t;
-    struct stream_ref ref = {k, s};
-    CHECK_RC(cio_spawn(&t, cancelled_reader, &ref));
+    CHECK_RC(cio_spawn(&t, cancelled_reader, s));
     CHECK_RC(cio_task_cancel(t)); /* before it first runs */
     CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
     char buf[8];
-    CHECK_EQ(k->read(s, buf, sizeof(buf)), 4);
+    CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "data", 4) == 0);
-    k->close(c);
-    k->close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 

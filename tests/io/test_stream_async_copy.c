@@ -19,8 +19,6 @@
 #include "io/stream.h"
 #include "stream_kinds.h"
 
-#define SOCK(s) ((struct cio__socket *)(void *)(s))
-
 enum { CLIENT_BYTES = (5 << 20) + 17, SERVER_BYTES = (3 << 20) + 5 };
 
 /* ---- the two ends of a conversation ---- */
@@ -28,8 +26,7 @@ enum { CLIENT_BYTES = (5 << 20) + 17, SERVER_BYTES = (3 << 20) + 5 };
 /* Sends @send_len pattern bytes and shuts down writing, reads until end of stream checking
  * the pattern — in the order @send_first says, or only one of the two. */
 struct endpoint {
-    const struct stream_kind *k;
-    kind_stream *s;
+    cio_stream *s;
     size_t send_len;
     unsigned send_seed, recv_seed;
     bool send_first;
@@ -43,10 +40,10 @@ static void endpoint_send(struct endpoint *e)
     for (size_t pos = 0; pos < e->send_len;) {
         size_t n = e->send_len - pos < (1 << 16) ? e->send_len - pos : (1 << 16);
         pattern_fill(buf, n, pos, e->send_seed);
-        CHECK_RC(e->k->write_all(e->s, buf, n, NULL));
+        CHECK_RC(cio_stream_write_all(e->s, buf, n, NULL));
         pos += n;
     }
-    CHECK_RC(e->k->shutdown(e->s, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(e->s, CIO_SHUTDOWN_WRITE));
     free(buf);
 }
 
@@ -54,7 +51,7 @@ static void endpoint_recv(struct endpoint *e)
 {
     unsigned char *buf = xmalloc(1 << 16);
     for (;;) {
-        ssize_t n = CHECK_RC(e->k->read(e->s, buf, 1 << 16));
+        ssize_t n = CHECK_RC(cio_stream_read(e->s, buf, 1 << 16));
         if (n == 0)
             break;
         CHECK_EQ(pattern_check(buf, (size_t)n, e->received, e->recv_seed), n);
@@ -83,27 +80,24 @@ static void *endpoint_task(void *arg)
 /* client <-> a (proxy) ... b (proxy) <-> server; client and a of kind @ka, b and server of
  * kind @kb. */
 struct relay {
-    const struct stream_kind *ka, *kb;
-    kind_stream *client, *a, *b, *server;
+    cio_stream *client, *a, *b, *server;
 };
 
 static void relay_open(struct relay *r, const struct stream_kind *ka, const struct stream_kind *kb)
 {
-    r->ka = ka;
-    r->kb = kb;
     stream_pair(ka, &r->client, &r->a);
     stream_pair(kb, &r->b, &r->server);
 }
 
 static void relay_close(struct relay *r)
 {
-    r->ka->close(r->client);
-    r->ka->close(r->a);
-    r->kb->close(r->b);
-    r->kb->close(r->server);
+    cio_socket_close(r->client);
+    cio_socket_close(r->a);
+    cio_socket_close(r->b);
+    cio_socket_close(r->server);
 }
 
-/* How a copy runs: the public call of the kinds at hand, or the engine with @flags. */
+/* How a copy runs: the public call, or the engine with @flags. */
 struct copy_mode {
     bool public_api;
     unsigned flags;
@@ -112,19 +106,13 @@ struct copy_mode {
 static const struct copy_mode public_copy = {true, 0};
 static const struct copy_mode buffered_copy = {false, CIO__COPY_NO_SPLICE};
 
-/* One way, @from (kind @kf) to @to (kind @kt): a kind's own copy, or Unix's to and from TCP. */
-static int copy_one_way(const struct stream_kind *kf, kind_stream *from,
-                        const struct stream_kind *kt, kind_stream *to, struct copy_mode mode,
+/* One way, @from to @to, of one kind or across kinds. */
+static int copy_one_way(cio_stream *from, cio_stream *to, struct copy_mode mode,
                         uint64_t *ret_bytes)
 {
     if (!mode.public_api)
-        return cio__stream_copy(SOCK(from), SOCK(to), mode.flags, ret_bytes);
-    if (kf == kt)
-        return kf->copy(from, to, ret_bytes);
-    if (kf == &stream_kind_unix)
-        return cio_unix_stream_copy_to_tcp((cio_unix_stream *)from, (cio_tcp_stream *)to,
-                                           ret_bytes);
-    return cio_unix_stream_copy_from_tcp((cio_tcp_stream *)from, (cio_unix_stream *)to, ret_bytes);
+        return cio__stream_copy(cio_as_socket(from), cio_as_socket(to), mode.flags, ret_bytes);
+    return cio_stream_copy(from, to, ret_bytes);
 }
 
 struct proxy {
@@ -140,13 +128,10 @@ static void *proxy_task(void *arg)
     const struct relay *r = p->r;
     p->ab = p->ba = 12345;
     if (!p->mode.public_api)
-        p->rc =
-            cio__stream_copy_bidirectional(SOCK(r->a), SOCK(r->b), p->mode.flags, &p->ab, &p->ba);
-    else if (r->ka == r->kb)
-        p->rc = r->ka->copy_bidirectional(r->a, r->b, &p->ab, &p->ba);
-    else /* a Unix client side, a TCP server side */
-        p->rc = cio_unix_stream_copy_bidirectional_tcp((cio_unix_stream *)r->a,
-                                                       (cio_tcp_stream *)r->b, &p->ab, &p->ba);
+        p->rc = cio__stream_copy_bidirectional(cio_as_socket(r->a), cio_as_socket(r->b),
+                                               p->mode.flags, &p->ab, &p->ba);
+    else
+        p->rc = cio_stream_copy_bidirectional(r->a, r->b, &p->ab, &p->ba);
     return NULL;
 }
 
@@ -163,14 +148,12 @@ static void *main_relay(void *arg)
     const struct relay_case *rc = arg;
     struct relay r;
     relay_open(&r, rc->ka, rc->kb);
-    struct endpoint client = {.k = r.ka,
-                              .s = r.client,
+    struct endpoint client = {.s = r.client,
                               .send_len = CLIENT_BYTES,
                               .send_seed = 1,
                               .recv_seed = 2,
                               .send_first = rc->client_first};
-    struct endpoint server = {.k = r.kb,
-                              .s = r.server,
+    struct endpoint server = {.s = r.server,
                               .send_len = SERVER_BYTES,
                               .send_seed = 2,
                               .recv_seed = 1,
@@ -224,21 +207,20 @@ static void *main_copy(void *arg)
     struct relay r;
     relay_open(&r, cc->kf, cc->kt);
     struct endpoint producer = {
-        .k = r.ka, .s = r.client, .send_len = CLIENT_BYTES, .send_seed = 4, .send_only = true};
-    struct endpoint consumer = {.k = r.kb, .s = r.server, .recv_seed = 4, .recv_only = true};
+        .s = r.client, .send_len = CLIENT_BYTES, .send_seed = 4, .send_only = true};
+    struct endpoint consumer = {.s = r.server, .recv_seed = 4, .recv_only = true};
     cio_task *t[2];
     CHECK_RC(cio_spawn(&t[0], endpoint_task, &producer));
     CHECK_RC(cio_spawn(&t[1], endpoint_task, &consumer));
     uint64_t bytes = 1;
-    CHECK_RC(copy_one_way(r.ka, r.a, r.kb, r.b, cc->mode, &bytes));
+    CHECK_RC(copy_one_way(r.a, r.b, cc->mode, &bytes));
     CHECK_EQ(bytes, CLIENT_BYTES);
     for (int i = 0; i < 2; i++)
         CHECK_RC(cio_task_join(t[i], NULL));
     /* The consumer's read loop ended: its end of stream came from the copy's shutdown. */
     CHECK_EQ(consumer.received, CLIENT_BYTES);
     CHECK_EQ(producer.received, 0);
-    if (r.ka == r.kb)
-        CHECK_ERR(r.ka->copy(NULL, NULL, NULL), -EINVAL);
+    CHECK_ERR((cio_stream_copy)(NULL, NULL, NULL), -EINVAL);
     relay_close(&r);
     return NULL;
 }
@@ -270,13 +252,13 @@ static void *main_reset(void *arg)
     cio_task *t;
     CHECK_RC(cio_spawn(&t, proxy_task, &p));
     /* Some traffic server -> client first. */
-    CHECK_RC(r.kb->write_all(r.server, "hello", 5, NULL));
+    CHECK_RC(cio_stream_write_all(r.server, "hello", 5, NULL));
     char buf[8];
-    CHECK_RC(r.ka->read_exact(r.client, buf, 5, NULL));
+    CHECK_RC(cio_stream_read_exact(r.client, buf, 5, NULL));
     /* The server resets; the client stays idle. The relay must notice and stop the other
      * direction, which waits on a read of a that would never end. */
-    CHECK_RC(cio_tcp_stream_set_linger((cio_tcp_stream *)r.server, 0));
-    r.kb->close(r.server);
+    CHECK_RC(cio_socket_set_linger(r.server, 0));
+    cio_socket_close(r.server);
     r.server = NULL;
     cio_time start = cio_now();
     CHECK_RC(cio_task_join(t, NULL));
@@ -318,9 +300,9 @@ static void *main_relay_cancel_and_deadline(void *arg)
     struct proxy p = {&r, public_copy, -1, 0, 0};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, proxy_task, &p));
-    CHECK_RC(k->write_all(r.client, "abc", 3, NULL));
+    CHECK_RC(cio_stream_write_all(r.client, "abc", 3, NULL));
     char buf[8];
-    CHECK_RC(k->read_exact(r.server, buf, 3, NULL));
+    CHECK_RC(cio_stream_read_exact(r.server, buf, 3, NULL));
     CHECK_RC(cio_task_cancel(t));
     cio_time start = cio_now();
     CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
@@ -332,8 +314,8 @@ static void *main_relay_cancel_and_deadline(void *arg)
     struct proxy q = {&r, public_copy, -1, 0, 0};
     start = cio_now();
     CHECK_RC(cio_spawn(&t, proxy_with_deadline, &q));
-    CHECK_RC(k->write_all(r.server, "xy", 2, NULL));
-    CHECK_RC(k->read_exact(r.client, buf, 2, NULL));
+    CHECK_RC(cio_stream_write_all(r.server, "xy", 2, NULL));
+    CHECK_RC(cio_stream_read_exact(r.client, buf, 2, NULL));
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_EQ(q.rc, -ETIMEDOUT);
     CHECK(cio_now() - start >= 35 * CIO_NSEC_PER_MSEC);
@@ -353,21 +335,19 @@ static void *main_relay_deadline_unix_tcp(void *arg)
     int base = cio_test_open_fds();
     struct relay r;
     relay_open(&r, &stream_kind_unix, &stream_kind_tcp);
-    CHECK_RC(r.ka->write_all(r.client, "ping", 4, NULL));
+    CHECK_RC(cio_stream_write_all(r.client, "ping", 4, NULL));
     uint64_t ab = 9, ba = 9;
     cio_time start = cio_now();
     cio_time saved = cio_deadline_set(start + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_stream_copy_bidirectional_tcp((cio_unix_stream *)r.a, (cio_tcp_stream *)r.b,
-                                                     &ab, &ba),
-              -ETIMEDOUT);
+    CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.b, &ab, &ba), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
     CHECK_EQ(ab, 4);
     CHECK_EQ(ba, 0);
     char buf[8];
-    CHECK_RC(r.kb->read_exact(r.server, buf, 4, NULL));
+    CHECK_RC(cio_stream_read_exact(r.server, buf, 4, NULL));
     CHECK(memcmp(buf, "ping", 4) == 0);
-    CHECK_ERR(r.ka->copy_bidirectional(r.a, r.a, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.a, NULL, NULL), -EINVAL);
     relay_close(&r);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
@@ -396,10 +376,10 @@ static void *fd_producer_task(void *arg)
         pattern_fill(buf, FD_MSG, (uint64_t)i * FD_MSG, 5);
         size_t done = 0;
         if (i % 3 == 0)
-            done = (size_t)CHECK_RC(cio_unix_stream_send_fds(p->s, buf, FD_MSG, p->pipes, 2));
-        CHECK_RC(cio_unix_stream_write_all(p->s, buf + done, FD_MSG - done, NULL));
+            done = (size_t)CHECK_RC(cio_unix_send_fds(p->s, buf, FD_MSG, p->pipes, 2, NULL));
+        CHECK_RC(cio_stream_write_all(p->s, buf + done, FD_MSG - done, NULL));
     }
-    CHECK_RC(cio_unix_stream_shutdown(p->s, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(p->s, CIO_SHUTDOWN_WRITE));
     return NULL;
 }
 
@@ -414,13 +394,12 @@ static void *main_copy_with_fds(void *arg)
     CHECK_SYS(pipe2(prod.pipes, O_NONBLOCK | O_CLOEXEC));
     cio_task *tp;
     CHECK_RC(cio_spawn(&tp, fd_producer_task, &prod));
-    struct endpoint cons = {
-        .k = &stream_kind_unix, .s = (kind_stream *)b2, .recv_seed = 5, .recv_only = true};
+    struct endpoint cons = {.s = cio_as_stream(b2), .recv_seed = 5, .recv_only = true};
     cio_task *tc;
     CHECK_RC(cio_spawn(&tc, endpoint_task, &cons));
     uint64_t bytes = 0;
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_unix_stream_copy(a2, b1, &bytes));
+    CHECK_RC(cio_stream_copy(a2, b1, &bytes));
     cio_deadline_restore(saved);
     CHECK_EQ(bytes, FD_MSGS * FD_MSG);
     CHECK_RC(cio_task_join(tp, NULL));
@@ -428,10 +407,10 @@ static void *main_copy_with_fds(void *arg)
     CHECK_EQ(cons.received, FD_MSGS * FD_MSG);
     CHECK_SYS(close(prod.pipes[0]));
     CHECK_SYS(close(prod.pipes[1]));
-    cio_unix_stream_close(a1);
-    cio_unix_stream_close(a2);
-    cio_unix_stream_close(b1);
-    cio_unix_stream_close(b2);
+    cio_socket_close(a1);
+    cio_socket_close(a2);
+    cio_socket_close(b1);
+    cio_socket_close(b2);
     CHECK_EQ(cio_test_open_fds(), base); /* the passed descriptors were dropped, not kept */
     return NULL;
 }
@@ -456,7 +435,8 @@ struct buffer_copy {
 static void *buffer_copy_task(void *arg)
 {
     struct buffer_copy *c = arg;
-    c->rc = cio__stream_copy(SOCK(c->from), SOCK(c->to), CIO__COPY_NO_SPLICE, &c->bytes);
+    c->rc = cio__stream_copy(cio_as_socket(c->from), cio_as_socket(c->to), CIO__COPY_NO_SPLICE,
+                             &c->bytes);
     return NULL;
 }
 
@@ -475,27 +455,27 @@ static void *main_copy_buffer_across_fds(void *arg)
     /* Let the copy find its source empty and wait for it (so its readiness is cached from
      * here on), then queue everything at once: one edge for all of it. */
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    CHECK_EQ(cio_unix_stream_write(a1, "AAA", 3), 3);
-    CHECK_EQ(cio_unix_stream_send_fds(a1, "BBB", 3, pipes, 2), 3);
-    CHECK_EQ(cio_unix_stream_write(a1, "CCC", 3), 3);
-    CHECK_EQ(cio_unix_stream_send_fds(a1, "DDD", 3, pipes, 1), 3);
-    CHECK_EQ(cio_unix_stream_write(a1, "E", 1), 1);
+    CHECK_EQ(cio_stream_write(a1, "AAA", 3), 3);
+    CHECK_EQ(cio_unix_send_fds(a1, "BBB", 3, pipes, 2, NULL), 3);
+    CHECK_EQ(cio_stream_write(a1, "CCC", 3), 3);
+    CHECK_EQ(cio_unix_send_fds(a1, "DDD", 3, pipes, 1, NULL), 3);
+    CHECK_EQ(cio_stream_write(a1, "E", 1), 1);
     char buf[16];
     cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_unix_stream_read_exact(b2, buf, 13, NULL));
+    CHECK_RC(cio_stream_read_exact(b2, buf, 13, NULL));
     cio_deadline_restore(saved);
     CHECK(memcmp(buf, "AAABBBCCCDDDE", 13) == 0);
-    CHECK_RC(cio_unix_stream_shutdown(a1, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(a1, CIO_SHUTDOWN_WRITE));
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_RC(c.rc);
     CHECK_EQ(c.bytes, 13);
-    CHECK_EQ(cio_unix_stream_read(b2, buf, sizeof(buf)), 0); /* the end of stream came across */
+    CHECK_EQ(cio_stream_read(b2, buf, sizeof(buf)), 0); /* the end of stream came across */
     CHECK_SYS(close(pipes[0]));
     CHECK_SYS(close(pipes[1]));
-    cio_unix_stream_close(a1);
-    cio_unix_stream_close(a2);
-    cio_unix_stream_close(b1);
-    cio_unix_stream_close(b2);
+    cio_socket_close(a1);
+    cio_socket_close(a2);
+    cio_socket_close(b1);
+    cio_socket_close(b2);
     CHECK_EQ(cio_test_open_fds(), base); /* the descriptors were dropped, not kept */
     return NULL;
 }

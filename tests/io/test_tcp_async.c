@@ -23,23 +23,23 @@ static void *main_builder(void *arg)
     (void)arg;
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, 0);
-    struct stream_acceptor a = {&stream_kind_tcp, (kind_listener *)l, 2};
+    struct stream_acceptor a = {&stream_kind_tcp, cio_as_socket(l), 2};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     for (int i = 0; i < 2; i++) {
         cio_tcp_socket *sk;
         CHECK_RC(cio_tcp_socket_new_v4(&sk));
-        CHECK_RC(cio_tcp_socket_set_nodelay(sk, true));
+        CHECK_RC(cio_tcp_set_nodelay(sk, true));
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_socket_connect(sk, &addr, &c));
         bool nodelay = false;
-        CHECK_RC(cio_tcp_stream_nodelay(c, &nodelay));
+        CHECK_RC(cio_tcp_nodelay(c, &nodelay));
         CHECK(nodelay);
-        stream_echo_exchange(&stream_kind_tcp, (kind_stream *)c);
-        CHECK_RC(cio_tcp_stream_shutdown(c, CIO_SHUTDOWN_WRITE));
+        stream_echo_exchange(cio_as_stream(c));
+        CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
         char b;
-        CHECK_EQ(cio_tcp_stream_read(c, &b, 1), 0);
-        cio_tcp_stream_close(c);
+        CHECK_EQ(cio_stream_read(c, &b, 1), 0);
+        cio_socket_close(c);
     }
     CHECK_RC(cio_task_join(t, NULL));
     /* The builder is consumed on failure too (the leak check sees it closed). */
@@ -49,7 +49,7 @@ static void *main_builder(void *arg)
     CHECK_ERR(cio_tcp_socket_connect(sk, NULL, &c), -EINVAL);
     CHECK_RC(cio_tcp_socket_new_v6(&sk));
     CHECK_ERR(cio_tcp_socket_connect(sk, &addr, &c), -EAFNOSUPPORT);
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -65,41 +65,41 @@ static void *main_fd_conversions(void *arg)
     (void)arg;
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
-    CHECK_RC(cio_tcp_stream_write_all(c, "one", 3, NULL));
+    CHECK_RC(cio_stream_write_all(c, "one", 3, NULL));
     char buf[8];
-    CHECK_RC(cio_tcp_stream_read_exact(s, buf, 3, NULL));
+    CHECK_RC(cio_stream_read_exact(s, buf, 3, NULL));
     /* Registered now (ready() registers); into_fd drops the registration, from_fd starts
      * afresh. */
-    CHECK(cio_tcp_stream_writable(s) & CIO_READY_WRITABLE);
-    int fd = CHECK_RC(cio_tcp_stream_into_fd(s));
+    CHECK(cio_socket_writable(s) & CIO_READY_WRITABLE);
+    int fd = CHECK_RC(cio_socket_into_fd(s));
     CHECK_RC(cio_tcp_stream_from_fd(&s, fd));
-    CHECK_RC(cio_tcp_stream_write_all(c, "two", 3, NULL));
-    CHECK_RC(cio_tcp_stream_read_exact(s, buf, 3, NULL));
+    CHECK_RC(cio_stream_write_all(c, "two", 3, NULL));
+    CHECK_RC(cio_stream_read_exact(s, buf, 3, NULL));
     CHECK(memcmp(buf, "two", 3) == 0);
-    CHECK_RC(cio_tcp_stream_write_all(s, "back", 4, NULL));
-    CHECK_RC(cio_tcp_stream_read_exact(c, buf, 4, NULL));
+    CHECK_RC(cio_stream_write_all(s, "back", 4, NULL));
+    CHECK_RC(cio_stream_read_exact(c, buf, 4, NULL));
     CHECK(memcmp(buf, "back", 4) == 0);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
 
     cio_addr addr6;
     cio_tcp_listener *l6;
     CHECK_RC(cio_addr_parse(&addr6, "[::1]:0"));
-    int rc = cio_tcp_listener_bind(&l6, &addr6, 0);
+    int rc = cio_tcp_listener_new(&l6, &addr6, 0);
     if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
         return (void *)"no IPv6 loopback";
     CHECK_RC(rc);
-    CHECK_RC(cio_tcp_listener_local_addr(l6, &addr6));
+    CHECK_RC(cio_socket_local_addr(l6, &addr6));
     CHECK_RC(cio_tcp_stream_connect_addr(&c, &addr6));
     cio_addr peer;
     CHECK_RC(cio_tcp_listener_accept(l6, &s, &peer));
     CHECK_EQ(cio_addr_get_kind(&peer), CIO_ADDR_IPV6);
-    CHECK_RC(cio_tcp_stream_write_all(s, "v6", 2, NULL));
-    CHECK_RC(cio_tcp_stream_read_exact(c, buf, 2, NULL));
+    CHECK_RC(cio_stream_write_all(s, "v6", 2, NULL));
+    CHECK_RC(cio_stream_read_exact(c, buf, 2, NULL));
     CHECK(memcmp(buf, "v6", 2) == 0);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
-    cio_tcp_listener_close(l6);
+    cio_socket_close(c);
+    cio_socket_close(s);
+    cio_socket_close(l6);
     return NULL;
 }
 
@@ -129,7 +129,7 @@ static void *main_sendfile(void *arg)
     free(data);
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
-    struct stream_sink sink = {&stream_kind_tcp, (kind_stream *)s, LEN, 5};
+    struct stream_sink sink = {cio_as_stream(s), LEN, 5};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     int64_t off = 0;
@@ -142,8 +142,8 @@ static void *main_sendfile(void *arg)
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_ERR(cio_tcp_stream_sendfile(c, -1, &off, 1), -EBADF);
     close(fd);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -159,7 +159,7 @@ static void *main_refused(void *arg)
     (void)arg;
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, 0);
-    cio_tcp_listener_close(l); /* the port is free now: connecting is refused */
+    cio_socket_close(l); /* the port is free now: connecting is refused */
     int before = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
     CHECK_ERR(cio_tcp_stream_connect_addr(&c, &addr), -ECONNREFUSED);
@@ -184,7 +184,7 @@ static void *main_connect_deadline(void *arg)
      * backlog is full Linux drops further SYNs, so a new connect hangs in SYN_SENT. */
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, 0);
-    CHECK_SYS(listen(cio_tcp_listener_fd(l), 0));
+    CHECK_SYS(listen(cio_socket_fd(l), 0));
     enum { FILL = 4 };
     cio_tcp_stream *fill[FILL];
     for (int i = 0; i < FILL; i++)
@@ -197,7 +197,7 @@ static void *main_connect_deadline(void *arg)
     int rc = cio_tcp_stream_connect_addr(&c, &addr);
     cio_deadline_restore(saved);
     if (rc == 0) {
-        cio_tcp_stream_close(c);
+        cio_socket_close(c);
         TEST_SKIP("the kernel queued a connection beyond a full backlog");
     }
     CHECK_ERR(rc, -ETIMEDOUT);
@@ -213,8 +213,8 @@ static void *main_connect_deadline(void *arg)
     cio_deadline_restore(saved);
     CHECK_EQ(cio_test_open_fds(), before);
     for (int i = 0; i < FILL; i++)
-        cio_tcp_stream_close(fill[i]);
-    cio_tcp_listener_close(l);
+        cio_socket_close(fill[i]);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -245,17 +245,17 @@ static void *main_emfile(void *arg)
     CHECK_ERR(rc, -EMFILE);
     /* The pending connection was shed: its client sees the connection end. */
     char b;
-    ssize_t n = cio_tcp_stream_read(c1, &b, 1);
+    ssize_t n = cio_stream_read(c1, &b, 1);
     CHECK(n == 0 || n == -ECONNRESET);
     /* With descriptors back, the next connection is accepted normally. */
     CHECK_RC(cio_tcp_stream_connect_addr(&c2, &addr));
     CHECK_RC(cio_tcp_listener_accept(l, &s, NULL));
-    CHECK_EQ(cio_tcp_stream_write(c2, "k", 1), 1);
-    CHECK_EQ(cio_tcp_stream_read(s, &b, 1), 1);
-    cio_tcp_stream_close(s);
-    cio_tcp_stream_close(c1);
-    cio_tcp_stream_close(c2);
-    cio_tcp_listener_close(l);
+    CHECK_EQ(cio_stream_write(c2, "k", 1), 1);
+    CHECK_EQ(cio_stream_read(s, &b, 1), 1);
+    cio_socket_close(s);
+    cio_socket_close(c1);
+    cio_socket_close(c2);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -271,29 +271,30 @@ static void *main_errors(void *arg)
     (void)arg;
     char buf[4];
     size_t done = 7;
-    CHECK_ERR(cio_tcp_stream_read(NULL, buf, 1), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_read_exact(NULL, buf, 1, &done), -EINVAL);
+    CHECK_ERR((cio_stream_read)(NULL, buf, 1), -EINVAL);
+    CHECK_ERR((cio_stream_read_exact)(NULL, buf, 1, &done), -EINVAL);
     CHECK_EQ(done, 0);
-    CHECK_ERR(cio_tcp_stream_write(NULL, buf, 1), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_write_all(NULL, buf, 1, NULL), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_peek(NULL, buf, 1), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_ready(NULL, CIO_READABLE), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_copy(NULL, NULL, NULL), -EINVAL);
+    CHECK_ERR((cio_stream_write)(NULL, buf, 1), -EINVAL);
+    CHECK_ERR((cio_stream_write_all)(NULL, buf, 1, NULL), -EINVAL);
+    CHECK_ERR((cio_stream_peek)(NULL, buf, 1), -EINVAL);
+    CHECK_ERR((cio_socket_ready)(NULL, CIO_READABLE), -EINVAL);
+    CHECK_ERR((cio_stream_copy)(NULL, NULL, NULL), -EINVAL);
     CHECK_ERR(cio_tcp_listener_accept(NULL, NULL, NULL), -EINVAL);
     CHECK_ERR(cio_tcp_stream_connect_addr(NULL, NULL), -EINVAL);
     CHECK_ERR(cio_tcp_socket_connect(NULL, NULL, NULL), -EINVAL);
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
-    CHECK_ERR(cio_tcp_stream_read(c, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_ready(c, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_ready(c, 1u << 7), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_poll_read_ready(NULL, NULL, NULL), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_copy_bidirectional(c, c, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_stream_read(c, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_socket_ready(c, 0), -EINVAL);
+    CHECK_ERR(cio_socket_ready(c, 1u << 7), -EINVAL);
+    CHECK_ERR((cio_socket_poll_ready)(NULL, CIO_READABLE, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_socket_poll_ready(c, 0, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_stream_copy_bidirectional(c, c, NULL, NULL), -EINVAL);
     cio_addr unix_addr;
     CHECK_RC(cio_addr_parse(&unix_addr, "/tmp/x.sock"));
     CHECK_ERR(cio_tcp_stream_connect_addr(&c, &unix_addr), -EAFNOSUPPORT);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -315,11 +316,11 @@ static void test_errors(void)
     CHECK_ERR(cio_tcp_listener_poll_accept(l, &s, NULL, NULL, NULL), -EPERM);
     CHECK_RC(cio_tcp_stream_try_connect(&c, &local));
     char b;
-    CHECK_ERR(cio_tcp_stream_read(c, &b, 1), -EPERM);
-    CHECK_ERR(cio_tcp_stream_write_all(c, "x", 1, NULL), -EPERM);
-    CHECK_ERR(cio_tcp_stream_copy(c, c, NULL), -EPERM);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    CHECK_ERR(cio_stream_read(c, &b, 1), -EPERM);
+    CHECK_ERR(cio_stream_write_all(c, "x", 1, NULL), -EPERM);
+    CHECK_ERR(cio_stream_copy(c, c, NULL), -EPERM);
+    cio_socket_close(c);
+    cio_socket_close(l);
 }
 
 CIO_TEST_MAIN(TEST(test_builder_connect), TEST(test_fd_conversions_and_ipv6), TEST(test_sendfile),

@@ -14,8 +14,11 @@
 #include <string.h>
 
 #include "cio/addr.h"
+#include "cio/dgram.h"
 #include "cio/io.h"
 #include "cio/rt.h"
+#include "cio/socket.h"
+#include "cio/stream.h"
 #include "cio/tcp.h"
 #include "harness.h"
 
@@ -43,9 +46,9 @@ static inline cio_tcp_listener *listen_local(cio_addr *ret_addr, int backlog)
     cio_addr addr;
     cio_tcp_listener *l;
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
-    CHECK_RC(cio_tcp_listener_bind(&l, &addr, backlog));
-    CHECK_FD_FLAGS(cio_tcp_listener_fd(l));
-    CHECK_RC(cio_tcp_listener_local_addr(l, ret_addr));
+    CHECK_RC(cio_tcp_listener_new(&l, &addr, backlog));
+    CHECK_FD_FLAGS(cio_socket_fd(l));
+    CHECK_RC(cio_socket_local_addr(l, ret_addr));
     CHECK(cio_addr_port(ret_addr) > 0);
     return l;
 }
@@ -58,11 +61,11 @@ static inline void tcp_pair(cio_tcp_stream **ret_client, cio_tcp_stream **ret_se
     /* Loopback completes the handshake in the kernel: connect first, accept after. */
     CHECK_RC(cio_tcp_stream_connect_addr(ret_client, &addr));
     CHECK_RC(cio_tcp_listener_accept(l, ret_server, &peer));
-    CHECK_FD_FLAGS(cio_tcp_stream_fd(*ret_client));
-    CHECK_FD_FLAGS(cio_tcp_stream_fd(*ret_server));
-    CHECK_RC(cio_tcp_stream_local_addr(*ret_client, &local));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_server));
+    CHECK_RC(cio_socket_local_addr(*ret_client, &local));
     CHECK(cio_addr_equal(&local, &peer));
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
 }
 
 /* The byte at position @i of stream @seed: not periodic at any small power of two, so a

@@ -55,9 +55,9 @@ static void *responder(void *arg)
     cio_tcp_stream *s = arg;
     char buf[4096];
     for (int i = 0; i < WARMUP + MESSAGES; i++) {
-        ssize_t n = CHECK_RC(cio_tcp_stream_read(s, buf, sizeof(buf)));
+        ssize_t n = CHECK_RC(cio_stream_read(s, buf, sizeof(buf)));
         CHECK_EQ(n, MSG);
-        CHECK_RC(cio_tcp_stream_write_all(s, buf, (size_t)n, NULL));
+        CHECK_RC(cio_stream_write_all(s, buf, (size_t)n, NULL));
     }
     return NULL;
 }
@@ -67,8 +67,8 @@ static void *main_count(void *arg)
     bool vectored = arg != NULL;
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
-    CHECK_RC(cio_tcp_stream_set_nodelay(c, true));
-    CHECK_RC(cio_tcp_stream_set_nodelay(s, true));
+    CHECK_RC(cio_tcp_set_nodelay(c, true));
+    CHECK_RC(cio_tcp_set_nodelay(s, true));
     cio_task *t;
     CHECK_RC(cio_spawn(&t, responder, s));
     char msg[MSG], buf[4096];
@@ -84,12 +84,12 @@ static void *main_count(void *arg)
         ssize_t n;
         if (vectored) {
             struct iovec out[2] = {{msg, 10}, {msg + 10, MSG - 10}};
-            CHECK_EQ(cio_tcp_stream_writev(c, out, 2), MSG);
+            CHECK_EQ(cio_stream_writev(c, out, 2), MSG);
             struct iovec in[2] = {{buf, 100}, {buf + 100, sizeof(buf) - 100}};
-            n = CHECK_RC(cio_tcp_stream_readv(c, in, 2));
+            n = CHECK_RC(cio_stream_readv(c, in, 2));
         } else {
-            CHECK_EQ(cio_tcp_stream_write(c, msg, sizeof(msg)), MSG);
-            n = CHECK_RC(cio_tcp_stream_read(c, buf, sizeof(buf)));
+            CHECK_EQ(cio_stream_write(c, msg, sizeof(msg)), MSG);
+            n = CHECK_RC(cio_stream_read(c, buf, sizeof(buf)));
         }
         CHECK_EQ(n, MSG);
         CHECK(memcmp(buf, msg, MSG) == 0);
@@ -107,8 +107,8 @@ static void *main_count(void *arg)
     CHECK(recvs >= 2 * MESSAGES);
     CHECK(recvs <= 2 * MESSAGES + 4);
     CHECK(eagains <= 2);
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 

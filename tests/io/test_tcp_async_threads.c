@@ -34,12 +34,12 @@ static void *flow_writer(void *arg)
         size_t n = f->len - pos < CHUNK ? f->len - pos : CHUNK;
         pattern_fill(buf, n, pos, f->seed);
         size_t done = 0;
-        CHECK_RC(cio_tcp_stream_write_all(f->s, buf, n, &done));
+        CHECK_RC(cio_stream_write_all(f->s, buf, n, &done));
         CHECK_EQ(done, n);
         pos += n;
     }
     if (f->shutdown_after)
-        CHECK_RC(cio_tcp_stream_shutdown(f->s, CIO_SHUTDOWN_WRITE));
+        CHECK_RC(cio_socket_shutdown(f->s, CIO_SHUTDOWN_WRITE));
     free(buf);
     return NULL;
 }
@@ -50,7 +50,7 @@ static void *flow_reader(void *arg)
     unsigned char *buf = xmalloc(CHUNK);
     size_t pos = 0;
     for (;;) {
-        ssize_t n = CHECK_RC(cio_tcp_stream_read(f->s, buf, CHUNK));
+        ssize_t n = CHECK_RC(cio_stream_read(f->s, buf, CHUNK));
         if (n == 0)
             break;
         CHECK_EQ(pattern_check(buf, (size_t)n, pos, f->seed), n);
@@ -77,8 +77,8 @@ static void *main_shared_stream(void *arg)
     CHECK_RC(cio_spawn_ex(&t[3], &on_w0, flow_reader, &sr));
     for (int i = 0; i < 4; i++)
         CHECK_RC(cio_task_join(t[i], NULL));
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 
@@ -90,7 +90,7 @@ static void test_reader_writer_across_workers(void)
 /* ---- owned halves on other workers ---- */
 
 struct owned_reader {
-    cio_tcp_owned_read_half *rd;
+    cio_read_half *rd;
     size_t len;
     unsigned seed;
 };
@@ -101,7 +101,7 @@ static void *owned_read_then_close(void *arg)
     unsigned char *buf = xmalloc(CHUNK);
     size_t pos = 0;
     for (;;) {
-        ssize_t n = CHECK_RC(cio_tcp_owned_read_half_read(o->rd, buf, CHUNK));
+        ssize_t n = CHECK_RC(cio_stream_read(o->rd, buf, CHUNK));
         if (n == 0)
             break;
         CHECK_EQ(pattern_check(buf, (size_t)n, pos, o->seed), n);
@@ -109,12 +109,12 @@ static void *owned_read_then_close(void *arg)
     }
     CHECK_EQ(pos, o->len);
     free(buf);
-    cio_tcp_owned_read_half_close(o->rd);
+    cio_read_half_close(o->rd);
     return NULL;
 }
 
 struct owned_writer {
-    cio_tcp_owned_write_half *wr;
+    cio_write_half *wr;
     size_t len;
     unsigned seed;
 };
@@ -126,11 +126,11 @@ static void *owned_write_then_close(void *arg)
     for (size_t pos = 0; pos < o->len;) {
         size_t n = o->len - pos < CHUNK ? o->len - pos : CHUNK;
         pattern_fill(buf, n, pos, o->seed);
-        CHECK_RC(cio_tcp_owned_write_half_write_all(o->wr, buf, n, NULL));
+        CHECK_RC(cio_stream_write_all(o->wr, buf, n, NULL));
         pos += n;
     }
     free(buf);
-    cio_tcp_owned_write_half_close(o->wr); /* the peer reads end of stream */
+    cio_write_half_close(o->wr); /* the peer reads end of stream */
     return NULL;
 }
 
@@ -140,9 +140,9 @@ static void *main_owned(void *arg)
     for (int round = 0; round < 4; round++) {
         cio_tcp_stream *c, *s;
         tcp_pair(&c, &s);
-        cio_tcp_owned_read_half *rd;
-        cio_tcp_owned_write_half *wr;
-        CHECK_RC(cio_tcp_stream_into_split(s, &rd, &wr));
+        cio_read_half *rd;
+        cio_write_half *wr;
+        CHECK_RC(cio_stream_into_split(s, &rd, &wr));
         struct owned_reader orr = {rd, MID, 5};
         struct owned_writer ow = {wr, MID, 6};
         struct flow cw = {c, MID, 5, true}, cr = {c, MID, 6, false};
@@ -154,7 +154,7 @@ static void *main_owned(void *arg)
         CHECK_RC(cio_spawn_ex(&t[3], &on_w1, flow_reader, &cr));
         for (int i = 0; i < 4; i++)
             CHECK_RC(cio_task_join(t[i], NULL));
-        cio_tcp_stream_close(c);
+        cio_socket_close(c);
     }
     return NULL;
 }
@@ -175,7 +175,7 @@ struct relay_proxy {
 static void *relay_proxy(void *arg)
 {
     struct relay_proxy *p = arg;
-    p->rc = cio_tcp_stream_copy_bidirectional(p->a, p->b, &p->ab, &p->ba);
+    p->rc = cio_stream_copy_bidirectional(p->a, p->b, &p->ab, &p->ba);
     return NULL;
 }
 
@@ -199,10 +199,10 @@ static void *main_relay(void *arg)
     CHECK_RC(p.rc);
     CHECK_EQ(p.ab, MID);
     CHECK_EQ(p.ba, MID + 3);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(a);
-    cio_tcp_stream_close(b);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    cio_socket_close(server);
     return NULL;
 }
 
@@ -226,9 +226,9 @@ static void *wait_read(void *arg)
     char buf[8];
     /* Registering before saying "started" orders the registration before the close. */
     if (w->preregister)
-        CHECK(cio_tcp_stream_writable(w->s) & CIO_READY_WRITABLE);
+        CHECK(cio_socket_writable(w->s) & CIO_READY_WRITABLE);
     atomic_store(&w->started, 1);
-    w->rc = cio_tcp_stream_read(w->s, buf, sizeof(buf));
+    w->rc = cio_stream_read(w->s, buf, sizeof(buf));
     return NULL;
 }
 
@@ -247,11 +247,11 @@ static void *main_close_cross(void *arg)
          * freed before the read has begun (that would be the caller's use after free). */
         CHECK_RC(cio_sleep((10 + round % 3) * CIO_NSEC_PER_MSEC));
         cio_time start = cio_now();
-        cio_tcp_stream_close(s); /* from worker 0, while worker 1's task waits */
+        cio_socket_close(s); /* from worker 0, while worker 1's task waits */
         CHECK_RC(cio_task_join(t, NULL));
         CHECK_EQ(w.rc, -EBADF);
         CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
-        cio_tcp_stream_close(c);
+        cio_socket_close(c);
     }
     return NULL;
 }
@@ -279,7 +279,7 @@ static void *trickle(void *arg)
         if (n > f->len - pos)
             n = f->len - pos;
         pattern_fill(buf, n, pos, f->seed);
-        CHECK_RC(cio_tcp_stream_write_all(f->s, buf, n, NULL));
+        CHECK_RC(cio_stream_write_all(f->s, buf, n, NULL));
         pos += n;
         if (step % 5 == 0)
             CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
@@ -301,7 +301,7 @@ static void *main_deadline_race(void *arg)
     int timeouts = 0;
     for (unsigned i = 0; got < LEN; i++) {
         cio_time saved = cio_deadline_set(cio_now() + (cio_duration)(i % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_tcp_stream_read(s, buf, 1 + i % sizeof(buf));
+        ssize_t n = cio_stream_read(s, buf, 1 + i % sizeof(buf));
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
@@ -313,8 +313,8 @@ static void *main_deadline_race(void *arg)
     }
     CHECK(timeouts > 0);
     CHECK_RC(cio_task_join(t, NULL));
-    cio_tcp_stream_close(c);
-    cio_tcp_stream_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 

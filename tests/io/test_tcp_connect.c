@@ -24,10 +24,10 @@ static bool have_ipv6(void)
     cio_addr a;
     cio_tcp_listener *l;
     CHECK_RC(cio_addr_parse(&a, "[::1]:0"));
-    int rc = cio_tcp_listener_bind(&l, &a, 1);
+    int rc = cio_tcp_listener_new(&l, &a, 1);
     if (rc < 0)
         return false;
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     return true;
 }
 
@@ -43,9 +43,9 @@ static cio_tcp_listener *listen_at(const char *text, cio_addr *ret_addr, int bac
     cio_addr a;
     cio_tcp_listener *l;
     CHECK_RC(cio_addr_parse(&a, text));
-    CHECK_RC(cio_tcp_listener_bind(&l, &a, backlog));
-    CHECK_FD_FLAGS(cio_tcp_listener_fd(l));
-    CHECK_RC(cio_tcp_listener_local_addr(l, ret_addr));
+    CHECK_RC(cio_tcp_listener_new(&l, &a, backlog));
+    CHECK_FD_FLAGS(cio_socket_fd(l));
+    CHECK_RC(cio_socket_local_addr(l, ret_addr));
     CHECK(cio_addr_port(ret_addr) > 0);
     return l;
 }
@@ -65,13 +65,13 @@ static void refuser_open(struct refuser *r, const char *text)
         CHECK_RC(cio_tcp_socket_new_v6(&r->sock));
     else
         CHECK_RC(cio_tcp_socket_new_v4(&r->sock));
-    CHECK_RC(cio_tcp_socket_bind(r->sock, &a));
-    CHECK_RC(cio_tcp_socket_local_addr(r->sock, &r->addr));
+    CHECK_RC(cio_socket_bind(r->sock, &a));
+    CHECK_RC(cio_socket_local_addr(r->sock, &r->addr));
 }
 
 static void refuser_close(struct refuser *r)
 {
-    cio_tcp_socket_close(r->sock);
+    cio_socket_close(r->sock);
 }
 
 /*
@@ -107,8 +107,8 @@ static void hang_open(struct hang *h, const char *text)
 static void hang_close(struct hang *h)
 {
     for (int i = 0; i < h->nfill; i++)
-        cio_tcp_stream_close(h->fill[i]);
-    cio_tcp_listener_close(h->l);
+        cio_socket_close(h->fill[i]);
+    cio_socket_close(h->l);
 }
 
 static cio_duration since(cio_time start)
@@ -121,22 +121,22 @@ static void accept_check(cio_tcp_listener *l, cio_tcp_stream *c)
 {
     cio_tcp_stream *s;
     cio_addr peer, local;
-    CHECK_FD_FLAGS(cio_tcp_stream_fd(c));
+    CHECK_FD_FLAGS(cio_socket_fd(c));
     CHECK_RC(cio_tcp_listener_accept(l, &s, &peer));
-    CHECK_RC(cio_tcp_stream_local_addr(c, &local));
+    CHECK_RC(cio_socket_local_addr(c, &local));
     CHECK(cio_addr_equal(&local, &peer));
     char x = 'x', y = 0;
-    CHECK_RC(cio_tcp_stream_write_all(c, &x, 1, NULL));
-    CHECK_EQ(cio_tcp_stream_read(s, &y, 1), 1);
+    CHECK_RC(cio_stream_write_all(c, &x, 1, NULL));
+    CHECK_EQ(cio_stream_read(s, &y, 1), 1);
     CHECK_EQ(y, 'x');
-    cio_tcp_stream_close(s);
+    cio_socket_close(s);
 }
 
 /* The peer of @c is @want. */
 static void check_peer(cio_tcp_stream *c, const cio_addr *want)
 {
     cio_addr peer;
-    CHECK_RC(cio_tcp_stream_peer_addr(c, &peer));
+    CHECK_RC(cio_socket_peer_addr(c, &peer));
     CHECK(cio_addr_equal(&peer, want));
 }
 
@@ -158,8 +158,8 @@ static void *main_numeric(void *arg)
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     check_peer(c, &addr);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -189,9 +189,9 @@ static void *main_host_literals(void *arg)
         CHECK_RC(cio_tcp_stream_connect_host(&c, hosts[i], port));
         check_peer(c, &addr);
         accept_check(l, c);
-        cio_tcp_stream_close(c);
+        cio_socket_close(c);
     }
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -227,10 +227,10 @@ static void *main_localhost(void *arg)
 {
     (void)arg;
     cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_bind_name(&l, "localhost:0", 0));
-    CHECK_FD_FLAGS(cio_tcp_listener_fd(l));
+    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
+    CHECK_FD_FLAGS(cio_socket_fd(l));
     cio_addr addr;
-    CHECK_RC(cio_tcp_listener_local_addr(l, &addr));
+    CHECK_RC(cio_socket_local_addr(l, &addr));
     int port = cio_addr_port(&addr);
     CHECK(port > 0);
     char text[64];
@@ -239,17 +239,17 @@ static void *main_localhost(void *arg)
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     check_peer(c, &addr);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
     CHECK_RC(cio_tcp_stream_connect_host(&c, "localhost", (uint16_t)port));
     check_peer(c, &addr);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
     /* Letter case does not matter to the resolver. */
     snprintf(text, sizeof(text), "LocalHost:%d", port);
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     accept_check(l, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -271,9 +271,9 @@ static void *main_localhost_dual(void *arg)
         l6 = listen_at("[::1]:0", &a6, 0);
         a4 = a6;
         CHECK_RC(cio_addr_ipv4(&a4, CIO_IPV4_LOOPBACK, (uint16_t)cio_addr_port(&a6)));
-        if (cio_tcp_listener_bind(&l4, &a4, 0) < 0) {
+        if (cio_tcp_listener_new(&l4, &a4, 0) < 0) {
             l4 = NULL; /* that port is taken on IPv4: try another */
-            cio_tcp_listener_close(l6);
+            cio_socket_close(l6);
         }
     }
     CHECK(l4 != NULL);
@@ -282,20 +282,20 @@ static void *main_localhost_dual(void *arg)
     cio_tcp_stream *c;
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     cio_addr peer;
-    CHECK_RC(cio_tcp_stream_peer_addr(c, &peer));
+    CHECK_RC(cio_socket_peer_addr(c, &peer));
     CHECK(cio_addr_equal(&peer, &a6) || cio_addr_equal(&peer, &a4));
     accept_check(cio_addr_equal(&peer, &a6) ? l6 : l4, c);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
     /* With only one family listening, happy eyeballs finds the other at once. */
     cio_tcp_listener *gone = cio_addr_equal(&peer, &a6) ? l6 : l4;
     cio_tcp_listener *left = gone == l6 ? l4 : l6;
-    cio_tcp_listener_close(gone);
+    cio_socket_close(gone);
     cio_time t0 = cio_now();
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     CHECK(since(t0) < 1000 * MS);
     accept_check(left, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(left);
+    cio_socket_close(c);
+    cio_socket_close(left);
     return NULL;
 }
 
@@ -329,8 +329,8 @@ static void *main_he_refused(void *arg)
     CHECK_EQ(cio_test_open_fds(), fds + 1);
     check_peer(c, &ok);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     refuser_close(&r);
     return NULL;
 }
@@ -367,8 +367,8 @@ static void *main_he_hanging(void *arg)
     CHECK_EQ(cio_test_open_fds(), fds + 1); /* the winner only: the loser is closed */
     check_peer(c, &ok);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     hang_close(&h);
     return NULL;
 }
@@ -407,8 +407,8 @@ static void *main_he_failure_advances(void *arg)
     CHECK(took < 900 * MS);
     check_peer(c, &ok);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
-    cio_tcp_listener_close(l);
+    cio_socket_close(c);
+    cio_socket_close(l);
     refuser_close(&r);
     hang_close(&h);
     return NULL;
@@ -439,7 +439,7 @@ static void *main_he_interleave(void *arg)
     check_peer(c, &other);
     accept_check(l_other, c);
     CHECK_ERR(cio_tcp_listener_try_accept(l_same, &s, NULL), -EAGAIN);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
 
     /* Sequential mode keeps the given order: the same-family listener is reached (after
      * the hanging attempt's own timeout). */
@@ -450,10 +450,10 @@ static void *main_he_interleave(void *arg)
     check_peer(c, &same);
     accept_check(l_same, c);
     CHECK_ERR(cio_tcp_listener_try_accept(l_other, &s, NULL), -EAGAIN);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
 
-    cio_tcp_listener_close(l_same);
-    cio_tcp_listener_close(l_other);
+    cio_socket_close(l_same);
+    cio_socket_close(l_other);
     hang_close(&h);
     return NULL;
 }
@@ -479,7 +479,7 @@ static void *main_single_family(void *arg)
     CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 3, NULL));
     check_peer(c, &ok);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
 
     /* A hanging first address holds a one-family list until its attempt timeout. */
     struct hang h;
@@ -493,10 +493,10 @@ static void *main_single_family(void *arg)
     CHECK(took < 2000 * MS);
     check_peer(c, &ok);
     accept_check(l, c);
-    cio_tcp_stream_close(c);
+    cio_socket_close(c);
     hang_close(&h);
 
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     refuser_close(&r1);
     refuser_close(&r2);
     return NULL;
@@ -528,7 +528,7 @@ static void *main_he_off(void *arg)
     CHECK(c == NULL);
     CHECK_EQ(cio_test_open_fds(), fds);
     CHECK_ERR(cio_tcp_listener_try_accept(l, &s, NULL), -EAGAIN);
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     hang_close(&h);
     return NULL;
 }
@@ -738,7 +738,7 @@ static void *main_bad_input(void *arg)
         int rc = cio_tcp_stream_connect(&c, bad[i]);
         if (rc != -EINVAL)
             TEST_FAIL("connect(\"%s\") = %d (%s), expected -EINVAL", bad[i], rc, cio_strerror(rc));
-        rc = cio_tcp_listener_bind_name(&l, bad[i], 0);
+        rc = cio_tcp_listener_new_name(&l, bad[i], 0);
         if (rc != -EINVAL)
             TEST_FAIL("bind_name(\"%s\") = %d (%s), expected -EINVAL", bad[i], rc,
                       cio_strerror(rc));
@@ -770,8 +770,8 @@ static void *main_bad_input(void *arg)
     CHECK_ERR(cio_tcp_stream_connect_addrs(&c, mixed, 2, NULL), -EAFNOSUPPORT);
     cio_addr empty = {0};
     CHECK_ERR(cio_tcp_stream_connect_addrs(&c, &empty, 1, NULL), -EAFNOSUPPORT);
-    CHECK_ERR(cio_tcp_listener_bind_name(NULL, "127.0.0.1:0", 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_bind_name(&l, NULL, 0), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new_name(NULL, "127.0.0.1:0", 0), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new_name(&l, NULL, 0), -EINVAL);
     CHECK(c == NULL);
     CHECK(l == NULL);
     CHECK_EQ(cio_test_open_fds(), fds);
@@ -793,7 +793,7 @@ static void *main_unresolvable(void *arg)
     int rc = cio_tcp_stream_connect(&c, "nonexistent.invalid:80");
     int rc2 = rc == -ETIMEDOUT ? 0 : cio_tcp_stream_connect_host(&c, "nonexistent.invalid", 80);
     cio_tcp_listener *l = NULL;
-    int rc3 = rc == -ETIMEDOUT ? 0 : cio_tcp_listener_bind_name(&l, "nonexistent.invalid:0", 0);
+    int rc3 = rc == -ETIMEDOUT ? 0 : cio_tcp_listener_new_name(&l, "nonexistent.invalid:0", 0);
     cio_deadline_restore(saved);
     if (rc == -ETIMEDOUT)
         TEST_SKIP("the resolver did not answer within 10 s (no DNS here)");
@@ -831,13 +831,13 @@ static void test_outside_task(void)
     CHECK_ERR(cio_tcp_stream_connect_addrs(&c, &a, 1, NULL), -EPERM);
     CHECK(c == NULL);
     cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_bind_name(&l, "127.0.0.1:0", 0));
-    cio_tcp_listener_close(l);
-    CHECK_RC(cio_tcp_listener_bind_name(&l, "localhost:0", 0));
-    CHECK_FD_FLAGS(cio_tcp_listener_fd(l));
-    CHECK_RC(cio_tcp_listener_local_addr(l, &a));
+    CHECK_RC(cio_tcp_listener_new_name(&l, "127.0.0.1:0", 0));
+    cio_socket_close(l);
+    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
+    CHECK_FD_FLAGS(cio_socket_fd(l));
+    CHECK_RC(cio_socket_local_addr(l, &a));
     CHECK(cio_addr_port(&a) > 0);
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
 }
 
 /* ---- binding ---- */
@@ -849,10 +849,10 @@ static void *main_bind_name(void *arg)
     size_t n = have_ipv6() ? 3 : 2;
     for (size_t i = 0; i < n; i++) {
         cio_tcp_listener *l;
-        CHECK_RC(cio_tcp_listener_bind_name(&l, texts[i], 0));
-        CHECK_FD_FLAGS(cio_tcp_listener_fd(l));
+        CHECK_RC(cio_tcp_listener_new_name(&l, texts[i], 0));
+        CHECK_FD_FLAGS(cio_socket_fd(l));
         cio_addr addr;
-        CHECK_RC(cio_tcp_listener_local_addr(l, &addr));
+        CHECK_RC(cio_socket_local_addr(l, &addr));
         CHECK(cio_addr_port(&addr) > 0);
         cio_addr_kind kind = cio_addr_get_kind(&addr);
         CHECK(kind == CIO_ADDR_IPV4 || kind == CIO_ADDR_IPV6);
@@ -866,12 +866,12 @@ static void *main_bind_name(void *arg)
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_stream_connect(&c, text));
         accept_check(l, c);
-        cio_tcp_stream_close(c);
+        cio_socket_close(c);
         /* The port is taken now: a second bind fails with the bind's error. */
         cio_tcp_listener *l2 = NULL;
-        CHECK_ERR(cio_tcp_listener_bind_name(&l2, text, 0), -EADDRINUSE);
+        CHECK_ERR(cio_tcp_listener_new_name(&l2, text, 0), -EADDRINUSE);
         CHECK(l2 == NULL);
-        cio_tcp_listener_close(l);
+        cio_socket_close(l);
     }
     return NULL;
 }
@@ -886,49 +886,49 @@ static void test_reuseport_listeners(void)
     cio_addr any, a0, a;
     CHECK_RC(cio_addr_parse(&any, "127.0.0.1:0"));
     cio_tcp_listener *ls[3];
-    CHECK_RC(cio_tcp_listener_bind_reuseport_n(ls, 3, &any, 0));
-    CHECK_RC(cio_tcp_listener_local_addr(ls[0], &a0));
+    CHECK_RC(cio_tcp_listener_new_reuseport_n(ls, 3, &any, 0));
+    CHECK_RC(cio_socket_local_addr(ls[0], &a0));
     CHECK(cio_addr_port(&a0) > 0);
     for (int i = 0; i < 3; i++) {
-        CHECK_FD_FLAGS(cio_tcp_listener_fd(ls[i]));
-        CHECK_RC(cio_tcp_listener_local_addr(ls[i], &a));
+        CHECK_FD_FLAGS(cio_socket_fd(ls[i]));
+        CHECK_RC(cio_socket_local_addr(ls[i], &a));
         CHECK(cio_addr_equal(&a, &a0));
     }
     /* One more with SO_REUSEPORT joins the group; one without is refused. */
     cio_tcp_listener *extra, *plain = NULL;
-    CHECK_RC(cio_tcp_listener_bind_reuseport(&extra, &a0, 0));
-    CHECK_ERR(cio_tcp_listener_bind(&plain, &a0, 0), -EADDRINUSE);
+    CHECK_RC(cio_tcp_listener_new_reuseport(&extra, &a0, 0));
+    CHECK_ERR(cio_tcp_listener_new(&plain, &a0, 0), -EADDRINUSE);
     CHECK(plain == NULL);
-    cio_tcp_listener_close(extra);
+    cio_socket_close(extra);
     for (int i = 0; i < 3; i++)
-        cio_tcp_listener_close(ls[i]);
+        cio_socket_close(ls[i]);
 
     /* IPv6 too, when there is IPv6 loopback. */
     if (have_ipv6()) {
         CHECK_RC(cio_addr_parse(&any, "[::1]:0"));
-        CHECK_RC(cio_tcp_listener_bind_reuseport_n(ls, 2, &any, 0));
-        CHECK_RC(cio_tcp_listener_local_addr(ls[0], &a0));
-        CHECK_RC(cio_tcp_listener_local_addr(ls[1], &a));
+        CHECK_RC(cio_tcp_listener_new_reuseport_n(ls, 2, &any, 0));
+        CHECK_RC(cio_socket_local_addr(ls[0], &a0));
+        CHECK_RC(cio_socket_local_addr(ls[1], &a));
         CHECK(cio_addr_equal(&a, &a0));
-        cio_tcp_listener_close(ls[0]);
-        cio_tcp_listener_close(ls[1]);
+        cio_socket_close(ls[0]);
+        cio_socket_close(ls[1]);
     }
 
     /* Errors: nothing made, nothing left open. */
     cio_tcp_listener *none[2] = {NULL, NULL};
     cio_addr unix_addr;
     CHECK_RC(cio_addr_parse(&unix_addr, "/tmp/x.sock"));
-    CHECK_ERR(cio_tcp_listener_bind_reuseport(&extra, &unix_addr, 0), -EAFNOSUPPORT);
-    CHECK_ERR(cio_tcp_listener_bind_reuseport(&extra, NULL, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_bind_reuseport(NULL, &a0, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_bind_reuseport_n(none, 0, &a0, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_bind_reuseport_n(none, 2, &unix_addr, 0), -EAFNOSUPPORT);
+    CHECK_ERR(cio_tcp_listener_new_reuseport(&extra, &unix_addr, 0), -EAFNOSUPPORT);
+    CHECK_ERR(cio_tcp_listener_new_reuseport(&extra, NULL, 0), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new_reuseport(NULL, &a0, 0), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new_reuseport_n(none, 0, &a0, 0), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new_reuseport_n(none, 2, &unix_addr, 0), -EAFNOSUPPORT);
     /* A port held without SO_REUSEPORT: the group cannot form. */
     cio_addr held;
     cio_tcp_listener *holder = listen_at("127.0.0.1:0", &held, 0);
-    CHECK_ERR(cio_tcp_listener_bind_reuseport_n(none, 2, &held, 0), -EADDRINUSE);
+    CHECK_ERR(cio_tcp_listener_new_reuseport_n(none, 2, &held, 0), -EADDRINUSE);
     CHECK(none[0] == NULL && none[1] == NULL);
-    cio_tcp_listener_close(holder);
+    cio_socket_close(holder);
 }
 
 CIO_TEST_MAIN(TEST(test_connect_numeric_v4), TEST(test_connect_numeric_v6),

@@ -20,9 +20,9 @@ static bool have_ipv6(void)
     cio_addr a;
     cio_tcp_listener *l;
     CHECK_RC(cio_addr_parse(&a, "[::1]:0"));
-    if (cio_tcp_listener_bind(&l, &a, 1) < 0)
+    if (cio_tcp_listener_new(&l, &a, 1) < 0)
         return false;
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     return true;
 }
 
@@ -31,8 +31,8 @@ static cio_tcp_listener *listen_at(const char *text, cio_addr *ret_addr, int bac
     cio_addr a;
     cio_tcp_listener *l;
     CHECK_RC(cio_addr_parse(&a, text));
-    CHECK_RC(cio_tcp_listener_bind(&l, &a, backlog));
-    CHECK_RC(cio_tcp_listener_local_addr(l, ret_addr));
+    CHECK_RC(cio_tcp_listener_new(&l, &a, backlog));
+    CHECK_RC(cio_socket_local_addr(l, ret_addr));
     return l;
 }
 
@@ -65,8 +65,8 @@ static void hang_open(struct hang *h, const char *text)
 static void hang_close(struct hang *h)
 {
     for (int i = 0; i < h->nfill; i++)
-        cio_tcp_stream_close(h->fill[i]);
-    cio_tcp_listener_close(h->l);
+        cio_socket_close(h->fill[i]);
+    cio_socket_close(h->l);
 }
 
 static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
@@ -98,11 +98,11 @@ static void *shard_acceptor(void *arg)
         if (rc == -ECANCELED)
             return NULL;
         CHECK_RC(rc);
-        CHECK_FD_FLAGS(cio_tcp_stream_fd(s));
+        CHECK_FD_FLAGS(cio_socket_fd(s));
         char b;
-        CHECK_EQ(cio_tcp_stream_read(s, &b, 1), 1);
+        CHECK_EQ(cio_stream_read(s, &b, 1), 1);
         CHECK_EQ(b, 's');
-        cio_tcp_stream_close(s);
+        cio_socket_close(s);
         atomic_fetch_add(&sh->accepted, 1);
         atomic_fetch_add(sh->total, 1);
     }
@@ -116,8 +116,8 @@ static void *main_sharded(void *arg)
     cio_addr any, addr;
     CHECK_RC(cio_addr_parse(&any, "127.0.0.1:0"));
     cio_tcp_listener *ls[2];
-    CHECK_RC(cio_tcp_listener_bind_reuseport_n(ls, 2, &any, 0));
-    CHECK_RC(cio_tcp_listener_local_addr(ls[0], &addr));
+    CHECK_RC(cio_tcp_listener_new_reuseport_n(ls, 2, &any, 0));
+    CHECK_RC(cio_socket_local_addr(ls[0], &addr));
     atomic_int total = 0;
     struct shard shards[2];
     cio_task *tasks[2];
@@ -135,8 +135,8 @@ static void *main_sharded(void *arg)
     for (int i = 0; i < SHARD_CONNECTIONS; i++) {
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_stream_connect(&c, text));
-        CHECK_RC(cio_tcp_stream_write_all(c, "s", 1, NULL));
-        cio_tcp_stream_close(c);
+        CHECK_RC(cio_stream_write_all(c, "s", 1, NULL));
+        cio_socket_close(c);
     }
     for (int i = 0; i < 5000 && atomic_load(&total) < SHARD_CONNECTIONS; i++)
         CHECK_RC(cio_sleep(MS));
@@ -151,8 +151,8 @@ static void *main_sharded(void *arg)
     CHECK_EQ(a0 + a1, SHARD_CONNECTIONS);
     CHECK(a0 > 0);
     CHECK(a1 > 0);
-    cio_tcp_listener_close(ls[0]);
-    cio_tcp_listener_close(ls[1]);
+    cio_socket_close(ls[0]);
+    cio_socket_close(ls[1]);
     return NULL;
 }
 
@@ -176,9 +176,9 @@ static void *name_connector_task(void *arg)
     for (int i = 0; i < NAME_ROUNDS; i++) {
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_stream_connect(&c, k->text));
-        CHECK_FD_FLAGS(cio_tcp_stream_fd(c));
-        CHECK_RC(cio_tcp_stream_write_all(c, "n", 1, NULL));
-        cio_tcp_stream_close(c);
+        CHECK_FD_FLAGS(cio_socket_fd(c));
+        CHECK_RC(cio_stream_write_all(c, "n", 1, NULL));
+        cio_socket_close(c);
         atomic_fetch_add(k->done, 1);
     }
     return NULL;
@@ -196,9 +196,9 @@ static void *drain_task(void *arg)
         cio_tcp_stream *s;
         CHECK_RC(cio_tcp_listener_accept(d->l, &s, NULL));
         char b;
-        CHECK_EQ(cio_tcp_stream_read(s, &b, 1), 1);
+        CHECK_EQ(cio_stream_read(s, &b, 1), 1);
         CHECK_EQ(b, 'n');
-        cio_tcp_stream_close(s);
+        cio_socket_close(s);
     }
     return NULL;
 }
@@ -207,9 +207,9 @@ static void *main_names(void *arg)
 {
     (void)arg;
     cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_bind_name(&l, "localhost:0", 0));
+    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
     cio_addr addr;
-    CHECK_RC(cio_tcp_listener_local_addr(l, &addr));
+    CHECK_RC(cio_socket_local_addr(l, &addr));
     struct drain d = {l, NAME_TASKS * NAME_ROUNDS};
     cio_task *drainer = spawn_on(1, drain_task, &d);
     atomic_int done = 0;
@@ -227,7 +227,7 @@ static void *main_names(void *arg)
     cio_join_set_free(set);
     CHECK_EQ(atomic_load(&done), NAME_TASKS * NAME_ROUNDS);
     CHECK_RC(cio_task_join(drainer, NULL));
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -264,8 +264,8 @@ static void *main_lookup_race(void *arg)
     cio_addr a;
     CHECK_RC(cio_tcp_socket_new_v4(&sock));
     CHECK_RC(cio_addr_parse(&a, "127.0.0.1:0"));
-    CHECK_RC(cio_tcp_socket_bind(sock, &a));
-    CHECK_RC(cio_tcp_socket_local_addr(sock, &a));
+    CHECK_RC(cio_socket_bind(sock, &a));
+    CHECK_RC(cio_socket_local_addr(sock, &a));
     int cancelled = 0, refused = 0;
     for (int i = 0; i < 100; i++) {
         struct lookup_race r;
@@ -288,7 +288,7 @@ static void *main_lookup_race(void *arg)
     }
     CHECK(cancelled > 0);
     printf("    lookup race: %d cancelled, %d refused\n", cancelled, refused);
-    cio_tcp_socket_close(sock);
+    cio_socket_close(sock);
     return NULL;
 }
 
@@ -335,16 +335,16 @@ static void *main_he_worker1(void *arg)
     CHECK(j.took < 2000 * MS);
     CHECK_EQ(cio_test_open_fds(), fds + 1);
     cio_addr peer;
-    CHECK_RC(cio_tcp_stream_peer_addr(j.stream, &peer));
+    CHECK_RC(cio_socket_peer_addr(j.stream, &peer));
     CHECK(cio_addr_equal(&peer, &ok));
     /* The stream is registered with worker 1 and usable from here (worker 0). */
     cio_tcp_stream *s;
     CHECK_RC(cio_tcp_listener_accept(l, &s, NULL));
-    CHECK_RC(cio_tcp_stream_write_all(j.stream, "h", 1, NULL));
+    CHECK_RC(cio_stream_write_all(j.stream, "h", 1, NULL));
     char b;
-    CHECK_EQ(cio_tcp_stream_read(s, &b, 1), 1);
-    cio_tcp_stream_close(s);
-    cio_tcp_stream_close(j.stream);
+    CHECK_EQ(cio_stream_read(s, &b, 1), 1);
+    cio_socket_close(s);
+    cio_socket_close(j.stream);
 
     /* Cancelled from worker 0 while both attempts hang on worker 1. */
     struct hang h4;
@@ -364,7 +364,7 @@ static void *main_he_worker1(void *arg)
     CHECK_EQ(cio_test_open_fds(), fds);
     hang_close(&h4);
 
-    cio_tcp_listener_close(l);
+    cio_socket_close(l);
     hang_close(&h);
     return NULL;
 }

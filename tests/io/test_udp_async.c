@@ -2,7 +2,8 @@
  * test_udp_async.c: the async operations only UDP has, on loopback sockets, one runtime worker
  * — connected sockets (send, recv, peek, peek_sender, -ECONNREFUSED through a suspended
  * receive), truncation reported in messages and batches (CIO_UDP_MSG_TRUNC), the message and
- * batch calls, and argument errors. What UDP shares with Unix datagrams is tested for both in
+ * batch calls, a message receive and a plain receive waiting together (each served), and
+ * argument errors. What UDP shares with Unix datagrams is tested for both in
  * test_dgram_async.c.
  */
 #include <errno.h>
@@ -16,7 +17,7 @@
 /* A socket bound to 127.0.0.1, port from the kernel. */
 static cio_udp_socket *bind_local(cio_addr *ret_addr)
 {
-    return (cio_udp_socket *)dgram_kind_udp.bind_local(false, ret_addr);
+    return (cio_udp_socket *)(void *)dgram_kind_udp.bind_local(false, ret_addr);
 }
 
 /* ---- connected sockets ---- */
@@ -27,30 +28,30 @@ static void *main_connected(void *arg)
     cio_addr aaddr, baddr;
     cio_udp_socket *a = bind_local(&aaddr);
     cio_udp_socket *b = bind_local(&baddr);
-    CHECK_RC(cio_udp_socket_connect(a, &baddr));
-    CHECK_RC(cio_udp_socket_connect(b, &aaddr));
-    CHECK_EQ(cio_udp_socket_send(a, "hello", 5), 5);
+    CHECK_RC(cio_dgram_connect(a, &baddr));
+    CHECK_RC(cio_dgram_connect(b, &aaddr));
+    CHECK_EQ(cio_dgram_send(a, "hello", 5), 5);
     cio_addr from;
-    CHECK_EQ(cio_udp_socket_peek_sender(b, &from), 5);
+    CHECK_EQ(cio_dgram_peek_sender(b, &from), 5);
     CHECK(cio_addr_equal(&from, &aaddr));
     char buf[16];
-    CHECK_EQ(cio_udp_socket_peek(b, buf, sizeof(buf)), 5);
-    CHECK_EQ(cio_udp_socket_peek_from(b, buf, sizeof(buf), &from), 5);
-    CHECK_EQ(cio_udp_socket_recv(b, buf, sizeof(buf)), 5);
+    CHECK_EQ(cio_dgram_peek(b, buf, sizeof(buf)), 5);
+    CHECK_EQ(cio_dgram_peek_from(b, buf, sizeof(buf), &from), 5);
+    CHECK_EQ(cio_dgram_recv(b, buf, sizeof(buf)), 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
     /* The peer goes away: the next datagram draws an ICMP port unreachable, which a
      * receive waiting on the connected socket reports. */
-    cio_udp_socket_close(b);
-    CHECK_EQ(cio_udp_socket_send(a, "x", 1), 1);
+    cio_socket_close(b);
+    CHECK_EQ(cio_dgram_send(a, "x", 1), 1);
     cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
-    CHECK_ERR(cio_udp_socket_recv(a, buf, sizeof(buf)), -ECONNREFUSED);
+    CHECK_ERR(cio_dgram_recv(a, buf, sizeof(buf)), -ECONNREFUSED);
     cio_deadline_restore(saved);
     /* Not connected: send needs an address. */
     cio_addr uaddr;
     cio_udp_socket *u = bind_local(&uaddr);
-    CHECK_ERR(cio_udp_socket_send(u, "x", 1), -EDESTADDRREQ);
-    cio_udp_socket_close(u);
-    cio_udp_socket_close(a);
+    CHECK_ERR(cio_dgram_send(u, "x", 1), -EDESTADDRREQ);
+    cio_socket_close(u);
+    cio_socket_close(a);
     return NULL;
 }
 
@@ -70,7 +71,7 @@ static void *main_truncation_in_messages(void *arg)
     unsigned char big[3000], buf[100];
     pattern_fill(big, sizeof(big), 0, 4);
     /* The message calls report it in the message. */
-    CHECK_EQ(cio_udp_socket_send_to(a, big, sizeof(big), &baddr), sizeof(big));
+    CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
     struct iovec iov = {buf, sizeof(buf)};
     cio_udp_msg m = {.iov = &iov, .iovcnt = 1};
     CHECK_EQ(cio_udp_socket_recv_msg(b, &m), sizeof(buf));
@@ -78,8 +79,8 @@ static void *main_truncation_in_messages(void *arg)
     CHECK_EQ(m.datagram_len, sizeof(big));
     CHECK(cio_addr_equal(&m.addr, &aaddr));
     /* And in a batch. */
-    CHECK_EQ(cio_udp_socket_send_to(a, big, 50, &baddr), 50);
-    CHECK_EQ(cio_udp_socket_send_to(a, big, sizeof(big), &baddr), sizeof(big));
+    CHECK_EQ(cio_dgram_send_to(a, big, 50, &baddr), 50);
+    CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
     unsigned char b1[100], b2[100];
     struct iovec v[2] = {{b1, sizeof(b1)}, {b2, sizeof(b2)}};
     cio_udp_msg ms[2] = {{.iov = &v[0], .iovcnt = 1}, {.iov = &v[1], .iovcnt = 1}};
@@ -93,8 +94,8 @@ static void *main_truncation_in_messages(void *arg)
     CHECK(!(ms[0].flags & CIO_UDP_MSG_TRUNC));
     CHECK(ms[1].flags & CIO_UDP_MSG_TRUNC);
     CHECK_EQ(ms[1].datagram_len, sizeof(big));
-    cio_udp_socket_close(a);
-    cio_udp_socket_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 
@@ -166,8 +167,8 @@ static void *main_msgs(void *arg)
     CHECK_ERR(cio_udp_socket_recv_batch(b, NULL, 1), -EINVAL);
     CHECK_ERR(cio_udp_socket_send_msg(a, NULL), -EINVAL);
     CHECK_ERR(cio_udp_socket_recv_msg(b, NULL), -EINVAL);
-    cio_udp_socket_close(a);
-    cio_udp_socket_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 
@@ -176,13 +177,82 @@ static void test_messages_and_batches(void)
     run(main_msgs, NULL);
 }
 
+/* ---- recv_msg and plain receives waiting at once ---- */
+
+struct msg_or_plain_receiver {
+    cio_udp_socket *u;
+    bool with_msg;
+    char buf[16];
+    cio_udp_msg m;
+    struct iovec iov;
+    ssize_t n;
+};
+
+static void *msg_or_plain_recv_task(void *arg)
+{
+    struct msg_or_plain_receiver *r = arg;
+    if (r->with_msg) {
+        r->iov = (struct iovec){r->buf, sizeof(r->buf)};
+        r->m = (cio_udp_msg){.iov = &r->iov, .iovcnt = 1};
+        r->n = cio_udp_socket_recv_msg(r->u, &r->m);
+    } else {
+        r->n = cio_dgram_recv(r->u, r->buf, sizeof(r->buf));
+    }
+    return NULL;
+}
+
+/* A message receive and a plain receive wait on one socket together: each datagram goes to
+ * one of them, the other waits on for the next. */
+static void *main_recv_msg_with_plain_receiver(void *arg)
+{
+    (void)arg;
+    cio_addr aaddr, baddr;
+    cio_udp_socket *a = bind_local(&aaddr);
+    cio_udp_socket *b = bind_local(&baddr);
+    struct msg_or_plain_receiver rm = {.u = b, .with_msg = true};
+    struct msg_or_plain_receiver rp = {.u = b, .with_msg = false};
+    cio_task *t[2];
+    CHECK_RC(cio_spawn(&t[0], msg_or_plain_recv_task, &rm));
+    CHECK_RC(cio_spawn(&t[1], msg_or_plain_recv_task, &rp));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[0]));
+    CHECK(!cio_task_is_finished(t[1]));
+    /* The sending direction is free meanwhile. */
+    CHECK_EQ(cio_dgram_send_to(b, "w", 1, &aaddr), 1);
+    CHECK_EQ(cio_dgram_send_to(a, "ONE", 3, &baddr), 3);
+    int first = wait_first_finished(t, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[1 - first]));
+    CHECK_EQ(cio_dgram_send_to(a, "TWO", 3, &baddr), 3);
+    CHECK_RC(cio_task_join(t[0], NULL));
+    CHECK_RC(cio_task_join(t[1], NULL));
+    CHECK_EQ(rm.n, 3);
+    CHECK_EQ(rp.n, 3);
+    struct msg_or_plain_receiver *one = first == 0 ? &rm : &rp, *two = first == 0 ? &rp : &rm;
+    CHECK(memcmp(one->buf, "ONE", 3) == 0);
+    CHECK(memcmp(two->buf, "TWO", 3) == 0);
+    CHECK_EQ(rm.m.len, 3);
+    CHECK(cio_addr_equal(&rm.m.addr, &aaddr));
+    char x;
+    CHECK_EQ(cio_dgram_recv(a, &x, 1), 1);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    return NULL;
+}
+
+static void test_recv_msg_with_plain_receiver(void)
+{
+    run(main_recv_msg_with_plain_receiver, NULL);
+}
+
 /* ---- argument errors, outside a task ---- */
 
 static ssize_t raw_recv(void *ctx)
 {
     cio_udp_socket *u = ctx;
     char b[64];
-    ssize_t n = recv(cio_udp_socket_fd(u), b, sizeof(b), MSG_DONTWAIT);
+    ssize_t n = recv(cio_socket_fd(u), b, sizeof(b), MSG_DONTWAIT);
     return n < 0 ? -errno : n;
 }
 
@@ -191,20 +261,21 @@ static void test_errors(void)
     cio_addr addr;
     cio_udp_socket *u = bind_local(&addr);
     char buf[4];
-    CHECK_ERR(cio_udp_socket_recv(u, buf, sizeof(buf)), -EPERM);
-    CHECK_ERR(cio_udp_socket_send_to(u, "x", 1, &addr), -EPERM);
-    CHECK_ERR(cio_udp_socket_readable(u), -EPERM);
-    CHECK_ERR(cio_udp_socket_recv(NULL, buf, sizeof(buf)), -EINVAL);
-    CHECK_ERR(cio_udp_socket_recv(u, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_udp_socket_send_to(u, "x", 1, NULL), -EINVAL);
+    CHECK_ERR(cio_dgram_recv(u, buf, sizeof(buf)), -EPERM);
+    CHECK_ERR(cio_dgram_send_to(u, "x", 1, &addr), -EPERM);
+    CHECK_ERR(cio_socket_readable(u), -EPERM);
+    CHECK_ERR((cio_dgram_recv)(NULL, buf, sizeof(buf)), -EINVAL);
+    CHECK_ERR(cio_dgram_recv(u, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_dgram_send_to(u, "x", 1, NULL), -EINVAL);
     cio_addr unix_addr;
     CHECK_RC(cio_addr_unix(&unix_addr, "/nonexistent", 12));
-    CHECK_ERR(cio_udp_socket_send_to(u, "x", 1, &unix_addr), -EAFNOSUPPORT);
-    CHECK_ERR(cio_udp_socket_poll_send_to(u, "x", 1, &unix_addr, NULL, NULL), -EAFNOSUPPORT);
+    CHECK_ERR(cio_dgram_send_to(u, "x", 1, &unix_addr), -EAFNOSUPPORT);
+    CHECK_ERR(cio_dgram_poll_send_to(u, "x", 1, &unix_addr, NULL, NULL), -EAFNOSUPPORT);
     /* try_io works outside a task. */
-    CHECK_ERR(cio_udp_socket_try_io(u, CIO_READABLE, raw_recv, u), -EAGAIN);
-    cio_udp_socket_close(u);
+    CHECK_ERR(cio_socket_try_io(u, CIO_READABLE, raw_recv, u), -EAGAIN);
+    cio_socket_close(u);
 }
 
 CIO_TEST_MAIN(TEST(test_connected_and_refused), TEST(test_truncation_in_messages),
-              TEST(test_messages_and_batches), TEST(test_errors))
+              TEST(test_messages_and_batches), TEST(test_recv_msg_with_plain_receiver),
+              TEST(test_errors))

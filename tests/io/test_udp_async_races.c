@@ -36,9 +36,9 @@ static cio_udp_socket *bind_local(cio_addr *ret_addr)
     cio_addr addr;
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
     cio_udp_socket *u;
-    CHECK_RC(cio_udp_socket_bind(&u, &addr));
-    CHECK_FD_FLAGS(cio_udp_socket_fd(u));
-    CHECK_RC(cio_udp_socket_local_addr(u, ret_addr));
+    CHECK_RC(cio_udp_socket_new(&u, &addr));
+    CHECK_FD_FLAGS(cio_socket_fd(u));
+    CHECK_RC(cio_socket_local_addr(u, ret_addr));
     return u;
 }
 
@@ -95,8 +95,8 @@ static void *sender_task(void *arg)
         }
         size_t len = make_datagram(buf, i);
         cio_time saved = short_deadline(&rng);
-        ssize_t n = next_rand(&rng) % 2 ? cio_udp_socket_send_to(r->tx, buf, len, &r->rx_addr)
-                                        : cio_udp_socket_send(r->tx, buf, len);
+        ssize_t n = next_rand(&rng) % 2 ? cio_dgram_send_to(r->tx, buf, len, &r->rx_addr)
+                                        : cio_dgram_send(r->tx, buf, len);
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             r->send_cuts++;
@@ -119,24 +119,24 @@ static int receive_some(struct race *r, unsigned *rng)
     ssize_t n;
     switch (next_rand(rng) % 5) {
     case 0:
-        n = cio_udp_socket_recv_from(r->rx, buf, sizeof(buf), &from);
+        n = cio_dgram_recv_from(r->rx, buf, sizeof(buf), &from);
         if (n < 0)
             return (int)n;
         check_datagram(r, buf, n, &from);
         break;
     case 1:
-        n = cio_udp_socket_recv(r->rx, buf, sizeof(buf));
+        n = cio_dgram_recv(r->rx, buf, sizeof(buf));
         if (n < 0)
             return (int)n;
         check_datagram(r, buf, n, NULL);
         break;
     case 2: {
         unsigned char p[128];
-        n = cio_udp_socket_peek_from(r->rx, p, sizeof(p), &from);
+        n = cio_dgram_peek_from(r->rx, p, sizeof(p), &from);
         if (n < 0)
             return (int)n;
         check_datagram(r, p, n, &from); /* peeked, not taken: still the next one */
-        ssize_t m = cio_udp_socket_recv(r->rx, buf, sizeof(buf));
+        ssize_t m = cio_dgram_recv(r->rx, buf, sizeof(buf));
         if (m < 0)
             return (int)m; /* cut between peek and receive: nothing taken */
         CHECK_EQ(m, n);
@@ -182,7 +182,7 @@ static void race_open(struct race *r, unsigned workers)
     memset(r, 0, sizeof(*r));
     r->tx = bind_local(&r->tx_addr);
     r->rx = bind_local(&r->rx_addr);
-    CHECK_RC(cio_udp_socket_connect(r->tx, &r->rx_addr));
+    CHECK_RC(cio_dgram_connect(r->tx, &r->rx_addr));
     atomic_init(&r->received, 0);
     r->workers = workers;
 }
@@ -192,10 +192,10 @@ static void race_close(struct race *r)
     /* Nothing more queued. */
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x[128];
-    CHECK_ERR(cio_udp_socket_recv(r->rx, x, sizeof(x)), -ETIMEDOUT);
+    CHECK_ERR(cio_dgram_recv(r->rx, x, sizeof(x)), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    cio_udp_socket_close(r->tx);
-    cio_udp_socket_close(r->rx);
+    cio_socket_close(r->tx);
+    cio_socket_close(r->rx);
 }
 
 /* ---- receives under deadlines ---- */
@@ -311,8 +311,8 @@ static void *echo_server(void *arg)
     unsigned char buf[2048];
     for (int i = 0; i < ROUNDS; i++) {
         cio_addr from;
-        ssize_t n = CHECK_RC(cio_udp_socket_recv_from(e->u, buf, sizeof(buf), &from));
-        CHECK_EQ(cio_udp_socket_send_to(e->u, buf, (size_t)n, &from), n);
+        ssize_t n = CHECK_RC(cio_dgram_recv_from(e->u, buf, sizeof(buf), &from));
+        CHECK_EQ(cio_dgram_send_to(e->u, buf, (size_t)n, &from), n);
     }
     return NULL;
 }
@@ -323,20 +323,20 @@ static void *main_echo_workers(void *arg)
     cio_addr saddr, caddr;
     cio_udp_socket *s = bind_local(&saddr);
     cio_udp_socket *c = bind_local(&caddr);
-    CHECK_RC(cio_udp_socket_connect(c, &saddr));
+    CHECK_RC(cio_dgram_connect(c, &saddr));
     struct echo e = {s};
     cio_task *t = spawn_on(2, 1, echo_server, &e);
     unsigned char out[2048], in[2048];
     for (int i = 0; i < ROUNDS; i++) {
         size_t len = (size_t)(i * 7 % 2000);
         pattern_fill(out, len, (uint64_t)i, 2);
-        CHECK_EQ(cio_udp_socket_send(c, out, len), len);
-        CHECK_EQ(cio_udp_socket_recv(c, in, sizeof(in)), len);
+        CHECK_EQ(cio_dgram_send(c, out, len), len);
+        CHECK_EQ(cio_dgram_recv(c, in, sizeof(in)), len);
         CHECK(memcmp(in, out, len) == 0);
     }
     CHECK_RC(cio_task_join(t, NULL));
-    cio_udp_socket_close(c);
-    cio_udp_socket_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
     return NULL;
 }
 

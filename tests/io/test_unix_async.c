@@ -6,9 +6,10 @@
  * succeeding once the server accepts, cancellable), descriptor passing as suspending calls
  * (several descriptors, received close-on-exec, none leaked, overflow closed), plain reads
  * across a write that carried descriptors (the regression for Linux's early end of such
- * reads), what owned halves add for Unix streams (credentials, descriptors, -EPIPE once both
- * halves closed), and argument errors. What Unix streams share with TCP is tested for both
- * in test_stream_async*.c.
+ * reads), a descriptor receive and a plain read waiting on one stream together (each served),
+ * what owned halves add for Unix streams (credentials, descriptors, -EPIPE once both halves
+ * closed), and argument errors. What Unix streams share with TCP is tested for both in
+ * test_stream_async*.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,8 +46,8 @@ static void abstract_name(cio_addr *ret_addr)
 static cio_unix_listener *listen_at(const cio_addr *addr, int backlog)
 {
     cio_unix_listener *l;
-    CHECK_RC(cio_unix_listener_bind(&l, addr, backlog));
-    CHECK_FD_FLAGS(cio_unix_listener_fd(l));
+    CHECK_RC(cio_unix_listener_new(&l, addr, backlog));
+    CHECK_FD_FLAGS(cio_socket_fd(l));
     return l;
 }
 
@@ -58,9 +59,9 @@ static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_se
     cio_unix_listener *l = listen_at(&addr, 0);
     CHECK_RC(cio_unix_stream_connect(ret_client, &addr));
     CHECK_RC(cio_unix_listener_accept(l, ret_server, NULL));
-    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_client));
-    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_server));
-    cio_unix_listener_close(l);
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_server));
+    cio_socket_close(l);
 }
 
 static bool same_file(int a, int b)
@@ -77,27 +78,27 @@ static bool same_file(int a, int b)
 static void echo_at(const cio_addr *addr)
 {
     cio_unix_listener *l = listen_at(addr, 0);
-    struct stream_acceptor a = {&stream_kind_unix, (kind_listener *)l, 2};
+    struct stream_acceptor a = {&stream_kind_unix, cio_as_socket(l), 2};
     cio_addr bound;
-    CHECK_RC(cio_unix_listener_local_addr(l, &bound));
+    CHECK_RC(cio_socket_local_addr(l, &bound));
     cio_task *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     CHECK_RC(cio_yield()); /* the acceptor parks on the empty backlog */
     for (int i = 0; i < 2; i++) {
         cio_unix_stream *c;
         CHECK_RC(cio_unix_stream_connect(&c, &bound));
-        CHECK_FD_FLAGS(cio_unix_stream_fd(c));
+        CHECK_FD_FLAGS(cio_socket_fd(c));
         cio_addr peer;
-        CHECK_RC(cio_unix_stream_peer_addr(c, &peer));
+        CHECK_RC(cio_socket_peer_addr(c, &peer));
         CHECK(cio_addr_equal(&peer, &bound));
-        stream_echo_exchange(&stream_kind_unix, (kind_stream *)c);
-        CHECK_RC(cio_unix_stream_shutdown(c, CIO_SHUTDOWN_WRITE));
+        stream_echo_exchange(cio_as_stream(c));
+        CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
         char b;
-        CHECK_EQ(cio_unix_stream_read(c, &b, 1), 0);
-        cio_unix_stream_close(c);
+        CHECK_EQ(cio_stream_read(c, &b, 1), 0);
+        cio_socket_close(c);
     }
     CHECK_RC(cio_task_join(t, NULL));
-    cio_unix_listener_close(l);
+    cio_socket_close(l);
 }
 
 static void *main_echo_kinds(void *arg)
@@ -133,9 +134,9 @@ static void *main_connect_errors(void *arg)
     /* A datagram socket at the path. */
     tmp_path(&addr, "dgram.sock");
     cio_unix_datagram *d;
-    CHECK_RC(cio_unix_datagram_bind(&d, &addr));
+    CHECK_RC(cio_unix_datagram_new(&d, &addr));
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -EPROTOTYPE);
-    cio_unix_datagram_close(d);
+    cio_socket_close(d);
     /* A stale socket file: nobody listens. */
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ECONNREFUSED);
     CHECK_ERR(cio_unix_stream_connect(NULL, &addr), -EINVAL);
@@ -230,15 +231,15 @@ static void *main_full_backlog(void *arg)
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
     CHECK_RC(cio_task_join(t, NULL));
     /* The accepted one is the first client held (the backlog is a queue). */
-    CHECK_EQ(cio_unix_stream_write(held[0], "first", 5), 5);
+    CHECK_EQ(cio_stream_write(held[0], "first", 5), 5);
     char buf[8];
-    CHECK_EQ(cio_unix_stream_read(a.s, buf, sizeof(buf)), 5);
+    CHECK_EQ(cio_stream_read(a.s, buf, sizeof(buf)), 5);
     CHECK(memcmp(buf, "first", 5) == 0);
-    cio_unix_stream_close(a.s);
-    cio_unix_stream_close(c);
+    cio_socket_close(a.s);
+    cio_socket_close(c);
     for (size_t i = 0; i < n; i++)
-        cio_unix_stream_close(held[i]);
-    cio_unix_listener_close(l);
+        cio_socket_close(held[i]);
+    cio_socket_close(l);
     return NULL;
 }
 
@@ -260,7 +261,7 @@ struct fd_receiver {
 static void *recv_fds_task(void *arg)
 {
     struct fd_receiver *r = arg;
-    r->n = cio_unix_stream_recv_fds(r->s, r->buf, sizeof(r->buf), r->got, 8, &r->nfds);
+    r->n = cio_unix_recv_fds(r->s, r->buf, sizeof(r->buf), r->got, 8, &r->nfds, NULL);
     return NULL;
 }
 
@@ -274,7 +275,7 @@ static void *main_fd_passing(void *arg)
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
     cio_unix_datagram *d1, *d2;
     CHECK_RC(cio_unix_datagram_pair(&d1, &d2));
-    int sent[3] = {pipes[0], pipes[1], cio_unix_datagram_fd(d1)};
+    int sent[3] = {pipes[0], pipes[1], cio_socket_fd(d1)};
     int before = cio_test_open_fds();
 
     /* The receiver waits first: the descriptors arrive while it is suspended. */
@@ -283,7 +284,7 @@ static void *main_fd_passing(void *arg)
     CHECK_RC(cio_spawn(&t, recv_fds_task, &r));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
-    CHECK_EQ(cio_unix_stream_send_fds(a, "FDS", 3, sent, 3), 3);
+    CHECK_EQ(cio_unix_send_fds(a, "FDS", 3, sent, 3, NULL), 3);
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_EQ(r.n, 3);
     CHECK(memcmp(r.buf, "FDS", 3) == 0);
@@ -300,39 +301,39 @@ static void *main_fd_passing(void *arg)
     CHECK_EQ(read(pipes[0], buf, sizeof(buf)), 2);
     cio_unix_datagram *passed;
     CHECK_RC(cio_unix_datagram_from_fd(&passed, r.got[2]));
-    CHECK_EQ(cio_unix_datagram_send(passed, "dg", 2), 2);
-    CHECK_EQ(cio_unix_datagram_recv(d2, buf, sizeof(buf)), 2);
-    cio_unix_datagram_close(passed);
+    CHECK_EQ(cio_dgram_send(passed, "dg", 2), 2);
+    CHECK_EQ(cio_dgram_recv(d2, buf, sizeof(buf)), 2);
+    cio_socket_close(passed);
     CHECK_SYS(close(r.got[0]));
     CHECK_SYS(close(r.got[1]));
     CHECK_EQ(cio_test_open_fds(), before);
 
     /* Data without descriptors reports none; more descriptors than room: -ENOBUFS, every
      * one that arrived closed. */
-    CHECK_EQ(cio_unix_stream_send_fds(a, "plain", 5, NULL, 0), 5);
+    CHECK_EQ(cio_unix_send_fds(a, "plain", 5, NULL, 0, NULL), 5);
     int got[8];
     size_t n = 99;
-    CHECK_EQ(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 8, &n), 5);
+    CHECK_EQ(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), 5);
     CHECK_EQ(n, 0);
-    CHECK_EQ(cio_unix_stream_send_fds(a, "X", 1, sent, 3), 1);
+    CHECK_EQ(cio_unix_send_fds(a, "X", 1, sent, 3, NULL), 1);
     n = 99;
-    CHECK_ERR(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 2, &n), -ENOBUFS);
+    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), got, 2, &n, NULL), -ENOBUFS);
     CHECK_EQ(n, 99); /* written only on success */
     CHECK_EQ(cio_test_open_fds(), before);
     /* Argument errors, at once. */
-    CHECK_ERR(cio_unix_stream_send_fds(a, NULL, 0, sent, 1), -EINVAL);
-    CHECK_ERR(cio_unix_stream_send_fds(a, "x", 1, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_unix_stream_send_fds(a, "x", 1, sent, CIO_UNIX_FDS_MAX + 1), -EINVAL);
-    CHECK_ERR(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 8, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_stream_recv_fds(NULL, buf, sizeof(buf), got, 8, &n), -EINVAL);
+    CHECK_ERR(cio_unix_send_fds(a, NULL, 0, sent, 1, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_send_fds(a, "x", 1, NULL, 1, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_send_fds(a, "x", 1, sent, CIO_UNIX_FDS_MAX + 1, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, NULL, NULL), -EINVAL);
+    CHECK_ERR((cio_unix_recv_fds)(NULL, buf, sizeof(buf), got, 8, &n, NULL), -EINVAL);
     int bad = 1000;
-    CHECK_ERR(cio_unix_stream_send_fds(a, "x", 1, &bad, 1), -EBADF);
+    CHECK_ERR(cio_unix_send_fds(a, "x", 1, &bad, 1, NULL), -EBADF);
     /* A receive cut by its deadline took nothing: the descriptors come with the next. */
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 8, &n), -ETIMEDOUT);
+    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    CHECK_EQ(cio_unix_stream_send_fds(a, "Y", 1, sent, 2), 1);
-    CHECK_EQ(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 8, &n), 1);
+    CHECK_EQ(cio_unix_send_fds(a, "Y", 1, sent, 2, NULL), 1);
+    CHECK_EQ(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), 1);
     CHECK_EQ(n, 2);
     CHECK_FD_FLAGS(got[0]);
     CHECK_FD_FLAGS(got[1]);
@@ -340,23 +341,23 @@ static void *main_fd_passing(void *arg)
     CHECK_SYS(close(got[1]));
 
     /* Datagrams: descriptors alone, and with data, through the suspending calls. */
-    CHECK_EQ(cio_unix_datagram_send_fds(d1, NULL, 0, sent, 2, NULL), 0);
-    CHECK_EQ(cio_unix_datagram_recv_fds(d2, buf, sizeof(buf), got, 8, &n, NULL), 0);
+    CHECK_EQ(cio_unix_send_fds(d1, NULL, 0, sent, 2, NULL), 0);
+    CHECK_EQ(cio_unix_recv_fds(d2, buf, sizeof(buf), got, 8, &n, NULL), 0);
     CHECK_EQ(n, 2);
     CHECK_FD_FLAGS(got[0]);
     CHECK(same_file(got[1], pipes[1]));
     CHECK_SYS(close(got[0]));
     CHECK_SYS(close(got[1]));
-    CHECK_EQ(cio_unix_datagram_send_fds(d1, "dgfd", 4, sent, 1, NULL), 4);
-    CHECK_ERR(cio_unix_datagram_recv_fds(d2, buf, sizeof(buf), got, 0, &n, NULL), -ENOBUFS);
+    CHECK_EQ(cio_unix_send_fds(d1, "dgfd", 4, sent, 1, NULL), 4);
+    CHECK_ERR(cio_unix_recv_fds(d2, buf, sizeof(buf), got, 0, &n, NULL), -ENOBUFS);
     CHECK_EQ(cio_test_open_fds(), before);
 
-    cio_unix_datagram_close(d1);
-    cio_unix_datagram_close(d2);
+    cio_socket_close(d1);
+    cio_socket_close(d2);
     CHECK_SYS(close(pipes[0]));
     CHECK_SYS(close(pipes[1]));
-    cio_unix_stream_close(a);
-    cio_unix_stream_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
 }
@@ -380,47 +381,47 @@ static void *main_read_across_fds(void *arg)
     int pipes[2];
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
     for (int round = 0; round < 3; round++) {
-        CHECK_EQ(cio_unix_stream_write(a, "AAA", 3), 3);
-        CHECK_EQ(cio_unix_stream_send_fds(a, "BBB", 3, pipes, 2), 3);
-        CHECK_EQ(cio_unix_stream_write(a, "CCC", 3), 3);
-        CHECK_EQ(cio_unix_stream_send_fds(a, "DDD", 3, pipes, 1), 3);
-        CHECK_EQ(cio_unix_stream_write(a, "E", 1), 1);
+        CHECK_EQ(cio_stream_write(a, "AAA", 3), 3);
+        CHECK_EQ(cio_unix_send_fds(a, "BBB", 3, pipes, 2, NULL), 3);
+        CHECK_EQ(cio_stream_write(a, "CCC", 3), 3);
+        CHECK_EQ(cio_unix_send_fds(a, "DDD", 3, pipes, 1, NULL), 3);
+        CHECK_EQ(cio_stream_write(a, "E", 1), 1);
         char buf[64];
         cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
         if (round == 0) {
-            CHECK_EQ(cio_unix_stream_read(b, buf, sizeof(buf)), 13);
+            CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 13);
         } else if (round == 1) {
             char x[5], y[64];
             struct iovec iov[2] = {{x, 5}, {y, sizeof(y)}};
-            CHECK_EQ(cio_unix_stream_readv(b, iov, 2), 13);
+            CHECK_EQ(cio_stream_readv(b, iov, 2), 13);
             memcpy(buf, x, 5);
             memcpy(buf + 5, y, 8);
         } else {
-            CHECK_RC(cio_unix_stream_read_exact(b, buf, 13, NULL));
+            CHECK_RC(cio_stream_read_exact(b, buf, 13, NULL));
         }
         cio_deadline_restore(saved);
         CHECK(memcmp(buf, "AAABBBCCCDDDE", 13) == 0);
         /* Nothing left, and the descriptors that came with plain reads were closed. */
         saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-        CHECK_ERR(cio_unix_stream_read(b, buf, sizeof(buf)), -ETIMEDOUT);
+        CHECK_ERR(cio_stream_read(b, buf, sizeof(buf)), -ETIMEDOUT);
         cio_deadline_restore(saved);
         CHECK_EQ(cio_test_open_fds(), base + 4);
     }
     /* recv_fds takes one message's descriptors and stops there; what follows stays. */
-    CHECK_EQ(cio_unix_stream_send_fds(a, "F1", 2, pipes, 1), 2);
-    CHECK_EQ(cio_unix_stream_write(a, "tail", 4), 4);
+    CHECK_EQ(cio_unix_send_fds(a, "F1", 2, pipes, 1, NULL), 2);
+    CHECK_EQ(cio_stream_write(a, "tail", 4), 4);
     char buf[64];
     int got[4];
     size_t n = 0;
-    CHECK_EQ(cio_unix_stream_recv_fds(b, buf, sizeof(buf), got, 4, &n), 2);
+    CHECK_EQ(cio_unix_recv_fds(b, buf, sizeof(buf), got, 4, &n, NULL), 2);
     CHECK_EQ(n, 1);
     CHECK_SYS(close(got[0]));
-    CHECK_EQ(cio_unix_stream_read(b, buf, sizeof(buf)), 4);
+    CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "tail", 4) == 0);
     CHECK_SYS(close(pipes[0]));
     CHECK_SYS(close(pipes[1]));
-    cio_unix_stream_close(a);
-    cio_unix_stream_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
 }
@@ -428,6 +429,81 @@ static void *main_read_across_fds(void *arg)
 static void test_read_across_descriptor_boundary(void)
 {
     run(main_read_across_fds, NULL);
+}
+
+/* ---- recv_fds and plain reads waiting at once ---- */
+
+struct fd_or_plain_reader {
+    cio_unix_stream *s;
+    bool with_fds;
+    char buf[16];
+    int got[4];
+    size_t nfds;
+    ssize_t n;
+};
+
+static void *fd_or_plain_read_task(void *arg)
+{
+    struct fd_or_plain_reader *r = arg;
+    if (r->with_fds)
+        r->n = cio_unix_recv_fds(r->s, r->buf, sizeof(r->buf), r->got, 4, &r->nfds, NULL);
+    else
+        r->n = cio_stream_read(r->s, r->buf, sizeof(r->buf));
+    return NULL;
+}
+
+/* A descriptor receive and a plain read wait on one stream together: each message goes to one
+ * of them, the other waits on; descriptors that reach the plain read are closed, none leaks. */
+static void *main_recv_fds_with_plain_reader(void *arg)
+{
+    (void)arg;
+    int base = cio_test_open_fds();
+    cio_unix_stream *a, *b;
+    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    int pipes[2];
+    CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
+    struct fd_or_plain_reader rf = {.s = b, .with_fds = true, .nfds = 99};
+    struct fd_or_plain_reader rp = {.s = b, .with_fds = false};
+    cio_task *t[2];
+    CHECK_RC(cio_spawn(&t[0], fd_or_plain_read_task, &rf));
+    CHECK_RC(cio_spawn(&t[1], fd_or_plain_read_task, &rp));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[0]));
+    CHECK(!cio_task_is_finished(t[1]));
+    /* The writing direction is free meanwhile. */
+    CHECK_EQ(cio_stream_write(b, "w", 1), 1);
+    CHECK_EQ(cio_unix_send_fds(a, "ONE", 3, pipes, 2, NULL), 3);
+    int first = wait_first_finished(t, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[1 - first]));
+    CHECK_EQ(cio_unix_send_fds(a, "TWO", 3, pipes, 1, NULL), 3);
+    CHECK_RC(cio_task_join(t[0], NULL));
+    CHECK_RC(cio_task_join(t[1], NULL));
+    CHECK_EQ(rf.n, 3);
+    CHECK_EQ(rp.n, 3);
+    struct fd_or_plain_reader *one = first == 0 ? &rf : &rp, *two = first == 0 ? &rp : &rf;
+    CHECK(memcmp(one->buf, "ONE", 3) == 0);
+    CHECK(memcmp(two->buf, "TWO", 3) == 0);
+    CHECK_EQ(rf.nfds, first == 0 ? 2 : 1);
+    for (size_t i = 0; i < rf.nfds; i++) {
+        CHECK_FD_FLAGS(rf.got[i]);
+        CHECK(same_file(rf.got[i], pipes[i]));
+        CHECK_SYS(close(rf.got[i]));
+    }
+    char x;
+    CHECK_EQ(cio_stream_read(a, &x, 1), 1);
+    CHECK_SYS(close(pipes[0]));
+    CHECK_SYS(close(pipes[1]));
+    cio_socket_close(a);
+    cio_socket_close(b);
+    CHECK_EQ(cio_test_open_fds(), base); /* the plain read's descriptors were closed */
+    return NULL;
+}
+
+static void test_recv_fds_with_plain_reader(void)
+{
+    run(main_recv_fds_with_plain_reader, NULL);
 }
 
 /* ---- owned halves: what Unix streams add ---- */
@@ -440,24 +516,27 @@ static void *main_owned_halves_unix(void *arg)
     int base = cio_test_open_fds();
     cio_unix_stream *c, *s;
     listener_pair(&c, &s);
-    cio_unix_owned_read_half *rd;
-    cio_unix_owned_write_half *wr;
-    CHECK_RC(cio_unix_stream_into_split(s, &rd, &wr));
+    cio_read_half *rd;
+    cio_write_half *wr;
+    CHECK_RC(cio_stream_into_split(s, &rd, &wr));
     cio_unix_cred cred;
-    CHECK_RC(cio_unix_stream_peer_cred(cio_unix_owned_read_half_stream(rd), &cred));
+    CHECK_RC(cio_unix_peer_cred(rd, &cred));
+    CHECK_EQ(cred.pid, getpid());
+    /* The stream pointer stays valid while the halves are open: the kind's own calls. */
+    CHECK_RC(cio_unix_peer_cred(s, &cred));
     CHECK_EQ(cred.pid, getpid());
     int pipes[2];
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
-    CHECK_EQ(cio_unix_stream_send_fds(c, "F", 1, pipes, 2), 1);
+    CHECK_EQ(cio_unix_send_fds(c, "F", 1, pipes, 2, NULL), 1);
     char buf[16];
     int got[2];
     size_t n = 0;
-    CHECK_EQ(cio_unix_owned_read_half_recv_fds(rd, buf, sizeof(buf), got, 2, &n), 1);
+    CHECK_EQ(cio_unix_recv_fds(rd, buf, sizeof(buf), got, 2, &n, NULL), 1);
     CHECK_EQ(n, 2);
-    CHECK_EQ(cio_unix_owned_write_half_send_fds(wr, "G", 1, got, 2), 1);
+    CHECK_EQ(cio_unix_send_fds(wr, "G", 1, got, 2, NULL), 1);
     CHECK_SYS(close(got[0]));
     CHECK_SYS(close(got[1]));
-    CHECK_EQ(cio_unix_stream_recv_fds(c, buf, sizeof(buf), got, 2, &n), 1);
+    CHECK_EQ(cio_unix_recv_fds(c, buf, sizeof(buf), got, 2, &n, NULL), 1);
     CHECK(same_file(got[0], pipes[0]));
     CHECK_SYS(close(got[0]));
     CHECK_SYS(close(got[1]));
@@ -466,13 +545,13 @@ static void *main_owned_halves_unix(void *arg)
 
     /* Closing the write half sends end of stream; the socket lives until the read half
      * closes too. */
-    cio_unix_owned_write_half_close(wr);
-    CHECK_EQ(cio_unix_stream_read(c, buf, sizeof(buf)), 0);
-    CHECK_EQ(cio_unix_stream_write(c, "still", 5), 5);
-    CHECK_EQ(cio_unix_owned_read_half_read(rd, buf, sizeof(buf)), 5);
-    cio_unix_owned_read_half_close(rd);
-    CHECK_ERR(cio_unix_stream_write(c, "gone", 4), -EPIPE);
-    cio_unix_stream_close(c);
+    cio_write_half_close(wr);
+    CHECK_EQ(cio_stream_read(c, buf, sizeof(buf)), 0);
+    CHECK_EQ(cio_stream_write(c, "still", 5), 5);
+    CHECK_EQ(cio_stream_read(rd, buf, sizeof(buf)), 5);
+    cio_read_half_close(rd);
+    CHECK_ERR(cio_stream_write(c, "gone", 4), -EPIPE);
+    cio_socket_close(c);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
 }
@@ -488,7 +567,7 @@ static ssize_t raw_recv(void *ctx)
 {
     cio_unix_stream *s = ctx;
     char b[64];
-    ssize_t n = recv(cio_unix_stream_fd(s), b, sizeof(b), MSG_DONTWAIT);
+    ssize_t n = recv(cio_socket_fd(s), b, sizeof(b), MSG_DONTWAIT);
     return n < 0 ? -errno : n;
 }
 
@@ -497,23 +576,23 @@ static void test_errors_outside_task(void)
     cio_unix_stream *a, *b;
     CHECK_RC(cio_unix_stream_pair(&a, &b));
     char buf[4];
-    CHECK_ERR(cio_unix_stream_read(a, buf, sizeof(buf)), -EPERM);
-    CHECK_ERR(cio_unix_stream_write(a, "x", 1), -EPERM);
-    CHECK_ERR(cio_unix_stream_readable(a), -EPERM);
-    CHECK_ERR(cio_unix_stream_read(NULL, buf, sizeof(buf)), -EINVAL);
-    CHECK_ERR(cio_unix_stream_read(a, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_unix_stream_write(NULL, "x", 1), -EINVAL);
+    CHECK_ERR(cio_stream_read(a, buf, sizeof(buf)), -EPERM);
+    CHECK_ERR(cio_stream_write(a, "x", 1), -EPERM);
+    CHECK_ERR(cio_socket_readable(a), -EPERM);
+    CHECK_ERR((cio_stream_read)(NULL, buf, sizeof(buf)), -EINVAL);
+    CHECK_ERR(cio_stream_read(a, NULL, 1), -EINVAL);
+    CHECK_ERR((cio_stream_write)(NULL, "x", 1), -EINVAL);
     CHECK_ERR(cio_unix_listener_accept(NULL, &a, NULL), -EINVAL);
     CHECK_ERR(cio_unix_listener_poll_accept(NULL, &a, NULL, NULL, NULL), -EINVAL);
     /* try_io works outside a task. */
-    CHECK_EQ(cio_unix_stream_try_write(b, "abc", 3), 3);
-    CHECK_EQ(cio_unix_stream_try_io(a, CIO_READABLE, raw_recv, a), 3);
-    CHECK_EQ(cio_unix_stream_copy(a, b, NULL), -EPERM);
-    cio_unix_stream_close(a);
-    cio_unix_stream_close(b);
+    CHECK_EQ(cio_stream_try_write(b, "abc", 3), 3);
+    CHECK_EQ(cio_socket_try_io(a, CIO_READABLE, raw_recv, a), 3);
+    CHECK_EQ(cio_stream_copy(a, b, NULL), -EPERM);
+    cio_socket_close(a);
+    cio_socket_close(b);
 }
 
 CIO_TEST_MAIN(TEST(test_echo_path_abstract_autobind), TEST(test_connect_errors),
               TEST(test_connect_full_backlog), TEST(test_fd_passing),
-              TEST(test_read_across_descriptor_boundary), TEST(test_owned_halves_unix),
-              TEST(test_errors_outside_task))
+              TEST(test_read_across_descriptor_boundary), TEST(test_recv_fds_with_plain_reader),
+              TEST(test_owned_halves_unix), TEST(test_errors_outside_task))

@@ -32,9 +32,9 @@ static void *fd_sender_task(void *arg)
     unsigned rng = 71;
     for (uint32_t i = 0; i < FD_MESSAGES; i++) {
         size_t nfds = 1 + i % 2;
-        CHECK_EQ(cio_unix_stream_send_fds(f->s, &i, sizeof(i), f->fds, nfds), sizeof(i));
+        CHECK_EQ(cio_unix_send_fds(f->s, &i, sizeof(i), f->fds, nfds, NULL), sizeof(i));
         if (next_rand(&rng) % 5 == 0)
-            CHECK_EQ(cio_unix_stream_write(f->s, "-", 1), 1);
+            CHECK_EQ(cio_stream_write(f->s, "-", 1), 1);
         pause_a_little(&rng);
     }
     return NULL;
@@ -63,7 +63,7 @@ static void *main_recv_fds_race(void *arg)
         size_t n = 99;
         unsigned char buf[4];
         cio_time saved = short_deadline(&rng);
-        ssize_t k = cio_unix_stream_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n);
+        ssize_t k = cio_unix_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n, NULL);
         cio_deadline_restore(saved);
         if (k == -ETIMEDOUT) {
             timeouts++;
@@ -94,8 +94,8 @@ static void *main_recv_fds_race(void *arg)
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_SYS(close(f.fds[0]));
     CHECK_SYS(close(f.fds[1]));
-    cio_unix_stream_close(a);
-    cio_unix_stream_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
 }
@@ -128,7 +128,7 @@ static void *dgram_sender_task(void *arg)
         memcpy(buf, &i, sizeof(i));
         memset(buf + sizeof(i), (int)(i & 0xff), len - sizeof(i));
         cio_time saved = short_deadline(&rng);
-        ssize_t n = cio_unix_datagram_send(s->d, buf, len);
+        ssize_t n = cio_dgram_send(s->d, buf, len);
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             s->cut++;
@@ -158,14 +158,14 @@ static void *main_dgram_race(void *arg)
         ssize_t n;
         switch (next_rand(&rng) % 3) {
         case 0:
-            n = cio_unix_datagram_recv(b, buf, sizeof(buf));
+            n = cio_dgram_recv(b, buf, sizeof(buf));
             break;
         case 1: {
             /* A peek cut short or not, then a receive of the same datagram. */
             unsigned char p[64];
-            n = cio_unix_datagram_peek(b, p, sizeof(p));
+            n = cio_dgram_peek(b, p, sizeof(p));
             if (n >= 0) {
-                ssize_t m = cio_unix_datagram_recv(b, buf, sizeof(buf));
+                ssize_t m = cio_dgram_recv(b, buf, sizeof(buf));
                 CHECK_EQ(m, n);
                 CHECK(memcmp(p, buf, (size_t)n) == 0);
             }
@@ -173,7 +173,7 @@ static void *main_dgram_race(void *arg)
         }
         default: {
             cio_addr from;
-            n = cio_unix_datagram_recv_from(b, buf, sizeof(buf), &from);
+            n = cio_dgram_recv_from(b, buf, sizeof(buf), &from);
             if (n >= 0)
                 CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
             break;
@@ -202,10 +202,10 @@ static void *main_dgram_race(void *arg)
     /* Nothing more queued. */
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x;
-    CHECK_ERR(cio_unix_datagram_recv(b, &x, 1), -ETIMEDOUT);
+    CHECK_ERR(cio_dgram_recv(b, &x, 1), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 

@@ -1,11 +1,13 @@
 /*
  * test_unix_async_dgram.c: the async operations only Unix datagram sockets have, one runtime
  * worker — unnamed senders (socketpair ends, unbound sockets) reported as such, a sender
- * suspended on the receiver's full queue and woken when it drains, and argument errors
- * (descriptor passing included). What Unix datagrams share with UDP is tested for both in
+ * suspended on the receiver's full queue and woken when it drains, a descriptor receive and a
+ * plain receive waiting together (each served), and argument errors (descriptor passing
+ * included). What Unix datagrams share with UDP is tested for both in
  * test_dgram_async.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +34,8 @@ static void abstract_name(cio_addr *ret_addr, const char *tag)
 static cio_unix_datagram *bind_at(const cio_addr *addr)
 {
     cio_unix_datagram *d;
-    CHECK_RC(cio_unix_datagram_bind(&d, addr));
-    CHECK_FD_FLAGS(cio_unix_datagram_fd(d));
+    CHECK_RC(cio_unix_datagram_new(&d, addr));
+    CHECK_FD_FLAGS(cio_socket_fd(d));
     return d;
 }
 
@@ -46,28 +48,28 @@ static void *main_unnamed_senders(void *arg)
     (void)arg;
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    CHECK_EQ(cio_unix_datagram_send(a, "pair", 4), 4);
+    CHECK_EQ(cio_dgram_send(a, "pair", 4), 4);
     cio_addr from;
-    CHECK_EQ(cio_unix_datagram_peek_sender(b, &from), 4);
+    CHECK_EQ(cio_dgram_peek_sender(b, &from), 4);
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
     char buf[16];
-    CHECK_EQ(cio_unix_datagram_recv_from(b, buf, sizeof(buf), &from), 4);
+    CHECK_EQ(cio_dgram_recv_from(b, buf, sizeof(buf), &from), 4);
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
 
     cio_addr saddr;
     abstract_name(&saddr, "unnamed");
     cio_unix_datagram *s = bind_at(&saddr), *c;
-    CHECK_RC(cio_unix_datagram_unbound(&c));
-    CHECK_EQ(cio_unix_datagram_poll_send_to(c, "ab", 2, &saddr, NULL, NULL), 2);
-    CHECK_EQ(cio_unix_datagram_recv_from(s, buf, sizeof(buf), &from), 2);
+    CHECK_RC(cio_unix_datagram_new(&c, NULL));
+    CHECK_EQ(cio_dgram_poll_send_to(c, "ab", 2, &saddr, NULL, NULL), 2);
+    CHECK_EQ(cio_dgram_recv_from(s, buf, sizeof(buf), &from), 2);
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED); /* an unbound sender */
-    cio_unix_datagram_close(c);
-    cio_unix_datagram_close(s);
+    cio_socket_close(c);
+    cio_socket_close(s);
 
     /* The peer is gone. */
-    cio_unix_datagram_close(b);
-    CHECK(cio_unix_datagram_send(a, "z", 1) < 0);
-    cio_unix_datagram_close(a);
+    cio_socket_close(b);
+    CHECK(cio_dgram_send(a, "z", 1) < 0);
+    cio_socket_close(a);
     return NULL;
 }
 
@@ -89,7 +91,7 @@ static void *drain_later(void *arg)
     CHECK_RC(cio_sleep(20 * CIO_NSEC_PER_MSEC));
     char buf[64];
     for (int i = 0; i < k->count; i++)
-        CHECK_RC(cio_unix_datagram_recv(k->d, buf, sizeof(buf)));
+        CHECK_RC(cio_dgram_recv(k->d, buf, sizeof(buf)));
     return NULL;
 }
 
@@ -100,7 +102,7 @@ static void *main_full_queue(void *arg)
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     int queued = 0;
     for (; queued < 100000; queued++) {
-        ssize_t n = cio_unix_datagram_try_send(a, "q", 1);
+        ssize_t n = cio_dgram_try_send(a, "q", 1);
         if (n == -EAGAIN)
             break;
         CHECK_EQ(n, 1);
@@ -108,22 +110,22 @@ static void *main_full_queue(void *arg)
     CHECK(queued > 0 && queued < 100000);
     /* Full: the send waits; under a deadline it sends nothing. */
     cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_datagram_send(a, "x", 1), -ETIMEDOUT);
-    CHECK_ERR(cio_unix_datagram_writable(a), -ETIMEDOUT);
+    CHECK_ERR(cio_dgram_send(a, "x", 1), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_writable(a), -ETIMEDOUT);
     cio_deadline_restore(saved);
     /* The receiver drains in 20 ms: the waiting send goes then. */
     struct drainer k = {b, queued};
     cio_task *t;
     CHECK_RC(cio_spawn(&t, drain_later, &k));
     cio_time start = cio_now();
-    CHECK_EQ(cio_unix_datagram_send(a, "last", 4), 4);
+    CHECK_EQ(cio_dgram_send(a, "last", 4), 4);
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
     CHECK_RC(cio_task_join(t, NULL));
     char buf[8];
-    CHECK_EQ(cio_unix_datagram_recv(b, buf, sizeof(buf)), 4); /* the timed-out one never went */
+    CHECK_EQ(cio_dgram_recv(b, buf, sizeof(buf)), 4); /* the timed-out one never went */
     CHECK(memcmp(buf, "last", 4) == 0);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 
@@ -132,13 +134,87 @@ static void test_sender_waits_on_full_queue(void)
     run(main_full_queue, NULL);
 }
 
+/* ---- recv_fds and plain receives waiting at once ---- */
+
+struct fd_or_plain_receiver {
+    cio_unix_datagram *d;
+    bool with_fds;
+    char buf[16];
+    int got[4];
+    size_t nfds;
+    ssize_t n;
+};
+
+static void *fd_or_plain_recv_task(void *arg)
+{
+    struct fd_or_plain_receiver *r = arg;
+    if (r->with_fds)
+        r->n = cio_unix_recv_fds(r->d, r->buf, sizeof(r->buf), r->got, 4, &r->nfds, NULL);
+    else
+        r->n = cio_dgram_recv(r->d, r->buf, sizeof(r->buf));
+    return NULL;
+}
+
+/* A descriptor receive and a plain receive wait on one socket together: each datagram goes to
+ * one of them, the other waits on; descriptors that reach the plain receive are closed. */
+static void *main_recv_fds_with_plain_receiver(void *arg)
+{
+    (void)arg;
+    int base = cio_test_open_fds();
+    cio_unix_datagram *a, *b;
+    CHECK_RC(cio_unix_datagram_pair(&a, &b));
+    int pipes[2];
+    CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
+    struct fd_or_plain_receiver rf = {.d = b, .with_fds = true, .nfds = 99};
+    struct fd_or_plain_receiver rp = {.d = b, .with_fds = false};
+    cio_task *t[2];
+    CHECK_RC(cio_spawn(&t[0], fd_or_plain_recv_task, &rf));
+    CHECK_RC(cio_spawn(&t[1], fd_or_plain_recv_task, &rp));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[0]));
+    CHECK(!cio_task_is_finished(t[1]));
+    /* The sending direction is free meanwhile. */
+    CHECK_EQ(cio_dgram_send(b, "w", 1), 1);
+    CHECK_EQ(cio_unix_send_fds(a, "ONE", 3, pipes, 2, NULL), 3);
+    int first = wait_first_finished(t, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(t[1 - first]));
+    CHECK_EQ(cio_unix_send_fds(a, "TWO", 3, pipes, 1, NULL), 3);
+    CHECK_RC(cio_task_join(t[0], NULL));
+    CHECK_RC(cio_task_join(t[1], NULL));
+    CHECK_EQ(rf.n, 3);
+    CHECK_EQ(rp.n, 3);
+    struct fd_or_plain_receiver *one = first == 0 ? &rf : &rp, *two = first == 0 ? &rp : &rf;
+    CHECK(memcmp(one->buf, "ONE", 3) == 0);
+    CHECK(memcmp(two->buf, "TWO", 3) == 0);
+    CHECK_EQ(rf.nfds, first == 0 ? 2 : 1);
+    for (size_t i = 0; i < rf.nfds; i++) {
+        CHECK_FD_FLAGS(rf.got[i]);
+        CHECK_SYS(close(rf.got[i]));
+    }
+    char x;
+    CHECK_EQ(cio_dgram_recv(a, &x, 1), 1);
+    CHECK_SYS(close(pipes[0]));
+    CHECK_SYS(close(pipes[1]));
+    cio_socket_close(a);
+    cio_socket_close(b);
+    CHECK_EQ(cio_test_open_fds(), base); /* the plain receive's descriptors were closed */
+    return NULL;
+}
+
+static void test_recv_fds_with_plain_receiver(void)
+{
+    run(main_recv_fds_with_plain_receiver, NULL);
+}
+
 /* ---- errors ---- */
 
 static ssize_t raw_recv(void *ctx)
 {
     cio_unix_datagram *d = ctx;
     char b[64];
-    ssize_t n = recv(cio_unix_datagram_fd(d), b, sizeof(b), MSG_DONTWAIT);
+    ssize_t n = recv(cio_socket_fd(d), b, sizeof(b), MSG_DONTWAIT);
     return n < 0 ? -errno : n;
 }
 
@@ -149,24 +225,24 @@ static void *main_errors(void *arg)
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     cio_addr addr;
     tmp_path(&addr, "nobody.sock");
-    CHECK_ERR(cio_unix_datagram_send_to(a, "x", 1, &addr), -ENOENT);
-    CHECK_ERR(cio_unix_datagram_send_to(a, "x", 1, NULL), -EINVAL);
+    CHECK_ERR(cio_dgram_send_to(a, "x", 1, &addr), -ENOENT);
+    CHECK_ERR(cio_dgram_send_to(a, "x", 1, NULL), -EINVAL);
     CHECK_RC(cio_addr_unnamed(&addr));
-    CHECK_ERR(cio_unix_datagram_send_to(a, "x", 1, &addr), -EINVAL);
+    CHECK_ERR(cio_dgram_send_to(a, "x", 1, &addr), -EINVAL);
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:9"));
-    CHECK_ERR(cio_unix_datagram_send_to(a, "x", 1, &addr), -EAFNOSUPPORT);
-    CHECK_ERR(cio_unix_datagram_send(NULL, "x", 1), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_send(a, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_recv(b, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_dgram_send_to(a, "x", 1, &addr), -EAFNOSUPPORT);
+    CHECK_ERR((cio_dgram_send)(NULL, "x", 1), -EINVAL);
+    CHECK_ERR(cio_dgram_send(a, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_dgram_recv(b, NULL, 1), -EINVAL);
     int fds[1] = {0};
     size_t n;
     char buf[4];
-    CHECK_ERR(cio_unix_datagram_send_fds(a, "x", 1, NULL, 1, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_send_fds(a, "x", 1, fds, CIO_UNIX_FDS_MAX + 1, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_recv_fds(b, buf, sizeof(buf), fds, 1, NULL, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_recv_fds(b, buf, sizeof(buf), NULL, 1, &n, NULL), -EINVAL);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_ERR(cio_unix_send_fds(a, "x", 1, NULL, 1, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_send_fds(a, "x", 1, fds, CIO_UNIX_FDS_MAX + 1, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), fds, 1, NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), NULL, 1, &n, NULL), -EINVAL);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 
@@ -176,13 +252,14 @@ static void test_errors(void)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     char buf[4];
-    CHECK_ERR(cio_unix_datagram_recv(a, buf, sizeof(buf)), -EPERM);
-    CHECK_ERR(cio_unix_datagram_send(a, "x", 1), -EPERM);
-    CHECK_ERR(cio_unix_datagram_readable(a), -EPERM);
-    CHECK_EQ(cio_unix_datagram_try_send(b, "abc", 3), 3);
-    CHECK_EQ(cio_unix_datagram_try_io(a, CIO_READABLE, raw_recv, a), 3);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_ERR(cio_dgram_recv(a, buf, sizeof(buf)), -EPERM);
+    CHECK_ERR(cio_dgram_send(a, "x", 1), -EPERM);
+    CHECK_ERR(cio_socket_readable(a), -EPERM);
+    CHECK_EQ(cio_dgram_try_send(b, "abc", 3), 3);
+    CHECK_EQ(cio_socket_try_io(a, CIO_READABLE, raw_recv, a), 3);
+    cio_socket_close(a);
+    cio_socket_close(b);
 }
 
-CIO_TEST_MAIN(TEST(test_unnamed_senders), TEST(test_sender_waits_on_full_queue), TEST(test_errors))
+CIO_TEST_MAIN(TEST(test_unnamed_senders), TEST(test_sender_waits_on_full_queue),
+              TEST(test_recv_fds_with_plain_receiver), TEST(test_errors))

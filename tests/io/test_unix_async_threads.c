@@ -1,10 +1,10 @@
 /*
  * test_unix_async_threads.c: async Unix sockets used from tasks on different workers of a
  * multi-thread runtime — one stream read by a task on one worker and written by a task on
- * the other, in both directions at once with large byte-exact transfers (plain, borrowed and
- * owned halves); descriptor passing between workers with no descriptor lost or leaked;
- * datagrams between workers under deadlines (none lost, none twice); a reader on one worker
- * cancelled or closed under from the other.
+ * the other, in both directions at once with large byte-exact transfers (through the shared
+ * stream pointers, owned halves, and one end of each); descriptor passing between workers with no
+ * descriptor lost or leaked; datagrams between workers under deadlines (none lost, none twice); a
+ * reader on one worker cancelled or closed under from the other.
  */
 /* cio-test-labels: threads */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cio/stream.h"
 #include "cio/unix.h"
 #include "test_tcp_async_helpers.h"
 
@@ -36,11 +37,9 @@ static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
 /* ---- one stream, reader and writer on different workers, both directions ---- */
 
 struct pump {
-    cio_unix_stream *s;
-    const cio_unix_read_half *rd;   /* when set: read through the borrowed half */
-    const cio_unix_write_half *wr;  /* when set: write through the borrowed half */
-    cio_unix_owned_read_half *ord;  /* when set: read through the owned half */
-    cio_unix_owned_write_half *owr; /* when set: write through the owned half */
+    cio_unix_stream *s;  /* shared by the reader and the writer task, unless split: */
+    cio_read_half *ord;  /* when set: read through the owned half */
+    cio_write_half *owr; /* when set: write through the owned half */
     size_t len;
     unsigned seed;
 };
@@ -48,19 +47,15 @@ struct pump {
 static ssize_t pump_write(struct pump *p, const void *buf, size_t n)
 {
     if (p->owr != NULL)
-        return cio_unix_owned_write_half_write(p->owr, buf, n);
-    if (p->wr != NULL)
-        return cio_unix_write_half_write(p->wr, buf, n);
-    return cio_unix_stream_write(p->s, buf, n);
+        return cio_stream_write(p->owr, buf, n);
+    return cio_stream_write(p->s, buf, n);
 }
 
 static ssize_t pump_read(struct pump *p, void *buf, size_t n)
 {
     if (p->ord != NULL)
-        return cio_unix_owned_read_half_read(p->ord, buf, n);
-    if (p->rd != NULL)
-        return cio_unix_read_half_read(p->rd, buf, n);
-    return cio_unix_stream_read(p->s, buf, n);
+        return cio_stream_read(p->ord, buf, n);
+    return cio_stream_read(p->s, buf, n);
 }
 
 static void *writer_task(void *arg)
@@ -106,37 +101,23 @@ static void *reader_task(void *arg)
     return NULL;
 }
 
-/* Mode 0: the streams themselves; 1: borrowed halves; 2: owned halves. */
+/* Mode 0: the stream pointers shared by each end's reader and writer (C's borrowed split);
+ * 1: a split into owned halves, b shared; 2: both split into owned halves. */
 static void *main_duplex(void *arg)
 {
     int mode = (int)(intptr_t)arg;
     cio_unix_stream *a, *b;
     CHECK_RC(cio_unix_stream_pair(&a, &b));
-    cio_unix_read_half ard, brd;
-    cio_unix_write_half awr, bwr;
-    CHECK_RC(cio_unix_stream_split(a, &ard, &awr));
-    CHECK_RC(cio_unix_stream_split(b, &brd, &bwr));
-    cio_unix_owned_read_half *aord = NULL, *bord = NULL;
-    cio_unix_owned_write_half *aowr = NULL, *bowr = NULL;
-    if (mode == 2) {
-        CHECK_RC(cio_unix_stream_into_split(a, &aord, &aowr));
-        CHECK_RC(cio_unix_stream_into_split(b, &bord, &bowr));
-    }
-    struct pump a_to_b_w = {.s = a, .len = BIG, .seed = 3};
-    struct pump a_to_b_r = {.s = b, .len = BIG, .seed = 3};
-    struct pump b_to_a_w = {.s = b, .len = BIG, .seed = 4};
-    struct pump b_to_a_r = {.s = a, .len = BIG, .seed = 4};
-    if (mode == 1) {
-        a_to_b_w.wr = &awr;
-        a_to_b_r.rd = &brd;
-        b_to_a_w.wr = &bwr;
-        b_to_a_r.rd = &ard;
-    } else if (mode == 2) {
-        a_to_b_w.owr = aowr;
-        a_to_b_r.ord = bord;
-        b_to_a_w.owr = bowr;
-        b_to_a_r.ord = aord;
-    }
+    cio_read_half *aord = NULL, *bord = NULL;
+    cio_write_half *aowr = NULL, *bowr = NULL;
+    if (mode >= 1)
+        CHECK_RC(cio_stream_into_split(a, &aord, &aowr));
+    if (mode == 2)
+        CHECK_RC(cio_stream_into_split(b, &bord, &bowr));
+    struct pump a_to_b_w = {.s = a, .owr = aowr, .len = BIG, .seed = 3};
+    struct pump a_to_b_r = {.s = b, .ord = bord, .len = BIG, .seed = 3};
+    struct pump b_to_a_w = {.s = b, .owr = bowr, .len = BIG, .seed = 4};
+    struct pump b_to_a_r = {.s = a, .ord = aord, .len = BIG, .seed = 4};
     /* Each stream: its reader on one worker, its writer on the other. */
     cio_task *t[4];
     t[0] = spawn_on(0, writer_task, &a_to_b_w); /* a's writer: worker 0 */
@@ -147,16 +128,22 @@ static void *main_duplex(void *arg)
         CHECK_RC(cio_task_join(t[i], NULL));
     if (mode == 2) {
         /* Closing the write halves sends the end of stream each way. */
-        cio_unix_owned_write_half_close(aowr);
+        cio_write_half_close(aowr);
         char x;
-        CHECK_EQ(cio_unix_owned_read_half_read(bord, &x, 1), 0);
-        cio_unix_owned_write_half_close(bowr);
-        CHECK_EQ(cio_unix_owned_read_half_read(aord, &x, 1), 0);
-        cio_unix_owned_read_half_close(aord);
-        cio_unix_owned_read_half_close(bord);
+        CHECK_EQ(cio_stream_read(bord, &x, 1), 0);
+        cio_write_half_close(bowr);
+        CHECK_EQ(cio_stream_read(aord, &x, 1), 0);
+        cio_read_half_close(aord);
+        cio_read_half_close(bord);
+    } else if (mode == 1) {
+        cio_write_half_close(aowr);
+        char x;
+        CHECK_EQ(cio_stream_read(b, &x, 1), 0);
+        cio_read_half_close(aord);
+        cio_socket_close(b);
     } else {
-        cio_unix_stream_close(a);
-        cio_unix_stream_close(b);
+        cio_socket_close(a);
+        cio_socket_close(b);
     }
     return NULL;
 }
@@ -166,7 +153,7 @@ static void test_duplex_across_workers(void)
     run_rt(WORKERS, main_duplex, (void *)0);
 }
 
-static void test_borrowed_halves_across_workers(void)
+static void test_owned_and_shared_across_workers(void)
 {
     run_rt(WORKERS, main_duplex, (void *)1);
 }
@@ -190,8 +177,8 @@ static void *fd_send_task(void *arg)
 {
     struct fd_pass *f = arg;
     for (uint32_t i = 0; i < FD_ROUNDS; i++)
-        CHECK_EQ(cio_unix_stream_send_fds(f->s, &i, sizeof(i), f->pipes, 1 + i % 2), sizeof(i));
-    CHECK_RC(cio_unix_stream_shutdown(f->s, CIO_SHUTDOWN_WRITE));
+        CHECK_EQ(cio_unix_send_fds(f->s, &i, sizeof(i), f->pipes, 1 + i % 2, NULL), sizeof(i));
+    CHECK_RC(cio_socket_shutdown(f->s, CIO_SHUTDOWN_WRITE));
     return NULL;
 }
 
@@ -203,7 +190,7 @@ static void *fd_recv_task(void *arg)
         uint32_t id;
         int got[4];
         size_t n = 0;
-        ssize_t k = CHECK_RC(cio_unix_stream_recv_fds(f->s, &id, sizeof(id), got, 4, &n));
+        ssize_t k = CHECK_RC(cio_unix_recv_fds(f->s, &id, sizeof(id), got, 4, &n, NULL));
         if (k == 0)
             break;
         CHECK_EQ(k, sizeof(id)); /* one message per receive: it ends with its descriptors */
@@ -236,8 +223,8 @@ static void *main_fds_across_workers(void *arg)
     CHECK_EQ(atomic_load(&rcv.received), FD_ROUNDS / 2 * 3);
     CHECK_SYS(close(snd.pipes[0]));
     CHECK_SYS(close(snd.pipes[1]));
-    cio_unix_stream_close(a);
-    cio_unix_stream_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     CHECK_EQ(cio_test_open_fds(), base);
     return NULL;
 }
@@ -264,7 +251,7 @@ static void *dgram_send_task(void *arg)
     for (uint32_t i = 0; i < DATAGRAMS;) {
         cio_time saved =
             cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_unix_datagram_send(s->d, &i, sizeof(i));
+        ssize_t n = cio_dgram_send(s->d, &i, sizeof(i));
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             s->cut++;
@@ -284,7 +271,7 @@ static void *dgram_recv_task(void *arg)
         uint32_t id;
         cio_time saved =
             cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_unix_datagram_recv(s->d, &id, sizeof(id));
+        ssize_t n = cio_dgram_recv(s->d, &id, sizeof(id));
         cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             s->cut++;
@@ -308,8 +295,8 @@ static void *main_dgram_across_workers(void *arg)
     CHECK_RC(cio_task_join(t0, NULL));
     CHECK_RC(cio_task_join(t1, NULL));
     printf("    sends cut %d times, receives cut %d times\n", snd.cut, rcv.cut);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
     return NULL;
 }
 
@@ -331,7 +318,7 @@ static void *blocked_read(void *arg)
     struct blocked *b = arg;
     char buf[8];
     atomic_store(&b->started, 1);
-    b->rc = cio_unix_stream_read(b->s, buf, sizeof(buf));
+    b->rc = cio_stream_read(b->s, buf, sizeof(buf));
     return NULL;
 }
 
@@ -349,9 +336,9 @@ static void *main_cancel_close_other_worker(void *arg)
     CHECK_RC(cio_task_cancel(t));
     CHECK_ERR(cio_task_join(t, NULL), -ECANCELED); /* the joined task was cancelled */
     CHECK_EQ(w.rc, -ECANCELED);
-    CHECK_EQ(cio_unix_stream_write(a, "kept", 4), 4);
+    CHECK_EQ(cio_stream_write(a, "kept", 4), 4);
     char buf[8];
-    CHECK_EQ(cio_unix_stream_read(b, buf, sizeof(buf)), 4);
+    CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "kept", 4) == 0);
     /* Closed from worker 0 while parked on worker 1: -EBADF promptly. */
     struct blocked w2 = {.s = b};
@@ -360,11 +347,11 @@ static void *main_cancel_close_other_worker(void *arg)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     cio_time start = cio_now();
-    cio_unix_stream_close(b);
+    cio_socket_close(b);
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_EQ(w2.rc, -EBADF);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
-    cio_unix_stream_close(a);
+    cio_socket_close(a);
     return NULL;
 }
 
@@ -373,6 +360,6 @@ static void test_cancel_and_close_from_other_worker(void)
     run_rt(WORKERS, main_cancel_close_other_worker, NULL);
 }
 
-CIO_TEST_MAIN(TEST(test_duplex_across_workers), TEST(test_borrowed_halves_across_workers),
+CIO_TEST_MAIN(TEST(test_duplex_across_workers), TEST(test_owned_and_shared_across_workers),
               TEST(test_owned_halves_across_workers), TEST(test_fds_across_workers),
               TEST(test_datagrams_across_workers), TEST(test_cancel_and_close_from_other_worker))

@@ -99,7 +99,7 @@ static void test_accept_under_fd_exhaustion(void)
     CHECK_RC(cio_events_new(&events, 16));
     cio_addr addr;
     cio_tcp_listener *listener = listen_on("127.0.0.1:0", &addr);
-    CHECK_RC(cio_poll_register(poll, cio_tcp_listener_fd(listener), 1, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(listener), 1, CIO_READABLE));
 
     /* Three clients whose handshakes complete in the backlog (the kernel does not need the
      * accept for that). Their descriptors exist before the shortage. */
@@ -126,7 +126,7 @@ static void test_accept_under_fd_exhaustion(void)
 
     for (int i = 0; i < 3; i++) {
         check_shed(clients[i]);
-        cio_tcp_stream_close(clients[i]);
+        cio_socket_close(clients[i]);
     }
 
     /* With descriptors free again, accept works. */
@@ -138,8 +138,8 @@ static void test_accept_under_fd_exhaustion(void)
     char buf[5];
     read_exact(server, buf, 5);
     CHECK(memcmp(buf, "again", 5) == 0);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 
     /* A second shortage is handled the same way (the spare was re-armed), this time with a
      * connection arriving while descriptors are already short. */
@@ -157,10 +157,10 @@ static void test_accept_under_fd_exhaustion(void)
     CHECK_ERR(cio_tcp_listener_try_accept(listener, &stream, NULL), -EAGAIN);
     relieve(&ex);
     check_shed(client);
-    cio_tcp_stream_close(client);
+    cio_socket_close(client);
 
-    CHECK_RC(cio_poll_deregister(poll, cio_tcp_listener_fd(listener)));
-    cio_tcp_listener_close(listener);
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(listener)));
+    cio_socket_close(listener);
     cio_events_free(events);
     cio_poll_free(poll);
 }
@@ -180,7 +180,7 @@ static void test_drain_backlog_one_edge(void)
         CHECK_RC(cio_tcp_stream_try_connect(&clients[i], &addr));
         finish_connect(clients[i]);
     }
-    CHECK_RC(cio_poll_register(poll, cio_tcp_listener_fd(listener), 1, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(listener), 1, CIO_READABLE));
     CHECK(count_events(poll, events, 1, 2000) > 0);
     int accepted = 0;
     for (;;) {
@@ -189,7 +189,7 @@ static void test_drain_backlog_one_edge(void)
         if (rc == -EAGAIN)
             break;
         CHECK_RC(rc);
-        CHECK_FD_FLAGS(cio_tcp_stream_fd(servers[accepted]));
+        CHECK_FD_FLAGS(cio_socket_fd(servers[accepted]));
         CHECK_EQ(cio_addr_get_kind(&peer), CIO_ADDR_IPV4);
         accepted++;
         CHECK(accepted <= N);
@@ -197,11 +197,11 @@ static void test_drain_backlog_one_edge(void)
     CHECK_EQ(accepted, N);
     CHECK_EQ(count_events(poll, events, 1, 0), 0);
     for (int i = 0; i < N; i++) {
-        cio_tcp_stream_close(clients[i]);
-        cio_tcp_stream_close(servers[i]);
+        cio_socket_close(clients[i]);
+        cio_socket_close(servers[i]);
     }
-    CHECK_RC(cio_poll_deregister(poll, cio_tcp_listener_fd(listener)));
-    cio_tcp_listener_close(listener);
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(listener)));
+    cio_socket_close(listener);
     cio_events_free(events);
     cio_poll_free(poll);
 }
@@ -263,10 +263,10 @@ static void test_accept_from_several_threads(void)
     CHECK_ERR(cio_tcp_listener_try_accept(listener, &extra, NULL), -EAGAIN);
     for (int i = 0; i < ACCEPTORS; i++)
         for (int k = 0; k < acceptors[i].count; k++)
-            cio_tcp_stream_close(acceptors[i].streams[k]);
+            cio_socket_close(acceptors[i].streams[k]);
     for (int i = 0; i < CONNECTIONS; i++)
-        cio_tcp_stream_close(clients[i]);
-    cio_tcp_listener_close(listener);
+        cio_socket_close(clients[i]);
+    cio_socket_close(listener);
 }
 
 CIO_TEST_MAIN(TEST(test_accept_under_fd_exhaustion), TEST(test_drain_backlog_one_edge),

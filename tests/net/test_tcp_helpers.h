@@ -15,6 +15,8 @@
 
 #include "cio/addr.h"
 #include "cio/poll.h"
+#include "cio/socket.h"
+#include "cio/stream.h"
 #include "cio/tcp.h"
 #include "harness.h"
 
@@ -51,9 +53,9 @@ static inline cio_tcp_listener *listen_on(const char *text, cio_addr *ret_addr)
     cio_addr addr;
     cio_tcp_listener *listener;
     CHECK_RC(cio_addr_parse(&addr, text));
-    CHECK_RC(cio_tcp_listener_bind(&listener, &addr, 0));
-    CHECK_FD_FLAGS(cio_tcp_listener_fd(listener));
-    CHECK_RC(cio_tcp_listener_local_addr(listener, ret_addr));
+    CHECK_RC(cio_tcp_listener_new(&listener, &addr, 0));
+    CHECK_FD_FLAGS(cio_socket_fd(listener));
+    CHECK_RC(cio_socket_local_addr(listener, ret_addr));
     CHECK(cio_addr_port(ret_addr) > 0);
     return listener;
 }
@@ -65,11 +67,11 @@ static inline cio_tcp_stream *accept_one(cio_tcp_listener *listener, cio_addr *r
     for (int i = 0; i < 100; i++) {
         int rc = cio_tcp_listener_try_accept(listener, &stream, ret_peer);
         if (rc == 0) {
-            CHECK_FD_FLAGS(cio_tcp_stream_fd(stream));
+            CHECK_FD_FLAGS(cio_socket_fd(stream));
             return stream;
         }
         CHECK_ERR(rc, -EAGAIN);
-        CHECK(wait_fd(cio_tcp_listener_fd(listener), CIO_READABLE, 5000) != 0);
+        CHECK(wait_fd(cio_socket_fd(listener), CIO_READABLE, 5000) != 0);
     }
     TEST_FAIL("no connection to accept");
 }
@@ -82,7 +84,7 @@ static inline void finish_connect(cio_tcp_stream *stream)
         if (rc == 0)
             return;
         CHECK_ERR(rc, -EAGAIN);
-        CHECK(wait_fd(cio_tcp_stream_fd(stream), CIO_WRITABLE, 5000) != 0);
+        CHECK(wait_fd(cio_socket_fd(stream), CIO_WRITABLE, 5000) != 0);
     }
     TEST_FAIL("connect did not complete");
 }
@@ -93,9 +95,9 @@ static inline void connect_pair(cio_tcp_listener *listener, cio_tcp_stream **ret
                                 cio_tcp_stream **ret_server)
 {
     cio_addr addr;
-    CHECK_RC(cio_tcp_listener_local_addr(listener, &addr));
+    CHECK_RC(cio_socket_local_addr(listener, &addr));
     CHECK_RC(cio_tcp_stream_try_connect(ret_client, &addr));
-    CHECK_FD_FLAGS(cio_tcp_stream_fd(*ret_client));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
     *ret_server = accept_one(listener, NULL);
     finish_connect(*ret_client);
 }
@@ -106,7 +108,7 @@ static inline void tcp_pair(cio_tcp_stream **ret_client, cio_tcp_stream **ret_se
     cio_addr addr;
     cio_tcp_listener *listener = listen_on("127.0.0.1:0", &addr);
     connect_pair(listener, ret_client, ret_server);
-    cio_tcp_listener_close(listener);
+    cio_socket_close(listener);
 }
 
 /*
@@ -169,27 +171,27 @@ static inline ssize_t stream_read_result(stream_try_read_fn try_read, void *stre
 
 static inline ssize_t tcp_try_read(void *stream, void *buf, size_t len)
 {
-    return cio_tcp_stream_try_read(stream, buf, len);
+    return cio_stream_try_read((cio_tcp_stream *)stream, buf, len);
 }
 
 static inline ssize_t tcp_try_write(void *stream, const void *buf, size_t len)
 {
-    return cio_tcp_stream_try_write(stream, buf, len);
+    return cio_stream_try_write((cio_tcp_stream *)stream, buf, len);
 }
 
 static inline void read_exact(cio_tcp_stream *stream, void *buf, size_t len)
 {
-    stream_read_exact(tcp_try_read, stream, cio_tcp_stream_fd(stream), buf, len);
+    stream_read_exact(tcp_try_read, stream, cio_socket_fd(stream), buf, len);
 }
 
 static inline void write_all(cio_tcp_stream *stream, const void *buf, size_t len)
 {
-    stream_write_all(tcp_try_write, stream, cio_tcp_stream_fd(stream), buf, len);
+    stream_write_all(tcp_try_write, stream, cio_socket_fd(stream), buf, len);
 }
 
 static inline ssize_t read_result(cio_tcp_stream *stream, void *buf, size_t len)
 {
-    return stream_read_result(tcp_try_read, stream, cio_tcp_stream_fd(stream), buf, len);
+    return stream_read_result(tcp_try_read, stream, cio_socket_fd(stream), buf, len);
 }
 
 /* Fill the send buffer until a write says -EAGAIN; returns the bytes queued. */
@@ -198,7 +200,7 @@ static inline size_t fill_send_buffer(cio_tcp_stream *stream)
     static char junk[65536];
     size_t total = 0;
     for (int i = 0; i < 100000; i++) {
-        ssize_t n = cio_tcp_stream_try_write(stream, junk, sizeof(junk));
+        ssize_t n = cio_stream_try_write(stream, junk, sizeof(junk));
         if (n == -EAGAIN)
             return total;
         CHECK(n > 0);

@@ -34,15 +34,15 @@ static void test_large_transfer_edge_triggered(void)
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
     /* Small buffers so the sender meets a full send buffer again and again. */
-    CHECK_RC(cio_tcp_stream_set_send_buffer_size(client, 16384));
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(server, 16384));
+    CHECK_RC(cio_socket_set_send_buffer_size(client, 16384));
+    CHECK_RC(cio_socket_set_recv_buffer_size(server, 16384));
 
     cio_poll *poll;
     cio_events *events;
     CHECK_RC(cio_poll_new(&poll, NULL));
     CHECK_RC(cio_events_new(&events, 8));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(client), TOKEN_A, CIO_WRITABLE));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(server), TOKEN_B, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(client), TOKEN_A, CIO_WRITABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(server), TOKEN_B, CIO_READABLE));
 
     uint8_t *out = malloc(256 * 1024), *in = malloc(256 * 1024);
     CHECK(out != NULL && in != NULL);
@@ -68,13 +68,13 @@ static void test_large_transfer_edge_triggered(void)
             size_t left = chunk_len - chunk_off;
             ssize_t n;
             if (test_rng(&rng) % 2) {
-                n = cio_tcp_stream_try_write(client, out + chunk_off, left);
+                n = cio_stream_try_write(client, out + chunk_off, left);
             } else {
                 size_t a = left / 3, b = left / 3;
                 struct iovec iov[3] = {{out + chunk_off, a},
                                        {out + chunk_off + a, b},
                                        {out + chunk_off + a + b, left - a - b}};
-                n = cio_tcp_stream_try_writev(client, iov, 3);
+                n = cio_stream_try_writev(client, iov, 3);
             }
             if (n == -EAGAIN) {
                 would_block++;
@@ -86,7 +86,7 @@ static void test_large_transfer_edge_triggered(void)
             sent += (size_t)n;
         }
         if (sent == total && chunk_off == chunk_len && !shut) {
-            CHECK_RC(cio_tcp_stream_shutdown(client, CIO_SHUTDOWN_WRITE));
+            CHECK_RC(cio_socket_shutdown(client, CIO_SHUTDOWN_WRITE));
             shut = true;
         }
 
@@ -100,11 +100,11 @@ static void test_large_transfer_edge_triggered(void)
                 size_t want = 1 + test_rng(&rng) % (256 * 1024);
                 ssize_t n;
                 if (test_rng(&rng) % 2) {
-                    n = cio_tcp_stream_try_read(server, in, want);
+                    n = cio_stream_try_read(server, in, want);
                 } else {
                     size_t a = want / 2;
                     struct iovec iov[2] = {{in, a}, {in + a, want - a}};
-                    n = cio_tcp_stream_try_readv(server, iov, 2);
+                    n = cio_stream_try_readv(server, iov, 2);
                 }
                 if (n == -EAGAIN)
                     break;
@@ -127,14 +127,14 @@ static void test_large_transfer_edge_triggered(void)
     printf("    %ld writes, %ld reads, %ld times the send buffer was full\n", writes, reads,
            would_block);
 
-    CHECK_RC(cio_poll_deregister(poll, cio_tcp_stream_fd(client)));
-    CHECK_RC(cio_poll_deregister(poll, cio_tcp_stream_fd(server)));
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(client)));
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(server)));
     free(out);
     free(in);
     cio_events_free(events);
     cio_poll_free(poll);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 /* ---- half-close ---- */
@@ -145,24 +145,24 @@ static void test_half_close_client_first(void)
     tcp_pair(&client, &server);
     char buf[16];
     write_all(client, "request", 7);
-    CHECK_RC(cio_tcp_stream_shutdown(client, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(client, CIO_SHUTDOWN_WRITE));
     /* The client can no longer write; no SIGPIPE either. */
-    CHECK_ERR(cio_tcp_stream_try_write(client, "x", 1), -EPIPE);
+    CHECK_ERR(cio_stream_try_write(client, "x", 1), -EPIPE);
     struct iovec iov = {"x", 1};
-    CHECK_ERR(cio_tcp_stream_try_writev(client, &iov, 1), -EPIPE);
+    CHECK_ERR(cio_stream_try_writev(client, &iov, 1), -EPIPE);
     /* The server reads the request, then end of stream, and its event says so. */
     read_exact(server, buf, 7);
     CHECK(memcmp(buf, "request", 7) == 0);
     CHECK_EQ(read_result(server, buf, sizeof(buf)), 0);
-    CHECK(wait_fd(cio_tcp_stream_fd(server), CIO_READABLE, 1000) & CIO_EVENT_READABLE);
+    CHECK(wait_fd(cio_socket_fd(server), CIO_READABLE, 1000) & CIO_EVENT_READABLE);
     /* ... and can still answer over the open direction. */
     write_all(server, "response", 8);
     read_exact(client, buf, 8);
     CHECK(memcmp(buf, "response", 8) == 0);
-    CHECK_RC(cio_tcp_stream_shutdown(server, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(server, CIO_SHUTDOWN_WRITE));
     CHECK_EQ(read_result(client, buf, sizeof(buf)), 0);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 static void test_half_close_server_first(void)
@@ -171,7 +171,7 @@ static void test_half_close_server_first(void)
     tcp_pair(&client, &server);
     char buf[16];
     write_all(server, "banner", 6);
-    CHECK_RC(cio_tcp_stream_shutdown(server, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(server, CIO_SHUTDOWN_WRITE));
     read_exact(client, buf, 6);
     CHECK(memcmp(buf, "banner", 6) == 0);
     CHECK_EQ(read_result(client, buf, sizeof(buf)), 0);
@@ -181,11 +181,11 @@ static void test_half_close_server_first(void)
         read_exact(server, buf, 4);
         CHECK(memcmp(buf, "more", 4) == 0);
     }
-    CHECK_RC(cio_tcp_stream_shutdown(client, CIO_SHUTDOWN_BOTH));
+    CHECK_RC(cio_socket_shutdown(client, CIO_SHUTDOWN_BOTH));
     CHECK_EQ(read_result(server, buf, sizeof(buf)), 0);
-    CHECK_EQ(cio_tcp_stream_try_read(client, buf, sizeof(buf)), 0);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    CHECK_EQ(cio_stream_try_read(client, buf, sizeof(buf)), 0);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 static void test_shutdown_read(void)
@@ -193,14 +193,14 @@ static void test_shutdown_read(void)
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
     char buf[8];
-    CHECK_RC(cio_tcp_stream_shutdown(client, CIO_SHUTDOWN_READ));
+    CHECK_RC(cio_socket_shutdown(client, CIO_SHUTDOWN_READ));
     /* Reads now end at once, though the peer sent nothing and is still open. */
-    CHECK_EQ(cio_tcp_stream_try_read(client, buf, sizeof(buf)), 0);
+    CHECK_EQ(cio_stream_try_read(client, buf, sizeof(buf)), 0);
     /* Writing still works. */
     write_all(client, "w", 1);
     read_exact(server, buf, 1);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 /* ---- reset ---- */
@@ -209,13 +209,13 @@ static void test_reset_by_zero_linger(void)
 {
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(client, 4096));
+    CHECK_RC(cio_socket_set_recv_buffer_size(client, 4096));
     /* The server has data queued that the client has not read yet... */
     size_t queued = fill_send_buffer(server);
     CHECK(queued > 0);
     /* ... and closes abortively: the queued data is dropped and the client is reset. */
-    CHECK_RC(cio_tcp_stream_set_linger(server, 0));
-    cio_tcp_stream_close(server);
+    CHECK_RC(cio_socket_set_linger(server, 0));
+    cio_socket_close(server);
     static char buf[65536];
     size_t got = 0;
     ssize_t n;
@@ -228,8 +228,8 @@ static void test_reset_by_zero_linger(void)
     CHECK_ERR(n, -ECONNRESET);
     CHECK(got < queued);
     /* The reset is reported once; afterwards writes fail with -EPIPE, without SIGPIPE. */
-    CHECK_ERR(cio_tcp_stream_try_write(client, "x", 1), -EPIPE);
-    cio_tcp_stream_close(client);
+    CHECK_ERR(cio_stream_try_write(client, "x", 1), -EPIPE);
+    cio_socket_close(client);
 }
 
 static void test_reset_by_close_with_unread_data(void)
@@ -237,12 +237,12 @@ static void test_reset_by_close_with_unread_data(void)
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
     write_all(client, "unread", 6);
-    CHECK(wait_fd(cio_tcp_stream_fd(server), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK(wait_fd(cio_socket_fd(server), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
     /* Closing with unread received data makes Linux reset rather than FIN. */
-    cio_tcp_stream_close(server);
+    cio_socket_close(server);
     char buf[8];
     CHECK_ERR(read_result(client, buf, sizeof(buf)), -ECONNRESET);
-    cio_tcp_stream_close(client);
+    cio_socket_close(client);
 }
 
 /* ---- writes to a closed peer ---- */
@@ -254,9 +254,9 @@ static ssize_t write_until_error(cio_tcp_stream *stream, bool vectored)
         ssize_t n;
         if (vectored) {
             struct iovec iov[2] = {{"ab", 2}, {"cd", 2}};
-            n = cio_tcp_stream_try_writev(stream, iov, 2);
+            n = cio_stream_try_writev(stream, iov, 2);
         } else {
-            n = cio_tcp_stream_try_write(stream, "abcd", 4);
+            n = cio_stream_try_write(stream, "abcd", 4);
         }
         if (n < 0 && n != -EAGAIN)
             return n;
@@ -270,7 +270,7 @@ static void check_write_after_peer_closed(bool vectored)
     CHECK(signal(SIGPIPE, SIG_DFL) != SIG_ERR); /* a SIGPIPE would kill this case */
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    cio_tcp_stream_close(server);
+    cio_socket_close(server);
     char buf[4];
     CHECK_EQ(read_result(client, buf, sizeof(buf)), 0); /* the FIN */
     /* The first write may be accepted (the peer answers it with a reset)... */
@@ -279,7 +279,7 @@ static void check_write_after_peer_closed(bool vectored)
     /* ... after which every write is -EPIPE. */
     CHECK_ERR(vectored ? write_until_error(client, true) : write_until_error(client, false),
               -EPIPE);
-    cio_tcp_stream_close(client);
+    cio_socket_close(client);
 }
 
 static void test_write_after_peer_closed(void)
@@ -323,7 +323,7 @@ static void run_pump(cio_tcp_stream *reader, int writer_fd, pump_fn pump, void *
     cio_events *events;
     CHECK_RC(cio_poll_new(&poll, NULL));
     CHECK_RC(cio_events_new(&events, 8));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(reader), TOKEN_A, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(reader), TOKEN_A, CIO_READABLE));
     CHECK_RC(cio_poll_register(poll, writer_fd, TOKEN_B, CIO_WRITABLE));
     static uint8_t buf[65536];
     size_t received = 0;
@@ -344,7 +344,7 @@ static void run_pump(cio_tcp_stream *reader, int writer_fd, pump_fn pump, void *
         }
         CHECK(cio_poll_wait_ms(poll, events, 1000) >= 0);
         for (;;) {
-            ssize_t n = cio_tcp_stream_try_read(reader, buf, sizeof(buf));
+            ssize_t n = cio_stream_try_read(reader, buf, sizeof(buf));
             if (n == -EAGAIN)
                 break;
             CHECK(n > 0);
@@ -355,7 +355,7 @@ static void run_pump(cio_tcp_stream *reader, int writer_fd, pump_fn pump, void *
             CHECK(received <= len);
         }
     }
-    CHECK_RC(cio_poll_deregister(poll, cio_tcp_stream_fd(reader)));
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(reader)));
     CHECK_RC(cio_poll_deregister(poll, writer_fd));
     cio_events_free(events);
     cio_poll_free(poll);
@@ -384,14 +384,14 @@ static void test_sendfile_exact(void)
     int file = make_file("sendfile.bin", size, seed, path, sizeof(path));
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(client, 16384));
-    CHECK_RC(cio_tcp_stream_set_send_buffer_size(server, 16384));
+    CHECK_RC(cio_socket_set_recv_buffer_size(client, 16384));
+    CHECK_RC(cio_socket_set_send_buffer_size(server, 16384));
 
     /* With an explicit offset: the file position does not move. */
     int64_t offset = 1000;
     struct sendfile_ctx ctx = {server, file, &offset, 200000};
     long would_block = 0;
-    run_pump(client, cio_tcp_stream_fd(server), sendfile_pump, &ctx, seed, 1000, size - 1000,
+    run_pump(client, cio_socket_fd(server), sendfile_pump, &ctx, seed, 1000, size - 1000,
              &would_block);
     CHECK_EQ(offset, (int64_t)size);
     CHECK_EQ(lseek(file, 0, SEEK_CUR), 0);
@@ -405,7 +405,7 @@ static void test_sendfile_exact(void)
     CHECK_SYS(lseek(file, 100, SEEK_SET));
     ctx.offset = NULL;
     ctx.chunk = 300000;
-    run_pump(client, cio_tcp_stream_fd(server), sendfile_pump, &ctx, seed, 100, size - 100, NULL);
+    run_pump(client, cio_socket_fd(server), sendfile_pump, &ctx, seed, 100, size - 100, NULL);
     CHECK_EQ(lseek(file, 0, SEEK_CUR), (off_t)size);
 
     /* Errors. */
@@ -413,8 +413,8 @@ static void test_sendfile_exact(void)
     CHECK_ERR(cio_tcp_stream_try_sendfile(server, file, &negative, 10), -EINVAL);
     CHECK_ERR(cio_tcp_stream_try_sendfile(server, -1, NULL, 10), -EBADF);
     close(file);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 /* sendfile has no MSG_NOSIGNAL; cio must still keep SIGPIPE away, and leave the caller's
@@ -426,7 +426,7 @@ static void test_sendfile_no_sigpipe(void)
     int file = make_file("pipe.bin", 65536, 7, path, sizeof(path));
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    cio_tcp_stream_close(client);
+    cio_socket_close(client);
     char buf[4];
     CHECK_EQ(read_result(server, buf, sizeof(buf)), 0);
     ssize_t n = 0;
@@ -467,7 +467,7 @@ static void test_sendfile_no_sigpipe(void)
     CHECK_SYS(sigprocmask(SIG_UNBLOCK, &pipe_set, NULL));
 
     close(file);
-    cio_tcp_stream_close(server);
+    cio_socket_close(server);
 }
 
 /* ---- splice ---- */
@@ -524,7 +524,7 @@ static void test_splice_relay_exact(void)
     cio_tcp_stream *a, *relay_in, *relay_out, *b;
     tcp_pair(&a, &relay_in);
     tcp_pair(&relay_out, &b);
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(b, 16384)); /* make the relay wait */
+    CHECK_RC(cio_socket_set_recv_buffer_size(b, 16384)); /* make the relay wait */
     cio_splice_pipe *pipe;
     CHECK_RC(cio_splice_pipe_new(&pipe, 0));
 
@@ -532,10 +532,10 @@ static void test_splice_relay_exact(void)
     cio_events *events;
     CHECK_RC(cio_poll_new(&poll, NULL));
     CHECK_RC(cio_events_new(&events, 8));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(a), TOKEN_A, CIO_WRITABLE));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(relay_in), TOKEN_B, CIO_READABLE));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(relay_out), TOKEN_C, CIO_WRITABLE));
-    CHECK_RC(cio_poll_register(poll, cio_tcp_stream_fd(b), TOKEN_D, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(a), TOKEN_A, CIO_WRITABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(relay_in), TOKEN_B, CIO_READABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(relay_out), TOKEN_C, CIO_WRITABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(b), TOKEN_D, CIO_READABLE));
 
     static uint8_t out[65536], in[65536];
     size_t sent = 0, received = 0, relayed = 0;
@@ -548,20 +548,20 @@ static void test_splice_relay_exact(void)
         while (sent < total) {
             size_t n = total - sent < sizeof(out) ? total - sent : sizeof(out);
             fill_stream(seed, sent, out, n);
-            ssize_t w = cio_tcp_stream_try_write(a, out, n);
+            ssize_t w = cio_stream_try_write(a, out, n);
             if (w == -EAGAIN)
                 break;
             CHECK(w > 0);
             sent += (size_t)w;
         }
         if (sent == total && !a_shut) {
-            CHECK_RC(cio_tcp_stream_shutdown(a, CIO_SHUTDOWN_WRITE));
+            CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_WRITE));
             a_shut = true;
         }
         /* Relay: splice until -EAGAIN or end of input. */
         while (!relay_done) {
-            ssize_t n = cio_splice_try(pipe, cio_tcp_stream_fd(relay_in), NULL,
-                                       cio_tcp_stream_fd(relay_out), NULL, 1 << 20);
+            ssize_t n = cio_splice_try(pipe, cio_socket_fd(relay_in), NULL,
+                                       cio_socket_fd(relay_out), NULL, 1 << 20);
             if (n == -EAGAIN) {
                 if (cio_splice_pipe_pending(pipe) > 0)
                     relay_waits_out++;
@@ -572,7 +572,7 @@ static void test_splice_relay_exact(void)
             CHECK_RC(n);
             if (n == 0) {
                 CHECK_EQ(cio_splice_pipe_pending(pipe), 0);
-                CHECK_RC(cio_tcp_stream_shutdown(relay_out, CIO_SHUTDOWN_WRITE));
+                CHECK_RC(cio_socket_shutdown(relay_out, CIO_SHUTDOWN_WRITE));
                 relay_done = true;
                 break;
             }
@@ -580,7 +580,7 @@ static void test_splice_relay_exact(void)
         }
         /* B: read until -EAGAIN, checking. */
         for (;;) {
-            ssize_t n = cio_tcp_stream_try_read(b, in, sizeof(in));
+            ssize_t n = cio_stream_try_read(b, in, sizeof(in));
             if (n == -EAGAIN)
                 break;
             CHECK(n >= 0);
@@ -604,8 +604,8 @@ static void test_splice_relay_exact(void)
 
     cio_tcp_stream *all[4] = {a, relay_in, relay_out, b};
     for (int i = 0; i < 4; i++) {
-        CHECK_RC(cio_poll_deregister(poll, cio_tcp_stream_fd(all[i])));
-        cio_tcp_stream_close(all[i]);
+        CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(all[i])));
+        cio_socket_close(all[i]);
     }
     cio_splice_pipe_free(pipe);
     cio_events_free(events);
@@ -634,12 +634,12 @@ static void test_splice_files_exact(void)
     int file = make_file("splice.bin", size, seed, path, sizeof(path));
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(client, 16384));
+    CHECK_RC(cio_socket_set_recv_buffer_size(client, 16384));
     cio_splice_pipe *pipe;
     CHECK_RC(cio_splice_pipe_new(&pipe, 0));
     int64_t offset = 5;
-    struct splice_ctx ctx = {pipe, file, &offset, cio_tcp_stream_fd(server)};
-    run_pump(client, cio_tcp_stream_fd(server), splice_pump, &ctx, seed, 5, size - 5, NULL);
+    struct splice_ctx ctx = {pipe, file, &offset, cio_socket_fd(server)};
+    run_pump(client, cio_socket_fd(server), splice_pump, &ctx, seed, 5, size - 5, NULL);
     CHECK_EQ(offset, (int64_t)size);
     CHECK_EQ(cio_splice_pipe_pending(pipe), 0);
     CHECK_EQ(lseek(file, 0, SEEK_CUR), 0);
@@ -652,13 +652,13 @@ static void test_splice_files_exact(void)
     CHECK(data != NULL);
     fill_stream(seed, 0, data, part);
     write_all(server, data, part);
-    CHECK_RC(cio_tcp_stream_shutdown(server, CIO_SHUTDOWN_WRITE));
+    CHECK_RC(cio_socket_shutdown(server, CIO_SHUTDOWN_WRITE));
     int64_t out_off = 10;
     size_t moved = 0;
     for (int i = 0; i < 100000; i++) {
-        ssize_t n = cio_splice_try(pipe, cio_tcp_stream_fd(client), NULL, copy, &out_off, 65536);
+        ssize_t n = cio_splice_try(pipe, cio_socket_fd(client), NULL, copy, &out_off, 65536);
         if (n == -EAGAIN) {
-            wait_fd(cio_tcp_stream_fd(client), CIO_READABLE, 1000);
+            wait_fd(cio_socket_fd(client), CIO_READABLE, 1000);
             continue;
         }
         CHECK_RC(n);
@@ -680,8 +680,8 @@ static void test_splice_files_exact(void)
     close(copy);
     close(file);
     cio_splice_pipe_free(pipe);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 static void test_splice_no_sigpipe(void)
@@ -691,7 +691,7 @@ static void test_splice_no_sigpipe(void)
     int file = make_file("sp.bin", 65536, 9, path, sizeof(path));
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    cio_tcp_stream_close(client);
+    cio_socket_close(client);
     char buf[4];
     CHECK_EQ(read_result(server, buf, sizeof(buf)), 0);
     cio_splice_pipe *pipe;
@@ -699,21 +699,21 @@ static void test_splice_no_sigpipe(void)
     ssize_t n = 0;
     for (int i = 0; i < 1000; i++) {
         int64_t off = 0;
-        n = cio_splice_try(pipe, file, &off, cio_tcp_stream_fd(server), NULL, 1024);
+        n = cio_splice_try(pipe, file, &off, cio_socket_fd(server), NULL, 1024);
         if (n < 0 && n != -EAGAIN)
             break;
         usleep(1000);
     }
     CHECK(n == -EPIPE || n == -ECONNRESET);
     int64_t off = 0;
-    CHECK_ERR(cio_splice_try(pipe, file, &off, cio_tcp_stream_fd(server), NULL, 1024), -EPIPE);
+    CHECK_ERR(cio_splice_try(pipe, file, &off, cio_socket_fd(server), NULL, 1024), -EPIPE);
     CHECK(cio_splice_pipe_pending(pipe) > 0); /* the bytes stay pending, not lost silently */
     sigset_t pending;
     CHECK_SYS(sigpending(&pending));
     CHECK(!sigismember(&pending, SIGPIPE));
     cio_splice_pipe_free(pipe);
     close(file);
-    cio_tcp_stream_close(server);
+    cio_socket_close(server);
 }
 
 CIO_TEST_MAIN(TEST(test_large_transfer_edge_triggered), TEST(test_half_close_client_first),

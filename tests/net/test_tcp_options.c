@@ -2,7 +2,8 @@
  * test_tcp_options.c: every TCP option cio offers, set and read back from the kernel (on
  * the builder, the stream and the listener), out-of-range values refused without changing
  * anything, options inherited by accepted connections, SO_REUSEPORT sharing, bind to "lo",
- * and a connection made with TCP fast open requested.
+ * a connection made with TCP fast open requested, and the TCP options taking any TCP handle
+ * (a listener made by cio_tcp_listener_new too) and refusing a socket that is not TCP.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio/socket.h"
 #include "cio/tcp.h"
+#include "cio/udp.h"
 #include "harness.h"
 #include "test_tcp_helpers.h"
 
@@ -49,104 +52,104 @@ static void test_builder_options_v4(void)
 {
     cio_tcp_socket *s;
     CHECK_RC(cio_tcp_socket_new_v4(&s));
-    CHECK_FD_FLAGS(cio_tcp_socket_fd(s));
-    int fd = cio_tcp_socket_fd(s);
+    CHECK_FD_FLAGS(cio_socket_fd(s));
+    int fd = cio_socket_fd(s);
     bool on;
     int value;
 
-    CHECK_RC(cio_tcp_socket_set_reuseaddr(s, true));
-    CHECK_RC(cio_tcp_socket_reuseaddr(s, &on));
+    CHECK_RC(cio_socket_set_reuseaddr(s, true));
+    CHECK_RC(cio_socket_reuseaddr(s, &on));
     CHECK(on);
-    CHECK_RC(cio_tcp_socket_set_reuseaddr(s, false));
-    CHECK_RC(cio_tcp_socket_reuseaddr(s, &on));
+    CHECK_RC(cio_socket_set_reuseaddr(s, false));
+    CHECK_RC(cio_socket_reuseaddr(s, &on));
     CHECK(!on);
 
-    CHECK_RC(cio_tcp_socket_set_reuseport(s, true));
-    CHECK_RC(cio_tcp_socket_reuseport(s, &on));
+    CHECK_RC(cio_socket_set_reuseport(s, true));
+    CHECK_RC(cio_socket_reuseport(s, &on));
     CHECK(on);
     CHECK_EQ(raw_int(fd, SOL_SOCKET, SO_REUSEPORT), 1);
 
-    CHECK_RC(cio_tcp_socket_set_send_buffer_size(s, 65536));
-    CHECK_RC(cio_tcp_socket_send_buffer_size(s, &value));
+    CHECK_RC(cio_socket_set_send_buffer_size(s, 65536));
+    CHECK_RC(cio_socket_send_buffer_size(s, &value));
     CHECK_EQ(value, expected_bufsize(65536, "/proc/sys/net/core/wmem_max"));
-    CHECK_RC(cio_tcp_socket_set_recv_buffer_size(s, 32768));
-    CHECK_RC(cio_tcp_socket_recv_buffer_size(s, &value));
+    CHECK_RC(cio_socket_set_recv_buffer_size(s, 32768));
+    CHECK_RC(cio_socket_recv_buffer_size(s, &value));
     CHECK_EQ(value, expected_bufsize(32768, "/proc/sys/net/core/rmem_max"));
-    CHECK_ERR(cio_tcp_socket_set_send_buffer_size(s, -1), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_set_recv_buffer_size(s, -1), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_send_buffer_size(s, NULL), -EINVAL);
+    CHECK_ERR(cio_socket_set_send_buffer_size(s, -1), -EINVAL);
+    CHECK_ERR(cio_socket_set_recv_buffer_size(s, -1), -EINVAL);
+    CHECK_ERR(cio_socket_send_buffer_size(s, NULL), -EINVAL);
 
-    cio_tcp_keepalive ka = {.idle_s = 30, .interval_s = 5, .count = 4}, got;
-    CHECK_RC(cio_tcp_socket_set_keepalive(s, true, &ka));
-    CHECK_RC(cio_tcp_socket_keepalive(s, &on, &got));
+    cio_tcp_keepalive_params ka = {.idle_s = 30, .interval_s = 5, .count = 4}, got;
+    CHECK_RC(cio_tcp_set_keepalive(s, true, &ka));
+    CHECK_RC(cio_tcp_keepalive(s, &on, &got));
     CHECK(on);
     CHECK_EQ(got.idle_s, 30);
     CHECK_EQ(got.interval_s, 5);
     CHECK_EQ(got.count, 4);
     CHECK_EQ(raw_int(fd, IPPROTO_TCP, TCP_KEEPIDLE), 30);
-    CHECK_RC(cio_tcp_socket_set_keepalive(s, false, NULL));
-    CHECK_RC(cio_tcp_socket_keepalive(s, &on, NULL));
+    CHECK_RC(cio_tcp_set_keepalive(s, false, NULL));
+    CHECK_RC(cio_tcp_keepalive(s, &on, NULL));
     CHECK(!on);
     /* Out of range: refused, and nothing changed (idle still 30). */
-    cio_tcp_keepalive bad = {.idle_s = 40000};
-    CHECK_ERR(cio_tcp_socket_set_keepalive(s, true, &bad), -EINVAL);
-    bad = (cio_tcp_keepalive){.idle_s = 10, .count = 200};
-    CHECK_ERR(cio_tcp_socket_set_keepalive(s, true, &bad), -EINVAL);
-    bad = (cio_tcp_keepalive){.interval_s = -1};
-    CHECK_ERR(cio_tcp_socket_set_keepalive(s, true, &bad), -EINVAL);
-    CHECK_RC(cio_tcp_socket_keepalive(s, &on, &got));
+    cio_tcp_keepalive_params bad = {.idle_s = 40000};
+    CHECK_ERR(cio_tcp_set_keepalive(s, true, &bad), -EINVAL);
+    bad = (cio_tcp_keepalive_params){.idle_s = 10, .count = 200};
+    CHECK_ERR(cio_tcp_set_keepalive(s, true, &bad), -EINVAL);
+    bad = (cio_tcp_keepalive_params){.interval_s = -1};
+    CHECK_ERR(cio_tcp_set_keepalive(s, true, &bad), -EINVAL);
+    CHECK_RC(cio_tcp_keepalive(s, &on, &got));
     CHECK(!on);
     CHECK_EQ(got.idle_s, 30);
     /* Zero fields leave values alone. */
-    ka = (cio_tcp_keepalive){.count = 9};
-    CHECK_RC(cio_tcp_socket_set_keepalive(s, true, &ka));
-    CHECK_RC(cio_tcp_socket_keepalive(s, &on, &got));
+    ka = (cio_tcp_keepalive_params){.count = 9};
+    CHECK_RC(cio_tcp_set_keepalive(s, true, &ka));
+    CHECK_RC(cio_tcp_keepalive(s, &on, &got));
     CHECK(on && got.idle_s == 30 && got.interval_s == 5 && got.count == 9);
 
-    CHECK_RC(cio_tcp_socket_linger(s, &value));
+    CHECK_RC(cio_socket_linger(s, &value));
     CHECK_EQ(value, CIO_LINGER_OFF);
-    CHECK_RC(cio_tcp_socket_set_linger(s, 0));
-    CHECK_RC(cio_tcp_socket_linger(s, &value));
+    CHECK_RC(cio_socket_set_linger(s, 0));
+    CHECK_RC(cio_socket_linger(s, &value));
     CHECK_EQ(value, 0);
-    CHECK_RC(cio_tcp_socket_set_linger(s, 7));
-    CHECK_RC(cio_tcp_socket_linger(s, &value));
+    CHECK_RC(cio_socket_set_linger(s, 7));
+    CHECK_RC(cio_socket_linger(s, &value));
     CHECK_EQ(value, 7);
-    CHECK_RC(cio_tcp_socket_set_linger(s, CIO_LINGER_OFF));
-    CHECK_RC(cio_tcp_socket_linger(s, &value));
+    CHECK_RC(cio_socket_set_linger(s, CIO_LINGER_OFF));
+    CHECK_RC(cio_socket_linger(s, &value));
     CHECK_EQ(value, CIO_LINGER_OFF);
 
-    CHECK_RC(cio_tcp_socket_set_nodelay(s, true));
-    CHECK_RC(cio_tcp_socket_nodelay(s, &on));
+    CHECK_RC(cio_tcp_set_nodelay(s, true));
+    CHECK_RC(cio_tcp_nodelay(s, &on));
     CHECK(on);
     CHECK_EQ(raw_int(fd, IPPROTO_TCP, TCP_NODELAY), 1);
 
-    CHECK_RC(cio_tcp_socket_set_tos(s, 0x10));
-    CHECK_RC(cio_tcp_socket_tos(s, &value));
+    CHECK_RC(cio_socket_set_tos(s, 0x10));
+    CHECK_RC(cio_socket_tos(s, &value));
     CHECK_EQ(value, 0x10);
     CHECK_EQ(raw_int(fd, IPPROTO_IP, IP_TOS), 0x10);
-    CHECK_ERR(cio_tcp_socket_set_tos(s, -1), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_set_tos(s, 256), -EINVAL);
+    CHECK_ERR(cio_socket_set_tos(s, -1), -EINVAL);
+    CHECK_ERR(cio_socket_set_tos(s, 256), -EINVAL);
 
-    CHECK_ERR(cio_tcp_socket_set_v6only(s, true), -EINVAL); /* an IPv4 socket */
-    CHECK_ERR(cio_tcp_socket_v6only(s, &on), -EINVAL);
+    CHECK_ERR(cio_socket_set_v6only(s, true), -EINVAL); /* an IPv4 socket */
+    CHECK_ERR(cio_socket_v6only(s, &on), -EINVAL);
 
-    int rc = cio_tcp_socket_set_fastopen_connect(s, true);
+    int rc = cio_tcp_set_fastopen_connect(s, true);
     if (rc != -ENOPROTOOPT) {
         CHECK_RC(rc);
-        CHECK_RC(cio_tcp_socket_fastopen_connect(s, &on));
+        CHECK_RC(cio_tcp_fastopen_connect(s, &on));
         CHECK(on);
     }
-    CHECK_RC(cio_tcp_socket_set_fastopen(s, 16));
-    CHECK_RC(cio_tcp_socket_fastopen(s, &value));
+    CHECK_RC(cio_tcp_set_fastopen(s, 16));
+    CHECK_RC(cio_tcp_fastopen(s, &value));
     CHECK_EQ(value, 16);
-    CHECK_ERR(cio_tcp_socket_set_fastopen(s, -1), -EINVAL);
+    CHECK_ERR(cio_tcp_set_fastopen(s, -1), -EINVAL);
 
     /* Options set on the builder are on the listener it becomes. */
     cio_tcp_listener *listener;
     CHECK_RC(cio_tcp_socket_listen(s, 8, &listener));
-    CHECK_EQ(raw_int(cio_tcp_listener_fd(listener), IPPROTO_TCP, TCP_FASTOPEN), 16);
-    CHECK_EQ(raw_int(cio_tcp_listener_fd(listener), IPPROTO_TCP, TCP_NODELAY), 1);
-    cio_tcp_listener_close(listener);
+    CHECK_EQ(raw_int(cio_socket_fd(listener), IPPROTO_TCP, TCP_FASTOPEN), 16);
+    CHECK_EQ(raw_int(cio_socket_fd(listener), IPPROTO_TCP, TCP_NODELAY), 1);
+    cio_socket_close(listener);
 }
 
 static void test_builder_bind_device(void)
@@ -154,22 +157,22 @@ static void test_builder_bind_device(void)
     cio_tcp_socket *s;
     CHECK_RC(cio_tcp_socket_new_v4(&s));
     char name[32];
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, sizeof(name)));
+    CHECK_RC(cio_socket_bind_device(s, name, sizeof(name)));
     CHECK_EQ(name[0], '\0'); /* unbound */
-    int rc = cio_tcp_socket_set_bind_device(s, "lo");
+    int rc = cio_socket_set_bind_device(s, "lo");
     if (rc == -EPERM) {
-        cio_tcp_socket_close(s);
+        cio_socket_close(s);
         TEST_SKIP("SO_BINDTODEVICE needs CAP_NET_RAW, which this process lacks");
     }
     CHECK_RC(rc);
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, sizeof(name)));
+    CHECK_RC(cio_socket_bind_device(s, name, sizeof(name)));
     CHECK(strcmp(name, "lo") == 0);
-    CHECK_ERR(cio_tcp_socket_bind_device(s, name, 2), -ENOSPC); /* "lo" needs 3 */
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, 3));
-    CHECK_ERR(cio_tcp_socket_bind_device(s, NULL, 3), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_set_bind_device(s, "nosuchdev0"), -ENODEV);
-    CHECK_ERR(cio_tcp_socket_set_bind_device(s, "sixteen-chars-xx"), -EINVAL);
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, sizeof(name)));
+    CHECK_ERR(cio_socket_bind_device(s, name, 2), -ENOSPC); /* "lo" needs 3 */
+    CHECK_RC(cio_socket_bind_device(s, name, 3));
+    CHECK_ERR(cio_socket_bind_device(s, NULL, 3), -EINVAL);
+    CHECK_ERR(cio_socket_set_bind_device(s, "nosuchdev0"), -ENODEV);
+    CHECK_ERR(cio_socket_set_bind_device(s, "sixteen-chars-xx"), -EINVAL);
+    CHECK_RC(cio_socket_bind_device(s, name, sizeof(name)));
     CHECK(strcmp(name, "lo") == 0); /* failures changed nothing */
 
     /* Bound to lo, it still reaches 127.0.0.1. */
@@ -181,21 +184,21 @@ static void test_builder_bind_device(void)
     finish_connect(client);
     write_all(client, "lo", 2);
     read_exact(server, name, 2);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
-    cio_tcp_listener_close(listener);
+    cio_socket_close(client);
+    cio_socket_close(server);
+    cio_socket_close(listener);
 
     /* Unbinding: NULL or "". */
     CHECK_RC(cio_tcp_socket_new_v4(&s));
-    CHECK_RC(cio_tcp_socket_set_bind_device(s, "lo"));
-    CHECK_RC(cio_tcp_socket_set_bind_device(s, NULL));
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, sizeof(name)));
+    CHECK_RC(cio_socket_set_bind_device(s, "lo"));
+    CHECK_RC(cio_socket_set_bind_device(s, NULL));
+    CHECK_RC(cio_socket_bind_device(s, name, sizeof(name)));
     CHECK_EQ(name[0], '\0');
-    CHECK_RC(cio_tcp_socket_set_bind_device(s, "lo"));
-    CHECK_RC(cio_tcp_socket_set_bind_device(s, ""));
-    CHECK_RC(cio_tcp_socket_bind_device(s, name, sizeof(name)));
+    CHECK_RC(cio_socket_set_bind_device(s, "lo"));
+    CHECK_RC(cio_socket_set_bind_device(s, ""));
+    CHECK_RC(cio_socket_bind_device(s, name, sizeof(name)));
     CHECK_EQ(name[0], '\0');
-    cio_tcp_socket_close(s);
+    cio_socket_close(s);
 }
 
 static void test_builder_options_v6(void)
@@ -205,28 +208,28 @@ static void test_builder_options_v6(void)
         TEST_SKIP("%s", reason);
     cio_tcp_socket *s;
     CHECK_RC(cio_tcp_socket_new_v6(&s));
-    CHECK_FD_FLAGS(cio_tcp_socket_fd(s));
+    CHECK_FD_FLAGS(cio_socket_fd(s));
     bool on;
-    CHECK_RC(cio_tcp_socket_set_v6only(s, true));
-    CHECK_RC(cio_tcp_socket_v6only(s, &on));
+    CHECK_RC(cio_socket_set_v6only(s, true));
+    CHECK_RC(cio_socket_v6only(s, &on));
     CHECK(on);
-    CHECK_EQ(raw_int(cio_tcp_socket_fd(s), IPPROTO_IPV6, IPV6_V6ONLY), 1);
-    CHECK_RC(cio_tcp_socket_set_v6only(s, false));
-    CHECK_RC(cio_tcp_socket_v6only(s, &on));
+    CHECK_EQ(raw_int(cio_socket_fd(s), IPPROTO_IPV6, IPV6_V6ONLY), 1);
+    CHECK_RC(cio_socket_set_v6only(s, false));
+    CHECK_RC(cio_socket_v6only(s, &on));
     CHECK(!on);
     int tclass;
-    CHECK_RC(cio_tcp_socket_set_tos(s, 0x28));
-    CHECK_RC(cio_tcp_socket_tos(s, &tclass));
+    CHECK_RC(cio_socket_set_tos(s, 0x28));
+    CHECK_RC(cio_socket_tos(s, &tclass));
     CHECK_EQ(tclass, 0x28);
-    CHECK_EQ(raw_int(cio_tcp_socket_fd(s), IPPROTO_IPV6, IPV6_TCLASS), 0x28);
+    CHECK_EQ(raw_int(cio_socket_fd(s), IPPROTO_IPV6, IPV6_TCLASS), 0x28);
 
     /* A dual-stack listener on [::] accepts IPv4 clients as v4-mapped peers. */
     cio_addr any, bound, v4;
     CHECK_RC(cio_addr_parse(&any, "[::]:0"));
-    CHECK_RC(cio_tcp_socket_bind(s, &any));
+    CHECK_RC(cio_socket_bind(s, &any));
     cio_tcp_listener *listener;
     CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
-    CHECK_RC(cio_tcp_listener_local_addr(listener, &bound));
+    CHECK_RC(cio_socket_local_addr(listener, &bound));
     CHECK_RC(cio_addr_ipv4(&v4, CIO_IPV4_LOOPBACK, (uint16_t)cio_addr_port(&bound)));
     cio_tcp_stream *client, *server;
     CHECK_RC(cio_tcp_stream_try_connect(&client, &v4));
@@ -236,30 +239,30 @@ static void test_builder_options_v6(void)
     char text[CIO_ADDR_STRLEN];
     CHECK_RC(cio_addr_format(&peer, text, sizeof(text)));
     CHECK(strncmp(text, "[::ffff:127.0.0.1]:", 19) == 0);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
-    cio_tcp_listener_close(listener);
+    cio_socket_close(client);
+    cio_socket_close(server);
+    cio_socket_close(listener);
 
     /* v6only: the same wildcard refuses IPv4. */
     CHECK_RC(cio_tcp_socket_new_v6(&s));
-    CHECK_RC(cio_tcp_socket_set_v6only(s, true));
-    CHECK_RC(cio_tcp_socket_bind(s, &any));
+    CHECK_RC(cio_socket_set_v6only(s, true));
+    CHECK_RC(cio_socket_bind(s, &any));
     CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
-    CHECK_RC(cio_tcp_listener_local_addr(listener, &bound));
+    CHECK_RC(cio_socket_local_addr(listener, &bound));
     CHECK_RC(cio_addr_set_port(&v4, (uint16_t)cio_addr_port(&bound)));
     int rc = cio_tcp_stream_try_connect(&client, &v4);
     if (rc == 0) {
         int result = -EAGAIN;
         for (int i = 0; i < 100 && result == -EAGAIN; i++) {
-            wait_fd(cio_tcp_stream_fd(client), CIO_WRITABLE, 100);
+            wait_fd(cio_socket_fd(client), CIO_WRITABLE, 100);
             result = cio_tcp_stream_try_finish_connect(client);
         }
         CHECK_ERR(result, -ECONNREFUSED);
-        cio_tcp_stream_close(client);
+        cio_socket_close(client);
     } else {
         CHECK_ERR(rc, -ECONNREFUSED);
     }
-    cio_tcp_listener_close(listener);
+    cio_socket_close(listener);
 }
 
 static void test_reuseport_shares_a_port(void)
@@ -268,12 +271,12 @@ static void test_reuseport_shares_a_port(void)
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
     cio_tcp_socket *a, *b;
     CHECK_RC(cio_tcp_socket_new_v4(&a));
-    CHECK_RC(cio_tcp_socket_set_reuseport(a, true));
-    CHECK_RC(cio_tcp_socket_bind(a, &addr));
-    CHECK_RC(cio_tcp_socket_local_addr(a, &addr));
+    CHECK_RC(cio_socket_set_reuseport(a, true));
+    CHECK_RC(cio_socket_bind(a, &addr));
+    CHECK_RC(cio_socket_local_addr(a, &addr));
     CHECK_RC(cio_tcp_socket_new_v4(&b));
-    CHECK_RC(cio_tcp_socket_set_reuseport(b, true));
-    CHECK_RC(cio_tcp_socket_bind(b, &addr)); /* same address and port */
+    CHECK_RC(cio_socket_set_reuseport(b, true));
+    CHECK_RC(cio_socket_bind(b, &addr)); /* same address and port */
     cio_tcp_listener *la, *lb;
     CHECK_RC(cio_tcp_socket_listen(a, 0, &la));
     CHECK_RC(cio_tcp_socket_listen(b, 0, &lb));
@@ -296,101 +299,101 @@ static void test_reuseport_shares_a_port(void)
     }
     CHECK_EQ(on_a + on_b, 16);
     for (int i = 0; i < 16; i++) {
-        cio_tcp_stream_close(clients[i]);
-        cio_tcp_stream_close(servers[i]);
+        cio_socket_close(clients[i]);
+        cio_socket_close(servers[i]);
     }
-    cio_tcp_listener_close(la);
-    cio_tcp_listener_close(lb);
+    cio_socket_close(la);
+    cio_socket_close(lb);
 }
 
 static void test_stream_options(void)
 {
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    int fd = cio_tcp_stream_fd(client);
+    int fd = cio_socket_fd(client);
     bool on;
     int value;
     unsigned u;
 
-    CHECK_RC(cio_tcp_stream_set_nodelay(client, true));
-    CHECK_RC(cio_tcp_stream_nodelay(client, &on));
+    CHECK_RC(cio_tcp_set_nodelay(client, true));
+    CHECK_RC(cio_tcp_nodelay(client, &on));
     CHECK(on);
-    CHECK_RC(cio_tcp_stream_set_nodelay(client, false));
-    CHECK_RC(cio_tcp_stream_nodelay(client, &on));
+    CHECK_RC(cio_tcp_set_nodelay(client, false));
+    CHECK_RC(cio_tcp_nodelay(client, &on));
     CHECK(!on);
 
-    CHECK_RC(cio_tcp_stream_set_cork(client, true));
-    CHECK_RC(cio_tcp_stream_cork(client, &on));
+    CHECK_RC(cio_tcp_set_cork(client, true));
+    CHECK_RC(cio_tcp_cork(client, &on));
     CHECK(on);
-    CHECK_RC(cio_tcp_stream_set_cork(client, false));
-    CHECK_RC(cio_tcp_stream_cork(client, &on));
+    CHECK_RC(cio_tcp_set_cork(client, false));
+    CHECK_RC(cio_tcp_cork(client, &on));
     CHECK(!on);
 
-    CHECK_RC(cio_tcp_stream_set_ttl(client, 17));
-    CHECK_RC(cio_tcp_stream_ttl(client, &value));
+    CHECK_RC(cio_socket_set_ttl(client, 17));
+    CHECK_RC(cio_socket_ttl(client, &value));
     CHECK_EQ(value, 17);
     CHECK_EQ(raw_int(fd, IPPROTO_IP, IP_TTL), 17);
-    CHECK_ERR(cio_tcp_stream_set_ttl(client, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_set_ttl(client, 256), -EINVAL);
-    CHECK_RC(cio_tcp_stream_ttl(client, &value));
+    CHECK_ERR(cio_socket_set_ttl(client, 0), -EINVAL);
+    CHECK_ERR(cio_socket_set_ttl(client, 256), -EINVAL);
+    CHECK_RC(cio_socket_ttl(client, &value));
     CHECK_EQ(value, 17);
 
-    CHECK_RC(cio_tcp_stream_set_tos(client, 0x08));
-    CHECK_RC(cio_tcp_stream_tos(client, &value));
+    CHECK_RC(cio_socket_set_tos(client, 0x08));
+    CHECK_RC(cio_socket_tos(client, &value));
     CHECK_EQ(value, 0x08);
 
-    CHECK_RC(cio_tcp_stream_set_quickack(client, true));
-    CHECK_RC(cio_tcp_stream_quickack(client, &on));
+    CHECK_RC(cio_tcp_set_quickack(client, true));
+    CHECK_RC(cio_tcp_quickack(client, &on));
     CHECK(on);
-    CHECK_RC(cio_tcp_stream_set_quickack(client, false));
-    CHECK_RC(cio_tcp_stream_quickack(client, &on));
+    CHECK_RC(cio_tcp_set_quickack(client, false));
+    CHECK_RC(cio_tcp_quickack(client, &on));
     CHECK(!on);
 
-    CHECK_RC(cio_tcp_stream_set_linger(client, 0));
-    CHECK_RC(cio_tcp_stream_linger(client, &value));
+    CHECK_RC(cio_socket_set_linger(client, 0));
+    CHECK_RC(cio_socket_linger(client, &value));
     CHECK_EQ(value, 0);
-    CHECK_RC(cio_tcp_stream_set_linger(client, -5)); /* any negative value is OFF */
-    CHECK_RC(cio_tcp_stream_linger(client, &value));
+    CHECK_RC(cio_socket_set_linger(client, -5)); /* any negative value is OFF */
+    CHECK_RC(cio_socket_linger(client, &value));
     CHECK_EQ(value, CIO_LINGER_OFF);
 
-    cio_tcp_keepalive ka = {.idle_s = 60, .interval_s = 10, .count = 3}, got;
-    CHECK_RC(cio_tcp_stream_set_keepalive(client, true, &ka));
-    CHECK_RC(cio_tcp_stream_keepalive(client, &on, &got));
+    cio_tcp_keepalive_params ka = {.idle_s = 60, .interval_s = 10, .count = 3}, got;
+    CHECK_RC(cio_tcp_set_keepalive(client, true, &ka));
+    CHECK_RC(cio_tcp_keepalive(client, &on, &got));
     CHECK(on && got.idle_s == 60 && got.interval_s == 10 && got.count == 3);
     CHECK_EQ(raw_int(fd, SOL_SOCKET, SO_KEEPALIVE), 1);
     CHECK_EQ(raw_int(fd, IPPROTO_TCP, TCP_KEEPINTVL), 10);
     CHECK_EQ(raw_int(fd, IPPROTO_TCP, TCP_KEEPCNT), 3);
 
-    CHECK_RC(cio_tcp_stream_user_timeout(client, &u));
+    CHECK_RC(cio_tcp_user_timeout(client, &u));
     CHECK_EQ(u, 0);
-    CHECK_RC(cio_tcp_stream_set_user_timeout(client, 5000));
-    CHECK_RC(cio_tcp_stream_user_timeout(client, &u));
+    CHECK_RC(cio_tcp_set_user_timeout(client, 5000));
+    CHECK_RC(cio_tcp_user_timeout(client, &u));
     CHECK_EQ(u, 5000);
-    CHECK_ERR(cio_tcp_stream_set_user_timeout(client, UINT_MAX), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_user_timeout(client, NULL), -EINVAL);
+    CHECK_ERR(cio_tcp_set_user_timeout(client, UINT_MAX), -EINVAL);
+    CHECK_ERR(cio_tcp_user_timeout(client, NULL), -EINVAL);
 
-    CHECK_RC(cio_tcp_stream_set_notsent_lowat(client, 16384));
-    CHECK_RC(cio_tcp_stream_notsent_lowat(client, &u));
+    CHECK_RC(cio_tcp_set_notsent_lowat(client, 16384));
+    CHECK_RC(cio_tcp_notsent_lowat(client, &u));
     CHECK_EQ(u, 16384);
     CHECK_EQ(raw_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT), 16384);
-    CHECK_RC(cio_tcp_stream_set_notsent_lowat(client, 0));
-    CHECK_RC(cio_tcp_stream_notsent_lowat(client, &u));
+    CHECK_RC(cio_tcp_set_notsent_lowat(client, 0));
+    CHECK_RC(cio_tcp_notsent_lowat(client, &u));
     CHECK_EQ(u, 0);
-    CHECK_ERR(cio_tcp_stream_notsent_lowat(client, NULL), -EINVAL);
+    CHECK_ERR(cio_tcp_notsent_lowat(client, NULL), -EINVAL);
 
-    CHECK_RC(cio_tcp_stream_set_send_buffer_size(client, 100000));
-    CHECK_RC(cio_tcp_stream_send_buffer_size(client, &value));
+    CHECK_RC(cio_socket_set_send_buffer_size(client, 100000));
+    CHECK_RC(cio_socket_send_buffer_size(client, &value));
     CHECK_EQ(value, expected_bufsize(100000, "/proc/sys/net/core/wmem_max"));
-    CHECK_RC(cio_tcp_stream_set_recv_buffer_size(client, 50000));
-    CHECK_RC(cio_tcp_stream_recv_buffer_size(client, &value));
+    CHECK_RC(cio_socket_set_recv_buffer_size(client, 50000));
+    CHECK_RC(cio_socket_recv_buffer_size(client, &value));
     CHECK_EQ(value, expected_bufsize(50000, "/proc/sys/net/core/rmem_max"));
 
     /* Still a working connection after all that. */
     write_all(client, "ok", 2);
     char buf[2];
     read_exact(server, buf, 2);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 static void test_congestion_control(void)
@@ -398,7 +401,7 @@ static void test_congestion_control(void)
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
     char name[32];
-    CHECK_RC(cio_tcp_stream_congestion(client, name, sizeof(name)));
+    CHECK_RC(cio_tcp_congestion(client, name, sizeof(name)));
     CHECK(name[0] != '\0');
     char sysdefault[32] = "";
     FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "re");
@@ -408,11 +411,11 @@ static void test_congestion_control(void)
         fclose(f);
     }
     /* "reno" is always built in. */
-    CHECK_RC(cio_tcp_stream_set_congestion(client, "reno"));
-    CHECK_RC(cio_tcp_stream_congestion(client, name, sizeof(name)));
+    CHECK_RC(cio_tcp_set_congestion(client, "reno"));
+    CHECK_RC(cio_tcp_congestion(client, name, sizeof(name)));
     CHECK(strcmp(name, "reno") == 0);
-    CHECK_ERR(cio_tcp_stream_congestion(client, name, 4), -ENOSPC);
-    CHECK_RC(cio_tcp_stream_congestion(client, name, 5));
+    CHECK_ERR(cio_tcp_congestion(client, name, 4), -ENOSPC);
+    CHECK_RC(cio_tcp_congestion(client, name, 5));
     CHECK(strcmp(name, "reno") == 0);
     /* Another one the kernel lists as available, if any. */
     char avail[256] = "";
@@ -427,53 +430,53 @@ static void test_congestion_control(void)
          tok = strtok_r(NULL, " \n", &save)) {
         if (strcmp(tok, "reno") == 0)
             continue;
-        CHECK_RC(cio_tcp_stream_set_congestion(client, tok));
-        CHECK_RC(cio_tcp_stream_congestion(client, name, sizeof(name)));
+        CHECK_RC(cio_tcp_set_congestion(client, tok));
+        CHECK_RC(cio_tcp_congestion(client, name, sizeof(name)));
         CHECK(strcmp(name, tok) == 0);
         break;
     }
-    CHECK_ERR(cio_tcp_stream_set_congestion(client, "no-such-algo"), -ENOENT);
-    CHECK_ERR(cio_tcp_stream_set_congestion(client, ""), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_set_congestion(client, "a-name-of-16-chr"), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_set_congestion(client, NULL), -EINVAL);
-    CHECK_ERR(cio_tcp_stream_congestion(client, NULL, 16), -EINVAL);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
+    CHECK_ERR(cio_tcp_set_congestion(client, "no-such-algo"), -ENOENT);
+    CHECK_ERR(cio_tcp_set_congestion(client, ""), -EINVAL);
+    CHECK_ERR(cio_tcp_set_congestion(client, "a-name-of-16-chr"), -EINVAL);
+    CHECK_ERR(cio_tcp_set_congestion(client, NULL), -EINVAL);
+    CHECK_ERR(cio_tcp_congestion(client, NULL, 16), -EINVAL);
+    cio_socket_close(client);
+    cio_socket_close(server);
 }
 
 static void test_listener_ttl_and_inheritance(void)
 {
     cio_tcp_socket *s;
     CHECK_RC(cio_tcp_socket_new_v4(&s));
-    CHECK_RC(cio_tcp_socket_set_nodelay(s, true));
-    cio_tcp_keepalive ka = {.idle_s = 77};
-    CHECK_RC(cio_tcp_socket_set_keepalive(s, true, &ka));
+    CHECK_RC(cio_tcp_set_nodelay(s, true));
+    cio_tcp_keepalive_params ka = {.idle_s = 77};
+    CHECK_RC(cio_tcp_set_keepalive(s, true, &ka));
     cio_addr addr;
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
-    CHECK_RC(cio_tcp_socket_bind(s, &addr));
+    CHECK_RC(cio_socket_bind(s, &addr));
     cio_tcp_listener *listener;
     CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
-    CHECK_RC(cio_tcp_listener_set_ttl(listener, 99));
+    CHECK_RC(cio_socket_set_ttl(listener, 99));
     int ttl;
-    CHECK_RC(cio_tcp_listener_ttl(listener, &ttl));
+    CHECK_RC(cio_socket_ttl(listener, &ttl));
     CHECK_EQ(ttl, 99);
-    CHECK_ERR(cio_tcp_listener_set_ttl(listener, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_ttl(listener, NULL), -EINVAL);
+    CHECK_ERR(cio_socket_set_ttl(listener, 0), -EINVAL);
+    CHECK_ERR(cio_socket_ttl(listener, NULL), -EINVAL);
 
     cio_tcp_stream *client, *server;
     connect_pair(listener, &client, &server);
     bool on;
-    cio_tcp_keepalive got;
-    CHECK_RC(cio_tcp_stream_nodelay(server, &on));
+    cio_tcp_keepalive_params got;
+    CHECK_RC(cio_tcp_nodelay(server, &on));
     CHECK(on);
-    CHECK_RC(cio_tcp_stream_keepalive(server, &on, &got));
+    CHECK_RC(cio_tcp_keepalive(server, &on, &got));
     CHECK(on);
     CHECK_EQ(got.idle_s, 77);
-    CHECK_RC(cio_tcp_stream_ttl(server, &ttl));
+    CHECK_RC(cio_socket_ttl(server, &ttl));
     CHECK_EQ(ttl, 99);
-    cio_tcp_stream_close(client);
-    cio_tcp_stream_close(server);
-    cio_tcp_listener_close(listener);
+    cio_socket_close(client);
+    cio_socket_close(server);
+    cio_socket_close(listener);
 }
 
 static void test_fastopen_connection(void)
@@ -481,10 +484,10 @@ static void test_fastopen_connection(void)
     cio_addr addr;
     cio_tcp_socket *ls;
     CHECK_RC(cio_tcp_socket_new_v4(&ls));
-    CHECK_RC(cio_tcp_socket_set_fastopen(ls, 32));
+    CHECK_RC(cio_tcp_set_fastopen(ls, 32));
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
-    CHECK_RC(cio_tcp_socket_bind(ls, &addr));
-    CHECK_RC(cio_tcp_socket_local_addr(ls, &addr));
+    CHECK_RC(cio_socket_bind(ls, &addr));
+    CHECK_RC(cio_socket_local_addr(ls, &addr));
     cio_tcp_listener *listener;
     CHECK_RC(cio_tcp_socket_listen(ls, 0, &listener));
 
@@ -493,16 +496,16 @@ static void test_fastopen_connection(void)
     for (int round = 0; round < 2; round++) {
         cio_tcp_socket *cs;
         CHECK_RC(cio_tcp_socket_new_v4(&cs));
-        int rc = cio_tcp_socket_set_fastopen_connect(cs, true);
+        int rc = cio_tcp_set_fastopen_connect(cs, true);
         if (rc == -ENOPROTOOPT) {
-            cio_tcp_socket_close(cs);
-            cio_tcp_listener_close(listener);
+            cio_socket_close(cs);
+            cio_socket_close(listener);
             TEST_SKIP("TCP_FASTOPEN_CONNECT is not supported by this kernel");
         }
         CHECK_RC(rc);
         cio_tcp_stream *client;
         CHECK_RC(cio_tcp_socket_try_connect(cs, &addr, &client));
-        CHECK_FD_FLAGS(cio_tcp_stream_fd(client));
+        CHECK_FD_FLAGS(cio_socket_fd(client));
         write_all(client, "fast open", 9); /* the first write may return -EAGAIN */
         cio_tcp_stream *server = accept_one(listener, NULL);
         char buf[9];
@@ -512,13 +515,49 @@ static void test_fastopen_connection(void)
         write_all(server, "back", 4);
         read_exact(client, buf, 4);
         CHECK(memcmp(buf, "back", 4) == 0);
-        cio_tcp_stream_close(client);
-        cio_tcp_stream_close(server);
+        cio_socket_close(client);
+        cio_socket_close(server);
     }
-    cio_tcp_listener_close(listener);
+    cio_socket_close(listener);
+}
+
+/* One set of TCP options for every TCP handle: a listener (not only a builder) takes them
+ * and passes them on; a socket that is not TCP is refused before the kernel is asked. */
+static void test_options_on_any_tcp_handle(void)
+{
+    cio_addr addr;
+    cio_tcp_listener *listener = listen_on("127.0.0.1:0", &addr);
+    bool on = false;
+    CHECK_RC(cio_tcp_set_nodelay(listener, true));
+    CHECK_RC(cio_tcp_nodelay(listener, &on));
+    CHECK(on);
+    CHECK_EQ(raw_int(cio_socket_fd(listener), IPPROTO_TCP, TCP_NODELAY), 1);
+    cio_tcp_keepalive_params ka = {.idle_s = 42}, got;
+    CHECK_RC(cio_tcp_set_keepalive(listener, true, &ka));
+    cio_tcp_stream *client, *server;
+    connect_pair(listener, &client, &server);
+    on = false;
+    CHECK_RC(cio_tcp_nodelay(server, &on));
+    CHECK(on); /* inherited from the listener */
+    CHECK_RC(cio_tcp_keepalive(server, &on, &got));
+    CHECK(on);
+    CHECK_EQ(got.idle_s, 42);
+    cio_socket_close(client);
+    cio_socket_close(server);
+    cio_socket_close(listener);
+
+    /* The plain functions take any cio_socket (the macros only let TCP handles through). */
+    cio_udp_socket *udp;
+    CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
+    CHECK_RC(cio_udp_socket_new(&udp, &addr));
+    CHECK_ERR((cio_tcp_set_nodelay)(cio_as_socket(udp), true), -ENOPROTOOPT);
+    CHECK_ERR((cio_tcp_nodelay)(cio_as_socket(udp), &on), -ENOPROTOOPT);
+    CHECK_ERR((cio_tcp_set_keepalive)(cio_as_socket(udp), true, NULL), -ENOPROTOOPT);
+    cio_socket_close(udp);
 }
 
 CIO_TEST_MAIN(TEST(test_builder_options_v4), TEST(test_builder_bind_device),
               TEST(test_builder_options_v6), TEST(test_reuseport_shares_a_port),
               TEST(test_stream_options), TEST(test_congestion_control),
-              TEST(test_listener_ttl_and_inheritance), TEST(test_fastopen_connection))
+              TEST(test_listener_ttl_and_inheritance), TEST(test_fastopen_connection),
+              TEST(test_options_on_any_tcp_handle))

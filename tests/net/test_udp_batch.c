@@ -62,7 +62,7 @@ static void test_batch_send_recv(void)
             }
             int n = cio_udp_socket_try_recv_batch(r, in, 8);
             if (n == -EAGAIN) {
-                wait_fd(cio_udp_socket_fd(r), CIO_READABLE, 1000);
+                wait_fd(cio_socket_fd(r), CIO_READABLE, 1000);
                 continue;
             }
             CHECK(n >= 1 && got + n <= 4);
@@ -78,9 +78,9 @@ static void test_batch_send_recv(void)
         }
         CHECK_ERR(cio_udp_socket_try_recv_batch(r, in, 8), -EAGAIN);
     }
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r1);
-    cio_udp_socket_close(r2);
+    cio_socket_close(s);
+    cio_socket_close(r1);
+    cio_socket_close(r2);
 }
 
 static void test_batch_truncation_per_message(void)
@@ -88,7 +88,7 @@ static void test_batch_truncation_per_message(void)
     cio_addr r_addr;
     cio_udp_socket *s = udp_on("127.0.0.1:0", NULL);
     cio_udp_socket *r = udp_on("127.0.0.1:0", &r_addr);
-    CHECK_RC(cio_udp_socket_connect(s, &r_addr));
+    CHECK_RC(cio_dgram_connect(s, &r_addr));
     char big[50], small[5];
     memset(big, 'x', sizeof(big));
     memset(small, 'y', sizeof(small));
@@ -96,7 +96,7 @@ static void test_batch_truncation_per_message(void)
     struct iovec a = {big, sizeof(big)}, b = {small, sizeof(small)};
     cio_udp_msg out[2] = {{.iov = &a, .iovcnt = 1}, {.iov = &b, .iovcnt = 1}};
     CHECK_EQ(cio_udp_socket_try_send_batch(s, out, 2), 2);
-    CHECK(wait_fd(cio_udp_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK(wait_fd(cio_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
     char b0[10], b1[10];
     struct iovec r0 = {b0, sizeof(b0)}, r1 = {b1, sizeof(b1)};
     cio_udp_msg in[2] = {{.iov = &r0, .iovcnt = 1}, {.iov = &r1, .iovcnt = 1}};
@@ -111,8 +111,8 @@ static void test_batch_truncation_per_message(void)
     CHECK_EQ(in[1].len, 5);
     CHECK_EQ(in[1].datagram_len, 5);
     CHECK(memcmp(b1, small, 5) == 0);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 static void test_batch_limits_and_errors(void)
@@ -163,7 +163,7 @@ static void test_batch_limits_and_errors(void)
         }
         int n = cio_udp_socket_try_recv_batch(r, in, COUNT);
         if (n == -EAGAIN) {
-            wait_fd(cio_udp_socket_fd(r), CIO_READABLE, 1000);
+            wait_fd(cio_socket_fd(r), CIO_READABLE, 1000);
             continue;
         }
         CHECK(n >= 1 && n <= CIO_UDP_BATCH_MAX);
@@ -179,8 +179,8 @@ static void test_batch_limits_and_errors(void)
     CHECK_ERR(cio_udp_socket_try_recv_batch(r, in, 1), -EINVAL);
     in[0].iovcnt = 1;
     CHECK_ERR(cio_udp_socket_try_recv_batch(r, in, 1), -EAGAIN);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 /* Send GSO_TOTAL bytes as SEGMENT-byte datagrams from s to dst, through the per-message
@@ -210,7 +210,7 @@ static void expect_segments(cio_udp_socket *r, const uint8_t *data)
         count++;
     }
     CHECK_EQ(count, (GSO_TOTAL + SEGMENT - 1) / SEGMENT);
-    CHECK_ERR(cio_udp_socket_try_recv(r, buf, sizeof(buf)), -EAGAIN);
+    CHECK_ERR(cio_dgram_try_recv(r, buf, sizeof(buf)), -EAGAIN);
 }
 
 static void fill_pattern(uint8_t *data, size_t len)
@@ -231,14 +231,14 @@ static void gso_case(const char *where)
     expect_segments(r, data);
     /* Per socket (UDP_SEGMENT), with a plain send. */
     CHECK_RC(cio_udp_socket_set_gso_segment(s, SEGMENT));
-    CHECK_EQ(cio_udp_socket_try_send_to(s, data, GSO_TOTAL, &r_addr), GSO_TOTAL);
+    CHECK_EQ(cio_dgram_try_send_to(s, data, GSO_TOTAL, &r_addr), GSO_TOTAL);
     expect_segments(r, data);
     /* A datagram no larger than the segment size goes out as it is. */
-    CHECK_EQ(cio_udp_socket_try_send_to(s, data, 300, &r_addr), 300);
+    CHECK_EQ(cio_dgram_try_send_to(s, data, 300, &r_addr), 300);
     uint8_t buf[2048];
     CHECK_EQ(udp_recv_wait(r, buf, sizeof(buf), NULL), 300);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 static void test_gso_v4(void)
@@ -283,22 +283,22 @@ static void gro_case(const char *where)
     /* The simple calls cannot say where datagrams split: -EMSGSIZE, never a silent merge
      * (peek leaves it for the message call). */
     gso_send(s, &r_addr, data);
-    CHECK(wait_fd(cio_udp_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
-    CHECK_EQ(cio_udp_socket_try_peek_sender(r, NULL), GSO_TOTAL);
-    CHECK_ERR(cio_udp_socket_try_peek(r, buf, sizeof(buf)), -EMSGSIZE);
-    CHECK_ERR(cio_udp_socket_try_recv(r, buf, sizeof(buf)), -EMSGSIZE);
-    CHECK_ERR(cio_udp_socket_try_recv(r, buf, sizeof(buf)), -EAGAIN);
+    CHECK(wait_fd(cio_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK_EQ(cio_dgram_try_peek_sender(r, NULL), GSO_TOTAL);
+    CHECK_ERR(cio_dgram_try_peek(r, buf, sizeof(buf)), -EMSGSIZE);
+    CHECK_ERR(cio_dgram_try_recv(r, buf, sizeof(buf)), -EMSGSIZE);
+    CHECK_ERR(cio_dgram_try_recv(r, buf, sizeof(buf)), -EAGAIN);
 
     /* A lone datagram on a GRO socket is an ordinary one: segment_size 0, simple calls fine. */
-    CHECK_EQ(cio_udp_socket_try_send_to(s, data, 700, &r_addr), 700);
+    CHECK_EQ(cio_dgram_try_send_to(s, data, 700, &r_addr), 700);
     CHECK_EQ(udp_recv_wait(r, buf, sizeof(buf), NULL), 700);
-    CHECK_EQ(cio_udp_socket_try_send_to(s, data, 700, &r_addr), 700);
+    CHECK_EQ(cio_dgram_try_send_to(s, data, 700, &r_addr), 700);
     CHECK_EQ(udp_recv_msg_wait(r, &in), 700);
     CHECK_EQ(in.segment_size, 0);
 
     /* Batch receive reports the segment size per message too. */
     gso_send(s, &r_addr, data);
-    CHECK(wait_fd(cio_udp_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK(wait_fd(cio_socket_fd(r), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
     cio_udp_msg batch[2] = {{.iov = &iov, .iovcnt = 1}};
     CHECK_EQ(cio_udp_socket_try_recv_batch(r, batch, 1), 1);
     CHECK_EQ(batch[0].len, GSO_TOTAL);
@@ -312,8 +312,8 @@ static void gro_case(const char *where)
     CHECK(in.flags & CIO_UDP_MSG_TRUNC);
     CHECK_EQ(in.datagram_len, GSO_TOTAL);
     CHECK_EQ(in.segment_size, SEGMENT);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 static void test_gro_v4(void)
@@ -343,8 +343,8 @@ static void test_gso_limits(void)
     if (n == -EIO || n == -ENOPROTOOPT)
         TEST_SKIP("kernel refused UDP GSO: %s", cio_strerror((int)n));
     CHECK_ERR(n, -EINVAL);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 CIO_TEST_MAIN(TEST(test_batch_send_recv), TEST(test_batch_truncation_per_message),

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "cio/addr.h"
+#include "cio/dgram.h"
 #include "cio/poll.h"
+#include "cio/socket.h"
 #include "cio/udp.h"
 #include "harness.h"
 #include "test_tcp_helpers.h"
@@ -23,10 +25,10 @@ static inline cio_udp_socket *udp_on(const char *text, cio_addr *ret_addr)
     cio_addr addr;
     cio_udp_socket *socket;
     CHECK_RC(cio_addr_parse(&addr, text));
-    CHECK_RC(cio_udp_socket_bind(&socket, &addr));
-    CHECK_FD_FLAGS(cio_udp_socket_fd(socket));
+    CHECK_RC(cio_udp_socket_new(&socket, &addr));
+    CHECK_FD_FLAGS(cio_socket_fd(socket));
     if (ret_addr != NULL) {
-        CHECK_RC(cio_udp_socket_local_addr(socket, ret_addr));
+        CHECK_RC(cio_socket_local_addr(socket, ret_addr));
         CHECK(cio_addr_port(ret_addr) > 0);
     }
     return socket;
@@ -38,10 +40,10 @@ static inline ssize_t udp_recv_wait(cio_udp_socket *socket, void *buf, size_t le
 {
     int64_t deadline = cio_test_now_ms() + 5000;
     for (;;) {
-        ssize_t n = cio_udp_socket_try_recv_from(socket, buf, len, ret_from);
+        ssize_t n = cio_dgram_try_recv_from(socket, buf, len, ret_from);
         if (n != -EAGAIN || cio_test_now_ms() > deadline)
             return n;
-        wait_fd(cio_udp_socket_fd(socket), CIO_READABLE, 1000);
+        wait_fd(cio_socket_fd(socket), CIO_READABLE, 1000);
     }
 }
 
@@ -53,7 +55,7 @@ static inline ssize_t udp_recv_msg_wait(cio_udp_socket *socket, cio_udp_msg *msg
         ssize_t n = cio_udp_socket_try_recv_msg(socket, msg);
         if (n != -EAGAIN || cio_test_now_ms() > deadline)
             return n;
-        wait_fd(cio_udp_socket_fd(socket), CIO_READABLE, 1000);
+        wait_fd(cio_socket_fd(socket), CIO_READABLE, 1000);
     }
 }
 
@@ -61,8 +63,8 @@ static inline ssize_t udp_recv_msg_wait(cio_udp_socket *socket, cio_udp_msg *msg
 static inline void udp_expect_nothing(cio_udp_socket *socket, int ms)
 {
     char buf[64];
-    CHECK_EQ(wait_fd(cio_udp_socket_fd(socket), CIO_READABLE, ms), 0);
-    CHECK_ERR(cio_udp_socket_try_recv(socket, buf, sizeof(buf)), -EAGAIN);
+    CHECK_EQ(wait_fd(cio_socket_fd(socket), CIO_READABLE, ms), 0);
+    CHECK_ERR(cio_dgram_try_recv(socket, buf, sizeof(buf)), -EAGAIN);
 }
 
 /* The interface index of the loopback interface. */

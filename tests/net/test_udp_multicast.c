@@ -26,10 +26,10 @@ static cio_udp_socket *wildcard_receiver(uint16_t port, uint16_t *ret_port)
     cio_addr any, local;
     CHECK_RC(cio_addr_ipv4(&any, CIO_IPV4_ANY, port));
     CHECK_RC(cio_udp_socket_new_v4(&r));
-    CHECK_FD_FLAGS(cio_udp_socket_fd(r));
-    CHECK_RC(cio_udp_socket_set_reuseaddr(r, true));
-    CHECK_RC(cio_udp_socket_bind_to(r, &any));
-    CHECK_RC(cio_udp_socket_local_addr(r, &local));
+    CHECK_FD_FLAGS(cio_socket_fd(r));
+    CHECK_RC(cio_socket_set_reuseaddr(r, true));
+    CHECK_RC(cio_socket_bind(r, &any));
+    CHECK_RC(cio_socket_local_addr(r, &local));
     *ret_port = (uint16_t)cio_addr_port(&local);
     return r;
 }
@@ -40,7 +40,7 @@ static cio_udp_socket *lo_sender(uint32_t ip)
     cio_addr addr;
     CHECK_RC(cio_addr_ipv4(&addr, ip, 0));
     cio_udp_socket *s;
-    CHECK_RC(cio_udp_socket_bind(&s, &addr));
+    CHECK_RC(cio_udp_socket_new(&s, &addr));
     CHECK_RC(cio_udp_socket_set_multicast_if_v4(s, CIO_IPV4_LOOPBACK));
     CHECK_RC(cio_udp_socket_set_multicast_loop_v4(s, true));
     return s;
@@ -50,7 +50,7 @@ static void send_group(cio_udp_socket *s, uint32_t group, uint16_t port, const c
 {
     cio_addr dst;
     CHECK_RC(cio_addr_ipv4(&dst, group, port));
-    ssize_t n = cio_udp_socket_try_send_to(s, text, strlen(text), &dst);
+    ssize_t n = cio_dgram_try_send_to(s, text, strlen(text), &dst);
     if (n == -ENETUNREACH || n == -ENODEV || n == -EADDRNOTAVAIL)
         TEST_SKIP("kernel cannot send IPv4 multicast on lo: %s", cio_strerror((int)n));
     CHECK_EQ(n, strlen(text));
@@ -100,8 +100,8 @@ static void test_join_deliver_leave_v4(void)
     CHECK_ERR(cio_udp_socket_leave_multicast_v4(r, GROUP_V4, CIO_IPV4_LOOPBACK), -EADDRNOTAVAIL);
     send_group(s, GROUP_V4, port, "after leave");
     udp_expect_nothing(r, 200);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 static void test_multicast_all_quirk(void)
@@ -127,9 +127,9 @@ static void test_multicast_all_quirk(void)
     send_group(s, GROUP_V4, port, "all off");
     expect_text(member, "all off");
     udp_expect_nothing(bystander, 200);
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(bystander);
-    cio_udp_socket_close(member);
+    cio_socket_close(s);
+    cio_socket_close(bystander);
+    cio_socket_close(member);
 }
 
 static void test_source_specific_v4(void)
@@ -169,9 +169,9 @@ static void test_source_specific_v4(void)
     CHECK_ERR(cio_udp_socket_leave_source_multicast(r, &group, &source, lo), -EINVAL);
     send_group(wanted, SSM_GROUP_V4, port, "after leave");
     udp_expect_nothing(r, 200);
-    cio_udp_socket_close(wanted);
-    cio_udp_socket_close(unwanted);
-    cio_udp_socket_close(r);
+    cio_socket_close(wanted);
+    cio_socket_close(unwanted);
+    cio_socket_close(r);
 }
 
 /* ff15::c10 (site-local scope, transient) and its SSM counterpart ff35::c10. */
@@ -186,8 +186,8 @@ static cio_udp_socket *v6_receiver(uint16_t *ret_port)
     cio_addr any, local;
     CHECK_RC(cio_addr_parse(&any, "[::]:0"));
     cio_udp_socket *r;
-    CHECK_RC(cio_udp_socket_bind(&r, &any));
-    CHECK_RC(cio_udp_socket_local_addr(r, &local));
+    CHECK_RC(cio_udp_socket_new(&r, &any));
+    CHECK_RC(cio_socket_local_addr(r, &local));
     *ret_port = (uint16_t)cio_addr_port(&local);
     return r;
 }
@@ -213,7 +213,7 @@ static void test_membership_v6(void)
     CHECK_RC(cio_addr_parse(&source, "[::1]:0"));
     CHECK_RC(cio_udp_socket_join_source_multicast(r, &group, &source, lo));
     CHECK_RC(cio_udp_socket_leave_source_multicast(r, &group, &source, lo));
-    cio_udp_socket_close(r);
+    cio_socket_close(r);
 }
 
 static void test_delivery_v6(void)
@@ -230,14 +230,14 @@ static void test_delivery_v6(void)
     CHECK_RC(cio_udp_socket_set_multicast_loop_v6(s, true));
     cio_addr dst;
     CHECK_RC(cio_addr_ipv6(&dst, group_v6, port, 0));
-    ssize_t n = cio_udp_socket_try_send_to(s, "six", 3, &dst);
+    ssize_t n = cio_dgram_try_send_to(s, "six", 3, &dst);
     if (n == -ENETUNREACH || n == -EADDRNOTAVAIL || n == -ENODEV)
         TEST_SKIP("kernel does not route IPv6 multicast on lo (no MULTICAST flag): %s",
                   cio_strerror((int)n));
     CHECK_EQ(n, 3);
     expect_text(r, "six");
-    cio_udp_socket_close(s);
-    cio_udp_socket_close(r);
+    cio_socket_close(s);
+    cio_socket_close(r);
 }
 
 CIO_TEST_MAIN(TEST(test_join_deliver_leave_v4), TEST(test_multicast_all_quirk),

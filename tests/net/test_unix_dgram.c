@@ -22,8 +22,8 @@
 static cio_unix_datagram *dgram_bind(const cio_addr *addr)
 {
     cio_unix_datagram *socket;
-    CHECK_RC(cio_unix_datagram_bind(&socket, addr));
-    CHECK_FD_FLAGS(cio_unix_datagram_fd(socket));
+    CHECK_RC(cio_unix_datagram_new(&socket, addr));
+    CHECK_FD_FLAGS(cio_socket_fd(socket));
     return socket;
 }
 
@@ -32,10 +32,10 @@ static ssize_t dgram_recv_wait(cio_unix_datagram *socket, void *buf, size_t len,
 {
     int64_t deadline = cio_test_now_ms() + 5000;
     for (;;) {
-        ssize_t n = cio_unix_datagram_try_recv_from(socket, buf, len, from);
+        ssize_t n = cio_dgram_try_recv_from(socket, buf, len, from);
         if (n != -EAGAIN || cio_test_now_ms() > deadline)
             return n;
-        wait_fd(cio_unix_datagram_fd(socket), CIO_READABLE, 1000);
+        wait_fd(cio_socket_fd(socket), CIO_READABLE, 1000);
     }
 }
 
@@ -46,36 +46,51 @@ static void test_bound_and_unbound_senders(void)
     cio_unix_datagram *server = dgram_bind(&server_addr);
     cio_unix_datagram *client = dgram_bind(&client_addr);
     cio_unix_datagram *anon;
-    CHECK_RC(cio_unix_datagram_unbound(&anon));
-    CHECK_FD_FLAGS(cio_unix_datagram_fd(anon));
+    CHECK_RC(cio_unix_datagram_new(&anon, NULL));
+    CHECK_FD_FLAGS(cio_socket_fd(anon));
     cio_addr local, from;
-    CHECK_RC(cio_unix_datagram_local_addr(server, &local));
+    CHECK_RC(cio_socket_local_addr(server, &local));
     CHECK(cio_addr_equal(&local, &server_addr));
-    CHECK_RC(cio_unix_datagram_local_addr(anon, &local));
+    CHECK_RC(cio_socket_local_addr(anon, &local));
     CHECK_EQ(cio_addr_get_kind(&local), CIO_ADDR_UNNAMED);
     char buf[32];
-    CHECK_ERR(cio_unix_datagram_try_recv(server, buf, sizeof(buf)), -EAGAIN);
+    CHECK_ERR(cio_dgram_try_recv(server, buf, sizeof(buf)), -EAGAIN);
 
     /* A bound sender is named; the server answers it at that address. */
-    CHECK_EQ(cio_unix_datagram_try_send_to(client, "question", 8, &server_addr), 8);
+    CHECK_EQ(cio_dgram_try_send_to(client, "question", 8, &server_addr), 8);
     CHECK_EQ(dgram_recv_wait(server, buf, sizeof(buf), &from), 8);
     CHECK(memcmp(buf, "question", 8) == 0);
     CHECK(cio_addr_equal(&from, &client_addr));
-    CHECK_EQ(cio_unix_datagram_try_send_to(server, "answer", 6, &from), 6);
+    CHECK_EQ(cio_dgram_try_send_to(server, "answer", 6, &from), 6);
     CHECK_EQ(dgram_recv_wait(client, buf, sizeof(buf), &from), 6);
     CHECK(cio_addr_equal(&from, &server_addr));
 
     /* An unbound sender is the unnamed address. */
-    CHECK_EQ(cio_unix_datagram_try_send_to(anon, "anonymous", 9, &server_addr), 9);
+    CHECK_EQ(cio_dgram_try_send_to(anon, "anonymous", 9, &server_addr), 9);
     CHECK_EQ(dgram_recv_wait(server, buf, sizeof(buf), &from), 9);
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
     cio_addr peer;
-    CHECK_ERR(cio_unix_datagram_peer_addr(anon, &peer), -ENOTCONN);
-    CHECK_EQ(cio_unix_datagram_take_error(server), 0);
-    cio_unix_datagram_close(server);
-    cio_unix_datagram_close(client);
-    cio_unix_datagram_close(anon);
-    cio_unix_datagram_close(NULL);
+    CHECK_ERR(cio_socket_peer_addr(anon, &peer), -ENOTCONN);
+    CHECK_EQ(cio_socket_take_error(server), 0);
+
+    /* The unbound socket can be bound afterwards (cio_socket_bind), and is answerable then;
+     * once bound, a second bind is refused and a wrong family never reaches the kernel. */
+    cio_addr anon_addr = unix_path("anon.dgram"), ip;
+    CHECK_RC(cio_addr_parse(&ip, "127.0.0.1:0"));
+    CHECK_ERR(cio_socket_bind(anon, &ip), -EAFNOSUPPORT);
+    CHECK_ERR(cio_socket_bind(anon, NULL), -EINVAL);
+    CHECK_RC(cio_socket_bind(anon, &anon_addr));
+    CHECK_RC(cio_socket_local_addr(anon, &local));
+    CHECK(cio_addr_equal(&local, &anon_addr));
+    CHECK_EQ(cio_dgram_try_send_to(anon, "named", 5, &server_addr), 5);
+    CHECK_EQ(dgram_recv_wait(server, buf, sizeof(buf), &from), 5);
+    CHECK(cio_addr_equal(&from, &anon_addr));
+    cio_addr second = unix_abstract("anon-second");
+    CHECK_ERR(cio_socket_bind(anon, &second), -EINVAL);
+    cio_socket_close(server);
+    cio_socket_close(client);
+    cio_socket_close(anon);
+    (cio_socket_close)(NULL);
 }
 
 static void test_abstract_and_autobind(void)
@@ -85,50 +100,50 @@ static void test_abstract_and_autobind(void)
     cio_addr unnamed, auto_addr, from;
     CHECK_RC(cio_addr_unnamed(&unnamed));
     cio_unix_datagram *client = dgram_bind(&unnamed);
-    CHECK_RC(cio_unix_datagram_local_addr(client, &auto_addr));
+    CHECK_RC(cio_socket_local_addr(client, &auto_addr));
     CHECK_EQ(cio_addr_get_kind(&auto_addr), CIO_ADDR_ABSTRACT);
-    CHECK_EQ(cio_unix_datagram_try_send_to(client, "hi", 2, &name), 2);
+    CHECK_EQ(cio_dgram_try_send_to(client, "hi", 2, &name), 2);
     char buf[8];
     CHECK_EQ(dgram_recv_wait(server, buf, sizeof(buf), &from), 2);
     CHECK(cio_addr_equal(&from, &auto_addr)); /* autobound senders can be answered */
     cio_unix_datagram *twin = NULL;
-    CHECK_ERR(cio_unix_datagram_bind(&twin, &name), -EADDRINUSE);
+    CHECK_ERR(cio_unix_datagram_new(&twin, &name), -EADDRINUSE);
     CHECK(twin == NULL);
-    cio_unix_datagram_close(server);
-    cio_unix_datagram_close(client);
+    cio_socket_close(server);
+    cio_socket_close(client);
 }
 
 static void test_pair_and_peer_cred(void)
 {
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    CHECK_FD_FLAGS(cio_unix_datagram_fd(a));
-    CHECK_FD_FLAGS(cio_unix_datagram_fd(b));
-    CHECK_EQ(cio_unix_datagram_try_send(a, "one", 3), 3);
-    CHECK_EQ(cio_unix_datagram_try_send(a, "two!", 4), 4);
+    CHECK_FD_FLAGS(cio_socket_fd(a));
+    CHECK_FD_FLAGS(cio_socket_fd(b));
+    CHECK_EQ(cio_dgram_try_send(a, "one", 3), 3);
+    CHECK_EQ(cio_dgram_try_send(a, "two!", 4), 4);
     char buf[8];
     CHECK_EQ(dgram_recv_wait(b, buf, sizeof(buf), NULL), 3);
     CHECK_EQ(dgram_recv_wait(b, buf, sizeof(buf), NULL), 4);
     CHECK(memcmp(buf, "two!", 4) == 0);
     cio_unix_cred cred;
-    CHECK_RC(cio_unix_datagram_peer_cred(a, &cred));
+    CHECK_RC(cio_unix_peer_cred(a, &cred));
     CHECK_EQ(cred.pid, getpid());
     CHECK_EQ(cred.uid, getuid());
     CHECK_EQ(cred.gid, getgid());
-    CHECK_ERR(cio_unix_datagram_peer_cred(a, NULL), -EINVAL);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_ERR(cio_unix_peer_cred(a, NULL), -EINVAL);
+    cio_socket_close(a);
+    cio_socket_close(b);
     CHECK_ERR(cio_unix_datagram_pair(NULL, &b), -EINVAL);
 
     /* A connected (not paired) datagram socket has no credentials recorded. */
     cio_addr addr = unix_path("cred.dgram");
     cio_unix_datagram *server = dgram_bind(&addr);
     cio_unix_datagram *client;
-    CHECK_RC(cio_unix_datagram_unbound(&client));
-    CHECK_RC(cio_unix_datagram_connect(client, &addr));
-    CHECK_ERR(cio_unix_datagram_peer_cred(client, &cred), -ENODATA);
-    cio_unix_datagram_close(server);
-    cio_unix_datagram_close(client);
+    CHECK_RC(cio_unix_datagram_new(&client, NULL));
+    CHECK_RC(cio_dgram_connect(client, &addr));
+    CHECK_ERR(cio_unix_peer_cred(client, &cred), -ENODATA);
+    cio_socket_close(server);
+    cio_socket_close(client);
 }
 
 static void test_connect_filter_disconnect(void)
@@ -138,29 +153,29 @@ static void test_connect_filter_disconnect(void)
     cio_unix_datagram *a = dgram_bind(&a_addr);
     cio_unix_datagram *b = dgram_bind(&b_addr);
     cio_unix_datagram *c = dgram_bind(&c_addr);
-    CHECK_ERR(cio_unix_datagram_try_send(a, "x", 1), -ENOTCONN);
-    CHECK_RC(cio_unix_datagram_connect(a, &b_addr));
+    CHECK_ERR(cio_dgram_try_send(a, "x", 1), -ENOTCONN);
+    CHECK_RC(cio_dgram_connect(a, &b_addr));
     cio_addr peer, from;
-    CHECK_RC(cio_unix_datagram_peer_addr(a, &peer));
+    CHECK_RC(cio_socket_peer_addr(a, &peer));
     CHECK(cio_addr_equal(&peer, &b_addr));
-    CHECK_EQ(cio_unix_datagram_try_send(a, "to-b", 4), 4);
+    CHECK_EQ(cio_dgram_try_send(a, "to-b", 4), 4);
     char buf[16];
     CHECK_EQ(dgram_recv_wait(b, buf, sizeof(buf), &from), 4);
     CHECK(cio_addr_equal(&from, &a_addr));
     /* Connected to b: c cannot send to a (Linux refuses at the sender). */
-    CHECK_ERR(cio_unix_datagram_try_send_to(c, "from-c", 6, &a_addr), -EPERM);
-    CHECK_EQ(cio_unix_datagram_try_send_to(b, "from-b", 6, &a_addr), 6);
+    CHECK_ERR(cio_dgram_try_send_to(c, "from-c", 6, &a_addr), -EPERM);
+    CHECK_EQ(cio_dgram_try_send_to(b, "from-b", 6, &a_addr), 6);
     CHECK_EQ(dgram_recv_wait(a, buf, sizeof(buf), &from), 6);
     CHECK(cio_addr_equal(&from, &b_addr));
-    CHECK_RC(cio_unix_datagram_disconnect(a));
-    CHECK_ERR(cio_unix_datagram_peer_addr(a, &peer), -ENOTCONN);
-    CHECK_ERR(cio_unix_datagram_try_send(a, "x", 1), -ENOTCONN);
-    CHECK_EQ(cio_unix_datagram_try_send_to(c, "from-c", 6, &a_addr), 6);
+    CHECK_RC(cio_dgram_disconnect(a));
+    CHECK_ERR(cio_socket_peer_addr(a, &peer), -ENOTCONN);
+    CHECK_ERR(cio_dgram_try_send(a, "x", 1), -ENOTCONN);
+    CHECK_EQ(cio_dgram_try_send_to(c, "from-c", 6, &a_addr), 6);
     CHECK_EQ(dgram_recv_wait(a, buf, sizeof(buf), &from), 6);
     CHECK(cio_addr_equal(&from, &c_addr));
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
-    cio_unix_datagram_close(c);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    cio_socket_close(c);
 }
 
 static void test_empty_and_truncated(void)
@@ -168,32 +183,32 @@ static void test_empty_and_truncated(void)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     /* Empty datagrams are messages. */
-    CHECK_EQ(cio_unix_datagram_try_send(a, NULL, 0), 0);
-    CHECK(wait_fd(cio_unix_datagram_fd(b), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
-    CHECK_EQ(cio_unix_datagram_try_peek_sender(b, NULL), 0);
-    CHECK_EQ(cio_unix_datagram_try_recv(b, NULL, 0), 0);
-    CHECK_ERR(cio_unix_datagram_try_recv(b, NULL, 0), -EAGAIN);
+    CHECK_EQ(cio_dgram_try_send(a, NULL, 0), 0);
+    CHECK(wait_fd(cio_socket_fd(b), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK_EQ(cio_dgram_try_peek_sender(b, NULL), 0);
+    CHECK_EQ(cio_dgram_try_recv(b, NULL, 0), 0);
+    CHECK_ERR(cio_dgram_try_recv(b, NULL, 0), -EAGAIN);
 
     char payload[300];
     for (size_t i = 0; i < sizeof(payload); i++)
         payload[i] = (char)i;
     char buf[400];
-    CHECK_EQ(cio_unix_datagram_try_send(a, payload, sizeof(payload)), 300);
+    CHECK_EQ(cio_dgram_try_send(a, payload, sizeof(payload)), 300);
     cio_addr from;
-    CHECK_EQ(cio_unix_datagram_try_peek_sender(b, &from), 300);
+    CHECK_EQ(cio_dgram_try_peek_sender(b, &from), 300);
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
-    CHECK_ERR(cio_unix_datagram_try_peek(b, buf, 299), -EMSGSIZE);
-    CHECK_ERR(cio_unix_datagram_try_peek_from(b, buf, 100, &from), -EMSGSIZE);
-    CHECK_EQ(cio_unix_datagram_try_peek(b, buf, 300), 300);
+    CHECK_ERR(cio_dgram_try_peek(b, buf, 299), -EMSGSIZE);
+    CHECK_ERR(cio_dgram_try_peek_from(b, buf, 100, &from), -EMSGSIZE);
+    CHECK_EQ(cio_dgram_try_peek(b, buf, 300), 300);
     memset(buf, 0, sizeof(buf));
-    CHECK_ERR(cio_unix_datagram_try_recv(b, buf, 20), -EMSGSIZE);
+    CHECK_ERR(cio_dgram_try_recv(b, buf, 20), -EMSGSIZE);
     CHECK(memcmp(buf, payload, 20) == 0);
     CHECK_EQ(buf[20], 0);
-    CHECK_ERR(cio_unix_datagram_try_recv(b, buf, sizeof(buf)), -EAGAIN); /* consumed */
-    CHECK_EQ(cio_unix_datagram_try_send(a, payload, 10), 10);
-    CHECK_EQ(cio_unix_datagram_try_recv(b, buf, sizeof(buf)), 10);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_ERR(cio_dgram_try_recv(b, buf, sizeof(buf)), -EAGAIN); /* consumed */
+    CHECK_EQ(cio_dgram_try_send(a, payload, 10), 10);
+    CHECK_EQ(cio_dgram_try_recv(b, buf, sizeof(buf)), 10);
+    cio_socket_close(a);
+    cio_socket_close(b);
 }
 
 static void test_full_queue_eagain_then_writable(void)
@@ -206,7 +221,7 @@ static void test_full_queue_eagain_then_writable(void)
     int sent = 0;
     ssize_t n = 0;
     for (int i = 0; i < 100000; i++) {
-        n = cio_unix_datagram_try_send(a, data, sizeof(data));
+        n = cio_dgram_try_send(a, data, sizeof(data));
         if (n == -EAGAIN)
             break;
         CHECK_EQ(n, sizeof(data));
@@ -218,11 +233,11 @@ static void test_full_queue_eagain_then_writable(void)
     cio_events *events;
     CHECK_RC(cio_poll_new(&poll, NULL));
     CHECK_RC(cio_events_new(&events, 4));
-    CHECK_RC(cio_poll_register(poll, cio_unix_datagram_fd(a), 1, CIO_WRITABLE));
+    CHECK_RC(cio_poll_register(poll, cio_socket_fd(a), 1, CIO_WRITABLE));
     /* Drain everything; the sender becomes writable. */
     char buf[1024];
     int received = 0;
-    while (cio_unix_datagram_try_recv(b, buf, sizeof(buf)) == (ssize_t)sizeof(data))
+    while (cio_dgram_try_recv(b, buf, sizeof(buf)) == (ssize_t)sizeof(data))
         received++;
     CHECK_EQ(received, sent);
     bool writable = false;
@@ -235,119 +250,128 @@ static void test_full_queue_eagain_then_writable(void)
             writable |= (ev->flags & CIO_EVENT_WRITABLE) != 0;
     }
     CHECK(writable);
-    CHECK_EQ(cio_unix_datagram_try_send(a, data, sizeof(data)), sizeof(data));
-    CHECK_RC(cio_poll_deregister(poll, cio_unix_datagram_fd(a)));
+    CHECK_EQ(cio_dgram_try_send(a, data, sizeof(data)), sizeof(data));
+    CHECK_RC(cio_poll_deregister(poll, cio_socket_fd(a)));
     cio_events_free(events);
     cio_poll_free(poll);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    cio_socket_close(a);
+    cio_socket_close(b);
 }
 
 static void test_send_errors(void)
 {
     cio_unix_datagram *s;
-    CHECK_RC(cio_unix_datagram_unbound(&s));
+    CHECK_RC(cio_unix_datagram_new(&s, NULL));
     cio_addr missing = unix_path("missing.dgram");
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, &missing), -ENOENT);
-    CHECK_ERR(cio_unix_datagram_connect(s, &missing), -ENOENT);
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &missing), -ENOENT);
+    CHECK_ERR(cio_dgram_connect(s, &missing), -ENOENT);
     /* A stale file: its socket is closed. */
     cio_addr stale = unix_path("stale.dgram");
-    cio_unix_datagram_close(dgram_bind(&stale));
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, &stale), -ECONNREFUSED);
-    CHECK_ERR(cio_unix_datagram_connect(s, &stale), -ECONNREFUSED);
+    cio_socket_close(dgram_bind(&stale));
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &stale), -ECONNREFUSED);
+    CHECK_ERR(cio_dgram_connect(s, &stale), -ECONNREFUSED);
     /* A stream listener at the path: the wrong type. */
     cio_addr stream_path = unix_path("stream.sock");
     cio_unix_listener *listener = unix_listen(&stream_path, 0);
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, &stream_path), -EPROTOTYPE);
-    CHECK_ERR(cio_unix_datagram_connect(s, &stream_path), -EPROTOTYPE);
-    cio_unix_listener_close(listener);
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &stream_path), -EPROTOTYPE);
+    CHECK_ERR(cio_dgram_connect(s, &stream_path), -EPROTOTYPE);
+    cio_socket_close(listener);
     /* Larger than the send buffer. */
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    CHECK_RC(cio_unix_datagram_set_send_buffer_size(a, 4096));
+    CHECK_RC(cio_socket_set_send_buffer_size(a, 4096));
     int sndbuf;
-    CHECK_RC(cio_unix_datagram_send_buffer_size(a, &sndbuf));
+    CHECK_RC(cio_socket_send_buffer_size(a, &sndbuf));
     static char huge[1 << 20];
-    CHECK_ERR(cio_unix_datagram_try_send(a, huge, (size_t)sndbuf + 1), -EMSGSIZE);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_ERR(cio_dgram_try_send(a, huge, (size_t)sndbuf + 1), -EMSGSIZE);
+    cio_socket_close(a);
+    cio_socket_close(b);
     /* Family, address kind and argument errors. */
     cio_addr ip, unnamed;
     CHECK_RC(cio_addr_parse(&ip, "127.0.0.1:9"));
     CHECK_RC(cio_addr_unnamed(&unnamed));
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, &ip), -EAFNOSUPPORT);
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, &unnamed), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_try_send_to(s, "x", 1, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_try_send_to(NULL, "x", 1, &missing), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_connect(s, &ip), -EAFNOSUPPORT);
-    CHECK_ERR(cio_unix_datagram_connect(s, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_connect(NULL, &missing), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_try_send(s, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_try_recv(s, NULL, 1), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_try_recv(NULL, NULL, 0), -EINVAL);
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &ip), -EAFNOSUPPORT);
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &unnamed), -EINVAL);
+    CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, NULL), -EINVAL);
+    CHECK_ERR((cio_dgram_try_send_to)(NULL, "x", 1, &missing), -EINVAL);
+    CHECK_ERR(cio_dgram_connect(s, &ip), -EAFNOSUPPORT);
+    CHECK_ERR(cio_dgram_connect(s, NULL), -EINVAL);
+    CHECK_ERR((cio_dgram_connect)(NULL, &missing), -EINVAL);
+    CHECK_ERR(cio_dgram_try_send(s, NULL, 1), -EINVAL);
+    CHECK_ERR(cio_dgram_try_recv(s, NULL, 1), -EINVAL);
+    CHECK_ERR((cio_dgram_try_recv)(NULL, NULL, 0), -EINVAL);
     cio_unix_datagram *out = NULL;
-    CHECK_ERR(cio_unix_datagram_bind(&out, &ip), -EAFNOSUPPORT);
-    CHECK_ERR(cio_unix_datagram_bind(&out, NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_bind(NULL, &missing), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_unbound(NULL), -EINVAL);
+    CHECK_ERR(cio_unix_datagram_new(&out, &ip), -EAFNOSUPPORT);
+    /* A NULL address is no longer an error: it is the unbound socket (the old _unbound()). */
+    CHECK_RC(cio_unix_datagram_new(&out, NULL));
+    cio_addr local;
+    CHECK_RC(cio_socket_local_addr(out, &local));
+    CHECK_EQ(cio_addr_get_kind(&local), CIO_ADDR_UNNAMED);
+    cio_socket_close(out);
+    out = NULL;
+    CHECK_ERR(cio_unix_datagram_new(NULL, &missing), -EINVAL);
+    CHECK_ERR(cio_unix_datagram_new(NULL, NULL), -EINVAL);
     cio_addr nodir = unix_path("no-dir/x.dgram");
-    CHECK_ERR(cio_unix_datagram_bind(&out, &nodir), -ENOENT);
-    CHECK_ERR(cio_unix_datagram_bind(&out, &stale), -EADDRINUSE); /* the file stays */
+    CHECK_ERR(cio_unix_datagram_new(&out, &nodir), -ENOENT);
+    CHECK_ERR(cio_unix_datagram_new(&out, &stale), -EADDRINUSE); /* the file stays */
     CHECK(out == NULL);
-    cio_unix_datagram_close(s);
+    cio_socket_close(s);
 }
 
 static void test_shutdown(void)
 {
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    CHECK_EQ(cio_unix_datagram_try_send(a, "queued", 6), 6);
-    CHECK_RC(cio_unix_datagram_shutdown(b, CIO_SHUTDOWN_READ));
+    CHECK_EQ(cio_dgram_try_send(a, "queued", 6), 6);
+    CHECK_RC(cio_socket_shutdown(b, CIO_SHUTDOWN_READ));
     /* The sender is refused from now on; what was queued can still be received. */
-    CHECK_ERR(cio_unix_datagram_try_send(a, "late", 4), -EPIPE);
+    CHECK_ERR(cio_dgram_try_send(a, "late", 4), -EPIPE);
     char buf[8];
-    CHECK_EQ(cio_unix_datagram_try_recv(b, buf, sizeof(buf)), 6);
-    CHECK_ERR(cio_unix_datagram_try_recv(b, buf, sizeof(buf)), -EAGAIN);
-    CHECK_RC(cio_unix_datagram_shutdown(a, CIO_SHUTDOWN_WRITE));
-    CHECK_ERR(cio_unix_datagram_try_send(a, "x", 1), -EPIPE);
-    CHECK_ERR(cio_unix_datagram_shutdown(a, (cio_shutdown)7), -EINVAL);
-    cio_unix_datagram_close(a);
-    cio_unix_datagram_close(b);
+    CHECK_EQ(cio_dgram_try_recv(b, buf, sizeof(buf)), 6);
+    CHECK_ERR(cio_dgram_try_recv(b, buf, sizeof(buf)), -EAGAIN);
+    CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_WRITE));
+    CHECK_ERR(cio_dgram_try_send(a, "x", 1), -EPIPE);
+    CHECK_ERR(cio_socket_shutdown(a, (cio_shutdown)7), -EINVAL);
+    cio_socket_close(a);
+    cio_socket_close(b);
 
     /* The peer closed: -ECONNREFUSED once (the association is dropped), then -ENOTCONN; no
      * SIGPIPE either way (this process would die of it). */
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    cio_unix_datagram_close(b);
-    CHECK_ERR(cio_unix_datagram_try_send(a, "x", 1), -ECONNREFUSED);
-    CHECK_ERR(cio_unix_datagram_try_send(a, "x", 1), -ENOTCONN);
-    cio_unix_datagram_close(a);
+    cio_socket_close(b);
+    CHECK_ERR(cio_dgram_try_send(a, "x", 1), -ECONNREFUSED);
+    CHECK_ERR(cio_dgram_try_send(a, "x", 1), -ENOTCONN);
+    cio_socket_close(a);
 }
 
 static void test_options_and_fds(void)
 {
     cio_unix_datagram *s;
-    CHECK_RC(cio_unix_datagram_unbound(&s));
+    CHECK_RC(cio_unix_datagram_new(&s, NULL));
     int value;
-    CHECK_RC(cio_unix_datagram_set_send_buffer_size(s, 20000));
-    CHECK_RC(cio_unix_datagram_send_buffer_size(s, &value));
+    CHECK_RC(cio_socket_set_send_buffer_size(s, 20000));
+    CHECK_RC(cio_socket_send_buffer_size(s, &value));
     CHECK(value >= 20000);
-    CHECK_RC(cio_unix_datagram_set_recv_buffer_size(s, 30000));
-    CHECK_RC(cio_unix_datagram_recv_buffer_size(s, &value));
+    CHECK_RC(cio_socket_set_recv_buffer_size(s, 30000));
+    CHECK_RC(cio_socket_recv_buffer_size(s, &value));
     CHECK(value >= 30000);
-    CHECK_ERR(cio_unix_datagram_set_recv_buffer_size(s, -1), -EINVAL);
-    int fd = cio_unix_datagram_into_fd(s);
+    CHECK_ERR(cio_socket_set_recv_buffer_size(s, -1), -EINVAL);
+    /* IP options are refused on a Unix socket. */
+    CHECK_ERR(cio_socket_set_ttl(s, 64), -EAFNOSUPPORT);
+    CHECK_ERR(cio_socket_tos(s, &value), -EAFNOSUPPORT);
+    int fd = cio_socket_into_fd(s);
     CHECK(fd >= 0);
     CHECK_FD_FLAGS(fd);
     CHECK_RC(cio_unix_datagram_from_fd(&s, fd));
-    cio_unix_datagram_close(s);
+    cio_socket_close(s);
 
     /* Adoption: blocking descriptors made non-blocking; wrong kinds refused unchanged. */
     fd = (int)CHECK_SYS(socket(AF_UNIX, SOCK_DGRAM, 0));
     CHECK_RC(cio_unix_datagram_from_fd(&s, fd));
     CHECK_FD_FLAGS(fd);
     char buf[4];
-    CHECK_ERR(cio_unix_datagram_try_recv(s, buf, sizeof(buf)), -EAGAIN);
-    cio_unix_datagram_close(s);
+    CHECK_ERR(cio_dgram_try_recv(s, buf, sizeof(buf)), -EAGAIN);
+    cio_socket_close(s);
     s = NULL;
     CHECK_ERR(cio_unix_datagram_from_fd(&s, -1), -EBADF);
     CHECK_ERR(cio_unix_datagram_from_fd(NULL, 0), -EINVAL);
@@ -367,8 +391,8 @@ static void test_options_and_fds(void)
     close(pipes[0]);
     close(pipes[1]);
     CHECK(s == NULL);
-    CHECK_ERR(cio_unix_datagram_into_fd(NULL), -EINVAL);
-    CHECK_ERR(cio_unix_datagram_fd(NULL), -EINVAL);
+    CHECK_ERR((cio_socket_into_fd)(NULL), -EINVAL);
+    CHECK_ERR((cio_socket_fd)(NULL), -EINVAL);
 }
 
 CIO_TEST_MAIN(TEST(test_bound_and_unbound_senders), TEST(test_abstract_and_autobind),

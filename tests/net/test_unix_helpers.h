@@ -14,7 +14,10 @@
 #include <unistd.h>
 
 #include "cio/addr.h"
+#include "cio/dgram.h"
 #include "cio/poll.h"
+#include "cio/socket.h"
+#include "cio/stream.h"
 #include "cio/unix.h"
 #include "harness.h"
 #include "test_tcp_helpers.h"
@@ -46,8 +49,8 @@ static inline cio_addr unix_abstract(const char *tag)
 static inline cio_unix_listener *unix_listen(const cio_addr *addr, int backlog)
 {
     cio_unix_listener *listener;
-    CHECK_RC(cio_unix_listener_bind(&listener, addr, backlog));
-    CHECK_FD_FLAGS(cio_unix_listener_fd(listener));
+    CHECK_RC(cio_unix_listener_new(&listener, addr, backlog));
+    CHECK_FD_FLAGS(cio_socket_fd(listener));
     return listener;
 }
 
@@ -58,11 +61,11 @@ static inline cio_unix_stream *unix_accept(cio_unix_listener *listener, cio_addr
         cio_unix_stream *stream;
         int rc = cio_unix_listener_try_accept(listener, &stream, ret_peer);
         if (rc == 0) {
-            CHECK_FD_FLAGS(cio_unix_stream_fd(stream));
+            CHECK_FD_FLAGS(cio_socket_fd(stream));
             return stream;
         }
         CHECK_ERR(rc, -EAGAIN);
-        CHECK(wait_fd(cio_unix_listener_fd(listener), CIO_READABLE, 5000) != 0);
+        CHECK(wait_fd(cio_socket_fd(listener), CIO_READABLE, 5000) != 0);
     }
     TEST_FAIL("no connection to accept");
 }
@@ -72,9 +75,9 @@ static inline void unix_connect_pair(cio_unix_listener *listener, cio_unix_strea
                                      cio_unix_stream **ret_server)
 {
     cio_addr addr;
-    CHECK_RC(cio_unix_listener_local_addr(listener, &addr));
+    CHECK_RC(cio_socket_local_addr(listener, &addr));
     CHECK_RC(cio_unix_stream_try_connect(ret_client, &addr));
-    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_client));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
     *ret_server = unix_accept(listener, NULL);
 }
 
@@ -82,36 +85,36 @@ static inline void unix_connect_pair(cio_unix_listener *listener, cio_unix_strea
 static inline void unix_pair(cio_unix_stream **ret_a, cio_unix_stream **ret_b)
 {
     CHECK_RC(cio_unix_stream_pair(ret_a, ret_b));
-    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_a));
-    CHECK_FD_FLAGS(cio_unix_stream_fd(*ret_b));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_a));
+    CHECK_FD_FLAGS(cio_socket_fd(*ret_b));
 }
 
 static inline ssize_t unix_try_read(void *stream, void *buf, size_t len)
 {
-    return cio_unix_stream_try_read(stream, buf, len);
+    return cio_stream_try_read((cio_unix_stream *)stream, buf, len);
 }
 
 static inline ssize_t unix_try_write(void *stream, const void *buf, size_t len)
 {
-    return cio_unix_stream_try_write(stream, buf, len);
+    return cio_stream_try_write((cio_unix_stream *)stream, buf, len);
 }
 
 /* Read exactly len bytes (bounded by 10 s). */
 static inline void unix_read_exact(cio_unix_stream *stream, void *buf, size_t len)
 {
-    stream_read_exact(unix_try_read, stream, cio_unix_stream_fd(stream), buf, len);
+    stream_read_exact(unix_try_read, stream, cio_socket_fd(stream), buf, len);
 }
 
 /* Write all of buf (bounded by 10 s). */
 static inline void unix_write_all(cio_unix_stream *stream, const void *buf, size_t len)
 {
-    stream_write_all(unix_try_write, stream, cio_unix_stream_fd(stream), buf, len);
+    stream_write_all(unix_try_write, stream, cio_socket_fd(stream), buf, len);
 }
 
 /* The first read result that is not -EAGAIN (bounded by 10 s). */
 static inline ssize_t unix_read_result(cio_unix_stream *stream, void *buf, size_t len)
 {
-    return stream_read_result(unix_try_read, stream, cio_unix_stream_fd(stream), buf, len);
+    return stream_read_result(unix_try_read, stream, cio_socket_fd(stream), buf, len);
 }
 
 #endif

@@ -108,7 +108,7 @@ const char *const load_error_names[LOAD_ERR_KINDS] = {
 
 static int io_ready(struct conn *c, unsigned interest)
 {
-    return c->tcp ? cio_tcp_stream_ready(c->tcp, interest) : cio_unix_stream_ready(c->ux, interest);
+    return c->tcp ? cio_socket_ready(c->tcp, interest) : cio_socket_ready(c->ux, interest);
 }
 
 static void io_clear(struct conn *c, int ready)
@@ -116,24 +116,22 @@ static void io_clear(struct conn *c, int ready)
     if (ready <= 0)
         return;
     if (c->tcp)
-        cio_tcp_stream_clear_ready(c->tcp, ready);
+        cio_socket_clear_ready(c->tcp, ready);
     else
-        cio_unix_stream_clear_ready(c->ux, ready);
+        cio_socket_clear_ready(c->ux, ready);
 }
 
 static ssize_t io_try_read(struct conn *c, void *buf, size_t len)
 {
-    return c->tcp ? cio_tcp_stream_try_read(c->tcp, buf, len)
-                  : cio_unix_stream_try_read(c->ux, buf, len);
+    return c->tcp ? cio_stream_try_read(c->tcp, buf, len) : cio_stream_try_read(c->ux, buf, len);
 }
 
 static ssize_t io_try_writev(struct conn *c, const struct iovec *iov, int n)
 {
     if (n == 1)
-        return c->tcp ? cio_tcp_stream_try_write(c->tcp, iov[0].iov_base, iov[0].iov_len)
-                      : cio_unix_stream_try_write(c->ux, iov[0].iov_base, iov[0].iov_len);
-    return c->tcp ? cio_tcp_stream_try_writev(c->tcp, iov, n)
-                  : cio_unix_stream_try_writev(c->ux, iov, n);
+        return c->tcp ? cio_stream_try_write(c->tcp, iov[0].iov_base, iov[0].iov_len)
+                      : cio_stream_try_write(c->ux, iov[0].iov_base, iov[0].iov_len);
+    return c->tcp ? cio_stream_try_writev(c->tcp, iov, n) : cio_stream_try_writev(c->ux, iov, n);
 }
 
 static int io_connect(struct conn *c)
@@ -145,7 +143,7 @@ static int io_connect(struct conn *c)
         rc = cio_tcp_stream_connect_addr(&c->tcp, &opt->addr);
         /* Small requests must leave at once, not wait for Nagle to coalesce them. */
         if (rc == 0)
-            (void)cio_tcp_stream_set_nodelay(c->tcp, true);
+            (void)cio_tcp_set_nodelay(c->tcp, true);
     } else {
         /* Retries by itself while the listener's backlog is full, until the deadline. */
         rc = cio_unix_stream_connect(&c->ux, &opt->addr);
@@ -156,8 +154,8 @@ static int io_connect(struct conn *c)
 
 static void io_close(struct conn *c)
 {
-    cio_tcp_stream_close(c->tcp);
-    cio_unix_stream_close(c->ux);
+    cio_socket_close(c->tcp);
+    cio_socket_close(c->ux);
     c->tcp = NULL;
     c->ux = NULL;
 }

@@ -3,7 +3,7 @@
  * every client it accepts connects to the target (TCP by address or host name, or Unix),
  * within --connect-timeout, then copies both directions at once until both have ended, with
  * half-close carried across: a client that shuts down its write side still receives
- * everything the target sends back. TCP to TCP the copy is cio_tcp_stream_copy_bidirectional()
+ * everything the target sends back. TCP to TCP the copy is cio_stream_copy_bidirectional()
  * (splice, no copy through user space). At most --max-conns clients are served at once; the
  * others wait in the listen backlog until a slot frees. Each connection ends with one log line
  * on stderr: peer, target, bytes each way, duration, result.
@@ -53,7 +53,7 @@ static void relay_conn(tool_stream *client, const cio_addr *peer, void *ctx)
         return; /* the client's connection is closed by the server */
     }
     if (target.kind == TOOL_TCP)
-        (void)cio_tcp_stream_set_nodelay(target.tcp, true);
+        (void)cio_tcp_set_nodelay(target.tcp, true);
 
     uint64_t up = 0, down = 0;
     rc = tool_copy_bidirectional(client, &target, &up, &down);

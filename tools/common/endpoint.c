@@ -2,7 +2,7 @@
  * endpoint.c: endpoint text of the tools' command lines mapped to what cio connects to or
  * listens on. Literal addresses go through cio_addr_parse() (IPv4, [IPv6], Unix paths,
  * @abstract names); anything else of the form HOST:PORT is kept as a name for cio to resolve
- * when it is used (cio_tcp_stream_connect(), cio_tcp_listener_bind_name()). The checks here
+ * when it is used (cio_tcp_stream_connect(), cio_tcp_listener_new_name()). The checks here
  * only catch typing mistakes early, so that a bad command line is exit status 2 rather than a
  * failure on the first connection.
  */

@@ -8,13 +8,10 @@
  * shut down, every task unwinds through its own error path and closes its sockets.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "tool.h"
 
@@ -50,26 +47,25 @@ struct server_run {
 
 static void listener_close(struct listener *l)
 {
-    cio_tcp_listener_close(l->tcp);
+    cio_socket_close(l->tcp);
     l->tcp = NULL;
-    cio_unix_listener_close(l->unx);
+    cio_socket_close(l->unx);
     l->unx = NULL;
 }
 
 /* TCP_NODELAY on a listening socket is inherited by every connection Linux accepts from it:
  * request/response traffic is not held back by Nagle's algorithm, and no system call per
- * connection is spent on it. (A plain setsockopt: the listener still owns its descriptor.) */
+ * connection is spent on it. (cio's TCP options take a listener too.) */
 static void set_nodelay(cio_tcp_listener *l)
 {
-    int one = 1;
-    (void)setsockopt(cio_tcp_listener_fd(l), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    (void)cio_tcp_set_nodelay(l, true);
 }
 
 static int bind_unix(struct server_run *run)
 {
     tool_server *srv = run->srv;
     struct listener *l = &run->listeners[0];
-    int rc = cio_unix_listener_bind(&l->unx, &srv->listen.addr, 0);
+    int rc = cio_unix_listener_new(&l->unx, &srv->listen.addr, 0);
     if (rc < 0)
         return rc;
     l->kind = TOOL_UNIX;
@@ -79,7 +75,7 @@ static int bind_unix(struct server_run *run)
      * still the file it made). */
     if (cio_addr_get_kind(&srv->listen.addr) == CIO_ADDR_UNIX)
         (void)cio_unix_listener_set_unlink_on_close(l->unx, true);
-    return cio_unix_listener_local_addr(l->unx, &srv->bound);
+    return cio_socket_local_addr(l->unx, &srv->bound);
 }
 
 static int bind_tcp(struct server_run *run, unsigned want)
@@ -91,17 +87,17 @@ static int bind_tcp(struct server_run *run, unsigned want)
     if (srv->listen.is_name) {
         /* Resolved here, before the runtime starts (cio then resolves on this thread). A
          * name is not sharded: its one listener deals connections out to the workers. */
-        rc = cio_tcp_listener_bind_name(&tcp[0], srv->listen.text, 0);
+        rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, 0);
     } else if (want > 1) {
-        rc = cio_tcp_listener_bind_reuseport_n(tcp, want, &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr, 0);
         if (rc == 0) {
             n = want;
         } else {
             tool_log("SO_REUSEPORT listeners failed (%s); using one listener", cio_strerror(rc));
-            rc = cio_tcp_listener_bind(&tcp[0], &srv->listen.addr, 0);
+            rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
         }
     } else {
-        rc = cio_tcp_listener_bind(&tcp[0], &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
     }
     if (rc < 0)
         return rc;
@@ -115,7 +111,7 @@ static int bind_tcp(struct server_run *run, unsigned want)
         set_nodelay(l->tcp);
     }
     run->count = n;
-    return cio_tcp_listener_local_addr(tcp[0], &srv->bound);
+    return cio_socket_local_addr(tcp[0], &srv->bound);
 }
 
 /* Bind what srv->listen names; fills run->listeners and srv->bound. Errors are printed. */

@@ -2,8 +2,8 @@
  * stream.c: the tools' stream over cio's TCP and Unix streams — shutting down and closing
  * either kind, answer-then-close with a lingering read, connecting to an endpoint (a literal
  * TCP or Unix address, or a host name resolved by cio with happy eyeballs), and the relay's
- * two-way copy, which picks cio's copy_bidirectional for the pair's kinds (TCP/TCP, Unix/Unix,
- * Unix/TCP): splice through a pipe, half-close carried across.
+ * two-way copy: cio_stream_copy_bidirectional() for any pair of kinds (TCP/TCP, Unix/Unix,
+ * Unix/TCP), splice through a pipe, half-close carried across.
  */
 #include <errno.h>
 
@@ -11,17 +11,14 @@
 
 int tool_stream_shutdown(tool_stream *s, cio_shutdown how)
 {
-    if (s->kind == TOOL_TCP)
-        return cio_tcp_stream_shutdown(s->tcp, how);
-    if (s->kind == TOOL_UNIX)
-        return cio_unix_stream_shutdown(s->unx, how);
-    return -EBADF;
+    cio_stream *core = tool_stream_core(s);
+    return core != NULL ? cio_socket_shutdown(core, how) : -EBADF;
 }
 
 void tool_stream_close(tool_stream *s)
 {
-    cio_unix_stream_close(s->unx);
-    cio_tcp_stream_close(s->tcp);
+    cio_socket_close(s->unx);
+    cio_socket_close(s->tcp);
     *s = (tool_stream){0};
 }
 
@@ -59,17 +56,8 @@ int tool_copy_bidirectional(tool_stream *a, tool_stream *b, uint64_t *ret_a_to_b
                             uint64_t *ret_b_to_a)
 {
     uint64_t ab = 0, ba = 0;
-    int rc;
-    if (a->kind == TOOL_TCP && b->kind == TOOL_TCP)
-        rc = cio_tcp_stream_copy_bidirectional(a->tcp, b->tcp, &ab, &ba);
-    else if (a->kind == TOOL_UNIX && b->kind == TOOL_UNIX)
-        rc = cio_unix_stream_copy_bidirectional(a->unx, b->unx, &ab, &ba);
-    else if (a->kind == TOOL_UNIX && b->kind == TOOL_TCP)
-        rc = cio_unix_stream_copy_bidirectional_tcp(a->unx, b->tcp, &ab, &ba);
-    else if (a->kind == TOOL_TCP && b->kind == TOOL_UNIX)
-        rc = cio_unix_stream_copy_bidirectional_tcp(b->unx, a->tcp, &ba, &ab);
-    else
-        rc = -EBADF;
+    cio_stream *sa = tool_stream_core(a), *sb = tool_stream_core(b);
+    int rc = sa != NULL && sb != NULL ? cio_stream_copy_bidirectional(sa, sb, &ab, &ba) : -EBADF;
     if (ret_a_to_b != NULL)
         *ret_a_to_b = ab;
     if (ret_b_to_a != NULL)

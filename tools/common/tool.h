@@ -86,7 +86,7 @@ int tool_endpoint_parse(tool_endpoint *ret, const char *text, bool allow_names);
 
 /* ---- streams ---- */
 
-/* A TCP or Unix stream, used through cio's suspending calls of its kind. */
+/* A TCP or Unix stream; both kinds go through cio's stream core (cio/stream.h). */
 typedef struct tool_stream {
     tool_kind kind;
     cio_tcp_stream *tcp;
@@ -103,31 +103,35 @@ static inline void tool_stream_init_unix(tool_stream *s, cio_unix_stream *unx)
     *s = (tool_stream){.kind = TOOL_UNIX, .unx = unx};
 }
 
-/* Suspend until bytes arrive and read them: as cio_tcp_stream_read(). */
-static inline ssize_t tool_stream_read(tool_stream *s, void *buf, size_t len)
+/* The stream as cio's core type, whatever its kind; NULL when there is none. */
+static inline cio_stream *tool_stream_core(const tool_stream *s)
 {
     if (s->kind == TOOL_TCP)
-        return cio_tcp_stream_read(s->tcp, buf, len);
-    return cio_unix_stream_read(s->unx, buf, len);
+        return cio_as_stream(s->tcp);
+    if (s->kind == TOOL_UNIX)
+        return cio_as_stream(s->unx);
+    return NULL;
+}
+
+/* Suspend until bytes arrive and read them: cio_stream_read(). */
+static inline ssize_t tool_stream_read(tool_stream *s, void *buf, size_t len)
+{
+    return cio_stream_read(tool_stream_core(s), buf, len);
 }
 
 /* Wait until a read would not block (data, end of stream or an error): a CIO_READY_* set or
- * a negative errno, as cio_tcp_stream_readable(). Costs no system call when the readiness
+ * a negative errno, as cio_socket_readable(). Costs no system call when the readiness
  * is cached. */
 static inline int tool_stream_readable(tool_stream *s)
 {
-    if (s->kind == TOOL_TCP)
-        return cio_tcp_stream_readable(s->tcp);
-    return cio_unix_stream_readable(s->unx);
+    return cio_socket_readable(tool_stream_core(s));
 }
 
-/* Write every byte, suspending as needed: as cio_tcp_stream_write_all(). */
+/* Write every byte, suspending as needed: cio_stream_write_all(). */
 static inline int tool_stream_write_all(tool_stream *s, const void *buf, size_t len,
                                         size_t *ret_done)
 {
-    if (s->kind == TOOL_TCP)
-        return cio_tcp_stream_write_all(s->tcp, buf, len, ret_done);
-    return cio_unix_stream_write_all(s->unx, buf, len, ret_done);
+    return cio_stream_write_all(tool_stream_core(s), buf, len, ret_done);
 }
 
 /* Shut down one or both directions (never waits). */
@@ -154,8 +158,8 @@ int tool_stream_connect(tool_stream *ret, const tool_endpoint *ep);
 /*
  * Relay both directions between @a and @b until both ended, carrying half-close across (when
  * one side's peer shuts down writing, the other side's write direction is shut down and the
- * other direction goes on): cio's copy_bidirectional of the pair's kinds. Counts are written
- * in every case. Return: 0 when both directions ended cleanly; the first error.
+ * other direction goes on): cio_stream_copy_bidirectional(), any two kinds. Counts are
+ * written in every case. Return: 0 when both directions ended cleanly; the first error.
  */
 int tool_copy_bidirectional(tool_stream *a, tool_stream *b, uint64_t *ret_a_to_b,
                             uint64_t *ret_b_to_a);

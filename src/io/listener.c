@@ -1,0 +1,40 @@
+/*
+ * listener.c: accepting on any listener (TCP or Unix) under the io layer's bookkeeping, in the
+ * three forms every listener kind offers: try (one accept4, an -EAGAIN clears the cached
+ * read readiness), suspending, and poll. The listener's accept with the EMFILE defence is the
+ * net layer's (cio__listener_accept); a stream handle of either kind is a bare struct
+ * cio_socket, so one allocation size serves both.
+ */
+#include <errno.h>
+
+#include "io/io.h"
+
+struct accept_arg {
+    void **stream; /* written only by the attempt that accepts */
+    cio_addr *peer;
+};
+
+static ssize_t accept_op(struct cio_socket *sock, void *ctx)
+{
+    const struct accept_arg *a = ctx;
+    return cio__listener_accept((struct cio__listener *)sock, a->stream, sizeof(struct cio_socket),
+                                a->peer);
+}
+
+int cio__io_accept(void *listener, void **ret_stream, cio_addr *ret_peer, enum cio__io_mode mode,
+                   cio_wake_fn wake, void *ctx)
+{
+    struct cio_socket *sock = CIO__SOCK(listener);
+    if (sock == NULL || ret_stream == NULL)
+        return -EINVAL;
+    struct accept_arg a = {ret_stream, ret_peer};
+    switch (mode) {
+    case CIO__IO_TRY:
+        return (int)cio__io_try(sock, CIO_READABLE, accept_op, &a);
+    case CIO__IO_WAIT:
+        return (int)cio__io_do(sock, CIO_READABLE, accept_op, &a, 0);
+    case CIO__IO_POLL:
+        return (int)cio__io_poll_op(sock, CIO_READABLE, accept_op, &a, wake, ctx);
+    }
+    return -EINVAL;
+}
