@@ -15,8 +15,9 @@
 #   --servers epoll,libuv,cio  --workloads echo-c100,http,http-p16  --ops N  --warmup-ops N
 #   --reps N  --connections N  --out DIR  --no-syscalls   (see counts.py --help)
 # Environment: BUILD_DIR, SKIP_BUILD=1, OUT (default bench/results), SERVERS, WORKLOADS,
-# OPS (default 50000), WARMUP_OPS (default 10000), COUNTS_REPS (runs per cell, default 1),
-# QUICK=1 (8000 operations; results to BUILD_DIR/bench-results-quick unless OUT is set).
+# OPS (default 50000), WARMUP_OPS (default 10000), COUNTS_REPS (callgrind runs per cell,
+# default 3), QUICK=1 (8000 operations, one run each; results go to
+# BUILD_DIR/bench-results-quick unless OUT is set).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +65,7 @@ args=(--build "$build" --client "$work/counts_client")
 if [[ "${QUICK:-0}" == 1 ]]; then
     # a smoke check (as bench/run.sh's QUICK=1): fewer operations, results beside the build
     out=${OUT:-$build/bench-results-quick}
-    args+=(--ops "${OPS:-8000}" --warmup-ops "${WARMUP_OPS:-1600}")
+    args+=(--ops "${OPS:-8000}" --warmup-ops "${WARMUP_OPS:-1600}" --reps 1 --sys-reps 1)
 fi
 args+=(--out "$out")
 [[ -n "${SERVERS:-}" ]] && args+=(--servers "$SERVERS")

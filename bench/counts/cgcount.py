@@ -12,9 +12,9 @@ instruction (a jump into the middle of one, e.g. over a lock prefix) is not coun
 atomic; such addresses are reported as "unaligned".
 
 Usage: cgcount.py CALLGRIND_OUT [--sites N]   (or import it: count(path))
-Prints a JSON object: Ir, the top functions by Ir (self cost), sysCount and system calls by function (when collected with
---collect-systime), atomics, atomics by kind, the top atomic sites (object, function,
-address, instruction, count), Ir per object.
+Prints a JSON object: Ir, the top functions by Ir (self cost), sysCount and system calls
+by function (when collected with --collect-systime), atomics, atomics by kind, the top
+atomic sites (object, function, address, instruction, count), Ir per object.
 """
 import argparse
 import json

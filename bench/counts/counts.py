@@ -516,12 +516,13 @@ def render(a, meta, cells, selftest_res):
              "less the clock reads: valgrind gives the program no vDSO, so there each "
              "clock_gettime is a system call, which natively it is not; *clock reads/op* "
              "counts them (their few vDSO instructions are not in instr/op either). Under "
-             "valgrind the server is ~50× slower than the client, so it always finds every "
-             "connection ready and the count is repeatable. *syscalls/op, native*: the same "
-             "window of a run without valgrind (%s), median [min–max] of %d runs; it differs "
-             "in epoll_wait, whose count depends on how many events are ready per wait, i.e. "
-             "on timing. *× floor*: over the epoll floor's figure for the same workload."
-             % (a.sys_method, a.sys_reps))
+             "valgrind the server is ~50× slower than the client, so it finds nearly every "
+             "connection ready at each wait, and the counts repeat to within a fraction of a "
+             "percent. *syscalls/op, native*: the same window of a run without valgrind (%s); "
+             "it differs in epoll_wait, whose count depends on how many events are ready per "
+             "wait, i.e. on timing. Every figure is the median of the runs, [min–max] where "
+             "they differ: a difference smaller than that is not a result. *× floor*: over "
+             "the epoll floor's median for the same workload." % a.sys_method)
     L.append("")
 
     def by_call_table(title, key):
@@ -604,8 +605,8 @@ def main():
     ap.add_argument("--connections", type=int, default=100)
     ap.add_argument("--ops", type=int, default=50000, help="operations measured")
     ap.add_argument("--warmup-ops", type=int, default=10000, help="operations before")
-    ap.add_argument("--reps", type=int, default=1,
-                    help="callgrind runs per cell (median reported)")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="callgrind runs per cell (median and range reported)")
     ap.add_argument("--sys-reps", type=int, default=3,
                     help="native system-call runs per cell (median and range reported)")
     ap.add_argument("--no-syscalls", action="store_true", help="skip the native runs")
@@ -759,8 +760,10 @@ def main():
                                                    platform.release(),
                                                    "glibc " + platform.libc_ver()[1])),
         ("load", "counts_client, %d connections, closed loop; %d operations counted after %d "
-         "warm-up operations (run %d time%s per cell); server on CPU %s, client on CPU %s" % (
+         "warm-up operations; %d callgrind run%s and %d native run%s per cell, median "
+         "[min–max] where they differ; server on CPU %s, client on CPU %s" % (
              a.connections, a.ops, a.warmup_ops, a.reps, "" if a.reps == 1 else "s",
+             0 if a.no_syscalls else a.sys_reps, "" if a.sys_reps == 1 else "s",
              a.server_cpu, a.load_cpu)),
         ("tools", "%s (callgrind, --instr-atstart=no, switched on and off with vgdb); "
          "system calls: %s" % (vgver.strip(), a.sys_method)),
