@@ -6,7 +6,7 @@ export CIO_WERROR := $(if $(CI),ON,OFF)
 DEPS := scripts/install-deps.sh
 CTEST_FLAGS ?=
 
-.PHONY: all deps demo test asan tsan format format-check lint cross bench install clean
+.PHONY: all deps demo test asan tsan format format-check lint cross bench bench-counts install clean
 
 all: deps
 	cmake --preset release
@@ -57,9 +57,16 @@ lint:
 cross: deps
 	.ci/aarch64.sh
 
+# The timed side-by-side runs, then the exact counts per operation (bench/counts.sh) on the
+# tree run.sh built; the counts run even when the timed part fails, and either failing fails.
 bench: deps
 	@$(DEPS) bench
-	bench/run.sh
+	@rc=0; bench/run.sh || rc=$$?; SKIP_BUILD=1 bench/counts.sh || rc=$$?; exit $$rc
+
+# Only the exact counts: instructions, atomics and system calls per operation.
+bench-counts: deps
+	@$(DEPS) bench
+	bench/counts.sh
 
 install: all
 	cmake --install build/release
