@@ -25,13 +25,14 @@
 #include <stdlib.h>
 
 #include "io/io.h"
-#include "poll/poll_internal.h"
+#include "poll/reactor.h"
 #include "rt/sched.h"
 #include "util/assert.h"
+#include "util/compiler.h"
 
 #define BITS_MASK CIO__IO_BITS_MASK
 #define TICK_SHIFT CIO__IO_TICK_SHIFT
-#define TOKEN_TICK_MASK 0x7fffffu /* the tick bits a readiness value carries (int, > 0) */
+#define TOKEN_TICK_MASK CIO__IO_VALUE_TICK_MASK
 #define DIR_READ 0
 #define DIR_WRITE 1
 
@@ -114,8 +115,17 @@ static void sync_interest(struct cio__io *io)
         if (!(ready & CIO__IO_PRIORITY_READY))
             want |= CIO_PRIORITY;
     }
-    if (want != io->armed &&
-        cio__poll_arm(cio__worker_poll(io->worker), io->fd, (cio_token)(uintptr_t)io, want) == 0)
+    if (want == io->armed)
+        return;
+    cio_poll *poll = cio__worker_poll(io->worker);
+    int rc;
+    if (want == 0)
+        rc = cio__reactor_del(poll, io->fd);
+    else if (io->armed == 0)
+        rc = cio__reactor_add(poll, io->fd, io, want);
+    else
+        rc = cio__reactor_mod(poll, io->fd, io, want);
+    if (rc == 0)
         io->armed = want;
 }
 
@@ -131,17 +141,37 @@ static void rearm(struct cio__io *io)
 
 static void sweep_run(struct cio__deferred *d);
 
+/* Lock held: ask the owner for a sweep (at most one queued). Returns whether the caller must
+ * post it (after unlocking). */
+static bool sweep_request(struct cio__io *io)
+{
+    if (io->sweep_posted || io->worker == NULL)
+        return false;
+    io->sweep_posted = true;
+    return true;
+}
+
 /* Owner thread: free the registration if nothing refers to it any more. Returns whether it
- * did. */
+ * did. Not while the owner is dispatching a batch that may still hold an event for it (a
+ * wake callback closed the socket): then the sweep at the loop's top frees it. */
 static bool try_free(struct cio__io *io)
 {
     if (io->owner_refs != 0)
         return false;
     io_lock(io);
     bool free_it = io->gone && io->foreign_refs == 0 && !io->sweep_posted && !io->freeing;
+    bool post = false;
+    if (free_it && io->worker != NULL && io->worker->dispatching) {
+        free_it = false;
+        post = sweep_request(io);
+    }
     if (free_it)
         io->freeing = true;
     io_unlock(io);
+    if (post) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(io->worker, &io->sweep);
+    }
     if (free_it)
         free(io);
     return free_it;
@@ -152,7 +182,7 @@ static void wake_owner_waiters(struct cio__io *io)
 {
     struct cio__list *it;
     while ((it = cio__list_pop_front(&io->waiters)) != NULL)
-        cio__parker_unpark(cio__list_entry(it, struct cio__io_waiter, node)->parker);
+        cio__task_wake(cio__list_entry(it, struct cio__io_waiter, node)->task);
 }
 
 /* What another thread asked the owner to do: wake its waiters if the socket is closed, and
@@ -167,16 +197,6 @@ static void sweep_run(struct cio__deferred *d)
     if (closed)
         wake_owner_waiters(io);
     (void)try_free(io);
-}
-
-/* Lock held: ask the owner for a sweep (at most one queued). Returns whether the caller must
- * post it (after unlocking). */
-static bool sweep_request(struct cio__io *io)
-{
-    if (io->sweep_posted || io->worker == NULL)
-        return false;
-    io->sweep_posted = true;
-    return true;
 }
 
 /* ---- events ---- */
@@ -198,8 +218,8 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
         cio__list_remove(&w->node);
         w->woken = ready;
         atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
-        if (w->parker != NULL) {
-            cio__parker_unpark(w->parker);
+        if (w->task != NULL) {
+            cio__task_wake(w->task);
         } else {
             fire[n++] = *w;
             w->wake = NULL;
@@ -229,7 +249,7 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
         if (next & w->want) {
             cio__list_remove(&w->node);
             w->woken = next;
-            cio__parker_unpark(w->parker);
+            cio__task_wake(w->task);
         }
     }
     if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) == 0)
@@ -255,7 +275,7 @@ static void io_detach(struct cio_socket *sock)
     if (w != NULL) {
         /* No new event from here on; one being dispatched on the owner right now only reads
          * the registration, which lives until the owner frees it. */
-        (void)cio_poll_deregister(cio__worker_poll(w), io->fd);
+        (void)cio__reactor_del(cio__worker_poll(w), io->fd);
         pthread_mutex_lock(&w->sources_lock);
         cio__list_remove(&io->node);
         pthread_mutex_unlock(&w->sources_lock);
@@ -312,7 +332,7 @@ int cio__io_register(struct cio_socket *sock)
         cio__list_init(&io->callbacks[d].node);
     io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
-    int rc = cio_poll_register(cio__worker_poll(w), sock->fd, (cio_token)(uintptr_t)io, io->armed);
+    int rc = cio__reactor_add(cio__worker_poll(w), sock->fd, io, io->armed);
     if (rc < 0) {
         free(io);
         return rc;
@@ -322,7 +342,7 @@ int cio__io_register(struct cio_socket *sock)
     if (!__atomic_compare_exchange_n(&sock->io, &expected, io, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         /* Another task registered it first (on its own worker): use that one. */
-        (void)cio_poll_deregister(cio__worker_poll(w), sock->fd);
+        (void)cio__reactor_del(cio__worker_poll(w), sock->fd);
         free(io);
         return 0;
     }
@@ -356,6 +376,11 @@ static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
         rearm(io);
 }
 
+void cio__io_would_block(struct cio__io *io, unsigned seen, unsigned interest)
+{
+    clear_if_unchanged(io, seen, interest_clears(interest));
+}
+
 void cio__io_drained(struct cio__io *io, unsigned seen)
 {
     clear_if_unchanged(io, seen, CIO_READY_READABLE);
@@ -364,11 +389,9 @@ void cio__io_drained(struct cio__io *io, unsigned seen)
 /* ---- waiting ---- */
 
 /* The owner's wait: a plain list, no lock (see the top of this file). */
-static int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
+static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    struct cio__parker parker;
-    cio__parker_init(&parker);
-    struct cio__io_waiter waiter = {.parker = &parker, .want = want};
+    struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
     cio__list_init(&waiter.node);
     int rc;
     io->owner_refs++;
@@ -386,7 +409,7 @@ static int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
         }
         waiter.woken = 0;
         cio__list_push_back(&io->waiters, &waiter.node);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
+        rc = cio__task_park(CIO_DEADLINE_NONE);
         cio__list_remove(&waiter.node); /* a timeout, a cancellation or a spurious wake */
         if (rc < 0)
             break;
@@ -396,18 +419,15 @@ static int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
         }
     }
     io->owner_refs--;
-    cio__parker_fini(&parker);
     if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
         (void)try_free(io); /* the caller touches @io no more after an error */
     return rc;
 }
 
 /* Another worker's task: the locked list, published before the readiness is read again. */
-static int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
+static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    struct cio__parker parker;
-    cio__parker_init(&parker);
-    struct cio__io_waiter waiter = {.parker = &parker, .want = want};
+    struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
     cio__list_init(&waiter.node);
     int rc;
     io_lock(io);
@@ -429,7 +449,7 @@ static int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
             break;
         }
         io_unlock(io);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
+        rc = cio__task_park(CIO_DEADLINE_NONE);
         io_lock(io);
         if (cio__list_linked(&waiter.node)) {
             cio__list_remove(&waiter.node);
@@ -446,7 +466,6 @@ static int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
     bool post = io->gone && io->foreign_refs == 0 && sweep_request(io);
     struct cio__worker *w = io->worker;
     io_unlock(io);
-    cio__parker_fini(&parker);
     if (post) {
         io->sweep.fn = sweep_run;
         cio__worker_defer(w, &io->sweep);
@@ -456,13 +475,38 @@ static int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
 
 /* Park until any bit of @want is ready; on success *seen is the word that satisfied it.
  * Tasks only. */
-static int io_wait(struct cio__io *io, unsigned want, unsigned *seen)
+int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    if (io->worker == cio__worker_current())
-        return wait_owner(io, want, seen);
-    if (io->worker == NULL)
-        return -EBADF; /* the runtime that held the registration is gone */
-    return wait_foreign(io, want, seen);
+    if (io->worker != cio__worker_current()) {
+        if (io->worker == NULL)
+            return -EBADF; /* the runtime that held the registration is gone */
+        return wait_foreign(io, want, seen);
+    }
+    /* The owner's common case, written out once: park until an event wakes us (the caller
+     * found the readiness wanting). Anything else — closed, a spurious wake — goes round
+     * wait_owner()'s loop. */
+    if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
+        struct cio__io_waiter waiter;
+        waiter.task = cio__task_self();
+        waiter.want = want;
+        waiter.woken = 0;
+        io->owner_refs++;
+        cio__list_push_back(&io->waiters, &waiter.node);
+        int rc = cio__task_park(CIO_DEADLINE_NONE);
+        cio__list_remove(&waiter.node); /* a timeout, a cancellation or a spurious wake */
+        io->owner_refs--;
+        if (rc == 0 && waiter.woken != 0 &&
+            !atomic_load_explicit(&io->closed, memory_order_acquire)) {
+            *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+            return 0;
+        }
+        if (rc < 0) {
+            if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
+                (void)try_free(io); /* the caller touches @io no more after an error */
+            return rc;
+        }
+    }
+    return wait_owner(io, want, seen);
 }
 
 /* Run @op until it does not return -EAGAIN, waiting in between. */
@@ -479,7 +523,7 @@ static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op
             if (!(seen & want)) {
                 /* After a wait, touch only what io_wait checked: the handle itself may
                  * have been closed and freed by another task if this returns -EBADF. */
-                int rc = io_wait(io, want, &seen);
+                int rc = cio__io_wait(io, want, &seen);
                 if (rc < 0)
                     return rc;
             }
@@ -535,14 +579,7 @@ ssize_t cio__io_try(struct cio_socket *sock, unsigned interest, cio__io_op op, v
 
 /* ---- readiness values ---- */
 
-/* A readiness value for the caller: the bits of @want seen in @word, and the word's tick. */
-static int ready_value(unsigned word, unsigned want)
-{
-    return (int)((((word >> TICK_SHIFT) & TOKEN_TICK_MASK) << TICK_SHIFT) |
-                 (word & want & BITS_MASK));
-}
-
-int cio__io_ready(struct cio_socket *sock, unsigned interest)
+int cio__io_ready_slow(struct cio_socket *sock, unsigned interest)
 {
     cio_task *t = cio__task_self();
     if (t == NULL)
@@ -567,11 +604,11 @@ int cio__io_ready(struct cio_socket *sock, unsigned interest)
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load(&io->readiness);
     if (!(seen & want)) {
-        rc = io_wait(io, want, &seen);
+        rc = cio__io_wait(io, want, &seen);
         if (rc < 0)
             return rc;
     }
-    return ready_value(seen, want);
+    return cio__io_ready_value(seen, want);
 }
 
 void cio__io_clear(struct cio_socket *sock, int ready)
@@ -629,5 +666,5 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
         }
     }
     io_unlock(io);
-    return cur & want ? ready_value(cur, want) : -EAGAIN;
+    return cur & want ? cio__io_ready_value(cur, want) : -EAGAIN;
 }

@@ -33,7 +33,7 @@ typedef ssize_t (*cio__io_op)(struct cio_socket *sock, void *ctx);
 #define CIO__IO_PRIORITY_READY (CIO_READY_PRIORITY | CIO_READY_ERROR)
 
 /*
- * Something waiting for readiness: a parked task (parker) or an armed poll_* callback (wake).
+ * Something waiting for readiness: a parked task or an armed poll_* callback (wake).
  * Waiters live on the waiting task's stack, callbacks in the registration; each is satisfied
  * by any bit of @want. A task woken by an event returns with that event's readiness even if
  * another waiter, woken by the same edge, has consumed it meanwhile (tokio's rule: readiness
@@ -41,7 +41,7 @@ typedef ssize_t (*cio__io_op)(struct cio_socket *sock, void *ctx);
  */
 struct cio__io_waiter {
     struct cio__list node;
-    struct cio__parker *parker;
+    cio_task *task; /* NULL for a poll_* callback */
     cio_wake_fn wake;
     void *ctx;
     unsigned want;
@@ -155,14 +155,95 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
     return n;
 }
 
+/*
+ * cio__io_fast() - whether the calling task may run an operation needing @want (a readiness
+ * mask, CIO__IO_READ_READY...) on @sock at once: a task with budget left and not cancelled,
+ * the socket registered and ready. Returns the registration, with the readiness word in
+ * *seen, having spent one unit of budget; NULL: take the slow path (nothing was spent). The
+ * inline test every stream read and write starts with.
+ */
+static inline struct cio__io *cio__io_fast(struct cio_socket *sock, unsigned want, unsigned *seen)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL || t->budget <= 1 ||
+        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
+        return NULL;
+    struct cio__io *io = cio__io_of(sock);
+    if (io == NULL)
+        return NULL;
+    unsigned s = atomic_load_explicit(&io->readiness, memory_order_acquire);
+    if (!(s & want))
+        return NULL;
+    t->budget--;
+    *seen = s;
+    return io;
+}
+
+/* The stream read drained the socket (a read shorter than asked): cio__io_drained() with its
+ * common case inline — on the owner's thread, where the reactor (the only setter of bits)
+ * cannot run meanwhile, one plain store (see clear_if_unchanged in io.c). */
+static inline void cio__io_drained_fast(struct cio__io *io, unsigned seen)
+{
+    if (io->worker == cio__worker_current() && !io->level) {
+        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+        if ((cur >> CIO__IO_TICK_SHIFT) == (seen >> CIO__IO_TICK_SHIFT))
+            atomic_store_explicit(&io->readiness, cur & ~(unsigned)CIO_READY_READABLE,
+                                  memory_order_relaxed);
+        return;
+    }
+    cio__io_drained(io, seen);
+}
+
+/* cio__io_would_block() - an operation for @interest saw -EAGAIN on readiness word @seen:
+ * clear that direction unless a newer event arrived (the tick rule). */
+void cio__io_would_block(struct cio__io *io, unsigned seen, unsigned interest);
+
 /* cio__io_try() - @op once; on -EAGAIN clear the cached readiness (if registered). Never
  * waits; usable outside tasks. */
 ssize_t cio__io_try(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx);
 
-/* cio__io_ready() - wait until any of @interest is ready; spends budget. Returns the
+#define CIO__IO_VALUE_TICK_MASK 0x7fffffu /* the tick bits a readiness value carries (int, > 0) */
+
+/* A readiness value for the caller (cio_socket_ready()): the bits of @want seen in @word,
+ * and the word's tick above them. */
+static inline int cio__io_ready_value(unsigned word, unsigned want)
+{
+    return (int)((((word >> CIO__IO_TICK_SHIFT) & CIO__IO_VALUE_TICK_MASK) << CIO__IO_TICK_SHIFT) |
+                 (word & want & CIO__IO_BITS_MASK));
+}
+
+/* cio__io_wait() - park the calling task until any bit of @want is ready (io.c); on success
+ * *seen is the word that satisfied it. After an error touch @io no more. */
+int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen);
+
+/* cio__io_ready() without its fast path (io.c). */
+int cio__io_ready_slow(struct cio_socket *sock, unsigned interest);
+
+/*
+ * cio__io_ready() - wait until any of @interest is ready; spends budget. Returns the
  * CIO_READY_* bits that satisfied it with the tick they were seen at in the bits above
- * (see cio_socket_ready()). */
-int cio__io_ready(struct cio_socket *sock, unsigned interest);
+ * (see cio_socket_ready()). Inline for the common case — a registered socket, a task with
+ * budget — where @interest is a constant at the call site.
+ */
+static inline int cio__io_ready(struct cio_socket *sock, unsigned interest)
+{
+    cio_task *t = cio__task_self();
+    struct cio__io *io;
+    if (t == NULL || sock == NULL || t->budget <= 1 ||
+        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
+        interest == 0 || (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)) ||
+        (io = cio__io_of(sock)) == NULL)
+        return cio__io_ready_slow(sock, interest);
+    t->budget--;
+    unsigned want = cio__io_want(interest);
+    unsigned seen = atomic_load_explicit(&io->readiness, memory_order_acquire);
+    if (!(seen & want)) {
+        int rc = cio__io_wait(io, want, &seen);
+        if (rc < 0)
+            return rc;
+    }
+    return cio__io_ready_value(seen, want);
+}
 
 /* cio__io_clear() - cio_socket_clear_ready(): @ready is a value cio__io_ready() returned. */
 void cio__io_clear(struct cio_socket *sock, int ready);

@@ -267,9 +267,46 @@ ssize_t cio_stream_try_writev(cio_stream *stream, const struct iovec *iov, int i
     return on_vector(CIO__SOCK(stream), iov, iovcnt, try_write_iov);
 }
 
+/* The general way of a read: every check, waiting, registering, the Unix stream rule. */
+static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_t len)
+{
+    return on_buffer(sock, buf, len, read_iov);
+}
+
+/* The fast path's recv failed: -EAGAIN clears the readiness (tick rule) and waits; EINTR
+ * tries again the general way; anything else is the result. */
+static cio__noinline ssize_t read_failed(struct cio_socket *sock, void *buf, size_t len,
+                                         struct cio__io *io, unsigned seen)
+{
+    int err = errno;
+    if (err == EAGAIN) {
+        struct iovec iov = {buf, len};
+        struct iov_op op = {&iov, 1, len};
+        return cio__io_do_again(sock, CIO_READABLE, read_op, &op, len, io, seen);
+    }
+    return err == EINTR ? read_slow(sock, buf, len) : -err;
+}
+
+/*
+ * The hot path of a read, written out: one handle check, the cached readiness, recv(2), the
+ * short-read rule. A TCP stream only (a Unix stream read may stop at a descriptor boundary:
+ * read_unix); anything unusual — not ready, not registered, budget spent, an error — goes
+ * out of line, so this stays a leaf-sized function around the system call.
+ */
 ssize_t cio_stream_read(cio_stream *stream, void *buf, size_t len)
 {
-    return on_buffer(CIO__SOCK(stream), buf, len, read_iov);
+    struct cio_socket *sock = CIO__SOCK(stream);
+    struct cio__io *io;
+    unsigned seen;
+    if (sock == NULL || len == 0 || buf == NULL || sock->domain == AF_UNIX ||
+        (io = cio__io_fast(sock, CIO__IO_READ_READY, &seen)) == NULL)
+        return read_slow(sock, buf, len);
+    ssize_t n = recv(sock->fd, buf, len, 0);
+    if (n <= 0)
+        return n == 0 ? 0 : read_failed(sock, buf, len, io, seen);
+    if ((size_t)n < len)
+        cio__io_drained_fast(io, seen);
+    return n;
 }
 
 ssize_t cio_stream_readv(cio_stream *stream, const struct iovec *iov, int iovcnt)
@@ -338,17 +375,17 @@ static int write_all_iov(struct cio_socket *sock, const struct iovec *iov, int i
     return rc;
 }
 
-int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t *ret_done)
+/* The general way of a write-all, after @done bytes already went (the fast path's send). */
+static cio__noinline int write_all_slow(struct cio_socket *sock, const void *buf, size_t len,
+                                        size_t done, size_t *ret_done)
 {
-    struct cio_socket *sock = CIO__SOCK(stream);
     if (sock == NULL || (buf == NULL && len > 0)) {
         if (ret_done != NULL)
             *ret_done = 0;
         return -EINVAL;
     }
-    /* The common case first: one send takes it all (a response, an echo). */
-    size_t done = 0;
-    if (len > 0) {
+    if (done == 0 && len > 0) {
+        /* The common case first: one send takes it all (a response, an echo). */
         ssize_t n = on_buffer(sock, buf, len, write_iov);
         if (n <= 0) {
             if (ret_done != NULL)
@@ -368,6 +405,42 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
     if (ret_done != NULL)
         *ret_done = done + more;
     return rc;
+}
+
+/* The fast path's send failed: -EAGAIN clears the readiness and goes on the general way,
+ * as do EINTR and a fast-open socket's EINPROGRESS; anything else is the result. */
+static cio__noinline int write_all_failed(struct cio_socket *sock, const void *buf, size_t len,
+                                          size_t *ret_done, struct cio__io *io, unsigned seen)
+{
+    int err = errno;
+    if (err == EAGAIN)
+        cio__io_would_block(io, seen, CIO_WRITABLE);
+    else if (err != EINTR && err != EINPROGRESS) {
+        if (ret_done != NULL)
+            *ret_done = 0;
+        return -err;
+    }
+    return write_all_slow(sock, buf, len, 0, ret_done);
+}
+
+/* The hot path of a write-all, written out as the read's: one send(2) takes it all. */
+int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t *ret_done)
+{
+    struct cio_socket *sock = CIO__SOCK(stream);
+    struct cio__io *io;
+    unsigned seen;
+    if (sock == NULL || len == 0 || buf == NULL ||
+        (io = cio__io_fast(sock, CIO__IO_WRITE_READY, &seen)) == NULL)
+        return write_all_slow(sock, buf, len, 0, ret_done);
+    ssize_t n = send(sock->fd, buf, len, MSG_NOSIGNAL);
+    if ((size_t)n == len) {
+        if (ret_done != NULL)
+            *ret_done = len;
+        return 0;
+    }
+    if (n < 0)
+        return write_all_failed(sock, buf, len, ret_done, io, seen);
+    return write_all_slow(sock, buf, len, (size_t)n, ret_done);
 }
 
 int cio_stream_writev_all(cio_stream *stream, const struct iovec *iov, int iovcnt, size_t *ret_done)

@@ -156,9 +156,11 @@ static int check_args(const cio_poll *poll, int fd, unsigned interest)
     return 0;
 }
 
-static int do_register(cio_poll *poll, int fd, cio_token token, unsigned interest)
+int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest)
 {
-    int rc;
+    int rc = check_args(poll, fd, interest);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&poll->lock);
     struct cio__poll_slot *s = slot_get_or_create(poll, fd);
     if (s == NULL) {
@@ -186,9 +188,11 @@ out:
     return rc;
 }
 
-static int reregister(cio_poll *poll, int fd, cio_token token, unsigned interest)
+int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned interest)
 {
-    int rc;
+    int rc = check_args(poll, fd, interest);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&poll->lock);
     struct cio__poll_slot *s = cio__poll_slot_get(poll, fd);
     if (s == NULL || atomic_load_explicit(&s->interest, memory_order_relaxed) == 0) {
@@ -209,34 +213,6 @@ static int reregister(cio_poll *poll, int fd, cio_token token, unsigned interest
 out:
     pthread_mutex_unlock(&poll->lock);
     return rc;
-}
-
-int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest)
-{
-    int rc = check_args(poll, fd, interest);
-    return rc < 0 ? rc : do_register(poll, fd, token, interest);
-}
-
-int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsigned interest)
-{
-    int rc = check_args(poll, fd, interest);
-    return rc < 0 ? rc : reregister(poll, fd, token, interest);
-}
-
-int cio__poll_arm(cio_poll *poll, int fd, cio_token token, unsigned interest)
-{
-    cio__assert((interest & ~(INTEREST_MASK | CIO__INTEREST_RDHUP)) == 0);
-    if (interest == 0) {
-        int rc = cio_poll_deregister(poll, fd);
-        return rc == -ENOENT ? 0 : rc;
-    }
-    pthread_mutex_lock(&poll->lock);
-    struct cio__poll_slot *s = cio__poll_slot_get(poll, fd);
-    bool known = s != NULL && atomic_load_explicit(&s->interest, memory_order_relaxed) != 0;
-    pthread_mutex_unlock(&poll->lock);
-    /* Only the registration's owner arms it, so nothing changes between the look and the
-     * call; the public functions do the table work (and refuse nothing: same bits). */
-    return known ? reregister(poll, fd, token, interest) : do_register(poll, fd, token, interest);
 }
 
 int cio_poll_deregister(cio_poll *poll, int fd)

@@ -26,14 +26,6 @@
 #include "cio/poll.h"
 #include "sys/sys.h"
 
-/*
- * cio__poll_arm() - set the interest of @fd, registering it if it is not registered and
- * deregistering it for 0 (then 0 even if it was not registered). Accepts CIO__INTEREST_RDHUP.
- * For one thread per descriptor at a time (the io layer calls it under its lock).
- * Return: 0; the errors of cio_poll_register() / cio_poll_reregister().
- */
-int cio__poll_arm(cio_poll *poll, int fd, cio_token token, unsigned interest);
-
 #define CIO__POLL_CHUNK_BITS 10
 #define CIO__POLL_CHUNK_SLOTS (1u << CIO__POLL_CHUNK_BITS)
 #define CIO__POLL_MAX_CHUNKS 16384u /* fds below 16M */

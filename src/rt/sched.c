@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "poll/poll_internal.h"
+#include "poll/reactor.h"
 #include "rt/blocking.h"
 #include "rt/rt_internal.h"
 #include "rt/sched.h"
@@ -96,21 +96,6 @@ static void run_deferred(struct cio__deferred *d)
     }
 }
 
-/* A wake on the task's own worker thread: plain fields, no atomic (see sched.h). */
-static void wake_local(struct cio__worker *w, cio_task *t)
-{
-    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE)
-        return;
-    if (t->running) {
-        t->notified = true; /* it requeues itself when it parks */
-        return;
-    }
-    if (t->queued)
-        return;
-    t->queued = true;
-    cio__list_push_back(&w->runq, &t->run_node);
-}
-
 static void remote_drain(struct cio__worker *w)
 {
     if (atomic_load_explicit(&w->remote_count, memory_order_acquire) == 0)
@@ -128,28 +113,23 @@ static void remote_drain(struct cio__worker *w)
         /* Cleared first: a wake arriving from here on takes another trip, at worst a
          * spurious one. */
         atomic_fetch_and(&t->state, ~(unsigned)CIO__TASK_REMOTE);
-        wake_local(w, t);
+        cio__task_wake(t); /* on its worker now: the local wake */
         cio__task_unref(t);
         t = next;
     }
 }
 
-void cio__task_wake(cio_task *t)
+void cio__task_wake_remote(cio_task *t)
 {
-    struct cio__worker *w = t->worker;
-    if (tls_worker == w) {
-        wake_local(w, t);
-        return;
-    }
-    /* From another thread: one trip through the remote queue, however many wakes arrive
-     * before the worker drains it; the worker then wakes it locally. */
+    /* One trip through the remote queue, however many wakes arrive before the worker drains
+     * it; the worker then wakes it locally. */
     unsigned s = atomic_fetch_or(&t->state, CIO__TASK_REMOTE);
     if (s & (CIO__TASK_REMOTE | CIO__TASK_DONE))
         return;
     /* The task may run and finish on its worker before the queue is drained: the queue
      * holds a reference, dropped by the drain. */
     atomic_fetch_add(&t->refs, 1);
-    remote_push(w, t);
+    remote_push(t->worker, t);
 }
 
 /* ---- tasks ---- */
@@ -281,18 +261,24 @@ static void task_finished(struct cio__worker *w, cio_task *t)
     cio__task_unref(t);
 }
 
+/* A task's first run: it joins its worker's list of live tasks (for shutdown); and if the
+ * runtime is shutting down, it starts cancelled (cancel_all() may have missed it). */
+static void first_run(struct cio__worker *w, cio_task *t)
+{
+    cio__list_push_back(&w->tasks, &t->all_node);
+    if (atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed))
+        atomic_fetch_or(&t->state, CIO__TASK_CANCELLED);
+}
+
 static void run_task(struct cio__worker *w, cio_task *t)
 {
     t->queued = false;
     t->notified = false;
     t->running = true;
-    if (atomic_load_explicit(&w->rt->shutdown, memory_order_relaxed) &&
-        !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
-        atomic_fetch_or(&t->state, CIO__TASK_CANCELLED);
     if (!cio__list_linked(&t->all_node))
-        cio__list_push_back(&w->tasks, &t->all_node);
+        first_run(w, t);
 
-    t->budget = w->rt->budget;
+    t->budget = w->budget;
     w->current = t;
     tls_reason = SWITCH_PARK;
     cio__coro_switch(&w->sched, &t->coro);
@@ -321,8 +307,16 @@ int cio__task_park(cio_time deadline)
     cio_task *t = cio__task_self();
     if (t == NULL)
         return -EPERM;
-    if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
         return -ECANCELED;
+    if (deadline == CIO_DEADLINE_NONE && t->deadline == CIO_DEADLINE_NONE) {
+        /* No deadline: nothing to arm. A park timer left armed by an earlier park finds
+         * park_deadline NONE when it fires and wakes nobody. */
+        switch_to_worker(t, SWITCH_PARK);
+        return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+                   ? -ECANCELED
+                   : 0;
+    }
     if (t->deadline < deadline)
         deadline = t->deadline;
     if (deadline != CIO_DEADLINE_NONE) {
@@ -378,15 +372,19 @@ int cio_yield(void)
 
 /* ---- the worker loop ---- */
 
-static void dispatch(struct cio__worker *w)
+/* Hand each event of the batch to its source (see poll/reactor.h for why every one is
+ * live). */
+static void dispatch(struct cio__worker *w, int n)
 {
-    const cio_event *ev;
-    for (size_t it = 0; (ev = cio__events_next(w->events, &it)) != NULL;) {
-        if (ev->token == WAKER_TOKEN)
+    w->dispatching = true;
+    for (int i = 0; i < n; i++) {
+        const cio__reactor_event *ev = &w->events[i];
+        if (ev->data == CIO__REACTOR_WAKE)
             continue; /* the remote queue is drained by the loop */
-        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->token;
+        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->data;
         src->on_event(src, ev->flags);
     }
+    w->dispatching = false;
 }
 
 /* Poll the reactor; block (until the next timer) only when @block and nothing is queued. */
@@ -400,12 +398,12 @@ static void reactor_turn(struct cio__worker *w, bool block)
             atomic_load(&w->stop))
             timeout = 0;
     }
-    int n = cio_poll_wait(w->poll, w->events, timeout);
+    int n = cio__reactor_wait(w->poll, w->events, EVENTS_CAPACITY, timeout);
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block)
         atomic_store(&w->sleeping, false);
     if (n > 0)
-        dispatch(w);
+        dispatch(w, n);
     cio__timer_wheel_advance(&w->wheel, cio_now());
 }
 
@@ -478,6 +476,7 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
 {
     w->rt = rt;
     w->index = index;
+    w->budget = rt->budget;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     cio__list_init(&w->sources);
@@ -488,9 +487,9 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
     int rc = cio_poll_new(&w->poll, &popts);
     if (rc < 0)
         return rc;
-    rc = cio_events_new(&w->events, EVENTS_CAPACITY);
-    if (rc < 0)
-        return rc;
+    w->events = calloc(EVENTS_CAPACITY, sizeof(*w->events));
+    if (w->events == NULL)
+        return -ENOMEM;
     return cio_waker_new(&w->waker, w->poll, WAKER_TOKEN);
 }
 
@@ -507,7 +506,7 @@ static void worker_fini(struct cio__worker *w)
     pthread_mutex_destroy(&w->sources_lock);
     cio__timer_wheel_fini(&w->wheel);
     cio_waker_free(w->waker);
-    cio_events_free(w->events);
+    free(w->events);
     cio_poll_free(w->poll);
     pthread_mutex_destroy(&w->remote_lock);
 }

@@ -103,11 +103,14 @@ struct cio__deferred {
 struct cio__worker {
     cio_rt *rt;
     unsigned index;
+    unsigned budget; /* the runtime's, at hand for every task run */
     pthread_t thread;
     struct cio__coro sched; /* the worker thread's own context */
     cio_task *current;
     cio_poll *poll;
-    cio_events *events;
+    struct cio__sys_event *events; /* the reactor's batch (poll/reactor.h) */
+    int nevents;
+    bool dispatching; /* inside dispatch(): frees of sources wait for the loop's top */
     cio_waker *waker;
     struct cio__timer_wheel wheel;
     struct cio__list runq;
@@ -147,8 +150,27 @@ static inline cio_task *cio__task_self(void)
     return w != NULL ? w->current : NULL;
 }
 
-/* Wake @task (any thread): see the state machine above. */
-void cio__task_wake(cio_task *task);
+/* cio__task_wake() from a thread other than the task's worker (sched.c). */
+void cio__task_wake_remote(cio_task *task);
+
+/* Wake @task (any thread): see the state machine above. Inline: on the task's own worker — the
+ * reactor waking a task, one task waking another — it is a few plain stores. */
+static inline void cio__task_wake(cio_task *t)
+{
+    struct cio__worker *w = t->worker;
+    if (cio__tls_worker != w) {
+        cio__task_wake_remote(t);
+        return;
+    }
+    if (t->running) {
+        t->notified = true; /* it requeues itself when it parks */
+        return;
+    }
+    if (t->queued || (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE))
+        return;
+    t->queued = true;
+    cio__list_push_back(&w->runq, &t->run_node);
+}
 
 /*
  * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "poll/reactor.h"
 #include "rt/rt_internal.h"
 
 #define MAX_SIGNALS 8
@@ -76,8 +77,8 @@ static int setup(const int *signals, size_t count, struct cio__worker *w)
     }
     if (!w->signal_attached) {
         w->signal_source.on_event = on_pipe_readable;
-        int rc = cio_poll_register(cio__worker_poll(w), sig_pipe[0],
-                                   (cio_token)(uintptr_t)&w->signal_source, CIO_READABLE);
+        int rc =
+            cio__reactor_add(cio__worker_poll(w), sig_pipe[0], &w->signal_source, CIO_READABLE);
         if (rc < 0)
             return rc;
         w->signal_attached = true;

@@ -44,21 +44,30 @@ static uint32_t to_epoll(unsigned interest)
  * shut its write side). EPOLLERR alone proves nothing about closing (a UDP socket with a
  * queued ICMP error stays usable), so it only sets ERROR.
  */
-static uint32_t from_epoll(uint32_t ev)
+/* The rule above for the five low epoll bits (IN 1, PRI 2, OUT 4, ERR 8, HUP 16), as a
+ * constant expression: from_epoll() looks it up, since it runs on every event. */
+#define FROM_EPOLL_LOW(ev)                                                                         \
+    ((((ev) & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? CIO_EVENT_READABLE : 0u) |                        \
+     (((ev) & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? CIO_EVENT_WRITABLE : 0u) |                       \
+     (((ev)&EPOLLERR) ? CIO_EVENT_ERROR : 0u) |                                                    \
+     (((ev)&EPOLLHUP) ? CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED : 0u) |                     \
+     (((ev)&EPOLLPRI) ? CIO_EVENT_PRIORITY : 0u))
+#define FROM_EPOLL_4(i)                                                                            \
+    FROM_EPOLL_LOW(i), FROM_EPOLL_LOW(i + 1), FROM_EPOLL_LOW(i + 2), FROM_EPOLL_LOW(i + 3)
+_Static_assert(EPOLLIN == 0x1 && EPOLLPRI == 0x2 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
+                   EPOLLHUP == 0x10,
+               "from_epoll's table is indexed by the five low epoll bits");
+static const uint8_t from_epoll_low[32] = {
+    FROM_EPOLL_4(0u),  FROM_EPOLL_4(4u),  FROM_EPOLL_4(8u),  FROM_EPOLL_4(12u),
+    FROM_EPOLL_4(16u), FROM_EPOLL_4(20u), FROM_EPOLL_4(24u), FROM_EPOLL_4(28u),
+};
+
+/* EPOLLRDHUP, outside the table's range, adds READABLE | READ_CLOSED. */
+static inline uint32_t from_epoll(uint32_t ev)
 {
-    uint32_t flags = 0;
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        flags |= CIO_EVENT_READABLE;
-    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-        flags |= CIO_EVENT_WRITABLE;
-    if (ev & EPOLLERR)
-        flags |= CIO_EVENT_ERROR;
-    if (ev & (EPOLLHUP | EPOLLRDHUP))
-        flags |= CIO_EVENT_READ_CLOSED;
-    if (ev & EPOLLHUP)
-        flags |= CIO_EVENT_WRITE_CLOSED;
-    if (ev & EPOLLPRI)
-        flags |= CIO_EVENT_PRIORITY;
+    uint32_t flags = from_epoll_low[ev & 0x1f];
+    if (ev & EPOLLRDHUP)
+        flags |= CIO_EVENT_READABLE | CIO_EVENT_READ_CLOSED;
     return flags;
 }
 

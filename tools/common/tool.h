@@ -89,28 +89,25 @@ int tool_endpoint_parse(tool_endpoint *ret, const char *text, bool allow_names);
 /* A TCP or Unix stream; both kinds go through cio's stream core (cio/stream.h). */
 typedef struct tool_stream {
     tool_kind kind;
+    cio_stream *core; /* the stream as cio's core type, whatever its kind */
     cio_tcp_stream *tcp;
     cio_unix_stream *unx;
 } tool_stream;
 
 static inline void tool_stream_init_tcp(tool_stream *s, cio_tcp_stream *tcp)
 {
-    *s = (tool_stream){.kind = TOOL_TCP, .tcp = tcp};
+    *s = (tool_stream){.kind = TOOL_TCP, .core = cio_as_stream(tcp), .tcp = tcp};
 }
 
 static inline void tool_stream_init_unix(tool_stream *s, cio_unix_stream *unx)
 {
-    *s = (tool_stream){.kind = TOOL_UNIX, .unx = unx};
+    *s = (tool_stream){.kind = TOOL_UNIX, .core = cio_as_stream(unx), .unx = unx};
 }
 
 /* The stream as cio's core type, whatever its kind; NULL when there is none. */
 static inline cio_stream *tool_stream_core(const tool_stream *s)
 {
-    if (s->kind == TOOL_TCP)
-        return cio_as_stream(s->tcp);
-    if (s->kind == TOOL_UNIX)
-        return cio_as_stream(s->unx);
-    return NULL;
+    return s->core;
 }
 
 /* Suspend until bytes arrive and read them: cio_stream_read(). */

@@ -1,0 +1,42 @@
+/*
+ * reactor.c: the runtime's registrations on an event core (see reactor.h): straight to the
+ * backend, the source pointer as the data word.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "poll/poll_internal.h"
+#include "poll/reactor.h"
+
+#define REACTOR_INTEREST (CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY | CIO__INTEREST_RDHUP)
+
+static int check(const cio_poll *poll, int fd, unsigned interest)
+{
+    if (poll == NULL || interest == 0 || (interest & ~REACTOR_INTEREST) != 0)
+        return -EINVAL;
+    return fd < 0 ? -EBADF : 0;
+}
+
+int cio__reactor_add(cio_poll *poll, int fd, void *source, unsigned interest)
+{
+    int rc = check(poll, fd, interest);
+    return rc < 0 ? rc : poll->ops->add(poll->sys, fd, (uint64_t)(uintptr_t)source, interest);
+}
+
+int cio__reactor_mod(cio_poll *poll, int fd, void *source, unsigned interest)
+{
+    int rc = check(poll, fd, interest);
+    return rc < 0 ? rc : poll->ops->mod(poll->sys, fd, (uint64_t)(uintptr_t)source, interest);
+}
+
+int cio__reactor_del(cio_poll *poll, int fd)
+{
+    if (poll == NULL)
+        return -EINVAL;
+    return fd < 0 ? -EBADF : poll->ops->del(poll->sys, fd);
+}
+
+int cio__reactor_wait(cio_poll *poll, cio__reactor_event *out, int capacity, int64_t timeout_ns)
+{
+    return poll->ops->wait(poll->sys, out, capacity, timeout_ns < 0 ? -1 : timeout_ns);
+}
