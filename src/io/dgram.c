@@ -61,31 +61,34 @@ static int dgram_check(const struct cio_socket *sock, const struct dgram_op *d)
     return d->kind == DGRAM_SEND ? CIO_WRITABLE : CIO_READABLE;
 }
 
-static ssize_t dgram_try(cio_dgram *dgram, struct dgram_op *d)
+/* Check, then run the operation once (try), until it does not say -EAGAIN (wait), or in poll
+ * form (arming @wake). */
+static ssize_t dgram_mode(cio_dgram *dgram, struct dgram_op *d, enum cio__io_mode mode,
+                          cio_wake_fn wake, void *ctx)
 {
     struct cio_socket *sock = CIO__SOCK(dgram);
     int interest = dgram_check(sock, d);
     if (interest < 0)
         return interest;
-    return cio__io_try(sock, (unsigned)interest, dgram_run, d);
+    switch (mode) {
+    case CIO__IO_TRY:
+        return cio__io_try(sock, (unsigned)interest, dgram_run, d);
+    case CIO__IO_WAIT:
+        return cio__io_do(sock, (unsigned)interest, dgram_run, d, 0);
+    case CIO__IO_POLL:
+        return cio__io_poll_op(sock, (unsigned)interest, dgram_run, d, wake, ctx);
+    }
+    return -EINVAL;
+}
+
+static ssize_t dgram_try(cio_dgram *dgram, struct dgram_op *d)
+{
+    return dgram_mode(dgram, d, CIO__IO_TRY, NULL, NULL);
 }
 
 static ssize_t dgram_do(cio_dgram *dgram, struct dgram_op *d)
 {
-    struct cio_socket *sock = CIO__SOCK(dgram);
-    int interest = dgram_check(sock, d);
-    if (interest < 0)
-        return interest;
-    return cio__io_do(sock, (unsigned)interest, dgram_run, d, 0);
-}
-
-static ssize_t dgram_poll(cio_dgram *dgram, struct dgram_op *d, cio_wake_fn wake, void *ctx)
-{
-    struct cio_socket *sock = CIO__SOCK(dgram);
-    int interest = dgram_check(sock, d);
-    if (interest < 0)
-        return interest;
-    return cio__io_poll_op(sock, (unsigned)interest, dgram_run, d, wake, ctx);
+    return dgram_mode(dgram, d, CIO__IO_WAIT, NULL, NULL);
 }
 
 /* ---- peer ---- */
@@ -222,12 +225,12 @@ ssize_t cio_dgram_poll_recv_from(cio_dgram *dgram, void *buf, size_t len, cio_ad
                                  cio_wake_fn wake, void *ctx)
 {
     struct dgram_op d = {DGRAM_RECV, buf, len, NULL, ret_from};
-    return dgram_poll(dgram, &d, wake, ctx);
+    return dgram_mode(dgram, &d, CIO__IO_POLL, wake, ctx);
 }
 
 ssize_t cio_dgram_poll_send_to(cio_dgram *dgram, const void *buf, size_t len, const cio_addr *addr,
                                cio_wake_fn wake, void *ctx)
 {
     struct dgram_op d = {DGRAM_SEND, (void *)buf, len, addr, NULL};
-    return dgram_poll(dgram, &d, wake, ctx);
+    return dgram_mode(dgram, &d, CIO__IO_POLL, wake, ctx);
 }

@@ -264,6 +264,47 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
 
 /* ---- registration and close ---- */
 
+/* The io layer's state on a worker: its registrations, so that freeing the runtime can orphan
+ * the sockets that outlive it. The list is touched on registration and close (any thread). */
+struct io_worker {
+    pthread_mutex_t lock;
+    struct cio__list sources;
+};
+
+/* The runtime is being freed while sockets live on: they forget the reactor (no task of it is
+ * left, so nothing waits). */
+static void io_worker_fini(struct cio__worker *w, void *state)
+{
+    (void)w;
+    struct io_worker *iw = state;
+    pthread_mutex_lock(&iw->lock);
+    struct cio__list *node;
+    while ((node = cio__list_pop_front(&iw->sources)) != NULL) {
+        struct cio__io *io = cio__container_of(node, struct cio__io, node);
+        io_lock(io);
+        io->worker = NULL;
+        io_unlock(io);
+    }
+    pthread_mutex_unlock(&iw->lock);
+    pthread_mutex_destroy(&iw->lock);
+    free(iw);
+}
+
+/* The calling worker's io state, attached on first use (on the worker's own thread). */
+static struct io_worker *io_worker_of(struct cio__worker *w)
+{
+    struct io_worker *iw = cio__worker_ext_get(w, CIO__WORKER_EXT_IO);
+    if (iw != NULL)
+        return iw;
+    iw = malloc(sizeof(*iw));
+    if (iw == NULL)
+        return NULL;
+    pthread_mutex_init(&iw->lock, NULL);
+    cio__list_init(&iw->sources);
+    cio__worker_ext_attach(w, CIO__WORKER_EXT_IO, iw, io_worker_fini);
+    return iw;
+}
+
 /* The socket is being closed or released (any thread). */
 static void io_detach(struct cio_socket *sock)
 {
@@ -276,9 +317,10 @@ static void io_detach(struct cio_socket *sock)
         /* No new event from here on; one being dispatched on the owner right now only reads
          * the registration, which lives until the owner frees it. */
         (void)cio__reactor_del(cio__worker_poll(w), io->fd);
-        pthread_mutex_lock(&w->sources_lock);
+        struct io_worker *iw = cio__worker_ext_get(w, CIO__WORKER_EXT_IO);
+        pthread_mutex_lock(&iw->lock);
         cio__list_remove(&io->node);
-        pthread_mutex_unlock(&w->sources_lock);
+        pthread_mutex_unlock(&iw->lock);
     }
     struct cio__io_waiter fire[2];
     io_lock(io);
@@ -299,16 +341,6 @@ static void io_detach(struct cio_socket *sock)
     }
 }
 
-/* The runtime is being freed while the socket lives on: forget the reactor (no task of it
- * is left, so nothing waits). */
-static void io_orphan(struct cio__list *node)
-{
-    struct cio__io *io = cio__container_of(node, struct cio__io, node);
-    io_lock(io);
-    io->worker = NULL;
-    io_unlock(io);
-}
-
 int cio__io_register(struct cio_socket *sock)
 {
     if (cio__io_of(sock) != NULL)
@@ -318,7 +350,8 @@ int cio__io_register(struct cio_socket *sock)
         return -EPERM;
     if (sock->fd < 0)
         return -EBADF;
-    struct cio__io *io = calloc(1, sizeof(*io));
+    struct io_worker *iw = io_worker_of(w);
+    struct cio__io *io = iw != NULL ? calloc(1, sizeof(*io)) : NULL;
     if (io == NULL)
         return -ENOMEM;
     io->source.on_event = on_event;
@@ -346,10 +379,9 @@ int cio__io_register(struct cio_socket *sock)
         free(io);
         return 0;
     }
-    pthread_mutex_lock(&w->sources_lock);
-    w->orphan = io_orphan;
-    cio__list_push_back(&w->sources, &io->node);
-    pthread_mutex_unlock(&w->sources_lock);
+    pthread_mutex_lock(&iw->lock);
+    cio__list_push_back(&iw->sources, &io->node);
+    pthread_mutex_unlock(&iw->lock);
     return 0;
 }
 

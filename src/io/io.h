@@ -64,7 +64,7 @@ struct cio__io_waiter {
 struct cio__io {
     struct cio__reactor_source source; /* first: the reactor's token points here */
     struct cio__worker *worker;        /* the owner; NULL once the runtime is gone (orphan) */
-    struct cio__list node;             /* on worker->sources */
+    struct cio__list node;             /* on the worker's io_worker list (io.c) */
     struct cio__deferred sweep;        /* owner-thread work asked for by another thread */
     int fd;
     atomic_uint readiness;

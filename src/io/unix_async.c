@@ -140,50 +140,48 @@ static int fds_check(const struct fds_arg *a, bool send)
     return stream && a->len == 0 ? 1 : 0;
 }
 
+/* Check, then run the send or the receive once (try) or until it does not say -EAGAIN.
+ * No short-read rule: a receive with descriptors ends at their write's end whatever is
+ * queued behind it (see the top of this file). */
+static ssize_t fds_run(struct fds_arg *a, bool send, enum cio__io_mode mode)
+{
+    int rc = fds_check(a, send);
+    if (rc != 0) {
+        if (rc > 0 && !send)
+            *a->ret_nfds = 0;
+        return rc < 0 ? rc : 0;
+    }
+    unsigned interest = send ? CIO_WRITABLE : CIO_READABLE;
+    cio__io_op op = send ? send_fds_op : recv_fds_op;
+    if (mode == CIO__IO_TRY)
+        return cio__io_try(a->sock, interest, op, a);
+    return cio__io_do(a->sock, interest, op, a, 0);
+}
+
 ssize_t cio_unix_try_send_fds(cio_socket *sock, const void *buf, size_t len, const int *fds,
                               size_t nfds, const cio_addr *addr)
 {
     struct fds_arg a = {CIO__SOCK(sock), (void *)buf, len, (int *)fds, nfds, NULL, addr, NULL};
-    int rc = fds_check(&a, true);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    return cio__io_try(a.sock, CIO_WRITABLE, send_fds_op, &a);
+    return fds_run(&a, true, CIO__IO_TRY);
 }
 
 ssize_t cio_unix_try_recv_fds(cio_socket *sock, void *buf, size_t len, int *fds, size_t max_fds,
                               size_t *ret_nfds, cio_addr *ret_from)
 {
     struct fds_arg a = {CIO__SOCK(sock), buf, len, fds, max_fds, ret_nfds, NULL, ret_from};
-    int rc = fds_check(&a, false);
-    if (rc != 0) {
-        if (rc > 0)
-            *ret_nfds = 0;
-        return rc < 0 ? rc : 0;
-    }
-    return cio__io_try(a.sock, CIO_READABLE, recv_fds_op, &a);
+    return fds_run(&a, false, CIO__IO_TRY);
 }
 
 ssize_t cio_unix_send_fds(cio_socket *sock, const void *buf, size_t len, const int *fds,
                           size_t nfds, const cio_addr *addr)
 {
     struct fds_arg a = {CIO__SOCK(sock), (void *)buf, len, (int *)fds, nfds, NULL, addr, NULL};
-    int rc = fds_check(&a, true);
-    if (rc != 0)
-        return rc < 0 ? rc : 0;
-    return cio__io_do(a.sock, CIO_WRITABLE, send_fds_op, &a, 0);
+    return fds_run(&a, true, CIO__IO_WAIT);
 }
 
-/* No short-read rule: a receive with descriptors ends at their write's end whatever is
- * queued behind it (see the top of this file). */
 ssize_t cio_unix_recv_fds(cio_socket *sock, void *buf, size_t len, int *fds, size_t max_fds,
                           size_t *ret_nfds, cio_addr *ret_from)
 {
     struct fds_arg a = {CIO__SOCK(sock), buf, len, fds, max_fds, ret_nfds, NULL, ret_from};
-    int rc = fds_check(&a, false);
-    if (rc != 0) {
-        if (rc > 0)
-            *ret_nfds = 0;
-        return rc < 0 ? rc : 0;
-    }
-    return cio__io_do(a.sock, CIO_READABLE, recv_fds_op, &a, 0);
+    return fds_run(&a, false, CIO__IO_WAIT);
 }

@@ -76,6 +76,14 @@ static void remote_push(struct cio__worker *w, cio_task *t)
         cio_waker_wake(w->waker);
 }
 
+void cio__worker_ext_attach(struct cio__worker *w, enum cio__worker_ext_slot slot, void *state,
+                            void (*fini)(struct cio__worker *w, void *state))
+{
+    cio__assert(tls_worker == w && w->ext[slot].state == NULL);
+    w->ext[slot].state = state;
+    w->ext[slot].fini = fini;
+}
+
 void cio__worker_defer(struct cio__worker *w, struct cio__deferred *d)
 {
     pthread_mutex_lock(&w->remote_lock);
@@ -479,9 +487,7 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
     w->budget = rt->budget;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
-    cio__list_init(&w->sources);
     pthread_mutex_init(&w->remote_lock, NULL);
-    pthread_mutex_init(&w->sources_lock, NULL);
     cio__timer_wheel_init(&w->wheel, cio_now());
     cio_poll_options popts = {.backend = rt->backend};
     int rc = cio_poll_new(&w->poll, &popts);
@@ -497,13 +503,11 @@ static void worker_fini(struct cio__worker *w)
 {
     run_deferred(w->deferred);
     w->deferred = NULL;
-    /* Sockets that outlive the runtime forget their registration with this reactor. */
-    pthread_mutex_lock(&w->sources_lock);
-    struct cio__list *node;
-    while ((node = cio__list_pop_front(&w->sources)) != NULL)
-        w->orphan(node);
-    pthread_mutex_unlock(&w->sources_lock);
-    pthread_mutex_destroy(&w->sources_lock);
+    /* The layers let go of this worker (sockets that outlive the runtime forget their
+     * registration with this reactor). */
+    for (int i = 0; i < CIO__WORKER_EXT_COUNT; i++)
+        if (w->ext[i].fini != NULL)
+            w->ext[i].fini(w, w->ext[i].state);
     cio__timer_wheel_fini(&w->wheel);
     cio_waker_free(w->waker);
     free(w->events);

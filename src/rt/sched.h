@@ -64,6 +64,24 @@ struct cio__parker {
 
 struct cio__stack_home;
 
+/*
+ * The per-worker state of what builds on the runtime — the io layer's registrations on this
+ * worker's reactor, the signal pipe's source — is the layer's own: the worker only holds a
+ * slot per layer and calls the layer's fini when the runtime is freed (after its tasks are
+ * gone, before its reactor closes), so the layer can orphan what outlives the runtime. A
+ * layer attaches its state on the worker's own thread, the first time it needs it.
+ */
+enum cio__worker_ext_slot {
+    CIO__WORKER_EXT_IO,
+    CIO__WORKER_EXT_SIGNAL,
+    CIO__WORKER_EXT_COUNT,
+};
+
+struct cio__worker_ext {
+    void *state;
+    void (*fini)(struct cio__worker *worker, void *state);
+};
+
 /* A task record lives at the top of its own coroutine stack (see task_create in sched.c). */
 struct cio_task {
     struct cio__coro coro;
@@ -125,13 +143,7 @@ struct cio__worker {
     atomic_bool stop;               /* the worker thread should exit once idle */
     unsigned ticks;                 /* tasks run since the reactor was last polled */
     struct cio__deferred *deferred; /* under remote_lock */
-    /* Registrations of the io layer on this reactor, so that freeing the runtime can orphan
-     * the sockets that outlive it. */
-    pthread_mutex_t sources_lock;
-    struct cio__list sources;
-    void (*orphan)(struct cio__list *node); /* set by the io layer */
-    bool signal_attached;                   /* the signal pipe is registered with this reactor */
-    struct cio__reactor_source signal_source;
+    struct cio__worker_ext ext[CIO__WORKER_EXT_COUNT]; /* the layers' own state (see above) */
 };
 
 /* The calling thread's worker (NULL outside the runtime). Read on every operation, so it is
@@ -249,6 +261,17 @@ cio_time cio__task_deadline(void);
 /* The worker's reactor (cio_poll) — sockets register here, with a cio__reactor_source *
  * as token. */
 cio_poll *cio__worker_poll(struct cio__worker *worker);
+
+/* A layer's state on @worker, or NULL before the layer attached it. */
+static inline void *cio__worker_ext_get(struct cio__worker *worker, enum cio__worker_ext_slot slot)
+{
+    return worker->ext[slot].state;
+}
+
+/* Attach a layer's state to @worker: on the worker's own thread, once; @fini runs when the
+ * runtime is freed. */
+void cio__worker_ext_attach(struct cio__worker *worker, enum cio__worker_ext_slot slot, void *state,
+                            void (*fini)(struct cio__worker *worker, void *state));
 
 /* Run @d->fn on @worker's thread at the top of its loop (any thread may call this). */
 void cio__worker_defer(struct cio__worker *worker, struct cio__deferred *d);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,6 +58,13 @@ static void on_pipe_readable(struct cio__reactor_source *source, uint32_t flags)
     pthread_mutex_unlock(&sig_lock);
 }
 
+/* The runtime is freed: its reactor closes with the pipe's registration; the source goes. */
+static void source_fini(struct cio__worker *w, void *state)
+{
+    (void)w;
+    free(state);
+}
+
 /* Called with sig_lock held. */
 static int setup(const int *signals, size_t count, struct cio__worker *w)
 {
@@ -75,13 +83,18 @@ static int setup(const int *signals, size_t count, struct cio__worker *w)
             return -errno;
         sig_installed[sig] = true;
     }
-    if (!w->signal_attached) {
-        w->signal_source.on_event = on_pipe_readable;
-        int rc =
-            cio__reactor_add(cio__worker_poll(w), sig_pipe[0], &w->signal_source, CIO_READABLE);
-        if (rc < 0)
+    if (cio__worker_ext_get(w, CIO__WORKER_EXT_SIGNAL) == NULL) {
+        /* This worker's reactor watches the pipe, through a source of this file's own. */
+        struct cio__reactor_source *source = malloc(sizeof(*source));
+        if (source == NULL)
+            return -ENOMEM;
+        source->on_event = on_pipe_readable;
+        int rc = cio__reactor_add(cio__worker_poll(w), sig_pipe[0], source, CIO_READABLE);
+        if (rc < 0) {
+            free(source);
             return rc;
-        w->signal_attached = true;
+        }
+        cio__worker_ext_attach(w, CIO__WORKER_EXT_SIGNAL, source, source_fini);
     }
     return 0;
 }
