@@ -1,7 +1,8 @@
 /*
  * stream_kinds.c: the kind tables of stream_kinds.h — TCP and Unix streams, UDP and Unix
- * datagram sockets — and the helpers the stream tests share. A table holds only setting up
- * and accepting, written per kind; everything else the tests do goes through the cores.
+ * datagram sockets, the two Unix kinds that carry descriptors — and the helpers the tests
+ * share. A table holds only setting up and accepting, written per kind; everything else the
+ * tests do goes through the cores.
  */
 #include "stream_kinds.h"
 
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -67,8 +70,8 @@ const struct stream_kind stream_kind_tcp = {
 
 /* ---- Unix streams ---- */
 
-/* A fresh path in the case's private temp directory (a counter tells them apart). */
-static void unix_tmp_path(cio_addr *ret_addr, const char *what)
+/* A counter tells the paths apart. */
+void unix_tmp_path(cio_addr *ret_addr, const char *what)
 {
     static atomic_int counter;
     char path[256];
@@ -207,6 +210,14 @@ void stream_echo_exchange(cio_stream *s)
     free(in);
 }
 
+void stream_echo_to_end(cio_stream *s)
+{
+    stream_echo_exchange(s);
+    CHECK_RC(cio_socket_shutdown(s, CIO_SHUTDOWN_WRITE));
+    char b;
+    CHECK_EQ(cio_stream_read(s, &b, 1), 0);
+}
+
 void *stream_accept_and_echo(void *arg)
 {
     struct stream_acceptor *a = arg;
@@ -261,15 +272,10 @@ static cio_dgram *udp_bind_local(bool second, cio_addr *ret_addr)
 
 static cio_dgram *unix_dgram_bind_local(bool second, cio_addr *ret_addr)
 {
-    static atomic_int counter;
-    if (second) {
-        char name[64];
-        int n = snprintf(name, sizeof(name), "cio-test-dgram-%d-%d", (int)getpid(),
-                         atomic_fetch_add(&counter, 1));
-        CHECK_RC(cio_addr_abstract(ret_addr, name, (size_t)n));
-    } else {
+    if (second)
+        unix_abstract_name(ret_addr);
+    else
         unix_tmp_path(ret_addr, "dgram");
-    }
     cio_unix_datagram *d;
     CHECK_RC(cio_unix_datagram_new(&d, ret_addr));
     CHECK_FD_FLAGS(cio_socket_fd(d));
@@ -288,7 +294,33 @@ const struct dgram_kind dgram_kind_unix = {
     .bind_local = unix_dgram_bind_local,
 };
 
-/* ==== several waiters ==== */
+/* ==== tasks waiting on one socket, of any kind ==== */
+
+ssize_t waiter_stream_read(struct waiter *w)
+{
+    return cio_stream_read((cio_stream *)(void *)w->sock, w->buf, sizeof(w->buf));
+}
+
+ssize_t waiter_dgram_recv(struct waiter *w)
+{
+    return cio_dgram_recv((cio_dgram *)(void *)w->sock, w->buf, sizeof(w->buf));
+}
+
+void *waiter_task(void *arg)
+{
+    struct waiter *w = arg;
+    atomic_store(&w->started, 1);
+    w->rc = w->call(w);
+    return NULL;
+}
+
+void *waiter_readable_task(void *arg)
+{
+    struct waiter *w = arg;
+    atomic_store(&w->started, 1);
+    w->rc = cio_socket_readable(w->sock);
+    return NULL;
+}
 
 int wait_first_finished(cio_task *const *tasks, int n, int max_ms)
 {
@@ -299,6 +331,271 @@ int wait_first_finished(cio_task *const *tasks, int n, int max_ms)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     }
     return -1;
+}
+
+void check_waiting(cio_task *const *tasks, int n)
+{
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    for (int i = 0; i < n; i++)
+        CHECK(!cio_task_is_finished(tasks[i]));
+}
+
+ssize_t send_stream(void *ctx, const void *buf, size_t len)
+{
+    return cio_stream_write((cio_stream *)ctx, buf, len);
+}
+
+ssize_t send_dgram(void *ctx, const void *buf, size_t len)
+{
+    return cio_dgram_send((cio_dgram *)ctx, buf, len);
+}
+
+ssize_t send_dgram_to(void *ctx, const void *buf, size_t len)
+{
+    const struct dgram_dest *d = ctx;
+    return cio_dgram_send_to(d->from, buf, len, d->to);
+}
+
+int check_take_turns(cio_task *const tasks[2], struct waiter *const w[2], send_fn send, void *ctx)
+{
+    /* One message: one waiter takes it, the other waits on. */
+    CHECK_EQ(send(ctx, "ONE", 3), 3);
+    int first = wait_first_finished(tasks, 2, 1000);
+    CHECK(first >= 0);
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    CHECK(!cio_task_is_finished(tasks[1 - first]));
+    /* The next message goes to the other. */
+    CHECK_EQ(send(ctx, "TWO", 3), 3);
+    CHECK(wait_first_finished(&tasks[1 - first], 1, 1000) == 0);
+    CHECK_RC(cio_task_join(tasks[0], NULL));
+    CHECK_RC(cio_task_join(tasks[1], NULL));
+    CHECK_EQ(w[first]->rc, 3);
+    CHECK(memcmp(w[first]->buf, "ONE", 3) == 0);
+    CHECK_EQ(w[1 - first]->rc, 3);
+    CHECK(memcmp(w[1 - first]->buf, "TWO", 3) == 0);
+    return first;
+}
+
+void check_readable_beside_reader(cio_socket *sock, ssize_t (*call)(struct waiter *w), send_fn send,
+                                  void *ctx)
+{
+    struct waiter r = {.sock = sock, .call = call}, rd = {.sock = sock};
+    cio_task *t[2];
+    CHECK_RC(cio_spawn(&t[0], waiter_task, &r));
+    CHECK_RC(cio_spawn(&t[1], waiter_readable_task, &rd));
+    check_waiting(t, 2);
+    CHECK_EQ(send(ctx, "ping", 4), 4);
+    CHECK(wait_first_finished(&t[0], 1, 1000) == 0);
+    CHECK(wait_first_finished(&t[1], 1, 1000) == 0); /* woken by the same edge */
+    CHECK_RC(cio_task_join(t[0], NULL));
+    CHECK_RC(cio_task_join(t[1], NULL));
+    CHECK_EQ(r.rc, 4);
+    CHECK(memcmp(r.buf, "ping", 4) == 0);
+    CHECK(CHECK_RC(rd.rc) & CIO_READY_READABLE);
+}
+
+void check_close_wakes(cio_socket *sock, cio_task *const *tasks, struct waiter *const *w, int n)
+{
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(atomic_load(&w[i]->started), 1);
+        CHECK(!cio_task_is_finished(tasks[i]));
+    }
+    cio_time start = cio_now();
+    cio_socket_close(sock);
+    for (int i = 0; i < n; i++) {
+        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_EQ(w[i]->rc, -EBADF);
+    }
+    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+}
+
+ssize_t raw_recv(void *ctx)
+{
+    char b[64];
+    ssize_t n = recv(cio_socket_fd((cio_socket *)ctx), b, sizeof(b), MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+/* ==== Unix sockets carrying descriptors ==== */
+
+static int unix_stream_pair(cio_socket **ret_a, cio_socket **ret_b)
+{
+    cio_unix_stream *a, *b;
+    int rc = cio_unix_stream_pair(&a, &b);
+    if (rc == 0) {
+        *ret_a = cio_as_socket(a);
+        *ret_b = cio_as_socket(b);
+    }
+    return rc;
+}
+
+static int unix_dgram_pair(cio_socket **ret_a, cio_socket **ret_b)
+{
+    cio_unix_datagram *a, *b;
+    int rc = cio_unix_datagram_pair(&a, &b);
+    if (rc == 0) {
+        *ret_a = cio_as_socket(a);
+        *ret_b = cio_as_socket(b);
+    }
+    return rc;
+}
+
+const struct unix_kind unix_kind_stream = {
+    .name = "unix stream",
+    .pair = unix_stream_pair,
+    .read = waiter_stream_read,
+    .send = send_stream,
+};
+
+const struct unix_kind unix_kind_dgram = {
+    .name = "unix datagram",
+    .pair = unix_dgram_pair,
+    .read = waiter_dgram_recv,
+    .send = send_dgram,
+};
+
+void unix_abstract_name(cio_addr *ret_addr)
+{
+    static atomic_int counter;
+    char name[64];
+    int n = snprintf(name, sizeof(name), "cio-test-%d-%d", (int)getpid(),
+                     atomic_fetch_add(&counter, 1));
+    CHECK_RC(cio_addr_abstract(ret_addr, name, (size_t)n));
+}
+
+bool same_file(int a, int b)
+{
+    struct stat sa, sb;
+    CHECK_SYS(fstat(a, &sa));
+    CHECK_SYS(fstat(b, &sb));
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+void write_across_fds(cio_unix_stream *s, const int fds[2])
+{
+    CHECK_EQ(cio_stream_write(s, "AAA", 3), 3);
+    CHECK_EQ(cio_unix_send_fds(s, "BBB", 3, fds, 2, NULL), 3);
+    CHECK_EQ(cio_stream_write(s, "CCC", 3), 3);
+    CHECK_EQ(cio_unix_send_fds(s, "DDD", 3, fds, 1, NULL), 3);
+    CHECK_EQ(cio_stream_write(s, "E", 1), 1);
+}
+
+/* ==== several workers ==== */
+
+cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
+{
+    cio_spawn_options o = {.worker = CIO_WORKER(worker)};
+    cio_task *t;
+    CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
+    return t;
+}
+
+/* ==== TCP connect fixtures ==== */
+
+bool have_ipv6(void)
+{
+    cio_addr a;
+    cio_tcp_listener *l;
+    CHECK_RC(cio_addr_parse(&a, "[::1]:0"));
+    if (cio_tcp_listener_new(&l, &a, 1) < 0)
+        return false;
+    cio_socket_close(l);
+    return true;
+}
+
+void need_ipv6(void)
+{
+    if (!have_ipv6())
+        TEST_SKIP("no IPv6 loopback ([::1] cannot be bound)");
+}
+
+/* Descriptor flags checked, the address in *ret_addr. */
+static cio_tcp_listener *tcp_listening(cio_tcp_listener *l, cio_addr *ret_addr)
+{
+    CHECK_FD_FLAGS(cio_socket_fd(l));
+    CHECK_RC(cio_socket_local_addr(l, ret_addr));
+    CHECK(cio_addr_port(ret_addr) > 0);
+    return l;
+}
+
+cio_tcp_listener *tcp_listen_at(const char *text, cio_addr *ret_addr, int backlog)
+{
+    cio_addr a;
+    cio_tcp_listener *l;
+    CHECK_RC(cio_addr_parse(&a, text));
+    CHECK_RC(cio_tcp_listener_new(&l, &a, backlog));
+    return tcp_listening(l, ret_addr);
+}
+
+cio_tcp_listener *tcp_listen_name(const char *text, cio_addr *ret_addr)
+{
+    cio_tcp_listener *l;
+    CHECK_RC(cio_tcp_listener_new_name(&l, text, 0));
+    return tcp_listening(l, ret_addr);
+}
+
+void refuser_open(struct refuser *r, const char *text)
+{
+    cio_addr a;
+    CHECK_RC(cio_addr_parse(&a, text));
+    if (cio_addr_get_kind(&a) == CIO_ADDR_IPV6)
+        CHECK_RC(cio_tcp_socket_new_v6(&r->sock));
+    else
+        CHECK_RC(cio_tcp_socket_new_v4(&r->sock));
+    CHECK_RC(cio_socket_bind(r->sock, &a));
+    CHECK_RC(cio_socket_local_addr(r->sock, &r->addr));
+}
+
+void refuser_close(struct refuser *r)
+{
+    cio_socket_close(r->sock);
+}
+
+void hang_open(struct hang *h, const char *text)
+{
+    h->nfill = 0;
+    h->l = tcp_listen_at(text, &h->addr, 1);
+    for (int i = 0; i < 8; i++) {
+        cio_tcp_stream *c;
+        cio_time saved = cio_deadline_set(cio_now() + 200 * CIO_NSEC_PER_MSEC);
+        int rc = cio_tcp_stream_connect_addr(&c, &h->addr);
+        cio_deadline_restore(saved);
+        if (rc == -ETIMEDOUT)
+            return; /* the queue is full: connects hang from now on */
+        CHECK_RC(rc);
+        h->fill[h->nfill++] = c;
+    }
+    TEST_SKIP("connects to a loopback listener with a full accept queue do not hang here");
+}
+
+void hang_close(struct hang *h)
+{
+    for (int i = 0; i < h->nfill; i++)
+        cio_socket_close(h->fill[i]);
+    cio_socket_close(h->l);
+}
+
+void first_fails_open(struct first_fails *f, bool v6_fails, bool hangs)
+{
+    const char *bad = v6_fails ? "[::1]:0" : "127.0.0.1:0";
+    f->hangs = hangs;
+    if (hangs) {
+        hang_open(&f->h, bad);
+        f->addrs[0] = f->h.addr;
+    } else {
+        refuser_open(&f->r, bad);
+        f->addrs[0] = f->r.addr;
+    }
+    f->l = tcp_listen_at(v6_fails ? "127.0.0.1:0" : "[::1]:0", &f->addrs[1], 0);
+}
+
+void first_fails_close(struct first_fails *f)
+{
+    cio_socket_close(f->l);
+    if (f->hangs)
+        hang_close(&f->h);
+    else
+        refuser_close(&f->r);
 }
 
 /* ==== races ==== */

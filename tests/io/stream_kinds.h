@@ -6,8 +6,11 @@
  * the cores cannot do for it: creating listeners, streams, pairs and bound sockets, accepting
  * on the kind's own listener type, the kind's name and the address kind its peers have. The
  * test bodies hold cio_stream / cio_dgram / cio_socket values and call the core functions on
- * them directly; what only one kind has is a test of that kind's own program. Also here: the
- * helpers the stream tests share (echo, pattern sink, a small deterministic generator).
+ * them directly; what only one kind has is a test of that kind's own program. The two Unix
+ * kinds that carry descriptors, a stream and a datagram socket, have a table of their own
+ * (struct unix_kind) for what both do with descriptors. Also here: the helpers the tests share
+ * (echo, pattern sink, tasks waiting on one socket of any kind, Unix names, the TCP connect
+ * fixtures, a small deterministic generator).
  *
  *     static void *main_echo(void *arg) { const struct stream_kind *k = arg; ... }
  *     STREAM_CASE(echo)
@@ -16,6 +19,7 @@
 #ifndef CIO_TEST_STREAM_KINDS_H
 #define CIO_TEST_STREAM_KINDS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +75,10 @@ void *stream_echo_server(void *arg);
 /* Send messages of several sizes (1 B to 1 MiB) through @s to an echo server, checking each
  * comes back byte for byte. */
 void stream_echo_exchange(cio_stream *s);
+
+/* stream_echo_exchange(), then shut down writing: the echo server ends in turn, and @s reads
+ * end of stream. */
+void stream_echo_to_end(cio_stream *s);
 
 /* A task: accept @count connections one after the other on @l (descriptor flags and the
  * peer's address kind checked) and echo each until its end of stream. */
@@ -134,11 +142,173 @@ extern const struct dgram_kind dgram_kind_udp, dgram_kind_unix;
     }
 #define DGRAM_TESTS(name) TEST(test_##name##_udp), TEST(test_##name##_unix)
 
-/* ==== several waiters ==== */
+/* ==== tasks waiting on one socket, of any kind ==== */
+
+/*
+ * A task waiting in one call on a socket: a core's plain read (waiter_stream_read,
+ * waiter_dgram_recv), or a call of a test's own (a receive with descriptors or a message, an
+ * accept) that reads into @buf. The call's result lands in @rc.
+ */
+struct waiter {
+    cio_socket *sock;
+    ssize_t (*call)(struct waiter *w);
+    void *ctx; /* for @call */
+    atomic_int started;
+    ssize_t rc;
+    char buf[16];
+};
+
+/* cio_stream_read / cio_dgram_recv of @w->sock into @w->buf. */
+ssize_t waiter_stream_read(struct waiter *w);
+ssize_t waiter_dgram_recv(struct waiter *w);
+
+/* A task (@arg: a struct waiter): note it started, then @rc = @call(w). */
+void *waiter_task(void *arg);
+
+/* A task (@arg: a struct waiter): note it started, then @rc = cio_socket_readable(@sock). */
+void *waiter_readable_task(void *arg);
 
 /* Sleep in 1 ms steps until one of the @n tasks has finished (at most @max_ms); returns its
  * index, or -1. */
 int wait_first_finished(cio_task *const *tasks, int n, int max_ms);
+
+/* Sleep 5 ms, then check that none of the @n tasks has finished: they all wait. */
+void check_waiting(cio_task *const *tasks, int n);
+
+/* Sends @len bytes to the socket the waiters wait on; returns what the send returned. */
+typedef ssize_t (*send_fn)(void *ctx, const void *buf, size_t len);
+
+/* Send functions: @ctx a cio_stream (cio_stream_write), a connected cio_dgram
+ * (cio_dgram_send), or a struct dgram_dest (cio_dgram_send_to). */
+ssize_t send_stream(void *ctx, const void *buf, size_t len);
+ssize_t send_dgram(void *ctx, const void *buf, size_t len);
+struct dgram_dest {
+    cio_dgram *from;
+    const cio_addr *to;
+};
+ssize_t send_dgram_to(void *ctx, const void *buf, size_t len);
+
+/*
+ * The two tasks @tasks, waiters @w[0] and @w[1] waiting on one socket, take turns: "ONE"
+ * (sent by @send) wakes both, one takes it and the other waits on; "TWO" goes to the other.
+ * Checks each got its message whole, joins both, and returns the index of the one that took
+ * "ONE".
+ */
+int check_take_turns(cio_task *const tasks[2], struct waiter *const w[2], send_fn send, void *ctx);
+
+/* A task in readable() beside a reader (a waiter making @call) on @sock: the edge that brings
+ * "ping" (sent by @send) wakes both, and readable() returns even though the reader, woken
+ * first, took the data before it ran (readiness may be stale, never missing). */
+void check_readable_beside_reader(cio_socket *sock, ssize_t (*call)(struct waiter *w), send_fn send,
+                                  void *ctx);
+
+/* Close @sock under the @n tasks waiting on it (waiters @w, started and not finished): each
+ * wakes with -EBADF, promptly. */
+void check_close_wakes(cio_socket *sock, cio_task *const *tasks, struct waiter *const *w, int n);
+
+/* A test's own recv with the socket's raw descriptor, for try_io / async_io (@ctx: a
+ * cio_socket): bytes, or -errno. */
+ssize_t raw_recv(void *ctx);
+
+/* ==== Unix sockets carrying descriptors ==== */
+
+/* What differs between a Unix stream and a Unix datagram socket for a test of descriptor
+ * passing (cio_unix_send_fds / cio_unix_recv_fds take either). */
+struct unix_kind {
+    const char *name;
+    /* Two connected, unnamed sockets (socketpair). */
+    int (*pair)(cio_socket **ret_a, cio_socket **ret_b);
+    /* The core's plain read (cio_stream_read, cio_dgram_recv), for a waiter. */
+    ssize_t (*read)(struct waiter *w);
+    /* The core's plain write (cio_stream_write, cio_dgram_send to the peer); @sock: a
+     * cio_socket of the kind. */
+    ssize_t (*send)(void *sock, const void *buf, size_t len);
+};
+
+extern const struct unix_kind unix_kind_stream, unix_kind_dgram;
+
+/* As STREAM_CASE, for the two Unix kinds: test_<name>_stream and test_<name>_dgram. */
+#define UNIX_CASE(name)                                                                            \
+    static void test_##name##_stream(void)                                                         \
+    {                                                                                              \
+        run(main_##name, (void *)&unix_kind_stream);                                               \
+    }                                                                                              \
+    static void test_##name##_dgram(void)                                                          \
+    {                                                                                              \
+        run(main_##name, (void *)&unix_kind_dgram);                                                \
+    }
+#define UNIX_TESTS(name) TEST(test_##name##_stream), TEST(test_##name##_dgram)
+
+/* A fresh path in the case's private temp directory, named after @what. */
+void unix_tmp_path(cio_addr *ret_addr, const char *what);
+
+/* A fresh abstract name, unique to this process. */
+void unix_abstract_name(cio_addr *ret_addr);
+
+/* Whether descriptors @a and @b refer to the same open file's inode. */
+bool same_file(int a, int b);
+
+/* Queue ACROSS_FDS on the Unix stream @s in five writes, "BBB" carrying both descriptors of
+ * @fds and "DDD" the first: Linux ends a read after the bytes of a write that carried
+ * descriptors, with more queued behind. */
+#define ACROSS_FDS "AAABBBCCCDDDE"
+void write_across_fds(cio_unix_stream *s, const int fds[2]);
+
+/* ==== several workers ==== */
+
+/* Spawn @fn on worker @worker of the current runtime. */
+cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg);
+
+/* ==== TCP connect fixtures ==== */
+
+/* Whether [::1] can be bound here (IPv6 loopback configured); need_ipv6() skips the case
+ * when it cannot. */
+bool have_ipv6(void);
+void need_ipv6(void);
+
+/* A TCP listener on @text ("127.0.0.1:0" or "[::1]:0"), descriptor flags checked; its
+ * address in *ret_addr. */
+cio_tcp_listener *tcp_listen_at(const char *text, cio_addr *ret_addr, int backlog);
+
+/* The same bound by name (cio_tcp_listener_new_name, @text such as "localhost:0"). */
+cio_tcp_listener *tcp_listen_name(const char *text, cio_addr *ret_addr);
+
+/* An address that refuses connections: a port held by a bound socket that does not listen
+ * (connects to it get a reset at once). */
+struct refuser {
+    cio_tcp_socket *sock;
+    cio_addr addr;
+};
+void refuser_open(struct refuser *r, const char *text);
+void refuser_close(struct refuser *r);
+
+/*
+ * An address that never answers: a loopback listener that never accepts and whose accept
+ * queue is full. Linux drops a SYN to a listener whose queue is full (the client retries
+ * after 1 s, 3 s... and is dropped again), so a connect to it stays pending. Filled from a
+ * task: connect until one connect does not complete within 200 ms (the case is skipped when
+ * connects never hang here).
+ */
+struct hang {
+    cio_tcp_listener *l;
+    cio_tcp_stream *fill[8];
+    int nfill;
+    cio_addr addr;
+};
+void hang_open(struct hang *h, const char *text);
+void hang_close(struct hang *h);
+
+/* Two addresses to connect to, of both families: the first fails — never answers (@hangs) or
+ * refuses — in one family (IPv6 when @v6_fails), the second is a listener's in the other. */
+struct first_fails {
+    bool hangs;
+    struct hang h;
+    struct refuser r;
+    cio_tcp_listener *l;
+    cio_addr addrs[2]; /* the failing address, then @l's */
+};
+void first_fails_open(struct first_fails *f, bool v6_fails, bool hangs);
+void first_fails_close(struct first_fails *f);
 
 /* ==== races ==== */
 

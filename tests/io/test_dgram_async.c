@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "stream_kinds.h"
 
@@ -81,19 +80,6 @@ DGRAM_CASE(echo_between_tasks)
 
 /* ---- peek and truncation ---- */
 
-struct small_recv {
-    cio_dgram *d;
-    ssize_t rc;
-};
-
-static void *small_recv_task(void *arg)
-{
-    struct small_recv *w = arg;
-    char buf[10];
-    w->rc = cio_dgram_recv(w->d, buf, sizeof(buf));
-    return NULL;
-}
-
 static void *main_peek_and_truncation(void *arg)
 {
     const struct dgram_kind *k = arg;
@@ -103,9 +89,9 @@ static void *main_peek_and_truncation(void *arg)
     unsigned char big[3000], buf[100];
     pattern_fill(big, sizeof(big), 0, 4);
     /* A receive waiting when a too-long datagram comes: -EMSGSIZE, and it is gone. */
-    struct small_recv w = {b, 0};
+    struct waiter w = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, small_recv_task, &w));
+    CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
@@ -186,26 +172,6 @@ DGRAM_CASE(datagram_readiness_rule)
 
 /* ---- close wakes, several receivers ---- */
 
-struct waiter {
-    cio_dgram *d;
-    ssize_t rc;
-    char buf[16];
-};
-
-static void *blocked_recv(void *arg)
-{
-    struct waiter *w = arg;
-    w->rc = cio_dgram_recv(w->d, w->buf, sizeof(w->buf));
-    return NULL;
-}
-
-static void *blocked_readable(void *arg)
-{
-    struct waiter *w = arg;
-    w->rc = cio_socket_readable(w->d);
-    return NULL;
-}
-
 /* Any number of tasks may wait to receive on one socket: a datagram wakes them all, one of
  * them takes it, and the others wait on for the next. Closing wakes every waiter. */
 static void *main_close_wakes_and_several_receivers(void *arg)
@@ -214,75 +180,42 @@ static void *main_close_wakes_and_several_receivers(void *arg)
     cio_addr aaddr, baddr;
     cio_dgram *a = k->bind_local(false, &aaddr);
     cio_dgram *b = k->bind_local(false, &baddr);
-    struct waiter w1 = {.d = b}, w2 = {.d = b};
+    struct waiter w1 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
+    struct waiter w2 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
+    struct waiter *w[2] = {&w1, &w2};
     cio_task *t[2];
-    CHECK_RC(cio_spawn(&t[0], blocked_recv, &w1));
-    CHECK_RC(cio_spawn(&t[1], blocked_recv, &w2));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    /* Both wait: neither is refused. */
-    CHECK(!cio_task_is_finished(t[0]));
-    CHECK(!cio_task_is_finished(t[1]));
+    CHECK_RC(cio_spawn(&t[0], waiter_task, &w1));
+    CHECK_RC(cio_spawn(&t[1], waiter_task, &w2));
+    check_waiting(t, 2); /* both wait: neither is refused */
     /* The sending direction is free. */
     CHECK_EQ(cio_dgram_send_to(b, "s", 1, &aaddr), 1);
     char buf[4];
     CHECK_EQ(cio_dgram_recv(a, buf, sizeof(buf)), 1);
-    /* One datagram: one receiver takes it, the other waits on. */
-    CHECK_EQ(cio_dgram_send_to(a, "ping", 4, &baddr), 4);
-    int first = wait_first_finished(t, 2, 1000);
-    CHECK(first >= 0);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[1 - first]));
-    /* The next datagram goes to the other. */
-    CHECK_EQ(cio_dgram_send_to(a, "PONG", 4, &baddr), 4);
-    CHECK(wait_first_finished(&t[1 - first], 1, 1000) == 0);
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
-    struct waiter *got_first = first == 0 ? &w1 : &w2, *got_second = first == 0 ? &w2 : &w1;
-    CHECK_EQ(got_first->rc, 4);
-    CHECK(memcmp(got_first->buf, "ping", 4) == 0);
-    CHECK_EQ(got_second->rc, 4);
-    CHECK(memcmp(got_second->buf, "PONG", 4) == 0);
+    struct dgram_dest to_b = {a, &baddr};
+    check_take_turns(t, w, send_dgram_to, &to_b);
     /* Closed under two waiting receivers: -EBADF for both, promptly. */
-    struct waiter w3 = {.d = b}, w4 = {.d = b};
-    CHECK_RC(cio_spawn(&t[0], blocked_recv, &w3));
-    CHECK_RC(cio_spawn(&t[1], blocked_recv, &w4));
+    struct waiter w3 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
+    struct waiter w4 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
+    struct waiter *wc[2] = {&w3, &w4};
+    CHECK_RC(cio_spawn(&t[0], waiter_task, &w3));
+    CHECK_RC(cio_spawn(&t[1], waiter_task, &w4));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    cio_time start = cio_now();
-    cio_socket_close(b);
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
-    CHECK_EQ(w3.rc, -EBADF);
-    CHECK_EQ(w4.rc, -EBADF);
-    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    check_close_wakes(cio_as_socket(b), t, wc, 2);
     cio_socket_close(a);
     return NULL;
 }
 
 DGRAM_CASE(close_wakes_and_several_receivers)
 
-/* A task in readable() beside a receiver: the datagram's edge wakes both, and readable()
- * returns even though the receiver, woken first, took the datagram before it ran. */
+/* A task in readable() beside a receiver: see check_readable_beside_reader(). */
 static void *main_readable_beside_receiver(void *arg)
 {
     const struct dgram_kind *k = arg;
     cio_addr aaddr, baddr;
     cio_dgram *a = k->bind_local(false, &aaddr);
     cio_dgram *b = k->bind_local(false, &baddr);
-    struct waiter w = {.d = b}, wr = {.d = b};
-    cio_task *t, *tr;
-    CHECK_RC(cio_spawn(&t, blocked_recv, &w));
-    CHECK_RC(cio_spawn(&tr, blocked_readable, &wr));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t));
-    CHECK(!cio_task_is_finished(tr));
-    CHECK_EQ(cio_dgram_send_to(a, "ping", 4, &baddr), 4);
-    CHECK(wait_first_finished(&t, 1, 1000) == 0);
-    CHECK(wait_first_finished(&tr, 1, 1000) == 0); /* woken by the same edge */
-    CHECK_RC(cio_task_join(t, NULL));
-    CHECK_RC(cio_task_join(tr, NULL));
-    CHECK_EQ(w.rc, 4);
-    CHECK(memcmp(w.buf, "ping", 4) == 0);
-    CHECK(CHECK_RC(wr.rc) & CIO_READY_READABLE);
+    struct dgram_dest to_b = {a, &baddr};
+    check_readable_beside_reader(cio_as_socket(b), waiter_dgram_recv, send_dgram_to, &to_b);
     cio_socket_close(a);
     cio_socket_close(b);
     return NULL;
@@ -291,13 +224,6 @@ static void *main_readable_beside_receiver(void *arg)
 DGRAM_CASE(readable_beside_receiver)
 
 /* ---- poll forms, try_io / async_io ---- */
-
-static ssize_t raw_recv(void *ctx)
-{
-    char b[64];
-    ssize_t n = recv(*(const int *)ctx, b, sizeof(b), MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
 
 static void *main_poll_forms_and_try_io(void *arg)
 {
@@ -320,15 +246,14 @@ static void *main_poll_forms_and_try_io(void *arg)
     CHECK_RC(cio_socket_writable(c));
     CHECK(CHECK_RC(cio_socket_poll_ready(c, CIO_WRITABLE, NULL, NULL)) & CIO_READY_WRITABLE);
     /* try_io / async_io with our own recv. */
-    int fd = cio_socket_fd(s);
     CHECK_EQ(cio_dgram_send_to(c, "xyz", 3, &saddr), 3);
-    CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, &fd), 3);
-    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, &fd), -EAGAIN);
+    CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 3);
+    CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
     cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, &fd), -ETIMEDOUT);
+    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, &fd), -EINVAL);
+    CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, s), -EINVAL);
     /* Closing calls an armed callback. */
     atomic_store(&woken, 0);
     CHECK_ERR(cio_socket_poll_ready(s, CIO_READABLE, count_wake, &woken), -EAGAIN);

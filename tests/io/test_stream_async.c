@@ -32,11 +32,8 @@ static void *main_echo_round_trip(void *arg)
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
     cio_task *t;
     CHECK_RC(cio_spawn(&t, stream_echo_server, server));
-    stream_echo_exchange(c);
-    /* Half-close: the server sees end of stream, shuts down in turn, we read 0. */
-    CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
-    char b;
-    CHECK_EQ(cio_stream_read(c, &b, 1), 0);
+    /* Then a half-close: the server sees end of stream, shuts down in turn, we read 0. */
+    stream_echo_to_end(c);
     CHECK_RC(cio_task_join(t, NULL));
     cio_socket_close(c);
     cio_socket_close(server);
@@ -101,32 +98,16 @@ STREAM_CASE(readiness_transitions)
 
 /* ---- close wakes, several waiters ---- */
 
-struct waiter {
-    const struct stream_kind *k;
-    cio_stream *s;
-    cio_socket *l;
-    ssize_t rc;
-    atomic_int started;
-    char buf[16];
-};
-
-static void *blocked_read(void *arg)
+/* A waiter's call: accept on the listener @w->sock of the kind @w->ctx (the accepted stream
+ * closed at once). */
+static ssize_t waiter_accept(struct waiter *w)
 {
-    struct waiter *w = arg;
-    atomic_store(&w->started, 1);
-    w->rc = cio_stream_read(w->s, w->buf, sizeof(w->buf));
-    return NULL;
-}
-
-static void *blocked_accept(void *arg)
-{
-    struct waiter *w = arg;
-    atomic_store(&w->started, 1);
+    const struct stream_kind *k = w->ctx;
     cio_stream *s;
-    w->rc = w->k->accept(w->l, &s, NULL);
-    if (w->rc == 0)
+    int rc = k->accept(w->sock, &s, NULL);
+    if (rc == 0)
         cio_socket_close(s);
-    return NULL;
+    return rc;
 }
 
 static void *main_close_wakes_waiter(void *arg)
@@ -134,42 +115,25 @@ static void *main_close_wakes_waiter(void *arg)
     const struct stream_kind *k = arg;
     cio_stream *c, *s;
     stream_pair(k, &c, &s);
-    struct waiter w = {.k = k, .s = s};
+    struct waiter w = {.sock = cio_as_socket(s), .call = waiter_stream_read};
+    struct waiter *wp = &w;
     cio_task *t;
-    CHECK_RC(cio_spawn(&t, blocked_read, &w));
+    CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    CHECK_EQ(atomic_load(&w.started), 1);
-    CHECK(!cio_task_is_finished(t));
-    cio_time start = cio_now();
-    cio_socket_close(s);
-    CHECK_RC(cio_task_join(t, NULL));
-    CHECK_EQ(w.rc, -EBADF);
-    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    check_close_wakes(cio_as_socket(s), &t, &wp, 1);
     cio_socket_close(c);
 
     /* A listener closed under its acceptor. */
     cio_addr addr;
-    struct waiter wl = {.k = k, .l = k->listen(&addr, 0)};
-    CHECK_RC(cio_spawn(&t, blocked_accept, &wl));
+    struct waiter wl = {.sock = k->listen(&addr, 0), .call = waiter_accept, .ctx = (void *)k};
+    wp = &wl;
+    CHECK_RC(cio_spawn(&t, waiter_task, &wl));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t));
-    start = cio_now();
-    cio_socket_close(wl.l);
-    CHECK_RC(cio_task_join(t, NULL));
-    CHECK_EQ(wl.rc, -EBADF);
-    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    check_close_wakes(wl.sock, &t, &wp, 1);
     return NULL;
 }
 
 STREAM_CASE(close_wakes_waiter)
-
-static void *blocked_readable(void *arg)
-{
-    struct waiter *w = arg;
-    atomic_store(&w->started, 1);
-    w->rc = cio_socket_readable(w->s);
-    return NULL;
-}
 
 /* Any number of tasks may read one stream at once: an edge wakes them all, each message goes
  * to one of them, and the others wait on for the next. */
@@ -178,32 +142,16 @@ static void *main_several_readers(void *arg)
     const struct stream_kind *k = arg;
     cio_stream *c, *s;
     stream_pair(k, &c, &s);
-    struct waiter a = {.k = k, .s = s}, b = {.k = k, .s = s};
+    struct waiter a = {.sock = cio_as_socket(s), .call = waiter_stream_read};
+    struct waiter b = {.sock = cio_as_socket(s), .call = waiter_stream_read};
+    struct waiter *w[2] = {&a, &b};
     cio_task *tr[2];
-    CHECK_RC(cio_spawn(&tr[0], blocked_read, &a));
-    CHECK_RC(cio_spawn(&tr[1], blocked_read, &b));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    /* Both wait: neither is refused. */
-    CHECK(!cio_task_is_finished(tr[0]));
-    CHECK(!cio_task_is_finished(tr[1]));
+    CHECK_RC(cio_spawn(&tr[0], waiter_task, &a));
+    CHECK_RC(cio_spawn(&tr[1], waiter_task, &b));
+    check_waiting(tr, 2); /* both wait: neither is refused */
     /* The writing direction is free meanwhile. */
     CHECK_EQ(cio_stream_write(s, "pong", 4), 4);
-    /* One message: one reader gets it, the other waits on. */
-    CHECK_EQ(cio_stream_write(c, "ping", 4), 4);
-    int first = wait_first_finished(tr, 2, 1000);
-    CHECK(first >= 0);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(tr[1 - first]));
-    /* The next message goes to the other. */
-    CHECK_EQ(cio_stream_write(c, "PONG", 4), 4);
-    CHECK(wait_first_finished(&tr[1 - first], 1, 1000) == 0);
-    CHECK_RC(cio_task_join(tr[0], NULL));
-    CHECK_RC(cio_task_join(tr[1], NULL));
-    struct waiter *got_first = first == 0 ? &a : &b, *got_second = first == 0 ? &b : &a;
-    CHECK_EQ(got_first->rc, 4);
-    CHECK(memcmp(got_first->buf, "ping", 4) == 0);
-    CHECK_EQ(got_second->rc, 4);
-    CHECK(memcmp(got_second->buf, "PONG", 4) == 0);
+    check_take_turns(tr, w, send_stream, c);
     char buf[4];
     CHECK_RC(cio_stream_read_exact(c, buf, 4, NULL));
     CHECK(memcmp(buf, "pong", 4) == 0);
@@ -214,29 +162,13 @@ static void *main_several_readers(void *arg)
 
 STREAM_CASE(several_readers)
 
-/* A task in readable() beside a reader: the edge that brings data wakes both, and readable()
- * returns even though the reader, woken first, drained the stream before it ran (readiness
- * may be stale, never missing). */
+/* A task in readable() beside a reader: see check_readable_beside_reader(). */
 static void *main_readable_beside_reader(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_stream *c, *s;
     stream_pair(k, &c, &s);
-    struct waiter a = {.k = k, .s = s}, r = {.k = k, .s = s};
-    cio_task *tr, *trd;
-    CHECK_RC(cio_spawn(&tr, blocked_read, &a));
-    CHECK_RC(cio_spawn(&trd, blocked_readable, &r));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(tr));
-    CHECK(!cio_task_is_finished(trd));
-    CHECK_EQ(cio_stream_write(c, "ping", 4), 4);
-    CHECK(wait_first_finished(&tr, 1, 1000) == 0);
-    CHECK(wait_first_finished(&trd, 1, 1000) == 0); /* woken by the same edge */
-    CHECK_RC(cio_task_join(tr, NULL));
-    CHECK_RC(cio_task_join(trd, NULL));
-    CHECK_EQ(a.rc, 4);
-    CHECK(memcmp(a.buf, "ping", 4) == 0);
-    CHECK(CHECK_RC(r.rc) & CIO_READY_READABLE);
+    check_readable_beside_reader(cio_as_socket(s), waiter_stream_read, send_stream, c);
     cio_socket_close(c);
     cio_socket_close(s);
     return NULL;
@@ -251,13 +183,12 @@ static void *main_several_acceptors(void *arg)
     const struct stream_kind *k = arg;
     cio_addr addr;
     cio_socket *l = k->listen(&addr, 0);
-    struct waiter wa = {.k = k, .l = l, .rc = 1}, wb = {.k = k, .l = l, .rc = 1};
+    struct waiter wa = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
+    struct waiter wb = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
     cio_task *ta[2];
-    CHECK_RC(cio_spawn(&ta[0], blocked_accept, &wa));
-    CHECK_RC(cio_spawn(&ta[1], blocked_accept, &wb));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(ta[0]));
-    CHECK(!cio_task_is_finished(ta[1]));
+    CHECK_RC(cio_spawn(&ta[0], waiter_task, &wa));
+    CHECK_RC(cio_spawn(&ta[1], waiter_task, &wb));
+    check_waiting(ta, 2);
     cio_stream *c1, *c2;
     CHECK_RC(k->connect(&c1, &addr));
     int first = wait_first_finished(ta, 2, 1000);
@@ -652,14 +583,6 @@ static void *main_poll_forms(void *arg)
 STREAM_CASE(poll_forms)
 
 /* ---- try_io / async_io ---- */
-
-static ssize_t raw_recv(void *ctx)
-{
-    cio_stream *s = ctx;
-    char b[64];
-    ssize_t n = recv(cio_socket_fd(s), b, sizeof(b), MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
 
 /* An accepted stream, first registered by the poll calls; then try_io and async_io. */
 static void *main_poll_accept_and_try_io(void *arg)

@@ -455,16 +455,12 @@ static void *main_copy_buffer_across_fds(void *arg)
     /* Let the copy find its source empty and wait for it (so its readiness is cached from
      * here on), then queue everything at once: one edge for all of it. */
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
-    CHECK_EQ(cio_stream_write(a1, "AAA", 3), 3);
-    CHECK_EQ(cio_unix_send_fds(a1, "BBB", 3, pipes, 2, NULL), 3);
-    CHECK_EQ(cio_stream_write(a1, "CCC", 3), 3);
-    CHECK_EQ(cio_unix_send_fds(a1, "DDD", 3, pipes, 1, NULL), 3);
-    CHECK_EQ(cio_stream_write(a1, "E", 1), 1);
+    write_across_fds(a1, pipes);
     char buf[16];
     cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
     CHECK_RC(cio_stream_read_exact(b2, buf, 13, NULL));
     cio_deadline_restore(saved);
-    CHECK(memcmp(buf, "AAABBBCCCDDDE", 13) == 0);
+    CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
     CHECK_RC(cio_socket_shutdown(a1, CIO_SHUTDOWN_WRITE));
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_RC(c.rc);

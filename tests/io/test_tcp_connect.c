@@ -12,115 +12,27 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "test_tcp_async_helpers.h"
+#include "stream_kinds.h"
 
 #define MS CIO_NSEC_PER_MSEC
 
 /* ---- fixtures ---- */
-
-/* Whether [::1] can be bound here (IPv6 loopback configured). */
-static bool have_ipv6(void)
-{
-    cio_addr a;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_addr_parse(&a, "[::1]:0"));
-    int rc = cio_tcp_listener_new(&l, &a, 1);
-    if (rc < 0)
-        return false;
-    cio_socket_close(l);
-    return true;
-}
-
-static void need_ipv6(void)
-{
-    if (!have_ipv6())
-        TEST_SKIP("no IPv6 loopback ([::1] cannot be bound)");
-}
-
-/* A listener on @text ("127.0.0.1:0" or "[::1]:0"); its address in *ret_addr. */
-static cio_tcp_listener *listen_at(const char *text, cio_addr *ret_addr, int backlog)
-{
-    cio_addr a;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_addr_parse(&a, text));
-    CHECK_RC(cio_tcp_listener_new(&l, &a, backlog));
-    CHECK_FD_FLAGS(cio_socket_fd(l));
-    CHECK_RC(cio_socket_local_addr(l, ret_addr));
-    CHECK(cio_addr_port(ret_addr) > 0);
-    return l;
-}
-
-/* An address that refuses connections: a port held by a bound socket that does not listen
- * (connects to it get a reset at once). */
-struct refuser {
-    cio_tcp_socket *sock;
-    cio_addr addr;
-};
-
-static void refuser_open(struct refuser *r, const char *text)
-{
-    cio_addr a;
-    CHECK_RC(cio_addr_parse(&a, text));
-    if (cio_addr_get_kind(&a) == CIO_ADDR_IPV6)
-        CHECK_RC(cio_tcp_socket_new_v6(&r->sock));
-    else
-        CHECK_RC(cio_tcp_socket_new_v4(&r->sock));
-    CHECK_RC(cio_socket_bind(r->sock, &a));
-    CHECK_RC(cio_socket_local_addr(r->sock, &r->addr));
-}
-
-static void refuser_close(struct refuser *r)
-{
-    cio_socket_close(r->sock);
-}
-
-/*
- * An address that never answers: a loopback listener that never accepts and whose accept
- * queue is full. Linux drops a SYN to a listener whose queue is full (the client retries
- * after 1 s, 3 s... and is dropped again), so a connect to it stays pending. Filled from a
- * task: connect until one connect does not complete within 200 ms.
- */
-struct hang {
-    cio_tcp_listener *l;
-    cio_tcp_stream *fill[8];
-    int nfill;
-    cio_addr addr;
-};
-
-static void hang_open(struct hang *h, const char *text)
-{
-    h->nfill = 0;
-    h->l = listen_at(text, &h->addr, 1);
-    for (int i = 0; i < 8; i++) {
-        cio_tcp_stream *c;
-        cio_time saved = cio_deadline_set(cio_now() + 200 * MS);
-        int rc = cio_tcp_stream_connect_addr(&c, &h->addr);
-        cio_deadline_restore(saved);
-        if (rc == -ETIMEDOUT)
-            return; /* the queue is full: connects hang from now on */
-        CHECK_RC(rc);
-        h->fill[h->nfill++] = c;
-    }
-    TEST_SKIP("connects to a loopback listener with a full accept queue do not hang here");
-}
-
-static void hang_close(struct hang *h)
-{
-    for (int i = 0; i < h->nfill; i++)
-        cio_socket_close(h->fill[i]);
-    cio_socket_close(h->l);
-}
 
 static cio_duration since(cio_time start)
 {
     return cio_now() - start;
 }
 
-/* Accept the connection @c made through @l and check both ends agree. */
-static void accept_check(cio_tcp_listener *l, cio_tcp_stream *c)
+/* The connection @c reached @l (its peer @want, when given): accept it, check both ends
+ * agree and a byte goes through; @c is closed. */
+static void accept_check(cio_tcp_listener *l, cio_tcp_stream *c, const cio_addr *want)
 {
     cio_tcp_stream *s;
     cio_addr peer, local;
+    if (want != NULL) {
+        CHECK_RC(cio_socket_peer_addr(c, &peer));
+        CHECK(cio_addr_equal(&peer, want));
+    }
     CHECK_FD_FLAGS(cio_socket_fd(c));
     CHECK_RC(cio_tcp_listener_accept(l, &s, &peer));
     CHECK_RC(cio_socket_local_addr(c, &local));
@@ -130,14 +42,29 @@ static void accept_check(cio_tcp_listener *l, cio_tcp_stream *c)
     CHECK_EQ(cio_stream_read(s, &y, 1), 1);
     CHECK_EQ(y, 'x');
     cio_socket_close(s);
+    cio_socket_close(c);
 }
 
-/* The peer of @c is @want. */
-static void check_peer(cio_tcp_stream *c, const cio_addr *want)
+/* Addresses that never answer in each family there is: 127.0.0.1, and [::1] when there is
+ * IPv6 loopback (@v6). */
+struct hangs {
+    bool v6;
+    struct hang h4, h6;
+};
+
+static void hangs_open(struct hangs *hs)
 {
-    cio_addr peer;
-    CHECK_RC(cio_socket_peer_addr(c, &peer));
-    CHECK(cio_addr_equal(&peer, want));
+    hs->v6 = have_ipv6();
+    hang_open(&hs->h4, "127.0.0.1:0");
+    if (hs->v6)
+        hang_open(&hs->h6, "[::1]:0");
+}
+
+static void hangs_close(struct hangs *hs)
+{
+    if (hs->v6)
+        hang_close(&hs->h6);
+    hang_close(&hs->h4);
 }
 
 static void fmt_host_port(char *buf, size_t size, const cio_addr *a)
@@ -151,14 +78,12 @@ static void *main_numeric(void *arg)
 {
     const char *bind_text = arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_at(bind_text, &addr, 0);
+    cio_tcp_listener *l = tcp_listen_at(bind_text, &addr, 0);
     char text[CIO_ADDR_STRLEN];
     fmt_host_port(text, sizeof(text), &addr);
     cio_tcp_stream *c;
     CHECK_RC(cio_tcp_stream_connect(&c, text));
-    check_peer(c, &addr);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &addr);
     cio_socket_close(l);
     return NULL;
 }
@@ -178,7 +103,7 @@ static void *main_host_literals(void *arg)
 {
     bool v6 = arg != NULL;
     cio_addr addr;
-    cio_tcp_listener *l = listen_at(v6 ? "[::1]:0" : "127.0.0.1:0", &addr, 0);
+    cio_tcp_listener *l = tcp_listen_at(v6 ? "[::1]:0" : "127.0.0.1:0", &addr, 0);
     uint16_t port = (uint16_t)cio_addr_port(&addr);
     const char *hosts4[] = {"127.0.0.1"};
     const char *hosts6[] = {"::1", "[::1]"};
@@ -187,9 +112,7 @@ static void *main_host_literals(void *arg)
     for (size_t i = 0; i < n; i++) {
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_stream_connect_host(&c, hosts[i], port));
-        check_peer(c, &addr);
-        accept_check(l, c);
-        cio_socket_close(c);
+        accept_check(l, c, &addr);
     }
     cio_socket_close(l);
     return NULL;
@@ -226,29 +149,20 @@ static bool localhost_has(int family)
 static void *main_localhost(void *arg)
 {
     (void)arg;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
-    CHECK_FD_FLAGS(cio_socket_fd(l));
     cio_addr addr;
-    CHECK_RC(cio_socket_local_addr(l, &addr));
+    cio_tcp_listener *l = tcp_listen_name("localhost:0", &addr);
     int port = cio_addr_port(&addr);
-    CHECK(port > 0);
     char text[64];
     snprintf(text, sizeof(text), "localhost:%d", port);
     cio_tcp_stream *c;
     CHECK_RC(cio_tcp_stream_connect(&c, text));
-    check_peer(c, &addr);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &addr);
     CHECK_RC(cio_tcp_stream_connect_host(&c, "localhost", (uint16_t)port));
-    check_peer(c, &addr);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &addr);
     /* Letter case does not matter to the resolver. */
     snprintf(text, sizeof(text), "LocalHost:%d", port);
     CHECK_RC(cio_tcp_stream_connect(&c, text));
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, NULL);
     cio_socket_close(l);
     return NULL;
 }
@@ -268,7 +182,7 @@ static void *main_localhost_dual(void *arg)
     cio_tcp_listener *l6 = NULL, *l4 = NULL;
     cio_addr a6, a4;
     for (int tries = 0; tries < 50 && l4 == NULL; tries++) {
-        l6 = listen_at("[::1]:0", &a6, 0);
+        l6 = tcp_listen_at("[::1]:0", &a6, 0);
         a4 = a6;
         CHECK_RC(cio_addr_ipv4(&a4, CIO_IPV4_LOOPBACK, (uint16_t)cio_addr_port(&a6)));
         if (cio_tcp_listener_new(&l4, &a4, 0) < 0) {
@@ -284,8 +198,7 @@ static void *main_localhost_dual(void *arg)
     cio_addr peer;
     CHECK_RC(cio_socket_peer_addr(c, &peer));
     CHECK(cio_addr_equal(&peer, &a6) || cio_addr_equal(&peer, &a4));
-    accept_check(cio_addr_equal(&peer, &a6) ? l6 : l4, c);
-    cio_socket_close(c);
+    accept_check(cio_addr_equal(&peer, &a6) ? l6 : l4, c, NULL);
     /* With only one family listening, happy eyeballs finds the other at once. */
     cio_tcp_listener *gone = cio_addr_equal(&peer, &a6) ? l6 : l4;
     cio_tcp_listener *left = gone == l6 ? l4 : l6;
@@ -293,8 +206,7 @@ static void *main_localhost_dual(void *arg)
     cio_time t0 = cio_now();
     CHECK_RC(cio_tcp_stream_connect(&c, text));
     CHECK(since(t0) < 1000 * MS);
-    accept_check(left, c);
-    cio_socket_close(c);
+    accept_check(left, c, NULL);
     cio_socket_close(left);
     return NULL;
 }
@@ -310,80 +222,50 @@ static void test_connect_localhost_both_families(void)
 
 /* ---- happy eyeballs ---- */
 
-/* Only one family listens; the other refuses: the refusal starts the next attempt at once,
- * long before the attempt delay (2 s here) would. */
-static void *main_he_refused(void *arg)
+/*
+ * Only one family listens; the first address, of the other family, fails. Refused: the
+ * refusal starts the next attempt at once, long before the attempt delay (2 s here) would.
+ * Never answering: the second family's attempt starts after the default 250 ms delay and
+ * wins; the hanging attempt is closed before the call returns.
+ */
+struct he_first_fails {
+    bool v6_fails; /* the failing address is [::1] (else 127.0.0.1) */
+    bool hangs;    /* it never answers (else it refuses) */
+};
+
+static void *main_he_first_fails(void *arg)
 {
-    bool v6_first = arg != NULL;
-    struct refuser r;
-    cio_addr ok;
-    refuser_open(&r, v6_first ? "[::1]:0" : "127.0.0.1:0");
-    cio_tcp_listener *l = listen_at(v6_first ? "127.0.0.1:0" : "[::1]:0", &ok, 0);
-    cio_addr addrs[2] = {r.addr, ok};
+    const struct he_first_fails *hf = arg;
+    struct first_fails f;
+    first_fails_open(&f, hf->v6_fails, hf->hangs);
     cio_tcp_connect_options o = {.attempt_delay = 2000 * MS};
     int fds = cio_test_open_fds();
     cio_time t0 = cio_now();
     cio_tcp_stream *c;
-    CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 2, &o));
-    CHECK(since(t0) < 1000 * MS);
-    CHECK_EQ(cio_test_open_fds(), fds + 1);
-    check_peer(c, &ok);
-    accept_check(l, c);
-    cio_socket_close(c);
-    cio_socket_close(l);
-    refuser_close(&r);
-    return NULL;
-}
-
-static void test_he_refused_v6_connects_v4(void)
-{
-    need_ipv6();
-    run(main_he_refused, (void *)1);
-}
-
-static void test_he_refused_v4_connects_v6(void)
-{
-    need_ipv6();
-    run(main_he_refused, NULL);
-}
-
-/* The first address never answers: the second family's attempt starts after the default
- * 250 ms delay and wins; the hanging attempt is closed before the call returns. */
-static void *main_he_hanging(void *arg)
-{
-    bool v6_hangs = arg != NULL;
-    struct hang h;
-    hang_open(&h, v6_hangs ? "[::1]:0" : "127.0.0.1:0");
-    cio_addr ok;
-    cio_tcp_listener *l = listen_at(v6_hangs ? "127.0.0.1:0" : "[::1]:0", &ok, 0);
-    cio_addr addrs[2] = {h.addr, ok};
-    int fds = cio_test_open_fds();
-    cio_time t0 = cio_now();
-    cio_tcp_stream *c;
-    CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 2, NULL));
+    CHECK_RC(cio_tcp_stream_connect_addrs(&c, f.addrs, 2, hf->hangs ? NULL : &o));
     cio_duration took = since(t0);
-    CHECK(took >= 200 * MS);
-    CHECK(took < 2000 * MS);
+    if (hf->hangs)
+        CHECK(took >= 200 * MS);
+    CHECK(took < (hf->hangs ? 2000 * MS : 1000 * MS));
     CHECK_EQ(cio_test_open_fds(), fds + 1); /* the winner only: the loser is closed */
-    check_peer(c, &ok);
-    accept_check(l, c);
-    cio_socket_close(c);
-    cio_socket_close(l);
-    hang_close(&h);
+    accept_check(f.l, c, &f.addrs[1]);
+    first_fails_close(&f);
     return NULL;
 }
 
-static void test_he_hanging_v6_connects_v4(void)
-{
-    need_ipv6();
-    run(main_he_hanging, (void *)1);
-}
+/* test_he_<name>: the first address fails as @hangs says, in the family @v6_fails says. */
+#define HE_FIRST_FAILS_CASE(name, v6_fails, hangs)                                                 \
+    static void test_he_##name(void)                                                               \
+    {                                                                                              \
+        static const struct he_first_fails hf = {v6_fails, hangs};                                 \
+        need_ipv6();                                                                               \
+        run(main_he_first_fails, (void *)&hf);                                                     \
+    }
 
-static void test_he_hanging_v4_connects_v6(void)
-{
-    need_ipv6();
-    run(main_he_hanging, NULL);
-}
+HE_FIRST_FAILS_CASE(refused_v6_connects_v4, true, false)
+HE_FIRST_FAILS_CASE(refused_v4_connects_v6, false, false)
+HE_FIRST_FAILS_CASE(hanging_v6_connects_v4, true, true)
+HE_FIRST_FAILS_CASE(hanging_v4_connects_v6, false, true)
 
 /* A failure starts the next attempt at once even while another is still pending: [A hangs,
  * B refuses (other family), C listens (A's family)] with a 500 ms delay runs A at 0, B at
@@ -396,7 +278,7 @@ static void *main_he_failure_advances(void *arg)
     struct refuser r;
     refuser_open(&r, "127.0.0.1:0");
     cio_addr ok;
-    cio_tcp_listener *l = listen_at("[::1]:0", &ok, 0);
+    cio_tcp_listener *l = tcp_listen_at("[::1]:0", &ok, 0);
     cio_addr addrs[3] = {h.addr, r.addr, ok};
     cio_tcp_connect_options o = {.attempt_delay = 500 * MS};
     cio_time t0 = cio_now();
@@ -405,9 +287,7 @@ static void *main_he_failure_advances(void *arg)
     cio_duration took = since(t0);
     CHECK(took >= 450 * MS);
     CHECK(took < 900 * MS);
-    check_peer(c, &ok);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &ok);
     cio_socket_close(l);
     refuser_close(&r);
     hang_close(&h);
@@ -430,16 +310,14 @@ static void *main_he_interleave(void *arg)
     struct hang h;
     hang_open(&h, fam1);
     cio_addr same, other;
-    cio_tcp_listener *l_same = listen_at(fam1, &same, 0);
-    cio_tcp_listener *l_other = listen_at(fam2, &other, 0);
+    cio_tcp_listener *l_same = tcp_listen_at(fam1, &same, 0);
+    cio_tcp_listener *l_other = tcp_listen_at(fam2, &other, 0);
     cio_addr addrs[3] = {h.addr, same, other};
     cio_tcp_connect_options o = {.attempt_delay = 100 * MS};
     cio_tcp_stream *c, *s;
     CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 3, &o));
-    check_peer(c, &other);
-    accept_check(l_other, c);
+    accept_check(l_other, c, &other);
     CHECK_ERR(cio_tcp_listener_try_accept(l_same, &s, NULL), -EAGAIN);
-    cio_socket_close(c);
 
     /* Sequential mode keeps the given order: the same-family listener is reached (after
      * the hanging attempt's own timeout). */
@@ -447,10 +325,8 @@ static void *main_he_interleave(void *arg)
     cio_time t0 = cio_now();
     CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 3, &seq));
     CHECK(since(t0) >= 100 * MS);
-    check_peer(c, &same);
-    accept_check(l_same, c);
+    accept_check(l_same, c, &same);
     CHECK_ERR(cio_tcp_listener_try_accept(l_other, &s, NULL), -EAGAIN);
-    cio_socket_close(c);
 
     cio_socket_close(l_same);
     cio_socket_close(l_other);
@@ -473,13 +349,11 @@ static void *main_single_family(void *arg)
     refuser_open(&r1, "127.0.0.1:0");
     refuser_open(&r2, "127.0.0.1:0");
     cio_addr ok;
-    cio_tcp_listener *l = listen_at("127.0.0.1:0", &ok, 0);
+    cio_tcp_listener *l = tcp_listen_at("127.0.0.1:0", &ok, 0);
     cio_addr addrs[3] = {r1.addr, r2.addr, ok};
     cio_tcp_stream *c;
     CHECK_RC(cio_tcp_stream_connect_addrs(&c, addrs, 3, NULL));
-    check_peer(c, &ok);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &ok);
 
     /* A hanging first address holds a one-family list until its attempt timeout. */
     struct hang h;
@@ -491,9 +365,7 @@ static void *main_single_family(void *arg)
     cio_duration took = since(t0);
     CHECK(took >= 250 * MS);
     CHECK(took < 2000 * MS);
-    check_peer(c, &ok);
-    accept_check(l, c);
-    cio_socket_close(c);
+    accept_check(l, c, &ok);
     hang_close(&h);
 
     cio_socket_close(l);
@@ -512,24 +384,20 @@ static void test_single_family_in_order(void)
 static void *main_he_off(void *arg)
 {
     (void)arg;
-    struct hang h;
-    hang_open(&h, "[::1]:0");
-    cio_addr ok;
-    cio_tcp_listener *l = listen_at("127.0.0.1:0", &ok, 0);
-    cio_addr addrs[2] = {h.addr, ok};
+    struct first_fails f;
+    first_fails_open(&f, true, true);
     cio_tcp_connect_options o = {.no_happy_eyeballs = true};
     int fds = cio_test_open_fds();
     cio_tcp_stream *c = NULL, *s;
     cio_time t0 = cio_now();
     cio_time saved = cio_deadline_set(cio_now() + 600 * MS);
-    CHECK_ERR(cio_tcp_stream_connect_addrs(&c, addrs, 2, &o), -ETIMEDOUT);
+    CHECK_ERR(cio_tcp_stream_connect_addrs(&c, f.addrs, 2, &o), -ETIMEDOUT);
     cio_deadline_restore(saved);
     CHECK(since(t0) >= 550 * MS);
     CHECK(c == NULL);
     CHECK_EQ(cio_test_open_fds(), fds);
-    CHECK_ERR(cio_tcp_listener_try_accept(l, &s, NULL), -EAGAIN);
-    cio_socket_close(l);
-    hang_close(&h);
+    CHECK_ERR(cio_tcp_listener_try_accept(f.l, &s, NULL), -EAGAIN);
+    first_fails_close(&f);
     return NULL;
 }
 
@@ -595,13 +463,10 @@ static void test_all_attempts_fail(void)
 static void *main_deadline(void *arg)
 {
     (void)arg;
-    bool v6 = have_ipv6();
-    struct hang h4 = {0}, h6 = {0};
-    hang_open(&h4, "127.0.0.1:0");
-    if (v6)
-        hang_open(&h6, "[::1]:0");
-    cio_addr addrs[2] = {v6 ? h6.addr : h4.addr, h4.addr};
-    size_t n = v6 ? 2 : 1;
+    struct hangs hs;
+    hangs_open(&hs);
+    cio_addr addrs[2] = {hs.v6 ? hs.h6.addr : hs.h4.addr, hs.h4.addr};
+    size_t n = hs.v6 ? 2 : 1;
     int fds = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
     cio_time t0 = cio_now();
@@ -617,9 +482,7 @@ static void *main_deadline(void *arg)
     cio_deadline_restore(saved);
     CHECK(c == NULL);
     CHECK_EQ(cio_test_open_fds(), fds);
-    if (v6)
-        hang_close(&h6);
-    hang_close(&h4);
+    hangs_close(&hs);
     return NULL;
 }
 
@@ -648,12 +511,10 @@ static void *connector_task(void *arg)
 static void *main_cancel(void *arg)
 {
     (void)arg;
-    bool v6 = have_ipv6();
-    struct hang h4 = {0}, h6 = {0};
-    hang_open(&h4, "127.0.0.1:0");
-    if (v6)
-        hang_open(&h6, "[::1]:0");
-    cio_addr addrs[2] = {h4.addr, v6 ? h6.addr : h4.addr};
+    struct hangs hs;
+    hangs_open(&hs);
+    bool v6 = hs.v6;
+    cio_addr addrs[2] = {hs.h4.addr, v6 ? hs.h6.addr : hs.h4.addr};
     int fds = cio_test_open_fds();
     struct connector k = {addrs, v6 ? 2 : 1, 1, false, NULL};
     cio_task *t;
@@ -670,9 +531,7 @@ static void *main_cancel(void *arg)
     CHECK_ERR(k.rc, -ECANCELED);
     CHECK(k.stream == NULL);
     CHECK_EQ(cio_test_open_fds(), fds);
-    if (v6)
-        hang_close(&h6);
-    hang_close(&h4);
+    hangs_close(&hs);
     return NULL;
 }
 
@@ -833,10 +692,7 @@ static void test_outside_task(void)
     cio_tcp_listener *l;
     CHECK_RC(cio_tcp_listener_new_name(&l, "127.0.0.1:0", 0));
     cio_socket_close(l);
-    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
-    CHECK_FD_FLAGS(cio_socket_fd(l));
-    CHECK_RC(cio_socket_local_addr(l, &a));
-    CHECK(cio_addr_port(&a) > 0);
+    l = tcp_listen_name("localhost:0", &a);
     cio_socket_close(l);
 }
 
@@ -848,12 +704,8 @@ static void *main_bind_name(void *arg)
     const char *texts[] = {"127.0.0.1:0", "localhost:0", "[::1]:0"};
     size_t n = have_ipv6() ? 3 : 2;
     for (size_t i = 0; i < n; i++) {
-        cio_tcp_listener *l;
-        CHECK_RC(cio_tcp_listener_new_name(&l, texts[i], 0));
-        CHECK_FD_FLAGS(cio_socket_fd(l));
         cio_addr addr;
-        CHECK_RC(cio_socket_local_addr(l, &addr));
-        CHECK(cio_addr_port(&addr) > 0);
+        cio_tcp_listener *l = tcp_listen_name(texts[i], &addr);
         cio_addr_kind kind = cio_addr_get_kind(&addr);
         CHECK(kind == CIO_ADDR_IPV4 || kind == CIO_ADDR_IPV6);
         if (i == 0)
@@ -865,8 +717,7 @@ static void *main_bind_name(void *arg)
         fmt_host_port(text, sizeof(text), &addr);
         cio_tcp_stream *c;
         CHECK_RC(cio_tcp_stream_connect(&c, text));
-        accept_check(l, c);
-        cio_socket_close(c);
+        accept_check(l, c, NULL);
         /* The port is taken now: a second bind fails with the bind's error. */
         cio_tcp_listener *l2 = NULL;
         CHECK_ERR(cio_tcp_listener_new_name(&l2, text, 0), -EADDRINUSE);
@@ -925,7 +776,7 @@ static void test_reuseport_listeners(void)
     CHECK_ERR(cio_tcp_listener_new_reuseport_n(none, 2, &unix_addr, 0), -EAFNOSUPPORT);
     /* A port held without SO_REUSEPORT: the group cannot form. */
     cio_addr held;
-    cio_tcp_listener *holder = listen_at("127.0.0.1:0", &held, 0);
+    cio_tcp_listener *holder = tcp_listen_at("127.0.0.1:0", &held, 0);
     CHECK_ERR(cio_tcp_listener_new_reuseport_n(none, 2, &held, 0), -EADDRINUSE);
     CHECK(none[0] == NULL && none[1] == NULL);
     cio_socket_close(holder);

@@ -11,71 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "test_tcp_async_helpers.h"
+#include "stream_kinds.h"
 
 #define MS CIO_NSEC_PER_MSEC
-
-static bool have_ipv6(void)
-{
-    cio_addr a;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_addr_parse(&a, "[::1]:0"));
-    if (cio_tcp_listener_new(&l, &a, 1) < 0)
-        return false;
-    cio_socket_close(l);
-    return true;
-}
-
-static cio_tcp_listener *listen_at(const char *text, cio_addr *ret_addr, int backlog)
-{
-    cio_addr a;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_addr_parse(&a, text));
-    CHECK_RC(cio_tcp_listener_new(&l, &a, backlog));
-    CHECK_RC(cio_socket_local_addr(l, ret_addr));
-    return l;
-}
-
-/* An address that never answers: a listener with a full accept queue (see
- * test_tcp_connect.c). */
-struct hang {
-    cio_tcp_listener *l;
-    cio_tcp_stream *fill[8];
-    int nfill;
-    cio_addr addr;
-};
-
-static void hang_open(struct hang *h, const char *text)
-{
-    h->nfill = 0;
-    h->l = listen_at(text, &h->addr, 1);
-    for (int i = 0; i < 8; i++) {
-        cio_tcp_stream *c;
-        cio_time saved = cio_deadline_set(cio_now() + 200 * MS);
-        int rc = cio_tcp_stream_connect_addr(&c, &h->addr);
-        cio_deadline_restore(saved);
-        if (rc == -ETIMEDOUT)
-            return;
-        CHECK_RC(rc);
-        h->fill[h->nfill++] = c;
-    }
-    TEST_SKIP("connects to a loopback listener with a full accept queue do not hang here");
-}
-
-static void hang_close(struct hang *h)
-{
-    for (int i = 0; i < h->nfill; i++)
-        cio_socket_close(h->fill[i]);
-    cio_socket_close(h->l);
-}
-
-static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
-{
-    cio_spawn_options o = {.worker = CIO_WORKER(worker)};
-    cio_task *t;
-    CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
-    return t;
-}
 
 /* ---- sharded accept ---- */
 
@@ -206,10 +144,8 @@ static void *drain_task(void *arg)
 static void *main_names(void *arg)
 {
     (void)arg;
-    cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_new_name(&l, "localhost:0", 0));
     cio_addr addr;
-    CHECK_RC(cio_socket_local_addr(l, &addr));
+    cio_tcp_listener *l = tcp_listen_name("localhost:0", &addr);
     struct drain d = {l, NAME_TASKS * NAME_ROUNDS};
     cio_task *drainer = spawn_on(1, drain_task, &d);
     atomic_int done = 0;
@@ -260,16 +196,12 @@ static void *main_lookup_race(void *arg)
 {
     (void)arg;
     /* A port that refuses: bound, not listening. */
-    cio_tcp_socket *sock;
-    cio_addr a;
-    CHECK_RC(cio_tcp_socket_new_v4(&sock));
-    CHECK_RC(cio_addr_parse(&a, "127.0.0.1:0"));
-    CHECK_RC(cio_socket_bind(sock, &a));
-    CHECK_RC(cio_socket_local_addr(sock, &a));
+    struct refuser ref;
+    refuser_open(&ref, "127.0.0.1:0");
     int cancelled = 0, refused = 0;
     for (int i = 0; i < 100; i++) {
         struct lookup_race r;
-        snprintf(r.text, sizeof(r.text), "localhost:%d", cio_addr_port(&a));
+        snprintf(r.text, sizeof(r.text), "localhost:%d", cio_addr_port(&ref.addr));
         r.rc = 1;
         cio_task *t = spawn_on((unsigned)i % 2, lookup_race_task, &r);
         if (i % 3 == 1)
@@ -288,7 +220,7 @@ static void *main_lookup_race(void *arg)
     }
     CHECK(cancelled > 0);
     printf("    lookup race: %d cancelled, %d refused\n", cancelled, refused);
-    cio_socket_close(sock);
+    refuser_close(&ref);
     return NULL;
 }
 
@@ -321,13 +253,10 @@ static void *he_job_task(void *arg)
 static void *main_he_worker1(void *arg)
 {
     (void)arg;
-    struct hang h;
-    hang_open(&h, "[::1]:0");
-    cio_addr ok;
-    cio_tcp_listener *l = listen_at("127.0.0.1:0", &ok, 0);
-    cio_addr addrs[2] = {h.addr, ok};
+    struct first_fails f; /* [::1] never answers, 127.0.0.1 listens */
+    first_fails_open(&f, true, true);
     int fds = cio_test_open_fds();
-    struct he_job j = {addrs, 2, NULL, 1, 0, false};
+    struct he_job j = {f.addrs, 2, NULL, 1, 0, false};
     cio_task *t = spawn_on(1, he_job_task, &j);
     CHECK_RC(cio_task_join(t, NULL));
     CHECK_RC(j.rc);
@@ -336,10 +265,10 @@ static void *main_he_worker1(void *arg)
     CHECK_EQ(cio_test_open_fds(), fds + 1);
     cio_addr peer;
     CHECK_RC(cio_socket_peer_addr(j.stream, &peer));
-    CHECK(cio_addr_equal(&peer, &ok));
+    CHECK(cio_addr_equal(&peer, &f.addrs[1]));
     /* The stream is registered with worker 1 and usable from here (worker 0). */
     cio_tcp_stream *s;
-    CHECK_RC(cio_tcp_listener_accept(l, &s, NULL));
+    CHECK_RC(cio_tcp_listener_accept(f.l, &s, NULL));
     CHECK_RC(cio_stream_write_all(j.stream, "h", 1, NULL));
     char b;
     CHECK_EQ(cio_stream_read(s, &b, 1), 1);
@@ -349,7 +278,7 @@ static void *main_he_worker1(void *arg)
     /* Cancelled from worker 0 while both attempts hang on worker 1. */
     struct hang h4;
     hang_open(&h4, "127.0.0.1:0");
-    cio_addr hanging[2] = {h.addr, h4.addr};
+    cio_addr hanging[2] = {f.addrs[0], h4.addr};
     fds = cio_test_open_fds();
     struct he_job k = {hanging, 2, NULL, 1, 0, false};
     t = spawn_on(1, he_job_task, &k);
@@ -364,15 +293,13 @@ static void *main_he_worker1(void *arg)
     CHECK_EQ(cio_test_open_fds(), fds);
     hang_close(&h4);
 
-    cio_socket_close(l);
-    hang_close(&h);
+    first_fails_close(&f);
     return NULL;
 }
 
 static void test_he_and_cancel_on_other_worker(void)
 {
-    if (!have_ipv6())
-        TEST_SKIP("no IPv6 loopback ([::1] cannot be bound)");
+    need_ipv6();
     run_rt(2, main_he_worker1, NULL);
 }
 

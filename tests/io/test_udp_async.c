@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "stream_kinds.h"
 
@@ -179,26 +178,18 @@ static void test_messages_and_batches(void)
 
 /* ---- recv_msg and plain receives waiting at once ---- */
 
-struct msg_or_plain_receiver {
-    cio_udp_socket *u;
-    bool with_msg;
-    char buf[16];
+/* What a waiter's message receive got. */
+struct msg_recv {
     cio_udp_msg m;
     struct iovec iov;
-    ssize_t n;
 };
 
-static void *msg_or_plain_recv_task(void *arg)
+static ssize_t waiter_recv_msg(struct waiter *w)
 {
-    struct msg_or_plain_receiver *r = arg;
-    if (r->with_msg) {
-        r->iov = (struct iovec){r->buf, sizeof(r->buf)};
-        r->m = (cio_udp_msg){.iov = &r->iov, .iovcnt = 1};
-        r->n = cio_udp_socket_recv_msg(r->u, &r->m);
-    } else {
-        r->n = cio_dgram_recv(r->u, r->buf, sizeof(r->buf));
-    }
-    return NULL;
+    struct msg_recv *r = w->ctx;
+    r->iov = (struct iovec){w->buf, sizeof(w->buf)};
+    r->m = (cio_udp_msg){.iov = &r->iov, .iovcnt = 1};
+    return cio_udp_socket_recv_msg((cio_udp_socket *)(void *)w->sock, &r->m);
 }
 
 /* A message receive and a plain receive wait on one socket together: each datagram goes to
@@ -209,31 +200,20 @@ static void *main_recv_msg_with_plain_receiver(void *arg)
     cio_addr aaddr, baddr;
     cio_udp_socket *a = bind_local(&aaddr);
     cio_udp_socket *b = bind_local(&baddr);
-    struct msg_or_plain_receiver rm = {.u = b, .with_msg = true};
-    struct msg_or_plain_receiver rp = {.u = b, .with_msg = false};
+    struct msg_recv got;
+    struct waiter rm = {.sock = cio_as_socket(b), .call = waiter_recv_msg, .ctx = &got};
+    struct waiter rp = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
+    struct waiter *w[2] = {&rm, &rp};
     cio_task *t[2];
-    CHECK_RC(cio_spawn(&t[0], msg_or_plain_recv_task, &rm));
-    CHECK_RC(cio_spawn(&t[1], msg_or_plain_recv_task, &rp));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[0]));
-    CHECK(!cio_task_is_finished(t[1]));
+    CHECK_RC(cio_spawn(&t[0], waiter_task, &rm));
+    CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
+    check_waiting(t, 2);
     /* The sending direction is free meanwhile. */
     CHECK_EQ(cio_dgram_send_to(b, "w", 1, &aaddr), 1);
-    CHECK_EQ(cio_dgram_send_to(a, "ONE", 3, &baddr), 3);
-    int first = wait_first_finished(t, 2, 1000);
-    CHECK(first >= 0);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[1 - first]));
-    CHECK_EQ(cio_dgram_send_to(a, "TWO", 3, &baddr), 3);
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
-    CHECK_EQ(rm.n, 3);
-    CHECK_EQ(rp.n, 3);
-    struct msg_or_plain_receiver *one = first == 0 ? &rm : &rp, *two = first == 0 ? &rp : &rm;
-    CHECK(memcmp(one->buf, "ONE", 3) == 0);
-    CHECK(memcmp(two->buf, "TWO", 3) == 0);
-    CHECK_EQ(rm.m.len, 3);
-    CHECK(cio_addr_equal(&rm.m.addr, &aaddr));
+    struct dgram_dest to_b = {cio_as_dgram(a), &baddr};
+    check_take_turns(t, w, send_dgram_to, &to_b);
+    CHECK_EQ(got.m.len, 3);
+    CHECK(cio_addr_equal(&got.m.addr, &aaddr));
     char x;
     CHECK_EQ(cio_dgram_recv(a, &x, 1), 1);
     cio_socket_close(a);
@@ -247,14 +227,6 @@ static void test_recv_msg_with_plain_receiver(void)
 }
 
 /* ---- argument errors, outside a task ---- */
-
-static ssize_t raw_recv(void *ctx)
-{
-    cio_udp_socket *u = ctx;
-    char b[64];
-    ssize_t n = recv(cio_socket_fd(u), b, sizeof(b), MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
 
 static void test_errors(void)
 {

@@ -6,42 +6,21 @@
  * succeeding once the server accepts, cancellable), descriptor passing as suspending calls
  * (several descriptors, received close-on-exec, none leaked, overflow closed), plain reads
  * across a write that carried descriptors (the regression for Linux's early end of such
- * reads), a descriptor receive and a plain read waiting on one stream together (each served),
- * what owned halves add for Unix streams (credentials, descriptors, -EPIPE once both halves
- * closed), and argument errors. What Unix streams share with TCP is tested for both in
- * test_stream_async*.c.
+ * reads), a descriptor receive and a plain read waiting on one socket together (each served;
+ * run for a Unix stream and for a Unix datagram socket), what owned halves add for Unix
+ * streams (credentials, descriptors, -EPIPE once both halves closed), and argument errors.
+ * What Unix streams share with TCP is tested for both in test_stream_async*.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stream_kinds.h"
 
 /* ---- helpers ---- */
-
-/* A path in this case's private temp directory. */
-static void tmp_path(cio_addr *ret_addr, const char *name)
-{
-    char path[256];
-    int n = snprintf(path, sizeof(path), "%s/%s", cio_test_tmpdir(), name);
-    CHECK(n > 0 && (size_t)n < sizeof(path));
-    CHECK_RC(cio_addr_unix(ret_addr, path, (size_t)n));
-}
-
-/* An abstract name unique to this process and call. */
-static void abstract_name(cio_addr *ret_addr)
-{
-    static int counter;
-    char name[64];
-    int n = snprintf(name, sizeof(name), "cio-test-unix-async-%d-%d", (int)getpid(), counter++);
-    CHECK_RC(cio_addr_abstract(ret_addr, name, (size_t)n));
-}
 
 static cio_unix_listener *listen_at(const cio_addr *addr, int backlog)
 {
@@ -55,21 +34,13 @@ static cio_unix_listener *listen_at(const cio_addr *addr, int backlog)
 static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_server)
 {
     cio_addr addr;
-    abstract_name(&addr);
+    unix_abstract_name(&addr);
     cio_unix_listener *l = listen_at(&addr, 0);
     CHECK_RC(cio_unix_stream_connect(ret_client, &addr));
     CHECK_RC(cio_unix_listener_accept(l, ret_server, NULL));
     CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
     CHECK_FD_FLAGS(cio_socket_fd(*ret_server));
     cio_socket_close(l);
-}
-
-static bool same_file(int a, int b)
-{
-    struct stat sa, sb;
-    CHECK_SYS(fstat(a, &sa));
-    CHECK_SYS(fstat(b, &sb));
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* ---- echo round trips ---- */
@@ -91,10 +62,7 @@ static void echo_at(const cio_addr *addr)
         cio_addr peer;
         CHECK_RC(cio_socket_peer_addr(c, &peer));
         CHECK(cio_addr_equal(&peer, &bound));
-        stream_echo_exchange(cio_as_stream(c));
-        CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
-        char b;
-        CHECK_EQ(cio_stream_read(c, &b, 1), 0);
+        stream_echo_to_end(cio_as_stream(c));
         cio_socket_close(c);
     }
     CHECK_RC(cio_task_join(t, NULL));
@@ -105,9 +73,9 @@ static void *main_echo_kinds(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    tmp_path(&addr, "echo.sock");
+    unix_tmp_path(&addr, "echo");
     echo_at(&addr);
-    abstract_name(&addr);
+    unix_abstract_name(&addr);
     echo_at(&addr);
     CHECK_RC(cio_addr_unnamed(&addr)); /* autobind: the listener picks an abstract name */
     echo_at(&addr);
@@ -127,12 +95,12 @@ static void *main_connect_errors(void *arg)
     int fds = cio_test_open_fds();
     cio_unix_stream *c = NULL;
     cio_addr addr;
-    tmp_path(&addr, "nobody.sock");
+    unix_tmp_path(&addr, "nobody");
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ENOENT);
-    abstract_name(&addr);
+    unix_abstract_name(&addr);
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ECONNREFUSED);
     /* A datagram socket at the path. */
-    tmp_path(&addr, "dgram.sock");
+    unix_tmp_path(&addr, "dgram");
     cio_unix_datagram *d;
     CHECK_RC(cio_unix_datagram_new(&d, &addr));
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -EPROTOTYPE);
@@ -156,7 +124,7 @@ static void test_connect_errors(void)
     /* Outside a task. */
     cio_unix_stream *c;
     cio_addr addr;
-    abstract_name(&addr);
+    unix_abstract_name(&addr);
     CHECK_ERR(cio_unix_stream_connect(&c, &addr), -EPERM);
 }
 
@@ -199,7 +167,7 @@ static void *main_full_backlog(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    tmp_path(&addr, "busy.sock");
+    unix_tmp_path(&addr, "busy");
     cio_unix_listener *l = listen_at(&addr, 1);
     cio_unix_stream *held[64];
     size_t n = fill_backlog(&addr, held, 64);
@@ -381,11 +349,7 @@ static void *main_read_across_fds(void *arg)
     int pipes[2];
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
     for (int round = 0; round < 3; round++) {
-        CHECK_EQ(cio_stream_write(a, "AAA", 3), 3);
-        CHECK_EQ(cio_unix_send_fds(a, "BBB", 3, pipes, 2, NULL), 3);
-        CHECK_EQ(cio_stream_write(a, "CCC", 3), 3);
-        CHECK_EQ(cio_unix_send_fds(a, "DDD", 3, pipes, 1, NULL), 3);
-        CHECK_EQ(cio_stream_write(a, "E", 1), 1);
+        write_across_fds(a, pipes);
         char buf[64];
         cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
         if (round == 0) {
@@ -400,7 +364,7 @@ static void *main_read_across_fds(void *arg)
             CHECK_RC(cio_stream_read_exact(b, buf, 13, NULL));
         }
         cio_deadline_restore(saved);
-        CHECK(memcmp(buf, "AAABBBCCCDDDE", 13) == 0);
+        CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
         /* Nothing left, and the descriptors that came with plain reads were closed. */
         saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
         CHECK_ERR(cio_stream_read(b, buf, sizeof(buf)), -ETIMEDOUT);
@@ -431,68 +395,64 @@ static void test_read_across_descriptor_boundary(void)
     run(main_read_across_fds, NULL);
 }
 
-/* ---- recv_fds and plain reads waiting at once ---- */
+/* ---- recv_fds and plain reads waiting at once, on a stream and on a datagram socket ---- */
 
-struct fd_or_plain_reader {
-    cio_unix_stream *s;
-    bool with_fds;
-    char buf[16];
+/* What a waiter's descriptor receive got. */
+struct fd_recv {
     int got[4];
     size_t nfds;
-    ssize_t n;
 };
 
-static void *fd_or_plain_read_task(void *arg)
+static ssize_t waiter_recv_fds(struct waiter *w)
 {
-    struct fd_or_plain_reader *r = arg;
-    if (r->with_fds)
-        r->n = cio_unix_recv_fds(r->s, r->buf, sizeof(r->buf), r->got, 4, &r->nfds, NULL);
-    else
-        r->n = cio_stream_read(r->s, r->buf, sizeof(r->buf));
-    return NULL;
+    struct fd_recv *r = w->ctx;
+    return (cio_unix_recv_fds)(w->sock, w->buf, sizeof(w->buf), r->got, 4, &r->nfds, NULL);
 }
 
-/* A descriptor receive and a plain read wait on one stream together: each message goes to one
+/* Sends with descriptors from @pipes: @nfds with the first message, one fewer with each next. */
+struct fd_send {
+    cio_socket *sock;
+    const int *pipes;
+    size_t nfds;
+};
+
+static ssize_t send_with_fds(void *ctx, const void *buf, size_t len)
+{
+    struct fd_send *f = ctx;
+    return (cio_unix_send_fds)(f->sock, buf, len, f->pipes, f->nfds--, NULL);
+}
+
+/* A descriptor receive and a plain read wait on one socket together: each message goes to one
  * of them, the other waits on; descriptors that reach the plain read are closed, none leaks. */
 static void *main_recv_fds_with_plain_reader(void *arg)
 {
-    (void)arg;
+    const struct unix_kind *k = arg;
     int base = cio_test_open_fds();
-    cio_unix_stream *a, *b;
-    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    cio_socket *a, *b;
+    CHECK_RC(k->pair(&a, &b));
     int pipes[2];
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
-    struct fd_or_plain_reader rf = {.s = b, .with_fds = true, .nfds = 99};
-    struct fd_or_plain_reader rp = {.s = b, .with_fds = false};
+    struct fd_recv got = {.nfds = 99};
+    struct waiter rf = {.sock = b, .call = waiter_recv_fds, .ctx = &got};
+    struct waiter rp = {.sock = b, .call = k->read};
+    struct waiter *w[2] = {&rf, &rp};
     cio_task *t[2];
-    CHECK_RC(cio_spawn(&t[0], fd_or_plain_read_task, &rf));
-    CHECK_RC(cio_spawn(&t[1], fd_or_plain_read_task, &rp));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[0]));
-    CHECK(!cio_task_is_finished(t[1]));
+    CHECK_RC(cio_spawn(&t[0], waiter_task, &rf));
+    CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
+    check_waiting(t, 2);
     /* The writing direction is free meanwhile. */
-    CHECK_EQ(cio_stream_write(b, "w", 1), 1);
-    CHECK_EQ(cio_unix_send_fds(a, "ONE", 3, pipes, 2, NULL), 3);
-    int first = wait_first_finished(t, 2, 1000);
-    CHECK(first >= 0);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[1 - first]));
-    CHECK_EQ(cio_unix_send_fds(a, "TWO", 3, pipes, 1, NULL), 3);
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
-    CHECK_EQ(rf.n, 3);
-    CHECK_EQ(rp.n, 3);
-    struct fd_or_plain_reader *one = first == 0 ? &rf : &rp, *two = first == 0 ? &rp : &rf;
-    CHECK(memcmp(one->buf, "ONE", 3) == 0);
-    CHECK(memcmp(two->buf, "TWO", 3) == 0);
-    CHECK_EQ(rf.nfds, first == 0 ? 2 : 1);
-    for (size_t i = 0; i < rf.nfds; i++) {
-        CHECK_FD_FLAGS(rf.got[i]);
-        CHECK(same_file(rf.got[i], pipes[i]));
-        CHECK_SYS(close(rf.got[i]));
+    CHECK_EQ(k->send(b, "w", 1), 1);
+    struct fd_send with_fds = {a, pipes, 2};
+    int first = check_take_turns(t, w, send_with_fds, &with_fds);
+    CHECK_EQ(got.nfds, first == 0 ? 2 : 1);
+    for (size_t i = 0; i < got.nfds; i++) {
+        CHECK_FD_FLAGS(got.got[i]);
+        CHECK(same_file(got.got[i], pipes[i]));
+        CHECK_SYS(close(got.got[i]));
     }
-    char x;
-    CHECK_EQ(cio_stream_read(a, &x, 1), 1);
+    struct waiter back = {.sock = a};
+    CHECK_EQ(k->read(&back), 1);
+    CHECK_EQ(back.buf[0], 'w');
     CHECK_SYS(close(pipes[0]));
     CHECK_SYS(close(pipes[1]));
     cio_socket_close(a);
@@ -501,10 +461,7 @@ static void *main_recv_fds_with_plain_reader(void *arg)
     return NULL;
 }
 
-static void test_recv_fds_with_plain_reader(void)
-{
-    run(main_recv_fds_with_plain_reader, NULL);
-}
+UNIX_CASE(recv_fds_with_plain_reader)
 
 /* ---- owned halves: what Unix streams add ---- */
 
@@ -563,14 +520,6 @@ static void test_owned_halves_unix(void)
 
 /* ---- argument errors, outside a task ---- */
 
-static ssize_t raw_recv(void *ctx)
-{
-    cio_unix_stream *s = ctx;
-    char b[64];
-    ssize_t n = recv(cio_socket_fd(s), b, sizeof(b), MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
-
 static void test_errors_outside_task(void)
 {
     cio_unix_stream *a, *b;
@@ -594,5 +543,5 @@ static void test_errors_outside_task(void)
 
 CIO_TEST_MAIN(TEST(test_echo_path_abstract_autobind), TEST(test_connect_errors),
               TEST(test_connect_full_backlog), TEST(test_fd_passing),
-              TEST(test_read_across_descriptor_boundary), TEST(test_recv_fds_with_plain_reader),
+              TEST(test_read_across_descriptor_boundary), UNIX_TESTS(recv_fds_with_plain_reader),
               TEST(test_owned_halves_unix), TEST(test_errors_outside_task))

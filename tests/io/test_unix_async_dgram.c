@@ -1,35 +1,16 @@
 /*
  * test_unix_async_dgram.c: the async operations only Unix datagram sockets have, one runtime
  * worker — unnamed senders (socketpair ends, unbound sockets) reported as such, a sender
- * suspended on the receiver's full queue and woken when it drains, a descriptor receive and a
- * plain receive waiting together (each served), and argument errors (descriptor passing
- * included). What Unix datagrams share with UDP is tested for both in
- * test_dgram_async.c.
+ * suspended on the receiver's full queue and woken when it drains, and argument errors
+ * (descriptor passing included). What Unix datagrams share with UDP is tested for both in
+ * test_dgram_async.c; a descriptor receive and a plain receive waiting together, for Unix
+ * datagrams and Unix streams, in test_unix_async.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "stream_kinds.h"
-
-static void tmp_path(cio_addr *ret_addr, const char *name)
-{
-    char path[256];
-    int n = snprintf(path, sizeof(path), "%s/%s", cio_test_tmpdir(), name);
-    CHECK(n > 0 && (size_t)n < sizeof(path));
-    CHECK_RC(cio_addr_unix(ret_addr, path, (size_t)n));
-}
-
-static void abstract_name(cio_addr *ret_addr, const char *tag)
-{
-    char name[64];
-    int n = snprintf(name, sizeof(name), "cio-test-dgram-%d-%s", (int)getpid(), tag);
-    CHECK_RC(cio_addr_abstract(ret_addr, name, (size_t)n));
-}
 
 static cio_unix_datagram *bind_at(const cio_addr *addr)
 {
@@ -57,7 +38,7 @@ static void *main_unnamed_senders(void *arg)
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
 
     cio_addr saddr;
-    abstract_name(&saddr, "unnamed");
+    unix_abstract_name(&saddr);
     cio_unix_datagram *s = bind_at(&saddr), *c;
     CHECK_RC(cio_unix_datagram_new(&c, NULL));
     CHECK_EQ(cio_dgram_poll_send_to(c, "ab", 2, &saddr, NULL, NULL), 2);
@@ -134,89 +115,7 @@ static void test_sender_waits_on_full_queue(void)
     run(main_full_queue, NULL);
 }
 
-/* ---- recv_fds and plain receives waiting at once ---- */
-
-struct fd_or_plain_receiver {
-    cio_unix_datagram *d;
-    bool with_fds;
-    char buf[16];
-    int got[4];
-    size_t nfds;
-    ssize_t n;
-};
-
-static void *fd_or_plain_recv_task(void *arg)
-{
-    struct fd_or_plain_receiver *r = arg;
-    if (r->with_fds)
-        r->n = cio_unix_recv_fds(r->d, r->buf, sizeof(r->buf), r->got, 4, &r->nfds, NULL);
-    else
-        r->n = cio_dgram_recv(r->d, r->buf, sizeof(r->buf));
-    return NULL;
-}
-
-/* A descriptor receive and a plain receive wait on one socket together: each datagram goes to
- * one of them, the other waits on; descriptors that reach the plain receive are closed. */
-static void *main_recv_fds_with_plain_receiver(void *arg)
-{
-    (void)arg;
-    int base = cio_test_open_fds();
-    cio_unix_datagram *a, *b;
-    CHECK_RC(cio_unix_datagram_pair(&a, &b));
-    int pipes[2];
-    CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
-    struct fd_or_plain_receiver rf = {.d = b, .with_fds = true, .nfds = 99};
-    struct fd_or_plain_receiver rp = {.d = b, .with_fds = false};
-    cio_task *t[2];
-    CHECK_RC(cio_spawn(&t[0], fd_or_plain_recv_task, &rf));
-    CHECK_RC(cio_spawn(&t[1], fd_or_plain_recv_task, &rp));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[0]));
-    CHECK(!cio_task_is_finished(t[1]));
-    /* The sending direction is free meanwhile. */
-    CHECK_EQ(cio_dgram_send(b, "w", 1), 1);
-    CHECK_EQ(cio_unix_send_fds(a, "ONE", 3, pipes, 2, NULL), 3);
-    int first = wait_first_finished(t, 2, 1000);
-    CHECK(first >= 0);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    CHECK(!cio_task_is_finished(t[1 - first]));
-    CHECK_EQ(cio_unix_send_fds(a, "TWO", 3, pipes, 1, NULL), 3);
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
-    CHECK_EQ(rf.n, 3);
-    CHECK_EQ(rp.n, 3);
-    struct fd_or_plain_receiver *one = first == 0 ? &rf : &rp, *two = first == 0 ? &rp : &rf;
-    CHECK(memcmp(one->buf, "ONE", 3) == 0);
-    CHECK(memcmp(two->buf, "TWO", 3) == 0);
-    CHECK_EQ(rf.nfds, first == 0 ? 2 : 1);
-    for (size_t i = 0; i < rf.nfds; i++) {
-        CHECK_FD_FLAGS(rf.got[i]);
-        CHECK_SYS(close(rf.got[i]));
-    }
-    char x;
-    CHECK_EQ(cio_dgram_recv(a, &x, 1), 1);
-    CHECK_SYS(close(pipes[0]));
-    CHECK_SYS(close(pipes[1]));
-    cio_socket_close(a);
-    cio_socket_close(b);
-    CHECK_EQ(cio_test_open_fds(), base); /* the plain receive's descriptors were closed */
-    return NULL;
-}
-
-static void test_recv_fds_with_plain_receiver(void)
-{
-    run(main_recv_fds_with_plain_receiver, NULL);
-}
-
 /* ---- errors ---- */
-
-static ssize_t raw_recv(void *ctx)
-{
-    cio_unix_datagram *d = ctx;
-    char b[64];
-    ssize_t n = recv(cio_socket_fd(d), b, sizeof(b), MSG_DONTWAIT);
-    return n < 0 ? -errno : n;
-}
 
 static void *main_errors(void *arg)
 {
@@ -224,7 +123,7 @@ static void *main_errors(void *arg)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     cio_addr addr;
-    tmp_path(&addr, "nobody.sock");
+    unix_tmp_path(&addr, "nobody");
     CHECK_ERR(cio_dgram_send_to(a, "x", 1, &addr), -ENOENT);
     CHECK_ERR(cio_dgram_send_to(a, "x", 1, NULL), -EINVAL);
     CHECK_RC(cio_addr_unnamed(&addr));
@@ -261,5 +160,4 @@ static void test_errors(void)
     cio_socket_close(b);
 }
 
-CIO_TEST_MAIN(TEST(test_unnamed_senders), TEST(test_sender_waits_on_full_queue),
-              TEST(test_recv_fds_with_plain_receiver), TEST(test_errors))
+CIO_TEST_MAIN(TEST(test_unnamed_senders), TEST(test_sender_waits_on_full_queue), TEST(test_errors))

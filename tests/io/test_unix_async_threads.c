@@ -14,25 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cio/stream.h"
-#include "cio/unix.h"
-#include "test_tcp_async_helpers.h"
+#include "stream_kinds.h"
 
 enum { WORKERS = 2, BIG = 16 << 20 };
-
-static unsigned next_rand(unsigned *state)
-{
-    *state = *state * 1103515245u + 12345u;
-    return (*state >> 16) & 0x7fff;
-}
-
-static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
-{
-    cio_spawn_options o = {.worker = CIO_WORKER(worker)};
-    cio_task *t;
-    CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
-    return t;
-}
 
 /* ---- one stream, reader and writer on different workers, both directions ---- */
 
@@ -307,19 +291,14 @@ static void test_datagrams_across_workers(void)
 
 /* ---- cancel and close from the other worker ---- */
 
-struct blocked {
-    cio_unix_stream *s;
-    atomic_int started;
-    ssize_t rc;
-};
-
-static void *blocked_read(void *arg)
+/* Spawn a waiter reading @s on worker 1; return once it has started and waited 5 ms. */
+static cio_task *read_on_other_worker(struct waiter *w)
 {
-    struct blocked *b = arg;
-    char buf[8];
-    atomic_store(&b->started, 1);
-    b->rc = cio_stream_read(b->s, buf, sizeof(buf));
-    return NULL;
+    cio_task *t = spawn_on(1, waiter_task, w);
+    for (int i = 0; i < 1000 && atomic_load(&w->started) == 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    return t;
 }
 
 static void *main_cancel_close_other_worker(void *arg)
@@ -328,11 +307,8 @@ static void *main_cancel_close_other_worker(void *arg)
     cio_unix_stream *a, *b;
     CHECK_RC(cio_unix_stream_pair(&a, &b));
     /* Cancelled from worker 0 while parked on worker 1: nothing consumed. */
-    struct blocked w = {.s = b};
-    cio_task *t = spawn_on(1, blocked_read, &w);
-    for (int i = 0; i < 1000 && atomic_load(&w.started) == 0; i++)
-        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
+    struct waiter w = {.sock = cio_as_socket(b), .call = waiter_stream_read};
+    cio_task *t = read_on_other_worker(&w);
     CHECK_RC(cio_task_cancel(t));
     CHECK_ERR(cio_task_join(t, NULL), -ECANCELED); /* the joined task was cancelled */
     CHECK_EQ(w.rc, -ECANCELED);
@@ -341,16 +317,10 @@ static void *main_cancel_close_other_worker(void *arg)
     CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "kept", 4) == 0);
     /* Closed from worker 0 while parked on worker 1: -EBADF promptly. */
-    struct blocked w2 = {.s = b};
-    t = spawn_on(1, blocked_read, &w2);
-    for (int i = 0; i < 1000 && atomic_load(&w2.started) == 0; i++)
-        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    cio_time start = cio_now();
-    cio_socket_close(b);
-    CHECK_RC(cio_task_join(t, NULL));
-    CHECK_EQ(w2.rc, -EBADF);
-    CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
+    struct waiter w2 = {.sock = cio_as_socket(b), .call = waiter_stream_read};
+    struct waiter *wp = &w2;
+    t = read_on_other_worker(&w2);
+    check_close_wakes(cio_as_socket(b), &t, &wp, 1);
     cio_socket_close(a);
     return NULL;
 }
