@@ -228,6 +228,18 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
     return n;
 }
 
+/* on_event() for the foreign waiters and callbacks, under the lock (out of line: most
+ * registrations never have any). */
+static cio__noinline void on_event_foreign(struct cio__io *io, unsigned next)
+{
+    struct cio__io_waiter fire[2];
+    io_lock(io);
+    int n = take_foreign(io, next, false, fire);
+    io_unlock(io);
+    for (int i = 0; i < n; i++)
+        fire[i].wake(fire[i].ctx);
+}
+
 /* Reactor side: an event for this registration, on the owner thread. */
 static void on_event(struct cio__reactor_source *source, uint32_t flags)
 {
@@ -242,6 +254,8 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
     if (io->level)
         rearm(io);
 
+    /* The owner's waiters: tasks of this worker suspended in cio__io_wait(), and the reactor
+     * runs outside any task, so waking one is queueing it. */
     struct cio__list *it, *tmp;
     cio__list_foreach_safe(it, tmp, &io->waiters)
     {
@@ -249,17 +263,11 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
         if (next & w->want) {
             cio__list_remove(&w->node);
             w->woken = next;
-            cio__task_wake(w->task);
+            cio__task_wake_idle(w->task);
         }
     }
-    if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) == 0)
-        return;
-    struct cio__io_waiter fire[2];
-    io_lock(io);
-    int n = take_foreign(io, next, false, fire);
-    io_unlock(io);
-    for (int i = 0; i < n; i++)
-        fire[i].wake(fire[i].ctx);
+    if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) != 0)
+        on_event_foreign(io, next);
 }
 
 /* ---- registration and close ---- */
@@ -518,14 +526,19 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
      * found the readiness wanting). Anything else — closed, a spurious wake — goes round
      * wait_owner()'s loop. */
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
+        cio_task *t = io->worker->current;
         struct cio__io_waiter waiter;
-        waiter.task = cio__task_self();
+        waiter.task = t;
         waiter.want = want;
         waiter.woken = 0;
         io->owner_refs++;
         cio__list_push_back(&io->waiters, &waiter.node);
-        int rc = cio__task_park(CIO_DEADLINE_NONE);
-        cio__list_remove(&waiter.node); /* a timeout, a cancellation or a spurious wake */
+        int rc = cio__task_park_self(t);
+        /* on_event() unlinks the waiter it wakes; a timeout, a cancellation, a spurious wake
+         * or a close leave it to us (the close's sweep unlinks it too: removing twice is
+         * harmless). */
+        if (waiter.woken == 0)
+            cio__list_remove(&waiter.node);
         io->owner_refs--;
         if (rc == 0 && waiter.woken != 0 &&
             !atomic_load_explicit(&io->closed, memory_order_acquire)) {

@@ -278,18 +278,26 @@ static void first_run(struct cio__worker *w, cio_task *t)
         atomic_fetch_or(&t->state, CIO__TASK_CANCELLED);
 }
 
-static void run_task(struct cio__worker *w, cio_task *t)
+/* The scheduling state of a run of @t, whether the worker starts it or a parking task hands
+ * it the thread (cio__task_suspend). */
+static inline void run_begin(struct cio__worker *w, cio_task *t)
 {
     t->queued = false;
     t->notified = false;
     t->running = true;
     if (!cio__list_linked(&t->all_node))
         first_run(w, t);
-
     t->budget = w->budget;
     w->current = t;
+}
+
+static void run_task(struct cio__worker *w, cio_task *t)
+{
+    run_begin(w, t);
     tls_reason = SWITCH_PARK;
     cio__coro_switch(&w->sched, &t->coro);
+    /* Back from the task that left for the worker: @t, or one it handed the thread to. */
+    t = w->current;
     w->current = NULL;
     t->running = false;
 
@@ -310,6 +318,33 @@ static void switch_to_worker(cio_task *t, enum switch_reason reason)
     cio__coro_switch(&t->coro, &t->worker->sched);
 }
 
+/*
+ * The switch of a park. When the worker loop would only take the next task off the run queue
+ * and run it — a task is queued, nothing came from other threads (remote wakes, deferred
+ * work), no shutdown asked to cancel, the fairness poll of the reactor not due, and the
+ * parking task was not woken meanwhile (it would be requeued) — the parking task does that
+ * itself and switches straight to the next one: one context switch instead of two, and the
+ * same order, fairness and reactor cadence as the loop (worker_loop). Otherwise it goes to
+ * the worker. The worker learns which task comes back to it from w->current (run_task).
+ */
+void cio__task_suspend(cio_task *t)
+{
+    struct cio__worker *w = t->worker;
+    struct cio__list *node = w->runq.next;
+    if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
+        atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
+        !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
+        cio__list_remove(node);
+        w->ticks++;
+        cio_task *next = cio__list_entry(node, cio_task, run_node);
+        t->running = false;
+        run_begin(w, next);
+        cio__coro_switch(&t->coro, &next->coro);
+        return;
+    }
+    switch_to_worker(t, SWITCH_PARK);
+}
+
 int cio__task_park(cio_time deadline)
 {
     cio_task *t = cio__task_self();
@@ -320,7 +355,7 @@ int cio__task_park(cio_time deadline)
     if (deadline == CIO_DEADLINE_NONE && t->deadline == CIO_DEADLINE_NONE) {
         /* No deadline: nothing to arm. A park timer left armed by an earlier park finds
          * park_deadline NONE when it fires and wakes nobody. */
-        switch_to_worker(t, SWITCH_PARK);
+        cio__task_suspend(t);
         return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                    ? -ECANCELED
                    : 0;
@@ -339,7 +374,7 @@ int cio__task_park(cio_time deadline)
         }
     }
     t->park_deadline = deadline;
-    switch_to_worker(t, SWITCH_PARK);
+    cio__task_suspend(t);
     t->park_deadline = CIO_DEADLINE_NONE;
     if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
         return -ECANCELED;
@@ -445,7 +480,7 @@ static void worker_loop(struct cio__worker *w, cio_task *until)
             reactor_turn(w, true);
             continue;
         }
-        if (++w->ticks >= w->rt->event_interval)
+        if (++w->ticks >= w->event_interval)
             reactor_turn(w, false);
         run_task(w, cio__list_entry(node, cio_task, run_node));
     }
@@ -485,6 +520,7 @@ static int worker_init(cio_rt *rt, struct cio__worker *w, unsigned index)
     w->rt = rt;
     w->index = index;
     w->budget = rt->budget;
+    w->event_interval = rt->event_interval;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);

@@ -37,6 +37,7 @@
 #include "cio/rt.h"
 #include "rt/coro.h"
 #include "rt/timer.h"
+#include "util/assert.h"
 #include "util/list.h"
 
 enum {
@@ -121,7 +122,8 @@ struct cio__deferred {
 struct cio__worker {
     cio_rt *rt;
     unsigned index;
-    unsigned budget; /* the runtime's, at hand for every task run */
+    unsigned budget;         /* the runtime's, at hand for every task run */
+    unsigned event_interval; /* the runtime's: tasks run between two polls of the reactor */
     pthread_t thread;
     struct cio__coro sched; /* the worker thread's own context */
     cio_task *current;
@@ -185,11 +187,45 @@ static inline void cio__task_wake(cio_task *t)
 }
 
 /*
+ * cio__task_wake_idle() - cio__task_wake() where the caller knows more: on @t's own worker's
+ * thread, outside any task (a reactor dispatching events on its worker), with @t suspended in
+ * a wait, so neither running nor finished. What is left of the wake is queueing it unless it
+ * is queued already (by an earlier wake not yet run).
+ */
+static inline void cio__task_wake_idle(cio_task *t)
+{
+    cio__assert(t->worker == cio__tls_worker && t->worker->current == NULL && !t->running &&
+                !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE));
+    if (t->queued)
+        return;
+    t->queued = true;
+    cio__list_push_back(&t->worker->runq, &t->run_node);
+}
+
+/*
  * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined
  * with the task's own deadline). Checks cancellation and the deadline before suspending.
  * Return: 0 (woken; maybe spuriously); -ECANCELED; -ETIMEDOUT.
  */
 int cio__task_park(cio_time deadline);
+
+/* Suspend @t, the calling task, with nothing armed: the switch of every park (sched.c). */
+void cio__task_suspend(cio_task *t);
+
+/* cio__task_park() for @t, the calling task (not NULL), with no deadline of its own: inline
+ * for the common case — no deadline in force, not cancelled — which arms nothing. */
+static inline int cio__task_park_self(cio_task *t)
+{
+    if (t->deadline != CIO_DEADLINE_NONE ||
+        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
+        return cio__task_park(CIO_DEADLINE_NONE);
+    /* A park timer left armed by an earlier park finds park_deadline NONE when it fires and
+     * wakes nobody. */
+    cio__task_suspend(t);
+    return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+               ? -ECANCELED
+               : 0;
+}
 
 /* Requeue the calling task behind the others and switch away (no deadline check). */
 void cio__task_yield(void);
