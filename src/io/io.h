@@ -158,40 +158,40 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
 /*
  * cio__io_fast() - whether the calling task may run an operation needing @want (a readiness
  * mask, CIO__IO_READ_READY...) on @sock at once: a task with budget left and not cancelled,
- * the socket registered and ready. Returns the registration, with the readiness word in
- * *seen, having spent one unit of budget; NULL: take the slow path (nothing was spent). The
- * inline test every stream read and write starts with.
+ * on the worker that owns the registration (edge-triggered), the socket ready. Returns the
+ * registration, having spent one unit of budget; NULL: take the slow path (nothing was
+ * spent). The inline test every stream read and write starts with.
+ *
+ * On the owner's thread the reactor, the only setter of readiness bits, cannot run until the
+ * task suspends: across the operation that follows the tick cannot move, so the fast path
+ * needs no remembered word — the word at the time of the result is the one it acted on (see
+ * cio__io_drained_owner(), and the -EAGAIN paths of stream.c).
  */
-static inline struct cio__io *cio__io_fast(struct cio_socket *sock, unsigned want, unsigned *seen)
+static inline struct cio__io *cio__io_fast(struct cio_socket *sock, unsigned want)
 {
-    cio_task *t = cio__task_self();
+    struct cio__worker *w = cio__worker_current();
+    cio_task *t = w != NULL ? w->current : NULL;
     if (t == NULL || t->budget <= 1 ||
         (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
         return NULL;
     struct cio__io *io = cio__io_of(sock);
-    if (io == NULL)
-        return NULL;
-    unsigned s = atomic_load_explicit(&io->readiness, memory_order_acquire);
-    if (!(s & want))
+    if (io == NULL || io->worker != w || io->level ||
+        !(atomic_load_explicit(&io->readiness, memory_order_acquire) & want))
         return NULL;
     t->budget--;
-    *seen = s;
     return io;
 }
 
-/* The stream read drained the socket (a read shorter than asked): cio__io_drained() with its
- * common case inline — on the owner's thread, where the reactor (the only setter of bits)
- * cannot run meanwhile, one plain store (see clear_if_unchanged in io.c). */
-static inline void cio__io_drained_fast(struct cio__io *io, unsigned seen)
+/* The stream read drained the socket (a read shorter than asked) on @io's owner thread, in an
+ * operation cio__io_fast() admitted: clear read readiness with one plain store. The tick is
+ * the one the operation acted on (see cio__io_fast()); a clear by another thread this store
+ * overwrites only leaves a bit set — one spurious attempt, never a lost wake-up (see
+ * clear_if_unchanged in io.c). */
+static inline void cio__io_drained_owner(struct cio__io *io)
 {
-    if (io->worker == cio__worker_current() && !io->level) {
-        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
-        if ((cur >> CIO__IO_TICK_SHIFT) == (seen >> CIO__IO_TICK_SHIFT))
-            atomic_store_explicit(&io->readiness, cur & ~(unsigned)CIO_READY_READABLE,
-                                  memory_order_relaxed);
-        return;
-    }
-    cio__io_drained(io, seen);
+    unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+    atomic_store_explicit(&io->readiness, cur & ~(unsigned)CIO_READY_READABLE,
+                          memory_order_relaxed);
 }
 
 /* cio__io_would_block() - an operation for @interest saw -EAGAIN on readiness word @seen:

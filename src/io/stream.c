@@ -273,15 +273,17 @@ static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_
     return on_buffer(sock, buf, len, read_iov);
 }
 
-/* The fast path's recv failed: -EAGAIN clears the readiness (tick rule) and waits; EINTR
- * tries again the general way; anything else is the result. */
+/* The fast path's recv failed: -EAGAIN clears the readiness (tick rule: on the owner's thread
+ * the word now is the one the recv acted on, see cio__io_fast) and waits; EINTR tries again
+ * the general way; anything else is the result. */
 static cio__noinline ssize_t read_failed(struct cio_socket *sock, void *buf, size_t len,
-                                         struct cio__io *io, unsigned seen)
+                                         struct cio__io *io)
 {
     int err = errno;
     if (err == EAGAIN) {
         struct iovec iov = {buf, len};
         struct iov_op op = {&iov, 1, len};
+        unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
         return cio__io_do_again(sock, CIO_READABLE, read_op, &op, len, io, seen);
     }
     return err == EINTR ? read_slow(sock, buf, len) : -err;
@@ -289,24 +291,26 @@ static cio__noinline ssize_t read_failed(struct cio_socket *sock, void *buf, siz
 
 /*
  * The hot path of a read, written out: one handle check, the cached readiness, recv(2), the
- * short-read rule. A TCP stream only (a Unix stream read may stop at a descriptor boundary:
- * read_unix); anything unusual — not ready, not registered, budget spent, an error — goes
- * out of line, so this stays a leaf-sized function around the system call.
+ * short-read rule. A TCP stream on its owner's worker only (a Unix stream read may stop at a
+ * descriptor boundary: read_unix; another worker's task keeps the tick rule the general way);
+ * anything unusual — not ready, not registered, budget spent, an error — goes out of line,
+ * so this stays a leaf-sized function around the system call.
  */
 ssize_t cio_stream_read(cio_stream *stream, void *buf, size_t len)
 {
     struct cio_socket *sock = CIO__SOCK(stream);
     struct cio__io *io;
-    unsigned seen;
     if (sock == NULL || len == 0 || buf == NULL || sock->domain == AF_UNIX ||
-        (io = cio__io_fast(sock, CIO__IO_READ_READY, &seen)) == NULL)
+        (io = cio__io_fast(sock, CIO__IO_READ_READY)) == NULL)
         return read_slow(sock, buf, len);
     ssize_t n = recv(sock->fd, buf, len, 0);
-    if (n <= 0)
-        return n == 0 ? 0 : read_failed(sock, buf, len, io, seen);
-    if ((size_t)n < len)
-        cio__io_drained_fast(io, seen);
-    return n;
+    if (n > 0 && (size_t)n < len) {
+        cio__io_drained_owner(io);
+        return n;
+    }
+    if (n >= 0)
+        return n;
+    return read_failed(sock, buf, len, io);
 }
 
 ssize_t cio_stream_readv(cio_stream *stream, const struct iovec *iov, int iovcnt)
@@ -407,14 +411,16 @@ static cio__noinline int write_all_slow(struct cio_socket *sock, const void *buf
     return rc;
 }
 
-/* The fast path's send failed: -EAGAIN clears the readiness and goes on the general way,
- * as do EINTR and a fast-open socket's EINPROGRESS; anything else is the result. */
+/* The fast path's send failed: -EAGAIN clears the readiness (on the owner's thread the word
+ * now is the one the send acted on, see cio__io_fast) and goes on the general way, as do
+ * EINTR and a fast-open socket's EINPROGRESS; anything else is the result. */
 static cio__noinline int write_all_failed(struct cio_socket *sock, const void *buf, size_t len,
-                                          size_t *ret_done, struct cio__io *io, unsigned seen)
+                                          size_t *ret_done, struct cio__io *io)
 {
     int err = errno;
     if (err == EAGAIN)
-        cio__io_would_block(io, seen, CIO_WRITABLE);
+        cio__io_would_block(io, atomic_load_explicit(&io->readiness, memory_order_relaxed),
+                            CIO_WRITABLE);
     else if (err != EINTR && err != EINPROGRESS) {
         if (ret_done != NULL)
             *ret_done = 0;
@@ -428,9 +434,8 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
 {
     struct cio_socket *sock = CIO__SOCK(stream);
     struct cio__io *io;
-    unsigned seen;
     if (sock == NULL || len == 0 || buf == NULL ||
-        (io = cio__io_fast(sock, CIO__IO_WRITE_READY, &seen)) == NULL)
+        (io = cio__io_fast(sock, CIO__IO_WRITE_READY)) == NULL)
         return write_all_slow(sock, buf, len, 0, ret_done);
     ssize_t n = send(sock->fd, buf, len, MSG_NOSIGNAL);
     if ((size_t)n == len) {
@@ -439,7 +444,7 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
         return 0;
     }
     if (n < 0)
-        return write_all_failed(sock, buf, len, ret_done, io, seen);
+        return write_all_failed(sock, buf, len, ret_done, io);
     return write_all_slow(sock, buf, len, (size_t)n, ret_done);
 }
 
