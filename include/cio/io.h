@@ -33,8 +33,8 @@
  * worker.
  *
  * CANCELLATION AND DEADLINES. Every suspending call returns -ECANCELED when its task is
- * cancelled and -ETIMEDOUT when the task's deadline passes (cio/rt.h), never waiting past
- * them. It must be called from a task, else -EPERM.
+ * cancelled (when the cancel reaches it: cio_task_cancel() in cio/rt.h) and -ETIMEDOUT when
+ * the task's deadline passes, never waiting past them. It must be called from a task, else -EPERM.
  *
  * CANCEL SAFETY. A read, readv, peek, receive, accept or readiness wait that returns an error
  * (-ECANCELED, -ETIMEDOUT or any other) consumed nothing: call it again and no byte, datagram
@@ -67,14 +67,15 @@ extern "C" {
  * Readiness bits, as found in the value cio_socket_ready() returns (which also carries the
  * tick in its higher bits: test it with these, pass it whole to cio_socket_clear_ready()).
  * What satisfies an interest: CIO_READABLE (cio/poll.h) by READABLE, READ_CLOSED or ERROR;
- * CIO_WRITABLE by WRITABLE, WRITE_CLOSED or ERROR; CIO_PRIORITY by PRIORITY or ERROR.
+ * CIO_WRITABLE by WRITABLE, WRITE_CLOSED or ERROR; CIO_PRIORITY by PRIORITY or ERROR. The
+ * bits are those of the event core's CIO_EVENT_* (cio/poll.h), so readiness is an event's flags.
  */
 enum {
     CIO_READY_READABLE = 1u << 0,
     CIO_READY_WRITABLE = 1u << 1,
-    CIO_READY_READ_CLOSED = 1u << 2,
-    CIO_READY_WRITE_CLOSED = 1u << 3,
-    CIO_READY_ERROR = 1u << 4,
+    CIO_READY_ERROR = 1u << 2,
+    CIO_READY_READ_CLOSED = 1u << 3,
+    CIO_READY_WRITE_CLOSED = 1u << 4,
     CIO_READY_PRIORITY = 1u << 5,
 };
 /* All readiness bits of a value returned by cio_socket_ready(). */

@@ -182,7 +182,12 @@ CIO_EXPORT void cio_task_detach(cio_task *task);
  * cio_task_cancel() - request cancellation of a task. Thread safe; any thread.
  *
  * The task's current (or next) suspending call returns -ECANCELED, and so does every later
- * one. A task that never suspends is not interrupted. The handle stays valid.
+ * one. A cancel made by the task itself, or while the task is not running, reaches its very
+ * next I/O operation; one made from another thread while the task runs reaches it at its next
+ * wait or yield — within one cooperative budget of I/O operations (tokio's abort takes effect
+ * at the next yield point too). A cancelled task's I/O operations yield before they return
+ * -ECANCELED, so a cleanup loop that keeps calling them lets the worker's other tasks run. A
+ * task that never suspends and does no I/O is not interrupted. The handle stays valid.
  *
  * Return: 0; -EINVAL.
  */

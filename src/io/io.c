@@ -67,20 +67,19 @@ static inline bool on_owner(const struct cio__io *io)
     return io->worker == cio__worker_current() || io->worker == NULL;
 }
 
-/* CIO_EVENT_* to CIO_READY_*: the same bits for readable, writable and priority; error and
- * the closed states sit one place apart. Branch-free: it runs on every event. */
+const char cio__io_no_fast;
+
+/* CIO_EVENT_* to CIO_READY_*: the same bits (cio/io.h), so an event's flags are its readiness. */
 _Static_assert((unsigned)CIO_EVENT_READABLE == CIO_READY_READABLE &&
                    (unsigned)CIO_EVENT_WRITABLE == CIO_READY_WRITABLE &&
                    (unsigned)CIO_EVENT_PRIORITY == CIO_READY_PRIORITY &&
-                   (unsigned)CIO_EVENT_ERROR << 2 == CIO_READY_ERROR &&
-                   (unsigned)CIO_EVENT_READ_CLOSED >> 1 == CIO_READY_READ_CLOSED &&
-                   (unsigned)CIO_EVENT_WRITE_CLOSED >> 1 == CIO_READY_WRITE_CLOSED,
-               "from_event() relies on the bit layout of CIO_EVENT_* and CIO_READY_*");
+                   (unsigned)CIO_EVENT_ERROR == CIO_READY_ERROR &&
+                   (unsigned)CIO_EVENT_READ_CLOSED == CIO_READY_READ_CLOSED &&
+                   (unsigned)CIO_EVENT_WRITE_CLOSED == CIO_READY_WRITE_CLOSED,
+               "CIO_READY_* are the bits of CIO_EVENT_*");
 static unsigned from_event(uint32_t flags)
 {
-    return (flags & (CIO_EVENT_READABLE | CIO_EVENT_WRITABLE | CIO_EVENT_PRIORITY)) |
-           ((flags & CIO_EVENT_ERROR) << 2) |
-           ((flags & (CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED)) >> 1);
+    return flags & CIO_READY_MASK;
 }
 
 /* ---- level-triggered backend ---- */
@@ -177,9 +176,34 @@ static bool try_free(struct cio__io *io)
     return free_it;
 }
 
+/* Owner thread: @waiter, a task of the owner, waits (see struct cio__io's @first). */
+static inline void owner_enqueue(struct cio__io *io, struct cio__io_waiter *waiter)
+{
+    if (io->first == NULL)
+        io->first = waiter;
+    else
+        cio__list_push_back(&io->waiters, &waiter->node);
+}
+
+/* Owner thread: @waiter waits no more (not woken by an event, which dequeues it: a timeout,
+ * a cancellation, a close; dequeuing one that is no longer queued is harmless). */
+static inline void owner_dequeue(struct cio__io *io, struct cio__io_waiter *waiter)
+{
+    if (io->first == waiter)
+        io->first = NULL;
+    else
+        cio__list_remove(&waiter->node);
+}
+
 /* Owner thread: wake every waiter of a closed registration (they return -EBADF). */
 static void wake_owner_waiters(struct cio__io *io)
 {
+    struct cio__io_waiter *first = io->first;
+    io->first = NULL;
+    if (first != NULL) {
+        cio__list_init(&first->node); /* its owner_dequeue() then finds nothing to do */
+        cio__task_wake(first->task);
+    }
     struct cio__list *it;
     while ((it = cio__list_pop_front(&io->waiters)) != NULL)
         cio__task_wake(cio__list_entry(it, struct cio__io_waiter, node)->task);
@@ -256,6 +280,12 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
 
     /* The owner's waiters: tasks of this worker suspended in cio__io_wait(), and the reactor
      * runs outside any task, so waking one is queueing it. */
+    struct cio__io_waiter *first = io->first;
+    if (first != NULL && (next & first->want)) {
+        io->first = NULL;
+        first->woken = next;
+        cio__task_wake_idle(first->task);
+    }
     struct cio__list *it, *tmp;
     cio__list_foreach_safe(it, tmp, &io->waiters)
     {
@@ -291,6 +321,7 @@ static void io_worker_fini(struct cio__worker *w, void *state)
         struct cio__io *io = cio__container_of(node, struct cio__io, node);
         io_lock(io);
         io->worker = NULL;
+        io->fast = CIO__IO_NO_FAST;
         io_unlock(io);
     }
     pthread_mutex_unlock(&iw->lock);
@@ -373,6 +404,7 @@ int cio__io_register(struct cio_socket *sock)
         cio__list_init(&io->callbacks[d].node);
     io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
+    io->fast = io->level ? CIO__IO_NO_FAST : w;
     int rc = cio__reactor_add(cio__worker_poll(w), sock->fd, io, io->armed);
     if (rc < 0) {
         free(io);
@@ -448,9 +480,10 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
             break;
         }
         waiter.woken = 0;
-        cio__list_push_back(&io->waiters, &waiter.node);
+        owner_enqueue(io, &waiter);
         rc = cio__task_park(CIO_DEADLINE_NONE);
-        cio__list_remove(&waiter.node); /* a timeout, a cancellation or a spurious wake */
+        if (waiter.woken == 0)
+            owner_dequeue(io, &waiter); /* a timeout, a cancellation or a spurious wake */
         if (rc < 0)
             break;
         if (waiter.woken != 0 && !atomic_load_explicit(&io->closed, memory_order_acquire)) {
@@ -532,13 +565,13 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
         waiter.want = want;
         waiter.woken = 0;
         io->owner_refs++;
-        cio__list_push_back(&io->waiters, &waiter.node);
+        owner_enqueue(io, &waiter);
         int rc = cio__task_park_self(t);
-        /* on_event() unlinks the waiter it wakes; a timeout, a cancellation, a spurious wake
-         * or a close leave it to us (the close's sweep unlinks it too: removing twice is
-         * harmless). */
+        /* on_event() dequeues the waiter it wakes; a timeout, a cancellation, a spurious
+         * wake or a close leave it to us (the close's sweep dequeues it too: dequeuing twice
+         * is harmless). @waiter.node is set only if the waiter was queued on the list. */
         if (waiter.woken == 0)
-            cio__list_remove(&waiter.node);
+            owner_dequeue(io, &waiter);
         io->owner_refs--;
         if (rc == 0 && waiter.woken != 0 &&
             !atomic_load_explicit(&io->closed, memory_order_acquire)) {

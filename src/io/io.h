@@ -53,7 +53,7 @@ struct cio__io_waiter {
  * block, with the reactor of the calling task's worker: its owner. Who touches what:
  *
  *   readiness   set by the owner's reactor only; cleared by anyone (tick rule, io.c)
- *   waiters     the owner's tasks that wait: owner thread only, no lock
+ *   first, waiters  the owner's tasks that wait: owner thread only, no lock
  *   foreign     tasks of other workers that wait, and armed poll_* callbacks: under lock
  *   everything else after registration: under lock
  *
@@ -64,12 +64,18 @@ struct cio__io_waiter {
 struct cio__io {
     struct cio__reactor_source source; /* first: the reactor's token points here */
     struct cio__worker *worker;        /* the owner; NULL once the runtime is gone (orphan) */
-    struct cio__list node;             /* on the worker's io_worker list (io.c) */
-    struct cio__deferred sweep;        /* owner-thread work asked for by another thread */
+    /* The owner when its tasks may take the inline fast paths (an edge-triggered backend),
+     * else CIO__IO_NO_FAST, which is no worker: cio__io_fast()'s one comparison with the
+     * calling thread's worker (NULL off the runtime) says both. Set before publication. */
+    const struct cio__worker *fast;
+    struct cio__list node;      /* on the worker's io_worker list (io.c) */
+    struct cio__deferred sweep; /* owner-thread work asked for by another thread */
     int fd;
     atomic_uint readiness;
     atomic_bool closed; /* the socket let go: no operation touches the descriptor again */
-    /* owner thread only */
+    /* owner thread only: the waiting tasks, the first one in @first (the common case, one
+     * task per socket, touches no list), the others on @waiters in arrival order */
+    struct cio__io_waiter *first;
     struct cio__list waiters;
     unsigned owner_refs; /* owner tasks inside a wait */
     /* under lock */
@@ -87,6 +93,10 @@ struct cio__io {
     bool level;
     unsigned armed; /* 0: not registered with the backend right now */
 };
+
+/* Never a worker (see struct cio__io's @fast). */
+extern const char cio__io_no_fast;
+#define CIO__IO_NO_FAST ((const struct cio__worker *)(const void *)&cio__io_no_fast)
 
 /* A socket's registration, or NULL. Tasks on two workers may register one socket at the same
  * moment (a reader and a writer), so the pointer is read and published atomically. */
@@ -137,8 +147,7 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
                                  void *ctx, size_t short_len)
 {
     cio_task *t = cio__task_self();
-    if (t == NULL || sock == NULL || t->budget <= 1 ||
-        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
+    if (t == NULL || sock == NULL || t->budget <= 1) /* budget 0: cancelled */
         return cio__io_do_slow(sock, interest, op, ctx, short_len);
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL)
@@ -169,13 +178,11 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
  */
 static inline struct cio__io *cio__io_fast(struct cio_socket *sock, unsigned want)
 {
-    struct cio__worker *w = cio__worker_current();
-    cio_task *t = w != NULL ? w->current : NULL;
-    if (t == NULL || t->budget <= 1 ||
-        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED))
-        return NULL;
     struct cio__io *io = cio__io_of(sock);
-    if (io == NULL || io->worker != w || io->level ||
+    struct cio__worker *w = cio__worker_current();
+    cio_task *t;
+    if (io == NULL || io->fast != w || (t = w->current) == NULL ||
+        t->budget <= 1 || /* budget 0: cancelled */
         !(atomic_load_explicit(&io->readiness, memory_order_acquire) & want))
         return NULL;
     t->budget--;
@@ -229,8 +236,7 @@ static inline int cio__io_ready(struct cio_socket *sock, unsigned interest)
 {
     cio_task *t = cio__task_self();
     struct cio__io *io;
-    if (t == NULL || sock == NULL || t->budget <= 1 ||
-        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
+    if (t == NULL || sock == NULL || t->budget <= 1 || /* budget 0: cancelled */
         interest == 0 || (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)) ||
         (io = cio__io_of(sock)) == NULL)
         return cio__io_ready_slow(sock, interest);

@@ -36,7 +36,18 @@ int cio__reactor_del(cio_poll *poll, int fd)
     return fd < 0 ? -EBADF : poll->ops->del(poll->sys, fd);
 }
 
-int cio__reactor_wait(cio_poll *poll, cio__reactor_event *out, int capacity, int64_t timeout_ns)
+int cio__reactor_run(cio_poll *poll, cio__reactor_event *buf, int capacity, int64_t timeout_ns)
 {
-    return poll->ops->wait(poll->sys, out, capacity, timeout_ns < 0 ? -1 : timeout_ns);
+    if (timeout_ns < 0)
+        timeout_ns = -1;
+    if (poll->ops->deliver != NULL)
+        return poll->ops->deliver(poll->sys, buf, capacity, timeout_ns);
+    int n = poll->ops->wait(poll->sys, buf, capacity, timeout_ns);
+    for (int i = 0; i < n; i++) {
+        if (buf[i].data == CIO__REACTOR_WAKE)
+            continue;
+        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)buf[i].data;
+        src->on_event(src, buf[i].flags);
+    }
+    return n;
 }

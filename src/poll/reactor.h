@@ -36,8 +36,10 @@ int cio__reactor_add(cio_poll *poll, int fd, void *source, unsigned interest);
 int cio__reactor_mod(cio_poll *poll, int fd, void *source, unsigned interest);
 int cio__reactor_del(cio_poll *poll, int fd);
 
-/* Wait up to @timeout_ns (< 0: forever, 0: no wait) for events into @out (room for @capacity).
- * Return: the count, or -errno (-EINTR when a signal handler ran). */
-int cio__reactor_wait(cio_poll *poll, cio__reactor_event *out, int capacity, int64_t timeout_ns);
+/* Wait up to @timeout_ns (< 0: forever, 0: no wait) for events, using @buf (room for
+ * @capacity) as the batch, and hand each one to its source's on_event() — a wake's excepted —
+ * in the order reported, in one pass where the backend can. Return: the count of events (a
+ * wake included), or -errno (-EINTR when a signal handler ran). */
+int cio__reactor_run(cio_poll *poll, cio__reactor_event *buf, int capacity, int64_t timeout_ns);
 
 #endif /* CIO_POLL_REACTOR_H */

@@ -287,7 +287,9 @@ static inline void run_begin(struct cio__worker *w, cio_task *t)
     t->running = true;
     if (!cio__list_linked(&t->all_node))
         first_run(w, t);
-    t->budget = w->budget;
+    t->budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+                    ? 0
+                    : w->budget;
     w->current = t;
 }
 
@@ -394,8 +396,7 @@ void cio__task_yield(void)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    t->budget = t->worker->rt->budget;
-    switch_to_worker(t, SWITCH_YIELD);
+    switch_to_worker(t, SWITCH_YIELD); /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)
@@ -415,21 +416,6 @@ int cio_yield(void)
 
 /* ---- the worker loop ---- */
 
-/* Hand each event of the batch to its source (see poll/reactor.h for why every one is
- * live). */
-static void dispatch(struct cio__worker *w, int n)
-{
-    w->dispatching = true;
-    for (int i = 0; i < n; i++) {
-        const cio__reactor_event *ev = &w->events[i];
-        if (ev->data == CIO__REACTOR_WAKE)
-            continue; /* the remote queue is drained by the loop */
-        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev->data;
-        src->on_event(src, ev->flags);
-    }
-    w->dispatching = false;
-}
-
 /* Poll the reactor; block (until the next timer) only when @block and nothing is queued. */
 static void reactor_turn(struct cio__worker *w, bool block)
 {
@@ -441,12 +427,15 @@ static void reactor_turn(struct cio__worker *w, bool block)
             atomic_load(&w->stop))
             timeout = 0;
     }
-    int n = cio__reactor_wait(w->poll, w->events, EVENTS_CAPACITY, timeout);
+    /* Each event goes to its source as the batch is read (see poll/reactor.h for why every
+     * one is live); a wake's only ended the wait: the loop drains the remote queue. Sources
+     * freed meanwhile wait for the loop's top (w->dispatching). */
+    w->dispatching = true;
+    (void)cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
+    w->dispatching = false;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block)
         atomic_store(&w->sleeping, false);
-    if (n > 0)
-        dispatch(w, n);
     cio__timer_wheel_advance(&w->wheel, cio_now());
 }
 

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "cio/rt.h"
+#include "poll/reactor.h"
 #include "rt/coro.h"
 #include "rt/timer.h"
 #include "util/assert.h"
@@ -47,12 +48,6 @@ enum {
 };
 
 struct cio__worker;
-
-/* A registration's event callback (the io layer's per-socket state starts with this). The
- * reactor passes the token of a registration as a pointer to it. */
-struct cio__reactor_source {
-    void (*on_event)(struct cio__reactor_source *source, uint32_t flags);
-};
 
 /* Something that can be woken: a task, or a thread outside the runtime blocked on a
  * condition variable. Waiter lists of the sync primitives hold these. */
@@ -102,7 +97,12 @@ struct cio_task {
     struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
     bool timed_out;          /* the park timer fired */
     bool was_cancelled;      /* CANCELLED was set before DONE */
-    unsigned budget;         /* I/O operations left before a forced yield */
+    /* I/O operations left before a forced yield; 0 while the task runs cancelled, so the io
+     * fast paths' one test (budget > 1) also sends a cancelled task to the slow path, which
+     * says -ECANCELED. Set from the state when the task starts running and by a cancel from
+     * the task itself; a cancel from another thread while the task runs is seen at its next
+     * suspension or slow path, within one budget (tokio's abort: at the next yield). */
+    unsigned budget;
     /* join: who waits for DONE, under join_lock */
     atomic_flag join_lock;
     struct cio__parker *joiner;
@@ -130,7 +130,7 @@ struct cio__worker {
     cio_poll *poll;
     struct cio__sys_event *events; /* the reactor's batch (poll/reactor.h) */
     int nevents;
-    bool dispatching; /* inside dispatch(): frees of sources wait for the loop's top */
+    bool dispatching; /* in reactor_turn(): frees of sources wait for the loop's top */
     cio_waker *waker;
     struct cio__timer_wheel wheel;
     struct cio__list runq;
@@ -244,8 +244,10 @@ static inline int cio__task_budget(void)
     cio_task *t = cio__task_self();
     if (t == NULL)
         return 0;
-    if (--t->budget == 0)
-        cio__task_budget_exhausted(t);
+    if (t->budget <= 1)
+        cio__task_budget_exhausted(t); /* or cancelled (budget 0): yield either way */
+    else
+        t->budget--;
     return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                ? -ECANCELED
                : 0;

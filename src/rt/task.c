@@ -179,6 +179,8 @@ int cio_task_cancel(cio_task *task)
     if (task == NULL)
         return -EINVAL;
     unsigned s = atomic_fetch_or(&task->state, CIO__TASK_CANCELLED);
+    if (task == cio__task_self())
+        task->budget = 0; /* its fast paths take the slow path, which sees the cancel */
     if (!(s & CIO__TASK_DONE))
         cio__task_wake(task);
     return 0;

@@ -187,6 +187,25 @@ static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capaci
     return n;
 }
 
+/* sys_wait() and the caller's loop over its result in one pass: no converted copy. */
+static int sys_deliver(struct cio__sys *sys, struct cio__sys_event *buf, int capacity,
+                       int64_t timeout_ns)
+{
+    struct epoll_event *evs = (struct epoll_event *)(void *)buf;
+    int n = epoll_wait_ns(sys->epfd, evs, capacity, timeout_ns);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        struct epoll_event ev;
+        memcpy(&ev, &evs[i], sizeof(ev)); /* packed on x86-64 */
+        if (ev.data.u64 == CIO__SYS_WAKE_DATA)
+            continue;
+        struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev.data.u64;
+        src->on_event(src, from_epoll(ev.events));
+    }
+    return n;
+}
+
 static void sys_wake(struct cio__sys *sys)
 {
     uint64_t one = 1;
@@ -219,6 +238,7 @@ const struct cio__sys_ops cio__sys_epoll = {
     .mod = sys_mod,
     .del = sys_del,
     .wait = sys_wait,
+    .deliver = sys_deliver,
     .wake = sys_wake,
     .fd = sys_fd,
 };

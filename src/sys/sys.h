@@ -37,6 +37,12 @@ struct cio__sys_event {
 
 struct cio__sys;
 
+/* What the runtime's registrations point their data word at (poll/reactor.h): deliver()
+ * calls on_event() for each of their events. */
+struct cio__reactor_source {
+    void (*on_event)(struct cio__reactor_source *source, uint32_t flags);
+};
+
 struct cio__sys_ops {
     const char *name;
     cio_backend backend;
@@ -48,6 +54,12 @@ struct cio__sys_ops {
     int (*del)(struct cio__sys *sys, int fd);
     /* Wait up to timeout_ns (< 0: forever, 0: no wait); returns the count or -errno. */
     int (*wait)(struct cio__sys *sys, struct cio__sys_event *out, int capacity, int64_t timeout_ns);
+    /* wait() into @buf, then hand each event but a wake's to the cio__reactor_source its data
+     * word points to, converting and delivering in one pass (the runtime's reactor, where
+     * every registration is a source). Returns the count (a wake included) or -errno. NULL:
+     * the caller delivers what wait() returns. */
+    int (*deliver)(struct cio__sys *sys, struct cio__sys_event *buf, int capacity,
+                   int64_t timeout_ns);
     /* Make the current or next wait() report CIO__SYS_WAKE_DATA. Async-signal-safe. */
     void (*wake)(struct cio__sys *sys);
     /* The backend's own descriptor, or -ENOTSUP. */
