@@ -76,7 +76,8 @@ typedef struct cio_tcp_keepalive_params {
  * @ret_listener: receives the listener (written only on success).
  * @addr: an IPv4 or IPv6 address; port 0 lets the kernel pick (read it back with
  *        cio_socket_local_addr()).
- * @backlog: the listen backlog; 0 or less means CIO_LISTEN_BACKLOG_DEFAULT (1024).
+ * @backlog: the listen backlog (see cio/net.h); negative means CIO_LISTEN_BACKLOG_DEFAULT
+ *           (1024); 0 is a backlog of 0.
  *
  * Sets SO_REUSEADDR (so a restarted server can bind while old connections sit in
  * TIME_WAIT; two listeners on one port still conflict). An IPv6 wildcard address is
@@ -203,7 +204,7 @@ CIO_EXPORT int cio_tcp_socket_try_connect(cio_tcp_socket *socket, const cio_addr
  * cio_tcp_socket_listen() - start listening; binds to the wildcard address and a kernel
  * port if not bound.
  * @socket: consumed on success (as for try_connect), still the caller's on failure.
- * @backlog: 0 or less for CIO_LISTEN_BACKLOG_DEFAULT.
+ * @backlog: as for cio_tcp_listener_new() (negative: CIO_LISTEN_BACKLOG_DEFAULT).
  * @ret_listener: receives the listener.
  *
  * Return: 0; -EADDRINUSE; -EINVAL; -ENOMEM.

@@ -228,7 +228,7 @@ static void test_builder_options_v6(void)
     CHECK_RC(cio_addr_parse(&any, "[::]:0"));
     CHECK_RC(cio_socket_bind(s, &any));
     cio_tcp_listener *listener;
-    CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
+    CHECK_RC(cio_tcp_socket_listen(s, CIO_LISTEN_BACKLOG_DEFAULT, &listener));
     CHECK_RC(cio_socket_local_addr(listener, &bound));
     CHECK_RC(cio_addr_ipv4(&v4, CIO_IPV4_LOOPBACK, (uint16_t)cio_addr_port(&bound)));
     cio_tcp_stream *client, *server;
@@ -247,7 +247,7 @@ static void test_builder_options_v6(void)
     CHECK_RC(cio_tcp_socket_new_v6(&s));
     CHECK_RC(cio_socket_set_v6only(s, true));
     CHECK_RC(cio_socket_bind(s, &any));
-    CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
+    CHECK_RC(cio_tcp_socket_listen(s, CIO_LISTEN_BACKLOG_DEFAULT, &listener));
     CHECK_RC(cio_socket_local_addr(listener, &bound));
     CHECK_RC(cio_addr_set_port(&v4, (uint16_t)cio_addr_port(&bound)));
     int rc = cio_tcp_stream_try_connect(&client, &v4);
@@ -278,8 +278,8 @@ static void test_reuseport_shares_a_port(void)
     CHECK_RC(cio_socket_set_reuseport(b, true));
     CHECK_RC(cio_socket_bind(b, &addr)); /* same address and port */
     cio_tcp_listener *la, *lb;
-    CHECK_RC(cio_tcp_socket_listen(a, 0, &la));
-    CHECK_RC(cio_tcp_socket_listen(b, 0, &lb));
+    CHECK_RC(cio_tcp_socket_listen(a, CIO_LISTEN_BACKLOG_DEFAULT, &la));
+    CHECK_RC(cio_tcp_socket_listen(b, CIO_LISTEN_BACKLOG_DEFAULT, &lb));
     /* Connections land on one or the other; 16 of them are all accepted by someone. */
     cio_tcp_stream *clients[16], *servers[16];
     int on_a = 0, on_b = 0;
@@ -455,7 +455,7 @@ static void test_listener_ttl_and_inheritance(void)
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
     CHECK_RC(cio_socket_bind(s, &addr));
     cio_tcp_listener *listener;
-    CHECK_RC(cio_tcp_socket_listen(s, 0, &listener));
+    CHECK_RC(cio_tcp_socket_listen(s, CIO_LISTEN_BACKLOG_DEFAULT, &listener));
     CHECK_RC(cio_socket_set_ttl(listener, 99));
     int ttl;
     CHECK_RC(cio_socket_ttl(listener, &ttl));
@@ -489,7 +489,7 @@ static void test_fastopen_connection(void)
     CHECK_RC(cio_socket_bind(ls, &addr));
     CHECK_RC(cio_socket_local_addr(ls, &addr));
     cio_tcp_listener *listener;
-    CHECK_RC(cio_tcp_socket_listen(ls, 0, &listener));
+    CHECK_RC(cio_tcp_socket_listen(ls, CIO_LISTEN_BACKLOG_DEFAULT, &listener));
 
     /* Twice: the first connection may fetch a cookie that the second uses. Either way the
      * bytes must arrive, whether the SYN carried them or not. */
