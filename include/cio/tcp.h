@@ -294,7 +294,9 @@ CIO_EXPORT int cio_tcp_fastopen_connect(cio_socket *tcp, bool *ret_on);
 /*
  * TCP_FASTOPEN (server builder, before listen): the number of pending fast-open requests the
  * listener queues (0 turns it off). Accepting data in the SYN also needs the server bit of
- * net.ipv4.tcp_fastopen (value 2 or 3).
+ * net.ipv4.tcp_fastopen (value 2 or 3; Linux's default, 1, is the client bit only). Whether a
+ * connection's SYN did carry data shows on both ends as TCPI_OPT_SYN_DATA in the tcpi_options
+ * of getsockopt(TCP_INFO).
  */
 CIO_EXPORT int cio_tcp_set_fastopen(cio_socket *tcp, int queue_len);
 CIO_EXPORT int cio_tcp_fastopen(cio_socket *tcp, int *ret_queue_len);
