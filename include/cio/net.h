@@ -45,7 +45,7 @@ extern "C" {
 
 /* Directions for cio_X_shutdown(). BOTH is READ | WRITE. */
 typedef enum cio_shutdown {
-    CIO_SHUTDOWN_READ = 1,  /* further reads return 0; the peer is not told */
+    CIO_SHUTDOWN_READ = 1,  /* stop reading: per kind, see cio_socket_shutdown() */
     CIO_SHUTDOWN_WRITE = 2, /* send FIN after queued data: the peer reads end of stream */
     CIO_SHUTDOWN_BOTH = 3,
 } cio_shutdown;

@@ -425,10 +425,14 @@ static void test_half_close_both_ways(void)
     cio_socket_close(server);
     cio_socket_close(listener);
 
-    /* Shutting down reading: reads return 0 here, and the peer's writes fail with -EPIPE. */
+    /* Shutting down reading: what was queued is still read, then reads return 0, and the
+     * peer's writes fail with -EPIPE. */
     cio_unix_stream *a, *b;
     unix_pair(&a, &b);
+    unix_write_all(b, "queued", 6);
     CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_READ));
+    CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 6);
+    CHECK(memcmp(buf, "queued", 6) == 0);
     CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 0);
     CHECK_ERR(cio_stream_try_write(b, "x", 1), -EPIPE);
     unix_write_all(a, "still", 5); /* this side can still write */
