@@ -1,6 +1,6 @@
 /*
  * test_tcp_connect.c: connecting and binding by host name on one runtime worker — numeric
- * v4/v6 text and "localhost", Happy Eyeballs v2 over explicit address lists (a refused
+ * v4/v6 text and "localhost", Happy Eyeballs racing over explicit address lists (a refused
  * family, an address that never answers made from a loopback listener whose backlog is
  * full, interleaving by family, the sequential mode), the most useful error when every
  * attempt fails, the task's deadline and cancellation with nothing left open, malformed
