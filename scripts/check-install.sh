@@ -68,4 +68,24 @@ if [[ -n "$bad" ]]; then
     echo "check-install: unexpected exported symbols: $bad" >&2
     exit 1
 fi
-echo "check-install: find_package and pkg-config builds work"
+# The man pages: every generated page installed under share/man, found by name.
+if [[ -f $build/man/.stamp ]]; then
+    for sec in 3 7; do
+        built=$(find "$build/man/man$sec" -name "*.$sec" | wc -l)
+        installed=$(find "$prefix/share/man/man$sec" -name "*.$sec" 2>/dev/null | wc -l)
+        if [[ $built -eq 0 || $installed -ne $built ]]; then
+            echo "check-install: $installed of $built section-$sec pages installed" >&2
+            exit 1
+        fi
+    done
+    for tool in "$prefix"/bin/cio-*; do
+        [[ -e $tool ]] || continue
+        page=$prefix/share/man/man1/$(basename "$tool").1
+        [[ -f $page ]] || { echo "check-install: no $page" >&2; exit 1; }
+    done
+    if command -v man >/dev/null && ! man -M "$prefix/share/man" -w cio_poll_new cio >/dev/null; then
+        echo "check-install: man -M $prefix/share/man does not find cio_poll_new(3), cio(7)" >&2
+        exit 1
+    fi
+fi
+echo "check-install: find_package and pkg-config builds work, man pages installed"
