@@ -97,7 +97,14 @@ def code_spans(s, prose):
             out.append("\\fB\\%" + esc_code(part[1:-1]) + "\\fR")
         else:
             out.append(prose(part))
-    return "".join(out)
+    return word_starts("".join(out))
+
+
+def word_starts(s):
+    """roff's \\% prevents hyphenation only at the start of a word (inside one it is a
+    hyphenation point): move it there, "(\\%\\fBcio_x\\fR)" to "\\%(\\fBcio_x\\fR)"."""
+    return re.sub(r"\S+", lambda m: "\\%" + m.group(0).replace("\\%", "")
+                  if "\\%" in m.group(0) else m.group(0), s)
 
 
 def page_refs(s):
@@ -662,6 +669,7 @@ class Site:
             text = open(h.path, encoding="utf-8").read()
             self.public_macros.update(re.findall(r"^#define (cio_\w+)\(", text, re.M))
         self.tools = []  # [(name, summary)] of the section-1 pages, set by main()
+        self.concepts7 = []  # the section-7 pages written in docs/man/ but cio(7), by main()
 
     def check_group(self, g):
         """Warn about a doc block that does not follow the convention of cio's headers:
@@ -812,28 +820,21 @@ class Site:
             pnames = param_names(dict(g.protos)[name])
             accepts = []
             for pos, conv in self.macros[name]:
-                types = self.conv.get(conv, [])
+                types = ["\\%%\\fB%s\\ *\\fR" % t for t in self.conv.get(conv, [])]
                 if pos < len(pnames) and types:
-                    listed = ", ".join("\\fB%s *\\fR" % t for t in types[:-1])
+                    listed = types[-1]
                     if len(types) > 1:
-                        listed += " or \\fB%s *\\fR" % types[-1]
-                    else:
-                        listed = "\\fB%s *\\fR" % types[0]
-                    accepts.append("\\fI%s\\fR may be a %s" % (pnames[pos], listed))
+                        listed = ", ".join(types[:-1]) + " or " + listed
+                    accepts.append("\\fI\\%%%s\\fR may be a %s" % (pnames[pos], listed))
             out += [
                 ".SS Handle conversion",
                 ".PP",
-                "\\fB%s\\fR() is also a function-like macro of the same name that converts its"
-                % name,
-                "handle argument at no cost, checked by the compiler (cio/socket.h:",
-                "\\(lqevery core function is also a macro of the same name that converts its",
-                "handle argument\\(rq):",
-                "; ".join(accepts) + "; anything else is refused at compile time.",
-                "The function itself stays reachable as \\fB(%s)\\fR(...), e.g. to pass NULL"
-                % name,
-                "or take its address.",
-                "Define \\fBCIO_NO_GENERIC\\fR before including a cio header to turn the macros",
-                "off (C++ gets overloaded inline conversions instead).",
+                "\\%%\\fB%s\\fR() is also a macro of the same name that converts its handle" % name,
+                "argument at no cost, checked by the compiler:",
+                "; ".join(accepts) + "; anything else does not compile.",
+                "\\%%\\fB(%s)\\fR(...) calls the function itself, to pass NULL or take its" % name,
+                "address; \\fBCIO_NO_GENERIC\\fR turns the macros off (see %s)."
+                % ref("cio-socket(7)"),
             ]
         return out
 
@@ -859,6 +860,9 @@ class Site:
             c = "cio-%s" % m
             if "cio/%s.h" % m in self.concepts and c not in concepts:
                 concepts.append(c)
+        # a call that can be cancelled or time out: the page that says what that leaves behind
+        if re.search(r"-ECANCELED|-ETIMEDOUT|[Cc]ancel safe", text):
+            concepts += [c for c in self.concepts7 if c == "cio-cancellation"]
         pages += ["%s(7)" % c for c in concepts] + ["cio(7)"]
         return [", ".join(ref(p) for p in pages)]
 
@@ -894,7 +898,8 @@ class Site:
                     tags = [ref("%s(3)" % n) for n in g.names]  # one per line (.TQ)
                     out += [".TP", tags[0]] + [x for t in tags[1:] for x in (".TQ", t)]
                     out.append(line_safe(summ))
-        refs = ["cio(7)"] + ["cio-%s(7)" % o.stem for o in self.headers if o is not h]
+        refs = ["cio(7)"] + ["%s(7)" % c for c in self.concepts7]
+        refs += ["cio-%s(7)" % o.stem for o in self.headers if o is not h]
         out += [".SH SEE ALSO", ", ".join(ref(r) for r in refs)]
         return name, out
 
@@ -1222,14 +1227,15 @@ def main():
         version = re.search(r"project\(cio VERSION ([\d.]+)", cm).group(1)
     site = Site(a.src, version)
 
+    md = markdown_pages(a.src, site)
+    site.tools = sorted((name, name_summary(text)) for _, name, sec, text in md if sec == "1")
+    site.concepts7 = sorted(name for _, name, sec, _ in md if sec == "7" and name != "cio")
     pages = {}  # (section, name) -> lines
     for name in site.exports:
         pages[("3", name)] = site.page3(name)
     for h in site.headers:
         name, lines = site.page7_header(h)
         pages[("7", name)] = lines
-    md = markdown_pages(a.src, site)
-    site.tools = sorted((name, name_summary(text)) for _, name, sec, text in md if sec == "1")
     for where, name, sec, text in md:
         for f in re.findall(r"\b(cio_\w+)\(\)", text):
             if f not in site.exports and f not in site.public_macros:
