@@ -474,7 +474,7 @@ def parse_header(path):
 HEAD = re.compile(r"^((?:cio_\w+|_\w+)\(\)(?:\s*/\s*(?:cio_\w+|_\w+)\(\))*)\s+-\s+(.*)$")
 
 
-def parse_doc(lines, names):
+def parse_doc(lines):
     """Split a doc comment into summary, params [(names, text)], body paragraphs, return."""
     paras = split_paras(lines)
     # "Return:" at the start of a line or after a sentence, to the end of its paragraph
@@ -709,7 +709,7 @@ class Site:
             if n not in named and not any(n == s.replace("_set_", "_", 1) for s in named):
                 self.warnings.append("%s: %s() shares the doc block of %s() without being named "
                                      "in its first line" % (where, n, first))
-        if not parse_doc(g.comment, g.names)[0].strip():
+        if not parse_doc(g.comment)[0].strip():
             self.warnings.append("%s: the doc block of %s() has no summary" % (where, first))
         known = self.params_of(g)
         for line in g.comment:
@@ -742,7 +742,7 @@ class Site:
     def summary_of(self, g):
         if g.comment is None:
             return ""
-        return parse_doc(g.comment, g.names)[0]
+        return parse_doc(g.comment)[0]
 
     # ---- section 3 ----
     def page3(self, name):
@@ -753,7 +753,7 @@ class Site:
         text = re.sub(r"\bthe\s+top\s+of\s+this\s+header\b(\n *)?", "cio-%s(7)" % h.stem,
                       "\n".join(g.comment))
         comment = re.sub(r"\bthis\s+header\b(\n *)?", h.include, text).split("\n")
-        summary, params, body, ret = parse_doc(comment, g.names)
+        summary, params, body, ret = parse_doc(comment)
         if not summary and body:
             summary = " ".join(x.strip() for x in body[0])
             body = body[1:]
