@@ -158,5 +158,23 @@ fi
 # Only cio_ names are exported from the shared library.
 bad=$(nm -D --defined-only "$prefix/lib/libcio.so" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^cio_' | grep -v '^CIO_' || true)
 [[ -z "$bad" ]] || fail "unexpected exported symbols: $bad"
+# The man pages: every generated page installed under share/man, found by name; a tool's
+# page goes with it (the tools component).
+if [[ -f $build/man/.stamp ]]; then
+    for sec in 3 7; do
+        built=$(find "$build/man/man$sec" -name "*.$sec" | wc -l)
+        installed=$(find "$tmp/all/share/man/man$sec" -name "*.$sec" 2>/dev/null | wc -l)
+        [[ $built -ne 0 && $installed -eq $built ]] ||
+            fail "$installed of $built section-$sec pages installed"
+    done
+    for tool in "$tmp"/tools/bin/cio-*; do
+        [[ -e $tool ]] || continue
+        page=$tmp/tools/share/man/man1/$(basename "$tool").1
+        [[ -f $page ]] || fail "no $page"
+    done
+    if command -v man >/dev/null && ! man -M "$tmp/all/share/man" -w cio_poll_new cio >/dev/null; then
+        fail "man -M $tmp/all/share/man does not find cio_poll_new(3), cio(7)"
+    fi
+fi
 echo "check-install: README recipes (library only; pkg-config shared with rpath and static)," \
-    "find_package and add_subdirectory work"
+    "find_package and add_subdirectory work, man pages installed"

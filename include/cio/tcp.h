@@ -228,75 +228,81 @@ CIO_EXPORT int cio_tcp_socket_from_fd(cio_tcp_socket **ret_socket, int fd);
  * a listener or a builder are inherited by the connections it accepts or makes.
  */
 
-/* TCP_NODELAY: send small segments at once instead of coalescing them (Nagle off). */
+/**
+ * cio_tcp_set_nodelay() - TCP_NODELAY: send small segments at once instead of coalescing them
+ * (Nagle off).
+ */
 CIO_EXPORT int cio_tcp_set_nodelay(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_nodelay(cio_socket *tcp, bool *ret_on);
 
-/* TCP_CORK: hold partial segments until uncorked (or 200 ms pass); pairs with sendfile. */
+/**
+ * cio_tcp_set_cork() - TCP_CORK: hold partial segments until uncorked (or 200 ms pass); pairs
+ * with sendfile.
+ */
 CIO_EXPORT int cio_tcp_set_cork(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_cork(cio_socket *tcp, bool *ret_on);
 
-/*
- * TCP_QUICKACK: acknowledge at once rather than delaying ACKs. Linux clears it by itself
- * as the connection's traffic pattern changes, so the getter reports the current mode, not
- * what was last set.
+/**
+ * cio_tcp_set_quickack() - TCP_QUICKACK: acknowledge at once rather than delaying ACKs. Linux
+ * clears it by itself as the connection's traffic pattern changes, so the getter reports the
+ * current mode, not what was last set.
  */
 CIO_EXPORT int cio_tcp_set_quickack(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_quickack(cio_socket *tcp, bool *ret_on);
 
-/*
- * SO_KEEPALIVE, with its timing when @params is not NULL (fields of 0 are left as they
- * are). The getter reads all four values; @ret_params may be NULL.
+/**
+ * cio_tcp_set_keepalive() - SO_KEEPALIVE, with its timing when @params is not NULL (fields of 0
+ * are left as they are). The getter reads all four values; @ret_params may be NULL.
  */
 CIO_EXPORT int cio_tcp_set_keepalive(cio_socket *tcp, bool on,
                                      const cio_tcp_keepalive_params *params);
 CIO_EXPORT int cio_tcp_keepalive(cio_socket *tcp, bool *ret_on,
                                  cio_tcp_keepalive_params *ret_params);
 
-/*
- * TCP_USER_TIMEOUT in milliseconds: how long sent data may stay unacknowledged before the
- * connection is dropped with -ETIMEDOUT (also bounds keepalive). 0 means the system default.
- * At most INT_MAX.
+/**
+ * cio_tcp_set_user_timeout() - TCP_USER_TIMEOUT in milliseconds: how long sent data may stay
+ * unacknowledged before the connection is dropped with -ETIMEDOUT (also bounds keepalive). 0
+ * means the system default. At most INT_MAX.
  */
 CIO_EXPORT int cio_tcp_set_user_timeout(cio_socket *tcp, unsigned ms);
 CIO_EXPORT int cio_tcp_user_timeout(cio_socket *tcp, unsigned *ret_ms);
 
-/*
- * TCP_NOTSENT_LOWAT in bytes: report writable only while fewer than this many bytes are
- * queued but not yet sent — keeps the send queue short (less latency, less memory) for
- * streams that produce data on demand. 0 means the system default
+/**
+ * cio_tcp_set_notsent_lowat() - TCP_NOTSENT_LOWAT in bytes: report writable only while fewer
+ * than this many bytes are queued but not yet sent — keeps the send queue short (less latency,
+ * less memory) for streams that produce data on demand. 0 means the system default
  * (net.ipv4.tcp_notsent_lowat).
  */
 CIO_EXPORT int cio_tcp_set_notsent_lowat(cio_socket *tcp, unsigned bytes);
 CIO_EXPORT int cio_tcp_notsent_lowat(cio_socket *tcp, unsigned *ret_bytes);
 
-/*
- * TCP_CONGESTION: the congestion control algorithm by name ("cubic", "bbr", "reno"...; see
- * /proc/sys/net/ipv4/tcp_available_congestion_control). Setter: -ENOENT for an algorithm the
- * kernel does not have, -EPERM for one not in tcp_allowed_congestion_control without
- * CAP_NET_ADMIN, -EINVAL for a name of 16 bytes or more. Getter: -ENOSPC if @size is too
- * small for the name and its NUL.
+/**
+ * cio_tcp_set_congestion() - TCP_CONGESTION: the congestion control algorithm by name ("cubic",
+ * "bbr", "reno"...; see /proc/sys/net/ipv4/tcp_available_congestion_control). Setter: -ENOENT
+ * for an algorithm the kernel does not have, -EPERM for one not in
+ * tcp_allowed_congestion_control without CAP_NET_ADMIN, -EINVAL for a name of 16 bytes or more.
+ * Getter: -ENOSPC if @size is too small for the name and its NUL.
  */
 CIO_EXPORT int cio_tcp_set_congestion(cio_socket *tcp, const char *name);
 CIO_EXPORT int cio_tcp_congestion(cio_socket *tcp, char *buf, size_t size);
 
-/*
- * TCP_FASTOPEN_CONNECT (client builder, before connect; Linux 4.11+): when the client holds a
- * fast-open cookie for the server, connecting sends nothing and the first write goes out in
- * the SYN, saving a round trip. The stream is reported writable at once; write the first
- * data then (cio_tcp_stream_try_finish_connect() says -EAGAIN until that write sends the
- * SYN). A first write that could not carry data returns -EAGAIN: write again when writable.
- * Without a cookie the connect is an ordinary one that asks for a cookie.
+/**
+ * cio_tcp_set_fastopen_connect() - TCP_FASTOPEN_CONNECT (client builder, before connect; Linux
+ * 4.11+): when the client holds a fast-open cookie for the server, connecting sends nothing and
+ * the first write goes out in the SYN, saving a round trip. The stream is reported writable at
+ * once; write the first data then (cio_tcp_stream_try_finish_connect() says -EAGAIN until that
+ * write sends the SYN). A first write that could not carry data returns -EAGAIN: write again
+ * when writable. Without a cookie the connect is an ordinary one that asks for a cookie.
  */
 CIO_EXPORT int cio_tcp_set_fastopen_connect(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_fastopen_connect(cio_socket *tcp, bool *ret_on);
 
-/*
- * TCP_FASTOPEN (server builder, before listen): the number of pending fast-open requests the
- * listener queues (0 turns it off). Accepting data in the SYN also needs the server bit of
- * net.ipv4.tcp_fastopen (value 2 or 3; Linux's default, 1, is the client bit only). Whether a
- * connection's SYN did carry data shows on both ends as TCPI_OPT_SYN_DATA in the tcpi_options
- * of getsockopt(TCP_INFO).
+/**
+ * cio_tcp_set_fastopen() - TCP_FASTOPEN (server builder, before listen): the number of pending
+ * fast-open requests the listener queues (0 turns it off). Accepting data in the SYN also needs
+ * the server bit of net.ipv4.tcp_fastopen (value 2 or 3; Linux's default, 1, is the client bit
+ * only). Whether a connection's SYN did carry data shows on both ends as TCPI_OPT_SYN_DATA in
+ * the tcpi_options of getsockopt(TCP_INFO).
  */
 CIO_EXPORT int cio_tcp_set_fastopen(cio_socket *tcp, int queue_len);
 CIO_EXPORT int cio_tcp_fastopen(cio_socket *tcp, int *ret_queue_len);
