@@ -444,9 +444,10 @@ CIO_EXPORT void cio_join_set_free(cio_join_set *set);
  *
  * The function cannot be interrupted: if the task is cancelled or its deadline passes, this
  * returns -ECANCELED/-ETIMEDOUT at once and the function finishes on its own, its result
- * discarded (@arg must stay valid until then — e.g. owned by the function). If the runtime
- * shuts down before the function has started, it never runs: a function that owns @arg
- * leaks it then, so hand it an @arg whose release does not depend on the function.
+ * discarded (@arg must stay valid until then — e.g. owned by the function). A task already
+ * cancelled or past its deadline does not start it. If the runtime shuts down before the
+ * function has started, it never runs: a function that owns @arg leaks it then, so hand it
+ * an @arg whose release does not depend on the function.
  *
  * Return: 0; -ECANCELED; -ETIMEDOUT; -EPERM outside a task; -ENOMEM.
  */
