@@ -16,6 +16,7 @@
 #include "cio/tcp.h"
 #include "cio/udp.h"
 #include "cio/unix.h"
+#include "cio/resolve.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
 

@@ -267,6 +267,79 @@ CIO_EXPORT void cio_deadline_restore(cio_time saved);
  */
 CIO_EXPORT cio_time cio_deadline(void);
 
+/*
+ * Timeouts without a set/restore pair (GCC and Clang). A deadline scope shortens the calling
+ * task's deadline until the end of the enclosing block and puts the previous one back on
+ * every way out of it — falling off the end, return, break, continue, goto — through the
+ * compiler's cleanup attribute, so an early exit cannot leak a deadline into the rest of the
+ * task. Scopes compose with each other and with cio_deadline_set(): the earliest deadline in
+ * force wins (an inner scope cannot extend an outer one), and leaving a scope restores the
+ * outer one exactly. Outside a task they have no effect.
+ *
+ *     ssize_t n = CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read(s, buf, len));
+ *
+ *     {
+ *         CIO_TIMEOUT_SCOPE(5 * CIO_NSEC_PER_SEC);   // the whole exchange: 5 s at most
+ *         if ((rc = cio_stream_write_all(s, req, req_len, NULL)) < 0)
+ *             return rc;                              // the scope ends here too
+ *         rc = cio_stream_read_exact(s, reply, reply_len, NULL);
+ *     }
+ *
+ * CIO_TIMEOUT_SCOPE and CIO_DEADLINE_SCOPE are declarations (of a hidden variable): write
+ * them as a statement of a block, before or among its other statements. A suspending call
+ * inside returns -ETIMEDOUT when any deadline in force passes, with the cancel safety it
+ * documents (nothing consumed; write_all/read_exact report what moved); a call that need
+ * not wait is not cut short, so a timeout of 0 means "only what is ready now". To
+ * tell a scope's own timeout from an outer deadline, look after the scope has ended: the
+ * outer one passed if cio_now() >= cio_deadline(). A loop that retries on its per-call
+ * timeout must stop then, or every call fails at once:
+ *
+ *     while ((n = CIO_TIMEOUT(CIO_NSEC_PER_MSEC, cio_stream_read(s, buf, len))) == -ETIMEDOUT
+ *            && cio_now() < cio_deadline())
+ *         do_idle_work();
+ *
+ * Portable C without these extensions uses cio_deadline_set()/cio_deadline_restore(), which
+ * the scopes are built on.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+
+/* CIO_DEADLINE_SCOPE(when) - a scope whose deadline is the absolute monotonic time @when. */
+#define CIO_DEADLINE_SCOPE(when)                                                                   \
+    __attribute__((cleanup(cio__deadline_scope_end), unused)) const cio_time                       \
+    CIO__DEADLINE_SCOPE_VAR(__COUNTER__) = cio_deadline_set(when)
+
+/* CIO_TIMEOUT_SCOPE(duration) - a scope whose deadline is @duration from now (a negative or
+ * zero duration: already passed; one too long to represent: none). */
+#define CIO_TIMEOUT_SCOPE(duration) CIO_DEADLINE_SCOPE(cio__deadline_after(duration))
+
+/* CIO_TIMEOUT(duration, expr) - evaluate @expr (a suspending call) in its own timeout scope;
+ * the value is @expr's, of its type. */
+#define CIO_TIMEOUT(duration, expr)                                                                \
+    __extension__({                                                                                \
+        CIO_TIMEOUT_SCOPE(duration);                                                               \
+        (expr);                                                                                    \
+    })
+
+#define CIO__DEADLINE_SCOPE_VAR(n) CIO__DEADLINE_SCOPE_VAR_(n)
+#define CIO__DEADLINE_SCOPE_VAR_(n) cio__deadline_scope_saved_##n
+
+/* The end of a deadline scope (its cleanup). */
+static inline void cio__deadline_scope_end(const cio_time *saved)
+{
+    cio_deadline_restore(*saved);
+}
+
+#endif
+
+/* now + @duration, saturated: a deadline @duration from now (private: the scopes' helper). */
+static inline cio_time cio__deadline_after(cio_duration duration)
+{
+    cio_time now = cio_now();
+    if (duration > 0 && duration >= CIO_DEADLINE_NONE - now)
+        return CIO_DEADLINE_NONE;
+    return now + duration;
+}
+
 /* A periodic timer: ticks at start + k * period; missed ticks are skipped (not bunched). */
 typedef struct cio_interval {
     cio_time next;
@@ -371,9 +444,10 @@ CIO_EXPORT void cio_join_set_free(cio_join_set *set);
  *
  * The function cannot be interrupted: if the task is cancelled or its deadline passes, this
  * returns -ECANCELED/-ETIMEDOUT at once and the function finishes on its own, its result
- * discarded (@arg must stay valid until then — e.g. owned by the function). If the runtime
- * shuts down before the function has started, it never runs: a function that owns @arg
- * leaks it then, so hand it an @arg whose release does not depend on the function.
+ * discarded (@arg must stay valid until then — e.g. owned by the function). A task already
+ * cancelled or past its deadline does not start it. If the runtime shuts down before the
+ * function has started, it never runs: a function that owns @arg leaks it then, so hand it
+ * an @arg whose release does not depend on the function.
  *
  * Return: 0; -ECANCELED; -ETIMEDOUT; -EPERM outside a task; -ENOMEM.
  */

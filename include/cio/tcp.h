@@ -414,9 +414,10 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
  * services database. An IPv6 literal must be in brackets ("::1:80" is refused: it is itself
  * a valid address). The host must not be empty and may not hold spaces or control bytes.
  *
- * Resolution. A numeric address with a numeric port is converted directly: no resolver, no
- * thread. Anything else goes through getaddrinfo() (SOCK_STREAM, either family) on the
- * runtime's blocking pool, so the worker keeps running other tasks. AI_ADDRCONFIG is NOT
+ * Resolution is cio_resolve()'s (cio/resolve.h), for SOCK_STREAM and either family (a
+ * bracketed host: IPv6 only, never looked up). A numeric address with a numeric port is
+ * converted directly: no resolver, no thread. Anything else goes through getaddrinfo() on
+ * the runtime's blocking pool, so the worker keeps running other tasks. AI_ADDRCONFIG is NOT
  * used: glibc ignores loopback addresses when it decides which families are "configured",
  * so with it a host whose only IPv6 address is ::1 (containers, CI machines) would never see
  * "localhost" as ::1, and a host with no address but loopback would resolve nothing at all.
@@ -424,7 +425,7 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
  * once (-ENETUNREACH, -EADDRNOTAVAIL, -EAFNOSUPPORT) and the next one starts immediately.
  * The resolver's order (RFC 6724, /etc/gai.conf) is kept; duplicates are dropped. A lookup
  * cannot be interrupted: when the task is cancelled or its deadline passes during one, the
- * call returns at once and the lookup finishes on the pool, its result discarded.
+ * call returns at once and the lookup finishes on the pool, where its result is freed.
  * One getaddrinfo() asks for both families (glibc sends the AAAA and A queries together and
  * returns when both have answered or timed out), and connecting starts when it returns. RFC
  * 8305's section 3 is not done: no separate AAAA and A queries, no attempt starting on the

@@ -557,9 +557,7 @@ void hang_open(struct hang *h, const char *text)
     h->l = tcp_listen_at(text, &h->addr, 1);
     for (int i = 0; i < 8; i++) {
         cio_tcp_stream *c;
-        cio_time saved = cio_deadline_set(cio_now() + 200 * CIO_NSEC_PER_MSEC);
-        int rc = cio_tcp_stream_connect_addr(&c, &h->addr);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(200 * CIO_NSEC_PER_MSEC, cio_tcp_stream_connect_addr(&c, &h->addr));
         if (rc == -ETIMEDOUT)
             return; /* the queue is full: connects hang from now on */
         CHECK_RC(rc);
@@ -607,9 +605,9 @@ unsigned next_rand(unsigned *state)
     return (*state >> 16) & 0x7fff;
 }
 
-cio_time short_deadline(unsigned *rng)
+cio_duration short_timeout(unsigned *rng)
 {
-    return cio_deadline_set(cio_now() + (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC);
+    return (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC;
 }
 
 void pause_a_little(unsigned *rng)

@@ -315,8 +315,8 @@ void first_fails_close(struct first_fails *f);
 /* A small deterministic generator, so that a failing race replays: 0 to 0x7fff. */
 unsigned next_rand(unsigned *state);
 
-/* Set a deadline 0 to 2 ms away (cio_deadline_set); returns the one it replaced. */
-cio_time short_deadline(unsigned *rng);
+/* A timeout of 0 to 2 ms, for CIO_TIMEOUT (0: only what is ready now). */
+cio_duration short_timeout(unsigned *rng);
 
 /* Sleep a millisecond one time in four, else yield. */
 void pause_a_little(unsigned *rng);

@@ -288,9 +288,8 @@ static void *main_deadline_race(void *arg)
     int next = 0, timeouts = 0;
     while (next < 2000) {
         struct rd r = {.fd = sv[0], .want = 1};
-        cio_time saved = cio_deadline_set(cio_now() + (next % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_socket_async_io(afd, CIO_READABLE, do_read, &r);
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT((next % 3) * CIO_NSEC_PER_MSEC,
+                                cio_socket_async_io(afd, CIO_READABLE, do_read, &r));
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;

@@ -90,21 +90,22 @@ static void *main_readable_try_read(void *arg)
     CHECK_EQ(cio_stream_try_read(s->a, &c, 1), 1);
     cio_task *other;
     CHECK_RC(cio_spawn(&other, yielder_then_write, s));
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    for (;;) {
-        int r = cio_socket_readable(s->a);
-        CHECK(r > 0);
-        ssize_t n = cio_stream_try_read(s->a, &c, 1);
-        if (n == -EAGAIN) {
-            s->eagains++;
-            CHECK(s->eagains < 1000); /* a spinning loop, whatever the budget does */
-            continue;
+    {
+        CIO_TIMEOUT_SCOPE(5 * SEC);
+        for (;;) {
+            int r = cio_socket_readable(s->a);
+            CHECK(r > 0);
+            ssize_t n = cio_stream_try_read(s->a, &c, 1);
+            if (n == -EAGAIN) {
+                s->eagains++;
+                CHECK(s->eagains < 1000); /* a spinning loop, whatever the budget does */
+                continue;
+            }
+            CHECK_EQ(n, 1);
+            CHECK_EQ(c, 'y');
+            break;
         }
-        CHECK_EQ(n, 1);
-        CHECK_EQ(c, 'y');
-        break;
     }
-    cio_deadline_restore(saved);
     CHECK_RC(cio_task_join(other, NULL));
     CHECK_EQ(atomic_load(&s->other_runs), 100);
     /* One -EAGAIN clears the cache; the next readable() waits for the edge. */
@@ -152,19 +153,20 @@ static void *main_writable_try_write(void *arg)
     CHECK_EQ(n, -EAGAIN);
     cio_task *other;
     CHECK_RC(cio_spawn(&other, drainer, s));
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    for (;;) {
-        CHECK(cio_socket_writable(s->a) > 0);
-        n = cio_stream_try_write(s->a, chunk, 1);
-        if (n == -EAGAIN) {
-            s->eagains++;
-            CHECK(s->eagains < 1000);
-            continue;
+    {
+        CIO_TIMEOUT_SCOPE(5 * SEC);
+        for (;;) {
+            CHECK(cio_socket_writable(s->a) > 0);
+            n = cio_stream_try_write(s->a, chunk, 1);
+            if (n == -EAGAIN) {
+                s->eagains++;
+                CHECK(s->eagains < 1000);
+                continue;
+            }
+            CHECK_EQ(n, 1);
+            break;
         }
-        CHECK_EQ(n, 1);
-        break;
     }
-    cio_deadline_restore(saved);
     CHECK_RC(cio_task_join(other, NULL));
     CHECK(s->done);
     CHECK_EQ(atomic_load(&s->other_runs), 100);
@@ -195,18 +197,14 @@ static void *main_stale_clear(void *arg)
     CHECK_RC(cio_sleep(20 * MSEC)); /* the reactor takes it in */
     /* ...so clearing with the old value must not erase it. */
     cio_socket_clear_ready(a, stale);
-    cio_time saved = cio_deadline_set(cio_now() + 2 * SEC);
-    int fresh = cio_socket_readable(a);
-    cio_deadline_restore(saved);
+    int fresh = CIO_TIMEOUT(2 * SEC, cio_socket_readable(a));
     CHECK(fresh > 0 && (fresh & CIO_READY_READABLE));
     CHECK(fresh != stale); /* the tick it carries moved */
     /* A clear with the fresh value does clear: the next readable() waits (and times out). */
     char buf[4];
     CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 2);
     cio_socket_clear_ready(a, fresh);
-    saved = cio_deadline_set(cio_now() + 50 * MSEC);
-    CHECK_ERR(cio_socket_readable(a), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * MSEC, cio_socket_readable(a)), -ETIMEDOUT);
     cio_socket_close(a);
     cio_socket_close(b);
     return NULL;
@@ -231,7 +229,7 @@ struct race {
 static void *race_reader(void *arg)
 {
     struct race *r = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     char buf[64];
     while (atomic_load(&r->received) < RACE_ROUNDS) {
         int ready = cio_socket_readable(r->a);
@@ -242,20 +240,18 @@ static void *race_reader(void *arg)
         CHECK_EQ(n, -EAGAIN);
         cio_socket_clear_ready(r->a, ready); /* stale when a byte came since */
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
 static void *race_writer(void *arg)
 {
     struct race *r = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < RACE_ROUNDS; i++) {
         CHECK_EQ(cio_stream_write(r->b, "r", 1), 1);
         while (atomic_load(&r->received) <= i)
             CHECK_RC(cio_yield());
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -293,9 +289,7 @@ struct many {
 static void *readable_waiter(void *arg)
 {
     struct many *m = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    int r = cio_socket_readable(m->a);
-    cio_deadline_restore(saved);
+    int r = CIO_TIMEOUT(5 * SEC, cio_socket_readable(m->a));
     CHECK(r > 0 && (r & CIO_READY_READABLE));
     atomic_fetch_add(&m->woken, 1);
     return NULL;
@@ -344,10 +338,8 @@ struct acceptors {
 static void *acceptor(void *arg)
 {
     struct acceptors *s = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 10 * SEC);
     cio_tcp_stream *c;
-    CHECK_RC(cio_tcp_listener_accept(s->l, &c, NULL));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(10 * SEC, cio_tcp_listener_accept(s->l, &c, NULL)));
     atomic_fetch_add(&s->accepted, 1);
     cio_socket_close(c);
     return NULL;
@@ -400,13 +392,14 @@ static void *main_read_closed_cached(void *arg)
     int r = cio_socket_ready(a, CIO_READABLE);
     CHECK(r > 0 && (r & CIO_READY_READABLE)); /* cached from now on: nobody reads it */
     CHECK_RC(cio_socket_shutdown(b, CIO_SHUTDOWN_WRITE));
-    cio_time saved = cio_deadline_set(cio_now() + 3 * SEC);
     long rounds = 0;
-    while (!((r = cio_socket_ready(a, CIO_READABLE)) > 0 && (r & CIO_READY_READ_CLOSED))) {
-        CHECK(r > 0); /* -ETIMEDOUT: the shutdown was never reported */
-        rounds++;
+    {
+        CIO_TIMEOUT_SCOPE(3 * SEC);
+        while (!((r = cio_socket_ready(a, CIO_READABLE)) > 0 && (r & CIO_READY_READ_CLOSED))) {
+            CHECK(r > 0); /* -ETIMEDOUT: the shutdown was never reported */
+            rounds++;
+        }
     }
-    cio_deadline_restore(saved);
     CHECK(rounds < 100000);
     cio_socket_close(a);
     cio_socket_close(b);
@@ -431,9 +424,7 @@ static void *blocked_reader(void *arg)
 {
     cio_tcp_stream *a = arg;
     char buf[8];
-    cio_time saved = cio_deadline_set(cio_now() + 2 * SEC);
-    ssize_t n = cio_stream_read(a, buf, sizeof(buf));
-    cio_deadline_restore(saved);
+    ssize_t n = CIO_TIMEOUT(2 * SEC, cio_stream_read(a, buf, sizeof(buf)));
     CHECK_EQ(n, 1); /* the ordinary byte sent after the measurement */
     CHECK_EQ(buf[0], 'n');
     return NULL;

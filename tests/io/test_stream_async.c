@@ -54,11 +54,9 @@ static void *main_readiness_transitions(void *arg)
     int r = CHECK_RC(cio_socket_writable(c));
     CHECK(r & CIO_READY_WRITABLE);
     /* Not readable before data: the wait runs into the deadline. */
-    cio_time saved = cio_deadline_set(cio_now() + 30 * CIO_NSEC_PER_MSEC);
     cio_time start = cio_now();
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+    CHECK_ERR(CIO_TIMEOUT(30 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     CHECK(cio_now() - start >= 25 * CIO_NSEC_PER_MSEC);
-    cio_deadline_restore(saved);
     /* Readable after data; both directions at once. */
     CHECK_EQ(cio_stream_write(c, "abc", 3), 3);
     r = CHECK_RC(cio_socket_readable(s));
@@ -71,9 +69,7 @@ static void *main_readiness_transitions(void *arg)
     CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 3);
     CHECK(memcmp(buf, "abc", 3) == 0);
     /* Drained (short read): readable no longer reported. */
-    saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     /* Peer shuts down writing: read-closed, and it stays. */
     CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
     r = CHECK_RC(cio_socket_readable(s));
@@ -204,10 +200,8 @@ static void *main_several_acceptors(void *arg)
     CHECK_EQ(wa.rc, 0);
     CHECK_EQ(wb.rc, 0);
     /* Nothing is left queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     cio_stream *extra;
-    CHECK_ERR(k->accept(l, &extra, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, k->accept(l, &extra, NULL)), -ETIMEDOUT);
     cio_socket_close(c1);
     cio_socket_close(c2);
     cio_socket_close(l);
@@ -228,9 +222,8 @@ static void *main_write_all_progress_on_deadline(void *arg)
     pattern_fill(data, LEN, 0, 3);
     /* Nobody reads: the kernel buffers fill and the deadline cuts write_all short. */
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 100 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(100 * CIO_NSEC_PER_MSEC, cio_stream_write_all(c, data, LEN, &done)),
+              -ETIMEDOUT);
     CHECK(done > 0);
     CHECK(done < LEN);
     /* Resume from the reported progress: the reader sees every byte once, in order. */
@@ -258,9 +251,8 @@ static void *main_read_exact_progress_and_eof(void *arg)
     pattern_fill(out, sizeof(out), 0, 9);
     CHECK_RC(cio_stream_write_all(c, out, 500, NULL));
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_read_exact(s, in, sizeof(in), &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_read_exact(s, in, sizeof(in), &done)),
+              -ETIMEDOUT);
     CHECK_EQ(done, 500);
     CHECK_RC(cio_stream_write_all(c, out + 500, 500, NULL));
     CHECK_RC(cio_stream_read_exact(s, in + done, sizeof(in) - done, &done));
@@ -297,15 +289,13 @@ static void *main_write_all_read_exact_cut(void *arg)
     unsigned char *data = xmalloc(LEN), *in = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 5);
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_write_all(c, data, LEN, &done)),
+              -ETIMEDOUT);
     CHECK(done > 0 && done < LEN);
     /* read_exact of more than is there: cut, with what did come. */
     size_t got = 0;
-    saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_read_exact(s, in, LEN, &got), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_read_exact(s, in, LEN, &got)),
+              -ETIMEDOUT);
     CHECK_EQ(got, done);
     CHECK_EQ(pattern_check(in, got, 0, 5), got);
     /* Early end: -ENODATA with what came. */
@@ -449,9 +439,7 @@ static void *main_vectored_resume_and_peek(void *arg)
             struct iovec rest[N];
             int cnt = iov_tail(iov, N, sent, rest);
             size_t done = 0;
-            cio_time saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
-            int rc = cio_stream_writev_all(c, rest, cnt, &done);
-            cio_deadline_restore(saved);
+            int rc = CIO_TIMEOUT(5 * CIO_NSEC_PER_MSEC, cio_stream_writev_all(c, rest, cnt, &done));
             CHECK(rc == 0 || rc == -ETIMEDOUT);
             sent += done;
         }
@@ -621,10 +609,11 @@ static void *main_poll_accept_and_try_io(void *arg)
     /* try_io: our own recv; -EAGAIN clears the readiness, so readable waits again. */
     CHECK_EQ(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), 3);
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+        CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
+    }
     CHECK_EQ(cio_stream_write(c, "12345", 5), 5);
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 5);
     CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, s), -EINVAL);
@@ -682,9 +671,7 @@ static void *main_try_io_async_io(void *arg)
     CHECK_RC(cio_task_join(t, NULL));
     /* After try_io's -EAGAIN the readiness is cleared: readable waits again. */
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     CHECK_ERR(cio_socket_try_io(s, 0, counted_recv_fn, &r), -EINVAL);
     CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, NULL, &r), -EINVAL);
     cio_socket_close(c);

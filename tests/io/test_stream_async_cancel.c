@@ -61,12 +61,13 @@ static void *main_read_race(void *arg)
     int timeouts = 0, reads = 0;
     unsigned rng = 5;
     while (got < LEN) {
-        cio_time saved = short_deadline(&rng);
-        ssize_t p = 0;
-        if (peek_first)
-            p = cio_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
-        ssize_t n = p < 0 ? p : cio_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
-        cio_deadline_restore(saved);
+        ssize_t p = 0, n;
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng)); /* the peek and the read */
+            if (peek_first)
+                p = cio_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
+            n = p < 0 ? p : cio_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
+        }
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -206,10 +207,8 @@ static void *main_accept_deadline_race(void *arg)
     int accepted = 0, timeouts = 0;
     unsigned rng = 3;
     while (accepted < CONNECTIONS) {
-        cio_time saved = short_deadline(&rng);
         cio_stream *s;
-        int rc = k->accept(l, &s, NULL);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(short_timeout(&rng), k->accept(l, &s, NULL));
         if (rc == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -226,10 +225,8 @@ static void *main_accept_deadline_race(void *arg)
     CHECK(timeouts > 10);
     CHECK_RC(cio_task_join(t, NULL));
     /* And nothing more is pending. */
-    cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
     cio_stream *s;
-    CHECK_ERR(k->accept(l, &s, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(20 * CIO_NSEC_PER_MSEC, k->accept(l, &s, NULL)), -ETIMEDOUT);
     cio_socket_close(l);
     return NULL;
 }
@@ -255,9 +252,8 @@ static void *read_exact_with_deadlines(void *arg)
         if (want > r->len - got)
             want = r->len - got;
         size_t done = 0;
-        cio_time saved = short_deadline(&rng);
-        int rc = cio_stream_read_exact(r->s, buf + got, want, &done);
-        cio_deadline_restore(saved);
+        int rc =
+            CIO_TIMEOUT(short_timeout(&rng), cio_stream_read_exact(r->s, buf + got, want, &done));
         CHECK(done <= want);
         got += done;
         if (rc == -ETIMEDOUT) {
@@ -293,9 +289,8 @@ static void *main_write_all_read_exact_resume(void *arg)
         if (want > LEN - sent)
             want = LEN - sent;
         size_t done = 0;
-        cio_time saved = short_deadline(&rng);
-        int rc = cio_stream_write_all(c, data + sent, want, &done);
-        cio_deadline_restore(saved);
+        int rc =
+            CIO_TIMEOUT(short_timeout(&rng), cio_stream_write_all(c, data + sent, want, &done));
         CHECK(done <= want);
         sent += done;
         if (rc == -ETIMEDOUT) {

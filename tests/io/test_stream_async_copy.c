@@ -285,9 +285,8 @@ static void test_relay_buffered_stops_on_reset_tcp(void)
 static void *proxy_with_deadline(void *arg)
 {
     struct proxy *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 40 * CIO_NSEC_PER_MSEC);
+    CIO_TIMEOUT_SCOPE(40 * CIO_NSEC_PER_MSEC);
     proxy_task(p);
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -338,9 +337,10 @@ static void *main_relay_deadline_unix_tcp(void *arg)
     CHECK_RC(cio_stream_write_all(r.client, "ping", 4, NULL));
     uint64_t ab = 9, ba = 9;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.b, &ab, &ba), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 50 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.b, &ab, &ba), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
     CHECK_EQ(ab, 4);
     CHECK_EQ(ba, 0);
@@ -398,9 +398,7 @@ static void *main_copy_with_fds(void *arg)
     cio_task *tc;
     CHECK_RC(cio_spawn(&tc, endpoint_task, &cons));
     uint64_t bytes = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_stream_copy(a2, b1, &bytes));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(10 * CIO_NSEC_PER_SEC, cio_stream_copy(a2, b1, &bytes)));
     CHECK_EQ(bytes, FD_MSGS * FD_MSG);
     CHECK_RC(cio_task_join(tp, NULL));
     CHECK_RC(cio_task_join(tc, NULL));
@@ -457,9 +455,7 @@ static void *main_copy_buffer_across_fds(void *arg)
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     write_across_fds(a1, pipes);
     char buf[16];
-    cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_stream_read_exact(b2, buf, 13, NULL));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read_exact(b2, buf, 13, NULL)));
     CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
     CHECK_RC(cio_socket_shutdown(a1, CIO_SHUTDOWN_WRITE));
     CHECK_RC(cio_task_join(t, NULL));

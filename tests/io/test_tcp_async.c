@@ -189,9 +189,7 @@ static void *main_connect_deadline(void *arg)
     int before = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 100 * CIO_NSEC_PER_MSEC);
-    int rc = cio_tcp_stream_connect_addr(&c, &addr);
-    cio_deadline_restore(saved);
+    int rc = CIO_TIMEOUT(100 * CIO_NSEC_PER_MSEC, cio_tcp_stream_connect_addr(&c, &addr));
     if (rc == 0) {
         cio_socket_close(c);
         TEST_SKIP("the kernel queued a connection beyond a full backlog");
@@ -204,9 +202,8 @@ static void *main_connect_deadline(void *arg)
     /* The builder: cut by a deadline, consumed and closed. */
     cio_tcp_socket *sk;
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
-    saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_tcp_socket_connect(sk, &addr, &c), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_tcp_socket_connect(sk, &addr, &c)),
+              -ETIMEDOUT);
     CHECK_EQ(cio_test_open_fds(), before);
     for (int i = 0; i < FILL; i++)
         cio_socket_close(fill[i]);

@@ -300,9 +300,8 @@ static void *main_deadline_race(void *arg)
     size_t got = 0;
     int timeouts = 0;
     for (unsigned i = 0; got < LEN; i++) {
-        cio_time saved = cio_deadline_set(cio_now() + (cio_duration)(i % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_stream_read(s, buf, 1 + i % sizeof(buf));
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT((cio_duration)(i % 3) * CIO_NSEC_PER_MSEC,
+                                cio_stream_read(s, buf, 1 + i % sizeof(buf)));
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;

@@ -26,9 +26,10 @@ static unsigned next_rand(unsigned *state)
     return (*state >> 16) & 0x7fff;
 }
 
-static cio_time short_deadline(unsigned *rng)
+/* A timeout of 0 to 2 ms, for CIO_TIMEOUT. */
+static cio_duration short_timeout(unsigned *rng)
 {
-    return cio_deadline_set(cio_now() + (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC);
+    return (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC;
 }
 
 static cio_udp_socket *bind_local(cio_addr *ret_addr)
@@ -94,10 +95,12 @@ static void *sender_task(void *arg)
             continue;
         }
         size_t len = make_datagram(buf, i);
-        cio_time saved = short_deadline(&rng);
-        ssize_t n = next_rand(&rng) % 2 ? cio_dgram_send_to(r->tx, buf, len, &r->rx_addr)
-                                        : cio_dgram_send(r->tx, buf, len);
-        cio_deadline_restore(saved);
+        ssize_t n;
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng));
+            n = next_rand(&rng) % 2 ? cio_dgram_send_to(r->tx, buf, len, &r->rx_addr)
+                                    : cio_dgram_send(r->tx, buf, len);
+        }
         if (n == -ETIMEDOUT) {
             r->send_cuts++;
             continue;
@@ -190,10 +193,8 @@ static void race_open(struct race *r, unsigned workers)
 static void race_close(struct race *r)
 {
     /* Nothing more queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x[128];
-    CHECK_ERR(cio_dgram_recv(r->rx, x, sizeof(x)), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_dgram_recv(r->rx, x, sizeof(x))), -ETIMEDOUT);
     cio_socket_close(r->tx);
     cio_socket_close(r->rx);
 }
@@ -210,9 +211,7 @@ static void *deadline_receiver_task(void *arg)
     struct deadline_receiver *d = arg;
     unsigned rng = 7;
     while (atomic_load(&d->r->received) < DATAGRAMS) {
-        cio_time saved = short_deadline(&rng);
-        int rc = receive_some(d->r, &rng);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(short_timeout(&rng), receive_some(d->r, &rng));
         if (rc == -ETIMEDOUT) {
             d->cuts++;
             continue;

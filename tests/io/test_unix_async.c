@@ -176,9 +176,10 @@ static void *main_full_backlog(void *arg)
     /* Nobody accepts: retried until the deadline, no socket left behind. */
     cio_unix_stream *c;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 60 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 60 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 55 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(cio_test_open_fds(), fds);
     /* Cancelled while retrying. */
@@ -193,9 +194,10 @@ static void *main_full_backlog(void *arg)
     struct late_acceptor a = {l, 20 * CIO_NSEC_PER_MSEC, NULL};
     CHECK_RC(cio_spawn(&t, accept_later, &a));
     start = cio_now();
-    saved = cio_deadline_set(start + 5 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_unix_stream_connect(&c, &addr));
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 5 * CIO_NSEC_PER_SEC);
+        CHECK_RC(cio_unix_stream_connect(&c, &addr));
+    }
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
     CHECK_RC(cio_task_join(t, NULL));
     /* The accepted one is the first client held (the backlog is a queue). */
@@ -297,9 +299,9 @@ static void *main_fd_passing(void *arg)
     int bad = 1000;
     CHECK_ERR(cio_unix_send_fds(a, "x", 1, &bad, 1, NULL), -EBADF);
     /* A receive cut by its deadline took nothing: the descriptors come with the next. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC,
+                          cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL)),
+              -ETIMEDOUT);
     CHECK_EQ(cio_unix_send_fds(a, "Y", 1, sent, 2, NULL), 1);
     CHECK_EQ(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), 1);
     CHECK_EQ(n, 2);
@@ -351,24 +353,21 @@ static void *main_read_across_fds(void *arg)
     for (int round = 0; round < 3; round++) {
         write_across_fds(a, pipes);
         char buf[64];
-        cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
         if (round == 0) {
-            CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 13);
+            CHECK_EQ(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read(b, buf, sizeof(buf))), 13);
         } else if (round == 1) {
             char x[5], y[64];
             struct iovec iov[2] = {{x, 5}, {y, sizeof(y)}};
-            CHECK_EQ(cio_stream_readv(b, iov, 2), 13);
+            CHECK_EQ(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_readv(b, iov, 2)), 13);
             memcpy(buf, x, 5);
             memcpy(buf + 5, y, 8);
         } else {
-            CHECK_RC(cio_stream_read_exact(b, buf, 13, NULL));
+            CHECK_RC(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read_exact(b, buf, 13, NULL)));
         }
-        cio_deadline_restore(saved);
         CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
         /* Nothing left, and the descriptors that came with plain reads were closed. */
-        saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-        CHECK_ERR(cio_stream_read(b, buf, sizeof(buf)), -ETIMEDOUT);
-        cio_deadline_restore(saved);
+        CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_stream_read(b, buf, sizeof(buf))),
+                  -ETIMEDOUT);
         CHECK_EQ(cio_test_open_fds(), base + 4);
     }
     /* recv_fds takes one message's descriptors and stops there; what follows stays. */

@@ -62,9 +62,9 @@ static void *main_recv_fds_race(void *arg)
         int got[4];
         size_t n = 99;
         unsigned char buf[4];
-        cio_time saved = short_deadline(&rng);
-        ssize_t k = cio_unix_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n, NULL);
-        cio_deadline_restore(saved);
+        ssize_t k =
+            CIO_TIMEOUT(short_timeout(&rng),
+                        cio_unix_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n, NULL));
         if (k == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -127,9 +127,7 @@ static void *dgram_sender_task(void *arg)
         size_t len = sizeof(i) + next_rand(&rng) % 60;
         memcpy(buf, &i, sizeof(i));
         memset(buf + sizeof(i), (int)(i & 0xff), len - sizeof(i));
-        cio_time saved = short_deadline(&rng);
-        ssize_t n = cio_dgram_send(s->d, buf, len);
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT(short_timeout(&rng), cio_dgram_send(s->d, buf, len));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;
@@ -154,32 +152,33 @@ static void *main_dgram_race(void *arg)
     int timeouts = 0;
     for (uint32_t expect = 0; expect < DATAGRAMS;) {
         unsigned char buf[64];
-        cio_time saved = short_deadline(&rng);
         ssize_t n;
-        switch (next_rand(&rng) % 3) {
-        case 0:
-            n = cio_dgram_recv(b, buf, sizeof(buf));
-            break;
-        case 1: {
-            /* A peek cut short or not, then a receive of the same datagram. */
-            unsigned char p[64];
-            n = cio_dgram_peek(b, p, sizeof(p));
-            if (n >= 0) {
-                ssize_t m = cio_dgram_recv(b, buf, sizeof(buf));
-                CHECK_EQ(m, n);
-                CHECK(memcmp(p, buf, (size_t)n) == 0);
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng)); /* whichever receive comes */
+            switch (next_rand(&rng) % 3) {
+            case 0:
+                n = cio_dgram_recv(b, buf, sizeof(buf));
+                break;
+            case 1: {
+                /* A peek cut short or not, then a receive of the same datagram. */
+                unsigned char p[64];
+                n = cio_dgram_peek(b, p, sizeof(p));
+                if (n >= 0) {
+                    ssize_t m = cio_dgram_recv(b, buf, sizeof(buf));
+                    CHECK_EQ(m, n);
+                    CHECK(memcmp(p, buf, (size_t)n) == 0);
+                }
+                break;
             }
-            break;
+            default: {
+                cio_addr from;
+                n = cio_dgram_recv_from(b, buf, sizeof(buf), &from);
+                if (n >= 0)
+                    CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
+                break;
+            }
+            }
         }
-        default: {
-            cio_addr from;
-            n = cio_dgram_recv_from(b, buf, sizeof(buf), &from);
-            if (n >= 0)
-                CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
-            break;
-        }
-        }
-        cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -200,10 +199,8 @@ static void *main_dgram_race(void *arg)
     CHECK(timeouts > 10);
     CHECK(s.cut > 0);
     /* Nothing more queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x;
-    CHECK_ERR(cio_dgram_recv(b, &x, 1), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_dgram_recv(b, &x, 1)), -ETIMEDOUT);
     cio_socket_close(a);
     cio_socket_close(b);
     return NULL;

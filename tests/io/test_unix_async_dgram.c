@@ -90,10 +90,11 @@ static void *main_full_queue(void *arg)
     }
     CHECK(queued > 0 && queued < 100000);
     /* Full: the send waits; under a deadline it sends nothing. */
-    cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_dgram_send(a, "x", 1), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_writable(a), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_TIMEOUT_SCOPE(20 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_dgram_send(a, "x", 1), -ETIMEDOUT);
+        CHECK_ERR(cio_socket_writable(a), -ETIMEDOUT);
+    }
     /* The receiver drains in 20 ms: the waiting send goes then. */
     struct drainer k = {b, queued};
     cio_task *t;

@@ -233,10 +233,8 @@ static void *dgram_send_task(void *arg)
     struct dgram_side *s = arg;
     unsigned rng = s->seed;
     for (uint32_t i = 0; i < DATAGRAMS;) {
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_dgram_send(s->d, &i, sizeof(i));
-        cio_deadline_restore(saved);
+        cio_duration timeout = (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC;
+        ssize_t n = CIO_TIMEOUT(timeout, cio_dgram_send(s->d, &i, sizeof(i)));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;
@@ -253,10 +251,8 @@ static void *dgram_recv_task(void *arg)
     unsigned rng = s->seed;
     for (uint32_t expect = 0; expect < DATAGRAMS;) {
         uint32_t id;
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_dgram_recv(s->d, &id, sizeof(id));
-        cio_deadline_restore(saved);
+        cio_duration timeout = (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC;
+        ssize_t n = CIO_TIMEOUT(timeout, cio_dgram_recv(s->d, &id, sizeof(id)));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;

@@ -34,10 +34,7 @@ static void settle(void)
 /* A wait that does not suspend: with an expired deadline only a stored permit succeeds. */
 static int notify_poll(cio_notify *n)
 {
-    cio_time saved = cio_deadline_set(cio_now() - 1);
-    int rc = cio_notify_wait(n);
-    cio_deadline_restore(saved);
-    return rc;
+    return CIO_TIMEOUT(0, cio_notify_wait(n));
 }
 
 /* A cancelled task's join reports -ECANCELED whatever it returned (see cio_task_join). */
@@ -102,9 +99,10 @@ static void *main_notify_permit(void *arg)
     CHECK_RC(notify_poll(n));
     /* A deadline ends the wait with -ETIMEDOUT, on time. */
     start = cio_now();
-    cio_time saved = cio_deadline_set(start + 20 * MS);
-    CHECK_ERR(cio_notify_wait(n), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 20 * MS);
+        CHECK_ERR(cio_notify_wait(n), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 20 * MS);
     CHECK(cio_now() - start < 1000 * MS);
     CHECK_ERR(cio_notify_wait(NULL), -EINVAL);
@@ -245,9 +243,8 @@ struct chan_ctx {
 static void *chan_sender(void *arg)
 {
     struct chan_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
     int rc = cio_chan_send(c->tx, &c->value);
-    cio_deadline_restore(saved);
     c->rc = rc;
     return (void *)(intptr_t)rc;
 }
@@ -255,9 +252,8 @@ static void *chan_sender(void *arg)
 static void *chan_receiver(void *arg)
 {
     struct chan_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
     int rc = cio_chan_recv(c->rx, &c->received);
-    cio_deadline_restore(saved);
     c->rc = rc;
     return (void *)(intptr_t)rc;
 }
@@ -355,11 +351,12 @@ static void *main_chan_full(void *arg)
     CHECK_EQ(join_rc(p), 0);
     /* The receiver waits while the channel is empty, with a deadline. */
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 20 * MS);
     int v = -1;
-    CHECK_ERR(cio_chan_recv(c.rx, &v), -ETIMEDOUT);
+    {
+        CIO_DEADLINE_SCOPE(start + 20 * MS);
+        CHECK_ERR(cio_chan_recv(c.rx, &v), -ETIMEDOUT);
+    }
     CHECK_EQ(v, -1);
-    cio_deadline_restore(saved);
     CHECK(cio_now() - start >= 20 * MS);
     CHECK(cio_now() - start < 1000 * MS);
     /* A waiting receiver is woken by a send. */
@@ -655,9 +652,11 @@ struct mutex_ctx {
 static void *mutex_locker(void *arg)
 {
     struct mutex_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
-    int rc = cio_mutex_lock(c->m);
-    cio_deadline_restore(saved);
+    int rc;
+    {
+        CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+        rc = cio_mutex_lock(c->m);
+    }
     if (rc < 0) {
         /* A lock cut short holds nothing. */
         CHECK_ERR(cio_mutex_unlock(c->m), -EPERM);
@@ -780,10 +779,8 @@ struct sem_ctx {
 static void *sem_acquirer(void *arg)
 {
     struct sem_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
-    int rc = cio_sem_acquire(c->s, c->need);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    return (void *)(intptr_t)cio_sem_acquire(c->s, c->need);
 }
 
 static void *main_sem_basic(void *arg)
@@ -799,9 +796,10 @@ static void *main_sem_basic(void *arg)
     CHECK_RC(cio_sem_try_acquire(s, 0));
     CHECK_EQ(cio_sem_available(s), 0);
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 10 * MS);
-    CHECK_ERR(cio_sem_acquire(s, 1), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 10 * MS);
+        CHECK_ERR(cio_sem_acquire(s, 1), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 10 * MS);
     CHECK_RC(cio_sem_release(s, 5));
     CHECK_EQ(cio_sem_available(s), 5);
@@ -984,10 +982,8 @@ static cio_time race_deadline;
 static void *timed_notify_waiter(void *arg)
 {
     struct notify_ctx *c = arg;
-    cio_time saved = cio_deadline_set(race_deadline);
-    int rc = cio_notify_wait(c->n);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    CIO_DEADLINE_SCOPE(race_deadline);
+    return (void *)(intptr_t)cio_notify_wait(c->n);
 }
 
 static void *main_notify_deadline_race(void *arg)

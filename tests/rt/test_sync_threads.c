@@ -267,11 +267,9 @@ struct notify_race {
 static void *race_waiter(void *arg)
 {
     struct notify_race *r = arg;
-    cio_time saved = cio_deadline_set(r->deadline);
+    CIO_DEADLINE_SCOPE(r->deadline);
     atomic_fetch_add(&r->registered, 1);
-    int rc = cio_notify_wait(r->n);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    return (void *)(intptr_t)cio_notify_wait(r->n);
 }
 
 /* Yield until a task on the other worker has set @flag (bounded: 10 s). */
@@ -294,10 +292,7 @@ static void *race_notifier(void *arg)
 
 static int notify_poll(cio_notify *n)
 {
-    cio_time saved = cio_deadline_set(cio_now() - 1);
-    int rc = cio_notify_wait(n);
-    cio_deadline_restore(saved);
-    return rc;
+    return CIO_TIMEOUT(0, cio_notify_wait(n));
 }
 
 static void *main_notify_race(void *arg)
@@ -372,24 +367,22 @@ struct pingpong {
 static void *ping(void *arg)
 {
     struct pingpong *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < p->rounds; i++) {
         CHECK_RC(cio_notify_one(p->to_b));
         CHECK_RC(cio_notify_wait(p->to_a));
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
 static void *pong(void *arg)
 {
     struct pingpong *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < p->rounds; i++) {
         CHECK_RC(cio_notify_wait(p->to_b));
         CHECK_RC(cio_notify_one(p->to_a));
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -429,9 +422,7 @@ static void *racing_producer(void *arg)
     struct lossless *l = arg;
     uint32_t rnd = 99;
     for (uint32_t i = 0; i < l->count;) {
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_send(l->tx, &i);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_send(l->tx, &i));
         if (rc == -ETIMEDOUT) {
             atomic_fetch_add(&l->send_timeouts, 1);
             continue; /* not enqueued: send the same item again */
@@ -453,9 +444,7 @@ static void *racing_consumer(void *arg)
     uint32_t rnd = l->next * 2654435761u + 1;
     for (;;) {
         uint32_t v;
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_recv(l->rx, &v);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_recv(l->rx, &v));
         if (rc == 1) {
             CHECK_EQ(v, l->next);
             l->next++;
@@ -522,9 +511,7 @@ static void *shared_receiver(void *arg)
     intptr_t got = 0;
     for (int guard = 0; guard < 10000000; guard++) {
         uint32_t v;
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_recv(sr->rx, &v);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_recv(sr->rx, &v));
         if (rc == 0)
             return (void *)got;
         if (rc == -ETIMEDOUT) {
@@ -665,9 +652,7 @@ static void *lock_with_deadlines(void *arg)
     struct lock_race *r = arg;
     uint32_t rnd = (uint32_t)(uintptr_t)cio_task_current() | 1;
     for (int i = 0; i < 100000 && !atomic_load(&r->stop); i++) {
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % MS));
-        int rc = cio_mutex_lock(r->m);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % MS, cio_mutex_lock(r->m));
         if (rc == -ECANCELED) {
             CHECK_ERR(cio_mutex_unlock(r->m), -EPERM); /* holds nothing */
             return NULL;
@@ -737,10 +722,8 @@ static void *bounded_task(void *arg)
     uint32_t rnd = (uint32_t)(uintptr_t)cio_task_current() | 1;
     for (int i = 0; i < 400; i++) {
         size_t n = 1 + next_random(&rnd) % 2;
-        cio_time saved =
-            cio_deadline_set(i % 3 == 0 ? cio_now() + (next_random(&rnd) % MS) : CIO_DEADLINE_NONE);
-        int rc = cio_sem_acquire(b->s, n);
-        cio_deadline_restore(saved);
+        cio_duration timeout = i % 3 == 0 ? (cio_duration)(next_random(&rnd) % MS) : INT64_MAX;
+        int rc = CIO_TIMEOUT(timeout, cio_sem_acquire(b->s, n));
         if (rc == -ETIMEDOUT) {
             atomic_fetch_add(&b->timeouts, 1);
             continue;
