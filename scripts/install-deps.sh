@@ -5,8 +5,8 @@
 set -euo pipefail
 
 declare -A groups=(
-    [build]="cmake ninja-build gcc make pkg-config"
-    [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client"
+    [build]="cmake ninja-build gcc make pkg-config python3"
+    [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client groff-base man-db"
     [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
     [bench]="libuv1-dev libevent-dev wrk gnuplot-nox librust-tokio-dev librust-memchr-dev strace linux-perf python3 valgrind"
 )
