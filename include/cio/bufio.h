@@ -1,8 +1,8 @@
 /*
- * cio/bufio.h: buffered reading and writing over any stream (tokio's BufReader, BufWriter and
- * LinesCodec, Go's bufio): a reader that frames the input — lines, frames ended by a
- * delimiter byte, exact lengths — without copying it, and a writer that gathers small writes
- * into one system call.
+ * cio/bufio.h: buffered I/O — framing and batching over any stream (tokio's BufReader,
+ * BufWriter and LinesCodec, Go's bufio): a reader that frames the input (lines, frames ended
+ * by a delimiter byte, exact lengths) without copying it, and a writer that gathers small
+ * writes into one system call.
  *
  * A reader or writer is made on a cio_tcp_stream, a cio_unix_stream, a cio_stream, or a
  * half of a split stream (a reader on a cio_read_half, a writer on a cio_write_half); the
@@ -44,15 +44,16 @@
  *     cio_buf_writer *out;
  *     cio_buf_reader_new(&in, conn, 4096, 64 * 1024);  // lines up to 64 KiB
  *     cio_buf_writer_new(&out, conn, 4096);
- *     char *line;
+ *     char *line, *rest;
  *     size_t len;
  *     while (cio_buf_reader_read_line(in, &line, &len) > 0) {
- *         cio_buf_writer_write(out, line, len, NULL);     // buffered: no system call
+ *         cio_buf_writer_write(out, line, len, NULL);   // buffered: no system call
  *         cio_buf_writer_write(out, "\n", 1, NULL);
- *         if (cio_buf_reader_buffered(in, NULL) == 0)      // no more input waiting:
- *             cio_buf_writer_flush(out, NULL);             // one send for the batch
+ *         size_t left = cio_buf_reader_buffered(in, &rest);
+ *         if (memchr(rest, '\n', left) == NULL)         // no other whole line waiting:
+ *             cio_buf_writer_flush(out, NULL);           // one send for the batch
  *     }
- *     cio_buf_writer_close(out);                            // flushes, then frees
+ *     cio_buf_writer_close(out);                          // flushes, then frees
  *     cio_buf_reader_free(in);
  */
 #ifndef CIO_BUFIO_H
