@@ -12,6 +12,7 @@
 #include "cio/io.h"
 #include "cio/socket.h"
 #include "cio/stream.h"
+#include "cio/bufio.h"
 #include "cio/dgram.h"
 #include "cio/tcp.h"
 #include "cio/udp.h"

@@ -333,24 +333,18 @@ ssize_t cio_stream_writev(cio_stream *stream, const struct iovec *iov, int iovcn
     return on_vector(CIO__SOCK(stream), iov, iovcnt, write_iov);
 }
 
+/* One read of read_exact: the general way (cio__read_fn). */
+static ssize_t read_exact_step(void *sock, void *buf, size_t len)
+{
+    struct iovec iov = {buf, len};
+    return read_iov(sock, &iov, 1, len);
+}
+
 int cio_stream_read_exact(cio_stream *stream, void *buf, size_t len, size_t *ret_done)
 {
     struct cio_socket *sock = CIO__SOCK(stream);
-    size_t done = 0;
     int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
-    while (rc == 0 && done < len) {
-        struct iovec iov = {(char *)buf + done, len - done};
-        ssize_t n = read_iov(sock, &iov, 1, len - done);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0)
-            rc = -ENODATA; /* the stream ended early (tokio's UnexpectedEof) */
-        else
-            done += (size_t)n;
-    }
-    if (ret_done != NULL)
-        *ret_done = done;
-    return rc;
+    return cio__read_exact(read_exact_step, sock, buf, len, rc, ret_done);
 }
 
 /* Write until the @total bytes of @iov are gone, unless @rc (the caller's argument checks)
