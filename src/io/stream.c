@@ -267,9 +267,27 @@ ssize_t cio_stream_try_writev(cio_stream *stream, const struct iovec *iov, int i
     return on_vector(CIO__SOCK(stream), iov, iovcnt, try_write_iov);
 }
 
-/* The general way of a read: every check, waiting, registering, the Unix stream rule. */
+/*
+ * The fast path found no readiness: on the registration's fast owner, with budget, wait as
+ * readable() does — the waiter in the registration, no general loop — and go round the fast
+ * path again (the readiness that woke us may be stale: then this waits again). Otherwise the
+ * general way of a read: every check, waiting, registering, the Unix stream rule.
+ */
 static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_t len)
 {
+    struct cio__io *io;
+    struct cio__worker *w = cio__worker_current();
+    cio_task *t;
+    if (sock != NULL && len > 0 && buf != NULL && sock->domain != AF_UNIX &&
+        (io = cio__io_of(sock)) != NULL && io->fast == w && (t = w->current) != NULL &&
+        t->budget > 1 &&
+        !(atomic_load_explicit(&io->readiness, memory_order_acquire) & CIO__IO_READ_READY)) {
+        unsigned seen;
+        int rc = cio__io_wait_owned(io, t, CIO__IO_READ_READY, &seen);
+        if (rc < 0)
+            return rc;
+        return cio_stream_read((cio_stream *)(void *)sock, buf, len);
+    }
     return on_buffer(sock, buf, len, read_iov);
 }
 
