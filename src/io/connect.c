@@ -26,7 +26,8 @@
 #include "cio/tcp.h"
 #include "net/socket.h"
 #include "rt/blocking.h"
-#include "rt/sched.h"
+#include "rt/parker.h"
+#include "rt/runtime.h"
 #include "util/compiler.h"
 
 /* ======================================================================================== */

@@ -7,7 +7,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "rt/rt_internal.h"
+#include "rt/parker.h"
+#include "rt/runtime.h"
 
 struct blocking_call {
     struct cio__blocking_job job;

@@ -69,6 +69,13 @@ static void ready_pair(cio_tcp_stream **ret_a, cio_tcp_stream **ret_b, size_t le
 
 /* ---- the task cancels itself ---- */
 
+static void cancel_self(void)
+{
+    cio_abort_handle me;
+    CHECK_RC(cio_task_current_abort_handle(&me));
+    CHECK_RC(cio_abort_handle_cancel(me));
+}
+
 static void *self_cancel(void *arg)
 {
     (void)arg;
@@ -76,7 +83,7 @@ static void *self_cancel(void *arg)
     ready_pair(&a, &b, 64);
     char c;
     CHECK_EQ(cio_stream_read(b, &c, 1), 1); /* the fast path, readiness stays cached */
-    CHECK_RC(cio_task_cancel(cio_task_current()));
+    cancel_self();
     CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
     CHECK_ERR(cio_stream_write_all(b, "y", 1, NULL), -ECANCELED);
     CHECK_ERR(cio_socket_readable(b), -ECANCELED);
@@ -117,11 +124,11 @@ static void *cancel_queued(void *arg)
     cio_tcp_stream *a;
     struct queued q = {.read_rc = 1};
     ready_pair(&a, &q.b, 64);
-    cio_task *child;
+    cio_join_handle *child;
     CHECK_RC(cio_spawn(&child, queued_child, &q));
     CHECK_RC(cio_yield()); /* the child runs up to its yield */
     CHECK_RC(cio_task_cancel(child));
-    CHECK_ERR(cio_task_join(child, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(child);
     CHECK_EQ(q.yield_rc, -ECANCELED);
     CHECK_EQ(q.read_rc, -ECANCELED);
     char rest[128];
@@ -139,9 +146,9 @@ static void test_cancel_while_queued_reaches_next_operation(void)
 /* ---- cancelled from another thread while it runs ---- */
 
 struct remote {
-    cio_task *task;
+    cio_abort_handle task;
     atomic_bool started;
-    atomic_bool sent; /* cio_task_cancel() has returned */
+    atomic_bool sent; /* cio_abort_handle_cancel() has returned */
 };
 
 static void *canceller(void *arg)
@@ -149,7 +156,7 @@ static void *canceller(void *arg)
     struct remote *r = arg;
     while (!atomic_load(&r->started))
         usleep(100);
-    CHECK_RC(cio_task_cancel(r->task));
+    CHECK_RC(cio_abort_handle_cancel(r->task));
     atomic_store(&r->sent, true);
     return NULL;
 }
@@ -159,7 +166,8 @@ static void *cancel_remote(void *arg)
     (void)arg;
     cio_tcp_stream *a, *b;
     ready_pair(&a, &b, BACKLOG);
-    struct remote r = {.task = cio_task_current()};
+    struct remote r = {0};
+    CHECK_RC(cio_task_current_abort_handle(&r.task));
     pthread_t th;
     CHECK(pthread_create(&th, NULL, canceller, &r) == 0);
     atomic_store(&r.started, true);
@@ -213,9 +221,9 @@ static void *cancelled_loop(void *arg)
     cio_tcp_stream *a, *b;
     ready_pair(&a, &b, 64);
     struct counter k = {0};
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, count_yields, &k));
-    CHECK_RC(cio_task_cancel(cio_task_current()));
+    cancel_self();
     char c;
     for (int i = 0; i < 100; i++)
         CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
