@@ -4,8 +4,9 @@
  * 0). A task that cancels itself, or is cancelled while it is not running, sees -ECANCELED
  * from its very next read, write or readiness wait on a socket whose readiness is cached,
  * and nothing is consumed; a cancel from another thread while the task runs reaches it
- * within one budget of operations; and a cancelled task's operations yield, so a cleanup
- * loop that keeps calling them does not starve the worker.
+ * within one budget of operations; a cancelled task's operations yield, so a cleanup loop
+ * that keeps calling them does not starve the worker; and inside a cancel shield they work
+ * again, until the shield ends.
  */
 /* cio-test-labels: threads */
 #include <errno.h>
@@ -241,6 +242,37 @@ static void test_cancelled_operations_yield(void)
     run_with(cancelled_loop, true);
 }
 
+/* ---- a shield lets cleanup do I/O, and the cancel comes back after it ---- */
+
+static void *shielded_io(void *arg)
+{
+    (void)arg;
+    cio_tcp_stream *a, *b;
+    ready_pair(&a, &b, 64);
+    cancel_self();
+    char c;
+    CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
+    cio_cancel_shield shield = cio_cancel_shield_begin(cio_now() + 5 * CIO_NSEC_PER_SEC);
+    char buf[64];
+    size_t done = 0;
+    CHECK_RC(cio_stream_read_exact(b, buf, sizeof(buf), &done)); /* all of it, fast path */
+    CHECK_EQ(done, sizeof(buf));
+    CHECK_RC(cio_stream_write_all(b, "bye", 3, NULL));
+    CHECK_RC(cio_stream_read_exact(a, buf, 3, NULL)); /* waits for the bytes */
+    cio_cancel_shield_end(shield);
+    CHECK_ERR(cio_stream_write_all(b, "x", 1, NULL), -ECANCELED);
+    CHECK_ERR(cio_socket_writable(b), -ECANCELED);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    return NULL;
+}
+
+static void test_shield_lets_cleanup_do_io(void)
+{
+    run_with(shielded_io, true);
+}
+
 CIO_TEST_MAIN(TEST(test_self_cancel_reaches_next_operation),
               TEST(test_cancel_while_queued_reaches_next_operation),
-              TEST(test_remote_cancel_reaches_within_budget), TEST(test_cancelled_operations_yield))
+              TEST(test_remote_cancel_reaches_within_budget), TEST(test_cancelled_operations_yield),
+              TEST(test_shield_lets_cleanup_do_io))
