@@ -201,10 +201,11 @@ static int lookup_on_pool(const char *host, const char *service, const struct ad
     cio_rt *rt = cio_rt_current();
     if (rt == NULL || cio__task_self() == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    int rc = cio__task_cancel_point();
+    if (rc < 0)
+        return rc;
     struct cio__blocking_pool *pool;
-    int rc = cio__rt_blocking_pool(rt, &pool);
+    rc = cio__rt_blocking_pool(rt, &pool);
     if (rc < 0)
         return rc;
     struct lookup *lk = calloc(1, sizeof(*lk));
@@ -439,8 +440,8 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
     cio_task *self = cio__task_self();
     if (self == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    if ((rc = cio__task_cancel_point()) < 0)
+        return rc;
     if (cio_now() >= cio__task_deadline())
         return -ETIMEDOUT;
 
@@ -567,8 +568,8 @@ static int connect_parsed(cio_tcp_stream **ret_stream, const struct host_port *h
     /* Check what would fail later before spending a lookup on it. */
     if (cio__task_self() == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    if ((rc = cio__task_cancel_point()) < 0)
+        return rc;
     if (cio_now() >= cio__task_deadline())
         return -ETIMEDOUT;
     cio_addr *addrs;

@@ -55,10 +55,11 @@ int cio_spawn_blocking(cio_task_fn fn, void *arg, void **ret_result)
         return -EPERM;
     if (fn == NULL)
         return -EINVAL;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    int rc = cio__task_cancel_point();
+    if (rc < 0)
+        return rc;
     struct cio__blocking_pool *pool;
-    int rc = cio__rt_blocking_pool(rt, &pool);
+    rc = cio__rt_blocking_pool(rt, &pool);
     if (rc < 0)
         return rc;
     struct blocking_call *call = calloc(1, sizeof(*call));

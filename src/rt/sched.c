@@ -339,6 +339,15 @@ void cio__task_cancel(cio_task *t)
     cio__task_wake(t);
 }
 
+int cio__task_cancel_point(void)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL || !(atomic_load(&t->state) & CIO__TASK_CANCELLED))
+        return 0;
+    switch_to_worker(t, SWITCH_YIELD);
+    return -ECANCELED;
+}
+
 bool cio__task_shield_begin(cio_task *t)
 {
     unsigned s = atomic_load(&t->state);

@@ -303,6 +303,13 @@ struct cio__timer_wheel *cio__worker_wheel(struct cio__worker *worker);
  */
 void cio__task_cancel(cio_task *t);
 
+/*
+ * cio__task_cancel_point() - for a suspending call that checks before it starts anything
+ * (a connect, a blocking call): in a cancelled task, yield once (so a loop of such calls
+ * does not spin) and return -ECANCELED; else 0. Outside a task: 0.
+ */
+int cio__task_cancel_point(void);
+
 /* Begin/end a cancel shield on the calling task @t (see the state diagram at the top); the
  * deadline is the caller's business (cancel.c). Begin returns whether one was in force. */
 bool cio__task_shield_begin(cio_task *t);

@@ -230,6 +230,16 @@ static void *cancelled_loop(void *arg)
         CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
     /* Each of the 100 reads let the other task run once. */
     CHECK(k.count >= 99);
+    /* So does each connect, which checks before it starts anything. */
+    cio_addr addr;
+    CHECK_RC(cio_socket_local_addr(a, &addr));
+    unsigned before = k.count;
+    for (int i = 0; i < 100; i++) {
+        cio_tcp_stream *s;
+        CHECK_ERR(cio_tcp_stream_connect_addrs(&s, &addr, 1, NULL), -ECANCELED);
+        CHECK_ERR(cio_tcp_stream_connect(&s, "127.0.0.1:9"), -ECANCELED);
+    }
+    CHECK(k.count - before >= 199);
     k.stop = true;
     cio_task_detach(other);
     cio_socket_close(a);

@@ -674,7 +674,10 @@ static void *main_cancelled_waits_yield(void *arg)
     for (int i = 0; i < 100; i++) {
         CHECK_ERR(cio_sleep(FOREVER), -ECANCELED);
         CHECK_ERR(cio_notify_wait(never), -ECANCELED);
-        s.waits += 2;
+        CHECK_ERR(cio_task_join(other, NULL, NULL), -ECANCELED);
+        CHECK_ERR(cio_spawn_blocking(return_arg, NULL, NULL), -ECANCELED);
+        CHECK_ERR(cio_yield(), -ECANCELED);
+        s.waits += 5;
     }
     s.stop = true;
     CHECK(s.other_runs >= s.waits - 1); /* each wait let the other task run once */
