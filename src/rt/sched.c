@@ -24,6 +24,7 @@
 #include "rt/stack.h"
 #include "rt/task.h"
 #include "util/assert.h"
+#include "util/compiler.h"
 
 #define EVENTS_CAPACITY 256
 #define WAKER_TOKEN 0
@@ -186,8 +187,10 @@ static unsigned cancel_mark(cio_task *t)
 }
 
 /* A task's first run: it joins its worker's list of live tasks (for shutdown); and if the
- * runtime is shutting down, it starts cancelled (cancel_all() may have missed it). */
-static void first_run(struct cio__worker *w, cio_task *t)
+ * runtime is shutting down, it starts cancelled (cancel_all() may have missed it). Out of
+ * line: it is once per task, and inlined into the hand-off of a park (cio__task_suspend) its
+ * compare-and-swap loop cost that hot path an instruction. */
+static cio__noinline void first_run(struct cio__worker *w, cio_task *t)
 {
     cio__list_push_back(&w->tasks, &t->all_node);
     if (atomic_load_explicit(&w->shutdown, memory_order_relaxed))
