@@ -61,7 +61,7 @@ static void *main_task(void *arg)
     cio_join_handle *server, *cli;
     void *result = (void *)(intptr_t)-1;
     cio_addr_parse(&addr, "127.0.0.1:0");
-    if (cio_tcp_listener_new(&listener, &addr, 0) < 0)
+    if (cio_tcp_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT) < 0)
         return result;
     cio_socket_local_addr(listener, &addr); /* the port the kernel chose */
     cio_spawn(&server, accept_loop, listener);

@@ -31,3 +31,15 @@ foreach(pair "tools_test_tools;cio-echo;cio-http-hello;cio-relay" "tools_test_ci
         endforeach()
     endif()
 endforeach()
+
+# The man pages: one per exported function, generated without warnings, clean under groff and
+# man -l. Not in the sanitizer builds: the pages are the same.
+if(CIO_BUILD_MAN AND CIO_SANITIZE STREQUAL "")
+    foreach(check pages lint)
+        add_test(NAME docs/man_${check}
+                 COMMAND ${PROJECT_SOURCE_DIR}/tests/docs/check-man.sh ${check}
+                         ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+        set_tests_properties(docs/man_${check} PROPERTIES
+            LABELS docs TIMEOUT 300 SKIP_RETURN_CODE 77)
+    endforeach()
+endif()

@@ -1,8 +1,9 @@
 /*
  * connect.c: TCP by host name for runtime tasks (tokio's TcpStream::connect and
  * TcpListener::bind taking "host:port") — parsing the text, resolving names on the blocking
- * pool, the connect engine with Happy Eyeballs v2 (RFC 8305) that every connect call ends in,
- * binding the first address that binds, and SO_REUSEPORT listeners for sharded accepts.
+ * pool, the connect engine with Happy Eyeballs (RFC 8305 sections 4 and 5; cio/tcp.h says
+ * what is not done) that every connect call ends in, binding the first address that binds,
+ * and SO_REUSEPORT listeners for sharded accepts.
  *
  * The engine runs every attempt inside the calling task: each attempt is a non-blocking
  * connect whose write readiness arms a wake callback that wakes the caller, and the caller
@@ -517,7 +518,7 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
                 attempts[i].stream = NULL;
                 pending--;
                 best = better_error(best, ar);
-                next_start = now; /* RFC 8305: a failure starts the next attempt now */
+                next_start = now; /* a failure starts the next attempt now */
             }
         }
         if (winner != NULL) {

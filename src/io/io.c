@@ -555,11 +555,15 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
             return -EBADF; /* the runtime that held the registration is gone */
         return wait_foreign(io, want, seen);
     }
-    /* The owner's common case, written out once: park until an event wakes us (the caller
-     * found the readiness wanting). Anything else — closed, a spurious wake — goes round
-     * wait_owner()'s loop. */
+    return cio__io_wait_owned(io, io->worker->current, want, seen);
+}
+
+/* The owner's common case, written out once: park until an event wakes us (the caller found
+ * the readiness wanting). Anything else — closed, a spurious wake — goes round wait_owner()'s
+ * loop. */
+int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
+{
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
-        cio_task *t = io->worker->current;
         struct cio__io_waiter waiter;
         waiter.task = t;
         waiter.want = want;

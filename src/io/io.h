@@ -223,28 +223,32 @@ static inline int cio__io_ready_value(unsigned word, unsigned want)
  * *seen is the word that satisfied it. After an error touch @io no more. */
 int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen);
 
+/* cio__io_wait() for @t, a task of @io's fast owner (cio__io_fast()'s test passed). */
+int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen);
+
 /* cio__io_ready() without its fast path (io.c). */
 int cio__io_ready_slow(struct cio_socket *sock, unsigned interest);
 
 /*
  * cio__io_ready() - wait until any of @interest is ready; spends budget. Returns the
  * CIO_READY_* bits that satisfied it with the tick they were seen at in the bits above
- * (see cio_socket_ready()). Inline for the common case — a registered socket, a task with
- * budget — where @interest is a constant at the call site.
+ * (see cio_socket_ready()). Inline for the common case — a task on the registration's
+ * fast owner (cio__io_fast()), with budget — where @interest is a constant at the call site.
  */
 static inline int cio__io_ready(struct cio_socket *sock, unsigned interest)
 {
-    cio_task *t = cio__task_self();
     struct cio__io *io;
-    if (t == NULL || sock == NULL || t->budget <= 1 || /* budget 0: cancelled */
-        interest == 0 || (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)) ||
-        (io = cio__io_of(sock)) == NULL)
+    struct cio__worker *w = cio__worker_current();
+    cio_task *t;
+    if (sock == NULL || (io = cio__io_of(sock)) == NULL || io->fast != w ||
+        (t = w->current) == NULL || t->budget <= 1 || /* budget 0: cancelled */
+        interest == 0 || (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
         return cio__io_ready_slow(sock, interest);
     t->budget--;
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load_explicit(&io->readiness, memory_order_acquire);
     if (!(seen & want)) {
-        int rc = cio__io_wait(io, want, &seen);
+        int rc = cio__io_wait_owned(io, t, want, &seen);
         if (rc < 0)
             return rc;
     }

@@ -145,7 +145,7 @@ void stream_listener_pair(const struct stream_kind *k, cio_stream **ret_client,
                           cio_stream **ret_server)
 {
     cio_addr addr, peer, local;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     /* Loopback completes the handshake in the kernel: connect first, accept after. */
     CHECK_RC(k->connect(ret_client, &addr));
     CHECK_RC(k->accept(l, ret_server, &peer));
@@ -532,7 +532,7 @@ cio_tcp_listener *tcp_listen_at(const char *text, cio_addr *ret_addr, int backlo
 cio_tcp_listener *tcp_listen_name(const char *text, cio_addr *ret_addr)
 {
     cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_new_name(&l, text, 0));
+    CHECK_RC(cio_tcp_listener_new_name(&l, text, CIO_LISTEN_BACKLOG_DEFAULT));
     return tcp_listening(l, ret_addr);
 }
 
@@ -588,7 +588,8 @@ void first_fails_open(struct first_fails *f, bool v6_fails, bool hangs)
         refuser_open(&f->r, bad);
         f->addrs[0] = f->r.addr;
     }
-    f->l = tcp_listen_at(v6_fails ? "127.0.0.1:0" : "[::1]:0", &f->addrs[1], 0);
+    f->l = tcp_listen_at(v6_fails ? "127.0.0.1:0" : "[::1]:0", &f->addrs[1],
+                         CIO_LISTEN_BACKLOG_DEFAULT);
 }
 
 void first_fails_close(struct first_fails *f)

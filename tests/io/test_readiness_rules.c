@@ -50,7 +50,7 @@ static cio_tcp_listener *listen_local(cio_addr *ret_addr, int backlog)
 static void tcp_pair(cio_tcp_stream **ret_a, cio_tcp_stream **ret_b)
 {
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_RC(cio_tcp_stream_connect_addr(ret_a, &addr));
     CHECK_RC(cio_tcp_listener_accept(l, ret_b, NULL));
     cio_socket_close(l);

@@ -23,7 +23,7 @@ static void *main_echo_round_trip(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr, peer;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_stream *c, *server;
     CHECK_RC(k->connect(&c, &addr));
     CHECK_FD_FLAGS(cio_socket_fd(c));
@@ -125,7 +125,9 @@ static void *main_close_wakes_waiter(void *arg)
 
     /* A listener closed under its acceptor. */
     cio_addr addr;
-    struct waiter wl = {.sock = k->listen(&addr, 0), .call = waiter_accept, .ctx = (void *)k};
+    struct waiter wl = {.sock = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT),
+                        .call = waiter_accept,
+                        .ctx = (void *)k};
     wp = &wl;
     CHECK_RC(cio_spawn(&t, waiter_task, &wl));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
@@ -182,7 +184,7 @@ static void *main_several_acceptors(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct waiter wa = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
     struct waiter wb = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
     cio_join_handle *ta[2];
@@ -553,7 +555,7 @@ static void *main_poll_forms(void *arg)
 
     /* poll_accept: armed, then woken by a connection, then it accepts. */
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_stream *acc = NULL;
     atomic_int accept_woken = 0;
     CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &accept_woken), -EAGAIN);
@@ -589,7 +591,7 @@ static void *main_poll_accept_and_try_io(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     atomic_int woken = 0;
     cio_stream *s, *c;
     CHECK_ERR(k->poll_accept(l, &s, NULL, count_wake, &woken), -EAGAIN);

@@ -197,7 +197,7 @@ static void *main_accept_deadline_race(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct connector cn = {k, &addr};
     cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connector, &cn));

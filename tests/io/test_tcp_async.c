@@ -22,7 +22,7 @@ static void *main_builder(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct stream_acceptor a = {&stream_kind_tcp, cio_as_socket(l), 2};
     cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
@@ -82,7 +82,7 @@ static void *main_fd_conversions(void *arg)
     cio_addr addr6;
     cio_tcp_listener *l6;
     CHECK_RC(cio_addr_parse(&addr6, "[::1]:0"));
-    int rc = cio_tcp_listener_new(&l6, &addr6, 0);
+    int rc = cio_tcp_listener_new(&l6, &addr6, CIO_LISTEN_BACKLOG_DEFAULT);
     if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
         return (void *)"no IPv6 loopback";
     CHECK_RC(rc);
@@ -155,7 +155,7 @@ static void *main_refused(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_socket_close(l); /* the port is free now: connecting is refused */
     int before = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
@@ -181,7 +181,6 @@ static void *main_connect_deadline(void *arg)
      * backlog is full Linux drops further SYNs, so a new connect hangs in SYN_SENT. */
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, 0);
-    CHECK_SYS(listen(cio_socket_fd(l), 0));
     enum { FILL = 4 };
     cio_tcp_stream *fill[FILL];
     for (int i = 0; i < FILL; i++)
@@ -226,7 +225,7 @@ static void *main_emfile(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_tcp_stream *c1, *c2, *s;
     CHECK_RC(cio_tcp_stream_connect_addr(&c1, &addr));
     /* The lowest free descriptor number becomes the limit: accept4 cannot get one. */
@@ -307,7 +306,7 @@ static void test_errors(void)
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
     CHECK_ERR(cio_tcp_socket_connect(sk, &addr, &c), -EPERM);
     cio_addr local;
-    cio_tcp_listener *l = listen_local(&local, 0);
+    cio_tcp_listener *l = listen_local(&local, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_tcp_stream *s;
     CHECK_ERR(cio_tcp_listener_accept(l, &s, NULL), -EPERM);
     CHECK_ERR(cio_tcp_listener_poll_accept(l, &s, NULL, NULL, NULL), -EPERM);

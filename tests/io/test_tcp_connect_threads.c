@@ -54,7 +54,7 @@ static void *main_sharded(void *arg)
     cio_addr any, addr;
     CHECK_RC(cio_addr_parse(&any, "127.0.0.1:0"));
     cio_tcp_listener *ls[2];
-    CHECK_RC(cio_tcp_listener_new_reuseport_n(ls, 2, &any, 0));
+    CHECK_RC(cio_tcp_listener_new_reuseport_n(ls, 2, &any, CIO_LISTEN_BACKLOG_DEFAULT));
     CHECK_RC(cio_socket_local_addr(ls[0], &addr));
     atomic_int total = 0;
     struct shard shards[2];

@@ -35,7 +35,7 @@ static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_se
 {
     cio_addr addr;
     unix_abstract_name(&addr);
-    cio_unix_listener *l = listen_at(&addr, 0);
+    cio_unix_listener *l = listen_at(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_RC(cio_unix_stream_connect(ret_client, &addr));
     CHECK_RC(cio_unix_listener_accept(l, ret_server, NULL));
     CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
@@ -48,7 +48,7 @@ static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_se
 /* Accept in a task of its own (which waits first), connect from the main task, echo. */
 static void echo_at(const cio_addr *addr)
 {
-    cio_unix_listener *l = listen_at(addr, 0);
+    cio_unix_listener *l = listen_at(addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct stream_acceptor a = {&stream_kind_unix, cio_as_socket(l), 2};
     cio_addr bound;
     CHECK_RC(cio_socket_local_addr(l, &bound));

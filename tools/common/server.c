@@ -65,7 +65,7 @@ static int bind_unix(struct server_run *run)
 {
     tool_server *srv = run->srv;
     struct listener *l = &run->listeners[0];
-    int rc = cio_unix_listener_new(&l->unx, &srv->listen.addr, 0);
+    int rc = cio_unix_listener_new(&l->unx, &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
     if (rc < 0)
         return rc;
     l->kind = TOOL_UNIX;
@@ -87,17 +87,18 @@ static int bind_tcp(struct server_run *run, unsigned want)
     if (srv->listen.is_name) {
         /* Resolved here, before the runtime starts (cio then resolves on this thread). A
          * name is not sharded: its one listener deals connections out to the workers. */
-        rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, 0);
+        rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, CIO_LISTEN_BACKLOG_DEFAULT);
     } else if (want > 1) {
-        rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr,
+                                              CIO_LISTEN_BACKLOG_DEFAULT);
         if (rc == 0) {
             n = want;
         } else {
             tool_log("SO_REUSEPORT listeners failed (%s); using one listener", cio_strerror(rc));
-            rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
+            rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
         }
     } else {
-        rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
     }
     if (rc < 0)
         return rc;
