@@ -35,8 +35,8 @@
  *    itself, or while it is not running, reaches its very next call; one made from another
  *    thread while it runs reaches it within one cooperative budget of I/O operations (see
  *    cio_rt_options.budget). A task that never suspends and does no I/O is not interrupted.
- *  - A cancelled call never spins: before it returns -ECANCELED where it would have waited,
- *    the task yields once, so a loop that keeps calling lets the worker's other tasks run.
+ *  - A cancelled call never spins: before a suspending call returns -ECANCELED, the task
+ *    yields once, so a loop that keeps calling lets the worker's other tasks run.
  *  - A task cancelled before it first runs still runs: its first suspending call fails, so
  *    the code that owns its argument gets to release it.
  *  - Its body still returns a value: cio_task_join() hands back that result and reports,
