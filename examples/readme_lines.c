@@ -88,7 +88,7 @@ static void *main_task(void *arg)
     cio_addr addr;
     cio_tcp_listener *listener;
     cio_tcp_stream *conn;
-    cio_task *cli;
+    cio_join_handle *cli;
     void *result = (void *)(intptr_t)-1;
     cio_addr_parse(&addr, "127.0.0.1:0");
     if (cio_tcp_listener_new(&listener, &addr, 0) < 0)
@@ -97,7 +97,7 @@ static void *main_task(void *arg)
     if (cio_spawn(&cli, client, &addr) == 0) {
         if (cio_tcp_listener_accept(listener, &conn, NULL) == 0)
             serve(conn);
-        cio_task_join(cli, &result);
+        cio_task_join(cli, &result, NULL);
     }
     cio_socket_close(listener);
     return result;

@@ -53,7 +53,7 @@ static void *main_task(void *arg)
     (void)arg;
     cio_addr addr;
     cio_tcp_listener *listener;
-    cio_task *srv, *cli;
+    cio_join_handle *srv, *cli;
     char port[8];
     void *result = (void *)1;
     cio_addr_parse(&addr, "127.0.0.1:0");
@@ -63,9 +63,9 @@ static void *main_task(void *arg)
     snprintf(port, sizeof(port), "%d", cio_addr_port(&addr));
     if (cio_spawn(&srv, server, listener) == 0) {
         if (cio_spawn(&cli, client, port) == 0)
-            cio_task_join(cli, &result);
+            cio_task_join(cli, &result, NULL);
         cio_task_cancel(srv);
-        cio_task_join(srv, NULL);
+        cio_task_join(srv, NULL, NULL);
     }
     cio_socket_close(listener);
     return result;

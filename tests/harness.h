@@ -81,6 +81,24 @@ _Noreturn void cio_test_skip(const char *fmt, ...) __attribute__((format(printf,
                           cio_strerror((int)(err)));                                               \
     } while (0)
 
+/* Join @handle (a cio_join_handle, cio/rt.h) and check that cancellation of the task was
+ * requested before it finished. */
+/* The calling task cancels itself (cio/rt.h in the test file). */
+#define CANCEL_SELF()                                                                              \
+    do {                                                                                           \
+        cio_abort_handle self_;                                                                    \
+        CHECK_RC(cio_task_current_abort_handle(&self_));                                           \
+        CHECK_RC(cio_abort_handle_cancel(self_));                                                  \
+    } while (0)
+
+#define CHECK_JOIN_CANCELLED(handle)                                                               \
+    do {                                                                                           \
+        bool cancelled_ = false;                                                                   \
+        CHECK_RC(cio_task_join((handle), NULL, &cancelled_));                                      \
+        if (!cancelled_)                                                                           \
+            cio_test_fail(__FILE__, __LINE__, "%s: the task was not cancelled", #handle);          \
+    } while (0)
+
 /* A system call (returning -1 and errno) that must succeed. */
 #define CHECK_SYS(expr)                                                                            \
     ({                                                                                             \

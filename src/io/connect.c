@@ -23,6 +23,8 @@
 #include "cio/tcp.h"
 #include "io/resolve.h"
 #include "net/socket.h"
+#include "rt/parker.h"
+#include "rt/runtime.h"
 #include "rt/sched.h"
 #include "util/compiler.h"
 
@@ -224,8 +226,8 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
     cio_task *self = cio__task_self();
     if (self == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    if ((rc = cio__task_cancel_point()) < 0)
+        return rc;
     if (cio_now() >= cio__task_deadline())
         return -ETIMEDOUT;
 

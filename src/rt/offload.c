@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "rt/parker.h"
+#include "rt/runtime.h"
 #include "rt/sched.h"
 #include "util/compiler.h"
 
@@ -50,12 +52,13 @@ int cio__offload_call(struct cio__offload *op)
     cio_rt *rt = cio_rt_current();
     if (rt == NULL || cio__task_self() == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    int rc = cio__task_cancel_point(); /* a cancelled task yields, then -ECANCELED */
+    if (rc < 0)
+        return rc;
     if (cio_now() >= cio__task_deadline())
         return -ETIMEDOUT;
     struct cio__blocking_pool *pool;
-    int rc = cio__rt_blocking_pool(rt, &pool);
+    rc = cio__rt_blocking_pool(rt, &pool);
     if (rc < 0)
         return rc;
     op->job.fn = offload_run;

@@ -276,10 +276,10 @@ static void *main_random(void *arg)
         cio_stream *a, *b;
         stream_pair(run_->k, &a, &b);
         c->peer = a;
-        cio_task *w;
+        cio_join_handle *w;
         CHECK_RC(cio_spawn(&w, case_writer, c));
         read_case(c, b, &st);
-        CHECK_RC(cio_task_join(w, NULL));
+        CHECK_RC(cio_task_join(w, NULL, NULL));
         cio_socket_close(a);
         cio_socket_close(b);
         st.cases++;
@@ -395,7 +395,7 @@ static void *main_growth(void *arg)
     text[LONG - 1] = '\n';
     memcpy(text + LONG, text, LONG); /* two such lines */
     struct send_job job = {a, text, 2 * LONG};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, send_task, &job));
     for (int i = 0; i < 2; i++) {
         char *line;
@@ -406,7 +406,7 @@ static void *main_growth(void *arg)
         line[len] = '\0'; /* the terminator's byte is the caller's to overwrite */
         CHECK_EQ(strlen(line), LONG - 1);
     }
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     /* A frame above the maximum is still refused after growing. */
     char *big = xmalloc(100001);
     memset(big, 'y', 100001);
@@ -424,7 +424,7 @@ static void *main_growth(void *arg)
             CHECK(sink[i] == 'y');
         drained += (size_t)n;
     }
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     free(big);
     free(text);
     cio_buf_reader_free(r);
@@ -482,10 +482,10 @@ static void *main_fill_consume(void *arg)
     CHECK_RC(cio_buf_reader_new(&r, b, 64, 1024));
     /* Frames: a 2-byte big-endian length, then that many bytes; sent in pieces. */
     static const char msg[] = "\x00\x05hello\x00\x00\x01\x2c";
-    cio_task *w;
+    cio_join_handle *w;
     struct send_job job = {a, msg, sizeof(msg) - 1};
     CHECK_RC(cio_spawn(&w, send_task, &job));
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     char *p, *q;
     ssize_t n = CHECK_RC(cio_buf_reader_fill(r, 2, &p));
     CHECK(n >= 2);
@@ -508,13 +508,13 @@ static void *main_fill_consume(void *arg)
         body[i] = (char)i;
     job = (struct send_job){a, body, 150};
     CHECK_RC(cio_spawn(&w, send_task, &job)); /* half the body now */
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     job = (struct send_job){a, body + 150, 150};
     CHECK_RC(cio_spawn(&w, send_task, &job)); /* the rest comes while fill waits */
     CHECK(CHECK_RC(cio_buf_reader_fill(r, 2 + flen, &p)) == 302);
     CHECK(memcmp(p + 2, body, 300) == 0);
     CHECK_RC(cio_buf_reader_consume(r, 302));
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     CHECK_EQ(cio_buf_reader_buffered(r, NULL), 0);
     /* End of stream with part of a frame: -ENODATA, the part kept. */
     CHECK_RC(cio_stream_write_all(a, "", 1, NULL)); /* one byte of a length */
@@ -542,7 +542,7 @@ static void *main_exact(void *arg)
     unsigned char *data = xmalloc(LEN), *got = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 7);
     struct send_job job = {a, data, LEN};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, send_task, &job));
     size_t pos = 0;
     CHECK_EQ(cio_buf_reader_read(r, got, 3), 3); /* buffers up to 16, hands out 3 */
@@ -554,7 +554,7 @@ static void *main_exact(void *arg)
     pos += done;
     CHECK_RC(cio_buf_reader_read_exact(r, got + pos, 7, &done));
     pos += done;
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     cio_socket_close(a);
     CHECK_ERR(cio_buf_reader_read_exact(r, got + pos, LEN, &done), -ENODATA);
     CHECK_EQ(done, LEN - pos);
@@ -601,7 +601,7 @@ static void *main_cancel_mid_frame(void *arg)
     CHECK_RC(cio_buf_reader_new(&r, b, 8, 64));
     send_all(a, "hello, wor"); /* longer than the initial buffer: it has grown */
     struct until_job j = {.r = r};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, until_task, &j));
     while (!atomic_load(&j.started))
         CHECK_RC(cio_yield());
@@ -609,7 +609,7 @@ static void *main_cancel_mid_frame(void *arg)
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_buf_reader_buffered(r, NULL), 10);
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK_ERR(j.rc, -ECANCELED);
     char *data;
     CHECK_EQ(cio_buf_reader_buffered(r, &data), 10);
@@ -622,7 +622,7 @@ static void *main_cancel_mid_frame(void *arg)
     send_all(a, "ld\nsecond line\n");
     j = (struct until_job){.r = r};
     CHECK_RC(cio_spawn(&t, until_task, &j)); /* a later reader, another task */
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(j.rc, 13);
     CHECK_EQ(cio_buf_reader_read_until(r, '\n', &frame), 12);
     CHECK(memcmp(frame, "second line\n", 12) == 0);
@@ -652,7 +652,7 @@ static void *main_cancel_mid_frame(void *arg)
             CHECK_RC(cio_yield()); /* it runs: returns a frame, or waits for the rest of one */
         if (!cio_task_is_finished(t))
             CHECK_RC(cio_task_cancel(t)); /* before it ran, or while it waits */
-        int jr = cio_task_join(t, NULL);
+        int jr = cio_task_join(t, NULL, NULL);
         CHECK(jr == 0 || jr == -ECANCELED);
         if (j.rc == -ECANCELED) {
             cancels++;
@@ -757,7 +757,7 @@ static void *main_halves(void *arg)
     cio_read_half *rd;
     cio_write_half *wr;
     CHECK_RC(cio_stream_into_split(b, &rd, &wr));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, half_echo, rd));
     cio_buf_writer *w;
     CHECK_RC(cio_buf_writer_new(&w, wr, 0));
@@ -769,7 +769,7 @@ static void *main_halves(void *arg)
         send_all(a, "x\n");
     CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_WRITE));
     void *lines;
-    CHECK_RC(cio_task_join(t, &lines));
+    CHECK_RC(cio_task_join(t, &lines, NULL));
     CHECK_EQ((intptr_t)lines, 3);
     cio_read_half_close(rd);
     cio_write_half_close(wr);

@@ -288,13 +288,13 @@ static void *main_cut_short(void *arg)
     /* Now the peer reads: resume where the write stopped, close (flush), shut down, and every
      * byte arrives, once, in order. */
     struct stream_sink sk = {b, 0, 9};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, pattern_reader, &sk));
     CHECK_RC(write_pattern(w, pos, BIG - done, &done));
     pos += done;
     CHECK_RC(cio_buf_writer_close(w));
     CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_WRITE));
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(sk.len, pos);
     cio_socket_close(a);
     cio_socket_close(b);
@@ -363,7 +363,7 @@ static void *main_reader_syscalls(void *arg)
     CHECK_RC(cio_buf_reader_new(&r, b, 0, 0));
     atomic_store(&watched_fd, cio_socket_fd(b));
     long before = atomic_load(&watched_recvs), before_eagain = atomic_load(&watched_eagain);
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, line_sender, a));
     for (int i = 0; i < 200; i++) {
         char *line;
@@ -375,7 +375,7 @@ static void *main_reader_syscalls(void *arg)
         CHECK(memcmp(line, want, len) == 0);
         CHECK_RC(cio_stream_write_all(b, "k", 1, NULL));
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     long reads = atomic_load(&watched_recvs) - before;
     long failed = atomic_load(&watched_eagain) - before_eagain;
     printf("%s: 200 lines, %ld receives, %ld failing with EAGAIN\n", k->name, reads, failed);

@@ -51,7 +51,7 @@ static void echo_between(const struct dgram_kind *k, bool second)
         if (all[i] <= k->max_echo)
             sizes[count++] = all[i];
     struct echo e = {s, count};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, echo_task, &e));
     CHECK_RC(cio_yield()); /* the server waits first */
     static unsigned char out[CIO_UDP_PAYLOAD_MAX], in[CIO_UDP_PAYLOAD_MAX];
@@ -63,7 +63,7 @@ static void echo_between(const struct dgram_kind *k, bool second)
         CHECK(cio_addr_equal(&from, &saddr));
         CHECK(memcmp(in, out, sizes[i]) == 0);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(s);
 }
@@ -90,12 +90,12 @@ static void *main_peek_and_truncation(void *arg)
     pattern_fill(big, sizeof(big), 0, 4);
     /* A receive waiting when a too-long datagram comes: -EMSGSIZE, and it is gone. */
     struct waiter w = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(w.rc, -EMSGSIZE);
     /* Peeks leave it (truncated or not); receives take it. */
     CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
@@ -180,7 +180,7 @@ static void *main_close_wakes_and_several_receivers(void *arg)
     struct waiter w1 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter w2 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter *w[2] = {&w1, &w2};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &w1));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &w2));
     check_waiting(t, 2); /* both wait: neither is refused */

@@ -88,7 +88,7 @@ static void *main_readable_try_read(void *arg)
     char c;
     CHECK(cio_socket_readable(s->a) > 0);
     CHECK_EQ(cio_stream_try_read(s->a, &c, 1), 1);
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, yielder_then_write, s));
     {
         CIO_TIMEOUT_SCOPE(5 * SEC);
@@ -106,7 +106,7 @@ static void *main_readable_try_read(void *arg)
             break;
         }
     }
-    CHECK_RC(cio_task_join(other, NULL));
+    CHECK_RC(cio_task_join(other, NULL, NULL));
     CHECK_EQ(atomic_load(&s->other_runs), 100);
     /* One -EAGAIN clears the cache; the next readable() waits for the edge. */
     CHECK(s->eagains <= 2);
@@ -151,7 +151,7 @@ static void *main_writable_try_write(void *arg)
     while ((n = cio_stream_try_write(s->a, chunk, sizeof(chunk))) > 0)
         ;
     CHECK_EQ(n, -EAGAIN);
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, drainer, s));
     {
         CIO_TIMEOUT_SCOPE(5 * SEC);
@@ -167,7 +167,7 @@ static void *main_writable_try_write(void *arg)
             break;
         }
     }
-    CHECK_RC(cio_task_join(other, NULL));
+    CHECK_RC(cio_task_join(other, NULL, NULL));
     CHECK(s->done);
     CHECK_EQ(atomic_load(&s->other_runs), 100);
     CHECK(s->eagains <= 2);
@@ -260,11 +260,11 @@ static void *main_clear_race(void *arg)
     struct race *r = arg;
     tcp_pair(&r->a, &r->b);
     cio_spawn_options on0 = {.worker = CIO_WORKER(0)}, on1 = {.worker = CIO_WORKER(1)};
-    cio_task *rd, *wr;
+    cio_join_handle *rd, *wr;
     CHECK_RC(cio_spawn_ex(&rd, &on0, race_reader, r));
     CHECK_RC(cio_spawn_ex(&wr, &on1, race_writer, r));
-    CHECK_RC(cio_task_join(rd, NULL));
-    CHECK_RC(cio_task_join(wr, NULL));
+    CHECK_RC(cio_task_join(rd, NULL, NULL));
+    CHECK_RC(cio_task_join(wr, NULL, NULL));
     CHECK_EQ(atomic_load(&r->received), RACE_ROUNDS);
     cio_socket_close(r->a);
     cio_socket_close(r->b);
@@ -299,7 +299,7 @@ static void *main_ten_waiters(void *arg)
 {
     struct many *m = arg;
     CHECK_RC(cio_unix_stream_pair(&m->a, &m->b));
-    cio_task *tasks[WAITERS];
+    cio_join_handle *tasks[WAITERS];
     for (int i = 0; i < WAITERS; i++) {
         cio_spawn_options o = {.worker =
                                    CIO_WORKER((unsigned)i % cio_rt_workers(cio_rt_current()))};
@@ -309,7 +309,7 @@ static void *main_ten_waiters(void *arg)
     CHECK_EQ(atomic_load(&m->woken), 0);
     CHECK_EQ(cio_stream_write(m->b, "!", 1), 1); /* one byte, one edge */
     for (int i = 0; i < WAITERS; i++)
-        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_RC(cio_task_join(tasks[i], NULL, NULL));
     CHECK_EQ(atomic_load(&m->woken), WAITERS);
     cio_socket_close(m->a);
     cio_socket_close(m->b);
@@ -350,7 +350,7 @@ static void *main_fifty_acceptors(void *arg)
     struct acceptors *s = arg;
     cio_addr addr;
     s->l = listen_local(&addr, 128);
-    cio_task *tasks[ACCEPTORS];
+    cio_join_handle *tasks[ACCEPTORS];
     unsigned workers = cio_rt_workers(cio_rt_current());
     for (int i = 0; i < ACCEPTORS; i++) {
         cio_spawn_options o = {.worker = CIO_WORKER((unsigned)i % workers)};
@@ -361,7 +361,7 @@ static void *main_fifty_acceptors(void *arg)
     for (int i = 0; i < ACCEPTORS; i++)
         CHECK_RC(cio_tcp_stream_connect_addr(&clients[i], &addr));
     for (int i = 0; i < ACCEPTORS; i++)
-        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_RC(cio_task_join(tasks[i], NULL, NULL));
     CHECK_EQ(atomic_load(&s->accepted), ACCEPTORS);
     for (int i = 0; i < ACCEPTORS; i++)
         cio_socket_close(clients[i]);
@@ -435,7 +435,7 @@ static void *main_urgent(void *arg)
     (void)arg;
     cio_tcp_stream *a, *b;
     tcp_pair(&a, &b);
-    cio_task *reader;
+    cio_join_handle *reader;
     CHECK_RC(cio_spawn(&reader, blocked_reader, a));
     CHECK_RC(cio_sleep(20 * MSEC)); /* the reader waits: a is registered */
     /* One byte of urgent data: out of band (SO_OOBINLINE is off), so no read returns it and
@@ -445,7 +445,7 @@ static void *main_urgent(void *arg)
     CHECK_RC(cio_sleep(500 * MSEC));
     cio_duration cpu = cpu_now() - cpu0;
     CHECK_EQ(cio_stream_write(b, "n", 1), 1);
-    CHECK_RC(cio_task_join(reader, NULL));
+    CHECK_RC(cio_task_join(reader, NULL, NULL));
     if (cpu > 50 * MSEC)
         TEST_FAIL("the worker spun on unsolicited urgent data: %lld ms of CPU in 500 ms",
                   (long long)(cpu / MSEC));

@@ -437,13 +437,13 @@ static void *main_cancel(void *arg)
 {
     (void)arg;
     struct pending p = {.rc = 1};
-    cio_task *t;
+    cio_join_handle *t;
     cio_spawn_options o = {.worker = CIO_WORKER(1)};
     CHECK_RC(cio_spawn_ex(&t, &o, slow_resolver, &p));
     cio_test_gate_await(&gate, 1);
     cio_time start = cio_now();
     CHECK_RC(cio_task_cancel(t));
-    cio_task_join(t, NULL);
+    cio_task_join(t, NULL, NULL);
     CHECK(cio_now() - start < 2000 * MS); /* it left without the lookup ending */
     CHECK_ERR(p.rc, -ECANCELED);
     CHECK_EQ(cio_addr_get_kind(&p.addrs[0]), CIO_ADDR_NONE); /* nothing written */
@@ -499,7 +499,7 @@ static void test_timed_out_lookup_frees_its_result(void)
 static void *main_shutdown(void *arg)
 {
     struct pending *p = arg;
-    cio_task *t1, *t2;
+    cio_join_handle *t1, *t2;
     CHECK_RC(cio_spawn(&t1, slow_resolver, &p[0]));
     cio_test_gate_await(&gate, 1);
     CHECK_RC(cio_spawn(&t2, slow_resolver, &p[1]));

@@ -30,11 +30,11 @@ static void *main_echo_round_trip(void *arg)
     CHECK_RC(k->accept(l, &server, &peer));
     CHECK_FD_FLAGS(cio_socket_fd(server));
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_echo_server, server));
     /* Then a half-close: the server sees end of stream, shuts down in turn, we read 0. */
     stream_echo_to_end(c);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(server);
     cio_socket_close(l);
@@ -113,7 +113,7 @@ static void *main_close_wakes_waiter(void *arg)
     stream_pair(k, &c, &s);
     struct waiter w = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter *wp = &w;
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     check_close_wakes(cio_as_socket(s), &t, &wp, 1);
@@ -143,7 +143,7 @@ static void *main_several_readers(void *arg)
     struct waiter a = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter b = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter *w[2] = {&a, &b};
-    cio_task *tr[2];
+    cio_join_handle *tr[2];
     CHECK_RC(cio_spawn(&tr[0], waiter_task, &a));
     CHECK_RC(cio_spawn(&tr[1], waiter_task, &b));
     check_waiting(tr, 2); /* both wait: neither is refused */
@@ -183,7 +183,7 @@ static void *main_several_acceptors(void *arg)
     cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct waiter wa = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
     struct waiter wb = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
-    cio_task *ta[2];
+    cio_join_handle *ta[2];
     CHECK_RC(cio_spawn(&ta[0], waiter_task, &wa));
     CHECK_RC(cio_spawn(&ta[1], waiter_task, &wb));
     check_waiting(ta, 2);
@@ -195,8 +195,8 @@ static void *main_several_acceptors(void *arg)
     CHECK(!cio_task_is_finished(ta[1 - first]));
     CHECK_RC(k->connect(&c2, &addr));
     CHECK(wait_first_finished(&ta[1 - first], 1, 1000) == 0);
-    CHECK_RC(cio_task_join(ta[0], NULL));
-    CHECK_RC(cio_task_join(ta[1], NULL));
+    CHECK_RC(cio_task_join(ta[0], NULL, NULL));
+    CHECK_RC(cio_task_join(ta[1], NULL, NULL));
     CHECK_EQ(wa.rc, 0);
     CHECK_EQ(wb.rc, 0);
     /* Nothing is left queued. */
@@ -228,12 +228,12 @@ static void *main_write_all_progress_on_deadline(void *arg)
     CHECK(done < LEN);
     /* Resume from the reported progress: the reader sees every byte once, in order. */
     struct stream_sink sink = {s, LEN, 3};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     size_t rest = 0;
     CHECK_RC(cio_stream_write_all(c, data + done, LEN - done, &rest));
     CHECK_EQ(rest, LEN - done);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     free(data);
     cio_socket_close(c);
     cio_socket_close(s);
@@ -366,12 +366,12 @@ static void *main_vectored_and_peek(void *arg)
         off += len;
     }
     struct stream_sink sink = {s, total, 11};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, vec_reader, &sink));
     size_t done = 0;
     CHECK_RC(cio_stream_writev_all(c, iov, NVEC, &done));
     CHECK_EQ(done, total);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* writev: one call, some bytes. */
     struct iovec two[2] = {{(void *)"hello ", 6}, {(void *)"world", 5}};
     CHECK_EQ(cio_stream_writev(c, two, 2), 11);
@@ -548,7 +548,7 @@ static void *main_poll_forms(void *arg)
     atomic_int accept_woken = 0;
     CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &accept_woken), -EAGAIN);
     struct connect_later cl = {k, &addr};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connect_later, &cl));
     for (int i = 0; i < 500 && atomic_load(&accept_woken) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
@@ -557,7 +557,7 @@ static void *main_poll_forms(void *arg)
     CHECK_RC(k->poll_accept(l, &acc, &peer, count_wake, &accept_woken));
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
     void *other;
-    CHECK_RC(cio_task_join(t, &other));
+    CHECK_RC(cio_task_join(t, &other, NULL));
     cio_socket_close((cio_stream *)other);
     cio_socket_close(acc);
     /* Closing a listener with an armed callback calls it. */
@@ -663,12 +663,12 @@ static void *main_try_io_async_io(void *arg)
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
     CHECK_EQ(r.calls, 1);
     /* async_io waits for readiness between attempts. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, write_later, c));
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, counted_recv_fn, &r), 4);
     CHECK(memcmp(r.buf, "late", 4) == 0);
     CHECK(r.calls <= 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* After try_io's -EAGAIN the readiness is cleared: readable waits again. */
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
     CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);

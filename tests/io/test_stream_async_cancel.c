@@ -54,7 +54,7 @@ static void *main_read_race(void *arg)
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
     struct trickle t = {c, LEN, 64, 21};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     unsigned char buf[100], peeked[100];
     size_t got = 0;
@@ -84,7 +84,7 @@ static void *main_read_race(void *arg)
     }
     CHECK_EQ(got, LEN);
     CHECK(timeouts > 10); /* the race did happen */
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     /* Nothing left over. */
     cio_socket_close(c);
     char x;
@@ -148,23 +148,22 @@ static void *main_cancel_race_no_loss(void *arg)
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
     struct trickle t = {c, LEN, 200, 33};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     struct cancel_reader r = {s, xmalloc(LEN), 0, LEN, 0};
     unsigned rng = 9;
     int rounds = 0;
     while (r.pos < LEN) {
-        cio_task *rt;
+        cio_join_handle *rt;
         CHECK_RC(cio_spawn(&rt, read_until_cancelled, &r));
         pause_a_little(&rng);
         CHECK_RC(cio_task_cancel(rt));
-        int jr = cio_task_join(rt, NULL);
-        CHECK(jr == 0 || jr == -ECANCELED);
+        CHECK_RC(cio_task_join(rt, NULL, NULL)); /* it finished, cancelled or not */
         rounds++;
     }
     CHECK_EQ(pattern_check(r.buf, LEN, 0, 33), LEN);
     CHECK(r.cancelled > 10);
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     free(r.buf);
     cio_socket_close(c);
     cio_socket_close(s);
@@ -201,7 +200,7 @@ static void *main_accept_deadline_race(void *arg)
     cio_addr addr;
     cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct connector cn = {k, &addr};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connector, &cn));
     bool seen[CONNECTIONS] = {false};
     int accepted = 0, timeouts = 0;
@@ -223,7 +222,7 @@ static void *main_accept_deadline_race(void *arg)
         cio_socket_close(s);
     }
     CHECK(timeouts > 10);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* And nothing more is pending. */
     cio_stream *s;
     CHECK_ERR(CIO_TIMEOUT(20 * CIO_NSEC_PER_MSEC, k->accept(l, &s, NULL)), -ETIMEDOUT);
@@ -279,7 +278,7 @@ static void *main_write_all_read_exact_resume(void *arg)
     unsigned char *data = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 41);
     struct slow_reader r = {s, LEN};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, read_exact_with_deadlines, &r));
     size_t sent = 0;
     int cut = 0;
@@ -301,7 +300,7 @@ static void *main_write_all_read_exact_resume(void *arg)
         CHECK_EQ(done, want);
     }
     void *reader_cut;
-    CHECK_RC(cio_task_join(t, &reader_cut));
+    CHECK_RC(cio_task_join(t, &reader_cut, NULL));
     printf("    write_all cut %d times, read_exact cut %d times\n", cut, (int)(intptr_t)reader_cut);
     CHECK(cut + (int)(intptr_t)reader_cut > 0);
     free(data);
@@ -335,10 +334,10 @@ static void *main_cancelled_task_consumes_nothing(void *arg)
     stream_pair(k, &c, &s);
     CHECK_RC(cio_stream_write_all(c, "data", 4, NULL));
     CHECK_RC(cio_socket_readable(s));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, cancelled_reader, s));
     CHECK_RC(cio_task_cancel(t)); /* before it first runs */
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     char buf[8];
     CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "data", 4) == 0);

@@ -112,13 +112,13 @@ static void *read_half_task(void *arg)
 static void run_duplex(struct half_writer *w1, struct half_writer *w2, struct half_reader *r1,
                        struct half_reader *r2)
 {
-    cio_task *t[4];
+    cio_join_handle *t[4];
     CHECK_RC(cio_spawn(&t[0], write_half_task, w1));
     CHECK_RC(cio_spawn(&t[1], write_half_task, w2));
     CHECK_RC(cio_spawn(&t[2], read_half_task, r1));
     CHECK_RC(cio_spawn(&t[3], read_half_task, r2));
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
 }
 
 static void *main_shared_stream_duplex(void *arg)

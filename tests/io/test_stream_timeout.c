@@ -76,7 +76,7 @@ static void *main_race(void *arg)
     CHECK_RC(cio_socket_set_send_buffer_size(a, 65536));
     CHECK_RC(cio_socket_set_recv_buffer_size(b, 65536));
     struct side w = {.s = a, .seed = 77}, r = {.s = b, .seed = 78};
-    cio_task *writer;
+    cio_join_handle *writer;
     CHECK_RC(cio_spawn(&writer, timed_writer, &w));
 
     unsigned char *buf = xmalloc(4096);
@@ -114,7 +114,7 @@ static void *main_race(void *arg)
     }
     free(buf);
     CHECK(end);
-    CHECK_RC(cio_task_join(writer, NULL));
+    CHECK_RC(cio_task_join(writer, NULL, NULL));
     CHECK_EQ(w.moved, LEN);
     CHECK_EQ(r.moved, w.moved); /* bytes in == bytes out */
     CHECK(w.timeouts > 0);

@@ -24,7 +24,7 @@ static void *main_builder(void *arg)
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct stream_acceptor a = {&stream_kind_tcp, cio_as_socket(l), 2};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     for (int i = 0; i < 2; i++) {
         cio_tcp_socket *sk;
@@ -38,7 +38,7 @@ static void *main_builder(void *arg)
         stream_echo_to_end(cio_as_stream(c));
         cio_socket_close(c);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* The builder is consumed on failure too (the leak check sees it closed). */
     cio_tcp_socket *sk;
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
@@ -127,7 +127,7 @@ static void *main_sendfile(void *arg)
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
     struct stream_sink sink = {cio_as_stream(s), LEN, 5};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     int64_t off = 0;
     while (off < LEN) {
@@ -136,7 +136,7 @@ static void *main_sendfile(void *arg)
     }
     CHECK_EQ(off, LEN);
     CHECK_EQ(cio_tcp_stream_sendfile(c, fd, &off, 100), 0); /* end of file */
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_ERR(cio_tcp_stream_sendfile(c, -1, &off, 1), -EBADF);
     close(fd);
     cio_socket_close(c);

@@ -202,7 +202,7 @@ static void *main_recv_msg_with_plain_receiver(void *arg)
     struct waiter rm = {.sock = cio_as_socket(b), .call = waiter_recv_msg, .ctx = &got};
     struct waiter rp = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter *w[2] = {&rm, &rp};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &rm));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
     check_waiting(t, 2);

@@ -52,7 +52,7 @@ static void echo_at(const cio_addr *addr)
     struct stream_acceptor a = {&stream_kind_unix, cio_as_socket(l), 2};
     cio_addr bound;
     CHECK_RC(cio_socket_local_addr(l, &bound));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     CHECK_RC(cio_yield()); /* the acceptor parks on the empty backlog */
     for (int i = 0; i < 2; i++) {
@@ -65,7 +65,7 @@ static void echo_at(const cio_addr *addr)
         stream_echo_to_end(cio_as_stream(c));
         cio_socket_close(c);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(l);
 }
 
@@ -183,12 +183,12 @@ static void *main_full_backlog(void *arg)
     CHECK(cio_now() - start >= 55 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(cio_test_open_fds(), fds);
     /* Cancelled while retrying. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connect_until_cancelled, &addr));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK_EQ(cio_test_open_fds(), fds);
     /* The server accepts one 20 ms from now: the waiting connect gets through. */
     struct late_acceptor a = {l, 20 * CIO_NSEC_PER_MSEC, NULL};
@@ -199,7 +199,7 @@ static void *main_full_backlog(void *arg)
         CHECK_RC(cio_unix_stream_connect(&c, &addr));
     }
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* The accepted one is the first client held (the backlog is a queue). */
     CHECK_EQ(cio_stream_write(held[0], "first", 5), 5);
     char buf[8];
@@ -250,12 +250,12 @@ static void *main_fd_passing(void *arg)
 
     /* The receiver waits first: the descriptors arrive while it is suspended. */
     struct fd_receiver r = {.s = b, .nfds = 99};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, recv_fds_task, &r));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_unix_send_fds(a, "FDS", 3, sent, 3, NULL), 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(r.n, 3);
     CHECK(memcmp(r.buf, "FDS", 3) == 0);
     CHECK_EQ(r.nfds, 3);
@@ -435,7 +435,7 @@ static void *main_recv_fds_with_plain_reader(void *arg)
     struct waiter rf = {.sock = b, .call = waiter_recv_fds, .ctx = &got};
     struct waiter rp = {.sock = b, .call = k->read};
     struct waiter *w[2] = {&rf, &rp};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &rf));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
     check_waiting(t, 2);

@@ -48,7 +48,7 @@ static void *main_recv_fds_race(void *arg)
     CHECK_RC(cio_unix_stream_pair(&a, &b));
     struct fd_sender f = {a, {-1, -1}};
     CHECK_SYS(pipe2(f.fds, O_NONBLOCK | O_CLOEXEC));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, fd_sender_task, &f));
     /* Read one message at a time: 4 bytes hold exactly one message's descriptors, and the
      * 1-byte fillers come in between. */
@@ -91,7 +91,7 @@ static void *main_recv_fds_race(void *arg)
     CHECK(timeouts > 10);
     /* Each message's descriptors came exactly once. */
     CHECK_EQ(received_fds, FD_MESSAGES / 2 * 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_SYS(close(f.fds[0]));
     CHECK_SYS(close(f.fds[1]));
     cio_socket_close(a);
@@ -146,7 +146,7 @@ static void *main_dgram_race(void *arg)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     struct dgram_sender s = {a, 0};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, dgram_sender_task, &s));
     unsigned rng = 8;
     int timeouts = 0;
@@ -194,7 +194,7 @@ static void *main_dgram_race(void *arg)
         if ((expect / 256) % 2 == 0 && expect % 4 == 0)
             CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     printf("    receives cut %d times, sends cut %d times\n", timeouts, s.cut);
     CHECK(timeouts > 10);
     CHECK(s.cut > 0);

@@ -166,11 +166,11 @@ static void *offloader(void *arg)
 static void *main_cancel(void *arg)
 {
     (void)arg;
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, offloader, NULL));
     cio_test_gate_await(&gate, 1);
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED); /* returned without the call ending */
+    CHECK_JOIN_CANCELLED(t); /* returned without the call ending */
     CHECK_EQ(atomic_load(&released), 0);
     return NULL; /* the gate opens after block_on: the pool's shutdown waits for the call */
 }
@@ -192,7 +192,7 @@ static void test_abandoned_by_cancel_frees_its_output(void)
 static void *main_dropped(void *arg)
 {
     (void)arg;
-    cio_task *first, *second;
+    cio_join_handle *first, *second;
     CHECK_RC(cio_spawn(&first, offloader, NULL));
     cio_test_gate_await(&gate, 1);
     CHECK_RC(cio_spawn(&second, offloader, NULL));
@@ -241,7 +241,7 @@ static void *main_not_submitted(void *arg)
         CIO_DEADLINE_SCOPE(cio_now() - 1);
         CHECK_ERR(offload(false, 0), -ETIMEDOUT);
     }
-    cio_task_cancel(cio_task_current());
+    CANCEL_SELF();
     CHECK_ERR(offload(false, 0), -ECANCELED);
     CHECK_EQ(atomic_load(&ran), 0);
     CHECK_EQ(atomic_load(&released), 2);
@@ -319,11 +319,12 @@ static void *main_many(void *arg)
     CHECK_RC(cio_join_set_new(&set));
     for (unsigned i = 0; i < MANY; i++) {
         cio_spawn_options o = {.worker = CIO_WORKER(i % 2)};
-        CHECK_RC(cio_join_set_spawn(set, &o, random_offloader, (void *)(uintptr_t)(i * 7919u)));
+        CHECK_RC(
+            cio_join_set_spawn(set, &o, random_offloader, (void *)(uintptr_t)(i * 7919u), NULL));
     }
     int finished = 0, timed_out = 0;
     void *r;
-    while (cio_join_set_join_next(set, &r) == 0) {
+    while (cio_join_set_join_next(set, &r, NULL) == 0) {
         if ((intptr_t)r == 0)
             finished++;
         else

@@ -30,12 +30,12 @@ static void *return_arg(void *arg)
 static void *main_spawn_join(void *arg)
 {
     (void)arg;
-    cio_task *t;
+    cio_join_handle *t;
     void *result = NULL;
     CHECK(cio_task_current() != NULL);
     CHECK(strcmp(cio_task_name(cio_task_current()), "main") == 0);
     CHECK_RC(cio_spawn(&t, return_arg, (void *)(uintptr_t)1234));
-    CHECK_RC(cio_task_join(t, &result));
+    CHECK_RC(cio_task_join(t, &result, NULL));
     CHECK_EQ((uintptr_t)result, 1234);
     return (void *)(uintptr_t)99;
 }
@@ -69,13 +69,13 @@ static void *record(void *arg)
 static void *main_yield(void *arg)
 {
     (void)arg;
-    cio_task *a, *b;
+    cio_join_handle *a, *b;
     CHECK_RC(cio_spawn(&a, record, "a"));
     CHECK_RC(cio_spawn(&b, record, "b"));
     /* Spawned tasks are queued, not run on the spawner's stack. */
     CHECK_EQ(order_len, 0);
-    CHECK_RC(cio_task_join(a, NULL));
-    CHECK_RC(cio_task_join(b, NULL));
+    CHECK_RC(cio_task_join(a, NULL, NULL));
+    CHECK_RC(cio_task_join(b, NULL, NULL));
     return NULL;
 }
 
@@ -124,12 +124,12 @@ static void *main_cancel(void *arg)
 {
     (void)arg;
     int out[3] = {1, 1, 1};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, sleeper, out));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     cio_time start = cio_now();
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(out[0], -ECANCELED);
     CHECK_EQ(out[1], -ECANCELED);
@@ -139,7 +139,7 @@ static void *main_cancel(void *arg)
     int early[3] = {1, 1, 1};
     CHECK_RC(cio_spawn(&t, sleeper, early));
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK_EQ(early[0], -ECANCELED);
 
     /* Cancelling a finished task changes nothing. */
@@ -148,7 +148,7 @@ static void *main_cancel(void *arg)
     CHECK(cio_task_is_finished(t));
     CHECK_RC(cio_task_cancel(t));
     void *r;
-    CHECK_RC(cio_task_join(t, &r));
+    CHECK_RC(cio_task_join(t, &r, NULL));
     CHECK_EQ((uintptr_t)r, 7);
     return NULL;
 }
@@ -184,12 +184,12 @@ static void *main_deadline(void *arg)
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     cio_deadline_restore(saved);
     /* Joining with a deadline keeps the handle: join again later. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, main_sleep, NULL));
     saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_task_join(t, NULL), -ETIMEDOUT);
+    CHECK_ERR(cio_task_join(t, NULL, NULL), -ETIMEDOUT);
     cio_deadline_restore(saved);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     return NULL;
 }
 
@@ -206,12 +206,12 @@ static void *notify_after(void *arg)
 /* A wait under @deadline that notify_after(@after_ms) ends; returns what the wait returned. */
 static int wait_notified(cio_time deadline, unsigned after_ms)
 {
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, notify_after, (void *)(uintptr_t)after_ms));
     cio_time saved = cio_deadline_set(deadline);
     int rc = cio_notify_wait(lazy_notify);
     cio_deadline_restore(saved);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     return rc;
 }
 
@@ -292,19 +292,19 @@ static void *main_join_set(void *arg)
     CHECK_RC(cio_join_set_new(&set));
     static const uintptr_t delays[] = {30, 10, 20};
     for (size_t i = 0; i < 3; i++)
-        CHECK_RC(cio_join_set_spawn(set, NULL, sleep_ms, (void *)delays[i]));
+        CHECK_RC(cio_join_set_spawn(set, NULL, sleep_ms, (void *)delays[i], NULL));
     CHECK_EQ(cio_join_set_len(set), 3);
     void *r;
-    CHECK_RC(cio_join_set_join_next(set, &r));
+    CHECK_RC(cio_join_set_join_next(set, &r, NULL));
     CHECK_EQ((uintptr_t)r, 10);
-    CHECK_RC(cio_join_set_join_next(set, &r));
+    CHECK_RC(cio_join_set_join_next(set, &r, NULL));
     CHECK_EQ((uintptr_t)r, 20);
-    CHECK_RC(cio_join_set_join_next(set, &r));
+    CHECK_RC(cio_join_set_join_next(set, &r, NULL));
     CHECK_EQ((uintptr_t)r, 30);
-    CHECK_ERR(cio_join_set_join_next(set, &r), -ENOENT);
+    CHECK_ERR(cio_join_set_join_next(set, &r, NULL), -ENOENT);
     /* Free with tasks still running: they are cancelled and clean up on their own. */
-    CHECK_RC(cio_join_set_spawn(set, NULL, sleep_ms, (void *)(uintptr_t)60000));
-    CHECK_RC(cio_join_set_spawn(set, NULL, return_arg, NULL));
+    CHECK_RC(cio_join_set_spawn(set, NULL, sleep_ms, (void *)(uintptr_t)60000, NULL));
+    CHECK_RC(cio_join_set_spawn(set, NULL, return_arg, NULL, NULL));
     cio_join_set_free(set);
     return NULL;
 }
@@ -336,11 +336,11 @@ static void *set_local(void *arg)
 static void *main_locals(void *arg)
 {
     (void)arg;
-    cio_task *a, *b;
+    cio_join_handle *a, *b;
     CHECK_RC(cio_spawn(&a, set_local, (void *)(uintptr_t)1));
     CHECK_RC(cio_spawn(&b, set_local, (void *)(uintptr_t)10));
-    CHECK_RC(cio_task_join(a, NULL));
-    CHECK_RC(cio_task_join(b, NULL));
+    CHECK_RC(cio_task_join(a, NULL, NULL));
+    CHECK_RC(cio_task_join(b, NULL, NULL));
     CHECK_EQ(destroyed, 11);
     return NULL;
 }
@@ -385,7 +385,7 @@ static void *main_blocking(void *arg)
 {
     (void)arg;
     atomic_int ticks = 0;
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, ticker, &ticks));
     void *r;
     CHECK_RC(cio_spawn_blocking(blocking_fn, (void *)21, &r));
@@ -398,7 +398,7 @@ static void *main_blocking(void *arg)
     CHECK_ERR(cio_spawn_blocking(blocking_fn, (void *)1, &r), -ETIMEDOUT);
     cio_deadline_restore(saved);
     cio_task_cancel(t);
-    cio_task_join(t, NULL);
+    cio_task_join(t, NULL, NULL);
     return NULL;
 }
 
@@ -481,7 +481,7 @@ static void test_errors_outside(void)
     cio_rt *rt;
     CHECK_ERR(cio_rt_new(&rt, &bad), -EINVAL);
     CHECK_ERR(cio_rt_block_on(NULL, return_arg, NULL, NULL), -EINVAL);
-    CHECK_ERR(cio_task_join(NULL, NULL), -EINVAL);
+    CHECK_ERR(cio_task_join(NULL, NULL, NULL), -EINVAL);
     CHECK_ERR(cio_task_cancel(NULL), -EINVAL);
     cio_rt_free(NULL);
 }

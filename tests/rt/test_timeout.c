@@ -236,12 +236,12 @@ static void *short_scoped_sleeper(void *arg)
 static void *main_per_task(void *arg)
 {
     (void)arg;
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, short_scoped_sleeper, NULL));
     CIO_TIMEOUT_SCOPE(5 * SEC);
     cio_time mine = cio_deadline();
     CHECK(timed_sleep(40 * MS, 0) >= 35 * MS); /* the other task's scope is not ours */
-    CHECK_RC(cio_task_join(other, NULL));
+    CHECK_RC(cio_task_join(other, NULL, NULL));
     CHECK_EQ(cio_deadline(), mine);
     return NULL;
 }

@@ -233,7 +233,7 @@ static void *main_task(void *arg)
 {
     struct server_run *run = arg;
     tool_server *srv = run->srv;
-    cio_task *sig_task;
+    cio_join_handle *sig_task;
     int rc = cio_spawn(&sig_task, signal_task, run);
     if (rc < 0) {
         tool_log("cannot start: %s", cio_strerror(rc));
@@ -260,11 +260,16 @@ static void *main_task(void *arg)
         printf("listening on %s\n", tool_addr_text(&srv->bound, text, sizeof(text)));
         fflush(stdout);
         void *result = NULL;
-        if (cio_task_join(sig_task, &result) == 0)
-            srv->stop_signal = (int)(intptr_t)result;
-    } else {
+        bool cancelled;
+        if (cio_task_join(sig_task, &result, &cancelled) == 0) {
+            if (!cancelled && (intptr_t)result > 0)
+                srv->stop_signal = (int)(intptr_t)result;
+            sig_task = NULL;
+        }
+    }
+    if (sig_task != NULL) { /* not started, or we were cancelled (a shutdown) */
         (void)cio_task_cancel(sig_task);
-        (void)cio_task_join(sig_task, NULL);
+        cio_task_detach(sig_task);
     }
     /* Every task is cancelled; the connection handlers see -ECANCELED and close. */
     (void)cio_rt_shutdown(cio_rt_current());
