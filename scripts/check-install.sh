@@ -59,8 +59,10 @@ LD_LIBRARY_PATH="$prefix/lib" "$tmp/user/build/user_shared"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 "$tmp/user/main.c" -o "$tmp/user/pc" $(pkg-config --cflags --libs cio)
 LD_LIBRARY_PATH="$prefix/lib" "$tmp/user/pc"
+# The archive and what it needs (Libs.private: -luring where the io_uring backend is built).
+private_libs=$(pkg-config --static --libs cio | tr ' ' '\n' | grep -v -e '^-lcio$' -e '^-L' | tr '\n' ' ')
 cc -std=c11 "$tmp/user/main.c" -o "$tmp/user/pc_static" $(pkg-config --cflags cio) \
-    "$prefix/lib/libcio.a" -lpthread
+    "$prefix/lib/libcio.a" $private_libs
 "$tmp/user/pc_static"
 # Only cio_ names are exported from the shared library.
 bad=$(nm -D --defined-only "$prefix/lib/libcio.so" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^cio_' | grep -v '^CIO_' || true)
