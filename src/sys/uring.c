@@ -39,6 +39,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -87,7 +88,7 @@ struct reg {
 
 struct cio__sys {
     struct io_uring ring;
-    pthread_mutex_t sq_lock; /* the submission queue (see the top) */
+    atomic_flag sq_lock; /* the submission queue (see the top); a spin lock */
     pthread_mutex_t lock;
     struct reg **table; /* fd -> its live registration; lock */
     size_t table_cap;
@@ -175,7 +176,7 @@ int cio__uring_probe(void)
 
 /* A free submission entry, submitting what is queued if the queue is full; NULL if even
  * that fails (the caller keeps its request for later, or reports -EBUSY). */
-static struct io_uring_sqe *sqe_get(struct cio__sys *sys)
+static inline struct io_uring_sqe *sqe_get(struct cio__sys *sys)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&sys->ring);
     for (int i = 0; sqe == NULL && i < 4; i++) {
@@ -191,6 +192,20 @@ static struct io_uring_sqe *sqe_get(struct cio__sys *sys)
 static void kick(struct cio__sys *sys)
 {
     cio__sys_eventfd_kick(sys->wakefd);
+}
+
+/* The submission queue's lock: held by a waiter through its io_uring_enter, by the waiting
+ * thread while it prepares a request, and by another thread only to submit queued changes
+ * (poke: it never waits for it). Uncontended it is one exchange. */
+static void sq_lock(struct cio__sys *sys)
+{
+    while (atomic_flag_test_and_set_explicit(&sys->sq_lock, memory_order_acquire))
+        sched_yield();
+}
+
+static void sq_unlock(struct cio__sys *sys)
+{
+    atomic_flag_clear_explicit(&sys->sq_lock, memory_order_release);
 }
 
 /* ---- registrations ---- */
@@ -223,14 +238,14 @@ static void drain(struct cio__sys *sys);
  * again. */
 static void poke(struct cio__sys *sys)
 {
-    if (pthread_mutex_trylock(&sys->sq_lock) != 0) {
+    if (atomic_flag_test_and_set_explicit(&sys->sq_lock, memory_order_acquire)) {
         kick(sys);
         return;
     }
     drain(sys);
     if (io_uring_sq_ready(&sys->ring) > 0)
         (void)io_uring_submit(&sys->ring);
-    pthread_mutex_unlock(&sys->sq_lock);
+    sq_unlock(sys);
 }
 
 /* Lock held: @reg is deregistered (or replaced). */
@@ -571,7 +586,7 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
     int64_t deadline = timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
     int rc = 0;
     for (;;) {
-        pthread_mutex_lock(&sys->sq_lock);
+        sq_lock(sys);
         drain(sys);
         bool ready = io_uring_cq_ready(&sys->ring) > 0;
         if (timeout_ns == 0 || ready) {
@@ -592,7 +607,7 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
             struct io_uring_cqe *cqe;
             rc = io_uring_submit_and_wait_timeout(&sys->ring, &cqe, 1, &ts, NULL);
         }
-        pthread_mutex_unlock(&sys->sq_lock);
+        sq_unlock(sys);
         reap(sys, b);
         if (b->count > 0 || timeout_ns == 0 || rc == -EINTR || rc == -ETIME)
             break;
@@ -653,7 +668,7 @@ static int sys_create(struct cio__sys **ret)
         free(sys);
         return rc;
     }
-    pthread_mutex_init(&sys->sq_lock, NULL);
+    atomic_flag_clear(&sys->sq_lock);
     pthread_mutex_init(&sys->lock, NULL);
     sys->all.next = sys->all.prev = &sys->all;
     /* The wake's poll request goes in now: a wake before the first wait is seen by
@@ -683,7 +698,6 @@ static void sys_destroy(struct cio__sys *sys)
     free(sys->table);
     close(sys->wakefd);
     pthread_mutex_destroy(&sys->lock);
-    pthread_mutex_destroy(&sys->sq_lock);
     free(sys);
 }
 
@@ -746,19 +760,19 @@ static int bufs_setup(struct cio__sys *sys)
 
 /* A submission entry for a request, with sq_lock held until op_end(); NULL (unlocked) when
  * the queue is full and cannot be submitted. */
-static struct io_uring_sqe *op_begin(struct cio__sys *sys)
+static inline struct io_uring_sqe *op_begin(struct cio__sys *sys)
 {
-    pthread_mutex_lock(&sys->sq_lock);
+    sq_lock(sys);
     struct io_uring_sqe *sqe = sqe_get(sys);
     if (sqe == NULL)
-        pthread_mutex_unlock(&sys->sq_lock);
+        sq_unlock(sys);
     return sqe;
 }
 
-static int op_end(struct cio__sys *sys, struct io_uring_sqe *sqe, void *data)
+static inline int op_end(struct cio__sys *sys, struct io_uring_sqe *sqe, void *data)
 {
     io_uring_sqe_set_data(sqe, data);
-    pthread_mutex_unlock(&sys->sq_lock);
+    sq_unlock(sys);
     return 0;
 }
 
@@ -834,10 +848,10 @@ int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op)
 
 void cio__uring_flush(struct cio__sys *sys)
 {
-    pthread_mutex_lock(&sys->sq_lock);
+    sq_lock(sys);
     if (io_uring_sq_ready(&sys->ring) > 0)
         (void)io_uring_submit(&sys->ring);
-    pthread_mutex_unlock(&sys->sq_lock);
+    sq_unlock(sys);
 }
 
 const char *cio__uring_buffer(const struct cio__sys *sys, uint32_t flags)
@@ -854,12 +868,7 @@ void cio__uring_buffer_put(struct cio__sys *sys, uint32_t flags)
     sys->held--;
 }
 
-unsigned cio__uring_buffers_held(const struct cio__sys *sys)
+bool cio__uring_buffers_spare(const struct cio__sys *sys)
 {
-    return sys->held;
-}
-
-unsigned cio__uring_buffers_total(const struct cio__sys *sys)
-{
-    return sys->br != NULL ? BUF_COUNT : 0;
+    return sys->held <= BUF_COUNT / 2;
 }

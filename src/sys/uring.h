@@ -78,10 +78,9 @@ const char *cio__uring_buffer(const struct cio__sys *sys, uint32_t flags);
 /* Give a completion's buffer back to the kernel (waiting thread). */
 void cio__uring_buffer_put(struct cio__sys *sys, uint32_t flags);
 
-/* Provided buffers the caller holds now (handed out by completions, not yet put back), and
- * how many there are in all. */
-unsigned cio__uring_buffers_held(const struct cio__sys *sys);
-unsigned cio__uring_buffers_total(const struct cio__sys *sys);
+/* Whether the ring has buffers to spare: the caller holds (took from completions and has not
+ * put back) at most half of them. */
+bool cio__uring_buffers_spare(const struct cio__sys *sys);
 
 /* cio_backend_probe(CIO_BACKEND_URING): set a small ring up and tear it down. */
 int cio__uring_probe(void);
