@@ -316,11 +316,13 @@ static int sys_add(struct cio__sys *sys, int fd, uint64_t data, unsigned interes
     struct reg *reg = calloc(1, sizeof(*reg));
     if (reg == NULL)
         return -ENOMEM;
-    atomic_init(&reg->data, data);
     reg->fd = fd;
     atomic_init(&reg->interest, interest);
     reg->dev = st.st_dev;
     reg->ino = st.st_ino;
+    /* Release: the waiter that takes this registration's completions reads the data word with
+     * acquire first (the kernel orders the two too; this tells ThreadSanitizer). */
+    atomic_store_explicit(&reg->data, data, memory_order_release);
     pthread_mutex_lock(&sys->lock);
     rc = table_reserve(sys, fd);
     struct reg *old = rc == 0 ? table_get(sys, fd) : NULL;
@@ -364,8 +366,8 @@ static int sys_mod(struct cio__sys *sys, int fd, uint64_t data, unsigned interes
     if (reg == NULL) {
         rc = -ENOENT;
     } else {
-        atomic_store_explicit(&reg->data, data, memory_order_relaxed);
         atomic_store_explicit(&reg->interest, interest, memory_order_relaxed);
+        atomic_store_explicit(&reg->data, data, memory_order_release);
         if (reg->action == ACT_NONE && reg->in_kernel) {
             queue_push(sys, reg, ACT_UPDATE);
             queued = true;
@@ -505,7 +507,7 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
     case TAG_POLL: {
         struct reg *reg = (struct reg *)(uintptr_t)(ud & ~TAG_MASK);
         /* Read before reg_ended(), which may free it. */
-        uint64_t data = atomic_load_explicit(&reg->data, memory_order_relaxed);
+        uint64_t data = atomic_load_explicit(&reg->data, memory_order_acquire);
         bool dead = atomic_load_explicit(&reg->dead, memory_order_acquire);
         if (!(cflags & IORING_CQE_F_MORE))
             reg_ended(sys, reg);
