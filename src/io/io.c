@@ -135,8 +135,8 @@ static void ring_arm_for(struct cio__io *io, unsigned want)
      * only sends us to the locked look). */
     unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
     if (!(want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) || (armed & CIO_WRITABLE)) {
-        bool read_ok = !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) ||
-                       __atomic_load_n(&io->ring.state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
+        bool read_ok =
+            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(&io->ring);
         if (read_ok && (!(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY)))
             return;
     }
@@ -412,11 +412,13 @@ static struct io_worker *io_worker_of(struct cio__worker *w)
     return iw;
 }
 
+#if CIO_HAVE_URING
 struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w)
 {
     struct io_worker *iw = io_worker_of(w);
     return iw != NULL ? iw->ring : NULL;
 }
+#endif
 
 /* The socket is being closed or released (any thread). */
 static void io_detach(struct cio_socket *sock)

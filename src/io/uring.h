@@ -85,6 +85,12 @@ static inline bool cio__io_ring(const struct cio__io_ring *ring)
     return ring->sys != NULL || ring->orphan;
 }
 
+/* Whether the multishot request is in the kernel (a hint without the lock). */
+static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
+{
+    return __atomic_load_n(&ring->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
+}
+
 /* Whether the registration must stay for a completion to come. Registration lock held. */
 static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
 {
@@ -142,7 +148,7 @@ void cio__io_ring_orphan(struct cio__io *io);
 #else /* !CIO_HAVE_URING: nothing is the completion way; these are never reached */
 
 struct cio__io_ring {
-    char unused;
+    struct cio__sys *sys; /* always NULL */
 };
 
 enum { CIO__RING_PEEK = 1u << 0, CIO__RING_ARM = 1u << 1 };
@@ -182,6 +188,12 @@ static inline int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *i
 }
 
 /* io.c's hooks have nothing to do without completions. */
+static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
+{
+    (void)ring;
+    return false;
+}
+
 static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
 {
     (void)ring;
