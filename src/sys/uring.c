@@ -57,9 +57,10 @@
 
 #define SQ_ENTRIES 1024u
 #define CQ_ENTRIES 8192u
-#define BATCH 64u      /* completions looked at in one go */
-#define BUF_COUNT 256u /* provided receive buffers per ring (a power of two) */
-#define BUF_SIZE 4096u /* bytes each */
+#define BATCH 64u        /* completions looked at in one go */
+#define DELIVER_MAX 4096 /* completions one deliver() hands over at most */
+#define BUF_COUNT 256u   /* provided receive buffers per ring (a power of two) */
+#define BUF_SIZE 4096u   /* bytes each */
 #define BUF_GROUP 0
 #define MIN_WAIT_NS (20 * CIO_NSEC_PER_USEC) /* see sys_run */
 
@@ -591,8 +592,14 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
         sq_lock(sys);
         drain(sys);
         bool ready = io_uring_cq_ready(&sys->ring) > 0;
-        if (timeout_ns == 0 || ready) {
-            if (io_uring_sq_ready(&sys->ring) > 0 || kernel_has_more(sys))
+        unsigned pending = io_uring_sq_ready(&sys->ring);
+        if (ready) {
+            /* Completions are there already: take them without a system call; what is
+             * prepared goes with the next wait (unless the queue fills up). */
+            if (pending > SQ_ENTRIES / 4)
+                rc = io_uring_submit(&sys->ring);
+        } else if (timeout_ns == 0) {
+            if (pending > 0 || kernel_has_more(sys))
                 rc = io_uring_submit_and_get_events(&sys->ring);
         } else if (timeout_ns < 0) {
             rc = io_uring_submit_and_wait(&sys->ring, 1);
@@ -632,11 +639,14 @@ static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capaci
     return sys_run(sys, &b, timeout_ns);
 }
 
+/* The runtime's wait: completions are handed over as they are read, so the batch is not
+ * bounded by the caller's buffer, only by DELIVER_MAX (a turn stays short). */
 static int sys_deliver(struct cio__sys *sys, struct cio__sys_event *buf, int capacity,
                        int64_t timeout_ns)
 {
     (void)buf;
-    struct batch b = {.out = NULL, .capacity = capacity};
+    (void)capacity;
+    struct batch b = {.out = NULL, .capacity = DELIVER_MAX};
     return sys_run(sys, &b, timeout_ns);
 }
 
