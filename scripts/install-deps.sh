@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A groups=(
-    [build]="cmake ninja-build gcc make pkg-config"
+    [build]="cmake ninja-build gcc make pkg-config liburing-dev"
     [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client"
     [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
     [bench]="libuv1-dev libevent-dev wrk gnuplot-nox librust-tokio-dev librust-memchr-dev strace linux-perf python3 valgrind"
