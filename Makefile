@@ -7,6 +7,7 @@ DEPS := scripts/install-deps.sh
 CTEST_FLAGS ?=
 
 .PHONY: all deps demo test asan tsan format format-check lint cross bench bench-counts install clean
+.PHONY: release-clang valgrind fuzz coverage
 
 all: deps
 	cmake --preset release
@@ -41,6 +42,36 @@ tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan
 	ctest --preset tsan $(CTEST_FLAGS)
+
+# The optimised build (library, tools, tests, examples, benchmarks) with clang; `make all` is
+# the same with gcc. CI builds both with warnings as errors.
+release-clang: deps
+	@$(DEPS) test
+	cmake --preset release-clang
+	cmake --build --preset release-clang
+
+# Memcheck over the runtime's shutdown with live tasks, the event core and the tools under a
+# short load (scripts/valgrind.sh), on the debug build.
+valgrind: deps
+	@$(DEPS) test
+	cmake --preset dev
+	cmake --build --preset dev
+	scripts/valgrind.sh build/dev
+
+# The libFuzzer targets of fuzz/ (clang), FUZZ_SECONDS each; CI runs them for a few seconds.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@$(DEPS) test
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+	scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+# Line and branch coverage of src/ by the whole suite (gcov + gcovr); report in build/coverage.
+coverage: deps
+	@$(DEPS) test coverage
+	cmake --preset coverage
+	cmake --build --preset coverage
+	scripts/coverage.sh build/coverage
 
 format:
 	scripts/check-format.sh --fix

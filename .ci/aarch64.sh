@@ -15,7 +15,8 @@ cmake -S . -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=Debug \
     -DCIO_WERROR="${CIO_WERROR:-ON}" \
     -DCIO_BUILD_BENCH=OFF \
-    -DCIO_BUILD_EXAMPLES=OFF
+    -DCIO_BUILD_EXAMPLES=OFF \
+    -DCIO_BUILD_TOOLS=OFF
 cmake --build "$build"
 # CIO_QEMU tells the tests they run under qemu-user (they also notice it by themselves), so
 # that checks qemu cannot support (RSS figures, mincore on PROT_NONE pages) are left out.

@@ -45,7 +45,7 @@ if [[ $explicit == 0 && "${SKIP_BUILD:-0}" != 1 ]]; then
     gen=()
     [[ -f "$build/CMakeCache.txt" ]] || gen=(-G Ninja)
     cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCIO_BUILD_TESTS=OFF \
-        -DCIO_BUILD_EXAMPLES=ON -DCIO_BUILD_BENCH=ON >"$build/counts-cmake.log" 2>&1 ||
+        -DCIO_BUILD_EXAMPLES=ON -DCIO_BUILD_TOOLS=ON -DCIO_BUILD_BENCH=ON >"$build/counts-cmake.log" 2>&1 ||
         { tail -20 "$build/counts-cmake.log" >&2; echo "counts: cmake failed" >&2; exit 1; }
     if ! cmake --build "$build" -- -k 0 >"$build/counts-build.log" 2>&1; then
         grep -E '^FAILED|error:' "$build/counts-build.log" | head -20 >&2 || true

@@ -32,7 +32,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     [[ -f "$build/CMakeCache.txt" ]] || gen=(-G Ninja)
     # The test suite is not needed here; everything else is (tools, peers, micro benchmarks).
     cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCIO_BUILD_TESTS=OFF \
-        -DCIO_BUILD_EXAMPLES=ON -DCIO_BUILD_BENCH=ON >"$build/bench-cmake.log" 2>&1 ||
+        -DCIO_BUILD_EXAMPLES=ON -DCIO_BUILD_TOOLS=ON -DCIO_BUILD_BENCH=ON >"$build/bench-cmake.log" 2>&1 ||
         { tail -20 "$build/bench-cmake.log" >&2; echo "bench: cmake failed" >&2; exit 1; }
     # Keep going past a target that fails: the harness skips what is not built.
     if ! cmake --build "$build" -- -k 0 >"$build/bench-build.log" 2>&1; then

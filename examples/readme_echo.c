@@ -58,17 +58,17 @@ static void *main_task(void *arg)
     (void)arg;
     cio_addr addr;
     cio_tcp_listener *listener;
-    cio_task *server, *cli;
+    cio_join_handle *server, *cli;
     void *result = (void *)(intptr_t)-1;
     cio_addr_parse(&addr, "127.0.0.1:0");
-    if (cio_tcp_listener_new(&listener, &addr, 0) < 0)
+    if (cio_tcp_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT) < 0)
         return result;
     cio_socket_local_addr(listener, &addr); /* the port the kernel chose */
     cio_spawn(&server, accept_loop, listener);
     cio_spawn(&cli, client, &addr);
-    cio_task_join(cli, &result);
+    cio_task_join(cli, &result, NULL);
     cio_task_cancel(server); /* its accept returns -ECANCELED */
-    cio_task_join(server, NULL);
+    cio_task_join(server, NULL, NULL);
     cio_socket_close(listener);
     return result;
 }

@@ -12,10 +12,12 @@
 #include "cio/io.h"
 #include "cio/socket.h"
 #include "cio/stream.h"
+#include "cio/bufio.h"
 #include "cio/dgram.h"
 #include "cio/tcp.h"
 #include "cio/udp.h"
 #include "cio/unix.h"
+#include "cio/resolve.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
 

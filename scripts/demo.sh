@@ -10,6 +10,8 @@
 # no network beyond loopback, and bash, awk and coreutils only; every process it starts is
 # stopped on any exit (trap). A tool that is not built is reported and skipped.
 set -euo pipefail
+# shellcheck source=servers.sh
+. "$(dirname "$0")/servers.sh"
 
 build=${1:-build/release}
 [[ -d "$build" ]] || { echo "demo: no build directory '$build'" >&2; exit 1; }
@@ -23,19 +25,7 @@ pids=()
 failures=0
 
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        # Give each a moment to stop cleanly, then make sure.
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "${pids[@]}"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -58,24 +48,8 @@ find_tool() {
 # start_server LABEL PROGRAM ARGS...: start it in the background and wait for its
 # "listening on ADDR" line; sets $server_addr and $server_pid.
 start_server() {
-    local label=$1 line=
-    shift
-    "$@" </dev/null >"$tmp/$label.out" 2>"$tmp/$label.err" &
-    server_pid=$!
-    pids+=("$server_pid")
-    for _ in $(seq 1 100); do
-        line=$(grep -m1 '^listening on ' "$tmp/$label.out" 2>/dev/null || true)
-        [[ -n "$line" ]] && break
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if [[ -z "$line" ]]; then
-        echo "demo: $label did not start:" >&2
-        cat "$tmp/$label.err" >&2
-        return 1
-    fi
-    server_addr=${line#listening on }
-    echo "   $label: pid $server_pid, listening on $server_addr"
+    spawn_server "$tmp" "$1" 100 "${@:2}" || return 1
+    echo "   $1: pid $server_pid, listening on $server_addr"
 }
 
 # stop_server LABEL PID: SIGTERM, wait, show its last words.

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh: install the Debian packages a make target needs, only those missing.
-# Usage: scripts/install-deps.sh GROUP...   (groups: build test bench cross)
+# Usage: scripts/install-deps.sh GROUP...   (groups: build test bench cross coverage)
 # As root it runs apt-get (update once, then install); otherwise it names what is missing.
 set -euo pipefail
 
 declare -A groups=(
-    [build]="cmake ninja-build gcc make pkg-config liburing-dev"
-    [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client"
+    [build]="cmake ninja-build gcc make pkg-config python3 liburing-dev"
+    [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client groff-base man-db"
     [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+    [coverage]="gcovr"
     [bench]="libuv1-dev libevent-dev wrk gnuplot-nox librust-tokio-dev librust-memchr-dev strace linux-perf python3 valgrind"
 )
 

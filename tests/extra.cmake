@@ -13,7 +13,7 @@ if(CIO_SANITIZE STREQUAL "")
 endif()
 
 # Examples that finish by themselves run as tests too.
-foreach(example poll_echo readme_poll readme_echo)
+foreach(example poll_echo readme_poll readme_echo readme_timeout readme_lines readme_cancel)
     if(TARGET ${example})
         add_test(NAME examples/${example} COMMAND ${example})
         set_tests_properties(examples/${example} PROPERTIES LABELS examples TIMEOUT 60)
@@ -31,3 +31,15 @@ foreach(pair "tools_test_tools;cio-echo;cio-http-hello;cio-relay" "tools_test_ci
         endforeach()
     endif()
 endforeach()
+
+# The man pages: one per exported function, generated without warnings, clean under groff and
+# man -l. Not in the sanitizer builds: the pages are the same.
+if(CIO_BUILD_MAN AND CIO_SANITIZE STREQUAL "")
+    foreach(check pages lint)
+        add_test(NAME docs/man_${check}
+                 COMMAND ${PROJECT_SOURCE_DIR}/tests/docs/check-man.sh ${check}
+                         ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+        set_tests_properties(docs/man_${check} PROPERTIES
+            LABELS docs TIMEOUT 300 SKIP_RETURN_CODE 77)
+    endforeach()
+endif()

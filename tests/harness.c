@@ -23,11 +23,38 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cio/rt.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO_TEST_ASAN 1
+#endif
+#endif
+#ifdef CIO_TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define SKIP_STATUS 77
 #define MAX_FDS 4096
 
 static char tmpdir_path[256];
 static int expected_new_fds;
+
+/* A coverage build (the coverage preset: --coverage, CIO_COVERAGE) writes its counters from an
+ * exit() handler, which the _exit() that ends a case skips: the case writes them itself. */
+#ifdef CIO_COVERAGE
+void __gcov_dump(void); /* libgcov */
+#endif
+
+static _Noreturn void end_case(int status)
+{
+#ifdef CIO_COVERAGE
+    __gcov_dump();
+#endif
+    _exit(status);
+}
 
 void cio_test_expect_new_fds(int count)
 {
@@ -39,6 +66,53 @@ int64_t cio_test_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cio_test_check_leaks(void)
+{
+#ifdef CIO_TEST_ASAN
+    if (__lsan_do_recoverable_leak_check() != 0)
+        cio_test_fail(__FILE__, __LINE__, "LeakSanitizer found leaked memory (report above)");
+#endif
+}
+
+void cio_test_gate_reset(struct cio_test_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->open = false;
+    gate->waiting = 0;
+    pthread_mutex_unlock(&gate->lock);
+}
+
+void cio_test_gate_pass(struct cio_test_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->waiting++;
+    while (!gate->open)
+        pthread_cond_wait(&gate->cond, &gate->lock);
+    pthread_mutex_unlock(&gate->lock);
+}
+
+void cio_test_gate_open(struct cio_test_gate *gate)
+{
+    pthread_mutex_lock(&gate->lock);
+    gate->open = true;
+    pthread_cond_broadcast(&gate->cond);
+    pthread_mutex_unlock(&gate->lock);
+}
+
+void cio_test_gate_await(struct cio_test_gate *gate, int count)
+{
+    int reached = 0;
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&gate->lock);
+        reached = gate->waiting;
+        pthread_mutex_unlock(&gate->lock);
+        if (reached >= count)
+            return;
+        CHECK(cio_sleep(CIO_NSEC_PER_MSEC) == 0);
+    }
+    cio_test_fail(__FILE__, __LINE__, "%d of %d threads reached the gate in 5 s", reached, count);
 }
 
 bool cio_test_fd_nonblock_cloexec(int fd)
@@ -98,7 +172,7 @@ void cio_test_fail(const char *file, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vreport(prefix, fmt, ap);
     va_end(ap);
-    _exit(1);
+    end_case(1);
 }
 
 void cio_test_skip(const char *fmt, ...)
@@ -107,7 +181,7 @@ void cio_test_skip(const char *fmt, ...)
     va_start(ap, fmt);
     vreport("    skipped: ", fmt, ap);
     va_end(ap);
-    _exit(SKIP_STATUS);
+    end_case(SKIP_STATUS);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -170,7 +244,7 @@ static _Noreturn void run_case(const struct cio_test *t, unsigned timeout_s)
         }
     }
     fflush(stdout);
-    _exit(0);
+    end_case(0);
 }
 
 int cio_test_main(int argc, char **argv, const struct cio_test *tests, size_t count)

@@ -12,6 +12,7 @@
 #define CIO_TEST_HARNESS_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,24 @@ _Noreturn void cio_test_skip(const char *fmt, ...) __attribute__((format(printf,
                           cio_strerror((int)(err)));                                               \
     } while (0)
 
+/* Join @handle (a cio_join_handle, cio/rt.h) and check that cancellation of the task was
+ * requested before it finished. */
+/* The calling task cancels itself (cio/rt.h in the test file). */
+#define CANCEL_SELF()                                                                              \
+    do {                                                                                           \
+        cio_abort_handle self_;                                                                    \
+        CHECK_RC(cio_task_current_abort_handle(&self_));                                           \
+        CHECK_RC(cio_abort_handle_cancel(self_));                                                  \
+    } while (0)
+
+#define CHECK_JOIN_CANCELLED(handle)                                                               \
+    do {                                                                                           \
+        bool cancelled_ = false;                                                                   \
+        CHECK_RC(cio_task_join((handle), NULL, &cancelled_));                                      \
+        if (!cancelled_)                                                                           \
+            cio_test_fail(__FILE__, __LINE__, "%s: the task was not cancelled", #handle);          \
+    } while (0)
+
 /* A system call (returning -1 and errno) that must succeed. */
 #define CHECK_SYS(expr)                                                                            \
     ({                                                                                             \
@@ -96,6 +115,39 @@ bool cio_test_fd_nonblock_cloexec(int fd);
 /* Declare that the current case leaves @count descriptors open by design (say, a process-wide
  * pipe that lives until exit); the leak check then allows exactly that many new ones. */
 void cio_test_expect_new_fds(int count);
+
+/* Under AddressSanitizer, fail the case if LeakSanitizer finds memory nothing points to any
+ * more (a case ends with _exit, so LSan's own check at exit never runs for it); elsewhere a
+ * no-op. Call it once the runtime is freed: memory a parked task alone points to lives on a
+ * coroutine stack, which LSan does not scan. */
+void cio_test_check_leaks(void);
+
+/*
+ * A gate: threads (blocking-pool jobs, fake system calls) wait at it until the test opens it,
+ * so a test can hold a blocking call for as long as it needs. Counts who reached it.
+ *
+ *     static struct cio_test_gate gate = CIO_TEST_GATE_INIT;
+ *     job: cio_test_gate_pass(&gate);        test: cio_test_gate_await(&gate, 1); ...
+ *                                                  cio_test_gate_open(&gate);
+ */
+struct cio_test_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+    int waiting; /* threads that reached it (and those that passed) since the last reset */
+};
+#define CIO_TEST_GATE_INIT                                                                         \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0                              \
+    }
+/* Close it and clear the count. */
+void cio_test_gate_reset(struct cio_test_gate *gate);
+/* Wait until it is open (at once if it is). */
+void cio_test_gate_pass(struct cio_test_gate *gate);
+void cio_test_gate_open(struct cio_test_gate *gate);
+/* From a task: sleep in 1 ms steps until @count threads reached the gate (fails the case after
+ * 5 s). */
+void cio_test_gate_await(struct cio_test_gate *gate, int count);
 
 /* Number of open descriptors of this process. */
 int cio_test_open_fds(void);

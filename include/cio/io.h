@@ -32,9 +32,13 @@
  * is always ready — or that loops on ready() and a try_* — cannot starve the others on its
  * worker.
  *
- * CANCELLATION AND DEADLINES. Every suspending call returns -ECANCELED when its task is
- * cancelled (when the cancel reaches it: cio_task_cancel() in cio/rt.h) and -ETIMEDOUT when
- * the task's deadline passes, never waiting past them. It must be called from a task, else -EPERM.
+ * CANCELLATION AND DEADLINES (the model: CANCELLATION in cio/rt.h). Every operation returns
+ * -ECANCELED once its task's cancellation has reached it — even one that could complete at
+ * once: it consumes nothing (below) — and -ETIMEDOUT when the task's deadline passes, never
+ * waiting past them. A cancelled operation yields before it returns, so cleanup that keeps
+ * calling it lets the worker's other tasks run. Inside a cancel shield
+ * (cio_cancel_shield_begin) operations work as usual up to the shield's deadline: cleanup may
+ * still flush a reply or wait for the peer. Call them from a task, else -EPERM.
  *
  * CANCEL SAFETY. A read, readv, peek, receive, accept or readiness wait that returns an error
  * (-ECANCELED, -ETIMEDOUT or any other) consumed nothing: call it again and no byte, datagram

@@ -45,7 +45,7 @@ extern "C" {
 
 /* Directions for cio_X_shutdown(). BOTH is READ | WRITE. */
 typedef enum cio_shutdown {
-    CIO_SHUTDOWN_READ = 1,  /* further reads return 0; the peer is not told */
+    CIO_SHUTDOWN_READ = 1,  /* stop reading: per kind, see cio_socket_shutdown() */
     CIO_SHUTDOWN_WRITE = 2, /* send FIN after queued data: the peer reads end of stream */
     CIO_SHUTDOWN_BOTH = 3,
 } cio_shutdown;
@@ -54,8 +54,15 @@ typedef enum cio_shutdown {
  * background). A linger of 0 seconds means: close aborts the connection with a reset. */
 #define CIO_LINGER_OFF (-1)
 
-/* The listen backlog used when a caller passes 0 or less (tokio's default). The kernel caps
- * it at net.core.somaxconn. */
+/*
+ * Listen backlogs. Every listener constructor takes one: the number of connections the kernel
+ * holds ready for accept. A negative backlog means CIO_LISTEN_BACKLOG_DEFAULT (tokio's
+ * default); any other value goes to listen(2) as it is, 0 included, and the kernel caps it at
+ * net.core.somaxconn. Linux queues one connection more than the backlog: a listener with
+ * backlog 0 holds one connection that was not accepted yet, backlog 1 holds two. Beyond that,
+ * a TCP client's SYN is dropped (its connect stays pending and is retried by the kernel until
+ * the queue has room or the connect times out) and a Unix stream connect fails with -EAGAIN.
+ */
 #define CIO_LISTEN_BACKLOG_DEFAULT 1024
 
 /*

@@ -132,10 +132,17 @@ CIO_EXPORT int cio_socket_bind(cio_socket *sock, const cio_addr *addr);
  * cio_socket_shutdown() - shut down reading, writing or both.
  *
  * CIO_SHUTDOWN_WRITE on a stream sends FIN once queued data is out: the peer reads end of
- * stream and may keep sending (half-close). CIO_SHUTDOWN_READ makes later reads return 0 at
- * once; on Linux, data the peer sends afterwards is still queued, and a read returns it once
- * the queue holds data again — do not rely on SHUT_RD to discard input. The descriptor
- * stays open until close. Accepts a write half too.
+ * stream and may keep sending (half-close). CIO_SHUTDOWN_READ discards nothing; what it does
+ * is the kernel's, and differs per kind (Linux 6.x, as cio's tests check):
+ *  - TCP stream: data already queued is still read; an empty queue reads as end of stream
+ *    (0 at once, the socket reported readable) instead of -EAGAIN; the peer is not told, and
+ *    what it sends afterwards is queued and read too.
+ *  - Unix stream: queued data is still read, then 0; the peer's writes fail with -EPIPE.
+ *  - Unix datagram: queued datagrams are still received, then -EAGAIN; the peer's sends
+ *    fail with -EPIPE.
+ *  - UDP: nothing changes that a program can see.
+ * To ignore input, stop reading it (or close). The descriptor stays open until close.
+ * Accepts a write half too.
  *
  * Return: 0; -ENOTCONN when not connected; -EINVAL; -EBADF.
  */

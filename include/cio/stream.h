@@ -2,7 +2,8 @@
  * cio/stream.h: the stream core — every byte-stream operation, written once for TCP and Unix
  * streams (libuv's uv_stream_t, tokio's AsyncRead/AsyncWrite): non-blocking try_* calls for a
  * program's own poll loop, suspending calls for tasks (read/write, exact and all, vectored,
- * peek), owned halves, and copying between any two streams.
+ * peek), owned halves, and copying between any two streams. Buffered reading (lines, frames)
+ * and writing (batching) over any of them: cio/bufio.h.
  *
  * Every function takes a cio_tcp_stream, a cio_unix_stream or a cio_stream (see the
  * conversions in cio/socket.h); reading functions also take a cio_read_half, writing

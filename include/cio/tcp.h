@@ -1,7 +1,7 @@
 /*
  * cio/tcp.h: what only TCP has — creating listeners, streams and configurable sockets
  * (mio's TcpListener and TcpStream, tokio's TcpSocket builder), accepting and connecting
- * (without waiting, or suspending a task; by address or by name with Happy Eyeballs), the
+ * (without waiting, or suspending a task; by address, or by name racing IPv6 and IPv4), the
  * TCP-level options a server tunes (no delay, cork, quick ack, keepalive timing, user
  * timeout, not-sent low-water mark, congestion control, fast open) and sendfile.
  *
@@ -76,7 +76,8 @@ typedef struct cio_tcp_keepalive_params {
  * @ret_listener: receives the listener (written only on success).
  * @addr: an IPv4 or IPv6 address; port 0 lets the kernel pick (read it back with
  *        cio_socket_local_addr()).
- * @backlog: the listen backlog; 0 or less means CIO_LISTEN_BACKLOG_DEFAULT (1024).
+ * @backlog: the listen backlog (see cio/net.h); negative means CIO_LISTEN_BACKLOG_DEFAULT
+ *           (1024); 0 is a backlog of 0.
  *
  * Sets SO_REUSEADDR (so a restarted server can bind while old connections sit in
  * TIME_WAIT; two listeners on one port still conflict). An IPv6 wildcard address is
@@ -203,7 +204,7 @@ CIO_EXPORT int cio_tcp_socket_try_connect(cio_tcp_socket *socket, const cio_addr
  * cio_tcp_socket_listen() - start listening; binds to the wildcard address and a kernel
  * port if not bound.
  * @socket: consumed on success (as for try_connect), still the caller's on failure.
- * @backlog: 0 or less for CIO_LISTEN_BACKLOG_DEFAULT.
+ * @backlog: as for cio_tcp_listener_new() (negative: CIO_LISTEN_BACKLOG_DEFAULT).
  * @ret_listener: receives the listener.
  *
  * Return: 0; -EADDRINUSE; -EINVAL; -ENOMEM.
@@ -227,73 +228,81 @@ CIO_EXPORT int cio_tcp_socket_from_fd(cio_tcp_socket **ret_socket, int fd);
  * a listener or a builder are inherited by the connections it accepts or makes.
  */
 
-/* TCP_NODELAY: send small segments at once instead of coalescing them (Nagle off). */
+/**
+ * cio_tcp_set_nodelay() - TCP_NODELAY: send small segments at once instead of coalescing them
+ * (Nagle off).
+ */
 CIO_EXPORT int cio_tcp_set_nodelay(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_nodelay(cio_socket *tcp, bool *ret_on);
 
-/* TCP_CORK: hold partial segments until uncorked (or 200 ms pass); pairs with sendfile. */
+/**
+ * cio_tcp_set_cork() - TCP_CORK: hold partial segments until uncorked (or 200 ms pass); pairs
+ * with sendfile.
+ */
 CIO_EXPORT int cio_tcp_set_cork(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_cork(cio_socket *tcp, bool *ret_on);
 
-/*
- * TCP_QUICKACK: acknowledge at once rather than delaying ACKs. Linux clears it by itself
- * as the connection's traffic pattern changes, so the getter reports the current mode, not
- * what was last set.
+/**
+ * cio_tcp_set_quickack() - TCP_QUICKACK: acknowledge at once rather than delaying ACKs. Linux
+ * clears it by itself as the connection's traffic pattern changes, so the getter reports the
+ * current mode, not what was last set.
  */
 CIO_EXPORT int cio_tcp_set_quickack(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_quickack(cio_socket *tcp, bool *ret_on);
 
-/*
- * SO_KEEPALIVE, with its timing when @params is not NULL (fields of 0 are left as they
- * are). The getter reads all four values; @ret_params may be NULL.
+/**
+ * cio_tcp_set_keepalive() - SO_KEEPALIVE, with its timing when @params is not NULL (fields of 0
+ * are left as they are). The getter reads all four values; @ret_params may be NULL.
  */
 CIO_EXPORT int cio_tcp_set_keepalive(cio_socket *tcp, bool on,
                                      const cio_tcp_keepalive_params *params);
 CIO_EXPORT int cio_tcp_keepalive(cio_socket *tcp, bool *ret_on,
                                  cio_tcp_keepalive_params *ret_params);
 
-/*
- * TCP_USER_TIMEOUT in milliseconds: how long sent data may stay unacknowledged before the
- * connection is dropped with -ETIMEDOUT (also bounds keepalive). 0 means the system default.
- * At most INT_MAX.
+/**
+ * cio_tcp_set_user_timeout() - TCP_USER_TIMEOUT in milliseconds: how long sent data may stay
+ * unacknowledged before the connection is dropped with -ETIMEDOUT (also bounds keepalive). 0
+ * means the system default. At most INT_MAX.
  */
 CIO_EXPORT int cio_tcp_set_user_timeout(cio_socket *tcp, unsigned ms);
 CIO_EXPORT int cio_tcp_user_timeout(cio_socket *tcp, unsigned *ret_ms);
 
-/*
- * TCP_NOTSENT_LOWAT in bytes: report writable only while fewer than this many bytes are
- * queued but not yet sent — keeps the send queue short (less latency, less memory) for
- * streams that produce data on demand. 0 means the system default
+/**
+ * cio_tcp_set_notsent_lowat() - TCP_NOTSENT_LOWAT in bytes: report writable only while fewer
+ * than this many bytes are queued but not yet sent — keeps the send queue short (less latency,
+ * less memory) for streams that produce data on demand. 0 means the system default
  * (net.ipv4.tcp_notsent_lowat).
  */
 CIO_EXPORT int cio_tcp_set_notsent_lowat(cio_socket *tcp, unsigned bytes);
 CIO_EXPORT int cio_tcp_notsent_lowat(cio_socket *tcp, unsigned *ret_bytes);
 
-/*
- * TCP_CONGESTION: the congestion control algorithm by name ("cubic", "bbr", "reno"...; see
- * /proc/sys/net/ipv4/tcp_available_congestion_control). Setter: -ENOENT for an algorithm the
- * kernel does not have, -EPERM for one not in tcp_allowed_congestion_control without
- * CAP_NET_ADMIN, -EINVAL for a name of 16 bytes or more. Getter: -ENOSPC if @size is too
- * small for the name and its NUL.
+/**
+ * cio_tcp_set_congestion() - TCP_CONGESTION: the congestion control algorithm by name ("cubic",
+ * "bbr", "reno"...; see /proc/sys/net/ipv4/tcp_available_congestion_control). Setter: -ENOENT
+ * for an algorithm the kernel does not have, -EPERM for one not in
+ * tcp_allowed_congestion_control without CAP_NET_ADMIN, -EINVAL for a name of 16 bytes or more.
+ * Getter: -ENOSPC if @size is too small for the name and its NUL.
  */
 CIO_EXPORT int cio_tcp_set_congestion(cio_socket *tcp, const char *name);
 CIO_EXPORT int cio_tcp_congestion(cio_socket *tcp, char *buf, size_t size);
 
-/*
- * TCP_FASTOPEN_CONNECT (client builder, before connect; Linux 4.11+): when the client holds a
- * fast-open cookie for the server, connecting sends nothing and the first write goes out in
- * the SYN, saving a round trip. The stream is reported writable at once; write the first
- * data then (cio_tcp_stream_try_finish_connect() says -EAGAIN until that write sends the
- * SYN). A first write that could not carry data returns -EAGAIN: write again when writable.
- * Without a cookie the connect is an ordinary one that asks for a cookie.
+/**
+ * cio_tcp_set_fastopen_connect() - TCP_FASTOPEN_CONNECT (client builder, before connect; Linux
+ * 4.11+): when the client holds a fast-open cookie for the server, connecting sends nothing and
+ * the first write goes out in the SYN, saving a round trip. The stream is reported writable at
+ * once; write the first data then (cio_tcp_stream_try_finish_connect() says -EAGAIN until that
+ * write sends the SYN). A first write that could not carry data returns -EAGAIN: write again
+ * when writable. Without a cookie the connect is an ordinary one that asks for a cookie.
  */
 CIO_EXPORT int cio_tcp_set_fastopen_connect(cio_socket *tcp, bool on);
 CIO_EXPORT int cio_tcp_fastopen_connect(cio_socket *tcp, bool *ret_on);
 
-/*
- * TCP_FASTOPEN (server builder, before listen): the number of pending fast-open requests the
- * listener queues (0 turns it off). Accepting data in the SYN also needs the server bit of
- * net.ipv4.tcp_fastopen (value 2 or 3).
+/**
+ * cio_tcp_set_fastopen() - TCP_FASTOPEN (server builder, before listen): the number of pending
+ * fast-open requests the listener queues (0 turns it off). Accepting data in the SYN also needs
+ * the server bit of net.ipv4.tcp_fastopen (value 2 or 3; Linux's default, 1, is the client bit
+ * only). Whether a connection's SYN did carry data shows on both ends as TCPI_OPT_SYN_DATA in
+ * the tcpi_options of getsockopt(TCP_INFO).
  */
 CIO_EXPORT int cio_tcp_set_fastopen(cio_socket *tcp, int queue_len);
 CIO_EXPORT int cio_tcp_fastopen(cio_socket *tcp, int *ret_queue_len);
@@ -393,8 +402,10 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
 
 /* ---- connecting and binding by name ---- */
 /*
- * tokio's TcpStream::connect(host) and TcpListener::bind(host) in C, with Happy Eyeballs v2
- * (RFC 8305) for names that resolve to both IPv4 and IPv6, and SO_REUSEPORT listeners for
+ * tokio's TcpStream::connect(host) and TcpListener::bind(host) in C, with Happy Eyeballs
+ * connection racing for names that resolve to both IPv4 and IPv6 — RFC 8305's sorting and
+ * connection attempts (its sections 4 and 5), not its asynchronous resolution (section 3, see
+ * Resolution below) nor its NAT64 handling (section 7) — and SO_REUSEPORT listeners for
  * sharding accepts across the workers of a multi-thread runtime.
  *
  * Text forms ("host_port"): "127.0.0.1:80", "[::1]:80", "[fe80::1%lo]:80", "localhost:8080",
@@ -403,9 +414,10 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
  * services database. An IPv6 literal must be in brackets ("::1:80" is refused: it is itself
  * a valid address). The host must not be empty and may not hold spaces or control bytes.
  *
- * Resolution. A numeric address with a numeric port is converted directly: no resolver, no
- * thread. Anything else goes through getaddrinfo() (SOCK_STREAM, either family) on the
- * runtime's blocking pool, so the worker keeps running other tasks. AI_ADDRCONFIG is NOT
+ * Resolution is cio_resolve()'s (cio/resolve.h), for SOCK_STREAM and either family (a
+ * bracketed host: IPv6 only, never looked up). A numeric address with a numeric port is
+ * converted directly: no resolver, no thread. Anything else goes through getaddrinfo() on
+ * the runtime's blocking pool, so the worker keeps running other tasks. AI_ADDRCONFIG is NOT
  * used: glibc ignores loopback addresses when it decides which families are "configured",
  * so with it a host whose only IPv6 address is ::1 (containers, CI machines) would never see
  * "localhost" as ::1, and a host with no address but loopback would resolve nothing at all.
@@ -413,20 +425,28 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
  * once (-ENETUNREACH, -EADDRNOTAVAIL, -EAFNOSUPPORT) and the next one starts immediately.
  * The resolver's order (RFC 6724, /etc/gai.conf) is kept; duplicates are dropped. A lookup
  * cannot be interrupted: when the task is cancelled or its deadline passes during one, the
- * call returns at once and the lookup finishes on the pool, its result discarded.
+ * call returns at once and the lookup finishes on the pool, where its result is freed.
+ * One getaddrinfo() asks for both families (glibc sends the AAAA and A queries together and
+ * returns when both have answered or timed out), and connecting starts when it returns. RFC
+ * 8305's section 3 is not done: no separate AAAA and A queries, no attempt starting on the
+ * first answer, no 50 ms Resolution Delay. A name whose AAAA (or A) answer is slow therefore
+ * delays the connect by as long as the resolver waits for it.
  *
  * Connecting (cio_tcp_stream_connect_addrs() is the engine all connect calls share):
  *  - When the list holds both families and happy eyeballs is on (the default), the
  *    addresses are interleaved by family, starting with the family of the first one and
  *    keeping the order within each family (A1 B1 A2 B2 ... then the rest of the longer
- *    family). The first attempt starts at once; each further one starts when the attempt
- *    delay (250 ms by default) has passed since the previous one started, or immediately
- *    when an attempt fails. Attempts run in parallel; the first to complete its handshake
- *    wins and every other one is closed (a SYN still in flight is simply abandoned).
+ *    family: RFC 8305 section 4 with a First Address Family Count of 1). The first attempt
+ *    starts at once; each further one starts when the attempt delay (250 ms by default, the
+ *    RFC's recommended Connection Attempt Delay) has passed since the previous one started,
+ *    or immediately when an attempt fails. Attempts run in parallel; the first to complete
+ *    its handshake wins and every other one is closed (a SYN still in flight is simply
+ *    abandoned).
  *  - When the list holds one family only, or happy eyeballs is off, the addresses are tried
- *    one after another in the given order (tokio's rule): the next starts when the previous
- *    one failed. An address that never answers then holds the connect until the kernel
- *    gives up (about two minutes on Linux) unless an attempt timeout or a deadline is set.
+ *    one after another in the given order (tokio's rule; RFC 8305 would race these too): the
+ *    next starts when the previous one failed. An address that never answers then holds the
+ *    connect until the kernel gives up (about two minutes on Linux) unless an attempt
+ *    timeout or a deadline is set.
  *  - The whole call honours the task's deadline (cio_deadline_set) and cancellation. When
  *    it returns anything but 0, every socket it created is closed: nothing is left open or
  *    half-open. No helper task is used: the calling task waits on all attempts itself.
@@ -447,7 +467,7 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
  * leaves no socket behind (see above), so calling it again starts afresh.
  * Thread safety: any number of tasks may connect or bind at once, on any workers.
  */
-/* RFC 8305's recommended Connection Attempt Delay. */
+/* RFC 8305's recommended Connection Attempt Delay (its section 5). */
 #define CIO_TCP_CONNECT_ATTEMPT_DELAY_DEFAULT (250 * CIO_NSEC_PER_MSEC)
 
 /*
@@ -457,7 +477,8 @@ CIO_EXPORT ssize_t cio_tcp_stream_sendfile(cio_tcp_stream *stream, int file_fd, 
 typedef struct cio_tcp_connect_options {
     /* Happy eyeballs: how long to wait after starting one attempt before starting the next
      * in parallel. 0 = CIO_TCP_CONNECT_ATTEMPT_DELAY_DEFAULT; below 1 ms it is 1 ms (the
-     * timer's granularity); RFC 8305 advises at least 100 ms. Negative: -EINVAL. */
+     * timer's granularity). RFC 8305 advises at least 100 ms and forbids less than 10 ms;
+     * cio leaves that to the caller (tests use less). Negative: -EINVAL. */
     cio_duration attempt_delay;
     /* Give up on one attempt (-ETIMEDOUT for it, then the next starts) after this long.
      * 0 = no limit of cio's own (the kernel's SYN retries, ~2 min). Negative: -EINVAL.

@@ -175,7 +175,7 @@ CIO_EXPORT int cio_udp_socket_from_fd(cio_udp_socket **ret_socket, int fd);
  * -EINVAL (or -EIO for a route that cannot offload).
  *
  * Return: bytes sent (also stored in msg->len); the errors of try_send / try_send_to;
- * -EINVAL for a bad iovec, segment_size above 65535, tos outside 0-255, a @local address of
+ * -EINVAL for a bad iovec, segment_size above 65535, tos outside 0-255, a msg->local address of
  * the wrong family; -EAFNOSUPPORT for a non-IP addr.
  */
 CIO_EXPORT ssize_t cio_udp_socket_try_send_msg(cio_udp_socket *socket, cio_udp_msg *msg);
@@ -233,58 +233,65 @@ CIO_EXPORT int cio_udp_socket_try_recv_batch(cio_udp_socket *socket, cio_udp_msg
  * they govern IPv4 traffic of a dual-stack socket).
  */
 
-/* SO_BROADCAST: allow sending to broadcast addresses (255.255.255.255, a subnet's). */
+/**
+ * cio_udp_socket_set_broadcast() - SO_BROADCAST: allow sending to broadcast addresses
+ * (255.255.255.255, a subnet's).
+ */
 CIO_EXPORT int cio_udp_socket_set_broadcast(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_broadcast(const cio_udp_socket *socket, bool *ret_on);
 
-/*
- * UDP_SEGMENT (Linux 4.18+): the GSO segment size for every send, 0 (off) to 65535. A send
- * of more than this many bytes then goes out as several datagrams of this size (see
- * cio_udp_socket_try_send_msg() for the limits). A message's own segment_size overrides it.
+/**
+ * cio_udp_socket_set_gso_segment() - UDP_SEGMENT (Linux 4.18+): the GSO segment size for every
+ * send, 0 (off) to 65535. A send of more than this many bytes then goes out as several
+ * datagrams of this size (see cio_udp_socket_try_send_msg() for the limits). A message's own
+ * segment_size overrides it.
  */
 CIO_EXPORT int cio_udp_socket_set_gso_segment(cio_udp_socket *socket, size_t bytes);
 CIO_EXPORT int cio_udp_socket_gso_segment(const cio_udp_socket *socket, size_t *ret_bytes);
 
-/*
- * UDP_GRO (Linux 5.0+): accept datagrams coalesced by the kernel — consecutive datagrams of
- * one flow and one size handed over in one buffer, fewer system calls per byte. Receive
- * with try_recv_msg / try_recv_batch, which report the segment size; give them buffers of
- * 65535 bytes or more.
+/**
+ * cio_udp_socket_set_gro() - UDP_GRO (Linux 5.0+): accept datagrams coalesced by the kernel —
+ * consecutive datagrams of one flow and one size handed over in one buffer, fewer system calls
+ * per byte. Receive with try_recv_msg / try_recv_batch, which report the segment size; give
+ * them buffers of 65535 bytes or more.
  */
 CIO_EXPORT int cio_udp_socket_set_gro(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_gro(const cio_udp_socket *socket, bool *ret_on);
 
-/*
- * IP_PKTINFO (IPv4) / IPV6_RECVPKTINFO (IPv6; covers IPv4 traffic of a dual-stack socket
- * too): report each datagram's destination address and arrival interface in the message
- * calls (msg->local, msg->ifindex). A server bound to a wildcard address answers from the
- * address it was asked on by sending with msg->local set to it.
+/**
+ * cio_udp_socket_set_recv_pktinfo() - IP_PKTINFO (IPv4) / IPV6_RECVPKTINFO (IPv6; covers IPv4
+ * traffic of a dual-stack socket too): report each datagram's destination address and arrival
+ * interface in the message calls (msg->local, msg->ifindex). A server bound to a wildcard
+ * address answers from the address it was asked on by sending with msg->local set to it.
  */
 CIO_EXPORT int cio_udp_socket_set_recv_pktinfo(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_recv_pktinfo(const cio_udp_socket *socket, bool *ret_on);
 
-/* IP_RECVTOS (IPv4) / IPV6_RECVTCLASS (IPv6): report each datagram's TOS byte, ECN bits
- * included, in the message calls (CIO_UDP_MSG_TOS, msg->tos). */
+/**
+ * cio_udp_socket_set_recv_tos() - IP_RECVTOS (IPv4) / IPV6_RECVTCLASS (IPv6): report each
+ * datagram's TOS byte, ECN bits included, in the message calls (CIO_UDP_MSG_TOS, msg->tos).
+ */
 CIO_EXPORT int cio_udp_socket_set_recv_tos(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_recv_tos(const cio_udp_socket *socket, bool *ret_on);
 
 /* ---- multicast ---- */
 
-/*
- * cio_udp_socket_join_multicast_v4() / _leave_multicast_v4() - receive (stop receiving)
- * the IPv4 group @group on the interface that has address @interface (CIO_IPV4_ANY: the
- * kernel picks one by route). Addresses in host order (CIO_IPV4(239, 1, 2, 3)).
- * Group datagrams reach the sockets bound to their port (on the wildcard address or the group
- * address). Return: 0; -EINVAL (not a multicast
- * group); -EADDRINUSE (joined already); -EADDRNOTAVAIL (leaving a group not joined, or no
- * such interface); -ENODEV; -ENOBUFS (too many memberships: net.ipv4.igmp_max_memberships).
+/**
+ * cio_udp_socket_join_multicast_v4() / _leave_multicast_v4() - receive (stop receiving) the
+ * IPv4 group @group on the interface that has address @interface (CIO_IPV4_ANY: the kernel
+ * picks one by route). Addresses in host order (CIO_IPV4(239, 1, 2, 3)). Group datagrams reach
+ * the sockets bound to their port (on the wildcard address or the group address).
+ *
+ * Return: 0; -EINVAL (not a multicast group); -EADDRINUSE (joined already); -EADDRNOTAVAIL
+ * (leaving a group not joined, or no such interface); -ENODEV; -ENOBUFS (too many
+ * memberships: net.ipv4.igmp_max_memberships).
  */
 CIO_EXPORT int cio_udp_socket_join_multicast_v4(cio_udp_socket *socket, uint32_t group,
                                                 uint32_t interface);
 CIO_EXPORT int cio_udp_socket_leave_multicast_v4(cio_udp_socket *socket, uint32_t group,
                                                  uint32_t interface);
 
-/*
+/**
  * cio_udp_socket_join_multicast_v6() / _leave_multicast_v6() - the same for IPv6 (IPv6
  * sockets): @group is 16 bytes in network order, @ifindex the interface (0: by route).
  */
@@ -293,54 +300,73 @@ CIO_EXPORT int cio_udp_socket_join_multicast_v6(cio_udp_socket *socket, const ui
 CIO_EXPORT int cio_udp_socket_leave_multicast_v6(cio_udp_socket *socket, const uint8_t group[16],
                                                  unsigned ifindex);
 
-/*
+/**
  * cio_udp_socket_join_source_multicast() / _leave_source_multicast() - source-specific
  * multicast (MCAST_JOIN_SOURCE_GROUP, RFC 4607): receive @group only from @source, on
  * interface @ifindex (0: by route). Both addresses IPv4 (IPv4 socket) or both IPv6 (IPv6
- * socket); ports ignored. Return: as the v4/v6 joins, except that leaving a source
- * membership not held is -EINVAL (Linux); -EAFNOSUPPORT for mixed or non-IP families.
+ * socket); ports ignored.
+ *
+ * Return: as the v4/v6 joins, except that leaving a source membership not held is -EINVAL
+ * (Linux); -EAFNOSUPPORT for mixed or non-IP families.
  */
 CIO_EXPORT int cio_udp_socket_join_source_multicast(cio_udp_socket *socket, const cio_addr *group,
                                                     const cio_addr *source, unsigned ifindex);
 CIO_EXPORT int cio_udp_socket_leave_source_multicast(cio_udp_socket *socket, const cio_addr *group,
                                                      const cio_addr *source, unsigned ifindex);
 
-/* IP_MULTICAST_LOOP: multicast this socket sends is delivered to this host's members too
- * (the default: on). */
+/**
+ * cio_udp_socket_set_multicast_loop_v4() - IP_MULTICAST_LOOP: multicast this socket sends is
+ * delivered to this host's members too (the default: on).
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_loop_v4(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_multicast_loop_v4(const cio_udp_socket *socket, bool *ret_on);
 
-/* IP_MULTICAST_TTL: the hop limit of multicast sent, 0 to 255 (default 1: this link). */
+/**
+ * cio_udp_socket_set_multicast_ttl_v4() - IP_MULTICAST_TTL: the hop limit of multicast sent, 0
+ * to 255 (default 1: this link).
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_ttl_v4(cio_udp_socket *socket, int ttl);
 CIO_EXPORT int cio_udp_socket_multicast_ttl_v4(const cio_udp_socket *socket, int *ret_ttl);
 
-/* IP_MULTICAST_IF: send multicast through the interface that has address @interface (host
- * order; CIO_IPV4_ANY: by route). */
+/**
+ * cio_udp_socket_set_multicast_if_v4() - IP_MULTICAST_IF: send multicast through the interface
+ * that has address @interface (host order; CIO_IPV4_ANY: by route).
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_if_v4(cio_udp_socket *socket, uint32_t interface);
 CIO_EXPORT int cio_udp_socket_multicast_if_v4(const cio_udp_socket *socket,
                                               uint32_t *ret_interface);
 
-/*
- * IP_MULTICAST_ALL (Linux): on (the Linux default, surprising to most), a socket bound to a
- * wildcard address receives multicast for every group any socket of this host joined on its
- * port; off, only for the groups it joined itself. Turn it off in multicast receivers.
+/**
+ * cio_udp_socket_set_multicast_all_v4() - IP_MULTICAST_ALL (Linux): on (the Linux default,
+ * surprising to most), a socket bound to a wildcard address receives multicast for every group
+ * any socket of this host joined on its port; off, only for the groups it joined itself. Turn
+ * it off in multicast receivers.
  */
 CIO_EXPORT int cio_udp_socket_set_multicast_all_v4(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_multicast_all_v4(const cio_udp_socket *socket, bool *ret_on);
 
-/* IPV6_MULTICAST_LOOP, as for IPv4. */
+/** cio_udp_socket_set_multicast_loop_v6() - IPV6_MULTICAST_LOOP, as for IPv4. */
 CIO_EXPORT int cio_udp_socket_set_multicast_loop_v6(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_multicast_loop_v6(const cio_udp_socket *socket, bool *ret_on);
 
-/* IPV6_MULTICAST_HOPS: the hop limit of multicast sent, 0 to 255 (default 1). */
+/**
+ * cio_udp_socket_set_multicast_hops_v6() - IPV6_MULTICAST_HOPS: the hop limit of multicast
+ * sent, 0 to 255 (default 1).
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_hops_v6(cio_udp_socket *socket, int hops);
 CIO_EXPORT int cio_udp_socket_multicast_hops_v6(const cio_udp_socket *socket, int *ret_hops);
 
-/* IPV6_MULTICAST_IF: send multicast through interface @ifindex (0: by route). */
+/**
+ * cio_udp_socket_set_multicast_if_v6() - IPV6_MULTICAST_IF: send multicast through interface
+ * @ifindex (0: by route).
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_if_v6(cio_udp_socket *socket, unsigned ifindex);
 CIO_EXPORT int cio_udp_socket_multicast_if_v6(const cio_udp_socket *socket, unsigned *ret_ifindex);
 
-/* IPV6_MULTICAST_ALL (Linux 4.20+), as IP_MULTICAST_ALL for IPv6. */
+/**
+ * cio_udp_socket_set_multicast_all_v6() - IPV6_MULTICAST_ALL (Linux 4.20+), as IP_MULTICAST_ALL
+ * for IPv6.
+ */
 CIO_EXPORT int cio_udp_socket_set_multicast_all_v6(cio_udp_socket *socket, bool on);
 CIO_EXPORT int cio_udp_socket_multicast_all_v6(const cio_udp_socket *socket, bool *ret_on);
 

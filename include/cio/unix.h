@@ -78,8 +78,9 @@ typedef struct cio_unix_cred {
  * @addr: a path (the socket file is created; it must not exist), an abstract name, or the
  *        unnamed address (autobind: read the chosen name back with
  *        cio_socket_local_addr()).
- * @backlog: the listen backlog; 0 or less means CIO_LISTEN_BACKLOG_DEFAULT. Connects beyond
- *           it fail with -EAGAIN (see the top of this header).
+ * @backlog: the listen backlog (see cio/net.h); negative means CIO_LISTEN_BACKLOG_DEFAULT,
+ *           0 is a backlog of 0. Connects beyond it fail with -EAGAIN (see the top of this
+ *           header).
  *
  * A socket file left by an earlier run makes bind fail with -EADDRINUSE: cio never removes a
  * file it did not create (see cio_unix_listener_set_unlink_on_close()).

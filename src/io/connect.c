@@ -1,8 +1,9 @@
 /*
  * connect.c: TCP by host name for runtime tasks (tokio's TcpStream::connect and
- * TcpListener::bind taking "host:port") — parsing the text, resolving names on the blocking
- * pool, the connect engine with Happy Eyeballs v2 (RFC 8305) that every connect call ends in,
- * binding the first address that binds, and SO_REUSEPORT listeners for sharded accepts.
+ * TcpListener::bind taking "host:port") — splitting the text for the resolver (resolve.c),
+ * the connect engine with Happy Eyeballs (RFC 8305 sections 4 and 5; cio/tcp.h says what is
+ * not done) that every connect call ends in, binding the first address that binds, and
+ * SO_REUSEPORT listeners for sharded accepts.
  *
  * The engine runs every attempt inside the calling task: each attempt is a non-blocking
  * connect whose write readiness arms a wake callback that wakes the caller, and the caller
@@ -11,12 +12,8 @@
  * cancelled task could not wait for helpers anyway: every wait of a cancelled task returns
  * at once), and closing the attempts' sockets is all the cleanup there is.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +21,10 @@
 
 #include "cio/rt.h"
 #include "cio/tcp.h"
+#include "io/resolve.h"
 #include "net/socket.h"
-#include "rt/blocking.h"
+#include "rt/parker.h"
+#include "rt/runtime.h"
 #include "rt/sched.h"
 #include "util/compiler.h"
 
@@ -33,62 +32,12 @@
 /* Parsing "host:port"                                                                      */
 /* ======================================================================================== */
 
+/* "host:port" split in two; the resolver (resolve.c) checks each part. */
 struct host_port {
     char host[NI_MAXHOST];
     char service[NI_MAXSERV];
     bool bracketed; /* the host was written [like this]: an IPv6 literal */
-    int port;       /* the numeric port, or -1 when the service is a name */
 };
-
-/* Bytes a host may not hold: getaddrinfo's numeric parser (inet_aton) accepts "1.2.3.4 junk",
- * so anything after a space would be silently ignored. */
-static bool host_text_ok(const char *s, size_t len)
-{
-    if (len == 0 || len >= NI_MAXHOST)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* A decimal port (0-65535) or a service name; fills hp->service and hp->port. */
-static int parse_service(struct host_port *hp, const char *s, size_t len)
-{
-    if (len == 0 || len >= sizeof(hp->service))
-        return -EINVAL;
-    bool digits = true;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] < '0' || s[i] > '9')
-            digits = false;
-    if (digits) {
-        long port = 0;
-        for (size_t i = 0; i < len; i++) {
-            port = port * 10 + (s[i] - '0');
-            if (port > 65535)
-                return -EINVAL;
-        }
-        hp->port = (int)port;
-    } else {
-        /* A service name: a letter, then letters, digits and -_+. (IANA names, plus what
-         * /etc/services uses). Anything else is malformed, not a lookup to fail later. */
-        if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-            return -EINVAL;
-        for (size_t i = 1; i < len; i++) {
-            char c = s[i];
-            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '+' || c == '.';
-            if (!ok)
-                return -EINVAL;
-        }
-        hp->port = -1;
-    }
-    memcpy(hp->service, s, len);
-    hp->service[len] = '\0';
-    return 0;
-}
 
 static int parse_host_port(struct host_port *hp, const char *text)
 {
@@ -116,195 +65,34 @@ static int parse_host_port(struct host_port *hp, const char *text)
         if (memchr(host, ':', host_len) != NULL)
             return -EINVAL;
     }
-    if (!host_text_ok(host, host_len))
+    size_t service_len = strlen(colon + 1);
+    if (host_len == 0 || host_len >= sizeof(hp->host) || service_len == 0 ||
+        service_len >= sizeof(hp->service))
         return -EINVAL;
     memcpy(hp->host, host, host_len);
-    hp->host[host_len] = '\0';
-    return parse_service(hp, colon + 1, strlen(colon + 1));
+    memcpy(hp->service, colon + 1, service_len);
+    return 0;
 }
 
 /*
- * The numeric fast path: a literal address with a numeric port becomes a cio_addr without
- * the resolver. Return: 1 (*ret_addr set); 0 (not a literal: resolve it); or an error for a
- * bracketed host that is not a valid IPv6 literal.
+ * Resolve @hp to a list of distinct IPv4/IPv6 addresses (resolver order; a literal without a
+ * lookup); *ret_addrs is malloc'd. Brackets hold an IPv6 literal, never a name to look up:
+ * anything else in them is malformed text.
  */
-static int parse_literal(const struct host_port *hp, cio_addr *ret_addr)
-{
-    if (hp->port < 0)
-        return 0;
-    if (!hp->bracketed) {
-        struct in_addr v4;
-        if (inet_pton(AF_INET, hp->host, &v4) != 1)
-            return 0;
-    }
-    char text[NI_MAXHOST + 16];
-    if (hp->bracketed)
-        snprintf(text, sizeof(text), "[%s]:%d", hp->host, hp->port);
-    else
-        snprintf(text, sizeof(text), "%s:%d", hp->host, hp->port);
-    cio_addr addr;
-    int rc = cio_addr_parse(&addr, text);
-    if (rc < 0)
-        return rc == -ENODEV ? rc : -EINVAL;
-    cio_addr_kind kind = cio_addr_get_kind(&addr);
-    if (kind != CIO_ADDR_IPV4 && kind != CIO_ADDR_IPV6)
-        return -EINVAL;
-    *ret_addr = addr;
-    return 1;
-}
-
-/* ======================================================================================== */
-/* Resolving                                                                                */
-/* ======================================================================================== */
-
-/*
- * A lookup on the blocking pool. Shared by the waiting task and the pool job; the last of
- * the two to let go frees it (and the result if nobody took it), so a task that stops
- * waiting — cancelled, past its deadline — leaves while getaddrinfo() runs on. The pool calls
- * the completion exactly once for an accepted job, also when shutdown drops it unstarted.
- */
-struct lookup {
-    struct cio__blocking_resolve req; /* first: the job's address is the lookup's */
-    pthread_mutex_t lock;
-    struct cio__parker *waiter; /* the parked task, NULL once it stopped waiting */
-    bool done;
-    atomic_int refs;
-};
-
-static void lookup_unref(struct lookup *lk)
-{
-    if (atomic_fetch_sub(&lk->refs, 1) != 1)
-        return;
-    if (lk->req.result != NULL)
-        freeaddrinfo(lk->req.result);
-    pthread_mutex_destroy(&lk->lock);
-    free(lk);
-}
-
-static void lookup_complete(struct cio__blocking_job *job, int status)
-{
-    (void)status; /* req.status says it all, -ECANCELED included */
-    struct lookup *lk = cio__container_of(job, struct lookup, req);
-    pthread_mutex_lock(&lk->lock);
-    lk->done = true;
-    if (lk->waiter != NULL)
-        cio__parker_unpark(lk->waiter);
-    pthread_mutex_unlock(&lk->lock);
-    lookup_unref(lk);
-}
-
-/* getaddrinfo() on the runtime's blocking pool; the calling task waits. */
-static int lookup_on_pool(const char *host, const char *service, const struct addrinfo *hints,
-                          struct addrinfo **ret_result)
-{
-    cio_rt *rt = cio_rt_current();
-    if (rt == NULL || cio__task_self() == NULL)
-        return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
-    struct cio__blocking_pool *pool;
-    int rc = cio__rt_blocking_pool(rt, &pool);
-    if (rc < 0)
-        return rc;
-    struct lookup *lk = calloc(1, sizeof(*lk));
-    if (lk == NULL)
-        return -ENOMEM;
-    rc = cio__blocking_resolve_init(&lk->req, host, service, hints, lookup_complete);
-    if (rc < 0) {
-        free(lk);
-        return rc;
-    }
-    pthread_mutex_init(&lk->lock, NULL);
-    atomic_init(&lk->refs, 2);
-    rc = cio__blocking_submit(pool, &lk->req.job);
-    if (rc < 0) {
-        pthread_mutex_destroy(&lk->lock);
-        free(lk);
-        return rc;
-    }
-    struct cio__parker parker;
-    cio__parker_init(&parker);
-    pthread_mutex_lock(&lk->lock);
-    while (!lk->done) {
-        lk->waiter = &parker;
-        pthread_mutex_unlock(&lk->lock);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE); /* the task's deadline applies */
-        pthread_mutex_lock(&lk->lock);
-        lk->waiter = NULL;
-        if (rc < 0 && !lk->done)
-            break; /* cancelled or past the deadline: the lookup finishes without us */
-        rc = 0;
-    }
-    if (lk->done) {
-        rc = lk->req.status;
-        if (rc == 0) {
-            *ret_result = lk->req.result;
-            lk->req.result = NULL;
-        }
-    }
-    pthread_mutex_unlock(&lk->lock);
-    cio__parker_fini(&parker);
-    lookup_unref(lk);
-    return rc;
-}
-
-/*
- * Resolve @hp to a list of distinct IPv4/IPv6 addresses (resolver order). From a task the
- * lookup runs on the blocking pool; from a thread outside any runtime (@inline_ok) it runs
- * here and blocks the thread. *ret_addrs is malloc'd.
- */
-static int resolve(const struct host_port *hp, bool passive, bool inline_ok, cio_addr **ret_addrs,
+static int resolve(const struct host_port *hp, bool passive, cio_addr **ret_addrs,
                    size_t *ret_count)
 {
-    /* No AI_ADDRCONFIG: see cio/tcp.h (glibc does not count loopback, so "localhost" would
-     * lose ::1 on hosts whose only IPv6 address is ::1). */
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
-    if (hp->port >= 0)
-        hints.ai_flags |= AI_NUMERICSERV;
-    if (hp->bracketed)
-        hints.ai_flags |= AI_NUMERICHOST; /* brackets hold a literal, never a name to look up */
+    cio_resolve_options opts = {.family = AF_UNSPEC, .socktype = SOCK_STREAM};
     if (passive)
-        hints.ai_flags |= AI_PASSIVE;
-    struct addrinfo *res = NULL;
-    int rc;
-    if (cio__task_self() != NULL)
-        rc = lookup_on_pool(hp->host, hp->service, &hints, &res);
-    else if (inline_ok && cio_rt_current() == NULL)
-        rc = cio__blocking_getaddrinfo(hp->host, hp->service, &hints, &res);
-    else
-        rc = -EPERM;
-    if (rc < 0)
-        return rc;
-    size_t cap = 0;
-    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
-        cap++;
-    cio_addr *addrs = cap ? calloc(cap, sizeof(*addrs)) : NULL;
-    if (cap > 0 && addrs == NULL) {
-        freeaddrinfo(res);
-        return -ENOMEM;
+        opts.flags |= CIO_RESOLVE_PASSIVE;
+    if (hp->bracketed) {
+        opts.family = AF_INET6;
+        opts.flags |= CIO_RESOLVE_NUMERIC_HOST;
     }
-    size_t n = 0;
-    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
-        cio_addr a;
-        if (cio_addr_from_sockaddr(&a, ai->ai_addr, ai->ai_addrlen) < 0)
-            continue;
-        bool seen = false;
-        for (size_t i = 0; i < n && !seen; i++)
-            seen = cio_addr_equal(&addrs[i], &a);
-        if (!seen)
-            addrs[n++] = a;
-    }
-    freeaddrinfo(res);
-    if (n == 0) {
-        free(addrs);
-        return CIO_ERR_EAI(EAI_NONAME);
-    }
-    *ret_addrs = addrs;
-    *ret_count = n;
-    return 0;
+    int rc = cio__resolve(hp->host, hp->service, &opts, ret_addrs, ret_count);
+    if (hp->bracketed && (rc == CIO_ERR_EAI(EAI_NONAME) || rc == CIO_ERR_EAI(EAI_ADDRFAMILY)))
+        return -EINVAL;
+    return rc;
 }
 
 /* ======================================================================================== */
@@ -438,8 +226,8 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
     cio_task *self = cio__task_self();
     if (self == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
+    if ((rc = cio__task_cancel_point()) < 0)
+        return rc;
     if (cio_now() >= cio__task_deadline())
         return -ETIMEDOUT;
 
@@ -515,7 +303,7 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
                 attempts[i].stream = NULL;
                 pending--;
                 best = better_error(best, ar);
-                next_start = now; /* RFC 8305: a failure starts the next attempt now */
+                next_start = now; /* a failure starts the next attempt now */
             }
         }
         if (winner != NULL) {
@@ -557,22 +345,12 @@ int cio_tcp_stream_connect_addrs(cio_tcp_stream **ret_stream, const cio_addr *ad
 static int connect_parsed(cio_tcp_stream **ret_stream, const struct host_port *hp,
                           const cio_tcp_connect_options *opts)
 {
-    cio_addr one;
-    int rc = parse_literal(hp, &one);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
-        return cio_tcp_stream_connect_addrs(ret_stream, &one, 1, opts);
-    /* Check what would fail later before spending a lookup on it. */
+    /* Connecting needs a task: do not spend a lookup first. */
     if (cio__task_self() == NULL)
         return -EPERM;
-    if (cio_task_is_cancelled())
-        return -ECANCELED;
-    if (cio_now() >= cio__task_deadline())
-        return -ETIMEDOUT;
     cio_addr *addrs;
     size_t count;
-    rc = resolve(hp, false, false, &addrs, &count);
+    int rc = resolve(hp, false, &addrs, &count);
     if (rc < 0)
         return rc;
     rc = cio_tcp_stream_connect_addrs(ret_stream, addrs, count, opts);
@@ -606,7 +384,7 @@ int cio_tcp_stream_connect_host(cio_tcp_stream **ret_stream, const char *host, u
         return -EINVAL;
     struct host_port hp;
     memset(&hp, 0, sizeof(hp));
-    size_t len = strlen(host);
+    size_t len = strnlen(host, sizeof(hp.host));
     /* "[::1]" is accepted as well as "::1": strip the brackets. */
     if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
         host++;
@@ -615,11 +393,9 @@ int cio_tcp_stream_connect_host(cio_tcp_stream **ret_stream, const char *host, u
     } else if (memchr(host, ':', len) != NULL) {
         hp.bracketed = true; /* a colon: an IPv6 literal */
     }
-    if (!host_text_ok(host, len))
+    if (len == 0 || len >= sizeof(hp.host))
         return -EINVAL;
     memcpy(hp.host, host, len);
-    hp.host[len] = '\0';
-    hp.port = port;
     snprintf(hp.service, sizeof(hp.service), "%u", (unsigned)port);
     return connect_parsed(ret_stream, &hp, NULL);
 }
@@ -636,15 +412,9 @@ int cio_tcp_listener_new_name(cio_tcp_listener **ret_listener, const char *host_
     int rc = parse_host_port(&hp, host_port);
     if (rc < 0)
         return rc;
-    cio_addr one;
-    rc = parse_literal(&hp, &one);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
-        return cio_tcp_listener_new(ret_listener, &one, backlog);
     cio_addr *addrs;
     size_t count;
-    rc = resolve(&hp, true, true, &addrs, &count);
+    rc = resolve(&hp, true, &addrs, &count);
     if (rc < 0)
         return rc;
     /* tokio's rule: the first address that binds; the last error when none does. */

@@ -154,8 +154,9 @@ int cio__stream_copy(struct cio_socket *from, struct cio_socket *to, unsigned fl
  * once and cancels the other (which may be parked on a read that would never end); when a
  * direction reaches its end it shuts down its destination's write side and the other goes on
  * (half-close carried across). The helpers carry the caller's deadline. If the caller itself
- * is cancelled or its deadline passes, it cancels both helpers and, since they use its
- * sockets and its stack, yields until they have finished before returning.
+ * is cancelled or its deadline passes, it cancels both helpers and — since they use its
+ * sockets and its stack — joins them inside a cancel shield: cancelled, they stop at their
+ * next operation.
  */
 struct copy_dir {
     struct cio_socket *from, *to;
@@ -163,7 +164,6 @@ struct copy_dir {
     cio_time deadline;
     uint64_t moved;
     int rc;
-    bool finished;
 };
 
 static void *copy_dir_task(void *arg)
@@ -172,41 +172,32 @@ static void *copy_dir_task(void *arg)
     cio_time saved = cio_deadline_set(d->deadline);
     d->rc = cio__stream_copy(d->from, d->to, d->flags, &d->moved);
     cio_deadline_restore(saved);
-    d->finished = true;
-    return NULL;
+    return d;
 }
 
-static int copy_join(cio_join_set *set, struct copy_dir dirs[2])
+static int copy_join(cio_join_set *set)
 {
     int rc = 0;
-    bool stopping = false;
     for (;;) {
-        size_t before = cio_join_set_len(set);
-        if (before == 0)
-            break;
-        int jr = cio_join_set_join_next(set, NULL);
-        if (cio_join_set_len(set) == before) {
-            /* Nothing joined: the caller was cancelled or its deadline passed. */
-            if (!stopping) {
-                rc = jr;
-                stopping = true;
-                cio_join_set_cancel_all(set);
-            }
-            cio__task_yield(); /* the helpers run on this worker: let them unwind */
-            continue;
+        void *done;
+        int jr = cio_join_set_join_next(set, &done, NULL);
+        if (jr == -ENOENT)
+            return rc;
+        if (jr < 0) {
+            /* The caller was cancelled or its deadline passed: stop both, wait for them. */
+            cio_join_set_cancel_all(set);
+            cio_cancel_shield shield = cio_cancel_shield_begin(CIO_DEADLINE_NONE);
+            while (cio_join_set_join_next(set, NULL, NULL) == 0)
+                ;
+            cio_cancel_shield_end(shield);
+            return jr;
         }
-        if (stopping)
-            continue;
-        for (int i = 0; i < 2; i++) {
-            if (dirs[i].finished && dirs[i].rc < 0) {
-                rc = dirs[i].rc;
-                stopping = true;
-                cio_join_set_cancel_all(set);
-                break;
-            }
+        const struct copy_dir *d = done;
+        if (d->rc < 0 && rc == 0) {
+            rc = d->rc;
+            cio_join_set_cancel_all(set);
         }
     }
-    return rc;
 }
 
 int cio__stream_copy_bidirectional(struct cio_socket *a, struct cio_socket *b, unsigned flags,
@@ -225,12 +216,12 @@ int cio__stream_copy_bidirectional(struct cio_socket *a, struct cio_socket *b, u
     } else if (a->fd < 0 || b->fd < 0) {
         rc = -EBADF;
     } else if ((rc = cio_join_set_new(&set)) == 0) {
-        rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[0]);
+        rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[0], NULL);
         if (rc == 0)
-            rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[1]);
+            rc = cio_join_set_spawn(set, NULL, copy_dir_task, &dirs[1], NULL);
         if (rc < 0)
             cio_join_set_cancel_all(set);
-        int jr = copy_join(set, dirs);
+        int jr = copy_join(set);
         if (rc == 0)
             rc = jr;
         cio_join_set_free(set);

@@ -331,9 +331,27 @@ ssize_t cio_stream_try_writev(cio_stream *stream, const struct iovec *iov, int i
     return on_vector(CIO__SOCK(stream), iov, iovcnt, try_write_iov);
 }
 
-/* The general way of a read: every check, waiting, registering, the Unix stream rule. */
+/*
+ * The fast path found no readiness: on the registration's fast owner, with budget, wait as
+ * readable() does — the waiter in the registration, no general loop — and go round the fast
+ * path again (the readiness that woke us may be stale: then this waits again). Otherwise the
+ * general way of a read: every check, waiting, registering, the Unix stream rule.
+ */
 static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_t len)
 {
+    struct cio__io *io;
+    struct cio__worker *w = cio__worker_current();
+    cio_task *t;
+    if (sock != NULL && len > 0 && buf != NULL && sock->domain != AF_UNIX &&
+        (io = cio__io_of(sock)) != NULL && io->fast == w && (t = w->current) != NULL &&
+        t->budget > 1 &&
+        !(atomic_load_explicit(&io->readiness, memory_order_acquire) & CIO__IO_READ_READY)) {
+        unsigned seen;
+        int rc = cio__io_wait_owned(io, t, CIO__IO_READ_READY, &seen);
+        if (rc < 0)
+            return rc;
+        return cio_stream_read((cio_stream *)(void *)sock, buf, len);
+    }
     return on_buffer(sock, buf, len, read_iov);
 }
 
@@ -416,24 +434,18 @@ ssize_t cio_stream_writev(cio_stream *stream, const struct iovec *iov, int iovcn
     return on_vector(CIO__SOCK(stream), iov, iovcnt, write_iov);
 }
 
+/* One read of read_exact: the general way (cio__read_fn). */
+static ssize_t read_exact_step(void *sock, void *buf, size_t len)
+{
+    struct iovec iov = {buf, len};
+    return read_iov(sock, &iov, 1, len);
+}
+
 int cio_stream_read_exact(cio_stream *stream, void *buf, size_t len, size_t *ret_done)
 {
     struct cio_socket *sock = CIO__SOCK(stream);
-    size_t done = 0;
     int rc = sock == NULL || (buf == NULL && len > 0) ? -EINVAL : 0;
-    while (rc == 0 && done < len) {
-        struct iovec iov = {(char *)buf + done, len - done};
-        ssize_t n = read_iov(sock, &iov, 1, len - done);
-        if (n < 0)
-            rc = (int)n;
-        else if (n == 0)
-            rc = -ENODATA; /* the stream ended early (tokio's UnexpectedEof) */
-        else
-            done += (size_t)n;
-    }
-    if (ret_done != NULL)
-        *ret_done = done;
-    return rc;
+    return cio__read_exact(read_exact_step, sock, buf, len, rc, ret_done);
 }
 
 /* Write until the @total bytes of @iov are gone, unless @rc (the caller's argument checks)

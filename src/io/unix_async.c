@@ -68,9 +68,10 @@ int cio_unix_stream_connect(cio_unix_stream **ret_stream, const cio_addr *addr)
     for (;;) {
         /* A cancelled task gets -ECANCELED from every suspending call, even one that would
          * not have to wait: make no connection the task could not use. */
-        if (cio_task_is_cancelled())
-            return -ECANCELED;
-        int rc = cio_unix_stream_try_connect(&stream, addr);
+        int rc = cio__task_cancel_point();
+        if (rc < 0)
+            return rc;
+        rc = cio_unix_stream_try_connect(&stream, addr);
         if (rc == 0)
             break;
         if (rc != -EAGAIN)

@@ -351,7 +351,7 @@ int cio__socket_listen(struct cio_socket *sock, int backlog)
     int rc = check_sock(sock);
     if (rc < 0)
         return rc;
-    if (backlog <= 0)
+    if (backlog < 0)
         backlog = CIO_LISTEN_BACKLOG_DEFAULT;
     return listen(sock->fd, backlog) < 0 ? -errno : 0;
 }

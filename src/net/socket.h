@@ -195,7 +195,7 @@ int cio__socket_shutdown(struct cio_socket *sock, cio_shutdown how);
 
 int cio__socket_bind(struct cio_socket *sock, const cio_addr *addr);
 int cio__socket_connect(struct cio_socket *sock, const cio_addr *addr);
-/* backlog <= 0 means CIO_LISTEN_BACKLOG_DEFAULT. */
+/* A negative backlog means CIO_LISTEN_BACKLOG_DEFAULT; 0 is passed on (see cio/net.h). */
 int cio__socket_listen(struct cio_socket *sock, int backlog);
 
 /*

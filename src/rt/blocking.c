@@ -1,5 +1,5 @@
 /*
- * blocking.c: the blocking pool (see blocking.h) and the getaddrinfo job built on it.
+ * blocking.c: the blocking pool (see blocking.h).
  *
  * One mutex guards everything. Idle threads wait on `work` with the keep-alive as timeout.
  * A submitter that finds an idle thread takes it out of the idle count and adds a
@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "util/assert.h"
@@ -323,81 +322,4 @@ void cio__blocking_pool_stats(struct cio__blocking_pool *pool,
     ret_stats->completed = pool->completed;
     ret_stats->cancelled = pool->cancelled;
     pthread_mutex_unlock(&pool->lock);
-}
-
-/* ---- DNS ---- */
-
-int cio__blocking_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
-                              struct addrinfo **ret_result)
-{
-    if (ret_result == NULL || (host == NULL && service == NULL))
-        return -EINVAL;
-    struct addrinfo *result = NULL;
-    errno = 0;
-    int eai = getaddrinfo(host, service, hints, &result);
-    switch (eai) {
-    case 0:
-        *ret_result = result;
-        return 0;
-    case EAI_SYSTEM: {
-        /* The cause is in errno; should a libc leave it unset, still report an error. */
-        int err = errno;
-        return err > 0 ? -err : -EIO;
-    }
-    case EAI_MEMORY:
-        return -ENOMEM;
-    default:
-        return CIO_ERR_EAI(eai);
-    }
-}
-
-static void resolve_run(void *arg)
-{
-    struct cio__blocking_resolve *req = arg;
-    struct addrinfo *result = NULL;
-    int rc = cio__blocking_getaddrinfo(req->has_host ? req->host : NULL,
-                                       req->has_service ? req->service : NULL,
-                                       req->has_hints ? &req->hints : NULL, &result);
-    req->result = rc == 0 ? result : NULL;
-    req->status = rc;
-}
-
-/* Copy `text` into `buf` (size `size`); false if it does not fit. */
-static bool copy_name(char *buf, size_t size, const char *text)
-{
-    size_t len = strnlen(text, size);
-    if (len == size)
-        return false;
-    memcpy(buf, text, len + 1);
-    return true;
-}
-
-int cio__blocking_resolve_init(struct cio__blocking_resolve *req, const char *host,
-                               const char *service, const struct addrinfo *hints,
-                               cio__blocking_complete_fn *complete)
-{
-    if (req == NULL || complete == NULL || (host == NULL && service == NULL))
-        return -EINVAL;
-    if (host != NULL && !copy_name(req->host, sizeof(req->host), host))
-        return -EINVAL;
-    if (service != NULL && !copy_name(req->service, sizeof(req->service), service))
-        return -EINVAL;
-    req->has_host = host != NULL;
-    req->has_service = service != NULL;
-    memset(&req->hints, 0, sizeof(req->hints));
-    req->has_hints = hints != NULL;
-    if (hints != NULL) {
-        /* Only these four fields are meaningful in hints; the rest must be zero. */
-        req->hints.ai_flags = hints->ai_flags;
-        req->hints.ai_family = hints->ai_family;
-        req->hints.ai_socktype = hints->ai_socktype;
-        req->hints.ai_protocol = hints->ai_protocol;
-    }
-    req->result = NULL;
-    req->status = -ECANCELED; /* stays so if shutdown drops the job */
-    req->job.fn = resolve_run;
-    req->job.arg = req;
-    req->job.complete = complete;
-    cio__list_init(&req->job.node);
-    return 0;
 }

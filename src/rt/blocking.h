@@ -22,12 +22,12 @@
  * Thread safety: submit, stats and shutdown may be called from any thread (shutdown from any
  * thread except the pool's own). new/free belong to the pool's owner.
  *
- * The DNS helper at the end runs getaddrinfo() as such a job.
+ * A task waits for a job through the offload primitive (offload.h), which cio_spawn_blocking()
+ * and the resolver use.
  */
 #ifndef CIO_RT_BLOCKING_H
 #define CIO_RT_BLOCKING_H
 
-#include <netdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,54 +127,5 @@ void cio__blocking_pool_free(struct cio__blocking_pool *pool);
  */
 void cio__blocking_pool_stats(struct cio__blocking_pool *pool,
                               struct cio__blocking_stats *ret_stats);
-
-/*
- * DNS: getaddrinfo() off the worker threads.
- *
- *     struct cio__blocking_resolve r;      // e.g. on the waiting task's stack
- *     rc = cio__blocking_resolve_init(&r, "example.org", "443", &hints, on_resolved);
- *     rc = cio__blocking_submit(pool, &r.job);
- *     ... on_resolved(&r.job, status): r.status is 0 with r.result (free it with
- *     freeaddrinfo), or a cio error code.
- *
- * The request copies host and service, so the caller's strings need not outlive init.
- */
-struct cio__blocking_resolve {
-    struct cio__blocking_job job; /* submit this; job.fn/arg are set by init */
-    struct addrinfo *result;      /* out: the list when status is 0, else NULL */
-    int status;                   /* out: 0, or an error (see cio__blocking_getaddrinfo) */
-    struct addrinfo hints;
-    bool has_hints, has_host, has_service;
-    char host[NI_MAXHOST];
-    char service[NI_MAXSERV];
-};
-
-/**
- * cio__blocking_resolve_init() - prepare a getaddrinfo() job.
- * @req: caller-owned; must stay valid until its completion runs.
- * @host: a host name or numeric address, or NULL.
- * @service: a service name or port number, or NULL (not both NULL).
- * @hints: NULL, or hints whose ai_flags/ai_family/ai_socktype/ai_protocol are used.
- * @complete: the completion; status is 0 when the lookup ran (whatever its outcome: read
- *            req->status) or -ECANCELED when shutdown dropped it (req->status is then
- *            -ECANCELED too).
- *
- * Return: 0; -EINVAL on NULL @req/@complete, both names NULL, or a name too long for
- * getaddrinfo (host >= NI_MAXHOST, service >= NI_MAXSERV bytes).
- */
-int cio__blocking_resolve_init(struct cio__blocking_resolve *req, const char *host,
-                               const char *service, const struct addrinfo *hints,
-                               cio__blocking_complete_fn *complete);
-
-/**
- * cio__blocking_getaddrinfo() - getaddrinfo() with cio's error convention. Blocks: call it
- * from a pool job (as the resolve job does), never from a worker.
- * @ret_result: receives the list on success (free with freeaddrinfo); untouched on error.
- *
- * Return: 0; CIO_ERR_EAI(code) for a resolver failure (EAI_NONAME, EAI_AGAIN, ...);
- * -errno for EAI_SYSTEM; -ENOMEM for EAI_MEMORY; -EINVAL for both names NULL.
- */
-int cio__blocking_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
-                              struct addrinfo **ret_result);
 
 #endif

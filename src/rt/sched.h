@@ -1,9 +1,11 @@
 /*
- * sched.h: the scheduler's internal interface (private) — tasks, workers, and the two
- * primitives every suspending operation in cio is built from: park (suspend the calling task
- * until woken, cancelled or past a deadline) and wake (make a task runnable, from any thread,
- * never running it on the waker's stack). The io layer, the sync primitives and the time
- * functions use only what is declared here.
+ * sched.h: the scheduler's internal interface (private) — workers with their run queues,
+ * remote queues, reactors and timer wheels, and the two primitives every suspending operation
+ * in cio is built from: park (suspend the calling task until woken, cancelled or past a
+ * deadline) and wake (make a task runnable, from any thread, never running it on the waker's
+ * stack). The io layer, the parker, the sync primitives and the time functions use only what
+ * is declared here. The task object itself (created, finished, joined, freed) is task.h's;
+ * the runtime that owns the workers is runtime.h's.
  *
  * A task's scheduling state lives in plain fields that only its worker's thread touches, so
  * a wake on that thread — the reactor waking a task, one task waking another — costs no
@@ -16,8 +18,14 @@
  * and in an atomic word for what other threads see or set:
  *
  *     REMOTE     in the worker's remote queue (a wake from another thread)
- *     CANCELLED  cancellation requested (sticky)          cio_task_cancel, shutdown
- *     DONE       its body returned                        worker
+ *     REQUESTED  cancellation was requested (sticky)         cio__task_cancel
+ *     SHIELDED   a cancel shield is in force                  the task itself
+ *     CANCELLED  REQUESTED and not SHIELDED: what the task's suspending calls see
+ *     DONE       its body returned and its joiner was told    the task itself
+ *
+ *     cancel:        REQUESTED, and CANCELLED unless SHIELDED   (any thread)
+ *     shield begin:  SHIELDED, CANCELLED off                    (the task)
+ *     shield end:    SHIELDED off, CANCELLED = REQUESTED        (the task)
  *
  * wake() on the worker's thread: running -> notified; else, unless queued, queue it. From
  * another thread: set REMOTE and, if it was not set, push the task to the remote queue (and
@@ -29,6 +37,7 @@
 #ifndef CIO_RT_SCHED_H
 #define CIO_RT_SCHED_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -43,22 +52,16 @@
 
 enum {
     CIO__TASK_REMOTE = 1u << 0,
+    CIO__TASK_REQUESTED = 1u << 1,
+    CIO__TASK_SHIELDED = 1u << 2,
     CIO__TASK_CANCELLED = 1u << 3,
     CIO__TASK_DONE = 1u << 4,
 };
 
 struct cio__worker;
-
-/* Something that can be woken: a task, or a thread outside the runtime blocked on a
- * condition variable. Waiter lists of the sync primitives hold these. */
-struct cio__parker {
-    cio_task *task; /* NULL: a thread parker */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool notified;
-};
-
 struct cio__stack_home;
+struct cio__parker;
+struct cio__task_watcher;
 
 /*
  * The per-worker state of what builds on the runtime — the io layer's registrations on this
@@ -78,39 +81,55 @@ struct cio__worker_ext {
     void (*fini)(struct cio__worker *worker, void *state);
 };
 
-/* A task record lives at the top of its own coroutine stack (see task_create in sched.c). */
+/*
+ * A task record lives at the top of its own coroutine stack (task.c). The scheduler's fields
+ * come first — the hot path reads them — then the task object's own (task.c, cancel.c,
+ * task_local.c), which the scheduler reaches only through task.h's references.
+ */
 struct cio_task {
+    /* ---- the scheduler's (sched.c) ---- */
     struct cio__coro coro;
-    struct cio__stack_home *home;   /* where the stack (and so this record) goes back */
     struct cio__worker *worker;     /* owner; never changes */
     atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
     bool queued, running, notified; /* the worker's own thread only (see the top) */
-    atomic_int refs;                /* the runtime's (until DONE is handled) + the handle's */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
     struct cio_task *remote_next;
-    cio_task_fn fn;
-    void *arg;
-    void *result;
     cio_time deadline;       /* in force; CIO_DEADLINE_NONE */
     cio_time park_deadline;  /* of the park in progress; CIO_DEADLINE_NONE */
     struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
     bool timed_out;          /* the park timer fired */
-    bool was_cancelled;      /* CANCELLED was set before DONE */
     /* I/O operations left before a forced yield; 0 while the task runs cancelled, so the io
      * fast paths' one test (budget > 1) also sends a cancelled task to the slow path, which
      * says -ECANCELED. Set from the state when the task starts running and by a cancel from
      * the task itself; a cancel from another thread while the task runs is seen at its next
      * suspension or slow path, within one budget (tokio's abort: at the next yield). */
     unsigned budget;
-    /* join: who waits for DONE, under join_lock */
-    atomic_flag join_lock;
-    struct cio__parker *joiner;
-    _Atomic(struct cio_join_set *) join_set; /* the set holding the handle, or NULL */
-    struct cio__list set_node;               /* in the set's running or done list */
-    void **locals;                           /* task-local values, allocated on first set */
+    /* ---- the task object's (task.c) ---- */
+    struct cio__stack_home *home; /* where the stack (and so this record) goes back */
+    atomic_int refs;              /* the runtime's (until it finished running) + the handle's */
+    cio_task_fn fn;
+    void *arg;
+    void *result;
+    bool was_cancelled;         /* cancellation was requested before the body returned */
+    atomic_flag join_lock;      /* DONE and joiner, together */
+    struct cio__parker *joiner; /* who waits for DONE, under join_lock */
+    /* told once when the task finishes (a join set holding the handle); NULL when none or
+     * claimed (task.h) */
+    _Atomic(struct cio__task_watcher *) watcher;
+    struct cio__list watch_node; /* the watcher's own link (a join set's member lists) */
     char *name;
+    /* ---- cancel.c's ---- */
+    atomic_uint abort_slot; /* the abort-handle slot, 0 (none yet) or CIO__ABORT_RETIRED */
+    /* ---- task_local.c's ---- */
+    void **locals; /* task-local values, allocated on first set */
 };
+
+/* Join handles are the task records themselves, under another type. */
+static inline cio_task *cio__task_of(const cio_join_handle *handle)
+{
+    return (cio_task *)(void *)handle;
+}
 
 /* Work a worker runs at the top of its loop, outside any reactor dispatch (so memory a
  * reactor source points to can be freed there safely). */
@@ -141,6 +160,7 @@ struct cio__worker {
     cio_task *remote_head, *remote_tail;
     atomic_uint remote_count;
     atomic_bool sleeping;           /* inside cio_poll_wait with a timeout */
+    atomic_bool shutdown;           /* the runtime shuts down: tasks start cancelled */
     atomic_bool cancel_all;         /* shutdown asked this worker to cancel its tasks */
     atomic_bool stop;               /* the worker thread should exit once idle */
     unsigned ticks;                 /* tasks run since the reactor was last polled */
@@ -204,7 +224,9 @@ static inline void cio__task_wake_idle(cio_task *t)
 
 /*
  * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined
- * with the task's own deadline). Checks cancellation and the deadline before suspending.
+ * with the task's own deadline). Checks cancellation and the deadline before suspending; a
+ * cancelled task yields once (goes behind the worker's other ready tasks) and returns
+ * -ECANCELED, so a loop that keeps waiting in a cancelled task lets the others run.
  * Return: 0 (woken; maybe spuriously); -ECANCELED; -ETIMEDOUT.
  */
 int cio__task_park(cio_time deadline);
@@ -226,9 +248,6 @@ static inline int cio__task_park_self(cio_task *t)
                ? -ECANCELED
                : 0;
 }
-
-/* Requeue the calling task behind the others and switch away (no deadline check). */
-void cio__task_yield(void);
 
 /* The budget ran out: refill it and yield (sched.c). */
 void cio__task_budget_exhausted(cio_task *task);
@@ -253,46 +272,6 @@ static inline int cio__task_budget(void)
                : 0;
 }
 
-/* The thread side of the parker functions below (task.c). */
-void cio__parker_init_thread(struct cio__parker *parker);
-void cio__parker_fini_thread(struct cio__parker *parker);
-void cio__parker_unpark_thread(struct cio__parker *parker);
-int cio__parker_park_thread(struct cio__parker *parker, cio_time deadline);
-
-/* A parker for the calling context: the current task, or a thread parker. Inline: every
- * suspending operation makes one, and a task's is two stores. */
-static inline void cio__parker_init(struct cio__parker *parker)
-{
-    parker->task = cio__task_self();
-    parker->notified = false;
-    if (parker->task == NULL)
-        cio__parker_init_thread(parker);
-}
-
-static inline void cio__parker_fini(struct cio__parker *parker)
-{
-    if (parker->task == NULL)
-        cio__parker_fini_thread(parker);
-}
-
-/* Wake the parker's owner. Any thread. */
-static inline void cio__parker_unpark(struct cio__parker *parker)
-{
-    if (parker->task != NULL)
-        cio__task_wake(parker->task);
-    else
-        cio__parker_unpark_thread(parker);
-}
-
-/* Suspend until unparked, the deadline, or (tasks) cancellation: 0, -ETIMEDOUT, -ECANCELED.
- * May return 0 spuriously: re-check the condition. */
-static inline int cio__parker_park(struct cio__parker *parker, cio_time deadline)
-{
-    if (parker->task != NULL)
-        return cio__task_park(deadline);
-    return cio__parker_park_thread(parker, deadline);
-}
-
 /* The effective deadline of the calling task (CIO_DEADLINE_NONE outside a task). */
 cio_time cio__task_deadline(void);
 
@@ -314,11 +293,63 @@ void cio__worker_ext_attach(struct cio__worker *worker, enum cio__worker_ext_slo
 /* Run @d->fn on @worker's thread at the top of its loop (any thread may call this). */
 void cio__worker_defer(struct cio__worker *worker, struct cio__deferred *d);
 
-/* The runtime's blocking pool, created on first use. */
-struct cio__blocking_pool;
-int cio__rt_blocking_pool(cio_rt *rt, struct cio__blocking_pool **ret_pool);
-
 /* Arm/cancel a timer on the calling worker's wheel (worker thread only). */
 struct cio__timer_wheel *cio__worker_wheel(struct cio__worker *worker);
+
+/*
+ * cio__task_cancel() - request cancellation of @t (any thread): REQUESTED, and CANCELLED
+ * unless a shield is in force, in which case the task sees it when the shield ends. Wakes
+ * the task so that its current wait returns -ECANCELED. Harmless on a finished task.
+ */
+void cio__task_cancel(cio_task *t);
+
+/*
+ * cio__task_cancel_point() - for a suspending call that checks before it starts anything
+ * (a connect, a blocking call): in a cancelled task, yield once (so a loop of such calls
+ * does not spin) and return -ECANCELED; else 0. Outside a task: 0.
+ */
+int cio__task_cancel_point(void);
+
+/* Begin/end a cancel shield on the calling task @t (see the state diagram at the top); the
+ * deadline is the caller's business (cancel.c). Begin returns whether one was in force. */
+bool cio__task_shield_begin(cio_task *t);
+void cio__task_shield_end(cio_task *t, bool outer_shielded);
+
+/* ---- workers: what the runtime (runtime.c) and the task object (task.c) use ---- */
+
+struct cio__worker_config {
+    cio_backend backend;
+    unsigned budget;         /* I/O operations before a forced yield */
+    unsigned event_interval; /* task runs between two polls of the reactor */
+};
+
+/* Set up / tear down a worker (its reactor, waker, timer wheel, queues). fini runs the
+ * deferred work left and the layers' fini callbacks. */
+int cio__worker_init(struct cio__worker *worker, cio_rt *rt, unsigned index,
+                     const struct cio__worker_config *config);
+void cio__worker_fini(struct cio__worker *worker);
+
+/* Make the calling thread @worker's thread (its coroutine context, the overflow handler), and
+ * undo it. */
+int cio__worker_enter(struct cio__worker *worker);
+void cio__worker_leave(struct cio__worker *worker);
+
+/* Run @worker's loop on the calling thread (entered) until @until is DONE, or — @until NULL —
+ * until it was asked to stop and has no task left. */
+void cio__worker_run(struct cio__worker *worker, cio_task *until);
+
+/* Runtime shutdown, any thread: from now on @worker's tasks start cancelled, and those alive
+ * are cancelled at the top of its loop. */
+void cio__worker_shutdown(struct cio__worker *worker);
+
+/* Ask @worker's loop to return once it has no task left (any thread). */
+void cio__worker_stop(struct cio__worker *worker);
+
+/* Tasks owned by @worker that have not finished (queued ones too). */
+size_t cio__worker_live(struct cio__worker *worker);
+
+/* A new task @t (its coroutine set up on its stack) joins @worker and is queued there. Any
+ * thread. */
+void cio__worker_adopt(struct cio__worker *worker, cio_task *t);
 
 #endif

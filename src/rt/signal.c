@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "poll/reactor.h"
-#include "rt/rt_internal.h"
+#include "rt/parker.h"
 
 #define MAX_SIGNALS 8
 

@@ -169,6 +169,18 @@ static void stack_unpoison(struct cio__stack *stack)
 #endif
 }
 
+/* A stack resting in the pool is poisoned whole under ASan, so that a use of what lived on it —
+ * a task record reached through a handle that was already joined or detached — is reported
+ * as such, not silently read from (or written into) the next task's record. */
+static void stack_poison(struct cio__stack *stack)
+{
+#if CIO__ASAN
+    ASAN_POISON_MEMORY_REGION(stack->lo, stack->size);
+#else
+    (void)stack;
+#endif
+}
+
 int cio__stack_map(struct cio__stack *ret_stack, size_t size)
 {
     size_t page = cio__stack_page_size();
@@ -289,6 +301,7 @@ int cio__stack_pool_get(struct cio__stack_pool *pool, size_t size, struct cio__s
             *ret_stack = pool->cached[i];
             pool->cached[i] = pool->cached[--pool->ncached];
             pthread_mutex_unlock(&pool->lock);
+            stack_unpoison(ret_stack);
             return 0;
         }
     }
@@ -306,6 +319,7 @@ void cio__stack_pool_put(struct cio__stack_pool *pool, struct cio__stack *stack)
     pthread_mutex_unlock(&pool->lock);
     if (room) {
         cio__stack_release_pages(stack);
+        stack_poison(stack); /* unpoisoned again when it is unmapped or handed out */
         pthread_mutex_lock(&pool->lock);
         room = pool->ncached < pool->max_cached;
         if (room)

@@ -16,7 +16,7 @@
 #include <pthread.h>
 
 #include "cio/sync.h"
-#include "rt/sched.h"
+#include "rt/parker.h"
 #include "util/list.h"
 
 enum { SYNC_WAITING = 0 };

@@ -1,69 +1,71 @@
 /*
- * task.c: what happens to a task around its body — parkers (the one way anything in cio
- * waits, task or thread), joining, detaching, cancelling, task-local storage and join sets.
+ * task.c: the task object — created at the top of its own stack, run by its worker, finished
+ * (result kept, DONE published, joiner and watcher told), joined or detached through its join
+ * handle, and freed with its stack when the last reference goes (task.h).
  *
  * Finishing and joining meet under the task's join_lock (a spinlock: the critical sections
- * are a few stores): the worker sets DONE and reads the joiner under it, the joiner checks
- * DONE and registers under it, so a finish is never missed and a joiner that gave up (its
- * deadline) is never woken after it has gone.
+ * are a few stores): the finishing task sets DONE and reads the joiner under it, the joiner
+ * checks DONE and registers under it, so a finish is never missed and a joiner that gave up
+ * (cancelled, its deadline) is never woken after it has gone.
  */
+#include "rt/task.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "rt/rt_internal.h"
+#include "rt/cancel.h"
+#include "rt/stack.h"
+#include "rt/task_local.h"
 #include "util/assert.h"
 
-#define MAX_KEYS 64
+struct cio__stack_home {
+    struct cio__stack_pool *pool;
+    atomic_size_t refs; /* the runtime + every task record */
+};
 
-/* ---- parkers ---- */
-
-void cio__parker_init_thread(struct cio__parker *p)
+int cio__task_home_new(struct cio__stack_home **ret_home, size_t default_stack_size)
 {
-    pthread_condattr_t ca;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-void cio__parker_fini_thread(struct cio__parker *p)
-{
-    pthread_cond_destroy(&p->cond);
-    pthread_mutex_destroy(&p->lock);
-}
-
-void cio__parker_unpark_thread(struct cio__parker *p)
-{
-    pthread_mutex_lock(&p->lock);
-    p->notified = true;
-    pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-}
-
-int cio__parker_park_thread(struct cio__parker *p, cio_time deadline)
-{
-    int rc = 0;
-    pthread_mutex_lock(&p->lock);
-    while (!p->notified) {
-        if (deadline == CIO_DEADLINE_NONE) {
-            pthread_cond_wait(&p->cond, &p->lock);
-        } else {
-            struct timespec ts = {.tv_sec = deadline / CIO_NSEC_PER_SEC,
-                                  .tv_nsec = deadline % CIO_NSEC_PER_SEC};
-            if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT && !p->notified) {
-                rc = -ETIMEDOUT;
-                break;
-            }
-        }
+    struct cio__stack_home *home = calloc(1, sizeof(*home));
+    if (home == NULL)
+        return -ENOMEM;
+    int rc = cio__stack_pool_new(&home->pool, default_stack_size, CIO__STACK_POOL_DEFAULT_CACHED);
+    if (rc < 0) {
+        free(home);
+        return rc;
     }
-    p->notified = false;
-    pthread_mutex_unlock(&p->lock);
-    return rc;
+    atomic_init(&home->refs, 1);
+    *ret_home = home;
+    return 0;
 }
 
-/* ---- joining ---- */
+void cio__task_home_unref(struct cio__stack_home *home)
+{
+    if (home != NULL && atomic_fetch_sub(&home->refs, 1) == 1) {
+        cio__stack_pool_free(home->pool);
+        free(home);
+    }
+}
+
+static void task_free(cio_task *t)
+{
+    struct cio__stack_home *home = t->home;
+    void **locals = t->locals;
+    char *name = t->name;        /* the stack registry points at it until the stack is back */
+    cio__coro_destroy(&t->coro); /* the record goes with its stack: no use of t after this */
+    free(locals);
+    free(name);
+    cio__task_home_unref(home);
+}
+
+void cio__task_release(cio_task *t)
+{
+    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        task_free(t);
+}
+
+/* ---- finishing ---- */
 
 static void join_lock(cio_task *t)
 {
@@ -76,54 +78,76 @@ static void join_unlock(cio_task *t)
     atomic_flag_clear_explicit(&t->join_lock, memory_order_release);
 }
 
-struct cio_join_set {
-    pthread_mutex_t lock;
-    struct cio__list running; /* member tasks not finished */
-    struct cio__list done;    /* finished, result not taken */
-    struct cio__parker *waiter;
-    size_t len;
-    bool closed;     /* freed by its owner; members still finishing drop themselves */
-    atomic_int refs; /* the owner + each member not yet claimed */
-};
-
-static void set_unref(cio_join_set *set)
-{
-    if (atomic_fetch_sub(&set->refs, 1) == 1) {
-        pthread_mutex_destroy(&set->lock);
-        free(set);
-    }
-}
-
-void cio__join_publish_done(cio_task *t)
+/* DONE: wake the joiner, then tell the watcher — whoever swaps the watcher out owns the call
+ * (see cio__task_unwatch). On the task's own stack; the runtime's reference keeps the record
+ * alive until the scheduler has switched off it. */
+static void publish_done(cio_task *t)
 {
     join_lock(t);
-    unsigned s = atomic_fetch_or(&t->state, CIO__TASK_DONE);
-    t->was_cancelled = (s & CIO__TASK_CANCELLED) != 0;
+    atomic_fetch_or(&t->state, CIO__TASK_DONE);
     if (t->joiner != NULL)
         cio__parker_unpark(t->joiner);
     join_unlock(t);
-
-    /* Whoever swaps the set pointer out owns the member's reference (see join_set_free). */
-    cio_join_set *set = atomic_exchange(&t->join_set, NULL);
-    if (set == NULL)
-        return;
-    bool drop_handle = false;
-    pthread_mutex_lock(&set->lock);
-    cio__list_remove(&t->set_node);
-    if (set->closed) {
-        drop_handle = true;
-    } else {
-        cio__list_push_back(&set->done, &t->set_node);
-        if (set->waiter != NULL)
-            cio__parker_unpark(set->waiter);
-    }
-    pthread_mutex_unlock(&set->lock);
-    if (drop_handle)
-        cio__task_unref(t);
-    set_unref(set);
+    struct cio__task_watcher *watcher = atomic_exchange(&t->watcher, NULL);
+    if (watcher != NULL)
+        watcher->done(watcher, t);
 }
 
-int cio__join_wait(cio_task *t, struct cio__parker *parker)
+static void task_entry(void *arg)
+{
+    cio_task *t = arg;
+    t->result = t->fn(t->arg);
+    /* The body has returned: from here on a cancel is too late. The abort slot goes first, so
+     * that a cancel through an abort handle that reported success is seen just below. */
+    cio__abort_retire(t);
+    t->was_cancelled = (atomic_load(&t->state) & CIO__TASK_REQUESTED) != 0;
+    cio__task_locals_destroy(t);
+    publish_done(t);
+}
+
+int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *w,
+                    const cio_spawn_options *opts, cio_task_fn fn, void *arg,
+                    struct cio__task_watcher *watcher, cio_task **ret_task)
+{
+    cio__assert(watcher == NULL || ret_task != NULL);
+    /* The task record lives at the top of its own stack, in the page the coroutine's first
+     * frame touches anyway: an idle task costs that page and nothing else. */
+    struct cio__stack stack;
+    size_t stack_size = opts != NULL ? opts->stack_size : 0;
+    int rc = cio__stack_pool_get(home->pool, stack_size, &stack);
+    if (rc < 0)
+        return rc;
+    uintptr_t top = (uintptr_t)cio__stack_top(&stack);
+    cio_task *t = (cio_task *)((top - sizeof(cio_task)) & ~(uintptr_t)63);
+    memset(t, 0, sizeof(*t));
+    if (opts != NULL && opts->name != NULL && (t->name = strdup(opts->name)) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = cio__coro_init_on(&t->coro, home->pool, &stack, (char *)t, task_entry, t,
+                               t->name ? t->name : "task");
+    if (rc < 0) {
+        free(t->name);
+        cio__stack_pool_put(home->pool, &stack);
+        return rc;
+    }
+    t->home = home;
+    atomic_fetch_add(&home->refs, 1);
+    t->fn = fn;
+    t->arg = arg;
+    atomic_flag_clear(&t->join_lock);
+    atomic_init(&t->refs, ret_task != NULL ? 2 : 1);
+    atomic_init(&t->watcher, watcher);
+    cio__list_init(&t->watch_node);
+    atomic_init(&t->abort_slot, 0);
+    if (ret_task != NULL)
+        *ret_task = t;
+    cio__worker_adopt(w, t);
+    return 0;
+}
+
+/* ---- joining ---- */
+
+int cio__task_wait(cio_task *t, struct cio__parker *parker)
 {
     for (;;) {
         join_lock(t);
@@ -142,53 +166,51 @@ int cio__join_wait(cio_task *t, struct cio__parker *parker)
     }
 }
 
-int cio__join_take(cio_task *t, void **ret_result)
+void cio__task_take(cio_task *t, void **ret_result, bool *ret_cancelled)
 {
-    int rc = t->was_cancelled ? -ECANCELED : 0;
-    if (rc == 0 && ret_result != NULL)
+    cio__assert(atomic_load(&t->state) & CIO__TASK_DONE);
+    if (ret_result != NULL)
         *ret_result = t->result;
-    cio__task_unref(t);
-    return rc;
+    if (ret_cancelled != NULL)
+        *ret_cancelled = t->was_cancelled;
+    cio__task_release(t);
 }
 
-int cio_task_join(cio_task *task, void **ret_result)
+bool cio__task_unwatch(cio_task *t, struct cio__task_watcher *watcher)
 {
-    if (task == NULL)
+    return atomic_compare_exchange_strong(&t->watcher, &watcher, NULL);
+}
+
+/* ---- the join handle ---- */
+
+int cio_task_join(cio_join_handle *handle, void **ret_result, bool *ret_cancelled)
+{
+    cio_task *t = cio__task_of(handle);
+    if (t == NULL)
         return -EINVAL;
-    if (task == cio__task_self())
+    if (t == cio__task_self())
         return -EDEADLK;
     if (cio__worker_current() != NULL && cio__task_self() == NULL)
         return -EPERM; /* a worker's own context must not block */
     struct cio__parker parker;
     cio__parker_init(&parker);
-    int rc = cio__join_wait(task, &parker);
+    int rc = cio__task_wait(t, &parker);
     cio__parker_fini(&parker);
     if (rc < 0)
-        return rc;
-    return cio__join_take(task, ret_result);
-}
-
-void cio_task_detach(cio_task *task)
-{
-    if (task != NULL)
-        cio__task_unref(task);
-}
-
-int cio_task_cancel(cio_task *task)
-{
-    if (task == NULL)
-        return -EINVAL;
-    unsigned s = atomic_fetch_or(&task->state, CIO__TASK_CANCELLED);
-    if (task == cio__task_self())
-        task->budget = 0; /* its fast paths take the slow path, which sees the cancel */
-    if (!(s & CIO__TASK_DONE))
-        cio__task_wake(task);
+        return rc; /* the caller's own: the handle stays */
+    cio__task_take(t, ret_result, ret_cancelled);
     return 0;
 }
 
-bool cio_task_is_finished(const cio_task *task)
+void cio_task_detach(cio_join_handle *handle)
 {
-    return task != NULL && (atomic_load(&((cio_task *)task)->state) & CIO__TASK_DONE);
+    if (handle != NULL)
+        cio__task_release(cio__task_of(handle));
+}
+
+bool cio_task_is_finished(const cio_join_handle *handle)
+{
+    return handle != NULL && (atomic_load(&cio__task_of(handle)->state) & CIO__TASK_DONE);
 }
 
 cio_task *cio_task_current(void)
@@ -201,206 +223,4 @@ const char *cio_task_name(const cio_task *task)
     if (task == NULL)
         return NULL;
     return task->name ? task->name : "task";
-}
-
-bool cio_task_is_cancelled(void)
-{
-    cio_task *t = cio__task_self();
-    return t != NULL && (atomic_load(&t->state) & CIO__TASK_CANCELLED);
-}
-
-/* ---- task-local storage ---- */
-
-static atomic_uint key_count;
-static void (*_Atomic key_destructors[MAX_KEYS])(void *);
-
-int cio_task_key_new(cio_task_key *ret_key, void (*destructor)(void *))
-{
-    if (ret_key == NULL)
-        return -EINVAL;
-    unsigned n = atomic_load(&key_count);
-    do {
-        if (n >= MAX_KEYS)
-            return -EAGAIN;
-    } while (!atomic_compare_exchange_weak(&key_count, &n, n + 1));
-    atomic_store(&key_destructors[n], destructor);
-    *ret_key = n;
-    return 0;
-}
-
-int cio_task_local_set(cio_task_key key, void *value)
-{
-    cio_task *t = cio__task_self();
-    if (t == NULL)
-        return -EPERM;
-    if (key >= atomic_load(&key_count))
-        return -EINVAL;
-    if (t->locals == NULL) {
-        if (value == NULL)
-            return 0;
-        t->locals = calloc(MAX_KEYS, sizeof(*t->locals));
-        if (t->locals == NULL)
-            return -ENOMEM;
-    }
-    t->locals[key] = value;
-    return 0;
-}
-
-void *cio_task_local_get(cio_task_key key)
-{
-    cio_task *t = cio__task_self();
-    if (t == NULL || t->locals == NULL || key >= MAX_KEYS)
-        return NULL;
-    return t->locals[key];
-}
-
-void cio__task_locals_destroy(cio_task *t)
-{
-    if (t->locals == NULL)
-        return;
-    /* A destructor may set values again (as with pthread keys): a few rounds, then stop. */
-    for (int round = 0; round < 4; round++) {
-        bool any = false;
-        for (unsigned k = 0; k < MAX_KEYS; k++) {
-            void *value = t->locals[k];
-            void (*dtor)(void *) = atomic_load(&key_destructors[k]);
-            if (value == NULL)
-                continue;
-            t->locals[k] = NULL;
-            if (dtor != NULL) {
-                dtor(value);
-                any = true;
-            }
-        }
-        if (!any)
-            break;
-    }
-}
-
-/* ---- join sets ---- */
-
-int cio_join_set_new(cio_join_set **ret_set)
-{
-    if (ret_set == NULL)
-        return -EINVAL;
-    cio_join_set *set = calloc(1, sizeof(*set));
-    if (set == NULL)
-        return -ENOMEM;
-    pthread_mutex_init(&set->lock, NULL);
-    cio__list_init(&set->running);
-    cio__list_init(&set->done);
-    atomic_init(&set->refs, 1);
-    *ret_set = set;
-    return 0;
-}
-
-int cio_join_set_spawn(cio_join_set *set, const cio_spawn_options *opts, cio_task_fn fn, void *arg)
-{
-    if (set == NULL || fn == NULL)
-        return -EINVAL;
-    cio_rt *rt = cio_rt_current();
-    if (rt == NULL)
-        return -EPERM;
-    /* The set lock is held across the spawn, so a task that finishes at once on another
-     * worker finds itself on the running list when publish_done takes the lock. */
-    pthread_mutex_lock(&set->lock);
-    int rc = cio__rt_spawn(rt, opts, fn, arg, NULL, set);
-    pthread_mutex_unlock(&set->lock);
-    return rc;
-}
-
-void cio__join_set_attach(cio_join_set *set, cio_task *t)
-{
-    atomic_fetch_add(&t->refs, 1); /* the set holds the handle */
-    atomic_fetch_add(&set->refs, 1);
-    atomic_store(&t->join_set, set);
-    cio__list_push_back(&set->running, &t->set_node);
-    set->len++;
-}
-
-int cio_join_set_join_next(cio_join_set *set, void **ret_result)
-{
-    if (set == NULL)
-        return -EINVAL;
-    struct cio__parker parker;
-    cio__parker_init(&parker);
-    int rc;
-    pthread_mutex_lock(&set->lock);
-    for (;;) {
-        struct cio__list *node = cio__list_pop_front(&set->done);
-        if (node != NULL) {
-            set->len--;
-            pthread_mutex_unlock(&set->lock);
-            rc = cio__join_take(cio__list_entry(node, cio_task, set_node), ret_result);
-            break;
-        }
-        if (set->len == 0) {
-            pthread_mutex_unlock(&set->lock);
-            rc = -ENOENT;
-            break;
-        }
-        set->waiter = &parker;
-        pthread_mutex_unlock(&set->lock);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
-        pthread_mutex_lock(&set->lock);
-        set->waiter = NULL;
-        if (rc < 0 && cio__list_empty(&set->done)) {
-            pthread_mutex_unlock(&set->lock);
-            break;
-        }
-    }
-    cio__parker_fini(&parker);
-    return rc;
-}
-
-size_t cio_join_set_len(const cio_join_set *set)
-{
-    if (set == NULL)
-        return 0;
-    pthread_mutex_lock((pthread_mutex_t *)&set->lock);
-    size_t len = set->len;
-    pthread_mutex_unlock((pthread_mutex_t *)&set->lock);
-    return len;
-}
-
-void cio_join_set_cancel_all(cio_join_set *set)
-{
-    if (set == NULL)
-        return;
-    pthread_mutex_lock(&set->lock);
-    struct cio__list *it;
-    cio__list_foreach(it, &set->running)
-    {
-        cio_task_cancel(cio__list_entry(it, cio_task, set_node));
-    }
-    pthread_mutex_unlock(&set->lock);
-}
-
-void cio_join_set_free(cio_join_set *set)
-{
-    if (set == NULL)
-        return;
-    struct cio__list *it, *tmp;
-    pthread_mutex_lock(&set->lock);
-    set->closed = true;
-    cio__list_foreach_safe(it, tmp, &set->running)
-    {
-        cio_task *t = cio__list_entry(it, cio_task, set_node);
-        cio_task_cancel(t);
-        if (atomic_exchange(&t->join_set, NULL) == set) {
-            /* Claimed here: publish_done will not touch the set for this task. */
-            cio__list_remove(&t->set_node);
-            cio__task_unref(t);
-            atomic_fetch_sub(&set->refs, 1);
-        }
-        /* Otherwise the task is finishing right now and drops itself (set->closed). */
-    }
-    cio__list_foreach_safe(it, tmp, &set->done)
-    {
-        cio_task *t = cio__list_entry(it, cio_task, set_node);
-        cio__list_remove(&t->set_node);
-        cio__task_unref(t);
-    }
-    pthread_mutex_unlock(&set->lock);
-    set_unref(set);
 }

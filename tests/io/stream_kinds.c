@@ -145,7 +145,7 @@ void stream_listener_pair(const struct stream_kind *k, cio_stream **ret_client,
                           cio_stream **ret_server)
 {
     cio_addr addr, peer, local;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     /* Loopback completes the handshake in the kernel: connect first, accept after. */
     CHECK_RC(k->connect(ret_client, &addr));
     CHECK_RC(k->accept(l, ret_server, &peer));
@@ -322,7 +322,7 @@ void *waiter_readable_task(void *arg)
     return NULL;
 }
 
-int wait_first_finished(cio_task *const *tasks, int n, int max_ms)
+int wait_first_finished(cio_join_handle *const *tasks, int n, int max_ms)
 {
     for (int ms = 0; ms <= max_ms; ms++) {
         for (int i = 0; i < n; i++)
@@ -333,7 +333,7 @@ int wait_first_finished(cio_task *const *tasks, int n, int max_ms)
     return -1;
 }
 
-void check_waiting(cio_task *const *tasks, int n)
+void check_waiting(cio_join_handle *const *tasks, int n)
 {
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     for (int i = 0; i < n; i++)
@@ -356,7 +356,8 @@ ssize_t send_dgram_to(void *ctx, const void *buf, size_t len)
     return cio_dgram_send_to(d->from, buf, len, d->to);
 }
 
-int check_take_turns(cio_task *const tasks[2], struct waiter *const w[2], send_fn send, void *ctx)
+int check_take_turns(cio_join_handle *const tasks[2], struct waiter *const w[2], send_fn send,
+                     void *ctx)
 {
     /* One message: one waiter takes it, the other waits on. */
     CHECK_EQ(send(ctx, "ONE", 3), 3);
@@ -367,8 +368,8 @@ int check_take_turns(cio_task *const tasks[2], struct waiter *const w[2], send_f
     /* The next message goes to the other. */
     CHECK_EQ(send(ctx, "TWO", 3), 3);
     CHECK(wait_first_finished(&tasks[1 - first], 1, 1000) == 0);
-    CHECK_RC(cio_task_join(tasks[0], NULL));
-    CHECK_RC(cio_task_join(tasks[1], NULL));
+    CHECK_RC(cio_task_join(tasks[0], NULL, NULL));
+    CHECK_RC(cio_task_join(tasks[1], NULL, NULL));
     CHECK_EQ(w[first]->rc, 3);
     CHECK(memcmp(w[first]->buf, "ONE", 3) == 0);
     CHECK_EQ(w[1 - first]->rc, 3);
@@ -380,21 +381,22 @@ void check_readable_beside_reader(cio_socket *sock, ssize_t (*call)(struct waite
                                   void *ctx)
 {
     struct waiter r = {.sock = sock, .call = call}, rd = {.sock = sock};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &r));
     CHECK_RC(cio_spawn(&t[1], waiter_readable_task, &rd));
     check_waiting(t, 2);
     CHECK_EQ(send(ctx, "ping", 4), 4);
     CHECK(wait_first_finished(&t[0], 1, 1000) == 0);
     CHECK(wait_first_finished(&t[1], 1, 1000) == 0); /* woken by the same edge */
-    CHECK_RC(cio_task_join(t[0], NULL));
-    CHECK_RC(cio_task_join(t[1], NULL));
+    CHECK_RC(cio_task_join(t[0], NULL, NULL));
+    CHECK_RC(cio_task_join(t[1], NULL, NULL));
     CHECK_EQ(r.rc, 4);
     CHECK(memcmp(r.buf, "ping", 4) == 0);
     CHECK(CHECK_RC(rd.rc) & CIO_READY_READABLE);
 }
 
-void check_close_wakes(cio_socket *sock, cio_task *const *tasks, struct waiter *const *w, int n)
+void check_close_wakes(cio_socket *sock, cio_join_handle *const *tasks, struct waiter *const *w,
+                       int n)
 {
     for (int i = 0; i < n; i++) {
         CHECK_EQ(atomic_load(&w[i]->started), 1);
@@ -403,7 +405,7 @@ void check_close_wakes(cio_socket *sock, cio_task *const *tasks, struct waiter *
     cio_time start = cio_now();
     cio_socket_close(sock);
     for (int i = 0; i < n; i++) {
-        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_RC(cio_task_join(tasks[i], NULL, NULL));
         CHECK_EQ(w[i]->rc, -EBADF);
     }
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
@@ -482,10 +484,10 @@ void write_across_fds(cio_unix_stream *s, const int fds[2])
 
 /* ==== several workers ==== */
 
-cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
+cio_join_handle *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
 {
     cio_spawn_options o = {.worker = CIO_WORKER(worker)};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
     return t;
 }
@@ -530,7 +532,7 @@ cio_tcp_listener *tcp_listen_at(const char *text, cio_addr *ret_addr, int backlo
 cio_tcp_listener *tcp_listen_name(const char *text, cio_addr *ret_addr)
 {
     cio_tcp_listener *l;
-    CHECK_RC(cio_tcp_listener_new_name(&l, text, 0));
+    CHECK_RC(cio_tcp_listener_new_name(&l, text, CIO_LISTEN_BACKLOG_DEFAULT));
     return tcp_listening(l, ret_addr);
 }
 
@@ -557,9 +559,7 @@ void hang_open(struct hang *h, const char *text)
     h->l = tcp_listen_at(text, &h->addr, 1);
     for (int i = 0; i < 8; i++) {
         cio_tcp_stream *c;
-        cio_time saved = cio_deadline_set(cio_now() + 200 * CIO_NSEC_PER_MSEC);
-        int rc = cio_tcp_stream_connect_addr(&c, &h->addr);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(200 * CIO_NSEC_PER_MSEC, cio_tcp_stream_connect_addr(&c, &h->addr));
         if (rc == -ETIMEDOUT)
             return; /* the queue is full: connects hang from now on */
         CHECK_RC(rc);
@@ -586,7 +586,8 @@ void first_fails_open(struct first_fails *f, bool v6_fails, bool hangs)
         refuser_open(&f->r, bad);
         f->addrs[0] = f->r.addr;
     }
-    f->l = tcp_listen_at(v6_fails ? "127.0.0.1:0" : "[::1]:0", &f->addrs[1], 0);
+    f->l = tcp_listen_at(v6_fails ? "127.0.0.1:0" : "[::1]:0", &f->addrs[1],
+                         CIO_LISTEN_BACKLOG_DEFAULT);
 }
 
 void first_fails_close(struct first_fails *f)
@@ -606,9 +607,9 @@ unsigned next_rand(unsigned *state)
     return (*state >> 16) & 0x7fff;
 }
 
-cio_time short_deadline(unsigned *rng)
+cio_duration short_timeout(unsigned *rng)
 {
-    return cio_deadline_set(cio_now() + (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC);
+    return (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC;
 }
 
 void pause_a_little(unsigned *rng)

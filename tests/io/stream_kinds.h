@@ -170,10 +170,10 @@ void *waiter_readable_task(void *arg);
 
 /* Sleep in 1 ms steps until one of the @n tasks has finished (at most @max_ms); returns its
  * index, or -1. */
-int wait_first_finished(cio_task *const *tasks, int n, int max_ms);
+int wait_first_finished(cio_join_handle *const *tasks, int n, int max_ms);
 
 /* Sleep 5 ms, then check that none of the @n tasks has finished: they all wait. */
-void check_waiting(cio_task *const *tasks, int n);
+void check_waiting(cio_join_handle *const *tasks, int n);
 
 /* Sends @len bytes to the socket the waiters wait on; returns what the send returned. */
 typedef ssize_t (*send_fn)(void *ctx, const void *buf, size_t len);
@@ -194,7 +194,8 @@ ssize_t send_dgram_to(void *ctx, const void *buf, size_t len);
  * Checks each got its message whole, joins both, and returns the index of the one that took
  * "ONE".
  */
-int check_take_turns(cio_task *const tasks[2], struct waiter *const w[2], send_fn send, void *ctx);
+int check_take_turns(cio_join_handle *const tasks[2], struct waiter *const w[2], send_fn send,
+                     void *ctx);
 
 /* A task in readable() beside a reader (a waiter making @call) on @sock: the edge that brings
  * "ping" (sent by @send) wakes both, and readable() returns even though the reader, woken
@@ -204,7 +205,8 @@ void check_readable_beside_reader(cio_socket *sock, ssize_t (*call)(struct waite
 
 /* Close @sock under the @n tasks waiting on it (waiters @w, started and not finished): each
  * wakes with -EBADF, promptly. */
-void check_close_wakes(cio_socket *sock, cio_task *const *tasks, struct waiter *const *w, int n);
+void check_close_wakes(cio_socket *sock, cio_join_handle *const *tasks, struct waiter *const *w,
+                       int n);
 
 /* A test's own recv with the socket's raw descriptor, for try_io / async_io (@ctx: a
  * cio_socket): bytes, or -errno. */
@@ -257,7 +259,7 @@ void write_across_fds(cio_unix_stream *s, const int fds[2]);
 /* ==== several workers ==== */
 
 /* Spawn @fn on worker @worker of the current runtime. */
-cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg);
+cio_join_handle *spawn_on(unsigned worker, cio_task_fn fn, void *arg);
 
 /* ==== TCP connect fixtures ==== */
 
@@ -315,8 +317,8 @@ void first_fails_close(struct first_fails *f);
 /* A small deterministic generator, so that a failing race replays: 0 to 0x7fff. */
 unsigned next_rand(unsigned *state);
 
-/* Set a deadline 0 to 2 ms away (cio_deadline_set); returns the one it replaced. */
-cio_time short_deadline(unsigned *rng);
+/* A timeout of 0 to 2 ms, for CIO_TIMEOUT (0: only what is ready now). */
+cio_duration short_timeout(unsigned *rng);
 
 /* Sleep a millisecond one time in four, else yield. */
 void pause_a_little(unsigned *rng);

@@ -4,8 +4,9 @@
  * 0). A task that cancels itself, or is cancelled while it is not running, sees -ECANCELED
  * from its very next read, write or readiness wait on a socket whose readiness is cached,
  * and nothing is consumed; a cancel from another thread while the task runs reaches it
- * within one budget of operations; and a cancelled task's operations yield, so a cleanup
- * loop that keeps calling them does not starve the worker.
+ * within one budget of operations; a cancelled task's operations yield, so a cleanup loop
+ * that keeps calling them does not starve the worker; and inside a cancel shield they work
+ * again, until the shield ends.
  */
 /* cio-test-labels: threads */
 #include <errno.h>
@@ -76,7 +77,7 @@ static void *self_cancel(void *arg)
     ready_pair(&a, &b, 64);
     char c;
     CHECK_EQ(cio_stream_read(b, &c, 1), 1); /* the fast path, readiness stays cached */
-    CHECK_RC(cio_task_cancel(cio_task_current()));
+    CANCEL_SELF();
     CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
     CHECK_ERR(cio_stream_write_all(b, "y", 1, NULL), -ECANCELED);
     CHECK_ERR(cio_socket_readable(b), -ECANCELED);
@@ -117,11 +118,11 @@ static void *cancel_queued(void *arg)
     cio_tcp_stream *a;
     struct queued q = {.read_rc = 1};
     ready_pair(&a, &q.b, 64);
-    cio_task *child;
+    cio_join_handle *child;
     CHECK_RC(cio_spawn(&child, queued_child, &q));
     CHECK_RC(cio_yield()); /* the child runs up to its yield */
     CHECK_RC(cio_task_cancel(child));
-    CHECK_ERR(cio_task_join(child, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(child);
     CHECK_EQ(q.yield_rc, -ECANCELED);
     CHECK_EQ(q.read_rc, -ECANCELED);
     char rest[128];
@@ -139,9 +140,9 @@ static void test_cancel_while_queued_reaches_next_operation(void)
 /* ---- cancelled from another thread while it runs ---- */
 
 struct remote {
-    cio_task *task;
+    cio_abort_handle task;
     atomic_bool started;
-    atomic_bool sent; /* cio_task_cancel() has returned */
+    atomic_bool sent; /* cio_abort_handle_cancel() has returned */
 };
 
 static void *canceller(void *arg)
@@ -149,7 +150,7 @@ static void *canceller(void *arg)
     struct remote *r = arg;
     while (!atomic_load(&r->started))
         usleep(100);
-    CHECK_RC(cio_task_cancel(r->task));
+    CHECK_RC(cio_abort_handle_cancel(r->task));
     atomic_store(&r->sent, true);
     return NULL;
 }
@@ -159,7 +160,8 @@ static void *cancel_remote(void *arg)
     (void)arg;
     cio_tcp_stream *a, *b;
     ready_pair(&a, &b, BACKLOG);
-    struct remote r = {.task = cio_task_current()};
+    struct remote r = {0};
+    CHECK_RC(cio_task_current_abort_handle(&r.task));
     pthread_t th;
     CHECK(pthread_create(&th, NULL, canceller, &r) == 0);
     atomic_store(&r.started, true);
@@ -213,14 +215,24 @@ static void *cancelled_loop(void *arg)
     cio_tcp_stream *a, *b;
     ready_pair(&a, &b, 64);
     struct counter k = {0};
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, count_yields, &k));
-    CHECK_RC(cio_task_cancel(cio_task_current()));
+    CANCEL_SELF();
     char c;
     for (int i = 0; i < 100; i++)
         CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
     /* Each of the 100 reads let the other task run once. */
     CHECK(k.count >= 99);
+    /* So does each connect, which checks before it starts anything. */
+    cio_addr addr;
+    CHECK_RC(cio_socket_local_addr(a, &addr));
+    unsigned before = k.count;
+    for (int i = 0; i < 100; i++) {
+        cio_tcp_stream *s;
+        CHECK_ERR(cio_tcp_stream_connect_addrs(&s, &addr, 1, NULL), -ECANCELED);
+        CHECK_ERR(cio_tcp_stream_connect(&s, "127.0.0.1:9"), -ECANCELED);
+    }
+    CHECK(k.count - before >= 199);
     k.stop = true;
     cio_task_detach(other);
     cio_socket_close(a);
@@ -233,6 +245,37 @@ static void test_cancelled_operations_yield(void)
     run_with(cancelled_loop, true);
 }
 
+/* ---- a shield lets cleanup do I/O, and the cancel comes back after it ---- */
+
+static void *shielded_io(void *arg)
+{
+    (void)arg;
+    cio_tcp_stream *a, *b;
+    ready_pair(&a, &b, 64);
+    CANCEL_SELF();
+    char c;
+    CHECK_ERR(cio_stream_read(b, &c, 1), -ECANCELED);
+    cio_cancel_shield shield = cio_cancel_shield_begin(cio_now() + 5 * CIO_NSEC_PER_SEC);
+    char buf[64];
+    size_t done = 0;
+    CHECK_RC(cio_stream_read_exact(b, buf, sizeof(buf), &done)); /* all of it, fast path */
+    CHECK_EQ(done, sizeof(buf));
+    CHECK_RC(cio_stream_write_all(b, "bye", 3, NULL));
+    CHECK_RC(cio_stream_read_exact(a, buf, 3, NULL)); /* waits for the bytes */
+    cio_cancel_shield_end(shield);
+    CHECK_ERR(cio_stream_write_all(b, "x", 1, NULL), -ECANCELED);
+    CHECK_ERR(cio_socket_writable(b), -ECANCELED);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    return NULL;
+}
+
+static void test_shield_lets_cleanup_do_io(void)
+{
+    run_with(shielded_io, true);
+}
+
 CIO_TEST_MAIN(TEST(test_self_cancel_reaches_next_operation),
               TEST(test_cancel_while_queued_reaches_next_operation),
-              TEST(test_remote_cancel_reaches_within_budget), TEST(test_cancelled_operations_yield))
+              TEST(test_remote_cancel_reaches_within_budget), TEST(test_cancelled_operations_yield),
+              TEST(test_shield_lets_cleanup_do_io))

@@ -51,7 +51,7 @@ static void echo_between(const struct dgram_kind *k, bool second)
         if (all[i] <= k->max_echo)
             sizes[count++] = all[i];
     struct echo e = {s, count};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, echo_task, &e));
     CHECK_RC(cio_yield()); /* the server waits first */
     static unsigned char out[CIO_UDP_PAYLOAD_MAX], in[CIO_UDP_PAYLOAD_MAX];
@@ -63,7 +63,7 @@ static void echo_between(const struct dgram_kind *k, bool second)
         CHECK(cio_addr_equal(&from, &saddr));
         CHECK(memcmp(in, out, sizes[i]) == 0);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(s);
 }
@@ -90,12 +90,12 @@ static void *main_peek_and_truncation(void *arg)
     pattern_fill(big, sizeof(big), 0, 4);
     /* A receive waiting when a too-long datagram comes: -EMSGSIZE, and it is gone. */
     struct waiter w = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(w.rc, -EMSGSIZE);
     /* Peeks leave it (truncated or not); receives take it. */
     CHECK_EQ(cio_dgram_send_to(a, big, sizeof(big), &baddr), sizeof(big));
@@ -113,9 +113,7 @@ static void *main_peek_and_truncation(void *arg)
     CHECK_ERR(cio_dgram_recv_from(b, buf, sizeof(buf), &from), -EMSGSIZE); /* taken */
     CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_NONE); /* written only on success */
     CHECK_EQ(pattern_check(buf, sizeof(buf), 0, 4), sizeof(buf));
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_dgram_recv(b, buf, sizeof(buf)), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_dgram_recv(b, buf, sizeof(buf))), -ETIMEDOUT);
     /* An empty datagram is one. */
     CHECK_EQ(cio_dgram_send_to(a, NULL, 0, &baddr), 0);
     CHECK_EQ(cio_dgram_recv(b, buf, sizeof(buf)), 0);
@@ -136,9 +134,10 @@ static void *main_datagram_readiness_rule(void *arg)
     cio_dgram *b = k->bind_local(false, &baddr);
     CHECK(CHECK_RC(cio_socket_writable(a)) & CIO_READY_WRITABLE);
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 30 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(b), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 30 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_socket_readable(b), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 25 * CIO_NSEC_PER_MSEC);
     for (int i = 0; i < 3; i++)
         CHECK_EQ(cio_dgram_send_to(a, "abc", 3, &baddr), 3);
@@ -147,16 +146,14 @@ static void *main_datagram_readiness_rule(void *arg)
      * ones must still be taken at once — no wait, no edge needed. */
     for (int i = 0; i < 3; i++) {
         char buf[64];
-        saved = cio_deadline_set(cio_now() - 1);
-        ssize_t n = cio_dgram_recv(b, buf, sizeof(buf));
-        cio_deadline_restore(saved);
-        CHECK_EQ(n, 3);
+        CHECK_EQ(CIO_TIMEOUT(0, cio_dgram_recv(b, buf, sizeof(buf))), 3);
     }
     /* Now empty: the next receive waits, and the past deadline stops it. */
     char buf[64];
-    saved = cio_deadline_set(cio_now() - 1);
-    CHECK_ERR(cio_dgram_recv(b, buf, sizeof(buf)), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(cio_now() - 1);
+        CHECK_ERR(cio_dgram_recv(b, buf, sizeof(buf)), -ETIMEDOUT);
+    }
     int r = CHECK_RC(cio_socket_ready(b, CIO_READABLE | CIO_WRITABLE));
     CHECK(r & CIO_READY_WRITABLE);
     CHECK(!(r & CIO_READY_READABLE)); /* cleared by the receive that found none */
@@ -183,7 +180,7 @@ static void *main_close_wakes_and_several_receivers(void *arg)
     struct waiter w1 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter w2 = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter *w[2] = {&w1, &w2};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &w1));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &w2));
     check_waiting(t, 2); /* both wait: neither is refused */
@@ -249,18 +246,17 @@ static void *main_poll_forms_and_try_io(void *arg)
     CHECK_EQ(cio_dgram_send_to(c, "xyz", 3, &saddr), 3);
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 3);
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
-    cio_time saved;
     if (cio_test_on_uring()) {
         /* The edge of "xyz", read by async_io before the reactor told it, may come now. */
-        saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
+        CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
         if (cio_socket_readable(s) >= 0)
             CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
-        cio_deadline_restore(saved);
     }
-    saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+        CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
+    }
     CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, s), -EINVAL);
     /* Closing calls an armed callback. */
     atomic_store(&woken, 0);

@@ -70,7 +70,7 @@ static void *main_readable(void *arg)
     int ready = CHECK_RC(cio_socket_writable(afd));
     CHECK(ready & CIO_READY_WRITABLE);
     /* Readable only once the peer writes: the task suspends meanwhile. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, writer_later, (void *)(intptr_t)sv[1]));
     cio_time start = cio_now();
     ready = CHECK_RC(cio_socket_readable(afd));
@@ -81,7 +81,7 @@ static void *main_readable(void *arg)
     CHECK(memcmp(r.buf, "hello", 5) == 0);
     /* try_io: nothing there -> -EAGAIN, and the readiness is cleared. */
     CHECK_ERR(cio_socket_try_io(afd, CIO_READABLE, do_read, &r), -EAGAIN);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* Peer closes: read-closed is reported, and it is final. */
     close(sv[1]);
     ready = CHECK_RC(cio_socket_readable(afd));
@@ -133,7 +133,7 @@ static void *main_short_read(void *arg)
     (void)arg;
     int sv[2];
     pair(sv);
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, echo_peer, (void *)(intptr_t)sv[1]));
     struct cio_socket sock;
     cio__socket_init(&sock, sv[0], AF_UNIX, SOCK_STREAM);
@@ -143,7 +143,7 @@ static void *main_short_read(void *arg)
         CHECK_EQ(stream_read(&sock, &r), 8);
     }
     void *peer_calls;
-    CHECK_RC(cio_task_join(t, &peer_calls));
+    CHECK_RC(cio_task_join(t, &peer_calls, NULL));
     /* Each side: one read per message, plus at most the very first attempt before the
      * socket was registered. */
     CHECK((intptr_t)peer_calls <= 101);
@@ -181,7 +181,7 @@ static void *main_waiters_and_close(void *arg)
     cio_async_fd *afd;
     CHECK_RC(cio_async_fd_new(&afd, sv[0]));
     struct shared a = {.afd = afd}, b = {.afd = afd};
-    cio_task *ta, *tb;
+    cio_join_handle *ta, *tb;
     /* Two readers wait at once (neither is refused); a writer is not held up by them. */
     CHECK_RC(cio_spawn(&ta, blocked_reader, &a));
     CHECK_RC(cio_spawn(&tb, blocked_reader, &b));
@@ -193,8 +193,8 @@ static void *main_waiters_and_close(void *arg)
     CHECK(cio_socket_writable(afd) & CIO_READY_WRITABLE);
     /* One edge wakes them both. */
     CHECK_EQ(write(sv[1], "x", 1), 1);
-    CHECK_RC(cio_task_join(ta, NULL));
-    CHECK_RC(cio_task_join(tb, NULL));
+    CHECK_RC(cio_task_join(ta, NULL, NULL));
+    CHECK_RC(cio_task_join(tb, NULL, NULL));
     CHECK(CHECK_RC(a.rc) & CIO_READY_READABLE);
     CHECK(CHECK_RC(b.rc) & CIO_READY_READABLE);
     char x;
@@ -210,8 +210,8 @@ static void *main_waiters_and_close(void *arg)
     CHECK(!cio_task_is_finished(tb));
     cio_time start = cio_now();
     cio_async_fd_free(afd);
-    CHECK_RC(cio_task_join(ta, NULL));
-    CHECK_RC(cio_task_join(tb, NULL));
+    CHECK_RC(cio_task_join(ta, NULL, NULL));
+    CHECK_RC(cio_task_join(tb, NULL, NULL));
     CHECK_EQ(c.rc, -EBADF);
     CHECK_EQ(d.rc, -EBADF);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
@@ -281,16 +281,15 @@ static void *main_deadline_race(void *arg)
     (void)arg;
     int sv[2];
     pair(sv);
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, trickle, (void *)(intptr_t)sv[1]));
     cio_async_fd *afd;
     CHECK_RC(cio_async_fd_new(&afd, sv[0]));
     int next = 0, timeouts = 0;
     while (next < 2000) {
         struct rd r = {.fd = sv[0], .want = 1};
-        cio_time saved = cio_deadline_set(cio_now() + (next % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_socket_async_io(afd, CIO_READABLE, do_read, &r);
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT((next % 3) * CIO_NSEC_PER_MSEC,
+                                cio_socket_async_io(afd, CIO_READABLE, do_read, &r));
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -300,7 +299,7 @@ static void *main_deadline_race(void *arg)
         next++;
     }
     CHECK(timeouts > 0);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_async_fd_free(afd);
     close(sv[0]);
     close(sv[1]);
@@ -389,7 +388,7 @@ static void *main_duplex(void *arg)
     struct duplex a = {.fd = sv[0]}, b = {.fd = sv[1]};
     CHECK_RC(cio_async_fd_new(&a.afd, sv[0]));
     CHECK_RC(cio_async_fd_new(&b.afd, sv[1]));
-    cio_task *t[4];
+    cio_join_handle *t[4];
     cio_spawn_options w0 = {.worker = CIO_WORKER(0)}, w1 = {.worker = CIO_WORKER(1)};
     /* Each descriptor: its writer on one worker, its reader on the other. */
     CHECK_RC(cio_spawn_ex(&t[0], &w0, duplex_writer, &a));
@@ -397,7 +396,7 @@ static void *main_duplex(void *arg)
     CHECK_RC(cio_spawn_ex(&t[2], &w1, duplex_writer, &b));
     CHECK_RC(cio_spawn_ex(&t[3], &w0, duplex_reader, &b));
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     cio_async_fd_free(a.afd);
     cio_async_fd_free(b.afd);
     close(sv[0]);
@@ -469,7 +468,7 @@ static void *main_fairness(void *arg)
     CHECK_EQ(write(data[1], "x", 1), 1);
     f.fd = data[0];
     f.peer = data[1];
-    cio_task *a, *b, *g;
+    cio_join_handle *a, *b, *g;
     CHECK_RC(cio_spawn(&a, fair_flooder, &f));
     CHECK_RC(cio_spawn(&b, fair_flooder, &f));
     CHECK_RC(cio_spawn(&g, fair_greedy_reader, &f));
@@ -484,9 +483,9 @@ static void *main_fairness(void *arg)
     pthread_join(th, NULL);
     atomic_store(&f.stop, true);
     void *reads;
-    CHECK_RC(cio_task_join(a, NULL));
-    CHECK_RC(cio_task_join(b, NULL));
-    CHECK_RC(cio_task_join(g, &reads));
+    CHECK_RC(cio_task_join(a, NULL, NULL));
+    CHECK_RC(cio_task_join(b, NULL, NULL));
+    CHECK_RC(cio_task_join(g, &reads, NULL));
     /* Both kinds of task made progress while the main task waited for its edge. */
     CHECK(atomic_load(&f.spins) > 10);
     CHECK((long)reads > 10);

@@ -50,7 +50,7 @@ static cio_tcp_listener *listen_local(cio_addr *ret_addr, int backlog)
 static void tcp_pair(cio_tcp_stream **ret_a, cio_tcp_stream **ret_b)
 {
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_RC(cio_tcp_stream_connect_addr(ret_a, &addr));
     CHECK_RC(cio_tcp_listener_accept(l, ret_b, NULL));
     cio_socket_close(l);
@@ -88,24 +88,25 @@ static void *main_readable_try_read(void *arg)
     char c;
     CHECK(cio_socket_readable(s->a) > 0);
     CHECK_EQ(cio_stream_try_read(s->a, &c, 1), 1);
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, yielder_then_write, s));
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    for (;;) {
-        int r = cio_socket_readable(s->a);
-        CHECK(r > 0);
-        ssize_t n = cio_stream_try_read(s->a, &c, 1);
-        if (n == -EAGAIN) {
-            s->eagains++;
-            CHECK(s->eagains < 1000); /* a spinning loop, whatever the budget does */
-            continue;
+    {
+        CIO_TIMEOUT_SCOPE(5 * SEC);
+        for (;;) {
+            int r = cio_socket_readable(s->a);
+            CHECK(r > 0);
+            ssize_t n = cio_stream_try_read(s->a, &c, 1);
+            if (n == -EAGAIN) {
+                s->eagains++;
+                CHECK(s->eagains < 1000); /* a spinning loop, whatever the budget does */
+                continue;
+            }
+            CHECK_EQ(n, 1);
+            CHECK_EQ(c, 'y');
+            break;
         }
-        CHECK_EQ(n, 1);
-        CHECK_EQ(c, 'y');
-        break;
     }
-    cio_deadline_restore(saved);
-    CHECK_RC(cio_task_join(other, NULL));
+    CHECK_RC(cio_task_join(other, NULL, NULL));
     CHECK_EQ(atomic_load(&s->other_runs), 100);
     /* One -EAGAIN clears the cache; the next readable() waits for the edge. */
     CHECK(s->eagains <= 2);
@@ -150,22 +151,23 @@ static void *main_writable_try_write(void *arg)
     while ((n = cio_stream_try_write(s->a, chunk, sizeof(chunk))) > 0)
         ;
     CHECK_EQ(n, -EAGAIN);
-    cio_task *other;
+    cio_join_handle *other;
     CHECK_RC(cio_spawn(&other, drainer, s));
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    for (;;) {
-        CHECK(cio_socket_writable(s->a) > 0);
-        n = cio_stream_try_write(s->a, chunk, 1);
-        if (n == -EAGAIN) {
-            s->eagains++;
-            CHECK(s->eagains < 1000);
-            continue;
+    {
+        CIO_TIMEOUT_SCOPE(5 * SEC);
+        for (;;) {
+            CHECK(cio_socket_writable(s->a) > 0);
+            n = cio_stream_try_write(s->a, chunk, 1);
+            if (n == -EAGAIN) {
+                s->eagains++;
+                CHECK(s->eagains < 1000);
+                continue;
+            }
+            CHECK_EQ(n, 1);
+            break;
         }
-        CHECK_EQ(n, 1);
-        break;
     }
-    cio_deadline_restore(saved);
-    CHECK_RC(cio_task_join(other, NULL));
+    CHECK_RC(cio_task_join(other, NULL, NULL));
     CHECK(s->done);
     CHECK_EQ(atomic_load(&s->other_runs), 100);
     CHECK(s->eagains <= 2);
@@ -195,18 +197,14 @@ static void *main_stale_clear(void *arg)
     CHECK_RC(cio_sleep(20 * MSEC)); /* the reactor takes it in */
     /* ...so clearing with the old value must not erase it. */
     cio_socket_clear_ready(a, stale);
-    cio_time saved = cio_deadline_set(cio_now() + 2 * SEC);
-    int fresh = cio_socket_readable(a);
-    cio_deadline_restore(saved);
+    int fresh = CIO_TIMEOUT(2 * SEC, cio_socket_readable(a));
     CHECK(fresh > 0 && (fresh & CIO_READY_READABLE));
     CHECK(fresh != stale); /* the tick it carries moved */
     /* A clear with the fresh value does clear: the next readable() waits (and times out). */
     char buf[4];
     CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 2);
     cio_socket_clear_ready(a, fresh);
-    saved = cio_deadline_set(cio_now() + 50 * MSEC);
-    CHECK_ERR(cio_socket_readable(a), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * MSEC, cio_socket_readable(a)), -ETIMEDOUT);
     cio_socket_close(a);
     cio_socket_close(b);
     return NULL;
@@ -231,7 +229,7 @@ struct race {
 static void *race_reader(void *arg)
 {
     struct race *r = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     char buf[64];
     while (atomic_load(&r->received) < RACE_ROUNDS) {
         int ready = cio_socket_readable(r->a);
@@ -242,20 +240,18 @@ static void *race_reader(void *arg)
         CHECK_EQ(n, -EAGAIN);
         cio_socket_clear_ready(r->a, ready); /* stale when a byte came since */
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
 static void *race_writer(void *arg)
 {
     struct race *r = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < RACE_ROUNDS; i++) {
         CHECK_EQ(cio_stream_write(r->b, "r", 1), 1);
         while (atomic_load(&r->received) <= i)
             CHECK_RC(cio_yield());
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -264,11 +260,11 @@ static void *main_clear_race(void *arg)
     struct race *r = arg;
     tcp_pair(&r->a, &r->b);
     cio_spawn_options on0 = {.worker = CIO_WORKER(0)}, on1 = {.worker = CIO_WORKER(1)};
-    cio_task *rd, *wr;
+    cio_join_handle *rd, *wr;
     CHECK_RC(cio_spawn_ex(&rd, &on0, race_reader, r));
     CHECK_RC(cio_spawn_ex(&wr, &on1, race_writer, r));
-    CHECK_RC(cio_task_join(rd, NULL));
-    CHECK_RC(cio_task_join(wr, NULL));
+    CHECK_RC(cio_task_join(rd, NULL, NULL));
+    CHECK_RC(cio_task_join(wr, NULL, NULL));
     CHECK_EQ(atomic_load(&r->received), RACE_ROUNDS);
     cio_socket_close(r->a);
     cio_socket_close(r->b);
@@ -293,9 +289,7 @@ struct many {
 static void *readable_waiter(void *arg)
 {
     struct many *m = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 5 * SEC);
-    int r = cio_socket_readable(m->a);
-    cio_deadline_restore(saved);
+    int r = CIO_TIMEOUT(5 * SEC, cio_socket_readable(m->a));
     CHECK(r > 0 && (r & CIO_READY_READABLE));
     atomic_fetch_add(&m->woken, 1);
     return NULL;
@@ -305,7 +299,7 @@ static void *main_ten_waiters(void *arg)
 {
     struct many *m = arg;
     CHECK_RC(cio_unix_stream_pair(&m->a, &m->b));
-    cio_task *tasks[WAITERS];
+    cio_join_handle *tasks[WAITERS];
     for (int i = 0; i < WAITERS; i++) {
         cio_spawn_options o = {.worker =
                                    CIO_WORKER((unsigned)i % cio_rt_workers(cio_rt_current()))};
@@ -315,7 +309,7 @@ static void *main_ten_waiters(void *arg)
     CHECK_EQ(atomic_load(&m->woken), 0);
     CHECK_EQ(cio_stream_write(m->b, "!", 1), 1); /* one byte, one edge */
     for (int i = 0; i < WAITERS; i++)
-        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_RC(cio_task_join(tasks[i], NULL, NULL));
     CHECK_EQ(atomic_load(&m->woken), WAITERS);
     cio_socket_close(m->a);
     cio_socket_close(m->b);
@@ -344,10 +338,8 @@ struct acceptors {
 static void *acceptor(void *arg)
 {
     struct acceptors *s = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 10 * SEC);
     cio_tcp_stream *c;
-    CHECK_RC(cio_tcp_listener_accept(s->l, &c, NULL));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(10 * SEC, cio_tcp_listener_accept(s->l, &c, NULL)));
     atomic_fetch_add(&s->accepted, 1);
     cio_socket_close(c);
     return NULL;
@@ -358,7 +350,7 @@ static void *main_fifty_acceptors(void *arg)
     struct acceptors *s = arg;
     cio_addr addr;
     s->l = listen_local(&addr, 128);
-    cio_task *tasks[ACCEPTORS];
+    cio_join_handle *tasks[ACCEPTORS];
     unsigned workers = cio_rt_workers(cio_rt_current());
     for (int i = 0; i < ACCEPTORS; i++) {
         cio_spawn_options o = {.worker = CIO_WORKER((unsigned)i % workers)};
@@ -369,7 +361,7 @@ static void *main_fifty_acceptors(void *arg)
     for (int i = 0; i < ACCEPTORS; i++)
         CHECK_RC(cio_tcp_stream_connect_addr(&clients[i], &addr));
     for (int i = 0; i < ACCEPTORS; i++)
-        CHECK_RC(cio_task_join(tasks[i], NULL));
+        CHECK_RC(cio_task_join(tasks[i], NULL, NULL));
     CHECK_EQ(atomic_load(&s->accepted), ACCEPTORS);
     for (int i = 0; i < ACCEPTORS; i++)
         cio_socket_close(clients[i]);
@@ -400,13 +392,14 @@ static void *main_read_closed_cached(void *arg)
     int r = cio_socket_ready(a, CIO_READABLE);
     CHECK(r > 0 && (r & CIO_READY_READABLE)); /* cached from now on: nobody reads it */
     CHECK_RC(cio_socket_shutdown(b, CIO_SHUTDOWN_WRITE));
-    cio_time saved = cio_deadline_set(cio_now() + 3 * SEC);
     long rounds = 0;
-    while (!((r = cio_socket_ready(a, CIO_READABLE)) > 0 && (r & CIO_READY_READ_CLOSED))) {
-        CHECK(r > 0); /* -ETIMEDOUT: the shutdown was never reported */
-        rounds++;
+    {
+        CIO_TIMEOUT_SCOPE(3 * SEC);
+        while (!((r = cio_socket_ready(a, CIO_READABLE)) > 0 && (r & CIO_READY_READ_CLOSED))) {
+            CHECK(r > 0); /* -ETIMEDOUT: the shutdown was never reported */
+            rounds++;
+        }
     }
-    cio_deadline_restore(saved);
     CHECK(rounds < 100000);
     cio_socket_close(a);
     cio_socket_close(b);
@@ -431,9 +424,7 @@ static void *blocked_reader(void *arg)
 {
     cio_tcp_stream *a = arg;
     char buf[8];
-    cio_time saved = cio_deadline_set(cio_now() + 2 * SEC);
-    ssize_t n = cio_stream_read(a, buf, sizeof(buf));
-    cio_deadline_restore(saved);
+    ssize_t n = CIO_TIMEOUT(2 * SEC, cio_stream_read(a, buf, sizeof(buf)));
     CHECK_EQ(n, 1); /* the ordinary byte sent after the measurement */
     CHECK_EQ(buf[0], 'n');
     return NULL;
@@ -444,7 +435,7 @@ static void *main_urgent(void *arg)
     (void)arg;
     cio_tcp_stream *a, *b;
     tcp_pair(&a, &b);
-    cio_task *reader;
+    cio_join_handle *reader;
     CHECK_RC(cio_spawn(&reader, blocked_reader, a));
     CHECK_RC(cio_sleep(20 * MSEC)); /* the reader waits: a is registered */
     /* One byte of urgent data: out of band (SO_OOBINLINE is off), so no read returns it and
@@ -454,7 +445,7 @@ static void *main_urgent(void *arg)
     CHECK_RC(cio_sleep(500 * MSEC));
     cio_duration cpu = cpu_now() - cpu0;
     CHECK_EQ(cio_stream_write(b, "n", 1), 1);
-    CHECK_RC(cio_task_join(reader, NULL));
+    CHECK_RC(cio_task_join(reader, NULL, NULL));
     if (cpu > 50 * MSEC)
         TEST_FAIL("the worker spun on unsolicited urgent data: %lld ms of CPU in 500 ms",
                   (long long)(cpu / MSEC));

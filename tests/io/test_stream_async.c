@@ -23,18 +23,18 @@ static void *main_echo_round_trip(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr, peer;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_stream *c, *server;
     CHECK_RC(k->connect(&c, &addr));
     CHECK_FD_FLAGS(cio_socket_fd(c));
     CHECK_RC(k->accept(l, &server, &peer));
     CHECK_FD_FLAGS(cio_socket_fd(server));
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_echo_server, server));
     /* Then a half-close: the server sees end of stream, shuts down in turn, we read 0. */
     stream_echo_to_end(c);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(server);
     cio_socket_close(l);
@@ -54,11 +54,9 @@ static void *main_readiness_transitions(void *arg)
     int r = CHECK_RC(cio_socket_writable(c));
     CHECK(r & CIO_READY_WRITABLE);
     /* Not readable before data: the wait runs into the deadline. */
-    cio_time saved = cio_deadline_set(cio_now() + 30 * CIO_NSEC_PER_MSEC);
     cio_time start = cio_now();
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+    CHECK_ERR(CIO_TIMEOUT(30 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     CHECK(cio_now() - start >= 25 * CIO_NSEC_PER_MSEC);
-    cio_deadline_restore(saved);
     /* Readable after data; both directions at once. */
     CHECK_EQ(cio_stream_write(c, "abc", 3), 3);
     r = CHECK_RC(cio_socket_readable(s));
@@ -71,9 +69,7 @@ static void *main_readiness_transitions(void *arg)
     CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 3);
     CHECK(memcmp(buf, "abc", 3) == 0);
     /* Drained (short read): readable no longer reported. */
-    saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     /* Peer shuts down writing: read-closed, and it stays. */
     CHECK_RC(cio_socket_shutdown(c, CIO_SHUTDOWN_WRITE));
     r = CHECK_RC(cio_socket_readable(s));
@@ -117,7 +113,7 @@ static void *main_close_wakes_waiter(void *arg)
     stream_pair(k, &c, &s);
     struct waiter w = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter *wp = &w;
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, waiter_task, &w));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     check_close_wakes(cio_as_socket(s), &t, &wp, 1);
@@ -125,7 +121,9 @@ static void *main_close_wakes_waiter(void *arg)
 
     /* A listener closed under its acceptor. */
     cio_addr addr;
-    struct waiter wl = {.sock = k->listen(&addr, 0), .call = waiter_accept, .ctx = (void *)k};
+    struct waiter wl = {.sock = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT),
+                        .call = waiter_accept,
+                        .ctx = (void *)k};
     wp = &wl;
     CHECK_RC(cio_spawn(&t, waiter_task, &wl));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
@@ -145,7 +143,7 @@ static void *main_several_readers(void *arg)
     struct waiter a = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter b = {.sock = cio_as_socket(s), .call = waiter_stream_read};
     struct waiter *w[2] = {&a, &b};
-    cio_task *tr[2];
+    cio_join_handle *tr[2];
     CHECK_RC(cio_spawn(&tr[0], waiter_task, &a));
     CHECK_RC(cio_spawn(&tr[1], waiter_task, &b));
     check_waiting(tr, 2); /* both wait: neither is refused */
@@ -182,10 +180,10 @@ static void *main_several_acceptors(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct waiter wa = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
     struct waiter wb = {.sock = l, .call = waiter_accept, .ctx = (void *)k, .rc = 1};
-    cio_task *ta[2];
+    cio_join_handle *ta[2];
     CHECK_RC(cio_spawn(&ta[0], waiter_task, &wa));
     CHECK_RC(cio_spawn(&ta[1], waiter_task, &wb));
     check_waiting(ta, 2);
@@ -197,15 +195,13 @@ static void *main_several_acceptors(void *arg)
     CHECK(!cio_task_is_finished(ta[1 - first]));
     CHECK_RC(k->connect(&c2, &addr));
     CHECK(wait_first_finished(&ta[1 - first], 1, 1000) == 0);
-    CHECK_RC(cio_task_join(ta[0], NULL));
-    CHECK_RC(cio_task_join(ta[1], NULL));
+    CHECK_RC(cio_task_join(ta[0], NULL, NULL));
+    CHECK_RC(cio_task_join(ta[1], NULL, NULL));
     CHECK_EQ(wa.rc, 0);
     CHECK_EQ(wb.rc, 0);
     /* Nothing is left queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     cio_stream *extra;
-    CHECK_ERR(k->accept(l, &extra, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, k->accept(l, &extra, NULL)), -ETIMEDOUT);
     cio_socket_close(c1);
     cio_socket_close(c2);
     cio_socket_close(l);
@@ -226,19 +222,18 @@ static void *main_write_all_progress_on_deadline(void *arg)
     pattern_fill(data, LEN, 0, 3);
     /* Nobody reads: the kernel buffers fill and the deadline cuts write_all short. */
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 100 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(100 * CIO_NSEC_PER_MSEC, cio_stream_write_all(c, data, LEN, &done)),
+              -ETIMEDOUT);
     CHECK(done > 0);
     CHECK(done < LEN);
     /* Resume from the reported progress: the reader sees every byte once, in order. */
     struct stream_sink sink = {s, LEN, 3};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     size_t rest = 0;
     CHECK_RC(cio_stream_write_all(c, data + done, LEN - done, &rest));
     CHECK_EQ(rest, LEN - done);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     free(data);
     cio_socket_close(c);
     cio_socket_close(s);
@@ -256,9 +251,8 @@ static void *main_read_exact_progress_and_eof(void *arg)
     pattern_fill(out, sizeof(out), 0, 9);
     CHECK_RC(cio_stream_write_all(c, out, 500, NULL));
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_read_exact(s, in, sizeof(in), &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_read_exact(s, in, sizeof(in), &done)),
+              -ETIMEDOUT);
     CHECK_EQ(done, 500);
     CHECK_RC(cio_stream_write_all(c, out + 500, 500, NULL));
     CHECK_RC(cio_stream_read_exact(s, in + done, sizeof(in) - done, &done));
@@ -295,15 +289,13 @@ static void *main_write_all_read_exact_cut(void *arg)
     unsigned char *data = xmalloc(LEN), *in = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 5);
     size_t done = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_write_all(c, data, LEN, &done), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_write_all(c, data, LEN, &done)),
+              -ETIMEDOUT);
     CHECK(done > 0 && done < LEN);
     /* read_exact of more than is there: cut, with what did come. */
     size_t got = 0;
-    saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_read_exact(s, in, LEN, &got), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_stream_read_exact(s, in, LEN, &got)),
+              -ETIMEDOUT);
     CHECK_EQ(got, done);
     CHECK_EQ(pattern_check(in, got, 0, 5), got);
     /* Early end: -ENODATA with what came. */
@@ -374,12 +366,12 @@ static void *main_vectored_and_peek(void *arg)
         off += len;
     }
     struct stream_sink sink = {s, total, 11};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, vec_reader, &sink));
     size_t done = 0;
     CHECK_RC(cio_stream_writev_all(c, iov, NVEC, &done));
     CHECK_EQ(done, total);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* writev: one call, some bytes. */
     struct iovec two[2] = {{(void *)"hello ", 6}, {(void *)"world", 5}};
     CHECK_EQ(cio_stream_writev(c, two, 2), 11);
@@ -447,9 +439,7 @@ static void *main_vectored_resume_and_peek(void *arg)
             struct iovec rest[N];
             int cnt = iov_tail(iov, N, sent, rest);
             size_t done = 0;
-            cio_time saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
-            int rc = cio_stream_writev_all(c, rest, cnt, &done);
-            cio_deadline_restore(saved);
+            int rc = CIO_TIMEOUT(5 * CIO_NSEC_PER_MSEC, cio_stream_writev_all(c, rest, cnt, &done));
             CHECK(rc == 0 || rc == -ETIMEDOUT);
             sent += done;
         }
@@ -553,12 +543,12 @@ static void *main_poll_forms(void *arg)
 
     /* poll_accept: armed, then woken by a connection, then it accepts. */
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_stream *acc = NULL;
     atomic_int accept_woken = 0;
     CHECK_ERR(k->poll_accept(l, &acc, NULL, count_wake, &accept_woken), -EAGAIN);
     struct connect_later cl = {k, &addr};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connect_later, &cl));
     for (int i = 0; i < 500 && atomic_load(&accept_woken) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
@@ -567,7 +557,7 @@ static void *main_poll_forms(void *arg)
     CHECK_RC(k->poll_accept(l, &acc, &peer, count_wake, &accept_woken));
     CHECK_EQ(cio_addr_get_kind(&peer), k->peer_kind);
     void *other;
-    CHECK_RC(cio_task_join(t, &other));
+    CHECK_RC(cio_task_join(t, &other, NULL));
     cio_socket_close((cio_stream *)other);
     cio_socket_close(acc);
     /* Closing a listener with an armed callback calls it. */
@@ -589,7 +579,7 @@ static void *main_poll_accept_and_try_io(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     atomic_int woken = 0;
     cio_stream *s, *c;
     CHECK_ERR(k->poll_accept(l, &s, NULL, count_wake, &woken), -EAGAIN);
@@ -619,10 +609,11 @@ static void *main_poll_accept_and_try_io(void *arg)
     /* try_io: our own recv; -EAGAIN clears the readiness, so readable waits again. */
     CHECK_EQ(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), 3);
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
+        CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), -ETIMEDOUT);
+    }
     CHECK_EQ(cio_stream_write(c, "12345", 5), 5);
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 5);
     CHECK_ERR(cio_socket_try_io(s, 0, raw_recv, s), -EINVAL);
@@ -672,17 +663,15 @@ static void *main_try_io_async_io(void *arg)
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
     CHECK_EQ(r.calls, 1);
     /* async_io waits for readiness between attempts. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, write_later, c));
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, counted_recv_fn, &r), 4);
     CHECK(memcmp(r.buf, "late", 4) == 0);
     CHECK(r.calls <= 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* After try_io's -EAGAIN the readiness is cleared: readable waits again. */
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, counted_recv_fn, &r), -EAGAIN);
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_socket_readable(s)), -ETIMEDOUT);
     CHECK_ERR(cio_socket_try_io(s, 0, counted_recv_fn, &r), -EINVAL);
     CHECK_ERR(cio_socket_async_io(s, CIO_READABLE, NULL, &r), -EINVAL);
     cio_socket_close(c);

@@ -54,19 +54,20 @@ static void *main_read_race(void *arg)
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
     struct trickle t = {c, LEN, 64, 21};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     unsigned char buf[100], peeked[100];
     size_t got = 0;
     int timeouts = 0, reads = 0;
     unsigned rng = 5;
     while (got < LEN) {
-        cio_time saved = short_deadline(&rng);
-        ssize_t p = 0;
-        if (peek_first)
-            p = cio_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
-        ssize_t n = p < 0 ? p : cio_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
-        cio_deadline_restore(saved);
+        ssize_t p = 0, n;
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng)); /* the peek and the read */
+            if (peek_first)
+                p = cio_stream_peek(s, peeked, 1 + next_rand(&rng) % sizeof(peeked));
+            n = p < 0 ? p : cio_stream_read(s, buf, 1 + next_rand(&rng) % sizeof(buf));
+        }
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -83,7 +84,7 @@ static void *main_read_race(void *arg)
     }
     CHECK_EQ(got, LEN);
     CHECK(timeouts > 10); /* the race did happen */
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     /* Nothing left over. */
     cio_socket_close(c);
     char x;
@@ -147,23 +148,22 @@ static void *main_cancel_race_no_loss(void *arg)
     stream_pair(k, &c, &s);
     enum { LEN = 20000 };
     struct trickle t = {c, LEN, 200, 33};
-    cio_task *w;
+    cio_join_handle *w;
     CHECK_RC(cio_spawn(&w, trickle_writer, &t));
     struct cancel_reader r = {s, xmalloc(LEN), 0, LEN, 0};
     unsigned rng = 9;
     int rounds = 0;
     while (r.pos < LEN) {
-        cio_task *rt;
+        cio_join_handle *rt;
         CHECK_RC(cio_spawn(&rt, read_until_cancelled, &r));
         pause_a_little(&rng);
         CHECK_RC(cio_task_cancel(rt));
-        int jr = cio_task_join(rt, NULL);
-        CHECK(jr == 0 || jr == -ECANCELED);
+        CHECK_RC(cio_task_join(rt, NULL, NULL)); /* it finished, cancelled or not */
         rounds++;
     }
     CHECK_EQ(pattern_check(r.buf, LEN, 0, 33), LEN);
     CHECK(r.cancelled > 10);
-    CHECK_RC(cio_task_join(w, NULL));
+    CHECK_RC(cio_task_join(w, NULL, NULL));
     free(r.buf);
     cio_socket_close(c);
     cio_socket_close(s);
@@ -198,18 +198,16 @@ static void *main_accept_deadline_race(void *arg)
 {
     const struct stream_kind *k = arg;
     cio_addr addr;
-    cio_socket *l = k->listen(&addr, 0);
+    cio_socket *l = k->listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct connector cn = {k, &addr};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connector, &cn));
     bool seen[CONNECTIONS] = {false};
     int accepted = 0, timeouts = 0;
     unsigned rng = 3;
     while (accepted < CONNECTIONS) {
-        cio_time saved = short_deadline(&rng);
         cio_stream *s;
-        int rc = k->accept(l, &s, NULL);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(short_timeout(&rng), k->accept(l, &s, NULL));
         if (rc == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -224,12 +222,10 @@ static void *main_accept_deadline_race(void *arg)
         cio_socket_close(s);
     }
     CHECK(timeouts > 10);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* And nothing more is pending. */
-    cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
     cio_stream *s;
-    CHECK_ERR(k->accept(l, &s, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(20 * CIO_NSEC_PER_MSEC, k->accept(l, &s, NULL)), -ETIMEDOUT);
     cio_socket_close(l);
     return NULL;
 }
@@ -255,9 +251,8 @@ static void *read_exact_with_deadlines(void *arg)
         if (want > r->len - got)
             want = r->len - got;
         size_t done = 0;
-        cio_time saved = short_deadline(&rng);
-        int rc = cio_stream_read_exact(r->s, buf + got, want, &done);
-        cio_deadline_restore(saved);
+        int rc =
+            CIO_TIMEOUT(short_timeout(&rng), cio_stream_read_exact(r->s, buf + got, want, &done));
         CHECK(done <= want);
         got += done;
         if (rc == -ETIMEDOUT) {
@@ -283,7 +278,7 @@ static void *main_write_all_read_exact_resume(void *arg)
     unsigned char *data = xmalloc(LEN);
     pattern_fill(data, LEN, 0, 41);
     struct slow_reader r = {s, LEN};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, read_exact_with_deadlines, &r));
     size_t sent = 0;
     int cut = 0;
@@ -293,9 +288,8 @@ static void *main_write_all_read_exact_resume(void *arg)
         if (want > LEN - sent)
             want = LEN - sent;
         size_t done = 0;
-        cio_time saved = short_deadline(&rng);
-        int rc = cio_stream_write_all(c, data + sent, want, &done);
-        cio_deadline_restore(saved);
+        int rc =
+            CIO_TIMEOUT(short_timeout(&rng), cio_stream_write_all(c, data + sent, want, &done));
         CHECK(done <= want);
         sent += done;
         if (rc == -ETIMEDOUT) {
@@ -306,7 +300,7 @@ static void *main_write_all_read_exact_resume(void *arg)
         CHECK_EQ(done, want);
     }
     void *reader_cut;
-    CHECK_RC(cio_task_join(t, &reader_cut));
+    CHECK_RC(cio_task_join(t, &reader_cut, NULL));
     printf("    write_all cut %d times, read_exact cut %d times\n", cut, (int)(intptr_t)reader_cut);
     CHECK(cut + (int)(intptr_t)reader_cut > 0);
     free(data);
@@ -340,10 +334,10 @@ static void *main_cancelled_task_consumes_nothing(void *arg)
     stream_pair(k, &c, &s);
     CHECK_RC(cio_stream_write_all(c, "data", 4, NULL));
     CHECK_RC(cio_socket_readable(s));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, cancelled_reader, s));
     CHECK_RC(cio_task_cancel(t)); /* before it first runs */
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     char buf[8];
     CHECK_EQ(cio_stream_read(s, buf, sizeof(buf)), 4);
     CHECK(memcmp(buf, "data", 4) == 0);

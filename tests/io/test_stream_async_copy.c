@@ -159,12 +159,12 @@ static void *main_relay(void *arg)
                               .recv_seed = 1,
                               .send_first = !rc->client_first};
     struct proxy p = {&r, rc->mode, -1, 0, 0};
-    cio_task *t[3];
+    cio_join_handle *t[3];
     CHECK_RC(cio_spawn(&t[0], proxy_task, &p));
     CHECK_RC(cio_spawn(&t[1], endpoint_task, &client));
     CHECK_RC(cio_spawn(&t[2], endpoint_task, &server));
     for (int i = 0; i < 3; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     CHECK_RC(p.rc);
     CHECK_EQ(p.ab, CLIENT_BYTES);
     CHECK_EQ(p.ba, SERVER_BYTES);
@@ -209,14 +209,14 @@ static void *main_copy(void *arg)
     struct endpoint producer = {
         .s = r.client, .send_len = CLIENT_BYTES, .send_seed = 4, .send_only = true};
     struct endpoint consumer = {.s = r.server, .recv_seed = 4, .recv_only = true};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], endpoint_task, &producer));
     CHECK_RC(cio_spawn(&t[1], endpoint_task, &consumer));
     uint64_t bytes = 1;
     CHECK_RC(copy_one_way(r.a, r.b, cc->mode, &bytes));
     CHECK_EQ(bytes, CLIENT_BYTES);
     for (int i = 0; i < 2; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     /* The consumer's read loop ended: its end of stream came from the copy's shutdown. */
     CHECK_EQ(consumer.received, CLIENT_BYTES);
     CHECK_EQ(producer.received, 0);
@@ -249,7 +249,7 @@ static void *main_reset(void *arg)
     struct relay r;
     relay_open(&r, &stream_kind_tcp, &stream_kind_tcp);
     struct proxy p = {&r, *mode, -1, 0, 0};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, proxy_task, &p));
     /* Some traffic server -> client first. */
     CHECK_RC(cio_stream_write_all(r.server, "hello", 5, NULL));
@@ -261,7 +261,7 @@ static void *main_reset(void *arg)
     cio_socket_close(r.server);
     r.server = NULL;
     cio_time start = cio_now();
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK(cio_now() - start < CIO_NSEC_PER_SEC);
     CHECK(p.rc < 0);
     CHECK(p.rc != -ECANCELED && p.rc != -ETIMEDOUT);
@@ -285,9 +285,8 @@ static void test_relay_buffered_stops_on_reset_tcp(void)
 static void *proxy_with_deadline(void *arg)
 {
     struct proxy *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 40 * CIO_NSEC_PER_MSEC);
+    CIO_TIMEOUT_SCOPE(40 * CIO_NSEC_PER_MSEC);
     proxy_task(p);
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -298,14 +297,14 @@ static void *main_relay_cancel_and_deadline(void *arg)
     relay_open(&r, k, k);
     /* Cancelled while both directions wait. */
     struct proxy p = {&r, public_copy, -1, 0, 0};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, proxy_task, &p));
     CHECK_RC(cio_stream_write_all(r.client, "abc", 3, NULL));
     char buf[8];
     CHECK_RC(cio_stream_read_exact(r.server, buf, 3, NULL));
     CHECK_RC(cio_task_cancel(t));
     cio_time start = cio_now();
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(p.rc, -ECANCELED);
     CHECK_EQ(p.ab, 3);
@@ -316,7 +315,7 @@ static void *main_relay_cancel_and_deadline(void *arg)
     CHECK_RC(cio_spawn(&t, proxy_with_deadline, &q));
     CHECK_RC(cio_stream_write_all(r.server, "xy", 2, NULL));
     CHECK_RC(cio_stream_read_exact(r.client, buf, 2, NULL));
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(q.rc, -ETIMEDOUT);
     CHECK(cio_now() - start >= 35 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(q.ba, 2);
@@ -338,9 +337,10 @@ static void *main_relay_deadline_unix_tcp(void *arg)
     CHECK_RC(cio_stream_write_all(r.client, "ping", 4, NULL));
     uint64_t ab = 9, ba = 9;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.b, &ab, &ba), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 50 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_stream_copy_bidirectional(r.a, r.b, &ab, &ba), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
     CHECK_EQ(ab, 4);
     CHECK_EQ(ba, 0);
@@ -392,18 +392,16 @@ static void *main_copy_with_fds(void *arg)
     CHECK_RC(cio_unix_stream_pair(&b1, &b2));
     struct fd_producer prod = {a1, {-1, -1}};
     CHECK_SYS(pipe2(prod.pipes, O_NONBLOCK | O_CLOEXEC));
-    cio_task *tp;
+    cio_join_handle *tp;
     CHECK_RC(cio_spawn(&tp, fd_producer_task, &prod));
     struct endpoint cons = {.s = cio_as_stream(b2), .recv_seed = 5, .recv_only = true};
-    cio_task *tc;
+    cio_join_handle *tc;
     CHECK_RC(cio_spawn(&tc, endpoint_task, &cons));
     uint64_t bytes = 0;
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_stream_copy(a2, b1, &bytes));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(10 * CIO_NSEC_PER_SEC, cio_stream_copy(a2, b1, &bytes)));
     CHECK_EQ(bytes, FD_MSGS * FD_MSG);
-    CHECK_RC(cio_task_join(tp, NULL));
-    CHECK_RC(cio_task_join(tc, NULL));
+    CHECK_RC(cio_task_join(tp, NULL, NULL));
+    CHECK_RC(cio_task_join(tc, NULL, NULL));
     CHECK_EQ(cons.received, FD_MSGS * FD_MSG);
     CHECK_SYS(close(prod.pipes[0]));
     CHECK_SYS(close(prod.pipes[1]));
@@ -450,19 +448,17 @@ static void *main_copy_buffer_across_fds(void *arg)
     int pipes[2];
     CHECK_SYS(pipe2(pipes, O_NONBLOCK | O_CLOEXEC));
     struct buffer_copy c = {a2, b1, 0, 1};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, buffer_copy_task, &c));
     /* Let the copy find its source empty and wait for it (so its readiness is cached from
      * here on), then queue everything at once: one edge for all of it. */
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     write_across_fds(a1, pipes);
     char buf[16];
-    cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_stream_read_exact(b2, buf, 13, NULL));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read_exact(b2, buf, 13, NULL)));
     CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
     CHECK_RC(cio_socket_shutdown(a1, CIO_SHUTDOWN_WRITE));
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_RC(c.rc);
     CHECK_EQ(c.bytes, 13);
     CHECK_EQ(cio_stream_read(b2, buf, sizeof(buf)), 0); /* the end of stream came across */

@@ -112,13 +112,13 @@ static void *read_half_task(void *arg)
 static void run_duplex(struct half_writer *w1, struct half_writer *w2, struct half_reader *r1,
                        struct half_reader *r2)
 {
-    cio_task *t[4];
+    cio_join_handle *t[4];
     CHECK_RC(cio_spawn(&t[0], write_half_task, w1));
     CHECK_RC(cio_spawn(&t[1], write_half_task, w2));
     CHECK_RC(cio_spawn(&t[2], read_half_task, r1));
     CHECK_RC(cio_spawn(&t[3], read_half_task, r2));
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
 }
 
 static void *main_shared_stream_duplex(void *arg)
@@ -241,9 +241,8 @@ static void *main_owned_forget_no_shutdown(void *arg)
     /* No shutdown: the peer gets the byte and then nothing — no end of stream. */
     char buf[8];
     CHECK_EQ(cio_stream_read(c, buf, sizeof(buf)), 1);
-    cio_time saved = cio_deadline_set(cio_now() + 30 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_stream_read(c, buf, sizeof(buf)), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(30 * CIO_NSEC_PER_MSEC, cio_stream_read(c, buf, sizeof(buf))),
+              -ETIMEDOUT);
     /* The read half still works; closing it closes the socket, and only then the end. */
     CHECK_RC(cio_stream_write_all(c, "yz", 2, NULL));
     CHECK_RC(cio_stream_read_exact(rd, buf, 2, NULL));

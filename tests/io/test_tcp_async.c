@@ -22,9 +22,9 @@ static void *main_builder(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct stream_acceptor a = {&stream_kind_tcp, cio_as_socket(l), 2};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     for (int i = 0; i < 2; i++) {
         cio_tcp_socket *sk;
@@ -38,7 +38,7 @@ static void *main_builder(void *arg)
         stream_echo_to_end(cio_as_stream(c));
         cio_socket_close(c);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* The builder is consumed on failure too (the leak check sees it closed). */
     cio_tcp_socket *sk;
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
@@ -82,7 +82,7 @@ static void *main_fd_conversions(void *arg)
     cio_addr addr6;
     cio_tcp_listener *l6;
     CHECK_RC(cio_addr_parse(&addr6, "[::1]:0"));
-    int rc = cio_tcp_listener_new(&l6, &addr6, 0);
+    int rc = cio_tcp_listener_new(&l6, &addr6, CIO_LISTEN_BACKLOG_DEFAULT);
     if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
         return (void *)"no IPv6 loopback";
     CHECK_RC(rc);
@@ -127,7 +127,7 @@ static void *main_sendfile(void *arg)
     cio_tcp_stream *c, *s;
     tcp_pair(&c, &s);
     struct stream_sink sink = {cio_as_stream(s), LEN, 5};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_pattern_sink, &sink));
     int64_t off = 0;
     while (off < LEN) {
@@ -136,7 +136,7 @@ static void *main_sendfile(void *arg)
     }
     CHECK_EQ(off, LEN);
     CHECK_EQ(cio_tcp_stream_sendfile(c, fd, &off, 100), 0); /* end of file */
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_ERR(cio_tcp_stream_sendfile(c, -1, &off, 1), -EBADF);
     close(fd);
     cio_socket_close(c);
@@ -155,7 +155,7 @@ static void *main_refused(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_socket_close(l); /* the port is free now: connecting is refused */
     int before = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
@@ -181,7 +181,6 @@ static void *main_connect_deadline(void *arg)
      * backlog is full Linux drops further SYNs, so a new connect hangs in SYN_SENT. */
     cio_addr addr;
     cio_tcp_listener *l = listen_local(&addr, 0);
-    CHECK_SYS(listen(cio_socket_fd(l), 0));
     enum { FILL = 4 };
     cio_tcp_stream *fill[FILL];
     for (int i = 0; i < FILL; i++)
@@ -190,9 +189,7 @@ static void *main_connect_deadline(void *arg)
     int before = cio_test_open_fds();
     cio_tcp_stream *c = NULL;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 100 * CIO_NSEC_PER_MSEC);
-    int rc = cio_tcp_stream_connect_addr(&c, &addr);
-    cio_deadline_restore(saved);
+    int rc = CIO_TIMEOUT(100 * CIO_NSEC_PER_MSEC, cio_tcp_stream_connect_addr(&c, &addr));
     if (rc == 0) {
         cio_socket_close(c);
         TEST_SKIP("the kernel queued a connection beyond a full backlog");
@@ -205,9 +202,8 @@ static void *main_connect_deadline(void *arg)
     /* The builder: cut by a deadline, consumed and closed. */
     cio_tcp_socket *sk;
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
-    saved = cio_deadline_set(cio_now() + 50 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_tcp_socket_connect(sk, &addr, &c), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(50 * CIO_NSEC_PER_MSEC, cio_tcp_socket_connect(sk, &addr, &c)),
+              -ETIMEDOUT);
     CHECK_EQ(cio_test_open_fds(), before);
     for (int i = 0; i < FILL; i++)
         cio_socket_close(fill[i]);
@@ -226,7 +222,7 @@ static void *main_emfile(void *arg)
 {
     (void)arg;
     cio_addr addr;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_tcp_stream *c1, *c2, *s;
     CHECK_RC(cio_tcp_stream_connect_addr(&c1, &addr));
     /* The lowest free descriptor number becomes the limit: accept4 cannot get one. */
@@ -307,7 +303,7 @@ static void test_errors(void)
     CHECK_RC(cio_tcp_socket_new_v4(&sk));
     CHECK_ERR(cio_tcp_socket_connect(sk, &addr, &c), -EPERM);
     cio_addr local;
-    cio_tcp_listener *l = listen_local(&local, 0);
+    cio_tcp_listener *l = listen_local(&local, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_tcp_stream *s;
     CHECK_ERR(cio_tcp_listener_accept(l, &s, NULL), -EPERM);
     CHECK_ERR(cio_tcp_listener_poll_accept(l, &s, NULL, NULL, NULL), -EPERM);

@@ -57,7 +57,7 @@ static inline cio_tcp_listener *listen_local(cio_addr *ret_addr, int backlog)
 static inline void tcp_pair(cio_tcp_stream **ret_client, cio_tcp_stream **ret_server)
 {
     cio_addr addr, peer, local;
-    cio_tcp_listener *l = listen_local(&addr, 0);
+    cio_tcp_listener *l = listen_local(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     /* Loopback completes the handshake in the kernel: connect first, accept after. */
     CHECK_RC(cio_tcp_stream_connect_addr(ret_client, &addr));
     CHECK_RC(cio_tcp_listener_accept(l, ret_server, &peer));

@@ -70,7 +70,7 @@ static void *main_count(void *arg)
     tcp_pair(&c, &s);
     CHECK_RC(cio_tcp_set_nodelay(c, true));
     CHECK_RC(cio_tcp_set_nodelay(s, true));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, responder, s));
     char msg[MSG], buf[4096];
     long recv0 = 0, send0 = 0, eagain0 = 0;
@@ -98,7 +98,7 @@ static void *main_count(void *arg)
     long recvs = atomic_load(&recv_calls) - recv0;
     long sends = atomic_load(&send_calls) - send0;
     long eagains = atomic_load(&recv_eagain) - eagain0;
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     if (atomic_load(&recv_calls) == 0)
         TEST_SKIP("the library's recv/send calls could not be interposed in this build");
     printf("    %d messages: %ld recv (%ld EAGAIN), %ld send\n", MESSAGES, recvs, eagains, sends);

@@ -70,13 +70,13 @@ static void *main_shared_stream(void *arg)
     tcp_pair(&c, &s);
     struct flow cw = {c, BIG, 1, true}, sr = {s, BIG, 1, false};
     struct flow sw = {s, BIG, 2, true}, cr = {c, BIG, 2, false};
-    cio_task *t[4];
+    cio_join_handle *t[4];
     CHECK_RC(cio_spawn_ex(&t[0], &on_w0, flow_writer, &cw));
     CHECK_RC(cio_spawn_ex(&t[1], &on_w1, flow_reader, &cr));
     CHECK_RC(cio_spawn_ex(&t[2], &on_w1, flow_writer, &sw));
     CHECK_RC(cio_spawn_ex(&t[3], &on_w0, flow_reader, &sr));
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(s);
     return NULL;
@@ -146,14 +146,14 @@ static void *main_owned(void *arg)
         struct owned_reader orr = {rd, MID, 5};
         struct owned_writer ow = {wr, MID, 6};
         struct flow cw = {c, MID, 5, true}, cr = {c, MID, 6, false};
-        cio_task *t[4];
+        cio_join_handle *t[4];
         /* Halves swap workers each round, so they close in both orders and threads. */
         CHECK_RC(cio_spawn_ex(&t[0], round % 2 ? &on_w0 : &on_w1, owned_read_then_close, &orr));
         CHECK_RC(cio_spawn_ex(&t[1], round % 2 ? &on_w1 : &on_w0, owned_write_then_close, &ow));
         CHECK_RC(cio_spawn_ex(&t[2], &on_w0, flow_writer, &cw));
         CHECK_RC(cio_spawn_ex(&t[3], &on_w1, flow_reader, &cr));
         for (int i = 0; i < 4; i++)
-            CHECK_RC(cio_task_join(t[i], NULL));
+            CHECK_RC(cio_task_join(t[i], NULL, NULL));
         cio_socket_close(c);
     }
     return NULL;
@@ -188,14 +188,14 @@ static void *main_relay(void *arg)
     struct relay_proxy p = {a, b, -1, 0, 0};
     struct flow cw = {client, MID, 7, true}, sr = {server, MID, 7, false};
     struct flow sw = {server, MID + 3, 8, true}, cr = {client, MID + 3, 8, false};
-    cio_task *t[5];
+    cio_join_handle *t[5];
     CHECK_RC(cio_spawn_ex(&t[0], &on_w1, relay_proxy, &p));
     CHECK_RC(cio_spawn_ex(&t[1], &on_w0, flow_writer, &cw));
     CHECK_RC(cio_spawn_ex(&t[2], &on_w1, flow_reader, &sr));
     CHECK_RC(cio_spawn_ex(&t[3], &on_w0, flow_writer, &sw));
     CHECK_RC(cio_spawn_ex(&t[4], &on_w0, flow_reader, &cr));
     for (int i = 0; i < 5; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     CHECK_RC(p.rc);
     CHECK_EQ(p.ab, MID);
     CHECK_EQ(p.ba, MID + 3);
@@ -239,7 +239,7 @@ static void *main_close_cross(void *arg)
         cio_tcp_stream *c, *s;
         tcp_pair(&c, &s);
         struct waiter w = {.s = s, .preregister = preregister, .rc = 1};
-        cio_task *t;
+        cio_join_handle *t;
         CHECK_RC(cio_spawn_ex(&t, &on_w1, wait_read, &w));
         while (atomic_load(&w.started) == 0)
             CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
@@ -248,7 +248,7 @@ static void *main_close_cross(void *arg)
         CHECK_RC(cio_sleep((10 + round % 3) * CIO_NSEC_PER_MSEC));
         cio_time start = cio_now();
         cio_socket_close(s); /* from worker 0, while worker 1's task waits */
-        CHECK_RC(cio_task_join(t, NULL));
+        CHECK_RC(cio_task_join(t, NULL, NULL));
         CHECK_EQ(w.rc, -EBADF);
         CHECK(cio_now() - start < 500 * CIO_NSEC_PER_MSEC);
         cio_socket_close(c);
@@ -294,15 +294,14 @@ static void *main_deadline_race(void *arg)
     tcp_pair(&c, &s);
     enum { LEN = 100000 };
     struct flow f = {c, LEN, 9, false};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn_ex(&t, &on_w1, trickle, &f));
     unsigned char buf[300];
     size_t got = 0;
     int timeouts = 0;
     for (unsigned i = 0; got < LEN; i++) {
-        cio_time saved = cio_deadline_set(cio_now() + (cio_duration)(i % 3) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_stream_read(s, buf, 1 + i % sizeof(buf));
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT((cio_duration)(i % 3) * CIO_NSEC_PER_MSEC,
+                                cio_stream_read(s, buf, 1 + i % sizeof(buf)));
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -312,7 +311,7 @@ static void *main_deadline_race(void *arg)
         got += (size_t)n;
     }
     CHECK(timeouts > 0);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(s);
     return NULL;

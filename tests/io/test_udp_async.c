@@ -42,9 +42,8 @@ static void *main_connected(void *arg)
      * receive waiting on the connected socket reports. */
     cio_socket_close(b);
     CHECK_EQ(cio_dgram_send(a, "x", 1), 1);
-    cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
-    CHECK_ERR(cio_dgram_recv(a, buf, sizeof(buf)), -ECONNREFUSED);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_dgram_recv(a, buf, sizeof(buf))),
+              -ECONNREFUSED);
     /* Not connected: send needs an address. */
     cio_addr uaddr;
     cio_udp_socket *u = bind_local(&uaddr);
@@ -158,9 +157,8 @@ static void *main_msgs(void *arg)
         CHECK_EQ(rms[i].len, sizeof(uint32_t));
     }
     /* Nothing queued: a batch receive waits (here, until its deadline). */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_udp_socket_recv_batch(b, rms, COUNT), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_udp_socket_recv_batch(b, rms, COUNT)),
+              -ETIMEDOUT);
     CHECK_EQ(cio_udp_socket_recv_batch(b, rms, 0), 0);
     CHECK_EQ(cio_udp_socket_send_batch(a, NULL, 0), 0);
     CHECK_ERR(cio_udp_socket_recv_batch(b, NULL, 1), -EINVAL);
@@ -204,7 +202,7 @@ static void *main_recv_msg_with_plain_receiver(void *arg)
     struct waiter rm = {.sock = cio_as_socket(b), .call = waiter_recv_msg, .ctx = &got};
     struct waiter rp = {.sock = cio_as_socket(b), .call = waiter_dgram_recv};
     struct waiter *w[2] = {&rm, &rp};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &rm));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
     check_waiting(t, 2);

@@ -26,9 +26,10 @@ static unsigned next_rand(unsigned *state)
     return (*state >> 16) & 0x7fff;
 }
 
-static cio_time short_deadline(unsigned *rng)
+/* A timeout of 0 to 2 ms, for CIO_TIMEOUT. */
+static cio_duration short_timeout(unsigned *rng)
 {
-    return cio_deadline_set(cio_now() + (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC);
+    return (cio_duration)(next_rand(rng) % 3) * CIO_NSEC_PER_MSEC;
 }
 
 static cio_udp_socket *bind_local(cio_addr *ret_addr)
@@ -42,10 +43,10 @@ static cio_udp_socket *bind_local(cio_addr *ret_addr)
     return u;
 }
 
-static cio_task *spawn_on(unsigned workers, unsigned worker, cio_task_fn fn, void *arg)
+static cio_join_handle *spawn_on(unsigned workers, unsigned worker, cio_task_fn fn, void *arg)
 {
     cio_spawn_options o = {.worker = workers > 1 ? CIO_WORKER(worker) : CIO_WORKER_DEFAULT};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
     return t;
 }
@@ -94,10 +95,12 @@ static void *sender_task(void *arg)
             continue;
         }
         size_t len = make_datagram(buf, i);
-        cio_time saved = short_deadline(&rng);
-        ssize_t n = next_rand(&rng) % 2 ? cio_dgram_send_to(r->tx, buf, len, &r->rx_addr)
-                                        : cio_dgram_send(r->tx, buf, len);
-        cio_deadline_restore(saved);
+        ssize_t n;
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng));
+            n = next_rand(&rng) % 2 ? cio_dgram_send_to(r->tx, buf, len, &r->rx_addr)
+                                    : cio_dgram_send(r->tx, buf, len);
+        }
         if (n == -ETIMEDOUT) {
             r->send_cuts++;
             continue;
@@ -190,10 +193,8 @@ static void race_open(struct race *r, unsigned workers)
 static void race_close(struct race *r)
 {
     /* Nothing more queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x[128];
-    CHECK_ERR(cio_dgram_recv(r->rx, x, sizeof(x)), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_dgram_recv(r->rx, x, sizeof(x))), -ETIMEDOUT);
     cio_socket_close(r->tx);
     cio_socket_close(r->rx);
 }
@@ -210,9 +211,7 @@ static void *deadline_receiver_task(void *arg)
     struct deadline_receiver *d = arg;
     unsigned rng = 7;
     while (atomic_load(&d->r->received) < DATAGRAMS) {
-        cio_time saved = short_deadline(&rng);
-        int rc = receive_some(d->r, &rng);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(short_timeout(&rng), receive_some(d->r, &rng));
         if (rc == -ETIMEDOUT) {
             d->cuts++;
             continue;
@@ -228,10 +227,10 @@ static void *main_deadline_race(void *arg)
     struct race r;
     race_open(&r, workers);
     struct deadline_receiver d = {&r, 0};
-    cio_task *rt = spawn_on(workers, 1, deadline_receiver_task, &d);
-    cio_task *st = spawn_on(workers, 0, sender_task, &r);
-    CHECK_RC(cio_task_join(st, NULL));
-    CHECK_RC(cio_task_join(rt, NULL));
+    cio_join_handle *rt = spawn_on(workers, 1, deadline_receiver_task, &d);
+    cio_join_handle *st = spawn_on(workers, 0, sender_task, &r);
+    CHECK_RC(cio_task_join(st, NULL, NULL));
+    CHECK_RC(cio_task_join(rt, NULL, NULL));
     printf("    receives cut %d times, sends cut %d times\n", d.cuts, r.send_cuts);
     CHECK_EQ(atomic_load(&r.received), DATAGRAMS);
     CHECK(d.cuts > 10);
@@ -269,18 +268,17 @@ static void *main_cancel_race(void *arg)
     unsigned workers = (unsigned)(uintptr_t)arg;
     struct race r;
     race_open(&r, workers);
-    cio_task *st = spawn_on(workers, 0, sender_task, &r);
+    cio_join_handle *st = spawn_on(workers, 0, sender_task, &r);
     unsigned rng = 12;
     int rounds = 0;
     while (atomic_load(&r.received) < DATAGRAMS) {
-        cio_task *rt = spawn_on(workers, 1, receive_until_cancelled, &r);
+        cio_join_handle *rt = spawn_on(workers, 1, receive_until_cancelled, &r);
         CHECK_RC(next_rand(&rng) % 2 ? cio_yield() : cio_sleep(CIO_NSEC_PER_MSEC));
         CHECK_RC(cio_task_cancel(rt));
-        int jr = cio_task_join(rt, NULL);
-        CHECK(jr == 0 || jr == -ECANCELED);
+        CHECK_RC(cio_task_join(rt, NULL, NULL)); /* it finished, cancelled or not */
         rounds++;
     }
-    CHECK_RC(cio_task_join(st, NULL));
+    CHECK_RC(cio_task_join(st, NULL, NULL));
     printf("    %d receiving tasks cancelled\n", rounds);
     CHECK(rounds > 10);
     race_close(&r);
@@ -325,7 +323,7 @@ static void *main_echo_workers(void *arg)
     cio_udp_socket *c = bind_local(&caddr);
     CHECK_RC(cio_dgram_connect(c, &saddr));
     struct echo e = {s};
-    cio_task *t = spawn_on(2, 1, echo_server, &e);
+    cio_join_handle *t = spawn_on(2, 1, echo_server, &e);
     unsigned char out[2048], in[2048];
     for (int i = 0; i < ROUNDS; i++) {
         size_t len = (size_t)(i * 7 % 2000);
@@ -334,7 +332,7 @@ static void *main_echo_workers(void *arg)
         CHECK_EQ(cio_dgram_recv(c, in, sizeof(in)), len);
         CHECK(memcmp(in, out, len) == 0);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(c);
     cio_socket_close(s);
     return NULL;

@@ -35,7 +35,7 @@ static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_se
 {
     cio_addr addr;
     unix_abstract_name(&addr);
-    cio_unix_listener *l = listen_at(&addr, 0);
+    cio_unix_listener *l = listen_at(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_RC(cio_unix_stream_connect(ret_client, &addr));
     CHECK_RC(cio_unix_listener_accept(l, ret_server, NULL));
     CHECK_FD_FLAGS(cio_socket_fd(*ret_client));
@@ -48,11 +48,11 @@ static void listener_pair(cio_unix_stream **ret_client, cio_unix_stream **ret_se
 /* Accept in a task of its own (which waits first), connect from the main task, echo. */
 static void echo_at(const cio_addr *addr)
 {
-    cio_unix_listener *l = listen_at(addr, 0);
+    cio_unix_listener *l = listen_at(addr, CIO_LISTEN_BACKLOG_DEFAULT);
     struct stream_acceptor a = {&stream_kind_unix, cio_as_socket(l), 2};
     cio_addr bound;
     CHECK_RC(cio_socket_local_addr(l, &bound));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, stream_accept_and_echo, &a));
     CHECK_RC(cio_yield()); /* the acceptor parks on the empty backlog */
     for (int i = 0; i < 2; i++) {
@@ -65,7 +65,7 @@ static void echo_at(const cio_addr *addr)
         stream_echo_to_end(cio_as_stream(c));
         cio_socket_close(c);
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     cio_socket_close(l);
 }
 
@@ -176,28 +176,30 @@ static void *main_full_backlog(void *arg)
     /* Nobody accepts: retried until the deadline, no socket left behind. */
     cio_unix_stream *c;
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 60 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 60 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_unix_stream_connect(&c, &addr), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 55 * CIO_NSEC_PER_MSEC);
     CHECK_EQ(cio_test_open_fds(), fds);
     /* Cancelled while retrying. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, connect_until_cancelled, &addr));
     CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
     CHECK_EQ(cio_test_open_fds(), fds);
     /* The server accepts one 20 ms from now: the waiting connect gets through. */
     struct late_acceptor a = {l, 20 * CIO_NSEC_PER_MSEC, NULL};
     CHECK_RC(cio_spawn(&t, accept_later, &a));
     start = cio_now();
-    saved = cio_deadline_set(start + 5 * CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_unix_stream_connect(&c, &addr));
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 5 * CIO_NSEC_PER_SEC);
+        CHECK_RC(cio_unix_stream_connect(&c, &addr));
+    }
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     /* The accepted one is the first client held (the backlog is a queue). */
     CHECK_EQ(cio_stream_write(held[0], "first", 5), 5);
     char buf[8];
@@ -248,12 +250,12 @@ static void *main_fd_passing(void *arg)
 
     /* The receiver waits first: the descriptors arrive while it is suspended. */
     struct fd_receiver r = {.s = b, .nfds = 99};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, recv_fds_task, &r));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
     CHECK(!cio_task_is_finished(t));
     CHECK_EQ(cio_unix_send_fds(a, "FDS", 3, sent, 3, NULL), 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_EQ(r.n, 3);
     CHECK(memcmp(r.buf, "FDS", 3) == 0);
     CHECK_EQ(r.nfds, 3);
@@ -297,9 +299,9 @@ static void *main_fd_passing(void *arg)
     int bad = 1000;
     CHECK_ERR(cio_unix_send_fds(a, "x", 1, &bad, 1, NULL), -EBADF);
     /* A receive cut by its deadline took nothing: the descriptors come with the next. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC,
+                          cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL)),
+              -ETIMEDOUT);
     CHECK_EQ(cio_unix_send_fds(a, "Y", 1, sent, 2, NULL), 1);
     CHECK_EQ(cio_unix_recv_fds(b, buf, sizeof(buf), got, 8, &n, NULL), 1);
     CHECK_EQ(n, 2);
@@ -351,24 +353,21 @@ static void *main_read_across_fds(void *arg)
     for (int round = 0; round < 3; round++) {
         write_across_fds(a, pipes);
         char buf[64];
-        cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_SEC);
         if (round == 0) {
-            CHECK_EQ(cio_stream_read(b, buf, sizeof(buf)), 13);
+            CHECK_EQ(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read(b, buf, sizeof(buf))), 13);
         } else if (round == 1) {
             char x[5], y[64];
             struct iovec iov[2] = {{x, 5}, {y, sizeof(y)}};
-            CHECK_EQ(cio_stream_readv(b, iov, 2), 13);
+            CHECK_EQ(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_readv(b, iov, 2)), 13);
             memcpy(buf, x, 5);
             memcpy(buf + 5, y, 8);
         } else {
-            CHECK_RC(cio_stream_read_exact(b, buf, 13, NULL));
+            CHECK_RC(CIO_TIMEOUT(2 * CIO_NSEC_PER_SEC, cio_stream_read_exact(b, buf, 13, NULL)));
         }
-        cio_deadline_restore(saved);
         CHECK(memcmp(buf, ACROSS_FDS, 13) == 0);
         /* Nothing left, and the descriptors that came with plain reads were closed. */
-        saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
-        CHECK_ERR(cio_stream_read(b, buf, sizeof(buf)), -ETIMEDOUT);
-        cio_deadline_restore(saved);
+        CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_stream_read(b, buf, sizeof(buf))),
+                  -ETIMEDOUT);
         CHECK_EQ(cio_test_open_fds(), base + 4);
     }
     /* recv_fds takes one message's descriptors and stops there; what follows stays. */
@@ -436,7 +435,7 @@ static void *main_recv_fds_with_plain_reader(void *arg)
     struct waiter rf = {.sock = b, .call = waiter_recv_fds, .ctx = &got};
     struct waiter rp = {.sock = b, .call = k->read};
     struct waiter *w[2] = {&rf, &rp};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     CHECK_RC(cio_spawn(&t[0], waiter_task, &rf));
     CHECK_RC(cio_spawn(&t[1], waiter_task, &rp));
     check_waiting(t, 2);

@@ -48,7 +48,7 @@ static void *main_recv_fds_race(void *arg)
     CHECK_RC(cio_unix_stream_pair(&a, &b));
     struct fd_sender f = {a, {-1, -1}};
     CHECK_SYS(pipe2(f.fds, O_NONBLOCK | O_CLOEXEC));
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, fd_sender_task, &f));
     /* Read one message at a time: 4 bytes hold exactly one message's descriptors, and the
      * 1-byte fillers come in between. */
@@ -62,9 +62,9 @@ static void *main_recv_fds_race(void *arg)
         int got[4];
         size_t n = 99;
         unsigned char buf[4];
-        cio_time saved = short_deadline(&rng);
-        ssize_t k = cio_unix_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n, NULL);
-        cio_deadline_restore(saved);
+        ssize_t k =
+            CIO_TIMEOUT(short_timeout(&rng),
+                        cio_unix_recv_fds(b, buf, have == 0 ? 1 : 4 - have, got, 4, &n, NULL));
         if (k == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -91,7 +91,7 @@ static void *main_recv_fds_race(void *arg)
     CHECK(timeouts > 10);
     /* Each message's descriptors came exactly once. */
     CHECK_EQ(received_fds, FD_MESSAGES / 2 * 3);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     CHECK_SYS(close(f.fds[0]));
     CHECK_SYS(close(f.fds[1]));
     cio_socket_close(a);
@@ -127,9 +127,7 @@ static void *dgram_sender_task(void *arg)
         size_t len = sizeof(i) + next_rand(&rng) % 60;
         memcpy(buf, &i, sizeof(i));
         memset(buf + sizeof(i), (int)(i & 0xff), len - sizeof(i));
-        cio_time saved = short_deadline(&rng);
-        ssize_t n = cio_dgram_send(s->d, buf, len);
-        cio_deadline_restore(saved);
+        ssize_t n = CIO_TIMEOUT(short_timeout(&rng), cio_dgram_send(s->d, buf, len));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;
@@ -148,38 +146,39 @@ static void *main_dgram_race(void *arg)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     struct dgram_sender s = {a, 0};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, dgram_sender_task, &s));
     unsigned rng = 8;
     int timeouts = 0;
     for (uint32_t expect = 0; expect < DATAGRAMS;) {
         unsigned char buf[64];
-        cio_time saved = short_deadline(&rng);
         ssize_t n;
-        switch (next_rand(&rng) % 3) {
-        case 0:
-            n = cio_dgram_recv(b, buf, sizeof(buf));
-            break;
-        case 1: {
-            /* A peek cut short or not, then a receive of the same datagram. */
-            unsigned char p[64];
-            n = cio_dgram_peek(b, p, sizeof(p));
-            if (n >= 0) {
-                ssize_t m = cio_dgram_recv(b, buf, sizeof(buf));
-                CHECK_EQ(m, n);
-                CHECK(memcmp(p, buf, (size_t)n) == 0);
+        {
+            CIO_TIMEOUT_SCOPE(short_timeout(&rng)); /* whichever receive comes */
+            switch (next_rand(&rng) % 3) {
+            case 0:
+                n = cio_dgram_recv(b, buf, sizeof(buf));
+                break;
+            case 1: {
+                /* A peek cut short or not, then a receive of the same datagram. */
+                unsigned char p[64];
+                n = cio_dgram_peek(b, p, sizeof(p));
+                if (n >= 0) {
+                    ssize_t m = cio_dgram_recv(b, buf, sizeof(buf));
+                    CHECK_EQ(m, n);
+                    CHECK(memcmp(p, buf, (size_t)n) == 0);
+                }
+                break;
             }
-            break;
+            default: {
+                cio_addr from;
+                n = cio_dgram_recv_from(b, buf, sizeof(buf), &from);
+                if (n >= 0)
+                    CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
+                break;
+            }
+            }
         }
-        default: {
-            cio_addr from;
-            n = cio_dgram_recv_from(b, buf, sizeof(buf), &from);
-            if (n >= 0)
-                CHECK_EQ(cio_addr_get_kind(&from), CIO_ADDR_UNNAMED);
-            break;
-        }
-        }
-        cio_deadline_restore(saved);
         if (n == -ETIMEDOUT) {
             timeouts++;
             continue;
@@ -195,15 +194,13 @@ static void *main_dgram_race(void *arg)
         if ((expect / 256) % 2 == 0 && expect % 4 == 0)
             CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     }
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     printf("    receives cut %d times, sends cut %d times\n", timeouts, s.cut);
     CHECK(timeouts > 10);
     CHECK(s.cut > 0);
     /* Nothing more queued. */
-    cio_time saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_MSEC);
     char x;
-    CHECK_ERR(cio_dgram_recv(b, &x, 1), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_dgram_recv(b, &x, 1)), -ETIMEDOUT);
     cio_socket_close(a);
     cio_socket_close(b);
     return NULL;

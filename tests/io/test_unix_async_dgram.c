@@ -90,18 +90,19 @@ static void *main_full_queue(void *arg)
     }
     CHECK(queued > 0 && queued < 100000);
     /* Full: the send waits; under a deadline it sends nothing. */
-    cio_time saved = cio_deadline_set(cio_now() + 20 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_dgram_send(a, "x", 1), -ETIMEDOUT);
-    CHECK_ERR(cio_socket_writable(a), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_TIMEOUT_SCOPE(20 * CIO_NSEC_PER_MSEC);
+        CHECK_ERR(cio_dgram_send(a, "x", 1), -ETIMEDOUT);
+        CHECK_ERR(cio_socket_writable(a), -ETIMEDOUT);
+    }
     /* The receiver drains in 20 ms: the waiting send goes then. */
     struct drainer k = {b, queued};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, drain_later, &k));
     cio_time start = cio_now();
     CHECK_EQ(cio_dgram_send(a, "last", 4), 4);
     CHECK(cio_now() - start >= 15 * CIO_NSEC_PER_MSEC);
-    CHECK_RC(cio_task_join(t, NULL));
+    CHECK_RC(cio_task_join(t, NULL, NULL));
     char buf[8];
     CHECK_EQ(cio_dgram_recv(b, buf, sizeof(buf)), 4); /* the timed-out one never went */
     CHECK(memcmp(buf, "last", 4) == 0);

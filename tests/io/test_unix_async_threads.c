@@ -103,13 +103,13 @@ static void *main_duplex(void *arg)
     struct pump b_to_a_w = {.s = b, .owr = bowr, .len = BIG, .seed = 4};
     struct pump b_to_a_r = {.s = a, .ord = aord, .len = BIG, .seed = 4};
     /* Each stream: its reader on one worker, its writer on the other. */
-    cio_task *t[4];
+    cio_join_handle *t[4];
     t[0] = spawn_on(0, writer_task, &a_to_b_w); /* a's writer: worker 0 */
     t[1] = spawn_on(1, reader_task, &b_to_a_r); /* a's reader: worker 1 */
     t[2] = spawn_on(1, writer_task, &b_to_a_w); /* b's writer: worker 1 */
     t[3] = spawn_on(0, reader_task, &a_to_b_r); /* b's reader: worker 0 */
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     if (mode == 2) {
         /* Closing the write halves sends the end of stream each way. */
         cio_write_half_close(aowr);
@@ -200,10 +200,10 @@ static void *main_fds_across_workers(void *arg)
     struct fd_pass snd = {.s = a}, rcv = {.s = b};
     CHECK_SYS(pipe2(snd.pipes, O_NONBLOCK | O_CLOEXEC));
     atomic_init(&rcv.received, 0);
-    cio_task *t1 = spawn_on(1, fd_recv_task, &rcv);
-    cio_task *t0 = spawn_on(0, fd_send_task, &snd);
-    CHECK_RC(cio_task_join(t0, NULL));
-    CHECK_RC(cio_task_join(t1, NULL));
+    cio_join_handle *t1 = spawn_on(1, fd_recv_task, &rcv);
+    cio_join_handle *t0 = spawn_on(0, fd_send_task, &snd);
+    CHECK_RC(cio_task_join(t0, NULL, NULL));
+    CHECK_RC(cio_task_join(t1, NULL, NULL));
     CHECK_EQ(atomic_load(&rcv.received), FD_ROUNDS / 2 * 3);
     CHECK_SYS(close(snd.pipes[0]));
     CHECK_SYS(close(snd.pipes[1]));
@@ -233,10 +233,8 @@ static void *dgram_send_task(void *arg)
     struct dgram_side *s = arg;
     unsigned rng = s->seed;
     for (uint32_t i = 0; i < DATAGRAMS;) {
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_dgram_send(s->d, &i, sizeof(i));
-        cio_deadline_restore(saved);
+        cio_duration timeout = (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC;
+        ssize_t n = CIO_TIMEOUT(timeout, cio_dgram_send(s->d, &i, sizeof(i)));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;
@@ -253,10 +251,8 @@ static void *dgram_recv_task(void *arg)
     unsigned rng = s->seed;
     for (uint32_t expect = 0; expect < DATAGRAMS;) {
         uint32_t id;
-        cio_time saved =
-            cio_deadline_set(cio_now() + (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC);
-        ssize_t n = cio_dgram_recv(s->d, &id, sizeof(id));
-        cio_deadline_restore(saved);
+        cio_duration timeout = (cio_duration)(next_rand(&rng) % 2) * CIO_NSEC_PER_MSEC;
+        ssize_t n = CIO_TIMEOUT(timeout, cio_dgram_recv(s->d, &id, sizeof(id)));
         if (n == -ETIMEDOUT) {
             s->cut++;
             continue;
@@ -274,10 +270,10 @@ static void *main_dgram_across_workers(void *arg)
     cio_unix_datagram *a, *b;
     CHECK_RC(cio_unix_datagram_pair(&a, &b));
     struct dgram_side snd = {a, 0, 5}, rcv = {b, 0, 6};
-    cio_task *t1 = spawn_on(1, dgram_recv_task, &rcv);
-    cio_task *t0 = spawn_on(0, dgram_send_task, &snd);
-    CHECK_RC(cio_task_join(t0, NULL));
-    CHECK_RC(cio_task_join(t1, NULL));
+    cio_join_handle *t1 = spawn_on(1, dgram_recv_task, &rcv);
+    cio_join_handle *t0 = spawn_on(0, dgram_send_task, &snd);
+    CHECK_RC(cio_task_join(t0, NULL, NULL));
+    CHECK_RC(cio_task_join(t1, NULL, NULL));
     printf("    sends cut %d times, receives cut %d times\n", snd.cut, rcv.cut);
     cio_socket_close(a);
     cio_socket_close(b);
@@ -292,9 +288,9 @@ static void test_datagrams_across_workers(void)
 /* ---- cancel and close from the other worker ---- */
 
 /* Spawn a waiter reading @s on worker 1; return once it has started and waited 5 ms. */
-static cio_task *read_on_other_worker(struct waiter *w)
+static cio_join_handle *read_on_other_worker(struct waiter *w)
 {
-    cio_task *t = spawn_on(1, waiter_task, w);
+    cio_join_handle *t = spawn_on(1, waiter_task, w);
     for (int i = 0; i < 1000 && atomic_load(&w->started) == 0; i++)
         CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
     CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
@@ -308,9 +304,9 @@ static void *main_cancel_close_other_worker(void *arg)
     CHECK_RC(cio_unix_stream_pair(&a, &b));
     /* Cancelled from worker 0 while parked on worker 1: nothing consumed. */
     struct waiter w = {.sock = cio_as_socket(b), .call = waiter_stream_read};
-    cio_task *t = read_on_other_worker(&w);
+    cio_join_handle *t = read_on_other_worker(&w);
     CHECK_RC(cio_task_cancel(t));
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED); /* the joined task was cancelled */
+    CHECK_JOIN_CANCELLED(t); /* the joined task was cancelled */
     CHECK_EQ(w.rc, -ECANCELED);
     CHECK_EQ(cio_stream_write(a, "kept", 4), 4);
     char buf[8];

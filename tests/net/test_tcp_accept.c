@@ -2,20 +2,25 @@
  * test_tcp_accept.c: accepting under pressure — descriptor exhaustion (RLIMIT_NOFILE
  * lowered: pending connections are shed and their clients see them closed, the listener
  * neither spins nor wedges, accept works again once descriptors are free, and the spare is
- * re-armed for the next shortage), a backlog drained in one edge-triggered burst, and
- * several threads accepting on one listener.
+ * re-armed for the next shortage), a backlog drained in one edge-triggered burst, the
+ * listen backlog in force as requested (0 and 1 included, negative for the default) with
+ * the queue's limit checked on loopback, and several threads accepting on one listener.
  */
 /* cio-test-labels: threads */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio/net.h"
 #include "cio/poll.h"
 #include "cio/tcp.h"
 #include "harness.h"
@@ -206,6 +211,114 @@ static void test_drain_backlog_one_edge(void)
     cio_poll_free(poll);
 }
 
+/* What Linux reports in tcp_info for a listening socket: the connections queued for accept
+ * (tcpi_unacked) and the backlog in force (tcpi_sacked). */
+static void listener_queue(cio_tcp_listener *listener, unsigned *ret_queued, unsigned *ret_max)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    CHECK_SYS(getsockopt(cio_socket_fd(listener), IPPROTO_TCP, TCP_INFO, &info, &len));
+    CHECK_EQ(info.tcpi_state, TCP_LISTEN);
+    *ret_queued = info.tcpi_unacked;
+    *ret_max = info.tcpi_sacked;
+}
+
+/* Wait (at most 2 s) until @want connections are queued on @listener. */
+static void wait_queued(cio_tcp_listener *listener, unsigned want)
+{
+    unsigned queued = 0, max;
+    for (int64_t end = cio_test_now_ms() + 2000; cio_test_now_ms() < end; usleep(2000)) {
+        listener_queue(listener, &queued, &max);
+        if (queued >= want)
+            break;
+    }
+    CHECK_EQ(queued, want);
+}
+
+static int somaxconn(void)
+{
+    int value = 4096;
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "re");
+    if (f != NULL) {
+        if (fscanf(f, "%d", &value) != 1)
+            value = 4096;
+        fclose(f);
+    }
+    return value;
+}
+
+/* A listener with @backlog holds backlog + 1 connections nobody accepted; one more connect is
+ * neither refused nor queued (its SYN is dropped: it stays in SYN_SENT) until an accept
+ * makes room, and then the kernel's SYN retry, 1 s after the first, gets it in. */
+static void check_backlog_limit(int backlog)
+{
+    cio_addr addr;
+    cio_tcp_listener *listener;
+    CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
+    CHECK_RC(cio_tcp_listener_new(&listener, &addr, backlog));
+    CHECK_RC(cio_socket_local_addr(listener, &addr));
+    unsigned queued, max;
+    listener_queue(listener, &queued, &max);
+    CHECK_EQ(max, backlog);
+    CHECK_EQ(queued, 0);
+
+    enum { MAX_ADMITTED = 2 };
+    int admitted = backlog + 1;
+    CHECK(admitted <= MAX_ADMITTED);
+    cio_tcp_stream *clients[MAX_ADMITTED + 1], *servers[MAX_ADMITTED + 1];
+    for (int i = 0; i < admitted; i++) {
+        CHECK_RC(cio_tcp_stream_try_connect(&clients[i], &addr));
+        finish_connect(clients[i]);
+        wait_queued(listener, (unsigned)i + 1);
+    }
+    cio_tcp_stream *late;
+    CHECK_RC(cio_tcp_stream_try_connect(&late, &addr));
+    CHECK_EQ(wait_fd(cio_socket_fd(late), CIO_WRITABLE, 300), 0);
+    CHECK_ERR(cio_tcp_stream_try_finish_connect(late), -EAGAIN);
+    listener_queue(listener, &queued, &max);
+    CHECK_EQ(queued, admitted);
+
+    servers[0] = accept_one(listener, NULL);
+    CHECK(wait_fd(cio_socket_fd(late), CIO_WRITABLE, 5000) & CIO_EVENT_WRITABLE);
+    CHECK_EQ(cio_tcp_stream_try_finish_connect(late), 0);
+    clients[admitted] = late;
+    for (int i = 1; i <= admitted; i++)
+        servers[i] = accept_one(listener, NULL);
+    cio_tcp_stream *extra;
+    CHECK_ERR(cio_tcp_listener_try_accept(listener, &extra, NULL), -EAGAIN);
+    for (int i = 0; i <= admitted; i++) {
+        cio_socket_close(clients[i]);
+        cio_socket_close(servers[i]);
+    }
+    cio_socket_close(listener);
+}
+
+static void test_listen_backlog(void)
+{
+    check_backlog_limit(0);
+    check_backlog_limit(1);
+
+    /* Negative: the default, capped by net.core.somaxconn like any backlog. */
+    int expect =
+        CIO_LISTEN_BACKLOG_DEFAULT < somaxconn() ? CIO_LISTEN_BACKLOG_DEFAULT : somaxconn();
+    cio_addr addr;
+    cio_tcp_listener *listener;
+    unsigned queued, max;
+    CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
+    CHECK_RC(cio_tcp_listener_new(&listener, &addr, -1));
+    listener_queue(listener, &queued, &max);
+    CHECK_EQ(max, expect);
+    cio_socket_close(listener);
+    /* The builder's listen passes 0 on too. */
+    cio_tcp_socket *builder;
+    CHECK_RC(cio_tcp_socket_new_v4(&builder));
+    CHECK_RC(cio_socket_bind(builder, &addr));
+    CHECK_RC(cio_tcp_socket_listen(builder, 0, &listener));
+    listener_queue(listener, &queued, &max);
+    CHECK_EQ(max, 0);
+    cio_socket_close(listener);
+}
+
 /* Several threads accepting on one listener: every connection accepted exactly once. */
 #define ACCEPTORS 4
 #define CONNECTIONS 200
@@ -270,4 +383,4 @@ static void test_accept_from_several_threads(void)
 }
 
 CIO_TEST_MAIN(TEST(test_accept_under_fd_exhaustion), TEST(test_drain_backlog_one_edge),
-              TEST(test_accept_from_several_threads))
+              TEST(test_listen_backlog), TEST(test_accept_from_several_threads))

@@ -223,7 +223,7 @@ static void test_address_in_use(void)
     cio_addr addr;
     cio_tcp_listener *first = listen_on("127.0.0.1:0", &addr);
     cio_tcp_listener *second = (cio_tcp_listener *)0x1;
-    CHECK_ERR(cio_tcp_listener_new(&second, &addr, 0), -EADDRINUSE);
+    CHECK_ERR(cio_tcp_listener_new(&second, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EADDRINUSE);
     CHECK(second == (cio_tcp_listener *)0x1); /* untouched on failure */
     /* A builder without reuseport: bind to the port in use fails too. */
     cio_tcp_socket *sock;
@@ -248,10 +248,11 @@ static void test_bad_arguments(void)
     bool on;
     int value;
 
-    CHECK_ERR(cio_tcp_listener_new(NULL, &v4, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_new(&listener, NULL, 0), -EINVAL);
-    CHECK_ERR(cio_tcp_listener_new(&listener, &unix_addr, 0), -EAFNOSUPPORT);
-    CHECK_ERR(cio_tcp_listener_new(&listener, &empty, 0), -EAFNOSUPPORT);
+    CHECK_ERR(cio_tcp_listener_new(NULL, &v4, CIO_LISTEN_BACKLOG_DEFAULT), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new(&listener, NULL, CIO_LISTEN_BACKLOG_DEFAULT), -EINVAL);
+    CHECK_ERR(cio_tcp_listener_new(&listener, &unix_addr, CIO_LISTEN_BACKLOG_DEFAULT),
+              -EAFNOSUPPORT);
+    CHECK_ERR(cio_tcp_listener_new(&listener, &empty, CIO_LISTEN_BACKLOG_DEFAULT), -EAFNOSUPPORT);
     CHECK_ERR(cio_tcp_stream_try_connect(NULL, &v4), -EINVAL);
     CHECK_ERR(cio_tcp_stream_try_connect(&stream, NULL), -EINVAL);
     CHECK_ERR(cio_tcp_stream_try_connect(&stream, &unix_addr), -EAFNOSUPPORT);
@@ -284,7 +285,7 @@ static void test_bad_arguments(void)
     CHECK_ERR((cio_tcp_keepalive)(NULL, &on, NULL), -EINVAL);
     CHECK_ERR((cio_socket_bind)(NULL, &v4), -EINVAL);
     CHECK_ERR(cio_tcp_socket_try_connect(NULL, &v4, &stream), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_listen(NULL, 0, &listener), -EINVAL);
+    CHECK_ERR(cio_tcp_socket_listen(NULL, CIO_LISTEN_BACKLOG_DEFAULT, &listener), -EINVAL);
     CHECK_ERR((cio_socket_reuseaddr)(NULL, &on), -EINVAL);
     CHECK_ERR((cio_socket_bind_device)(NULL, buf, sizeof(buf)), -EINVAL);
     (cio_socket_close)(NULL);
@@ -301,7 +302,7 @@ static void test_bad_arguments(void)
     CHECK_ERR(cio_socket_bind(sock, &v6), -EAFNOSUPPORT); /* v6 address, v4 socket */
     CHECK_ERR(cio_tcp_socket_try_connect(sock, &v6, &stream), -EAFNOSUPPORT);
     CHECK_ERR(cio_tcp_socket_try_connect(sock, &v4, NULL), -EINVAL);
-    CHECK_ERR(cio_tcp_socket_listen(sock, 0, NULL), -EINVAL);
+    CHECK_ERR(cio_tcp_socket_listen(sock, CIO_LISTEN_BACKLOG_DEFAULT, NULL), -EINVAL);
     cio_socket_close(sock);
 }
 
@@ -456,7 +457,7 @@ static void test_builder_connect_and_listen(void)
 
     /* Listen without bind: the kernel picks the wildcard address and a port. */
     CHECK_RC(cio_tcp_socket_new_v4(&ls));
-    CHECK_RC(cio_tcp_socket_listen(ls, 0, &listener));
+    CHECK_RC(cio_tcp_socket_listen(ls, CIO_LISTEN_BACKLOG_DEFAULT, &listener));
     CHECK_RC(cio_socket_local_addr(listener, &addr));
     CHECK(cio_addr_port(&addr) > 0);
     cio_socket_close(listener);

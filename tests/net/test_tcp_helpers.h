@@ -53,7 +53,7 @@ static inline cio_tcp_listener *listen_on(const char *text, cio_addr *ret_addr)
     cio_addr addr;
     cio_tcp_listener *listener;
     CHECK_RC(cio_addr_parse(&addr, text));
-    CHECK_RC(cio_tcp_listener_new(&listener, &addr, 0));
+    CHECK_RC(cio_tcp_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT));
     CHECK_FD_FLAGS(cio_socket_fd(listener));
     CHECK_RC(cio_socket_local_addr(listener, ret_addr));
     CHECK(cio_addr_port(ret_addr) > 0);

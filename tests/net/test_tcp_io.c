@@ -1,9 +1,9 @@
 /*
  * test_tcp_io.c: TCP data paths on loopback — a 16 MiB transfer with random write sizes
  * through a full send buffer, driven by an edge-triggered cio_poll loop; half-close in both
- * directions; reset by peer; writes after the peer is gone (-EPIPE and never SIGPIPE, for
- * plain, vectored, sendfile and splice writes, with the caller's signal mask and pending
- * signals left as they were); sendfile and splice moving bytes exactly.
+ * directions (and what SHUT_RD does on Linux); reset by peer; writes after the peer is gone (-EPIPE
+ * and never SIGPIPE, for plain, vectored, sendfile and splice writes, with the caller's signal mask
+ * and pending signals left as they were); sendfile and splice moving bytes exactly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,13 +188,42 @@ static void test_half_close_server_first(void)
     cio_socket_close(server);
 }
 
+/* Read whatever arrives within 2 s, up to @len bytes (a read after SHUT_RD says 0, not
+ * -EAGAIN, while nothing is queued, so end of stream cannot end the wait). */
+static size_t read_within(cio_tcp_stream *stream, char *buf, size_t len)
+{
+    size_t got = 0;
+    for (int64_t end = cio_test_now_ms() + 2000; got < len && cio_test_now_ms() < end;) {
+        ssize_t n = cio_stream_try_read(stream, buf + got, len - got);
+        CHECK(n >= 0);
+        if (n == 0)
+            usleep(1000);
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* What CIO_SHUTDOWN_READ does on a TCP stream (cio/socket.h): data already queued is still
+ * read, an empty queue reads as end of stream, and the peer is not told — what it sends
+ * afterwards is queued and read as well. */
 static void test_shutdown_read(void)
 {
     cio_tcp_stream *client, *server;
     tcp_pair(&client, &server);
-    char buf[8];
+    char buf[16];
+    write_all(server, "before", 6);
+    CHECK(wait_fd(cio_socket_fd(client), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
     CHECK_RC(cio_socket_shutdown(client, CIO_SHUTDOWN_READ));
-    /* Reads now end at once, though the peer sent nothing and is still open. */
+    CHECK_EQ(read_within(client, buf, 6), 6);
+    CHECK(memcmp(buf, "before", 6) == 0);
+    /* Nothing queued: end of stream at once, though the peer sent no FIN and is still open. */
+    CHECK_EQ(cio_stream_try_read(client, buf, sizeof(buf)), 0);
+    CHECK(wait_fd(cio_socket_fd(client), CIO_READABLE, 1000) & CIO_EVENT_READABLE);
+    CHECK_EQ(cio_stream_try_read(client, buf, sizeof(buf)), 0);
+    /* The peer's writes still succeed, and their bytes are delivered. */
+    write_all(server, "after", 5);
+    CHECK_EQ(read_within(client, buf, 5), 5);
+    CHECK(memcmp(buf, "after", 5) == 0);
     CHECK_EQ(cio_stream_try_read(client, buf, sizeof(buf)), 0);
     /* Writing still works. */
     write_all(client, "w", 1);

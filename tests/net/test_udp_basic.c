@@ -3,8 +3,8 @@
  * connect/disconnect and the peer filter, empty datagrams, truncation reported (never
  * silent) by every receive call, peek and peek_sender, ICMP port unreachable surfacing as
  * -ECONNREFUSED, every option set and read back from the kernel, per-datagram packet info
- * and TOS, IPv6, adopting and exporting descriptors, bad arguments, and an edge-triggered
- * cio_poll loop draining until -EAGAIN.
+ * and TOS, IPv6, adopting and exporting descriptors, bad arguments, SHUT_RD changing
+ * nothing, and an edge-triggered cio_poll loop draining until -EAGAIN.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +115,28 @@ static void test_connect_filters_and_disconnect(void)
     cio_socket_close(a);
     cio_socket_close(b);
     cio_socket_close(c);
+}
+
+/* CIO_SHUTDOWN_READ on a UDP socket changes nothing a program sees on Linux (cio/socket.h):
+ * queued and later datagrams are received, an empty queue says -EAGAIN, the peer is not
+ * told. */
+static void test_shutdown_read_changes_nothing(void)
+{
+    cio_addr a_addr, b_addr;
+    cio_udp_socket *a = udp_on("127.0.0.1:0", &a_addr);
+    cio_udp_socket *b = udp_on("127.0.0.1:0", &b_addr);
+    CHECK_RC(cio_dgram_connect(b, &a_addr));
+    char buf[16];
+    CHECK_EQ(cio_dgram_try_send_to(a, "queued", 6, &b_addr), 6);
+    CHECK(wait_fd(cio_socket_fd(b), CIO_READABLE, 5000) & CIO_EVENT_READABLE);
+    CHECK_RC(cio_socket_shutdown(b, CIO_SHUTDOWN_READ));
+    CHECK_EQ(cio_dgram_try_recv(b, buf, sizeof(buf)), 6);
+    CHECK_ERR(cio_dgram_try_recv(b, buf, sizeof(buf)), -EAGAIN);
+    CHECK_EQ(cio_dgram_try_send_to(a, "later", 5, &b_addr), 5);
+    CHECK_EQ(udp_recv_wait(b, buf, sizeof(buf), NULL), 5);
+    CHECK(memcmp(buf, "later", 5) == 0);
+    cio_socket_close(a);
+    cio_socket_close(b);
 }
 
 static void test_empty_datagram(void)
@@ -732,9 +754,10 @@ static void test_broadcast_on_loopback(void)
 }
 
 CIO_TEST_MAIN(TEST(test_bind_and_addresses), TEST(test_send_to_recv_from),
-              TEST(test_connect_filters_and_disconnect), TEST(test_empty_datagram),
-              TEST(test_truncation_reported), TEST(test_peek_keeps_datagram),
-              TEST(test_connection_refused), TEST(test_options_v4), TEST(test_options_v6),
-              TEST(test_ipv6_exchange), TEST(test_pktinfo_and_tos), TEST(test_pktinfo_v6),
-              TEST(test_bad_arguments), TEST(test_from_fd_checks), TEST(test_from_fd_and_into_fd),
-              TEST(test_poll_drain_edge_triggered), TEST(test_broadcast_on_loopback))
+              TEST(test_connect_filters_and_disconnect), TEST(test_shutdown_read_changes_nothing),
+              TEST(test_empty_datagram), TEST(test_truncation_reported),
+              TEST(test_peek_keeps_datagram), TEST(test_connection_refused), TEST(test_options_v4),
+              TEST(test_options_v6), TEST(test_ipv6_exchange), TEST(test_pktinfo_and_tos),
+              TEST(test_pktinfo_v6), TEST(test_bad_arguments), TEST(test_from_fd_checks),
+              TEST(test_from_fd_and_into_fd), TEST(test_poll_drain_edge_triggered),
+              TEST(test_broadcast_on_loopback))

@@ -272,7 +272,7 @@ static void test_send_errors(void)
     CHECK_ERR(cio_dgram_connect(s, &stale), -ECONNREFUSED);
     /* A stream listener at the path: the wrong type. */
     cio_addr stream_path = unix_path("stream.sock");
-    cio_unix_listener *listener = unix_listen(&stream_path, 0);
+    cio_unix_listener *listener = unix_listen(&stream_path, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_ERR(cio_dgram_try_send_to(s, "x", 1, &stream_path), -EPROTOTYPE);
     CHECK_ERR(cio_dgram_connect(s, &stream_path), -EPROTOTYPE);
     cio_socket_close(listener);

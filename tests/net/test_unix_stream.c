@@ -26,7 +26,7 @@
 static void test_path_listener_roundtrip(void)
 {
     cio_addr addr = unix_path("server.sock");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_addr local;
     CHECK_RC(cio_socket_local_addr(listener, &local));
     CHECK(cio_addr_equal(&local, &addr));
@@ -76,7 +76,7 @@ static void test_path_listener_roundtrip(void)
 static void test_abstract_and_autobind(void)
 {
     cio_addr addr = unix_abstract("listener");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_addr local;
     CHECK_RC(cio_socket_local_addr(listener, &local));
     CHECK(cio_addr_equal(&local, &addr));
@@ -88,20 +88,20 @@ static void test_abstract_and_autobind(void)
     CHECK(memcmp(buf, "abstract", 8) == 0);
     /* The name is taken while the listener lives. */
     cio_unix_listener *twin = NULL;
-    CHECK_ERR(cio_unix_listener_new(&twin, &addr, 0), -EADDRINUSE);
+    CHECK_ERR(cio_unix_listener_new(&twin, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EADDRINUSE);
     CHECK(twin == NULL);
     cio_socket_close(client);
     cio_socket_close(server);
     cio_socket_close(listener);
     /* Gone with its socket: connecting is refused, binding works again. */
     CHECK_ERR(cio_unix_stream_try_connect(&client, &addr), -ECONNREFUSED);
-    listener = unix_listen(&addr, 0);
+    listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_socket_close(listener);
 
     /* The unnamed address asks Linux for a fresh abstract name. */
     cio_addr unnamed;
     CHECK_RC(cio_addr_unnamed(&unnamed));
-    listener = unix_listen(&unnamed, 0);
+    listener = unix_listen(&unnamed, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_RC(cio_socket_local_addr(listener, &local));
     CHECK_EQ(cio_addr_get_kind(&local), CIO_ADDR_ABSTRACT);
     unix_connect_pair(listener, &client, &server);
@@ -133,7 +133,7 @@ static void test_pair_and_peer_cred(void)
 
     /* Through a listener: each side sees the other's process. */
     cio_addr path = unix_path("cred.sock");
-    cio_unix_listener *listener = unix_listen(&path, 0);
+    cio_unix_listener *listener = unix_listen(&path, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_unix_stream *client, *server;
     unix_connect_pair(listener, &client, &server);
     memset(&cred, 0, sizeof(cred));
@@ -198,11 +198,11 @@ static void test_bind_errors(void)
 {
     cio_unix_listener *listener = NULL;
     cio_addr addr = unix_path("taken.sock");
-    cio_unix_listener *first = unix_listen(&addr, 0);
-    CHECK_ERR(cio_unix_listener_new(&listener, &addr, 0), -EADDRINUSE);
+    cio_unix_listener *first = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
+    CHECK_ERR(cio_unix_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EADDRINUSE);
     cio_socket_close(first);
     /* The file left behind still blocks the path: cio never removes what it did not make. */
-    CHECK_ERR(cio_unix_listener_new(&listener, &addr, 0), -EADDRINUSE);
+    CHECK_ERR(cio_unix_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EADDRINUSE);
 
     /* A path one byte too long cannot even become an address: never truncated. */
     char longpath[CIO_ADDR_UNIX_PATH_MAX + 2];
@@ -213,13 +213,13 @@ static void test_bind_errors(void)
     CHECK_ERR(cio_addr_parse(&addr, longpath), -ENAMETOOLONG);
 
     addr = unix_path("no-such-dir/x.sock");
-    CHECK_ERR(cio_unix_listener_new(&listener, &addr, 0), -ENOENT);
+    CHECK_ERR(cio_unix_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -ENOENT);
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
-    CHECK_ERR(cio_unix_listener_new(&listener, &addr, 0), -EAFNOSUPPORT);
-    CHECK_ERR(cio_unix_listener_new(&listener, NULL, 0), -EINVAL);
-    CHECK_ERR(cio_unix_listener_new(NULL, &addr, 0), -EINVAL);
+    CHECK_ERR(cio_unix_listener_new(&listener, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EAFNOSUPPORT);
+    CHECK_ERR(cio_unix_listener_new(&listener, NULL, CIO_LISTEN_BACKLOG_DEFAULT), -EINVAL);
+    CHECK_ERR(cio_unix_listener_new(NULL, &addr, CIO_LISTEN_BACKLOG_DEFAULT), -EINVAL);
     cio_addr empty = {0};
-    CHECK_ERR(cio_unix_listener_new(&listener, &empty, 0), -EINVAL);
+    CHECK_ERR(cio_unix_listener_new(&listener, &empty, CIO_LISTEN_BACKLOG_DEFAULT), -EINVAL);
     CHECK(listener == NULL);
 }
 
@@ -231,7 +231,7 @@ static void test_connect_errors(void)
     CHECK_ERR(cio_unix_stream_try_connect(&stream, &missing), -ENOENT);
     /* A stale socket file (its listener closed without removing it). */
     cio_addr stale = unix_path("stale.sock");
-    cio_socket_close(unix_listen(&stale, 0));
+    cio_socket_close(unix_listen(&stale, CIO_LISTEN_BACKLOG_DEFAULT));
     CHECK_ERR(cio_unix_stream_try_connect(&stream, &stale), -ECONNREFUSED);
     /* A socket bound to a path but not listening. */
     cio_addr bound = unix_path("bound.sock");
@@ -300,6 +300,20 @@ static void test_backlog_full_is_eagain(void)
     for (int i = 0; i < connected; i++)
         cio_socket_close(clients[i]);
     cio_socket_close(listener);
+
+    /* Backlog 0 is a backlog of 0 (not the default): exactly one connection waits. */
+    cio_addr zero_addr = unix_path("zero.sock");
+    cio_unix_listener *zero = unix_listen(&zero_addr, 0);
+    cio_unix_stream *first, *second = NULL;
+    CHECK_RC(cio_unix_stream_try_connect(&first, &zero_addr));
+    CHECK_ERR(cio_unix_stream_try_connect(&second, &zero_addr), -EAGAIN);
+    CHECK(second == NULL);
+    server = unix_accept(zero, NULL);
+    CHECK_RC(cio_unix_stream_try_connect(&second, &zero_addr));
+    cio_socket_close(server);
+    cio_socket_close(first);
+    cio_socket_close(second);
+    cio_socket_close(zero);
 }
 
 static void test_large_transfer_poll_loop(void)
@@ -310,7 +324,7 @@ static void test_large_transfer_poll_loop(void)
     enum { TOTAL = 24 << 20, CHUNK = 256 << 10 };
     static uint8_t out[CHUNK], in[CHUNK];
     cio_addr addr = unix_path("bulk.sock");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_unix_stream *client, *server;
     unix_connect_pair(listener, &client, &server);
     cio_socket_close(listener);
@@ -383,7 +397,7 @@ static void test_large_transfer_poll_loop(void)
 static void test_half_close_both_ways(void)
 {
     cio_addr addr = unix_path("half.sock");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_unix_stream *client, *server;
     unix_connect_pair(listener, &client, &server);
     char buf[16];
@@ -411,10 +425,14 @@ static void test_half_close_both_ways(void)
     cio_socket_close(server);
     cio_socket_close(listener);
 
-    /* Shutting down reading: reads return 0 here, and the peer's writes fail with -EPIPE. */
+    /* Shutting down reading: what was queued is still read, then reads return 0, and the
+     * peer's writes fail with -EPIPE. */
     cio_unix_stream *a, *b;
     unix_pair(&a, &b);
+    unix_write_all(b, "queued", 6);
     CHECK_RC(cio_socket_shutdown(a, CIO_SHUTDOWN_READ));
+    CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 6);
+    CHECK(memcmp(buf, "queued", 6) == 0);
     CHECK_EQ(cio_stream_try_read(a, buf, sizeof(buf)), 0);
     CHECK_ERR(cio_stream_try_write(b, "x", 1), -EPIPE);
     unix_write_all(a, "still", 5); /* this side can still write */
@@ -458,7 +476,7 @@ static void test_unlink_on_close(void)
 {
     struct stat st;
     cio_addr addr = unix_path("unlink.sock");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     bool on;
     CHECK_RC(cio_unix_listener_unlink_on_close(listener, &on));
     CHECK(!on);
@@ -469,13 +487,13 @@ static void test_unlink_on_close(void)
     cio_socket_close(listener);
     CHECK(stat(cio_addr_unix_path(&addr), &st) < 0 && errno == ENOENT);
     /* The path is free again at once. */
-    listener = unix_listen(&addr, 0);
+    listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
 
     /* Another server took the path over (removed the file, bound its own): closing the
      * first listener leaves the new file alone. */
     CHECK_RC(cio_unix_listener_set_unlink_on_close(listener, true));
     CHECK_SYS(unlink(cio_addr_unix_path(&addr)));
-    cio_unix_listener *newer = unix_listen(&addr, 0);
+    cio_unix_listener *newer = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_socket_close(listener);
     CHECK_SYS(stat(cio_addr_unix_path(&addr), &st));
     cio_unix_stream *client, *server;
@@ -496,7 +514,7 @@ static void test_unlink_on_close(void)
 
     /* Abstract and autobound listeners have no file to remove. */
     cio_addr abstract = unix_abstract("nofile");
-    listener = unix_listen(&abstract, 0);
+    listener = unix_listen(&abstract, CIO_LISTEN_BACKLOG_DEFAULT);
     CHECK_ERR(cio_unix_listener_set_unlink_on_close(listener, true), -EINVAL);
     CHECK_RC(cio_unix_listener_set_unlink_on_close(listener, false));
     cio_socket_close(listener);
@@ -563,7 +581,7 @@ static void test_accept_out_of_descriptors(void)
     /* With no descriptor left, try_accept sheds the pending connections (their clients see
      * the connection closed) instead of leaving them in the backlog, and says -EMFILE. */
     cio_addr addr = unix_path("emfile.sock");
-    cio_unix_listener *listener = unix_listen(&addr, 0);
+    cio_unix_listener *listener = unix_listen(&addr, CIO_LISTEN_BACKLOG_DEFAULT);
     cio_unix_stream *c1, *c2;
     CHECK_RC(cio_unix_stream_try_connect(&c1, &addr));
     CHECK_RC(cio_unix_stream_try_connect(&c2, &addr));

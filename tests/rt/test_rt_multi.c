@@ -37,14 +37,14 @@ static void *main_workers(void *arg)
 {
     (void)arg;
     enum { N = 64 };
-    cio_task *tasks[N];
+    cio_join_handle *tasks[N];
     void *seen[N];
     for (int i = 0; i < N; i++) {
         cio_spawn_options o = {.worker = CIO_WORKER(i % 2)};
         CHECK_RC(cio_spawn_ex(&tasks[i], &o, where_am_i, NULL));
     }
     for (int i = 0; i < N; i++)
-        CHECK_RC(cio_task_join(tasks[i], &seen[i]));
+        CHECK_RC(cio_task_join(tasks[i], &seen[i], NULL));
     /* Tasks pinned to the same worker ran on the same thread, the two workers on two. */
     for (int i = 2; i < N; i++)
         CHECK(seen[i] == seen[i % 2]);
@@ -69,11 +69,11 @@ static void *sleep_then_return(void *arg)
 
 static void *joiner_on_other_worker(void *arg)
 {
-    cio_task *t;
+    cio_join_handle *t;
     cio_spawn_options o = {.worker = CIO_WORKER(1)};
     CHECK_RC(cio_spawn_ex(&t, &o, sleep_then_return, arg));
     void *r;
-    CHECK_RC(cio_task_join(t, &r));
+    CHECK_RC(cio_task_join(t, &r, NULL));
     return r;
 }
 
@@ -81,14 +81,14 @@ static void *main_cross_join(void *arg)
 {
     (void)arg;
     enum { N = 200 };
-    cio_task *tasks[N];
+    cio_join_handle *tasks[N];
     for (uintptr_t i = 0; i < N; i++) {
         cio_spawn_options o = {.worker = CIO_WORKER(0)};
         CHECK_RC(cio_spawn_ex(&tasks[i], &o, joiner_on_other_worker, (void *)i));
     }
     for (uintptr_t i = 0; i < N; i++) {
         void *r;
-        CHECK_RC(cio_task_join(tasks[i], &r));
+        CHECK_RC(cio_task_join(tasks[i], &r, NULL));
         CHECK_EQ((uintptr_t)r, i);
     }
     return NULL;
@@ -116,11 +116,11 @@ static void *outside_thread(void *arg)
 {
     struct outside *o = arg;
     for (int i = 0; i < 500; i++) {
-        cio_task *t;
+        cio_join_handle *t;
         CHECK_RC(cio_rt_spawn(o->rt, &t, NULL, count_up, o));
         void *r;
         /* Join blocks this plain thread until the task ran on a worker. */
-        CHECK_RC(cio_task_join(t, &r));
+        CHECK_RC(cio_task_join(t, &r, NULL));
         CHECK(r == o);
     }
     return NULL;
@@ -243,7 +243,7 @@ static void *main_fairness(void *arg)
 {
     (void)arg;
     struct flood f = {0};
-    cio_task *a, *b;
+    cio_join_handle *a, *b;
     CHECK_RC(cio_spawn(&a, flooder, &f));
     CHECK_RC(cio_spawn(&b, flooder, &f));
     /* Timers fire although the run queue never empties. */
@@ -253,8 +253,8 @@ static void *main_fairness(void *arg)
     CHECK(cio_now() - start < 2 * CIO_NSEC_PER_SEC);
     CHECK(atomic_load(&f.spins) > 100);
     atomic_store(&f.stop, true);
-    CHECK_RC(cio_task_join(a, NULL));
-    CHECK_RC(cio_task_join(b, NULL));
+    CHECK_RC(cio_task_join(a, NULL, NULL));
+    CHECK_RC(cio_task_join(b, NULL, NULL));
     return NULL;
 }
 

@@ -34,22 +34,19 @@ static void settle(void)
 /* A wait that does not suspend: with an expired deadline only a stored permit succeeds. */
 static int notify_poll(cio_notify *n)
 {
-    cio_time saved = cio_deadline_set(cio_now() - 1);
-    int rc = cio_notify_wait(n);
-    cio_deadline_restore(saved);
-    return rc;
+    return CIO_TIMEOUT(0, cio_notify_wait(n));
 }
 
 /* A cancelled task's join reports -ECANCELED whatever it returned (see cio_task_join). */
-static void join_cancelled(cio_task *t)
+static void join_cancelled(cio_join_handle *t)
 {
-    CHECK_ERR(cio_task_join(t, NULL), -ECANCELED);
+    CHECK_JOIN_CANCELLED(t);
 }
 
-static int join_rc(cio_task *t)
+static int join_rc(cio_join_handle *t)
 {
     void *r = NULL;
-    CHECK_RC(cio_task_join(t, &r));
+    CHECK_RC(cio_task_join(t, &r, NULL));
     return (int)(intptr_t)r;
 }
 
@@ -70,9 +67,9 @@ static void *notify_waiter(void *arg)
     return (void *)(intptr_t)rc;
 }
 
-static cio_task *spawn_named(const char *name, cio_task_fn fn, void *arg)
+static cio_join_handle *spawn_named(const char *name, cio_task_fn fn, void *arg)
 {
-    cio_task *t;
+    cio_join_handle *t;
     cio_spawn_options o = {.name = name};
     CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
     return t;
@@ -102,9 +99,10 @@ static void *main_notify_permit(void *arg)
     CHECK_RC(notify_poll(n));
     /* A deadline ends the wait with -ETIMEDOUT, on time. */
     start = cio_now();
-    cio_time saved = cio_deadline_set(start + 20 * MS);
-    CHECK_ERR(cio_notify_wait(n), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 20 * MS);
+        CHECK_ERR(cio_notify_wait(n), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 20 * MS);
     CHECK(cio_now() - start < 1000 * MS);
     CHECK_ERR(cio_notify_wait(NULL), -EINVAL);
@@ -126,9 +124,9 @@ static void *main_notify_fifo(void *arg)
     (void)arg;
     struct notify_ctx c = {0};
     CHECK_RC(cio_notify_new(&c.n));
-    cio_task *a = spawn_named("a", notify_waiter, &c);
-    cio_task *b = spawn_named("b", notify_waiter, &c);
-    cio_task *d = spawn_named("c", notify_waiter, &c);
+    cio_join_handle *a = spawn_named("a", notify_waiter, &c);
+    cio_join_handle *b = spawn_named("b", notify_waiter, &c);
+    cio_join_handle *d = spawn_named("c", notify_waiter, &c);
     settle();
     CHECK_EQ(c.len, 0);
     /* One at a time, in the order they started waiting. */
@@ -156,13 +154,13 @@ static void *main_notify_waiters(void *arg)
     (void)arg;
     struct notify_ctx c = {0};
     CHECK_RC(cio_notify_new(&c.n));
-    cio_task *t[4];
+    cio_join_handle *t[4];
     for (int i = 0; i < 4; i++)
         t[i] = spawn_named("w", notify_waiter, &c);
     settle();
     CHECK_RC(cio_notify_waiters(c.n));
     /* A waiter that arrives after the broadcast is not woken by it. */
-    cio_task *late = spawn_named("l", notify_waiter, &c);
+    cio_join_handle *late = spawn_named("l", notify_waiter, &c);
     for (int i = 0; i < 4; i++)
         CHECK_EQ(join_rc(t[i]), 0);
     settle();
@@ -188,7 +186,7 @@ static void *main_notify_cancel(void *arg)
     CHECK_RC(cio_notify_new(&c.n));
 
     /* A cancelled waiter returns -ECANCELED. */
-    cio_task *a = spawn_named("a", notify_waiter, &c);
+    cio_join_handle *a = spawn_named("a", notify_waiter, &c);
     settle();
     CHECK_RC(cio_task_cancel(a));
     join_cancelled(a);
@@ -203,7 +201,7 @@ static void *main_notify_cancel(void *arg)
     /* Picked by notify_one, then cancelled before it ran: the notification goes to the
      * next waiter... */
     a = spawn_named("a", notify_waiter, &c);
-    cio_task *b = spawn_named("b", notify_waiter, &c);
+    cio_join_handle *b = spawn_named("b", notify_waiter, &c);
     settle();
     CHECK_RC(cio_notify_one(c.n));
     CHECK_RC(cio_task_cancel(a));
@@ -245,9 +243,8 @@ struct chan_ctx {
 static void *chan_sender(void *arg)
 {
     struct chan_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
     int rc = cio_chan_send(c->tx, &c->value);
-    cio_deadline_restore(saved);
     c->rc = rc;
     return (void *)(intptr_t)rc;
 }
@@ -255,9 +252,8 @@ static void *chan_sender(void *arg)
 static void *chan_receiver(void *arg)
 {
     struct chan_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
     int rc = cio_chan_recv(c->rx, &c->received);
-    cio_deadline_restore(saved);
     c->rc = rc;
     return (void *)(intptr_t)rc;
 }
@@ -341,7 +337,7 @@ static void *main_chan_full(void *arg)
     (void)arg;
     struct chan_ctx c = {0};
     CHECK_RC(cio_chan_new(&c.tx, &c.rx, 2, sizeof(int)));
-    cio_task *p;
+    cio_join_handle *p;
     CHECK_RC(cio_spawn(&p, producer, &c));
     settle();
     /* The producer filled the channel and waits. */
@@ -355,16 +351,17 @@ static void *main_chan_full(void *arg)
     CHECK_EQ(join_rc(p), 0);
     /* The receiver waits while the channel is empty, with a deadline. */
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 20 * MS);
     int v = -1;
-    CHECK_ERR(cio_chan_recv(c.rx, &v), -ETIMEDOUT);
+    {
+        CIO_DEADLINE_SCOPE(start + 20 * MS);
+        CHECK_ERR(cio_chan_recv(c.rx, &v), -ETIMEDOUT);
+    }
     CHECK_EQ(v, -1);
-    cio_deadline_restore(saved);
     CHECK(cio_now() - start >= 20 * MS);
     CHECK(cio_now() - start < 1000 * MS);
     /* A waiting receiver is woken by a send. */
     struct chan_ctx r = {.rx = c.rx};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, chan_receiver, &r));
     settle();
     CHECK(!cio_task_is_finished(t));
@@ -392,7 +389,7 @@ static void *main_chan_fifo_senders(void *arg)
     CHECK_RC(cio_chan_send(tx, &v));
     enum { N = 5 };
     struct chan_ctx s[N];
-    cio_task *t[N];
+    cio_join_handle *t[N];
     for (int i = 0; i < N; i++) {
         s[i] = (struct chan_ctx){.tx = tx, .value = i + 1};
         CHECK_RC(cio_spawn(&t[i], chan_sender, &s[i]));
@@ -430,7 +427,7 @@ static void *main_chan_receiver_close(void *arg)
         CHECK_RC(cio_chan_send(tx, &i));
     /* Two senders wait on the full channel. */
     struct chan_ctx s[2] = {{.tx = tx, .value = 3}, {.tx = tx, .value = 4}};
-    cio_task *t[2];
+    cio_join_handle *t[2];
     for (int i = 0; i < 2; i++)
         CHECK_RC(cio_spawn(&t[i], chan_sender, &s[i]));
     settle();
@@ -492,7 +489,7 @@ static void *main_chan_senders_gone(void *arg)
     CHECK_ERR(cio_chan_try_recv(rx, &v), -EAGAIN);
     /* A receiver waiting on the empty channel sees the end when the last sender goes. */
     struct chan_ctx r = {.rx = rx};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, chan_receiver, &r));
     settle();
     CHECK(!cio_task_is_finished(t));
@@ -531,7 +528,7 @@ static void *main_chan_cancel(void *arg)
 
     /* recv woken by a send, then cancelled before it ran: the item stays for the next. */
     struct chan_ctx r = {.rx = rx, .received = -1};
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, chan_receiver, &r));
     settle();
     v = 10;
@@ -546,7 +543,7 @@ static void *main_chan_cancel(void *arg)
     /* Two receivers: the first is cancelled as the send's wake reaches it; the wake passes
      * on to the second. */
     struct chan_ctx r1 = {.rx = rx, .received = -1}, r2 = {.rx = rx, .received = -1};
-    cio_task *t1, *t2;
+    cio_join_handle *t1, *t2;
     CHECK_RC(cio_spawn(&t1, chan_receiver, &r1));
     CHECK_RC(cio_spawn(&t2, chan_receiver, &r2));
     settle();
@@ -655,9 +652,11 @@ struct mutex_ctx {
 static void *mutex_locker(void *arg)
 {
     struct mutex_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
-    int rc = cio_mutex_lock(c->m);
-    cio_deadline_restore(saved);
+    int rc;
+    {
+        CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+        rc = cio_mutex_lock(c->m);
+    }
     if (rc < 0) {
         /* A lock cut short holds nothing. */
         CHECK_ERR(cio_mutex_unlock(c->m), -EPERM);
@@ -688,11 +687,11 @@ static void *main_mutex(void *arg)
     CHECK_ERR(cio_mutex_lock(c.m), -EDEADLK);
     CHECK_ERR(cio_mutex_try_lock(c.m), -EDEADLK);
     /* Only the owner unlocks. */
-    cio_task *t;
+    cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, try_unlock, c.m));
     CHECK_EQ(join_rc(t), -EPERM);
     /* Waiters queue up in order and get the mutex in that order. */
-    cio_task *w[3];
+    cio_join_handle *w[3];
     static const char *names[] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++)
         w[i] = spawn_named(names[i], mutex_locker, &c);
@@ -733,7 +732,7 @@ static void *main_mutex_cut_short(void *arg)
     CHECK_RC(cio_mutex_lock(c.m));
     /* Deadline while waiting. */
     c.deadline = cio_now() + 10 * MS;
-    cio_task *a = spawn_named("a", mutex_locker, &c);
+    cio_join_handle *a = spawn_named("a", mutex_locker, &c);
     CHECK_EQ(join_rc(a), -ETIMEDOUT);
     /* Cancelled while waiting. */
     c.deadline = 0;
@@ -743,7 +742,7 @@ static void *main_mutex_cut_short(void *arg)
     join_cancelled(a);
     /* Handed the mutex, then cancelled before it ran: the next waiter gets it. */
     a = spawn_named("a", mutex_locker, &c);
-    cio_task *b = spawn_named("b", mutex_locker, &c);
+    cio_join_handle *b = spawn_named("b", mutex_locker, &c);
     settle();
     CHECK_RC(cio_mutex_unlock(c.m));
     CHECK_RC(cio_task_cancel(a));
@@ -780,10 +779,8 @@ struct sem_ctx {
 static void *sem_acquirer(void *arg)
 {
     struct sem_ctx *c = arg;
-    cio_time saved = cio_deadline_set(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
-    int rc = cio_sem_acquire(c->s, c->need);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    CIO_DEADLINE_SCOPE(c->deadline ? c->deadline : CIO_DEADLINE_NONE);
+    return (void *)(intptr_t)cio_sem_acquire(c->s, c->need);
 }
 
 static void *main_sem_basic(void *arg)
@@ -799,9 +796,10 @@ static void *main_sem_basic(void *arg)
     CHECK_RC(cio_sem_try_acquire(s, 0));
     CHECK_EQ(cio_sem_available(s), 0);
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 10 * MS);
-    CHECK_ERR(cio_sem_acquire(s, 1), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    {
+        CIO_DEADLINE_SCOPE(start + 10 * MS);
+        CHECK_ERR(cio_sem_acquire(s, 1), -ETIMEDOUT);
+    }
     CHECK(cio_now() - start >= 10 * MS);
     CHECK_RC(cio_sem_release(s, 5));
     CHECK_EQ(cio_sem_available(s), 5);
@@ -833,7 +831,7 @@ static void *main_sem_fair(void *arg)
     cio_sem *s;
     CHECK_RC(cio_sem_new(&s, 0));
     struct sem_ctx big = {.s = s, .need = 3}, small = {.s = s, .need = 1};
-    cio_task *tb, *ts;
+    cio_join_handle *tb, *ts;
     CHECK_RC(cio_spawn(&tb, sem_acquirer, &big));
     settle();
     CHECK_RC(cio_spawn(&ts, sem_acquirer, &small));
@@ -888,7 +886,7 @@ static void *main_sem_close(void *arg)
     cio_sem *s;
     CHECK_RC(cio_sem_new(&s, 1));
     struct sem_ctx c = {.s = s, .need = 2};
-    cio_task *t[3];
+    cio_join_handle *t[3];
     for (int i = 0; i < 3; i++)
         CHECK_RC(cio_spawn(&t[i], sem_acquirer, &c));
     settle();
@@ -936,11 +934,11 @@ static void *main_sem_bound(void *arg)
     (void)arg;
     struct bound_ctx c = {0};
     CHECK_RC(cio_sem_new(&c.s, 3));
-    cio_task *t[10];
+    cio_join_handle *t[10];
     for (int i = 0; i < 10; i++)
         CHECK_RC(cio_spawn(&t[i], bounded_worker, &c));
     for (int i = 0; i < 10; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     CHECK_EQ(c.max_inside, 3);
     CHECK_EQ(cio_sem_available(c.s), 3);
     cio_sem_free(c.s);
@@ -984,10 +982,8 @@ static cio_time race_deadline;
 static void *timed_notify_waiter(void *arg)
 {
     struct notify_ctx *c = arg;
-    cio_time saved = cio_deadline_set(race_deadline);
-    int rc = cio_notify_wait(c->n);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    CIO_DEADLINE_SCOPE(race_deadline);
+    return (void *)(intptr_t)cio_notify_wait(c->n);
 }
 
 static void *main_notify_deadline_race(void *arg)
@@ -997,8 +993,8 @@ static void *main_notify_deadline_race(void *arg)
     CHECK_RC(cio_notify_new(&c.n));
     /* A timed out as notify_one picked it: B gets the notification. */
     cio_time deadline = race_deadline = cio_now() + RACE_MS;
-    cio_task *a = spawn_named("a", timed_notify_waiter, &c);
-    cio_task *b = spawn_named("b", notify_waiter, &c);
+    cio_join_handle *a = spawn_named("a", timed_notify_waiter, &c);
+    cio_join_handle *b = spawn_named("b", notify_waiter, &c);
     settle();
     expire(deadline);
     CHECK(!cio_task_is_finished(a));
@@ -1037,7 +1033,7 @@ static void *main_chan_deadline_race(void *arg)
     cio_time deadline = cio_now() + RACE_MS;
     struct chan_ctx r1 = {.rx = rx, .received = -1, .deadline = deadline};
     struct chan_ctx r2 = {.rx = rx, .received = -1};
-    cio_task *t1, *t2;
+    cio_join_handle *t1, *t2;
     CHECK_RC(cio_spawn(&t1, chan_receiver, &r1));
     CHECK_RC(cio_spawn(&t2, chan_receiver, &r2));
     settle();
@@ -1085,10 +1081,10 @@ static void *main_mutex_deadline_race(void *arg)
     CHECK_RC(cio_mutex_lock(c.m));
     cio_time deadline = cio_now() + RACE_MS;
     c.deadline = deadline;
-    cio_task *a = spawn_named("a", mutex_locker, &c);
+    cio_join_handle *a = spawn_named("a", mutex_locker, &c);
     settle();
     c.deadline = 0;
-    cio_task *b = spawn_named("b", mutex_locker, &c);
+    cio_join_handle *b = spawn_named("b", mutex_locker, &c);
     settle();
     expire(deadline);
     CHECK_RC(cio_mutex_unlock(c.m)); /* handed to a, whose wait is already cut short */
@@ -1109,7 +1105,7 @@ static void *main_sem_deadline_race(void *arg)
     CHECK_RC(cio_sem_new(&s, 0));
     struct sem_ctx big = {.s = s, .need = 2, .deadline = cio_now() + RACE_MS};
     struct sem_ctx small = {.s = s, .need = 1};
-    cio_task *tb, *ts;
+    cio_join_handle *tb, *ts;
     CHECK_RC(cio_spawn(&tb, sem_acquirer, &big));
     CHECK_RC(cio_spawn(&ts, sem_acquirer, &small));
     settle();

@@ -36,18 +36,18 @@ static void run_multi(cio_task_fn fn, void *arg)
     cio_rt_free(rt);
 }
 
-static cio_task *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
+static cio_join_handle *spawn_on(unsigned worker, cio_task_fn fn, void *arg)
 {
-    cio_task *t;
+    cio_join_handle *t;
     cio_spawn_options o = {.worker = CIO_WORKER(worker)};
     CHECK_RC(cio_spawn_ex(&t, &o, fn, arg));
     return t;
 }
 
-static intptr_t join_result(cio_task *t)
+static intptr_t join_result(cio_join_handle *t)
 {
     void *r = NULL;
-    CHECK_RC(cio_task_join(t, &r));
+    CHECK_RC(cio_task_join(t, &r, NULL));
     return (intptr_t)r;
 }
 
@@ -130,17 +130,17 @@ static void *main_pipeline(void *arg)
     struct pipeline pl = {.producers = cfg->producers, .per_producer = cfg->per_producer};
     CHECK_RC(cio_chan_new(&tx, &pl.rx, cfg->capacity, sizeof(struct item)));
     struct producer_arg pa[16];
-    cio_task *prod[16];
+    cio_join_handle *prod[16];
     for (unsigned p = 0; p < cfg->producers; p++) {
         pa[p] = (struct producer_arg){.id = p, .count = cfg->per_producer};
         CHECK_RC(cio_chan_sender_clone(tx, &pa[p].tx));
     }
     cio_chan_sender_free(tx); /* the producers hold the only senders now */
-    cio_task *cons = spawn_on(1, consume, &pl);
+    cio_join_handle *cons = spawn_on(1, consume, &pl);
     for (unsigned p = 0; p < cfg->producers; p++)
         prod[p] = spawn_on(0, produce, &pa[p]);
     for (unsigned p = 0; p < cfg->producers; p++)
-        CHECK_RC(cio_task_join(prod[p], NULL));
+        CHECK_RC(cio_task_join(prod[p], NULL, NULL));
     CHECK_EQ(join_result(cons), (intptr_t)cfg->producers * cfg->per_producer);
     cio_chan_receiver_free(pl.rx);
     return NULL;
@@ -204,7 +204,7 @@ static void *main_close_waiters(void *arg)
 {
     (void)arg;
     enum { N = 8 };
-    cio_task *t[N];
+    cio_join_handle *t[N];
 
     /* Full channel, senders waiting on both workers; the receiver closes from worker 1. */
     struct close_ctx full = {0};
@@ -215,7 +215,7 @@ static void *main_close_waiters(void *arg)
     for (int i = 0; i < N; i++)
         t[i] = spawn_on((unsigned)i % 2, send_until_closed, &full);
     wait_for_count(&full.waiting, N);
-    CHECK_RC(cio_task_join(spawn_on(1, close_receiver_from, full.rx), NULL));
+    CHECK_RC(cio_task_join(spawn_on(1, close_receiver_from, full.rx), NULL, NULL));
     for (int i = 0; i < N; i++)
         CHECK_EQ(join_result(t[i]), -EPIPE);
     CHECK_EQ(cio_chan_recv(full.rx, &v), 1);
@@ -230,7 +230,7 @@ static void *main_close_waiters(void *arg)
     for (int i = 0; i < N; i++)
         t[i] = spawn_on((unsigned)i % 2, recv_until_closed, &empty);
     wait_for_count(&empty.waiting, N);
-    CHECK_RC(cio_task_join(spawn_on(1, free_sender_from, empty.tx), NULL));
+    CHECK_RC(cio_task_join(spawn_on(1, free_sender_from, empty.tx), NULL, NULL));
     for (int i = 0; i < N; i++)
         CHECK_EQ(join_result(t[i]), 0);
     cio_chan_receiver_free(empty.rx);
@@ -241,7 +241,7 @@ static void *main_close_waiters(void *arg)
     for (int i = 0; i < N; i++)
         t[i] = spawn_on((unsigned)i % 2, recv_until_closed, &rclose);
     wait_for_count(&rclose.waiting, N);
-    CHECK_RC(cio_task_join(spawn_on(0, close_receiver_from, rclose.rx), NULL));
+    CHECK_RC(cio_task_join(spawn_on(0, close_receiver_from, rclose.rx), NULL, NULL));
     for (int i = 0; i < N; i++)
         CHECK_EQ(join_result(t[i]), 0);
     CHECK_ERR(cio_chan_send(rclose.tx, &v), -EPIPE);
@@ -267,11 +267,9 @@ struct notify_race {
 static void *race_waiter(void *arg)
 {
     struct notify_race *r = arg;
-    cio_time saved = cio_deadline_set(r->deadline);
+    CIO_DEADLINE_SCOPE(r->deadline);
     atomic_fetch_add(&r->registered, 1);
-    int rc = cio_notify_wait(r->n);
-    cio_deadline_restore(saved);
-    return (void *)(intptr_t)rc;
+    return (void *)(intptr_t)cio_notify_wait(r->n);
 }
 
 /* Yield until a task on the other worker has set @flag (bounded: 10 s). */
@@ -294,10 +292,7 @@ static void *race_notifier(void *arg)
 
 static int notify_poll(cio_notify *n)
 {
-    cio_time saved = cio_deadline_set(cio_now() - 1);
-    int rc = cio_notify_wait(n);
-    cio_deadline_restore(saved);
-    return rc;
+    return CIO_TIMEOUT(0, cio_notify_wait(n));
 }
 
 static void *main_notify_race(void *arg)
@@ -316,18 +311,18 @@ static void *main_notify_race(void *arg)
         cio_time now = cio_now();
         struct notify_race a = {.n = n, .deadline = now + 2 * MS};
         struct notify_race b = {.n = n, .deadline = now + 5 * SEC};
-        cio_task *ta = spawn_on(1, race_waiter, &a);
+        cio_join_handle *ta = spawn_on(1, race_waiter, &a);
         yield_until_set(&a.registered);
-        cio_task *tb = spawn_on(1, race_waiter, &b);
+        cio_join_handle *tb = spawn_on(1, race_waiter, &b);
         yield_until_set(&b.registered);
         a.fire_at = a.deadline - MS + (cio_duration)(next_random(&rnd) % (3 * MS));
-        cio_task *tn = spawn_on(0, race_notifier, &a);
-        CHECK_RC(cio_task_join(tn, NULL));
+        cio_join_handle *tn = spawn_on(0, race_notifier, &a);
+        CHECK_RC(cio_task_join(tn, NULL, NULL));
         int ra = (int)join_result(ta);
         if (ra == 0) {
             a_won++;
             CHECK_RC(cio_task_cancel(tb));
-            CHECK_ERR(cio_task_join(tb, NULL), -ECANCELED);
+            CHECK_JOIN_CANCELLED(tb);
         } else {
             CHECK_EQ(ra, -ETIMEDOUT);
             CHECK_EQ(join_result(tb), 0); /* long before its own deadline */
@@ -339,10 +334,10 @@ static void *main_notify_race(void *arg)
         /* Alone: a notification reaching a waiter cut short is stored as the permit. */
         cio_time now2 = cio_now();
         struct notify_race c = {.n = n, .deadline = now2 + 2 * MS};
-        cio_task *tc = spawn_on(1, race_waiter, &c);
+        cio_join_handle *tc = spawn_on(1, race_waiter, &c);
         yield_until_set(&c.registered);
         c.fire_at = c.deadline - MS + (cio_duration)(next_random(&rnd) % (3 * MS));
-        CHECK_RC(cio_task_join(spawn_on(0, race_notifier, &c), NULL));
+        CHECK_RC(cio_task_join(spawn_on(0, race_notifier, &c), NULL, NULL));
         int rc = (int)join_result(tc);
         if (rc == 0) {
             CHECK_ERR(notify_poll(n), -ETIMEDOUT);
@@ -372,24 +367,22 @@ struct pingpong {
 static void *ping(void *arg)
 {
     struct pingpong *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < p->rounds; i++) {
         CHECK_RC(cio_notify_one(p->to_b));
         CHECK_RC(cio_notify_wait(p->to_a));
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
 static void *pong(void *arg)
 {
     struct pingpong *p = arg;
-    cio_time saved = cio_deadline_set(cio_now() + 20 * SEC);
+    CIO_TIMEOUT_SCOPE(20 * SEC);
     for (int i = 0; i < p->rounds; i++) {
         CHECK_RC(cio_notify_wait(p->to_b));
         CHECK_RC(cio_notify_one(p->to_a));
     }
-    cio_deadline_restore(saved);
     return NULL;
 }
 
@@ -399,10 +392,10 @@ static void *main_pingpong(void *arg)
     struct pingpong p = {.rounds = 20000};
     CHECK_RC(cio_notify_new(&p.to_a));
     CHECK_RC(cio_notify_new(&p.to_b));
-    cio_task *a = spawn_on(0, ping, &p);
-    cio_task *b = spawn_on(1, pong, &p);
-    CHECK_RC(cio_task_join(a, NULL));
-    CHECK_RC(cio_task_join(b, NULL));
+    cio_join_handle *a = spawn_on(0, ping, &p);
+    cio_join_handle *b = spawn_on(1, pong, &p);
+    CHECK_RC(cio_task_join(a, NULL, NULL));
+    CHECK_RC(cio_task_join(b, NULL, NULL));
     cio_notify_free(p.to_a);
     cio_notify_free(p.to_b);
     return NULL;
@@ -429,9 +422,7 @@ static void *racing_producer(void *arg)
     struct lossless *l = arg;
     uint32_t rnd = 99;
     for (uint32_t i = 0; i < l->count;) {
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_send(l->tx, &i);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_send(l->tx, &i));
         if (rc == -ETIMEDOUT) {
             atomic_fetch_add(&l->send_timeouts, 1);
             continue; /* not enqueued: send the same item again */
@@ -453,9 +444,7 @@ static void *racing_consumer(void *arg)
     uint32_t rnd = l->next * 2654435761u + 1;
     for (;;) {
         uint32_t v;
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_recv(l->rx, &v);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_recv(l->rx, &v));
         if (rc == 1) {
             CHECK_EQ(v, l->next);
             l->next++;
@@ -480,19 +469,19 @@ static void *main_lossless(void *arg)
     (void)arg;
     struct lossless l = {.count = 20000};
     CHECK_RC(cio_chan_new(&l.tx, &l.rx, 4, sizeof(uint32_t)));
-    cio_task *prod = spawn_on(0, racing_producer, &l);
+    cio_join_handle *prod = spawn_on(0, racing_producer, &l);
     uint32_t rnd = 7;
     int consumers = 0;
     cio_time stop = cio_now() + 30 * SEC;
     while (!atomic_load(&l.finished) && cio_now() < stop) {
-        cio_task *c = spawn_on(1, racing_consumer, &l);
+        cio_join_handle *c = spawn_on(1, racing_consumer, &l);
         consumers++;
         CHECK_RC(cio_sleep((cio_duration)(next_random(&rnd) % (3 * MS))));
         CHECK_RC(cio_task_cancel(c));
-        (void)cio_task_join(c, NULL); /* -ECANCELED unless it had already seen the end */
+        (void)cio_task_join(c, NULL, NULL); /* -ECANCELED unless it had already seen the end */
     }
     CHECK(atomic_load(&l.finished));
-    CHECK_RC(cio_task_join(prod, NULL));
+    CHECK_RC(cio_task_join(prod, NULL, NULL));
     CHECK_EQ(l.next, l.count); /* every item exactly once, in order */
     printf("    lossless: %d consumers, %d send and %d recv timeouts\n", consumers,
            atomic_load(&l.send_timeouts), atomic_load(&l.recv_timeouts));
@@ -522,9 +511,7 @@ static void *shared_receiver(void *arg)
     intptr_t got = 0;
     for (int guard = 0; guard < 10000000; guard++) {
         uint32_t v;
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % (2 * MS)));
-        int rc = cio_chan_recv(sr->rx, &v);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % (2 * MS), cio_chan_recv(sr->rx, &v));
         if (rc == 0)
             return (void *)got;
         if (rc == -ETIMEDOUT) {
@@ -560,11 +547,11 @@ static void *main_shared_receivers(void *arg)
     struct lossless l = {.count = COUNT};
     struct shared_rx sr = {.count = COUNT, .seen = seen};
     CHECK_RC(cio_chan_new(&l.tx, &sr.rx, 2, sizeof(uint32_t)));
-    cio_task *r[RECEIVERS];
+    cio_join_handle *r[RECEIVERS];
     for (int i = 0; i < RECEIVERS; i++)
         r[i] = spawn_on((unsigned)i % 2, shared_receiver, &sr);
-    cio_task *p = spawn_on(0, paced_producer, &l);
-    CHECK_RC(cio_task_join(p, NULL));
+    cio_join_handle *p = spawn_on(0, paced_producer, &l);
+    CHECK_RC(cio_task_join(p, NULL, NULL));
     intptr_t total = 0;
     for (int i = 0; i < RECEIVERS; i++)
         total += join_result(r[i]);
@@ -628,11 +615,11 @@ static void *count_thread(void *arg)
 static void *main_counter(void *arg)
 {
     struct counter *c = arg;
-    cio_task *t[4];
+    cio_join_handle *t[4];
     for (int i = 0; i < 4; i++)
         t[i] = spawn_on((unsigned)i % 2, count_task, c);
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     return NULL;
 }
 
@@ -665,9 +652,7 @@ static void *lock_with_deadlines(void *arg)
     struct lock_race *r = arg;
     uint32_t rnd = (uint32_t)(uintptr_t)cio_task_current() | 1;
     for (int i = 0; i < 100000 && !atomic_load(&r->stop); i++) {
-        cio_time saved = cio_deadline_set(cio_now() + (next_random(&rnd) % MS));
-        int rc = cio_mutex_lock(r->m);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(next_random(&rnd) % MS, cio_mutex_lock(r->m));
         if (rc == -ECANCELED) {
             CHECK_ERR(cio_mutex_unlock(r->m), -EPERM); /* holds nothing */
             return NULL;
@@ -690,21 +675,21 @@ static void *lock_with_deadlines(void *arg)
 static void *main_lock_race(void *arg)
 {
     struct lock_race *r = arg;
-    cio_task *steady[4];
+    cio_join_handle *steady[4];
     for (int i = 0; i < 4; i++)
         steady[i] = spawn_on((unsigned)i % 2, lock_with_deadlines, r);
     /* Victims: cancelled at random moments, mostly while waiting or just handed the lock. */
     uint32_t rnd = 3;
     cio_time stop = cio_now() + 3 * SEC;
     for (int i = 0; i < 300 && cio_now() < stop; i++) {
-        cio_task *v = spawn_on((unsigned)i % 2, lock_with_deadlines, r);
+        cio_join_handle *v = spawn_on((unsigned)i % 2, lock_with_deadlines, r);
         CHECK_RC(cio_sleep((cio_duration)(next_random(&rnd) % (2 * MS))));
         CHECK_RC(cio_task_cancel(v));
-        (void)cio_task_join(v, NULL);
+        (void)cio_task_join(v, NULL, NULL);
     }
     atomic_store(&r->stop, true);
     for (int i = 0; i < 4; i++)
-        CHECK_RC(cio_task_join(steady[i], NULL));
+        CHECK_RC(cio_task_join(steady[i], NULL, NULL));
     return NULL;
 }
 
@@ -737,10 +722,8 @@ static void *bounded_task(void *arg)
     uint32_t rnd = (uint32_t)(uintptr_t)cio_task_current() | 1;
     for (int i = 0; i < 400; i++) {
         size_t n = 1 + next_random(&rnd) % 2;
-        cio_time saved =
-            cio_deadline_set(i % 3 == 0 ? cio_now() + (next_random(&rnd) % MS) : CIO_DEADLINE_NONE);
-        int rc = cio_sem_acquire(b->s, n);
-        cio_deadline_restore(saved);
+        cio_duration timeout = i % 3 == 0 ? (cio_duration)(next_random(&rnd) % MS) : INT64_MAX;
+        int rc = CIO_TIMEOUT(timeout, cio_sem_acquire(b->s, n));
         if (rc == -ETIMEDOUT) {
             atomic_fetch_add(&b->timeouts, 1);
             continue;
@@ -778,11 +761,11 @@ static void *bounded_thread(void *arg)
 static void *main_bounded(void *arg)
 {
     struct bounded *b = arg;
-    cio_task *t[8];
+    cio_join_handle *t[8];
     for (int i = 0; i < 8; i++)
         t[i] = spawn_on((unsigned)i % 2, bounded_task, b);
     for (int i = 0; i < 8; i++)
-        CHECK_RC(cio_task_join(t[i], NULL));
+        CHECK_RC(cio_task_join(t[i], NULL, NULL));
     return NULL;
 }
 

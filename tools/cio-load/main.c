@@ -38,11 +38,15 @@ static void *signal_task(void *arg)
     return NULL;
 }
 
-static void stop_helper(cio_task *task)
+/* Cancel a helper task and wait for it, even when we are cancelled ourselves: it uses the
+ * run. */
+static void stop_helper(cio_join_handle *task)
 {
     if (task != NULL) {
         (void)cio_task_cancel(task);
-        (void)cio_task_join(task, NULL);
+        cio_cancel_shield shield = cio_cancel_shield_begin(CIO_DEADLINE_NONE);
+        (void)cio_task_join(task, NULL, NULL);
+        cio_cancel_shield_end(shield);
     }
 }
 
@@ -55,7 +59,7 @@ static void *main_task(void *arg)
         fprintf(stderr, "cio-load: %s\n", cio_strerror(rc));
         return (void *)run;
     }
-    cio_task *signals = NULL, *progress = NULL;
+    cio_join_handle *signals = NULL, *progress = NULL;
     if (cio_spawn(&signals, signal_task, run) < 0)
         signals = NULL;
     run->start = cio_now();
@@ -67,7 +71,7 @@ static void *main_task(void *arg)
     for (unsigned i = 0; i < opt->connections; i++) {
         cio_spawn_options so = {
             .stack_size = CONN_STACK, .name = "conn", .worker = CIO_WORKER(i % run->workers)};
-        rc = cio_join_set_spawn(run->set, &so, load_conn_task, run->conns[i]);
+        rc = cio_join_set_spawn(run->set, &so, load_conn_task, run->conns[i], NULL);
         if (rc < 0) {
             fprintf(stderr, "cio-load: cannot start connection %u: %s\n", i, cio_strerror(rc));
             atomic_store(&run->stop, true);
@@ -75,10 +79,17 @@ static void *main_task(void *arg)
             break;
         }
     }
-    while (cio_join_set_len(run->set) > 0) {
-        rc = cio_join_set_join_next(run->set, NULL);
-        if (rc == -ENOENT || (rc < 0 && cio_task_is_cancelled()))
+    while ((rc = cio_join_set_join_next(run->set, NULL, NULL)) != -ENOENT) {
+        if (rc < 0) {
+            /* We were cancelled (a runtime shutdown): stop the connections and let them
+             * finish, for a bounded time — they use the run. */
+            cio_join_set_cancel_all(run->set);
+            cio_cancel_shield shield = cio_cancel_shield_begin(cio_now() + CIO_NSEC_PER_SEC);
+            while (cio_join_set_join_next(run->set, NULL, NULL) == 0)
+                ;
+            cio_cancel_shield_end(shield);
             break;
+        }
     }
     run->end = cio_now();
     stop_helper(progress);

@@ -65,7 +65,7 @@ static int bind_unix(struct server_run *run)
 {
     tool_server *srv = run->srv;
     struct listener *l = &run->listeners[0];
-    int rc = cio_unix_listener_new(&l->unx, &srv->listen.addr, 0);
+    int rc = cio_unix_listener_new(&l->unx, &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
     if (rc < 0)
         return rc;
     l->kind = TOOL_UNIX;
@@ -87,17 +87,18 @@ static int bind_tcp(struct server_run *run, unsigned want)
     if (srv->listen.is_name) {
         /* Resolved here, before the runtime starts (cio then resolves on this thread). A
          * name is not sharded: its one listener deals connections out to the workers. */
-        rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, 0);
+        rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, CIO_LISTEN_BACKLOG_DEFAULT);
     } else if (want > 1) {
-        rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr,
+                                              CIO_LISTEN_BACKLOG_DEFAULT);
         if (rc == 0) {
             n = want;
         } else {
             tool_log("SO_REUSEPORT listeners failed (%s); using one listener", cio_strerror(rc));
-            rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
+            rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
         }
     } else {
-        rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, 0);
+        rc = cio_tcp_listener_new(&tcp[0], &srv->listen.addr, CIO_LISTEN_BACKLOG_DEFAULT);
     }
     if (rc < 0)
         return rc;
@@ -232,7 +233,7 @@ static void *main_task(void *arg)
 {
     struct server_run *run = arg;
     tool_server *srv = run->srv;
-    cio_task *sig_task;
+    cio_join_handle *sig_task;
     int rc = cio_spawn(&sig_task, signal_task, run);
     if (rc < 0) {
         tool_log("cannot start: %s", cio_strerror(rc));
@@ -259,11 +260,16 @@ static void *main_task(void *arg)
         printf("listening on %s\n", tool_addr_text(&srv->bound, text, sizeof(text)));
         fflush(stdout);
         void *result = NULL;
-        if (cio_task_join(sig_task, &result) == 0)
-            srv->stop_signal = (int)(intptr_t)result;
-    } else {
+        bool cancelled;
+        if (cio_task_join(sig_task, &result, &cancelled) == 0) {
+            if (!cancelled && (intptr_t)result > 0)
+                srv->stop_signal = (int)(intptr_t)result;
+            sig_task = NULL;
+        }
+    }
+    if (sig_task != NULL) { /* not started, or we were cancelled (a shutdown) */
         (void)cio_task_cancel(sig_task);
-        (void)cio_task_join(sig_task, NULL);
+        cio_task_detach(sig_task);
     }
     /* Every task is cancelled; the connection handlers see -ECANCELED and close. */
     (void)cio_rt_shutdown(cio_rt_current());
