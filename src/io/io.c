@@ -544,6 +544,11 @@ static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
         rearm(io);
 }
 
+void cio__io_clear_closed(struct cio__io *io, unsigned seen)
+{
+    clear_if_unchanged(io, seen, CIO_READY_READ_CLOSED);
+}
+
 void cio__io_would_block(struct cio__io *io, unsigned seen, unsigned interest)
 {
     clear_if_unchanged(io, seen, interest_clears(interest));

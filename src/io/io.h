@@ -327,6 +327,10 @@ void cio__io_event(struct cio__io *io, uint32_t flags);
  * last thing keeping it (the socket let go). */
 void cio__io_completed(struct cio__io *io);
 
+/* The completion way: clear a read-closed state (from a poll request's hang-up) that the
+ * ring will report itself, unless an event came since @seen (the tick rule). */
+void cio__io_clear_closed(struct cio__io *io, unsigned seen);
+
 /* Lock held: ask the backend for @interest (CIO_READABLE...; 0: nothing) on @io's socket. */
 void cio__io_poll_interest(struct cio__io *io, unsigned interest);
 

@@ -269,8 +269,15 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
         return final;
     }
     if (r->state != CIO__RING_IDLE) {
+        unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
         cio__io_unlock(io);
-        return -EAGAIN; /* the bytes come through the ring: its completion is the event */
+        /* The bytes come through the ring: its completion is the event. A read-closed state
+         * a poll request reported (a hang-up) is the ring's to tell from now on — its end of
+         * stream or error comes as a completion — and left in the word it would keep the
+         * caller's loop from waiting for that completion: clear it, by the tick rule. */
+        if (seen & CIO_READY_READ_CLOSED)
+            cio__io_clear_closed(io, seen);
+        return -EAGAIN;
     }
     cio__io_unlock(io);
     /* Nothing received through the ring and nothing armed: the socket's own bytes. */

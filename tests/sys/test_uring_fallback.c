@@ -96,7 +96,7 @@ static void *main_echo(void *arg)
     CHECK_RC(cio_addr_parse(&addr, "127.0.0.1:0"));
     CHECK_RC(cio_tcp_listener_new(&l, &addr, 0));
     CHECK_RC(cio_socket_local_addr(l, &addr));
-    cio_task *server;
+    cio_join_handle *server;
     CHECK_RC(cio_spawn(&server, echo_once, l));
     cio_tcp_stream *c;
     CHECK_RC(cio_tcp_stream_connect_addr(&c, &addr));
@@ -105,7 +105,7 @@ static void *main_echo(void *arg)
     CHECK_RC(cio_stream_read_exact(c, buf, 4, NULL));
     CHECK(memcmp(buf, "ping", 4) == 0);
     void *result = (void *)1;
-    CHECK_RC(cio_task_join(server, &result));
+    CHECK_RC(cio_task_join(server, &result, NULL));
     CHECK(result == NULL);
     cio_socket_close(c);
     cio_socket_close(l);
