@@ -201,12 +201,13 @@ class Server:
     """One server under test: a name, and a command line per protocol (None: not available,
     with the reason in missing[proto])."""
 
-    def __init__(self, name, label, cmds, missing, cpus):
+    def __init__(self, name, label, cmds, missing, cpus, env=None):
         self.name = name
         self.label = label
         self.cmds = cmds  # proto -> argv
         self.missing = missing  # proto -> reason
         self.cpus = cpus  # taskset list for the server
+        self.env = env  # extra environment (cio-uring: CIO_BACKEND=uring), or None
 
 
 def first_executable(paths):
@@ -240,7 +241,7 @@ def find_servers(args, ncpu):
          os.path.join(ROOT, "bench/peers/tokio/target/release/tokio_server"),
          "bench/peers/build-tokio.sh")
 
-    def cio(name, label, workers, cpus):
+    def cio(name, label, workers, cpus, env=None):
         cmds, missing = {}, {}
         echo = first_executable([os.path.join(b, "tools/cio-echo"),
                                  os.path.join(b, "examples/echo_server"),
@@ -257,9 +258,13 @@ def find_servers(args, ncpu):
             else:
                 missing[proto] = "not built (%s server not found under %s/tools or examples)" % (
                     proto, os.path.relpath(b, ROOT))
-        servers.append(Server(name, label, cmds, missing, cpus))
+        servers.append(Server(name, label, cmds, missing, cpus, env))
 
     cio("cio", "cio current-thread", 1, str(args.server_cpu))
+    # the same servers on the io_uring backend (epoll where the machine has none: the notes
+    # of the cio-uring rows then say what they ran on, see bench/README.md)
+    cio("cio-uring", "cio current-thread, io_uring", 1, str(args.server_cpu),
+        {"CIO_BACKEND": "uring"})
     if ncpu > 2:
         others = [c for c in range(ncpu) if c != args.load_cpu]
         cio("cio-mt", "cio multi-thread (%d workers)" % len(others), len(others),
@@ -353,7 +358,8 @@ class Running:
         self.err = open(self.err_path, "w")
         cmd = ["taskset", "-c", server.cpus] + server.cmds[proto] if server.cpus else \
             server.cmds[proto]
-        self.proc = spawn(cmd, stdout=self.out, stderr=self.err)
+        env = dict(os.environ, **server.env) if server.env else None
+        self.proc = spawn(cmd, stdout=self.out, stderr=self.err, env=env)
         self.pid = self.proc.pid  # taskset execs the server: same process
         self.port = None
         deadline = time.monotonic() + 10

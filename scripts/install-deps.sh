@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A groups=(
-    [build]="cmake ninja-build gcc make pkg-config python3"
+    [build]="cmake ninja-build gcc make pkg-config python3 liburing-dev"
     [test]="clang clang-format libclang-rt-14-dev cppcheck valgrind curl wrk nghttp2-client groff-base man-db"
     [cross]="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
     [coverage]="gcovr"

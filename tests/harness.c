@@ -9,6 +9,8 @@
  */
 #include "harness.h"
 
+#include "cio/poll.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -317,4 +319,10 @@ int cio_test_main(int argc, char **argv, const struct cio_test *tests, size_t co
     if (passed == 0 && skipped > 0)
         return SKIP_STATUS;
     return 0;
+}
+
+bool cio_test_on_uring(void)
+{
+    const char *env = getenv("CIO_BACKEND");
+    return env != NULL && strcmp(env, "uring") == 0 && cio_backend_probe(CIO_BACKEND_URING) == 0;
 }

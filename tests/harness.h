@@ -159,4 +159,10 @@ const char *cio_test_tmpdir(void);
 /* Milliseconds of monotonic time. */
 int64_t cio_test_now_ms(void);
 
+/* Whether this run's runtime sockets are on io_uring (CIO_BACKEND=uring, and io_uring usable
+ * here). There readiness of a poll request is the wake-up's, captured when it happened and told
+ * at the next reactor turn: an edge for bytes a task has read meanwhile can still be told once
+ * (a spurious readiness the model allows), where epoll looks again before it reports. */
+bool cio_test_on_uring(void);
+
 #endif

@@ -39,7 +39,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import cgcount  # noqa: E402
 
-SERVERS = [("epoll", "epoll floor"), ("libuv", "libuv"), ("cio", "cio current-thread")]
+SERVERS = [("epoll", "epoll floor"), ("libuv", "libuv"), ("cio", "cio current-thread"),
+           ("cio-uring", "cio current-thread, io_uring")]
+# extra environment of a server (cio-uring: the same program on the io_uring backend)
+SERVER_ENV = {"cio-uring": {"CIO_BACKEND": "uring"}}
 # name, label, protocol, requests per write
 WORKLOADS = [
     ("echo-c100", "echo 64 B, 100 conns", "echo", 1),
@@ -172,12 +175,13 @@ def server_cmd(build, server, proto):
     if server in ("epoll", "libuv"):
         path = os.path.join(build, "bench/peers/%s_server" % server)
         return path, [path, "--proto", proto] + listen
+    env = ["%s=%s" % kv for kv in SERVER_ENV.get(server, {}).items()]
     if proto == "echo":
         path = os.path.join(build, "tools/cio-echo")
-        return path, [path] + listen + ["--workers", "1"]
+        return path, env + [path] + listen + ["--workers", "1"]
     path = os.path.join(build, "tools/cio-http-hello")
     # the peers keep idle connections forever: no idle timer, like them
-    return path, [path] + listen + ["--workers", "1", "--idle-timeout", "0"]
+    return path, env + [path] + listen + ["--workers", "1", "--idle-timeout", "0"]
 
 
 def pin(cpu):
@@ -195,12 +199,18 @@ def threads_of(pid):
 
 def run_once(a, cmd, wl, tmp, tag, wrap=(), on_start=None, on_warm=None, on_measured=None):
     """Starts the server (cmd, under wrap), runs the load with its two sync points, stops
-    the server. The hooks get the server's pid. -> dict with the server's thread counts."""
+    the server. The hooks get the server's pid. -> dict with the server's thread counts.
+    Leading NAME=VALUE words of cmd are the server's extra environment."""
     _, _, proto, depth = wl
+    env = dict(os.environ)
+    while cmd and "=" in cmd[0] and not cmd[0].startswith("/"):
+        name, _, value = cmd[0].partition("=")
+        env[name] = value
+        cmd = cmd[1:]
     err_path = os.path.join(tmp, tag + ".server.err")
     with open(err_path, "w") as err:
         srv = spawn(pin(a.server_cpu) + list(wrap) + cmd, stdout=subprocess.PIPE, stderr=err,
-                    text=True)
+                    text=True, env=env)
     info = {}
     try:
         lines = Lines(srv.stdout)
@@ -601,7 +611,7 @@ def main():
     ap.add_argument("--client", required=True, help="the counts_client executable")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
     ap.add_argument("--keep", help="where the callgrind dumps go (default BUILD/bench-counts)")
-    ap.add_argument("--servers", default="epoll,libuv,cio")
+    ap.add_argument("--servers", default="epoll,libuv,cio,cio-uring")
     ap.add_argument("--workloads", default="echo-c100,http,http-p16")
     ap.add_argument("--connections", type=int, default=100)
     ap.add_argument("--ops", type=int, default=50000, help="operations measured")

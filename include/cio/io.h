@@ -49,6 +49,27 @@
  * its pipe or buffer) when it is cut short are lost. Connect leaves no socket behind when it
  * fails.
  *
+ * ON IO_URING (CIO_BACKEND=uring, cio/poll.h). A runtime whose workers run io_uring moves a
+ * TCP stream's bytes by completions instead of readiness: reads come from a multishot receive
+ * into the ring's own buffers (a connection waiting for data holds none of its own), writes
+ * are send requests the task waits for, a listener accepts through a multishot accept; one
+ * io_uring_enter per scheduler turn submits and reaps them all. The promises above hold as
+ * they are, on a completion API where the kernel may be completing a request at the very
+ * moment it is cancelled:
+ *   - a read cancelled or timed out takes nothing: the kernel writes only into the ring's
+ *     buffers, never into the caller's, and what it received is kept, in order, for the
+ *     stream's next read (or try_read, from any thread; even after the runtime is freed);
+ *   - a write cut by cancellation, its deadline or a close asks the kernel to cancel and
+ *     waits for its answer before returning: the count reported is exactly what the kernel
+ *     took (a positive count even when cut: the next call reports the cancellation), and the
+ *     caller's buffer is never read after the call returns;
+ *   - a connection accepted for an accept that was cancelled waits for the next accept.
+ * Readiness keeps working (ready, poll_ready, try_io, by poll requests), so mixed code runs;
+ * but once a read of cio's has started the ring's receive on a TCP stream, its bytes arrive in
+ * cio's buffers, where cio's reads and try_reads find them and a caller's own recv(2) in
+ * try_io does not. cio_socket_into_fd() drops what the ring had received and no read took:
+ * read it first. Unix streams (descriptor passing) and datagram sockets stay on readiness.
+ *
  * POLL FORM. The poll_* functions serve hand-written state machines: they return at once,
  * with a result or with -EAGAIN after arming a cio_wake_fn that is called once when the
  * direction becomes ready (one callback per direction: a new one replaces the old; closing

@@ -10,10 +10,18 @@
  * spurious: an event may arrive while the operation still returns -EAGAIN, so handlers must
  * treat an event as a hint and the -EAGAIN as the truth.
  *
- * Backends (chosen at creation, see cio_poll_options): "epoll" (Linux, the default) and
- * "poll" (poll(2), any POSIX system). The poll backend delivers every edge that epoll would,
- * plus repeats: while a descriptor stays ready it is reported at every wait (level-triggered,
- * which the edge-triggered contract allows as spurious events).
+ * Backends (chosen at creation, see cio_poll_options): "epoll" (Linux, the default), "poll"
+ * (poll(2), any POSIX system) and "uring" (Linux io_uring, 6.0 or later, when the library was
+ * built with liburing). The poll backend delivers every edge that epoll would, plus repeats:
+ * while a descriptor stays ready it is reported at every wait (level-triggered, which the
+ * edge-triggered contract allows as spurious events). The uring backend watches each
+ * descriptor with a multishot poll request, edge-triggered as epoll is, and submits a batch of
+ * changes with the wait that follows them; its real purpose is the runtime, which on it reads,
+ * writes and accepts on TCP sockets by completions instead of readiness (see cio/io.h). Where
+ * io_uring cannot be used — a kernel without it (ENOSYS) or older than 6.0, io_uring disabled
+ * by the kernel.io_uring_disabled sysctl or a seccomp filter (EPERM), a library built without
+ * liburing — asking for it gives an epoll poll instead: a program never fails for want of
+ * io_uring, and cio_backend_probe() says why it was not used.
  *
  * Typical loop:
  *
@@ -79,9 +87,10 @@ typedef struct cio_waker cio_waker;
 
 /* Event-core backends. */
 typedef enum cio_backend {
-    CIO_BACKEND_DEFAULT = 0, /* $CIO_BACKEND if set ("epoll" or "poll"), else the best here */
+    CIO_BACKEND_DEFAULT = 0, /* $CIO_BACKEND if set ("epoll", "poll", "uring"), else epoll */
     CIO_BACKEND_EPOLL = 1,
     CIO_BACKEND_POLL = 2,
+    CIO_BACKEND_URING = 3, /* io_uring; epoll where it cannot run (cio_backend_probe) */
 } cio_backend;
 
 typedef struct cio_poll_options {
@@ -96,12 +105,15 @@ typedef struct cio_poll_options {
  * cio_poll_new() - create an event core.
  * @ret_poll: receives the new poll (written only on success).
  * @opts: the backend to use, or NULL for the default. The default honours the environment
- *        variable CIO_BACKEND=epoll|poll (meant for tests); an explicit backend in @opts wins.
+ *        variable CIO_BACKEND=epoll|poll|uring (meant for tests); an explicit backend in @opts
+ *        wins.
  *
- * The backend's descriptors are close-on-exec.
+ * The backend's descriptors are close-on-exec. Asking for CIO_BACKEND_URING where io_uring
+ * cannot be used gives an epoll poll (cio_poll_backend() tells; cio_backend_probe() says why),
+ * never an error.
  *
- * Return: 0; -EINVAL for a bad argument or an unknown CIO_BACKEND value; -ENOTSUP for a
- * backend not built on this system; -ENOMEM; -EMFILE/-ENFILE when out of descriptors.
+ * Return: 0; -EINVAL for a bad argument or an unknown CIO_BACKEND value; -ENOMEM;
+ * -EMFILE/-ENFILE when out of descriptors.
  */
 CIO_EXPORT int cio_poll_new(cio_poll **ret_poll, const cio_poll_options *opts);
 
@@ -117,14 +129,29 @@ CIO_EXPORT void cio_poll_free(cio_poll *poll);
 /**
  * cio_poll_backend() - the backend a poll runs on.
  *
- * Return: CIO_BACKEND_EPOLL or CIO_BACKEND_POLL.
+ * Return: CIO_BACKEND_EPOLL, CIO_BACKEND_POLL or CIO_BACKEND_URING (the backend in use,
+ * which is epoll when io_uring was asked for and could not be used).
  */
 CIO_EXPORT cio_backend cio_poll_backend(const cio_poll *poll);
 
 /**
- * cio_backend_name() - "epoll" or "poll" (or "unknown").
+ * cio_backend_name() - "epoll", "poll" or "uring" (or "unknown").
  */
 CIO_EXPORT const char *cio_backend_name(cio_backend backend);
+
+/**
+ * cio_backend_probe() - whether @backend can run here, and if not, why: what made (or would
+ * make) a request for it fall back to epoll. It sets up and tears down the backend once (for
+ * io_uring: a small ring), so the answer reflects this process and thread now, seccomp
+ * filters included.
+ *
+ * Return: 0 (usable); -ENOTSUP (not built into this library — io_uring needs liburing at
+ * build time — or the kernel lacks what the backend needs: io_uring before Linux 6.0);
+ * -ENOSYS (a kernel without io_uring); -EPERM (io_uring disabled: the sysctl
+ * kernel.io_uring_disabled, or a seccomp filter); -ENOMEM, -EMFILE (no room for it now);
+ * -EINVAL (not a backend).
+ */
+CIO_EXPORT int cio_backend_probe(cio_backend backend);
 
 /**
  * cio_poll_register() - start watching a descriptor.
@@ -140,7 +167,7 @@ CIO_EXPORT const char *cio_backend_name(cio_backend backend);
  *
  * Return: 0; -EINVAL for an empty or unknown interest; -EBADF for a bad descriptor; -EEXIST
  * if @fd is already registered with this poll; -EPERM for a descriptor that cannot be
- * polled (a regular file under epoll); -ENOMEM.
+ * polled (a regular file or a directory under epoll and uring); -ENOMEM.
  */
 CIO_EXPORT int cio_poll_register(cio_poll *poll, int fd, cio_token token, unsigned interest);
 
@@ -167,7 +194,9 @@ CIO_EXPORT int cio_poll_reregister(cio_poll *poll, int fd, cio_token token, unsi
  * still cleans cio's side and returns -EBADF (epoll then drops the kernel side by itself
  * unless a duplicate lives on, in which case cio filters that file's events out).
  * Thread safe like cio_poll_register(); "once this returns" holds for the calling thread
- * and anything ordered after it.
+ * and anything ordered after it. On uring the kernel's poll request holds the file open
+ * until the registration goes: a socket closed without being deregistered stays open (its
+ * peer sees no end of stream) until deregister or cio_poll_free().
  *
  * Return: 0; -ENOENT if @fd is not registered; -EBADF if @fd is not an open descriptor.
  */
@@ -202,7 +231,8 @@ CIO_EXPORT int cio_poll_wait_ms(cio_poll *poll, cio_events *events, int timeout_
  * The descriptor becomes readable when a cio_poll_wait() with a zero timeout would have
  * something to report. Do not read from it, close it, or register it with this same poll.
  *
- * Return: the descriptor (owned by @poll); -ENOTSUP if the backend has none (poll(2)).
+ * Return: the descriptor (owned by @poll: on uring, the ring's); -ENOTSUP if the backend has
+ * none (poll(2)).
  */
 CIO_EXPORT int cio_poll_fd(const cio_poll *poll);
 

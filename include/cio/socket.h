@@ -84,7 +84,9 @@ CIO_EXPORT int cio_socket_fd(cio_socket *sock);
 
 /**
  * cio_socket_into_fd() - free the handle and give its descriptor to the caller, open, still
- * non-blocking and close-on-exec. Its runtime registration (if any) is removed first.
+ * non-blocking and close-on-exec. Its runtime registration (if any) is removed first. On the
+ * io_uring backend, bytes of a TCP stream the ring received and no read took are dropped with
+ * it (cio/io.h): read until -EAGAIN first.
  *
  * Return: the descriptor; -EINVAL for NULL; -EBADF once closed.
  */

@@ -50,6 +50,17 @@ static ssize_t splice_op(struct cio_socket *sock, void *ctx)
  * returns. */
 static int copy_splice(struct cio_socket *from, struct cio_socket *to, uint64_t *moved)
 {
+    /* A TCP stream read the completion way (io/uring.h) may hold bytes the ring received,
+     * which a splice from the socket would skip: copy those through the buffer. (One only
+     * ever spliced has nothing there, and splicing does not start the ring's receive.) */
+    struct cio__io *io = cio__io_of(from);
+    if (io != NULL && cio__io_ring(&io->ring)) {
+        cio__io_lock(io);
+        bool ring_reads = cio__io_ring_reads(io);
+        cio__io_unlock(io);
+        if (ring_reads)
+            return -ENOSYS;
+    }
     cio_splice_pipe *pipe;
     if (cio_splice_pipe_new(&pipe, 0) < 0)
         return -ENOSYS;

@@ -49,17 +49,6 @@ static unsigned interest_clears(unsigned interest)
     return mask;
 }
 
-static void io_lock(struct cio__io *io)
-{
-    while (atomic_flag_test_and_set_explicit(&io->lock, memory_order_acquire))
-        sched_yield();
-}
-
-static void io_unlock(struct cio__io *io)
-{
-    atomic_flag_clear_explicit(&io->lock, memory_order_release);
-}
-
 /* Whether the calling thread is the registration's owner (or the owner is gone: then no task
  * of the runtime exists any more, and the caller is the only one left). */
 static inline bool on_owner(const struct cio__io *io)
@@ -114,26 +103,66 @@ static void sync_interest(struct cio__io *io)
         if (!(ready & CIO__IO_PRIORITY_READY))
             want |= CIO_PRIORITY;
     }
-    if (want == io->armed)
+    cio__io_poll_interest(io, want);
+}
+
+void cio__io_poll_interest(struct cio__io *io, unsigned interest)
+{
+    if (io->worker == NULL || interest == io->armed)
         return;
     cio_poll *poll = cio__worker_poll(io->worker);
     int rc;
-    if (want == 0)
+    if (interest == 0)
         rc = cio__reactor_del(poll, io->fd);
     else if (io->armed == 0)
-        rc = cio__reactor_add(poll, io->fd, io, want);
+        rc = cio__reactor_add(poll, io->fd, io, interest);
     else
-        rc = cio__reactor_mod(poll, io->fd, io, want);
+        rc = cio__reactor_mod(poll, io->fd, io, interest);
     if (rc == 0)
-        io->armed = want;
+        io->armed = interest;
+}
+
+/*
+ * A registration of the completion way (io/uring.h) asks the backend for a direction only when
+ * a task first waits for it, and for reading only while the ring does not read: called before
+ * every wait on it (any thread).
+ */
+static void ring_arm_for(struct cio__io *io, unsigned want)
+{
+    if (!io->completion)
+        return;
+    /* Nothing to ask for, most of the time: a look without the lock first (a stale answer
+     * only sends us to the locked look). */
+    unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
+    if (!(want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) || (armed & CIO_WRITABLE)) {
+        bool read_ok =
+            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(&io->ring);
+        if (read_ok && (!(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY)))
+            return;
+    }
+    cio__io_lock(io);
+    /* Reading and writing together, as epoll registers them (a wait for one then sees the
+     * other's readiness too); priority alone, when asked: io_uring reports it only with a
+     * check per event (sys/uring.c). */
+    unsigned interest = io->armed;
+    if (want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) {
+        interest |= CIO_WRITABLE;
+        if (!cio__io_ring_reads(io))
+            interest |= CIO_READABLE;
+    }
+    if (want & CIO_READY_PRIORITY)
+        interest |= CIO_PRIORITY;
+    if (!atomic_load_explicit(&io->closed, memory_order_relaxed))
+        cio__io_poll_interest(io, interest);
+    cio__io_unlock(io);
 }
 
 /* Level-triggered backend: readiness was cleared; re-arm accordingly. */
 static void rearm(struct cio__io *io)
 {
-    io_lock(io);
+    cio__io_lock(io);
     sync_interest(io);
-    io_unlock(io);
+    cio__io_unlock(io);
 }
 
 /* ---- freeing ---- */
@@ -157,8 +186,9 @@ static bool try_free(struct cio__io *io)
 {
     if (io->owner_refs != 0)
         return false;
-    io_lock(io);
-    bool free_it = io->gone && io->foreign_refs == 0 && !io->sweep_posted && !io->freeing;
+    cio__io_lock(io);
+    bool free_it = io->gone && io->foreign_refs == 0 && !io->sweep_posted && !io->freeing &&
+                   !cio__io_ring_busy(&io->ring);
     bool post = false;
     if (free_it && io->worker != NULL && io->worker->dispatching) {
         free_it = false;
@@ -166,13 +196,15 @@ static bool try_free(struct cio__io *io)
     }
     if (free_it)
         io->freeing = true;
-    io_unlock(io);
+    cio__io_unlock(io);
     if (post) {
         io->sweep.fn = sweep_run;
         cio__worker_defer(io->worker, &io->sweep);
     }
-    if (free_it)
+    if (free_it) {
+        cio__io_ring_release(io);
         free(io);
+    }
     return free_it;
 }
 
@@ -214,10 +246,10 @@ static void wake_owner_waiters(struct cio__io *io)
 static void sweep_run(struct cio__deferred *d)
 {
     struct cio__io *io = cio__container_of(d, struct cio__io, sweep);
-    io_lock(io);
+    cio__io_lock(io);
     io->sweep_posted = false;
     bool closed = io->gone;
-    io_unlock(io);
+    cio__io_unlock(io);
     if (closed)
         wake_owner_waiters(io);
     (void)try_free(io);
@@ -257,9 +289,9 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
 static cio__noinline void on_event_foreign(struct cio__io *io, unsigned next)
 {
     struct cio__io_waiter fire[2];
-    io_lock(io);
+    cio__io_lock(io);
     int n = take_foreign(io, next, false, fire);
-    io_unlock(io);
+    cio__io_unlock(io);
     for (int i = 0; i < n; i++)
         fire[i].wake(fire[i].ctx);
 }
@@ -300,6 +332,16 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
         on_event_foreign(io, next);
 }
 
+void cio__io_event(struct cio__io *io, uint32_t flags)
+{
+    on_event(&io->source, flags);
+}
+
+void cio__io_completed(struct cio__io *io)
+{
+    (void)try_free(io);
+}
+
 /* ---- registration and close ---- */
 
 /* The io layer's state on a worker: its registrations, so that freeing the runtime can orphan
@@ -307,22 +349,47 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
 struct io_worker {
     pthread_mutex_t lock;
     struct cio__list sources;
+    struct cio__sys *ring; /* the worker's io_uring, or NULL (io/uring.h) */
 };
+
+/*
+ * The runtime is being freed with sockets of the completion way still open: cancel their
+ * multishot requests and take the completions that came meanwhile, so the bytes and
+ * connections the kernel handed over are in their stashes and queues before the ring goes.
+ * No task is left, and no other thread runs the worker.
+ */
+static void ring_quiesce(struct cio__worker *w, struct io_worker *iw)
+{
+    struct cio__list *it;
+    pthread_mutex_lock(&iw->lock);
+    cio__list_foreach(it, &iw->sources)
+    {
+        struct cio__io *io = cio__container_of(it, struct cio__io, node);
+        if (cio__io_ring_detach(io))
+            cio__io_ring_cancel(io);
+    }
+    pthread_mutex_unlock(&iw->lock);
+    cio__reactor_event batch[16];
+    for (int i = 0; i < 64 && cio__reactor_run(cio__worker_poll(w), batch, 16, 0) > 0; i++)
+        ;
+}
 
 /* The runtime is being freed while sockets live on: they forget the reactor (no task of it is
  * left, so nothing waits). */
 static void io_worker_fini(struct cio__worker *w, void *state)
 {
-    (void)w;
     struct io_worker *iw = state;
+    if (iw->ring != NULL)
+        ring_quiesce(w, iw);
     pthread_mutex_lock(&iw->lock);
     struct cio__list *node;
     while ((node = cio__list_pop_front(&iw->sources)) != NULL) {
         struct cio__io *io = cio__container_of(node, struct cio__io, node);
-        io_lock(io);
+        cio__io_lock(io);
+        cio__io_ring_orphan(io);
         io->worker = NULL;
         io->fast = CIO__IO_NO_FAST;
-        io_unlock(io);
+        cio__io_unlock(io);
     }
     pthread_mutex_unlock(&iw->lock);
     pthread_mutex_destroy(&iw->lock);
@@ -340,9 +407,18 @@ static struct io_worker *io_worker_of(struct cio__worker *w)
         return NULL;
     pthread_mutex_init(&iw->lock, NULL);
     cio__list_init(&iw->sources);
+    iw->ring = cio__reactor_uring(cio__worker_poll(w));
     cio__worker_ext_attach(w, CIO__WORKER_EXT_IO, iw, io_worker_fini);
     return iw;
 }
+
+#if CIO_HAVE_URING
+struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w)
+{
+    struct io_worker *iw = io_worker_of(w);
+    return iw != NULL ? iw->ring : NULL;
+}
+#endif
 
 /* The socket is being closed or released (any thread). */
 static void io_detach(struct cio_socket *sock)
@@ -362,13 +438,16 @@ static void io_detach(struct cio_socket *sock)
         pthread_mutex_unlock(&iw->lock);
     }
     struct cio__io_waiter fire[2];
-    io_lock(io);
+    cio__io_lock(io);
     io->gone = true;
     atomic_store_explicit(&io->closed, true, memory_order_release);
     int n = take_foreign(io, 0, true, fire);
     bool owner = on_owner(io);
     bool post = !owner && sweep_request(io);
-    io_unlock(io);
+    bool cancel = cio__io_ring_detach(io);
+    cio__io_unlock(io);
+    if (cancel)
+        cio__io_ring_cancel(io); /* the descriptor is closed next: no request may hold it */
     for (int i = 0; i < n; i++)
         fire[i].wake(fire[i].ctx);
     if (owner) {
@@ -402,26 +481,43 @@ int cio__io_register(struct cio_socket *sock)
     cio__list_init(&io->foreign);
     for (int d = 0; d < 2; d++)
         cio__list_init(&io->callbacks[d].node);
-    io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
     io->fast = io->level ? CIO__IO_NO_FAST : w;
-    int rc = cio__reactor_add(cio__worker_poll(w), sock->fd, io, io->armed);
-    if (rc < 0) {
-        free(io);
-        return rc;
+    if (iw->ring != NULL)
+        cio__io_ring_init(io, iw->ring, sock);
+    io->completion = cio__io_ring(&io->ring);
+    if (!io->completion) {
+        /* (The completion way asks the backend for a direction only when a task first waits
+         * for it: ring_arm_for.) */
+        io->armed = CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY;
+        int rc = cio__reactor_add(cio__worker_poll(w), sock->fd, io, io->armed);
+        if (rc < 0) {
+            free(io);
+            return rc;
+        }
     }
     __atomic_store_n(&sock->detach, io_detach, __ATOMIC_RELAXED);
     void *expected = NULL;
     if (!__atomic_compare_exchange_n(&sock->io, &expected, io, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         /* Another task registered it first (on its own worker): use that one. */
-        (void)cio__reactor_del(cio__worker_poll(w), sock->fd);
+        if (io->armed != 0)
+            (void)cio__reactor_del(cio__worker_poll(w), sock->fd);
         free(io);
         return 0;
     }
     pthread_mutex_lock(&iw->lock);
     cio__list_push_back(&iw->sources, &io->node);
     pthread_mutex_unlock(&iw->lock);
+    return 0;
+}
+
+int cio__io_registered(struct cio_socket *sock, struct cio__io **ret_io)
+{
+    int rc = cio__io_register(sock);
+    if (rc < 0)
+        return rc;
+    *ret_io = cio__io_of(sock);
     return 0;
 }
 
@@ -448,6 +544,11 @@ static void clear_if_unchanged(struct cio__io *io, unsigned seen, unsigned mask)
         rearm(io);
 }
 
+void cio__io_clear_closed(struct cio__io *io, unsigned seen)
+{
+    clear_if_unchanged(io, seen, CIO_READY_READ_CLOSED);
+}
+
 void cio__io_would_block(struct cio__io *io, unsigned seen, unsigned interest)
 {
     clear_if_unchanged(io, seen, interest_clears(interest));
@@ -460,14 +561,20 @@ void cio__io_drained(struct cio__io *io, unsigned seen)
 
 /* ---- waiting ---- */
 
-/* The owner's wait: a plain list, no lock (see the top of this file). */
-static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned *seen)
+/* The owner's wait: a plain list, no lock (see the top of this file). With @done (and @want
+ * 0: no readiness satisfies it), until *@done — a completion's wait (cio__io_wait_done). */
+static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned *seen,
+                                    const bool *done)
 {
     struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
     cio__list_init(&waiter.node);
     int rc;
     io->owner_refs++;
     for (;;) {
+        if (done != NULL && *done) {
+            rc = 0;
+            break;
+        }
         /* Closed first: a closed socket's descriptor must not be touched again. */
         if (atomic_load_explicit(&io->closed, memory_order_acquire)) {
             rc = -EBADF;
@@ -497,15 +604,21 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
     return rc;
 }
 
-/* Another worker's task: the locked list, published before the readiness is read again. */
-static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen)
+/* Another worker's task: the locked list, published before the readiness is read again.
+ * @done: as wait_owner(). */
+static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen,
+                                      const bool *done)
 {
     struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
     cio__list_init(&waiter.node);
     int rc;
-    io_lock(io);
+    cio__io_lock(io);
     io->foreign_refs++;
     for (;;) {
+        if (done != NULL && *done) {
+            rc = 0;
+            break;
+        }
         if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
             rc = -EBADF;
             break;
@@ -521,9 +634,9 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
             rc = 0;
             break;
         }
-        io_unlock(io);
+        cio__io_unlock(io);
         rc = cio__task_park(CIO_DEADLINE_NONE);
-        io_lock(io);
+        cio__io_lock(io);
         if (cio__list_linked(&waiter.node)) {
             cio__list_remove(&waiter.node);
             atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
@@ -538,7 +651,7 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
     io->foreign_refs--;
     bool post = io->gone && io->foreign_refs == 0 && sweep_request(io);
     struct cio__worker *w = io->worker;
-    io_unlock(io);
+    cio__io_unlock(io);
     if (post) {
         io->sweep.fn = sweep_run;
         cio__worker_defer(w, &io->sweep);
@@ -553,7 +666,8 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
     if (io->worker != cio__worker_current()) {
         if (io->worker == NULL)
             return -EBADF; /* the runtime that held the registration is gone */
-        return wait_foreign(io, want, seen);
+        ring_arm_for(io, want);
+        return wait_foreign(io, want, seen, NULL);
     }
     return cio__io_wait_owned(io, io->worker->current, want, seen);
 }
@@ -563,6 +677,7 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
  * loop. */
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
+    ring_arm_for(io, want);
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
         struct cio__io_waiter waiter;
         waiter.task = t;
@@ -588,7 +703,33 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
             return rc;
         }
     }
-    return wait_owner(io, want, seen);
+    return wait_owner(io, want, seen, NULL);
+}
+
+int cio__io_wait_done(struct cio__io *io, const bool *done)
+{
+    if (*done)
+        return 0;
+    struct cio__worker *w = cio__worker_current();
+    if (io->worker == w) {
+        /* The common case written out: one park, woken by the completion. Anything else —
+         * a close, a cancellation, a spurious wake — goes round wait_owner()'s loop. */
+        if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
+            struct cio__io_waiter waiter = {.task = w->current, .want = 0};
+            cio__list_init(&waiter.node);
+            io->owner_refs++;
+            owner_enqueue(io, &waiter);
+            int rc = cio__task_park_self(w->current);
+            owner_dequeue(io, &waiter);
+            io->owner_refs--;
+            if (*done && rc == 0)
+                return 0;
+        }
+        return wait_owner(io, 0, NULL, done);
+    }
+    if (io->worker == NULL)
+        return -EBADF;
+    return wait_foreign(io, 0, NULL, done);
 }
 
 /* Run @op until it does not return -EAGAIN, waiting in between. */
@@ -677,12 +818,8 @@ int cio__io_ready_slow(struct cio_socket *sock, unsigned interest)
     if (sock->fd < 0)
         return -EBADF;
     struct cio__io *io = cio__io_of(sock);
-    if (io == NULL) {
-        rc = cio__io_register(sock);
-        if (rc < 0)
-            return rc;
-        io = cio__io_of(sock);
-    }
+    if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
+        return rc;
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load(&io->readiness);
     if (!(seen & want)) {
@@ -723,9 +860,10 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
     struct cio__io *io = cio__io_of(sock);
     unsigned want = cio__io_want(interest);
     struct cio__io_waiter *slot = &io->callbacks[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
-    io_lock(io);
+    ring_arm_for(io, want);
+    cio__io_lock(io);
     if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
-        io_unlock(io);
+        cio__io_unlock(io);
         return -EBADF;
     }
     unsigned cur = atomic_load(&io->readiness);
@@ -747,6 +885,6 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
             slot->wake = NULL;
         }
     }
-    io_unlock(io);
+    cio__io_unlock(io);
     return cur & want ? cio__io_ready_value(cur, want) : -EAGAIN;
 }

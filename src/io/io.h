@@ -12,11 +12,13 @@
 #define CIO_IO_INTERNAL_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 
 #include "cio/io.h"
 #include "cio/poll.h"
+#include "io/uring.h"
 #include "net/socket.h"
 #include "rt/sched.h"
 
@@ -73,6 +75,7 @@ struct cio__io {
     int fd;
     atomic_uint readiness;
     atomic_bool closed; /* the socket let go: no operation touches the descriptor again */
+    bool completion;    /* reads, writes and accepts go the completion way (@ring) */
     /* owner thread only: the waiting tasks, the first one in @first (the common case, one
      * task per socket, touches no list), the others on @waiters in arrival order */
     struct cio__io_waiter *first;
@@ -92,6 +95,10 @@ struct cio__io {
      * know about -EAGAIN, which only this layer does. */
     bool level;
     unsigned armed; /* 0: not registered with the backend right now */
+    /* io_uring (io/uring.h): a TCP stream's or listener's completion state. Such a
+     * registration asks the backend for a direction only when a task first waits for it
+     * (@armed grows), and not for reading while the ring's receive is what reads. */
+    struct cio__io_ring ring;
 };
 
 /* Never a worker (see struct cio__io's @fast). */
@@ -294,5 +301,43 @@ int cio__io_accept(void *listener, void **ret_stream, cio_addr *ret_peer, enum c
 
 /* cio__io_register() - register now with the calling task's worker (no-op if registered). */
 int cio__io_register(struct cio_socket *sock);
+
+/* cio__io_registered() - cio__io_register(), then *@ret_io is the registration. */
+int cio__io_registered(struct cio_socket *sock, struct cio__io **ret_io);
+
+/* ---- for the completion way (io/uring.c) ---- */
+
+/* The registration's spin lock (see struct cio__io). */
+static inline void cio__io_lock(struct cio__io *io)
+{
+    while (atomic_flag_test_and_set_explicit(&io->lock, memory_order_acquire))
+        sched_yield();
+}
+
+static inline void cio__io_unlock(struct cio__io *io)
+{
+    atomic_flag_clear_explicit(&io->lock, memory_order_release);
+}
+
+/* An event for the registration, on the owner's thread outside any task (the reactor's
+ * on_event): a completion that changed the read direction's readiness. */
+void cio__io_event(struct cio__io *io, uint32_t flags);
+
+/* Owner thread: a completion the registration waited for has come; free it if it was the
+ * last thing keeping it (the socket let go). */
+void cio__io_completed(struct cio__io *io);
+
+/* The completion way: clear a read-closed state (from a poll request's hang-up) that the
+ * ring will report itself, unless an event came since @seen (the tick rule). */
+void cio__io_clear_closed(struct cio__io *io, unsigned seen);
+
+/* Lock held: ask the backend for @interest (CIO_READABLE...; 0: nothing) on @io's socket. */
+void cio__io_poll_interest(struct cio__io *io, unsigned interest);
+
+/* cio__io_wait_done() - park the calling task until *@done (set by a completion on its
+ * worker, which wakes it), listed among @io's waiters so that a close wakes it too. Readiness
+ * never satisfies it. Return: 0 once *@done; -EBADF (closed); -ECANCELED; -ETIMEDOUT — and
+ * then the caller touches @io no more. */
+int cio__io_wait_done(struct cio__io *io, const bool *done);
 
 #endif

@@ -100,9 +100,19 @@ static ssize_t write_op(struct cio_socket *sock, void *ctx)
     return write_result(cio__socket_sendv(sock, v->iov, v->iovcnt, 0));
 }
 
+/* The registration of a TCP stream read the completion way (io/uring.h), or NULL. */
+static inline struct cio__io *ring_reader(struct cio_socket *sock)
+{
+    struct cio__io *io = cio__io_of(sock);
+    return io != NULL && cio__io_ring(&io->ring) ? io : NULL;
+}
+
 static ssize_t peek_op(struct cio_socket *sock, void *ctx)
 {
     const struct iov_op *v = ctx;
+    struct cio__io *io = ring_reader(sock);
+    if (io != NULL)
+        return cio__io_ring_read(sock, io, v->iov, 1, v->iov[0].iov_len, CIO__RING_PEEK);
     return cio__socket_recv(sock, v->iov[0].iov_base, v->iov[0].iov_len, MSG_PEEK);
 }
 
@@ -146,6 +156,9 @@ static ssize_t read_unix(struct cio_socket *sock, const struct iov_op *r)
 static ssize_t read_plain_op(struct cio_socket *sock, void *ctx)
 {
     const struct iov_op *r = ctx;
+    struct cio__io *io = ring_reader(sock);
+    if (io != NULL)
+        return cio__io_ring_read(sock, io, r->iov, r->iovcnt, r->total, 0);
     if (r->iovcnt == 1)
         return cio__socket_recv(sock, r->iov[0].iov_base, r->iov[0].iov_len, 0);
     return cio__socket_recvv(sock, r->iov, r->iovcnt, 0);
@@ -157,6 +170,9 @@ static ssize_t read_op(struct cio_socket *sock, void *ctx)
     const struct iov_op *r = ctx;
     if (sock->domain == AF_UNIX)
         return read_unix(sock, r);
+    struct cio__io *io = ring_reader(sock);
+    if (io != NULL)
+        return cio__io_ring_read(sock, io, r->iov, r->iovcnt, r->total, CIO__RING_ARM);
     if (r->iovcnt == 1) /* one buffer: recv(), which costs less than recvmsg() */
         return cio__socket_recv(sock, r->iov[0].iov_base, r->iov[0].iov_len, 0);
     return cio__socket_recvv(sock, r->iov, r->iovcnt, 0);
@@ -184,10 +200,58 @@ static ssize_t peek_iov(struct cio_socket *sock, const struct iovec *iov, int io
     return cio__io_do(sock, CIO_READABLE, peek_op, &op, 0);
 }
 
+static int write_all_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total,
+                         int rc, size_t *ret_done);
+
+/* The calling task's ring when @sock, a TCP stream, is written the completion way there
+ * (io/uring.h): a request the task waits for, instead of readiness and send(2). */
+static struct cio__sys *ring_writer(const struct cio_socket *sock)
+{
+    struct cio__worker *w = cio__worker_current();
+    if (w == NULL || w->current == NULL || sock->type != SOCK_STREAM ||
+        (sock->domain != AF_INET && sock->domain != AF_INET6))
+        return NULL;
+    struct cio__io *io = cio__io_of(sock);
+    if (io != NULL && io->worker == w)
+        return io->completion ? io->ring.sys : NULL;
+    return cio__io_ring_of_worker(w);
+}
+
 static ssize_t write_iov(struct cio_socket *sock, const struct iovec *iov, int iovcnt, size_t total)
 {
+    struct cio__sys *ring = ring_writer(sock);
+    if (ring != NULL) {
+        int rc = cio__task_budget();
+        if (rc < 0)
+            return rc;
+        ssize_t n = cio__io_ring_write(sock, ring, iov, iovcnt, total);
+        if (n != -EBUSY) /* -EBUSY: no request could be made, write the readiness way */
+            return n;
+    }
     struct iov_op op = {iov, iovcnt, total};
     return cio__io_do(sock, CIO_WRITABLE, write_op, &op, 0);
+}
+
+/* write_all() the completion way (the first write's budget spent by the caller): one request
+ * takes it all, mostly; a short one is followed by the general loop. */
+static cio__noinline int ring_write_all(struct cio_socket *sock, struct cio__sys *ring,
+                                        const void *buf, size_t len, size_t *ret_done)
+{
+    struct iovec iov = {(void *)buf, len};
+    ssize_t n = cio__io_ring_write(sock, ring, &iov, 1, len);
+    if (n == -EBUSY)
+        n = write_iov(sock, &iov, 1, len);
+    size_t done = n > 0 ? (size_t)n : 0;
+    int rc = n < 0 ? (int)n : 0;
+    if (rc == 0 && done < len) {
+        struct iovec rest = {(char *)buf + done, len - done};
+        size_t more = 0;
+        rc = write_all_iov(sock, &rest, 1, len - done, 0, &more);
+        done += more;
+    }
+    if (ret_done != NULL)
+        *ret_done = done;
+    return rc;
 }
 
 /* The checks of the one-buffer calls, then @fn; an empty buffer moves nothing, at once. */
@@ -291,6 +355,23 @@ static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_
     return on_buffer(sock, buf, len, read_iov);
 }
 
+/* The hot path's read of a stream read the completion way (io/uring.h), admitted by
+ * cio__io_fast() (budget spent, the stash said ready): from the stash, or — it was stale —
+ * the general way, clearing the readiness first (the tick rule, as read_failed()). */
+static cio__noinline ssize_t ring_read(struct cio_socket *sock, struct cio__io *io, void *buf,
+                                       size_t len)
+{
+    unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+    struct iovec iov = {buf, len};
+    ssize_t n = cio__io_ring_read(sock, io, &iov, 1, len, CIO__RING_ARM);
+    if (n > 0 && (size_t)n < len)
+        cio__io_drained_owner(io);
+    if (n != -EAGAIN)
+        return n;
+    struct iov_op op = {&iov, 1, len};
+    return cio__io_do_again(sock, CIO_READABLE, read_op, &op, len, io, seen);
+}
+
 /* The fast path's recv failed: -EAGAIN clears the readiness (tick rule: on the owner's thread
  * the word now is the one the recv acted on, see cio__io_fast) and waits; EINTR tries again
  * the general way; anything else is the result. */
@@ -321,6 +402,8 @@ ssize_t cio_stream_read(cio_stream *stream, void *buf, size_t len)
     if (sock == NULL || len == 0 || buf == NULL || sock->domain == AF_UNIX ||
         (io = cio__io_fast(sock, CIO__IO_READ_READY)) == NULL)
         return read_slow(sock, buf, len);
+    if (io->completion)
+        return ring_read(sock, io, buf, len);
     ssize_t n = recv(sock->fd, buf, len, 0);
     if (n > 0 && (size_t)n < len) {
         cio__io_drained_owner(io);
@@ -400,6 +483,16 @@ static cio__noinline int write_all_slow(struct cio_socket *sock, const void *buf
             *ret_done = 0;
         return -EINVAL;
     }
+    struct cio__sys *ring;
+    if (done == 0 && len > 0 && (ring = ring_writer(sock)) != NULL) {
+        int rc = cio__task_budget();
+        if (rc < 0) {
+            if (ret_done != NULL)
+                *ret_done = 0;
+            return rc;
+        }
+        return ring_write_all(sock, ring, buf, len, ret_done);
+    }
     if (done == 0 && len > 0) {
         /* The common case first: one send takes it all (a response, an echo). */
         ssize_t n = on_buffer(sock, buf, len, write_iov);
@@ -449,6 +542,8 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
     if (sock == NULL || len == 0 || buf == NULL ||
         (io = cio__io_fast(sock, CIO__IO_WRITE_READY)) == NULL)
         return write_all_slow(sock, buf, len, 0, ret_done);
+    if (io->completion)
+        return ring_write_all(sock, io->ring.sys, buf, len, ret_done);
     ssize_t n = send(sock->fd, buf, len, MSG_NOSIGNAL);
     if ((size_t)n == len) {
         if (ret_done != NULL)

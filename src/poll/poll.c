@@ -14,6 +14,9 @@
 #include "cio/poll.h"
 #include "poll/poll_internal.h"
 #include "sys/sys.h"
+#if CIO_HAVE_URING
+#include "sys/uring.h"
+#endif
 #include "util/assert.h"
 #include "util/compiler.h"
 
@@ -56,6 +59,7 @@ static void slot_publish(struct cio__poll_slot *s, uint32_t generation, cio_toke
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
+/* The backend's operations; NULL for one not built here (or not a backend). */
 static const struct cio__sys_ops *backend_ops(cio_backend backend)
 {
     switch (backend) {
@@ -63,15 +67,26 @@ static const struct cio__sys_ops *backend_ops(cio_backend backend)
         return &cio__sys_epoll;
     case CIO_BACKEND_POLL:
         return &cio__sys_poll;
+#if CIO_HAVE_URING
+    case CIO_BACKEND_URING:
+        return &cio__sys_uring;
+#endif
     default:
         return NULL;
     }
 }
 
+static const char *const backend_names[] = {
+    [CIO_BACKEND_EPOLL] = "epoll",
+    [CIO_BACKEND_POLL] = "poll",
+    [CIO_BACKEND_URING] = "uring",
+};
+
 const char *cio_backend_name(cio_backend backend)
 {
-    const struct cio__sys_ops *ops = backend_ops(backend);
-    return ops ? ops->name : "unknown";
+    if (backend <= CIO_BACKEND_DEFAULT || backend > CIO_BACKEND_URING)
+        return "unknown";
+    return backend_names[backend];
 }
 
 static int default_backend(cio_backend *ret)
@@ -81,13 +96,30 @@ static int default_backend(cio_backend *ret)
         *ret = CIO_BACKEND_EPOLL;
         return 0;
     }
-    for (int b = CIO_BACKEND_EPOLL; b <= CIO_BACKEND_POLL; b++) {
-        if (strcmp(env, backend_ops((cio_backend)b)->name) == 0) {
+    for (int b = CIO_BACKEND_EPOLL; b <= CIO_BACKEND_URING; b++) {
+        if (strcmp(env, backend_names[b]) == 0) {
             *ret = (cio_backend)b;
             return 0;
         }
     }
     return -EINVAL;
+}
+
+int cio_backend_probe(cio_backend backend)
+{
+    switch (backend) {
+    case CIO_BACKEND_EPOLL:
+    case CIO_BACKEND_POLL:
+        return 0;
+    case CIO_BACKEND_URING:
+#if CIO_HAVE_URING
+        return cio__uring_probe();
+#else
+        return -ENOTSUP;
+#endif
+    default:
+        return -EINVAL;
+    }
 }
 
 int cio_poll_new(cio_poll **ret_poll, const cio_poll_options *opts)
@@ -100,15 +132,23 @@ int cio_poll_new(cio_poll **ret_poll, const cio_poll_options *opts)
         if (rc < 0)
             return rc;
     }
+    if (backend <= CIO_BACKEND_DEFAULT || backend > CIO_BACKEND_URING)
+        return -EINVAL;
     const struct cio__sys_ops *ops = backend_ops(backend);
     if (ops == NULL)
-        return -EINVAL;
+        ops = &cio__sys_epoll; /* io_uring not built in: epoll stands in (cio_backend_probe) */
 
     cio_poll *poll = calloc(1, sizeof(*poll));
     if (poll == NULL)
         return -ENOMEM;
     poll->ops = ops;
     int rc = ops->create(&poll->sys);
+    if (rc < 0 && backend == CIO_BACKEND_URING && ops != &cio__sys_epoll) {
+        /* io_uring cannot run here (cio_backend_probe says why): a program asking for it
+         * gets epoll rather than a failure. */
+        poll->ops = ops = &cio__sys_epoll;
+        rc = ops->create(&poll->sys);
+    }
     if (rc < 0) {
         free(poll);
         return rc;

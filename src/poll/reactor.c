@@ -51,3 +51,14 @@ int cio__reactor_run(cio_poll *poll, cio__reactor_event *buf, int capacity, int6
     }
     return n;
 }
+
+struct cio__sys *cio__reactor_uring(const cio_poll *poll)
+{
+#if CIO_HAVE_URING
+    if (poll->ops == &cio__sys_uring)
+        return poll->sys;
+#else
+    (void)poll;
+#endif
+    return NULL;
+}

@@ -42,4 +42,8 @@ int cio__reactor_del(cio_poll *poll, int fd);
  * wake included), or -errno (-EINTR when a signal handler ran). */
 int cio__reactor_run(cio_poll *poll, cio__reactor_event *buf, int capacity, int64_t timeout_ns);
 
+/* The io_uring backend under @poll, for completion requests (sys/uring.h), or NULL when the
+ * poll runs on another backend (or the library was built without liburing). */
+struct cio__sys *cio__reactor_uring(const cio_poll *poll);
+
 #endif /* CIO_POLL_REACTOR_H */

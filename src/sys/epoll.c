@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sys/backend.h"
 #include "sys/sys.h"
 #include "util/compiler.h"
 
@@ -208,20 +209,7 @@ static int sys_deliver(struct cio__sys *sys, struct cio__sys_event *buf, int cap
 
 static void sys_wake(struct cio__sys *sys)
 {
-    uint64_t one = 1;
-    /* Never read, the counter only grows; at its ceiling (2^64-2 wakes) write fails with
-     * EAGAIN and a wake is already pending, but reset it so later wakes stay edges. */
-    while (write(sys->wakefd, &one, sizeof(one)) < 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN) {
-            uint64_t drained;
-            if (read(sys->wakefd, &drained, sizeof(drained)) < 0 && errno != EAGAIN)
-                return;
-            continue;
-        }
-        return;
-    }
+    cio__sys_eventfd_kick(sys->wakefd);
 }
 
 static int sys_fd(const struct cio__sys *sys)

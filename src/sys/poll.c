@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sys/backend.h"
 #include "sys/sys.h"
 #include "util/compiler.h"
 
@@ -67,25 +68,6 @@ static short to_poll(unsigned interest)
     if (interest & CIO__INTEREST_RDHUP)
         ev |= POLLRDHUP;
     return ev;
-}
-
-/* The same rules as the epoll backend: closed flags only on bits that prove it. */
-static uint32_t from_poll(short rev)
-{
-    uint32_t flags = 0;
-    if (rev & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
-        flags |= CIO_EVENT_READABLE;
-    if (rev & (POLLOUT | POLLHUP | POLLERR))
-        flags |= CIO_EVENT_WRITABLE;
-    if (rev & POLLERR)
-        flags |= CIO_EVENT_ERROR;
-    if (rev & (POLLHUP | POLLRDHUP))
-        flags |= CIO_EVENT_READ_CLOSED;
-    if (rev & POLLHUP)
-        flags |= CIO_EVENT_WRITE_CLOSED;
-    if (rev & POLLPRI)
-        flags |= CIO_EVENT_PRIORITY;
-    return flags;
 }
 
 static void ring(struct cio__sys *sys)
@@ -355,7 +337,8 @@ static int wait_once(struct cio__sys *sys, struct cio__sys_event *out, int capac
             remove_entry(sys, e);
             continue;
         }
-        out[n++] = (struct cio__sys_event){.data = e->data, .flags = from_poll(p->revents)};
+        out[n++] = (struct cio__sys_event){.data = e->data,
+                                           .flags = cio__sys_from_poll((uint16_t)p->revents)};
     }
 out:
     pthread_mutex_unlock(&sys->lock);

@@ -68,5 +68,8 @@ struct cio__sys_ops {
 
 extern const struct cio__sys_ops cio__sys_epoll;
 extern const struct cio__sys_ops cio__sys_poll;
+#if CIO_HAVE_URING
+extern const struct cio__sys_ops cio__sys_uring; /* uring.c; completion requests: uring.h */
+#endif
 
 #endif /* CIO_SYS_H */

@@ -5,7 +5,8 @@
  * them: N small writes and a flush are one send, and the peer reads them in one read; a write
  * that does not fit goes out with the buffered bytes in one sendmsg; a flush of nothing, or a
  * write that fits, is no system call; the reader costs one receive per fill on a ready
- * socket. Also: reserve/commit, flush on close, a flush or write cut short by a deadline
+ * socket (on io_uring a TCP stream makes none of these: the ring moves its bytes). Also:
+ * reserve/commit, flush on close, a flush or write cut short by a deadline
  * (progress reported, the rest kept and sent later, every byte once and in order), and a peer
  * that went away (-EPIPE/-ECONNRESET, no SIGPIPE, the unsent bytes kept).
  */
@@ -69,6 +70,13 @@ static long sent_calls(void)
     return atomic_load(&sends) + atomic_load(&sendmsgs);
 }
 
+/* @n system calls, or none where TCP goes through io_uring (CIO_BACKEND=uring): there the
+ * ring's send requests and multishot receive move the bytes, with no send or recv at all. */
+static long calls(const struct stream_kind *k, long n)
+{
+    return cio_test_on_uring() && strcmp(k->name, "tcp") == 0 ? 0 : n;
+}
+
 /* ---- batching ---- */
 
 /* 100 writes of 10 bytes: no system call until the flush, which is one send; the peer, reading
@@ -95,14 +103,14 @@ static void *main_batching(void *arg)
     size_t done = 0;
     CHECK_RC(cio_buf_writer_flush(w, &done));
     CHECK_EQ(done, 1000);
-    CHECK_EQ(sent_calls(), before + 1);
-    CHECK_EQ(atomic_load(&sends), before_send + 1); /* a plain send: one buffer */
+    CHECK_EQ(sent_calls(), before + calls(k, 1));
+    CHECK_EQ(atomic_load(&sends), before_send + calls(k, 1)); /* a plain send: one buffer */
     CHECK_EQ(cio_buf_writer_buffered(w), 0);
     CHECK_EQ(cio_stream_read(b, got, sizeof(got)), 1000);
     CHECK_EQ(pattern_check(got, 1000, 0, 3), 1000);
     CHECK_RC(cio_buf_writer_flush(w, &done));
     CHECK_EQ(done, 0);
-    CHECK_EQ(sent_calls(), before + 1);
+    CHECK_EQ(sent_calls(), before + calls(k, 1));
     CHECK_RC(cio_buf_writer_write(w, msg, 0, &done)); /* empty: nothing at all */
     CHECK_EQ(done, 0);
     CHECK_RC(cio_buf_writer_write(w, NULL, 0, NULL));
@@ -131,22 +139,22 @@ static void *main_vectored(void *arg)
     size_t done = 0;
     CHECK_RC(cio_buf_writer_write(w, data + 500, LEN - 500, &done)); /* 500 + 5000 > 4096 */
     CHECK_EQ(done, LEN - 500);
-    CHECK_EQ(sent_calls(), before + 1);
-    CHECK_EQ(atomic_load(&sendmsgs), before_msg + 1);
+    CHECK_EQ(sent_calls(), before + calls(k, 1));
+    CHECK_EQ(atomic_load(&sendmsgs), before_msg + calls(k, 1));
     CHECK_EQ(cio_buf_writer_buffered(w), 0);
     /* Nearly full, then a small write that overflows: one sendmsg for both. */
     CHECK_RC(cio_buf_writer_write(w, data + LEN, 4000, NULL));
-    CHECK_EQ(sent_calls(), before + 1);
+    CHECK_EQ(sent_calls(), before + calls(k, 1));
     CHECK_RC(cio_buf_writer_write(w, data + LEN + 4000, 200, &done));
     CHECK_EQ(done, 200);
-    CHECK_EQ(sent_calls(), before + 2);
-    CHECK_EQ(atomic_load(&sendmsgs), before_msg + 2);
+    CHECK_EQ(sent_calls(), before + calls(k, 2));
+    CHECK_EQ(atomic_load(&sendmsgs), before_msg + calls(k, 2));
     CHECK_EQ(cio_buf_writer_buffered(w), 0);
     /* A large write into an empty buffer: one plain send, nothing copied into the buffer. */
     long before_send = atomic_load(&sends);
     CHECK_RC(cio_buf_writer_write(w, data + LEN + 4200, 5000, &done));
     CHECK_EQ(done, 5000);
-    CHECK_EQ(atomic_load(&sends), before_send + 1);
+    CHECK_EQ(atomic_load(&sends), before_send + calls(k, 1));
     CHECK_EQ(cio_buf_writer_buffered(w), 0);
     size_t total = LEN + 4200 + 5000, pos = 0;
     while (pos < total)
@@ -181,7 +189,7 @@ static void *main_reserve(void *arg)
     CHECK(CHECK_RC(cio_buf_writer_reserve(w, 64 - (size_t)n, &room)) >= 64 - n); /* fits */
     CHECK_EQ(sent_calls(), before);
     CHECK_EQ(cio_buf_writer_reserve(w, 60, &room), 64); /* does not: flushes first */
-    CHECK_EQ(sent_calls(), before + 1);
+    CHECK_EQ(sent_calls(), before + calls(k, 1));
     memcpy(room, "body", 4);
     CHECK_RC(cio_buf_writer_commit(w, 4));
     CHECK_RC(cio_buf_writer_close(w)); /* flush on close */
@@ -379,7 +387,10 @@ static void *main_reader_syscalls(void *arg)
     long reads = atomic_load(&watched_recvs) - before;
     long failed = atomic_load(&watched_eagain) - before_eagain;
     printf("%s: 200 lines, %ld receives, %ld failing with EAGAIN\n", k->name, reads, failed);
-    CHECK_EQ(reads, 200);
+    if (calls(k, 1) == 0)
+        CHECK(reads <= 1); /* the one recv that found the socket drained and armed the ring */
+    else
+        CHECK_EQ(reads, 200);
     CHECK_EQ(failed, 0);
     atomic_store(&watched_fd, -1);
     cio_buf_reader_free(r);

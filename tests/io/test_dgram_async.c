@@ -246,6 +246,12 @@ static void *main_poll_forms_and_try_io(void *arg)
     CHECK_EQ(cio_dgram_send_to(c, "xyz", 3, &saddr), 3);
     CHECK_EQ(cio_socket_async_io(s, CIO_READABLE, raw_recv, s), 3);
     CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
+    if (cio_test_on_uring()) {
+        /* The edge of "xyz", read by async_io before the reactor told it, may come now. */
+        CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
+        if (cio_socket_readable(s) >= 0)
+            CHECK_ERR(cio_socket_try_io(s, CIO_READABLE, raw_recv, s), -EAGAIN);
+    }
     {
         CIO_TIMEOUT_SCOPE(10 * CIO_NSEC_PER_MSEC);
         CHECK_ERR(cio_socket_readable(s), -ETIMEDOUT);

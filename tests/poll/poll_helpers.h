@@ -27,9 +27,17 @@ struct collected {
     cio_event ev[MAX_COLLECT];
 };
 
-static inline bool is_epoll(const cio_poll *poll)
+/* The edge-triggered backends, epoll and uring (which follows epoll's rules): each edge told
+ * once, a descriptor of their own (cio_poll_fd), regular files refused (-EPERM). poll(2) is
+ * level-triggered and none of these. */
+static inline bool is_edge(const cio_poll *poll)
 {
-    return cio_poll_backend(poll) == CIO_BACKEND_EPOLL;
+    return cio_poll_backend(poll) != CIO_BACKEND_POLL;
+}
+
+static inline bool is_uring(const cio_poll *poll)
+{
+    return cio_poll_backend(poll) == CIO_BACKEND_URING;
 }
 
 /* A poll on the default backend, which CTest picks through CIO_BACKEND. */

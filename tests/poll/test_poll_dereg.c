@@ -304,6 +304,13 @@ static void test_close_no_dereg_reuse(void)
         CHECK_RC(cio_poll_register(poll, number, 1, CIO_READABLE));
         write_byte(old[1]);
         close(number);
+        if (wait_between && is_uring(poll)) {
+            /* io_uring's poll request holds the file open: the edge that came before the
+             * close may still be told (once), then nothing. */
+            struct collected c = {0};
+            collect_once(poll, events, 15 * CIO_NSEC_PER_MSEC, &c);
+            CHECK(c.count <= 1);
+        }
         if (wait_between)
             expect_none_of(poll, events, (cio_token[]){1}, 1);
         int new_peer;
@@ -389,7 +396,9 @@ static void test_deregister_after_close(void)
     cio_poll_free(poll);
 }
 
-/* A registered descriptor closed (no dup): the wait neither reports it nor spins on it. */
+/* A registered descriptor closed (no dup): the wait neither reports it nor spins on it. On
+ * uring the poll request holds the file open until deregister: the edges that came before the
+ * close may be told, once, and then nothing. */
 static void test_closed_registration_does_not_spin(void)
 {
     cio_poll *poll = poll_new_default();
@@ -404,7 +413,8 @@ static void test_closed_registration_does_not_spin(void)
     while (cio_now() - start < 60 * CIO_NSEC_PER_MSEC) {
         struct collected c = {0};
         collect_once(poll, events, 60 * CIO_NSEC_PER_MSEC, &c);
-        CHECK_EQ(c.count, 0);
+        if (!(is_uring(poll) && waits == 0))
+            CHECK_EQ(c.count, 0);
         waits++;
         CHECK(waits < 5);
     }

@@ -244,7 +244,7 @@ static void test_regular_file_eperm(void)
     snprintf(path, sizeof(path), "%s/regular", cio_test_tmpdir());
     int fd = (int)CHECK_SYS(open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     cio_poll *poll = poll_new_default();
-    if (is_epoll(poll)) {
+    if (is_edge(poll)) {
         CHECK_ERR(cio_poll_register(poll, fd, 1, CIO_READABLE), -EPERM);
         CHECK_ERR(cio_poll_register(poll, fd, 1, CIO_WRITABLE), -EPERM);
         /* The failure left nothing behind. */

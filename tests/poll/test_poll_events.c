@@ -36,7 +36,7 @@ static void test_one_event_per_edge(void)
     for (int i = 0; i < 3; i++) {
         c.count = 0;
         size_t n = collect_once(poll, events, 0, &c);
-        if (is_epoll(poll))
+        if (is_edge(poll))
             CHECK_EQ(n, 0);
         else
             CHECK_EQ(token_flags(&c, 1, NULL), CIO_EVENT_READABLE);
@@ -44,7 +44,7 @@ static void test_one_event_per_edge(void)
     /* New data is a new edge, drained or not. */
     write_byte(sv[1]);
     CHECK_EQ(wait_token(poll, events, 1, 1000), CIO_EVENT_READABLE);
-    if (is_epoll(poll))
+    if (is_edge(poll))
         CHECK_EQ(cio_poll_wait(poll, events, 0), 0);
 
     /* Drained to EAGAIN: silence on both backends, until new data. */
@@ -81,7 +81,7 @@ static void test_partial_read_needs_drain(void)
     CHECK_EQ(read(server, buf, sizeof(buf)), (ssize_t)sizeof(buf));
     struct collected c = {0};
     size_t n = collect_once(poll, events, 30 * CIO_NSEC_PER_MSEC, &c);
-    if (is_epoll(poll))
+    if (is_edge(poll))
         CHECK_EQ(n, 0); /* data is still there, but no new edge */
     else
         CHECK_EQ(token_flags(&c, 1, NULL), CIO_EVENT_READABLE);
@@ -107,7 +107,7 @@ static void test_reregister_rearms(void)
     CHECK_RC(cio_poll_register(poll, sv[0], 1, CIO_READABLE));
     write_byte(sv[1]);
     CHECK_EQ(wait_token(poll, events, 1, 1000), CIO_EVENT_READABLE);
-    if (is_epoll(poll))
+    if (is_edge(poll))
         CHECK_EQ(cio_poll_wait(poll, events, 0), 0);
     for (cio_token t = 2; t < 5; t++) {
         CHECK_RC(cio_poll_reregister(poll, sv[0], t, CIO_READABLE));
@@ -115,7 +115,7 @@ static void test_reregister_rearms(void)
         CHECK_EQ(collect_once(poll, events, 0, &c), 1);
         CHECK_EQ(c.ev[0].token, t);
         CHECK_EQ(c.ev[0].flags, CIO_EVENT_READABLE);
-        if (is_epoll(poll))
+        if (is_edge(poll))
             CHECK_EQ(cio_poll_wait(poll, events, 0), 0);
     }
     CHECK_RC(cio_poll_deregister(poll, sv[0]));
@@ -184,7 +184,7 @@ static void test_writable_edge(void)
     tcp_pair(&client, &server);
     CHECK_RC(cio_poll_register(poll, client, 1, CIO_WRITABLE));
     CHECK_EQ(wait_token(poll, events, 1, 1000), CIO_EVENT_WRITABLE);
-    if (is_epoll(poll))
+    if (is_edge(poll))
         CHECK_EQ(cio_poll_wait(poll, events, 0), 0);
     else
         CHECK_EQ(wait_token(poll, events, 1, 0), CIO_EVENT_WRITABLE); /* level: again */
@@ -454,7 +454,7 @@ static void check_capacity(unsigned interest, size_t capacity)
     for (size_t w = 0; w < waits; w++) {
         struct collected c = {0};
         size_t n = collect_once(poll, events, 0, &c);
-        CHECK_EQ(n, is_epoll(poll) ? (w + 1 < waits ? capacity : N - w * capacity) : capacity);
+        CHECK_EQ(n, is_edge(poll) ? (w + 1 < waits ? capacity : N - w * capacity) : capacity);
         for (size_t i = 0; i < c.count; i++) {
             CHECK(c.ev[i].token >= 100 && c.ev[i].token < 100 + N);
             seen[c.ev[i].token - 100]++;
@@ -464,10 +464,10 @@ static void check_capacity(unsigned interest, size_t capacity)
         if (seen[i] == 0)
             TEST_FAIL("token %d never reported in %zu waits of capacity %zu", 100 + i, waits,
                       capacity);
-        if (is_epoll(poll))
+        if (is_edge(poll))
             CHECK_EQ(seen[i], 1); /* one edge each, told once */
     }
-    if (is_epoll(poll))
+    if (is_edge(poll))
         CHECK_EQ(cio_poll_wait(poll, events, 0), 0);
     for (int i = 0; i < N; i++) {
         CHECK_RC(cio_poll_deregister(poll, sv[i][0]));

@@ -1,0 +1,538 @@
+/*
+ * uring.c (io layer): TCP streams and listeners the completion way on an io_uring worker — the
+ * stash a multishot receive fills and reads empty, the queue a multishot accept fills and
+ * accepts empty, and writes as send requests a task waits for. The rules (what is whose, why
+ * it is cancel safe) are at the top of io/uring.h; the registration's bookkeeping — waiters,
+ * readiness, lifetime — is io.c's, which these operations run under.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/io.h"
+#include "io/uring.h"
+#include "net/socket.h"
+#include "poll/reactor.h"
+#include "rt/sched.h"
+#include "sys/uring.h"
+#include "util/assert.h"
+#include "util/compiler.h"
+
+/* Unread bytes past which the receive stops (the socket's own buffer and TCP's window take
+ * over again) until reads have emptied the stash. */
+#define STASH_MAX (256u << 10)
+#define SPILL_MIN 4096u
+
+static struct cio__io *io_of_op(struct cio__sys_op *op)
+{
+    return cio__container_of(op, struct cio__io, ring.op);
+}
+
+static bool on_owner(const struct cio__io *io)
+{
+    return io->worker != NULL && io->worker == cio__worker_current();
+}
+
+/* ---- the stash (lock held) ---- */
+
+static size_t stash_len(const struct cio__io_ring *r)
+{
+    return (size_t)(r->held_len - r->held_off) + (r->spill_len - r->spill_off);
+}
+
+/* Owner thread: give the held buffer back once read to the end (a reader on another thread
+ * leaves it for this). */
+static void held_put_if_done(struct cio__io_ring *r)
+{
+    if (r->held != 0 && r->held_off == r->held_len && r->sys != NULL) {
+        cio__uring_buffer_put(r->sys, r->held);
+        r->held = 0;
+        r->held_off = r->held_len = 0;
+    }
+}
+
+static void spill_free(struct cio__io_ring *r)
+{
+    free(r->spill);
+    r->spill = NULL;
+    r->spill_off = r->spill_len = r->spill_cap = 0;
+}
+
+static int spill_append(struct cio__io_ring *r, const char *bytes, size_t n)
+{
+    if (r->spill_len + n > r->spill_cap && r->spill_off > 0) {
+        memmove(r->spill, r->spill + r->spill_off, r->spill_len - r->spill_off);
+        r->spill_len -= r->spill_off;
+        r->spill_off = 0;
+    }
+    if (r->spill_len + n > r->spill_cap) {
+        size_t cap = r->spill_cap > 0 ? r->spill_cap : SPILL_MIN;
+        while (cap < r->spill_len + n)
+            cap *= 2;
+        char *spill = realloc(r->spill, cap);
+        if (spill == NULL)
+            return -ENOMEM;
+        r->spill = spill;
+        r->spill_cap = cap;
+    }
+    memcpy(r->spill + r->spill_len, bytes, n);
+    r->spill_len += n;
+    return 0;
+}
+
+/*
+ * Owner thread: the @n bytes of a receive completion (@flags name its buffer). The stash holds
+ * the buffer itself when it has nothing else and the ring has buffers to spare (a connection
+ * waiting to read costs no copy); otherwise the bytes are copied behind what it has and the
+ * buffer goes back at once, so idle readers cannot starve the ring.
+ */
+static int stash_add(struct cio__io_ring *r, uint32_t flags, size_t n)
+{
+    held_put_if_done(r);
+    if (r->held == 0 && r->spill_off == r->spill_len && cio__uring_buffers_spare(r->sys)) {
+        spill_free(r);
+        r->held = flags;
+        r->held_off = 0;
+        r->held_len = (uint32_t)n;
+        return 0;
+    }
+    int rc = spill_append(r, cio__uring_buffer(r->sys, flags), n);
+    cio__uring_buffer_put(r->sys, flags);
+    return rc;
+}
+
+/* Copy into @iov what the stash has (in order: the held buffer, then the spill), consuming it
+ * unless @peek. Returns the bytes copied. */
+static size_t stash_take(struct cio__io_ring *r, const struct iovec *iov, int iovcnt, bool peek,
+                         bool owner)
+{
+    if (iovcnt == 1 && r->spill == NULL && !peek) {
+        /* The common case: one buffer to fill, the bytes all in the held buffer. */
+        size_t n = r->held_len - r->held_off;
+        if (n > iov[0].iov_len)
+            n = iov[0].iov_len;
+        memcpy(iov[0].iov_base, cio__uring_buffer(r->sys, r->held) + r->held_off, n);
+        r->held_off += (uint32_t)n;
+        if (owner)
+            held_put_if_done(r);
+        return n;
+    }
+    size_t done = 0;
+    uint32_t hoff = r->held_off;
+    size_t soff = r->spill_off;
+    for (int i = 0; i < iovcnt; i++) {
+        char *dst = iov[i].iov_base;
+        size_t room = iov[i].iov_len;
+        while (room > 0) {
+            const char *src;
+            size_t avail;
+            bool from_held = hoff < r->held_len;
+            if (from_held) {
+                src = cio__uring_buffer(r->sys, r->held) + hoff;
+                avail = r->held_len - hoff;
+            } else if (soff < r->spill_len) {
+                src = r->spill + soff;
+                avail = r->spill_len - soff;
+            } else {
+                goto out;
+            }
+            size_t n = room < avail ? room : avail;
+            memcpy(dst, src, n);
+            dst += n;
+            room -= n;
+            done += n;
+            if (from_held)
+                hoff += (uint32_t)n;
+            else
+                soff += n;
+        }
+    }
+out:
+    if (!peek) {
+        r->held_off = hoff;
+        r->spill_off = soff;
+        if (owner)
+            held_put_if_done(r);
+        if (r->spill_off == r->spill_len && r->spill != NULL)
+            spill_free(r); /* a connection with nothing unread holds no memory */
+    }
+    return done;
+}
+
+/* ---- the receive ---- */
+
+/*
+ * Lock held, owner thread: start the multishot request — receive or accept — and submit it at
+ * once: a close from another thread must find it in the kernel to cancel it (an unsubmitted
+ * request would go in after the close, on whatever file the number then names). The socket's
+ * own read readiness is no longer asked for: the ring's completions are the events now.
+ */
+static void ring_arm(struct cio__io *io, bool accept)
+{
+    struct cio__io_ring *r = &io->ring;
+    if (r->state != CIO__RING_IDLE || r->inflight || r->no_multishot ||
+        r->final != CIO__RING_NO_FINAL || atomic_load_explicit(&io->closed, memory_order_relaxed) ||
+        r->sys == NULL)
+        return;
+    int rc = accept ? cio__uring_accept_multishot(r->sys, &r->op, io->fd)
+                    : cio__uring_recv_multishot(r->sys, &r->op, io->fd);
+    if (rc < 0) {
+        r->no_multishot = true; /* no provided buffers here: the readiness way */
+        return;
+    }
+    cio__uring_flush(r->sys);
+    r->state = CIO__RING_ARMED;
+    r->inflight = true;
+    if (io->armed & CIO_READABLE)
+        cio__io_poll_interest(io, io->armed & ~(unsigned)CIO_READABLE);
+}
+
+static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
+{
+    struct cio__io *io = io_of_op(op);
+    struct cio__io_ring *r = &io->ring;
+    bool more = flags & CIO__SYS_OP_MORE;
+    uint32_t event = 0;
+    bool stop = false;
+    cio__io_lock(io);
+    bool closed = atomic_load_explicit(&io->closed, memory_order_relaxed);
+    if (flags & CIO__SYS_OP_BUFFER) {
+        if (closed || res <= 0) {
+            cio__uring_buffer_put(r->sys, flags);
+        } else if (stash_add(r, flags, (size_t)res) < 0) {
+            /* Out of memory for bytes already taken from the socket: the stream is broken,
+             * and says so once what came before is read. */
+            r->final = -ENOMEM;
+            stop = more;
+            event = CIO_EVENT_READABLE | CIO_EVENT_ERROR;
+        } else {
+            event = CIO_EVENT_READABLE;
+            stop = more && stash_len(r) > STASH_MAX;
+        }
+    }
+    if (!more) {
+        /* Ended. At the end of stream or on an error, that is what reads say once the stash
+         * is read. Otherwise — stopped (flow control, close), the ring out of buffers within
+         * one batch (-ENOBUFS: the bytes are still in the socket), ended by the kernel — the
+         * next read reads the socket itself and arms it again; the event makes a reader that
+         * waits look. */
+        r->inflight = false;
+        r->state = CIO__RING_IDLE;
+        event |= CIO_EVENT_READABLE;
+        if (res == 0) {
+            r->final = 0;
+            event |= CIO_EVENT_READ_CLOSED;
+        } else if (res < 0 && res != -ECANCELED && res != -ENOBUFS &&
+                   r->final == CIO__RING_NO_FINAL) {
+            r->final = res;
+            event |= CIO_EVENT_ERROR;
+        }
+    } else if (stop && r->state == CIO__RING_ARMED) {
+        r->state = CIO__RING_STOPPING;
+    } else {
+        stop = false;
+    }
+    cio__io_unlock(io);
+    if (stop)
+        cio__uring_cancel(r->sys, op);
+    if (event != 0 && !closed)
+        cio__io_event(io, event);
+    if (!more)
+        cio__io_completed(io);
+}
+
+ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
+                          int iovcnt, size_t total, unsigned flags)
+{
+    struct cio__io_ring *r = &io->ring;
+    bool peek = flags & CIO__RING_PEEK;
+    bool owner = on_owner(io);
+    cio__io_lock(io);
+    if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+        cio__io_unlock(io);
+        return -EBADF;
+    }
+    if (stash_len(r) > 0) {
+        /* (A receive stopped for flow control is armed again by the owner's first read that
+         * finds the stash empty and the socket drained.) */
+        size_t n = stash_take(r, iov, iovcnt, peek, owner);
+        cio__io_unlock(io);
+        return (ssize_t)n;
+    }
+    if (r->final != CIO__RING_NO_FINAL) {
+        int final = r->final;
+        if (final < 0 && !peek)
+            r->final = CIO__RING_NO_FINAL; /* an error is told once; the socket says the rest */
+        cio__io_unlock(io);
+        return final;
+    }
+    if (r->state != CIO__RING_IDLE) {
+        unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+        cio__io_unlock(io);
+        /* The bytes come through the ring: its completion is the event. A read-closed state
+         * a poll request reported (a hang-up) is the ring's to tell from now on — its end of
+         * stream or error comes as a completion — and left in the word it would keep the
+         * caller's loop from waiting for that completion: clear it, by the tick rule. */
+        if (seen & CIO_READY_READ_CLOSED)
+            cio__io_clear_closed(io, seen);
+        return -EAGAIN;
+    }
+    cio__io_unlock(io);
+    /* Nothing received through the ring and nothing armed: the socket's own bytes. */
+    ssize_t n;
+    if (peek)
+        n = cio__socket_recv(sock, iov[0].iov_base, iov[0].iov_len, MSG_PEEK);
+    else if (iovcnt == 1)
+        n = cio__socket_recv(sock, iov[0].iov_base, iov[0].iov_len, 0);
+    else
+        n = cio__socket_recvv(sock, iov, iovcnt, 0);
+    if ((flags & CIO__RING_ARM) && owner && !peek &&
+        (n == -EAGAIN || (n > 0 && (size_t)n < total))) {
+        /* Drained: from here on the ring receives, and the next read finds the bytes in the
+         * stash without a system call. */
+        cio__io_lock(io);
+        ring_arm(io, false);
+        cio__io_unlock(io);
+    }
+    return n;
+}
+
+/* ---- writes ---- */
+
+struct send_wait {
+    struct cio__sys_op op;
+    cio_task *task;
+    int32_t res;
+    bool done;
+};
+
+static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct send_wait *sw = cio__container_of(op, struct send_wait, op);
+    sw->res = res;
+    sw->done = true;
+    cio__task_wake(sw->task);
+}
+
+ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                           int iovcnt, size_t total)
+{
+    (void)total;
+    cio_task *t = cio__task_self();
+    int rc;
+    struct cio__io *io = cio__io_of(sock);
+    if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
+        return rc;
+    if (atomic_load_explicit(&io->closed, memory_order_acquire) || io->worker == NULL)
+        return -EBADF;
+    struct send_wait sw = {.op.complete = send_done, .task = t};
+    struct msghdr msg;
+    if (iovcnt == 1) {
+        rc = cio__uring_send(sys, &sw.op, sock->fd, iov[0].iov_base, iov[0].iov_len);
+    } else {
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = (struct iovec *)(uintptr_t)iov;
+        msg.msg_iovlen = (size_t)iovcnt;
+        rc = cio__uring_sendmsg(sys, &sw.op, sock->fd, &msg);
+    }
+    if (rc < 0)
+        return -EBUSY;
+    rc = cio__io_wait_done(io, &sw.done);
+    if (!sw.done) {
+        /* Cut short (cancelled, deadline, closed): the kernel may be reading the caller's
+         * buffer right now. Ask it to stop and wait for its answer, whatever else happens:
+         * the caller gets its buffer back only when the kernel is done with it. */
+        cio__uring_cancel(sys, &sw.op);
+        while (!sw.done)
+            cio__task_suspend(t);
+    }
+    if (sw.res > 0)
+        return sw.res; /* what the kernel took, even if the wait was cut meanwhile */
+    if (sw.res == -ECANCELED && rc < 0)
+        return rc;
+    return sw.res == 0 ? -EIO : sw.res;
+}
+
+/* ---- accepting ---- */
+
+static int fds_push(struct cio__io_ring *r, int fd)
+{
+    if (r->fds_count == r->fds_cap) {
+        unsigned cap = r->fds_cap ? r->fds_cap * 2 : 16;
+        int *fds = malloc(cap * sizeof(*fds));
+        if (fds == NULL)
+            return -ENOMEM;
+        for (unsigned i = 0; i < r->fds_count; i++)
+            fds[i] = r->fds[(r->fds_head + i) % r->fds_cap];
+        free(r->fds);
+        r->fds = fds;
+        r->fds_cap = cap;
+        r->fds_head = 0;
+    }
+    r->fds[(r->fds_head + r->fds_count) % r->fds_cap] = fd;
+    r->fds_count++;
+    return 0;
+}
+
+static int fds_pop(struct cio__io_ring *r)
+{
+    if (r->fds_count == 0)
+        return -1;
+    int fd = r->fds[r->fds_head];
+    r->fds_head = (r->fds_head + 1) % r->fds_cap;
+    r->fds_count--;
+    return fd;
+}
+
+static void accept_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
+{
+    struct cio__io *io = io_of_op(op);
+    struct cio__io_ring *r = &io->ring;
+    bool more = flags & CIO__SYS_OP_MORE;
+    uint32_t event = 0;
+    cio__io_lock(io);
+    bool closed = atomic_load_explicit(&io->closed, memory_order_relaxed);
+    if (res >= 0) {
+        if (closed || fds_push(r, res) < 0)
+            close(res); /* its client sees the connection closed, as with a full backlog */
+        else
+            event = CIO_EVENT_READABLE;
+    }
+    if (!more) {
+        r->inflight = false;
+        r->state = CIO__RING_IDLE;
+        /* An error (EMFILE...) ends it: the acceptors retry with accept4, which has the
+         * EMFILE defence, and arm it again once the backlog is empty. */
+        if (res < 0 && res != -ECANCELED)
+            event |= CIO_EVENT_READABLE;
+    }
+    cio__io_unlock(io);
+    if (event != 0 && !closed)
+        cio__io_event(io, event);
+    if (!more)
+        cio__io_completed(io);
+}
+
+int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserve, bool arm,
+                        int *ret_fd, cio_addr *ret_peer)
+{
+    struct cio__io_ring *r = &io->ring;
+    cio__io_lock(io);
+    if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+        cio__io_unlock(io);
+        return -EBADF;
+    }
+    int fd = fds_pop(r);
+    cio__io_unlock(io);
+    if (fd >= 0) {
+        if (ret_peer != NULL) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            cio_addr peer;
+            if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+                cio_addr_from_sockaddr(&peer, (struct sockaddr *)&ss,
+                                       len < sizeof(ss) ? len : sizeof(ss)) < 0)
+                memset(&peer, 0, sizeof(peer)); /* the client is gone already: reads say so */
+            *ret_peer = peer;
+        }
+        *ret_fd = fd;
+        return 0;
+    }
+    fd = cio__socket_accept(sock, reserve, ret_peer);
+    if (fd >= 0) {
+        *ret_fd = fd;
+        return 0;
+    }
+    if (fd == -EAGAIN && arm && on_owner(io)) {
+        cio__io_lock(io);
+        ring_arm(io, true);
+        cio__io_unlock(io);
+    }
+    return fd;
+}
+
+/* ---- io.c's hooks ---- */
+
+bool cio__io_ring_reads(const struct cio__io *io)
+{
+    const struct cio__io_ring *r = &io->ring;
+    return r->state != CIO__RING_IDLE || stash_len(r) > 0 || r->final != CIO__RING_NO_FINAL ||
+           r->fds_count > 0;
+}
+
+void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock)
+{
+    struct cio__io_ring *r = &io->ring;
+    r->final = CIO__RING_NO_FINAL;
+    /* TCP streams and listeners of either family; Unix streams keep the readiness way (a read
+     * must not swallow the descriptors a write carried). */
+    bool listener = sock->kind == CIO__KIND_LISTENER;
+    bool tcp_stream = sock->kind == CIO__KIND_SOCKET && sock->type == SOCK_STREAM &&
+                      (sock->domain == AF_INET || sock->domain == AF_INET6);
+    if (!listener && !tcp_stream)
+        return;
+    r->sys = sys;
+    r->op.complete = listener ? accept_done : recv_done;
+}
+
+bool cio__io_ring_detach(struct cio__io *io)
+{
+    struct cio__io_ring *r = &io->ring;
+    return r->sys != NULL && r->state != CIO__RING_IDLE;
+}
+
+void cio__io_ring_cancel(struct cio__io *io)
+{
+    /* From any thread, synchronously: when the socket is closed after this, it really is
+     * (the request no longer holds it). Its last completion still comes to the owner, and
+     * the registration waits for it (@inflight). */
+    (void)cio__uring_cancel_sync(io->ring.sys, &io->ring.op);
+}
+
+void cio__io_ring_release(struct cio__io *io)
+{
+    struct cio__io_ring *r = &io->ring;
+    if (r->held != 0 && r->sys != NULL)
+        cio__uring_buffer_put(r->sys, r->held);
+    r->held = 0;
+    spill_free(r);
+    int fd;
+    while ((fd = fds_pop(r)) >= 0)
+        close(fd);
+    free(r->fds);
+    r->fds = NULL;
+}
+
+void cio__io_ring_orphan(struct cio__io *io)
+{
+    struct cio__io_ring *r = &io->ring;
+    if (r->sys == NULL)
+        return;
+    /* The ring and its buffers go with the runtime: the held buffer's bytes, which come
+     * before the spill's, are copied in front of them. */
+    size_t n = r->held_len - r->held_off;
+    if (r->held != 0 && n > 0) {
+        size_t rest = r->spill_len - r->spill_off;
+        char *spill = malloc(n + rest);
+        if (spill != NULL) {
+            memcpy(spill, cio__uring_buffer(r->sys, r->held) + r->held_off, n);
+            if (rest > 0)
+                memcpy(spill + n, r->spill + r->spill_off, rest);
+            free(r->spill);
+            r->spill = spill;
+            r->spill_off = 0;
+            r->spill_len = r->spill_cap = n + rest;
+        } else {
+            r->final = -ENOMEM;
+        }
+    }
+    r->held = 0;
+    r->held_off = r->held_len = 0;
+    r->sys = NULL;
+    r->orphan = true;
+    r->state = CIO__RING_IDLE;
+    r->inflight = false;
+}

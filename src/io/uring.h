@@ -1,0 +1,238 @@
+/*
+ * uring.h: TCP streams and listeners on an io_uring worker (private; io/uring.c) — the
+ * completion way of the io layer. A registration made on a worker whose reactor is io_uring
+ * (struct cio__io's @ring) reads a TCP stream from a multishot receive into the ring's
+ * provided buffers and accepts from a multishot accept; any task on such a worker writes a TCP
+ * stream with send/sendmsg requests and waits for their completion.
+ *
+ * What the ring received and no read took yet is the registration's stash: the provided buffer
+ * of the last completion (held, not copied) and a heap spill behind it. The stash is the read
+ * direction's readiness: a completion that adds to it is an event (io.c's tick rule), a read
+ * that empties it clears it. Cancel safety follows: the kernel writes only into the ring's
+ * buffers, never into a caller's, so a read that is cancelled or times out simply leaves what
+ * came for the next read. A write waits for its completion even when cancelled (it asks the
+ * kernel to cancel and waits for the answer), so the count it reports is what the kernel took
+ * and the caller's buffer is never read after the call returns. A connection the multishot
+ * accept took waits in the listener's queue for the next accept.
+ *
+ * Who touches what: the stash, the queue and @state under the registration's lock (a reader
+ * or acceptor may be a task of another worker, or a plain thread's try_*); the ring's requests
+ * are made by the owner's thread only, and their completions arrive there. The buffer held by
+ * the stash goes back to the ring on the owner's thread (a reader elsewhere leaves a used-up
+ * buffer for the owner's next look).
+ *
+ * Mixed code: readiness waits (ready, readable, poll_ready) and try_* keep working. Until a
+ * read of cio's has armed the receive, the read direction is the socket's own (a poll
+ * request), so a try_io with the caller's own recv works; once armed, bytes arrive into the
+ * stash, and only cio's reads see them.
+ */
+#ifndef CIO_IO_URING_H
+#define CIO_IO_URING_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "cio/addr.h"
+
+struct cio__io;
+struct cio__sys;
+struct cio__worker;
+struct cio_socket;
+
+#if CIO_HAVE_URING
+
+#include "sys/uring.h"
+
+/* A registration's completion state (struct cio__io's @ring). */
+struct cio__io_ring {
+    struct cio__sys *sys;  /* the owner's ring; NULL: none (or no more: @orphan) */
+    struct cio__sys_op op; /* the multishot receive (stream) or accept (listener) */
+    /* under the registration's lock */
+    unsigned char state; /* CIO__RING_IDLE, _ARMED, _STOPPING */
+    bool inflight;       /* @op awaits its last completion: the registration must stay */
+    bool no_multishot;   /* the receive could not be armed: the socket's own readiness */
+    bool orphan;         /* the runtime went: what the stash kept is still read first */
+    int final;           /* CIO__RING_NO_FINAL, 0 (end of stream) or -errno, after the stash */
+    uint32_t held;       /* the provided buffer the stash holds (its completion flags), or 0 */
+    uint32_t held_off, held_len;
+    char *spill; /* bytes after the held buffer */
+    size_t spill_off, spill_len, spill_cap;
+    int *fds; /* listener: accepted descriptors not handed out yet (a ring buffer) */
+    unsigned fds_head, fds_count, fds_cap;
+};
+
+enum {
+    CIO__RING_IDLE,     /* no request in the kernel */
+    CIO__RING_ARMED,    /* the multishot request is in the kernel */
+    CIO__RING_STOPPING, /* asked to cancel it (flow control, close); its last completion comes */
+};
+#define CIO__RING_NO_FINAL 1
+
+/* Flags of cio__io_ring_read(). */
+enum {
+    CIO__RING_PEEK = 1u << 0, /* copy without consuming */
+    CIO__RING_ARM = 1u << 1,  /* a suspending read of cio's: it may arm the receive */
+};
+
+/* Whether a registration reads and accepts the completion way (or did, until its runtime
+ * went, and its stash is still to be read). */
+static inline bool cio__io_ring(const struct cio__io_ring *ring)
+{
+    return ring->sys != NULL || ring->orphan;
+}
+
+/* Whether the multishot request is in the kernel (a hint without the lock). */
+static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
+{
+    return __atomic_load_n(&ring->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
+}
+
+/* Whether the registration must stay for a completion to come. Registration lock held. */
+static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
+{
+    return ring->inflight;
+}
+
+/* The calling worker's ring, for a registration made now or a write; NULL if it runs none. */
+struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w);
+
+/*
+ * cio__io_ring_read() - one read of a TCP stream registered the completion way, as an
+ * operation of cio__io_do()/cio__io_try(): bytes from the stash; the end of stream or an error
+ * the ring reported (an error is told once); with nothing received through the ring and the
+ * receive not armed, the socket's own recv (and, for a read of cio's on the owner that drained
+ * it, arming the receive); else -EAGAIN, and the ring's next completion is the event to wait
+ * for. A result shorter than @total means the stash (or the socket) is empty.
+ */
+ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
+                          int iovcnt, size_t total, unsigned flags);
+
+/*
+ * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock with a request on
+ * the calling task's ring @sys, and wait for its completion; a cancellation, deadline or close
+ * meanwhile cancels the request and still waits for it. The caller has spent the budget.
+ * Return: the bytes the kernel took (> 0, perhaps fewer than @total); -ECANCELED,
+ * -ETIMEDOUT, -EBADF if it was cut before any byte went; the send's error; -EBUSY when no
+ * request could be made (the caller writes the readiness way).
+ */
+ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                           int iovcnt, size_t total);
+
+/*
+ * cio__io_ring_accept() - the accept operation of a listener registered the completion way: a
+ * connection from the queue, else accept4 (the EMFILE defence included); on -EAGAIN, with
+ * @arm (a suspending accept on the owner), the multishot accept is armed. *ret_fd gets the
+ * descriptor. Return: 0; -EAGAIN; accept's errors.
+ */
+int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserve, bool arm,
+                        int *ret_fd, cio_addr *ret_peer);
+
+/* Whether the read direction's readiness comes from the ring (a poll request is not needed
+ * for it). Registration lock held. */
+bool cio__io_ring_reads(const struct cio__io *io);
+
+/* io.c's hooks: a new registration on @sys's worker (@sock: its kind decides); the socket
+ * let go (any thread; registration lock held — returns whether the request must be cancelled
+ * with cio__io_ring_cancel() once the lock is dropped); the registration is freed (owner
+ * thread); the runtime goes (no thread runs the worker any more). */
+void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock);
+bool cio__io_ring_detach(struct cio__io *io);
+void cio__io_ring_cancel(struct cio__io *io);
+void cio__io_ring_release(struct cio__io *io);
+void cio__io_ring_orphan(struct cio__io *io);
+
+#else /* !CIO_HAVE_URING: nothing is the completion way; these are never reached */
+
+struct cio__io_ring {
+    struct cio__sys *sys; /* always NULL */
+};
+
+enum { CIO__RING_PEEK = 1u << 0, CIO__RING_ARM = 1u << 1 };
+
+static inline bool cio__io_ring(const struct cio__io_ring *ring)
+{
+    (void)ring;
+    return false;
+}
+
+static inline struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w)
+{
+    (void)w;
+    return NULL;
+}
+
+static inline ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io,
+                                        const struct iovec *iov, int iovcnt, size_t total,
+                                        unsigned flags)
+{
+    (void)sock, (void)io, (void)iov, (void)iovcnt, (void)total, (void)flags;
+    return -ENOTSUP;
+}
+
+static inline ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys,
+                                         const struct iovec *iov, int iovcnt, size_t total)
+{
+    (void)sock, (void)sys, (void)iov, (void)iovcnt, (void)total;
+    return -EBUSY;
+}
+
+static inline int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserve,
+                                      bool arm, int *ret_fd, cio_addr *ret_peer)
+{
+    (void)sock, (void)io, (void)reserve, (void)arm, (void)ret_fd, (void)ret_peer;
+    return -ENOTSUP;
+}
+
+/* io.c's hooks have nothing to do without completions. */
+static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
+{
+    (void)ring;
+    return false;
+}
+
+static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
+{
+    (void)ring;
+    return false;
+}
+
+static inline bool cio__io_ring_reads(const struct cio__io *io)
+{
+    (void)io;
+    return false;
+}
+
+static inline void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys,
+                                     const struct cio_socket *sock)
+{
+    (void)io, (void)sys, (void)sock;
+}
+
+static inline bool cio__io_ring_detach(struct cio__io *io)
+{
+    (void)io;
+    return false;
+}
+
+static inline void cio__io_ring_cancel(struct cio__io *io)
+{
+    (void)io;
+}
+
+static inline void cio__io_ring_release(struct cio__io *io)
+{
+    (void)io;
+}
+
+static inline void cio__io_ring_orphan(struct cio__io *io)
+{
+    (void)io;
+}
+
+#endif /* CIO_HAVE_URING */
+
+#endif /* CIO_IO_URING_H */

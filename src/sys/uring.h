@@ -1,0 +1,88 @@
+/*
+ * uring.h: what the io_uring backend (uring.c) offers beyond the readiness contract of sys.h —
+ * completion requests, for the runtime's io layer (private). A request is a struct
+ * cio__sys_op the caller owns; the backend reports each of its completions by calling
+ * op->complete() from inside wait()/deliver(), on the waiting thread, and the op must stay
+ * valid until its last completion (one without CIO__SYS_OP_MORE).
+ *
+ * Threads: the prep functions write the submission queue, which only the thread that waits on
+ * the ring (a runtime worker) touches; they take effect at its next wait, which submits
+ * everything prepared since in one io_uring_enter. They return 0, or -EBUSY when the queue is
+ * full and cannot be submitted (the request was not made), or the buffer ring's setup error.
+ * cio__uring_cancel_sync() alone may be called from any thread.
+ *
+ * Receive buffers are the backend's (a provided-buffer ring): a receive completion with
+ * CIO__SYS_OP_BUFFER says which buffer holds its bytes; the caller reads them there and gives
+ * the buffer back with cio__uring_buffer_put(), on the waiting thread. So a socket that waits
+ * for data holds no buffer of its own.
+ *
+ * Without liburing at build time (CIO_HAVE_URING 0) nothing here exists; the io layer's
+ * completion code is not built either.
+ */
+#ifndef CIO_SYS_URING_H
+#define CIO_SYS_URING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct cio__sys;
+
+/* Completion flags (the kernel's CQE flags; uring.c checks the values). */
+#define CIO__SYS_OP_BUFFER (1u << 0) /* the bytes are in a provided buffer (see above) */
+#define CIO__SYS_OP_MORE (1u << 1)   /* more completions of this request will follow */
+#define CIO__SYS_OP_BUFFER_SHIFT 16  /* the buffer's id, in the flags' upper bits */
+
+/* A completion request. @complete gets the result (>= 0, or -errno) and the flags. */
+struct cio__sys_op {
+    void (*complete)(struct cio__sys_op *op, int32_t res, uint32_t flags);
+};
+
+/* Multishot receive on stream socket @fd into provided buffers: a completion per chunk of
+ * bytes, then a last one (without MORE) at end of stream (0), on an error, on cancellation,
+ * or when no buffer was free (-ENOBUFS: arm it again once buffers are back). */
+int cio__uring_recv_multishot(struct cio__sys *sys, struct cio__sys_op *op, int fd);
+
+/* Multishot accept on listener @fd: one completion per connection (the new descriptor,
+ * non-blocking and close-on-exec), until an error or cancellation ends it. */
+int cio__uring_accept_multishot(struct cio__sys *sys, struct cio__sys_op *op, int fd);
+
+/* Send @len bytes of @buf (send(2) with MSG_NOSIGNAL): one completion, the bytes the kernel
+ * took or -errno. @buf must stay valid until then. */
+int cio__uring_send(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
+                    size_t len);
+
+/* sendmsg(2) with MSG_NOSIGNAL: as cio__uring_send(); @msg and what it points to stay valid
+ * until the completion. */
+int cio__uring_sendmsg(struct cio__sys *sys, struct cio__sys_op *op, int fd,
+                       const struct msghdr *msg);
+
+/* Ask the kernel to cancel @op: it completes soon (-ECANCELED, or its result if it finished
+ * first). Waiting thread only. */
+void cio__uring_cancel(struct cio__sys *sys, struct cio__sys_op *op);
+
+/*
+ * Cancel @op now, from any thread: when this returns the request takes no more bytes or
+ * connections and holds the socket no more (a close that follows really closes it); its last
+ * completion is still reported by a later wait. Return: 0; -ENOENT (it had ended already).
+ */
+int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op);
+
+/* Submit what is prepared now, without waiting (the waiting thread, outside wait). */
+void cio__uring_flush(struct cio__sys *sys);
+
+/* The bytes of a completion that carried CIO__SYS_OP_BUFFER in @flags. */
+const char *cio__uring_buffer(const struct cio__sys *sys, uint32_t flags);
+
+/* Give a completion's buffer back to the kernel (waiting thread). */
+void cio__uring_buffer_put(struct cio__sys *sys, uint32_t flags);
+
+/* Whether the ring has buffers to spare: the caller holds (took from completions and has not
+ * put back) at most half of them. */
+bool cio__uring_buffers_spare(const struct cio__sys *sys);
+
+/* cio_backend_probe(CIO_BACKEND_URING): set a small ring up and tear it down. */
+int cio__uring_probe(void);
+
+#endif /* CIO_SYS_URING_H */
