@@ -54,7 +54,7 @@ static int copy_splice(struct cio_socket *from, struct cio_socket *to, uint64_t 
      * which a splice from the socket would skip: copy those through the buffer. (One only
      * ever spliced has nothing there, and splicing does not start the ring's receive.) */
     struct cio__io *io = cio__io_of(from);
-    if (io != NULL && cio__io_ring(&io->ring)) {
+    if (io != NULL && io->completion) {
         cio__io_lock(io);
         bool ring_reads = cio__io_ring_reads(io);
         cio__io_unlock(io);

@@ -136,7 +136,7 @@ static void ring_arm_for(struct cio__io *io, unsigned want)
     unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
     if (!(want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) || (armed & CIO_WRITABLE)) {
         bool read_ok =
-            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(&io->ring);
+            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(io);
         if (read_ok && (!(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY)))
             return;
     }
@@ -188,7 +188,7 @@ static bool try_free(struct cio__io *io)
         return false;
     cio__io_lock(io);
     bool free_it = io->gone && io->foreign_refs == 0 && !io->sweep_posted && !io->freeing &&
-                   !cio__io_ring_busy(&io->ring);
+                   !cio__io_ring_busy(io);
     bool post = false;
     if (free_it && io->worker != NULL && io->worker->dispatching) {
         free_it = false;
@@ -202,7 +202,8 @@ static bool try_free(struct cio__io *io)
         cio__worker_defer(io->worker, &io->sweep);
     }
     if (free_it) {
-        cio__io_ring_release(io);
+        if (io->completion)
+            cio__io_ring_release(io);
         free(io);
     }
     return free_it;
@@ -365,7 +366,7 @@ static void ring_quiesce(struct cio__worker *w, struct io_worker *iw)
     cio__list_foreach(it, &iw->sources)
     {
         struct cio__io *io = cio__container_of(it, struct cio__io, node);
-        if (cio__io_ring_detach(io))
+        if (io->completion && cio__io_ring_detach(io))
             cio__io_ring_cancel(io);
     }
     pthread_mutex_unlock(&iw->lock);
@@ -386,7 +387,8 @@ static void io_worker_fini(struct cio__worker *w, void *state)
     while ((node = cio__list_pop_front(&iw->sources)) != NULL) {
         struct cio__io *io = cio__container_of(node, struct cio__io, node);
         cio__io_lock(io);
-        cio__io_ring_orphan(io);
+        if (io->completion)
+            cio__io_ring_orphan(io);
         io->worker = NULL;
         io->fast = CIO__IO_NO_FAST;
         cio__io_unlock(io);
@@ -444,7 +446,7 @@ static void io_detach(struct cio_socket *sock)
     int n = take_foreign(io, 0, true, fire);
     bool owner = on_owner(io);
     bool post = !owner && sweep_request(io);
-    bool cancel = cio__io_ring_detach(io);
+    bool cancel = io->completion && cio__io_ring_detach(io);
     cio__io_unlock(io);
     if (cancel)
         cio__io_ring_cancel(io); /* the descriptor is closed next: no request may hold it */
@@ -469,7 +471,15 @@ int cio__io_register(struct cio_socket *sock)
     if (sock->fd < 0)
         return -EBADF;
     struct io_worker *iw = io_worker_of(w);
-    struct cio__io *io = iw != NULL ? calloc(1, sizeof(*io)) : NULL;
+    if (iw == NULL)
+        return -ENOMEM;
+    size_t size = sizeof(struct cio__io);
+#if CIO_HAVE_URING
+    bool completion = iw->ring != NULL && cio__io_ring_wanted(sock);
+    if (completion)
+        size = sizeof(struct cio__io_with_ring);
+#endif
+    struct cio__io *io = calloc(1, size);
     if (io == NULL)
         return -ENOMEM;
     io->source.on_event = on_event;
@@ -483,9 +493,12 @@ int cio__io_register(struct cio_socket *sock)
         cio__list_init(&io->callbacks[d].node);
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
     io->fast = io->level ? CIO__IO_NO_FAST : w;
-    if (iw->ring != NULL)
+#if CIO_HAVE_URING
+    if (completion) {
+        io->completion = true;
         cio__io_ring_init(io, iw->ring, sock);
-    io->completion = cio__io_ring(&io->ring);
+    }
+#endif
     if (!io->completion) {
         /* (The completion way asks the backend for a direction only when a task first waits
          * for it: ring_arm_for.) */

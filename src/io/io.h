@@ -95,11 +95,62 @@ struct cio__io {
      * know about -EAGAIN, which only this layer does. */
     bool level;
     unsigned armed; /* 0: not registered with the backend right now */
-    /* io_uring (io/uring.h): a TCP stream's or listener's completion state. Such a
-     * registration asks the backend for a direction only when a task first waits for it
-     * (@armed grows), and not for reading while the ring's receive is what reads. */
+    /* (A registration of the completion way has its state right after it: io/uring.h,
+     * cio__io_ring_of(). It asks the backend for a direction only when a task first waits
+     * for it, and not for reading while the ring's receive is what reads.) */
+};
+
+#if CIO_HAVE_URING
+/* A registration of the completion way, allocated with its state (io/uring.h) after it, so
+ * the others — every one on epoll or poll(2) — carry nothing for it. */
+struct cio__io_with_ring {
+    struct cio__io io;
     struct cio__io_ring ring;
 };
+
+/* The completion state of @io (io->completion). */
+static inline struct cio__io_ring *cio__io_ring_of(struct cio__io *io)
+{
+    return &((struct cio__io_with_ring *)(void *)io)->ring;
+}
+
+/* @io's ring for a write, or NULL: not the completion way, or its runtime went. */
+static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
+{
+    return io->completion ? cio__io_ring_of(io)->sys : NULL;
+}
+
+/* Whether the multishot request is in the kernel (a hint, read without the lock). */
+static inline bool cio__io_ring_armed(struct cio__io *io)
+{
+    return io->completion &&
+           __atomic_load_n(&cio__io_ring_of(io)->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
+}
+
+/* Whether the registration must stay for a completion to come. Lock held. */
+static inline bool cio__io_ring_busy(struct cio__io *io)
+{
+    return io->completion && cio__io_ring_of(io)->inflight;
+}
+#else
+static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
+{
+    (void)io;
+    return NULL;
+}
+
+static inline bool cio__io_ring_armed(struct cio__io *io)
+{
+    (void)io;
+    return false;
+}
+
+static inline bool cio__io_ring_busy(struct cio__io *io)
+{
+    (void)io;
+    return false;
+}
+#endif
 
 /* Never a worker (see struct cio__io's @fast). */
 extern const char cio__io_no_fast;

@@ -44,7 +44,7 @@ static ssize_t accept_op(struct cio_socket *sock, void *ctx)
 {
     const struct accept_arg *a = ctx;
     struct cio__io *io = cio__io_of(sock);
-    if (io != NULL && cio__io_ring(&io->ring))
+    if (io != NULL && io->completion)
         return ring_accept_op(sock, io, a);
     return cio__listener_accept((struct cio__listener *)sock, a->stream, sizeof(struct cio_socket),
                                 a->peer);

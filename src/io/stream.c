@@ -104,7 +104,7 @@ static ssize_t write_op(struct cio_socket *sock, void *ctx)
 static inline struct cio__io *ring_reader(struct cio_socket *sock)
 {
     struct cio__io *io = cio__io_of(sock);
-    return io != NULL && cio__io_ring(&io->ring) ? io : NULL;
+    return io != NULL && io->completion ? io : NULL;
 }
 
 static ssize_t peek_op(struct cio_socket *sock, void *ctx)
@@ -213,7 +213,7 @@ static struct cio__sys *ring_writer(const struct cio_socket *sock)
         return NULL;
     struct cio__io *io = cio__io_of(sock);
     if (io != NULL && io->worker == w)
-        return io->completion ? io->ring.sys : NULL;
+        return cio__io_ring_sys(io);
     return cio__io_ring_of_worker(w);
 }
 
@@ -543,7 +543,7 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
         (io = cio__io_fast(sock, CIO__IO_WRITE_READY)) == NULL)
         return write_all_slow(sock, buf, len, 0, ret_done);
     if (io->completion)
-        return ring_write_all(sock, io->ring.sys, buf, len, ret_done);
+        return ring_write_all(sock, cio__io_ring_sys(io), buf, len, ret_done);
     ssize_t n = send(sock->fd, buf, len, MSG_NOSIGNAL);
     if ((size_t)n == len) {
         if (ret_done != NULL)

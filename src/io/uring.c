@@ -27,7 +27,7 @@
 
 static struct cio__io *io_of_op(struct cio__sys_op *op)
 {
-    return cio__container_of(op, struct cio__io, ring.op);
+    return &cio__container_of(op, struct cio__io_with_ring, ring.op)->io;
 }
 
 static bool on_owner(const struct cio__io *io)
@@ -37,9 +37,27 @@ static bool on_owner(const struct cio__io *io)
 
 /* ---- the stash (lock held) ---- */
 
+/* The bytes after the held buffer (a stream), and the accepted descriptors not handed out (a
+ * listener): heap blocks with their bookkeeping in front, so that a registration with none
+ * carries one pointer for either. */
+struct cio__io_spill {
+    size_t off, len, cap; /* bytes[off, len) are unread */
+    char bytes[];
+};
+
+struct cio__io_fdq {
+    unsigned head, count, cap;
+    int fds[]; /* a ring buffer */
+};
+
+static size_t spill_len(const struct cio__io_ring *r)
+{
+    return r->spill != NULL ? r->spill->len - r->spill->off : 0;
+}
+
 static size_t stash_len(const struct cio__io_ring *r)
 {
-    return (size_t)(r->held_len - r->held_off) + (r->spill_len - r->spill_off);
+    return (size_t)(r->held_len - r->held_off) + spill_len(r);
 }
 
 /* Owner thread: give the held buffer back once read to the end (a reader on another thread
@@ -57,28 +75,31 @@ static void spill_free(struct cio__io_ring *r)
 {
     free(r->spill);
     r->spill = NULL;
-    r->spill_off = r->spill_len = r->spill_cap = 0;
 }
 
 static int spill_append(struct cio__io_ring *r, const char *bytes, size_t n)
 {
-    if (r->spill_len + n > r->spill_cap && r->spill_off > 0) {
-        memmove(r->spill, r->spill + r->spill_off, r->spill_len - r->spill_off);
-        r->spill_len -= r->spill_off;
-        r->spill_off = 0;
+    struct cio__io_spill *sp = r->spill;
+    if (sp != NULL && sp->len + n > sp->cap && sp->off > 0) {
+        memmove(sp->bytes, sp->bytes + sp->off, sp->len - sp->off);
+        sp->len -= sp->off;
+        sp->off = 0;
     }
-    if (r->spill_len + n > r->spill_cap) {
-        size_t cap = r->spill_cap > 0 ? r->spill_cap : SPILL_MIN;
-        while (cap < r->spill_len + n)
+    size_t len = sp != NULL ? sp->len : 0;
+    if (sp == NULL || len + n > sp->cap) {
+        size_t cap = sp != NULL ? sp->cap : SPILL_MIN;
+        while (cap < len + n)
             cap *= 2;
-        char *spill = realloc(r->spill, cap);
-        if (spill == NULL)
+        sp = realloc(sp, sizeof(*sp) + cap);
+        if (sp == NULL)
             return -ENOMEM;
-        r->spill = spill;
-        r->spill_cap = cap;
+        if (r->spill == NULL)
+            sp->off = sp->len = 0;
+        sp->cap = cap;
+        r->spill = sp;
     }
-    memcpy(r->spill + r->spill_len, bytes, n);
-    r->spill_len += n;
+    memcpy(sp->bytes + sp->len, bytes, n);
+    sp->len += n;
     return 0;
 }
 
@@ -91,7 +112,7 @@ static int spill_append(struct cio__io_ring *r, const char *bytes, size_t n)
 static int stash_add(struct cio__io_ring *r, uint32_t flags, size_t n)
 {
     held_put_if_done(r);
-    if (r->held == 0 && r->spill_off == r->spill_len && cio__uring_buffers_spare(r->sys)) {
+    if (r->held == 0 && spill_len(r) == 0 && cio__uring_buffers_spare(r->sys)) {
         spill_free(r);
         r->held = flags;
         r->held_off = 0;
@@ -121,7 +142,8 @@ static size_t stash_take(struct cio__io_ring *r, const struct iovec *iov, int io
     }
     size_t done = 0;
     uint32_t hoff = r->held_off;
-    size_t soff = r->spill_off;
+    struct cio__io_spill *sp = r->spill;
+    size_t soff = sp != NULL ? sp->off : 0, slen = sp != NULL ? sp->len : 0;
     for (int i = 0; i < iovcnt; i++) {
         char *dst = iov[i].iov_base;
         size_t room = iov[i].iov_len;
@@ -132,9 +154,9 @@ static size_t stash_take(struct cio__io_ring *r, const struct iovec *iov, int io
             if (from_held) {
                 src = cio__uring_buffer(r->sys, r->held) + hoff;
                 avail = r->held_len - hoff;
-            } else if (soff < r->spill_len) {
-                src = r->spill + soff;
-                avail = r->spill_len - soff;
+            } else if (soff < slen) {
+                src = sp->bytes + soff;
+                avail = slen - soff;
             } else {
                 goto out;
             }
@@ -152,11 +174,13 @@ static size_t stash_take(struct cio__io_ring *r, const struct iovec *iov, int io
 out:
     if (!peek) {
         r->held_off = hoff;
-        r->spill_off = soff;
         if (owner)
             held_put_if_done(r);
-        if (r->spill_off == r->spill_len && r->spill != NULL)
-            spill_free(r); /* a connection with nothing unread holds no memory */
+        if (sp != NULL) {
+            sp->off = soff;
+            if (soff == slen)
+                spill_free(r); /* a connection with nothing unread holds no memory */
+        }
     }
     return done;
 }
@@ -171,7 +195,7 @@ out:
  */
 static void ring_arm(struct cio__io *io, bool accept)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     if (r->state != CIO__RING_IDLE || r->inflight || r->no_multishot ||
         r->final != CIO__RING_NO_FINAL || atomic_load_explicit(&io->closed, memory_order_relaxed) ||
         r->sys == NULL)
@@ -192,7 +216,7 @@ static void ring_arm(struct cio__io *io, bool accept)
 static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 {
     struct cio__io *io = io_of_op(op);
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     bool more = flags & CIO__SYS_OP_MORE;
     uint32_t event = 0;
     bool stop = false;
@@ -246,7 +270,7 @@ static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
                           int iovcnt, size_t total, unsigned flags)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     bool peek = flags & CIO__RING_PEEK;
     bool owner = on_owner(io);
     cio__io_lock(io);
@@ -360,37 +384,40 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
 
 static int fds_push(struct cio__io_ring *r, int fd)
 {
-    if (r->fds_count == r->fds_cap) {
-        unsigned cap = r->fds_cap ? r->fds_cap * 2 : 16;
-        int *fds = malloc(cap * sizeof(*fds));
-        if (fds == NULL)
+    struct cio__io_fdq *q = r->fdq;
+    if (q == NULL || q->count == q->cap) {
+        unsigned cap = q != NULL ? q->cap * 2 : 16;
+        struct cio__io_fdq *bigger = malloc(sizeof(*bigger) + cap * sizeof(int));
+        if (bigger == NULL)
             return -ENOMEM;
-        for (unsigned i = 0; i < r->fds_count; i++)
-            fds[i] = r->fds[(r->fds_head + i) % r->fds_cap];
-        free(r->fds);
-        r->fds = fds;
-        r->fds_cap = cap;
-        r->fds_head = 0;
+        bigger->head = 0;
+        bigger->count = q != NULL ? q->count : 0;
+        bigger->cap = cap;
+        for (unsigned i = 0; i < bigger->count; i++)
+            bigger->fds[i] = q->fds[(q->head + i) % q->cap];
+        free(q);
+        r->fdq = q = bigger;
     }
-    r->fds[(r->fds_head + r->fds_count) % r->fds_cap] = fd;
-    r->fds_count++;
+    q->fds[(q->head + q->count) % q->cap] = fd;
+    q->count++;
     return 0;
 }
 
 static int fds_pop(struct cio__io_ring *r)
 {
-    if (r->fds_count == 0)
+    struct cio__io_fdq *q = r->fdq;
+    if (q == NULL || q->count == 0)
         return -1;
-    int fd = r->fds[r->fds_head];
-    r->fds_head = (r->fds_head + 1) % r->fds_cap;
-    r->fds_count--;
+    int fd = q->fds[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
     return fd;
 }
 
 static void accept_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 {
     struct cio__io *io = io_of_op(op);
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     bool more = flags & CIO__SYS_OP_MORE;
     uint32_t event = 0;
     cio__io_lock(io);
@@ -419,7 +446,7 @@ static void accept_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserve, bool arm,
                         int *ret_fd, cio_addr *ret_peer)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     cio__io_lock(io);
     if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
         cio__io_unlock(io);
@@ -456,31 +483,34 @@ int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserv
 
 /* ---- io.c's hooks ---- */
 
-bool cio__io_ring_reads(const struct cio__io *io)
+bool cio__io_ring_reads(struct cio__io *io)
 {
-    const struct cio__io_ring *r = &io->ring;
-    return r->state != CIO__RING_IDLE || stash_len(r) > 0 || r->final != CIO__RING_NO_FINAL ||
-           r->fds_count > 0;
+    const struct cio__io_ring *r = cio__io_ring_of(io);
+    return r->state != CIO__RING_IDLE || r->final != CIO__RING_NO_FINAL ||
+           (r->listener ? r->fdq != NULL && r->fdq->count > 0 : stash_len(r) > 0);
+}
+
+bool cio__io_ring_wanted(const struct cio_socket *sock)
+{
+    /* TCP streams and listeners of either family; Unix streams keep the readiness way (a read
+     * must not swallow the descriptors a write carried). */
+    return sock->kind == CIO__KIND_LISTENER ||
+           (sock->kind == CIO__KIND_SOCKET && sock->type == SOCK_STREAM &&
+            (sock->domain == AF_INET || sock->domain == AF_INET6));
 }
 
 void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     r->final = CIO__RING_NO_FINAL;
-    /* TCP streams and listeners of either family; Unix streams keep the readiness way (a read
-     * must not swallow the descriptors a write carried). */
-    bool listener = sock->kind == CIO__KIND_LISTENER;
-    bool tcp_stream = sock->kind == CIO__KIND_SOCKET && sock->type == SOCK_STREAM &&
-                      (sock->domain == AF_INET || sock->domain == AF_INET6);
-    if (!listener && !tcp_stream)
-        return;
     r->sys = sys;
-    r->op.complete = listener ? accept_done : recv_done;
+    r->listener = sock->kind == CIO__KIND_LISTENER;
+    r->op.complete = r->listener ? accept_done : recv_done;
 }
 
 bool cio__io_ring_detach(struct cio__io *io)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     return r->sys != NULL && r->state != CIO__RING_IDLE;
 }
 
@@ -489,42 +519,46 @@ void cio__io_ring_cancel(struct cio__io *io)
     /* From any thread, synchronously: when the socket is closed after this, it really is
      * (the request no longer holds it). Its last completion still comes to the owner, and
      * the registration waits for it (@inflight). */
-    (void)cio__uring_cancel_sync(io->ring.sys, &io->ring.op);
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    (void)cio__uring_cancel_sync(r->sys, &r->op);
 }
 
 void cio__io_ring_release(struct cio__io *io)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r->listener) {
+        int fd;
+        while ((fd = fds_pop(r)) >= 0)
+            close(fd);
+        free(r->fdq);
+        r->fdq = NULL;
+        return;
+    }
     if (r->held != 0 && r->sys != NULL)
         cio__uring_buffer_put(r->sys, r->held);
     r->held = 0;
     spill_free(r);
-    int fd;
-    while ((fd = fds_pop(r)) >= 0)
-        close(fd);
-    free(r->fds);
-    r->fds = NULL;
 }
 
 void cio__io_ring_orphan(struct cio__io *io)
 {
-    struct cio__io_ring *r = &io->ring;
+    struct cio__io_ring *r = cio__io_ring_of(io);
     if (r->sys == NULL)
         return;
     /* The ring and its buffers go with the runtime: the held buffer's bytes, which come
      * before the spill's, are copied in front of them. */
     size_t n = r->held_len - r->held_off;
-    if (r->held != 0 && n > 0) {
-        size_t rest = r->spill_len - r->spill_off;
-        char *spill = malloc(n + rest);
-        if (spill != NULL) {
-            memcpy(spill, cio__uring_buffer(r->sys, r->held) + r->held_off, n);
+    if (!r->listener && r->held != 0 && n > 0) {
+        size_t rest = spill_len(r);
+        struct cio__io_spill *sp = malloc(sizeof(*sp) + n + rest);
+        if (sp != NULL) {
+            memcpy(sp->bytes, cio__uring_buffer(r->sys, r->held) + r->held_off, n);
             if (rest > 0)
-                memcpy(spill + n, r->spill + r->spill_off, rest);
-            free(r->spill);
-            r->spill = spill;
-            r->spill_off = 0;
-            r->spill_len = r->spill_cap = n + rest;
+                memcpy(sp->bytes + n, r->spill->bytes + r->spill->off, rest);
+            sp->off = 0;
+            sp->len = sp->cap = n + rest;
+            spill_free(r);
+            r->spill = sp;
         } else {
             r->final = -ENOMEM;
         }
@@ -532,7 +566,6 @@ void cio__io_ring_orphan(struct cio__io *io)
     r->held = 0;
     r->held_off = r->held_len = 0;
     r->sys = NULL;
-    r->orphan = true;
     r->state = CIO__RING_IDLE;
     r->inflight = false;
 }

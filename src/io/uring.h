@@ -47,22 +47,25 @@ struct cio_socket;
 
 #include "sys/uring.h"
 
-/* A registration's completion state (struct cio__io's @ring). */
+/* A registration's completion state (right after it: struct cio__io_with_ring, io.h). */
+struct cio__io_spill;
+struct cio__io_fdq;
+
 struct cio__io_ring {
-    struct cio__sys *sys;  /* the owner's ring; NULL: none (or no more: @orphan) */
+    struct cio__sys *sys;  /* the owner's ring; NULL once the runtime went (the stash stays) */
     struct cio__sys_op op; /* the multishot receive (stream) or accept (listener) */
-    /* under the registration's lock */
-    unsigned char state; /* CIO__RING_IDLE, _ARMED, _STOPPING */
-    bool inflight;       /* @op awaits its last completion: the registration must stay */
-    bool no_multishot;   /* the receive could not be armed: the socket's own readiness */
-    bool orphan;         /* the runtime went: what the stash kept is still read first */
-    int final;           /* CIO__RING_NO_FINAL, 0 (end of stream) or -errno, after the stash */
-    uint32_t held;       /* the provided buffer the stash holds (its completion flags), or 0 */
+    union {
+        struct cio__io_spill *spill; /* a stream: bytes after the held buffer */
+        struct cio__io_fdq *fdq;     /* a listener: accepted descriptors not handed out */
+    };
+    /* the rest under the registration's lock */
+    uint32_t held; /* the provided buffer the stash holds (its completion flags), or 0 */
     uint32_t held_off, held_len;
-    char *spill; /* bytes after the held buffer */
-    size_t spill_off, spill_len, spill_cap;
-    int *fds; /* listener: accepted descriptors not handed out yet (a ring buffer) */
-    unsigned fds_head, fds_count, fds_cap;
+    int final;           /* CIO__RING_NO_FINAL, 0 (end of stream) or -errno, after the stash */
+    unsigned char state; /* CIO__RING_IDLE, _ARMED, _STOPPING */
+    bool listener;       /* accepts (else a stream that reads) */
+    bool inflight;       /* @op awaits its last completion: the registration must stay */
+    bool no_multishot;   /* the request could not be made: the socket's own readiness */
 };
 
 enum {
@@ -77,25 +80,6 @@ enum {
     CIO__RING_PEEK = 1u << 0, /* copy without consuming */
     CIO__RING_ARM = 1u << 1,  /* a suspending read of cio's: it may arm the receive */
 };
-
-/* Whether a registration reads and accepts the completion way (or did, until its runtime
- * went, and its stash is still to be read). */
-static inline bool cio__io_ring(const struct cio__io_ring *ring)
-{
-    return ring->sys != NULL || ring->orphan;
-}
-
-/* Whether the multishot request is in the kernel (a hint without the lock). */
-static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
-{
-    return __atomic_load_n(&ring->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
-}
-
-/* Whether the registration must stay for a completion to come. Registration lock held. */
-static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
-{
-    return ring->inflight;
-}
 
 /* The calling worker's ring, for a registration made now or a write; NULL if it runs none. */
 struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w);
@@ -133,12 +117,17 @@ int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserv
 
 /* Whether the read direction's readiness comes from the ring (a poll request is not needed
  * for it). Registration lock held. */
-bool cio__io_ring_reads(const struct cio__io *io);
+bool cio__io_ring_reads(struct cio__io *io);
 
-/* io.c's hooks: a new registration on @sys's worker (@sock: its kind decides); the socket
- * let go (any thread; registration lock held — returns whether the request must be cancelled
- * with cio__io_ring_cancel() once the lock is dropped); the registration is freed (owner
- * thread); the runtime goes (no thread runs the worker any more). */
+/* Whether a registration of @sock made on an io_uring worker goes the completion way (then
+ * io.c allocates it as a struct cio__io_with_ring, io.h). */
+bool cio__io_ring_wanted(const struct cio_socket *sock);
+
+/* io.c's hooks: a new registration of the completion way on @sys's worker; the socket let go
+ * (any thread; registration lock held — returns whether the request must be cancelled with
+ * cio__io_ring_cancel() once the lock is dropped); the registration is freed (owner thread);
+ * the runtime goes (no thread runs the worker any more). The registration is one of the
+ * completion way (io->completion) for each. */
 void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock);
 bool cio__io_ring_detach(struct cio__io *io);
 void cio__io_ring_cancel(struct cio__io *io);
@@ -147,17 +136,7 @@ void cio__io_ring_orphan(struct cio__io *io);
 
 #else /* !CIO_HAVE_URING: nothing is the completion way; these are never reached */
 
-struct cio__io_ring {
-    struct cio__sys *sys; /* always NULL */
-};
-
 enum { CIO__RING_PEEK = 1u << 0, CIO__RING_ARM = 1u << 1 };
-
-static inline bool cio__io_ring(const struct cio__io_ring *ring)
-{
-    (void)ring;
-    return false;
-}
 
 static inline struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w)
 {
@@ -187,29 +166,10 @@ static inline int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *i
     return -ENOTSUP;
 }
 
-/* io.c's hooks have nothing to do without completions. */
-static inline bool cio__io_ring_armed(const struct cio__io_ring *ring)
-{
-    (void)ring;
-    return false;
-}
-
-static inline bool cio__io_ring_busy(const struct cio__io_ring *ring)
-{
-    (void)ring;
-    return false;
-}
-
-static inline bool cio__io_ring_reads(const struct cio__io *io)
+static inline bool cio__io_ring_reads(struct cio__io *io)
 {
     (void)io;
     return false;
-}
-
-static inline void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys,
-                                     const struct cio_socket *sock)
-{
-    (void)io, (void)sys, (void)sock;
 }
 
 static inline bool cio__io_ring_detach(struct cio__io *io)
