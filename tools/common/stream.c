@@ -26,10 +26,9 @@ void tool_stream_linger_close(tool_stream *s, cio_duration linger)
 {
     if (s->kind != 0 && tool_stream_shutdown(s, CIO_SHUTDOWN_WRITE) == 0) {
         char sink[4096];
-        cio_time saved = cio_deadline_set(cio_now() + linger);
+        CIO_TIMEOUT_SCOPE(linger);
         while (tool_stream_read(s, sink, sizeof(sink)) > 0)
             ;
-        cio_deadline_restore(saved);
     }
     tool_stream_close(s);
 }
