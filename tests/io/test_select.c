@@ -465,6 +465,75 @@ static void *main_closed_under(void *arg)
 
 CASE(test_socket_closed_while_waiting, main_closed_under)
 
+/* ---- events from another worker: a task's end, a notification, a close ---- */
+
+struct remote {
+    cio_unix_stream *a;
+    cio_notify *notify;
+    cio_notify *release; /* after a notify or a close, the task waits for this to return */
+    int what;            /* 0: return, 1: notify, 2: close a */
+};
+
+static void *remote_register(void *arg)
+{
+    struct remote *r = arg;
+    CHECK(cio_socket_writable(r->a) > 0); /* a's registration is this worker's */
+    return NULL;
+}
+
+static void *remote_event(void *arg)
+{
+    struct remote *r = arg;
+    CHECK_RC(cio_sleep(20 * MS));
+    if (r->what == 1)
+        CHECK_RC(cio_notify_one(r->notify));
+    else if (r->what == 2)
+        cio_socket_close(r->a);
+    if (r->what != 0)
+        CHECK_RC(cio_notify_wait(r->release));
+    return (void *)(intptr_t)(100 + r->what);
+}
+
+static void *main_other_worker(void *arg)
+{
+    (void)arg;
+    cio_unix_stream *b;
+    struct remote r = {0};
+    CHECK_RC(cio_notify_new(&r.notify));
+    CHECK_RC(cio_notify_new(&r.release));
+    cio_spawn_options on1 = {.worker = CIO_WORKER(1)};
+    for (r.what = 0; r.what < 3; r.what++) {
+        CHECK_RC(cio_unix_stream_pair(&r.a, &b));
+        cio_join_handle *h;
+        CHECK_RC(cio_spawn_ex(&h, &on1, remote_register, &r));
+        CHECK_RC(cio_task_join(h, NULL, NULL));
+        CHECK_RC(cio_spawn_ex(&h, &on1, remote_event, &r));
+        cio_select_arm arms[4] = {cio_select_join(h), cio_select_notified(r.notify),
+                                  cio_select_readable(r.a),
+                                  cio_select_timeout(10 * CIO_NSEC_PER_SEC)};
+        CHECK_EQ(cio_select(arms, 4, 0), r.what);
+        if (r.what == 0) {
+            CHECK_EQ((intptr_t)arms[0].result, 100);
+        } else {
+            if (r.what == 2)
+                CHECK_EQ(arms[2].rc, -EBADF); /* closed on the other worker */
+            CHECK_RC(cio_notify_one(r.release));
+            CHECK_RC(cio_task_join(h, NULL, NULL));
+        }
+        if (r.what != 2)
+            cio_socket_close(r.a);
+        cio_socket_close(b);
+    }
+    cio_notify_free(r.notify);
+    cio_notify_free(r.release);
+    return NULL;
+}
+
+static void test_events_from_other_worker(void)
+{
+    run_multi(main_other_worker, NULL);
+}
+
 /* ---- cancellation and deadlines ---- */
 
 static atomic_int spins;
@@ -840,6 +909,7 @@ static void test_race_across_workers(void)
 
 CIO_TEST_MAIN(TEST(test_each_arm_alone), TEST(test_not_chosen_consume_nothing),
               TEST(test_handed_back_while_waiting), TEST(test_socket_kinds),
-              TEST(test_socket_closed_while_waiting), TEST(test_cancel),
-              TEST(test_cancel_while_waiting), TEST(test_deadlines), TEST(test_fairness),
-              TEST(test_invalid), TEST(test_race_with_thread), TEST(test_race_across_workers))
+              TEST(test_socket_closed_while_waiting), TEST(test_events_from_other_worker),
+              TEST(test_cancel), TEST(test_cancel_while_waiting), TEST(test_deadlines),
+              TEST(test_fairness), TEST(test_invalid), TEST(test_race_with_thread),
+              TEST(test_race_across_workers))
