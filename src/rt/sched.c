@@ -206,9 +206,9 @@ static inline void run_begin(struct cio__worker *w, cio_task *t)
     t->running = true;
     if (!cio__list_linked(&t->all_node))
         first_run(w, t);
-    t->budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
-                    ? 0
-                    : w->budget;
+    w->run_budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+                        ? 0
+                        : w->budget;
     w->current = t;
 }
 
@@ -220,6 +220,7 @@ static void run_task(struct cio__worker *w, cio_task *t)
     /* Back from the task that left for the worker: @t, or one it handed the thread to. */
     t = w->current;
     w->current = NULL;
+    w->run_budget = 0; /* no task runs: the io fast paths send the worker's own calls out */
     t->running = false;
 
     if (cio__coro_state(&t->coro) == CIO__CORO_FINISHED) {
@@ -255,7 +256,7 @@ void cio__task_suspend(cio_task *t)
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
         !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
-        cio__list_remove(node);
+        cio__list_unlink(node); /* t->queued, not the node, says whether it is queued */
         w->ticks++;
         cio_task *next = cio__list_entry(node, cio_task, run_node);
         t->running = false;
@@ -338,7 +339,7 @@ void cio__task_cancel(cio_task *t)
     if (s & (CIO__TASK_DONE | CIO__TASK_SHIELDED | CIO__TASK_CANCELLED))
         return; /* finished, held off, or already told */
     if (t == cio__task_self())
-        t->budget = 0; /* its fast paths take the slow path, which sees the cancel */
+        t->worker->run_budget = 0; /* its fast paths take the slow path: it sees the cancel */
     cio__task_wake(t);
 }
 
@@ -357,8 +358,8 @@ bool cio__task_shield_begin(cio_task *t)
     while (!atomic_compare_exchange_weak(&t->state, &s,
                                          (s | CIO__TASK_SHIELDED) & ~(unsigned)CIO__TASK_CANCELLED))
         ;
-    if (t->budget == 0)
-        t->budget = t->worker->budget; /* it ran cancelled: its operations work again */
+    if (t == cio__task_self() && t->worker->run_budget == 0)
+        t->worker->run_budget = t->worker->budget; /* it ran cancelled: operations work again */
     return (s & CIO__TASK_SHIELDED) != 0;
 }
 
@@ -373,8 +374,8 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
         if (s & CIO__TASK_REQUESTED)
             n |= CIO__TASK_CANCELLED;
     } while (!atomic_compare_exchange_weak(&t->state, &s, n));
-    if (n & CIO__TASK_CANCELLED)
-        t->budget = 0;
+    if ((n & CIO__TASK_CANCELLED) && t == cio__task_self())
+        t->worker->run_budget = 0;
 }
 
 /* ---- the worker loop ---- */
