@@ -465,6 +465,45 @@ static void *main_closed_under(void *arg)
 
 CASE(test_socket_closed_while_waiting, main_closed_under)
 
+/* ---- a select and a plain wait on one socket: one edge wakes both ---- */
+
+static void *plain_readable(void *arg)
+{
+    return (void *)(intptr_t)cio_socket_readable((cio_unix_stream *)arg);
+}
+
+static void *main_beside_plain(void *arg)
+{
+    (void)arg;
+    for (int plain_first = 0; plain_first < 2; plain_first++) {
+        cio_unix_stream *a, *b;
+        CHECK_RC(cio_unix_stream_pair(&a, &b));
+        CHECK(cio_socket_writable(a) > 0); /* registered */
+        cio_join_handle *h = NULL;
+        if (plain_first) {
+            CHECK_RC(cio_spawn(&h, plain_readable, a));
+            CHECK_RC(cio_yield()); /* it waits first */
+        }
+        cio_join_handle *w;
+        struct five f = {.b = b};
+        struct later l = {&f, ARM_READY};
+        CHECK_RC(cio_spawn(&w, trigger_later, &l));
+        if (!plain_first)
+            CHECK_RC(cio_spawn(&h, plain_readable, a)); /* waits after the select queued */
+        cio_select_arm arms[2] = {cio_select_readable(a), cio_select_timeout(5 * CIO_NSEC_PER_SEC)};
+        CHECK_EQ(cio_select(arms, 2, 0), 0);
+        void *ready;
+        CHECK_RC(CIO_TIMEOUT(5 * CIO_NSEC_PER_SEC, cio_task_join(h, &ready, NULL)));
+        CHECK((intptr_t)ready > 0 && ((intptr_t)ready & CIO_READY_READABLE));
+        CHECK_RC(cio_task_join(w, NULL, NULL));
+        cio_socket_close(a);
+        cio_socket_close(b);
+    }
+    return NULL;
+}
+
+CASE(test_select_beside_plain_wait, main_beside_plain)
+
 /* ---- events from another worker: a task's end, a notification, a close ---- */
 
 struct remote {
@@ -909,7 +948,7 @@ static void test_race_across_workers(void)
 
 CIO_TEST_MAIN(TEST(test_each_arm_alone), TEST(test_not_chosen_consume_nothing),
               TEST(test_handed_back_while_waiting), TEST(test_socket_kinds),
-              TEST(test_socket_closed_while_waiting), TEST(test_events_from_other_worker),
-              TEST(test_cancel), TEST(test_cancel_while_waiting), TEST(test_deadlines),
-              TEST(test_fairness), TEST(test_invalid), TEST(test_race_with_thread),
-              TEST(test_race_across_workers))
+              TEST(test_socket_closed_while_waiting), TEST(test_select_beside_plain_wait),
+              TEST(test_events_from_other_worker), TEST(test_cancel),
+              TEST(test_cancel_while_waiting), TEST(test_deadlines), TEST(test_fairness),
+              TEST(test_invalid), TEST(test_race_with_thread), TEST(test_race_across_workers))
