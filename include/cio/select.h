@@ -1,6 +1,7 @@
 /*
  * cio/select.h: wait in one task for the first of several things — a socket's readiness, a
- * channel's next item, a notification, a deadline, a task's end — and learn which one it was
+ * channel's next item, a notification, a deadline, a task's end (one task, or any of a join
+ * set) — and learn which one it was
  * (Go's select statement, tokio's select! macro, in C). One task can so serve many sockets and
  * a control channel at once instead of one task per socket.
  *
@@ -31,7 +32,8 @@
  *   notified  one notification (a stored permit, or the one that woke the select);
  *   deadline  nothing;
  *   join      the task's result: it is joined (its handle is freed, as by cio_task_join()
- *             returning 0) and the arm's join field becomes NULL, so the arm is off from then.
+ *             returning 0) and the arm's join field becomes NULL, so the arm is off from then;
+ *   join_next one finished member of a join set, taken out of the set (its result).
  * Every arm that did not fire consumed nothing (cancel safety): its channel items stay in
  * the channel, its notification goes on to the next waiter or back to the permit, its
  * socket's readiness stays cached, its finished task stays joinable — also when the select
@@ -68,12 +70,13 @@ extern "C" {
 
 /* What an arm waits for. */
 typedef enum cio_select_kind {
-    CIO_SELECT_OFF = 0,  /* nothing: never fires (a zeroed arm) */
-    CIO_SELECT_READY,    /* readiness of @sock for @interest */
-    CIO_SELECT_RECV,     /* the next item of @rx, received into @item */
-    CIO_SELECT_NOTIFIED, /* a notification of @notify */
-    CIO_SELECT_DEADLINE, /* the monotonic time @deadline */
-    CIO_SELECT_JOIN,     /* the end of the task of @join */
+    CIO_SELECT_OFF = 0,   /* nothing: never fires (a zeroed arm) */
+    CIO_SELECT_READY,     /* readiness of @sock for @interest */
+    CIO_SELECT_RECV,      /* the next item of @rx, received into @item */
+    CIO_SELECT_NOTIFIED,  /* a notification of @notify */
+    CIO_SELECT_DEADLINE,  /* the monotonic time @deadline */
+    CIO_SELECT_JOIN,      /* the end of the task of @join */
+    CIO_SELECT_JOIN_NEXT, /* the end of any task of the join set @set */
 } cio_select_kind;
 
 /*
@@ -85,8 +88,8 @@ typedef enum cio_select_kind {
  *            RECV: 1, an item was received into @item; 0, the channel ended (every sender
  *            gone or the receiver closed, and nothing left) — it then fires at every select,
  *            as a closed channel does in Go: switch it off;
- *            NOTIFIED, DEADLINE, JOIN: 0.
- *   result, cancelled   JOIN: as cio_task_join() writes them.
+ *            NOTIFIED, DEADLINE, JOIN, JOIN_NEXT: 0.
+ *   result, cancelled   JOIN, JOIN_NEXT: as cio_task_join() writes them.
  */
 typedef struct cio_select_arm {
     cio_select_kind kind;
@@ -97,9 +100,10 @@ typedef struct cio_select_arm {
     cio_notify *notify;    /* NOTIFIED */
     cio_time deadline;     /* DEADLINE: absolute (cio_now() based) */
     cio_join_handle *join; /* JOIN: a handle not yet joined; NULL once joined here */
+    cio_join_set *set;     /* JOIN_NEXT */
     int rc;                /* out (see above) */
-    void *result;          /* out: JOIN */
-    bool cancelled;        /* out: JOIN */
+    void *result;          /* out: JOIN, JOIN_NEXT */
+    bool cancelled;        /* out: JOIN, JOIN_NEXT */
 } cio_select_arm;
 
 /* cio_select() flags. */
@@ -198,6 +202,21 @@ CIO_EXPORT cio_select_arm cio_select_timeout(cio_duration duration);
  * Return: the arm.
  */
 CIO_EXPORT cio_select_arm cio_select_join(cio_join_handle *handle);
+
+/**
+ * cio_select_join_next() - an arm that takes a finished task out of a join set, as
+ * cio_join_set_join_next() does: result and cancelled are written when it fires.
+ * @set: the set; NULL: the arm is off. One task at a time waits on a set (a select or a
+ *       join_next).
+ *
+ * Unlike cio_join_set_join_next(), an empty set does not end the wait (it has nothing to
+ * report yet): the arm fires once a task spawned into the set later has finished, so a loop
+ * can select on a set it keeps adding to. Members that finished while another arm fired stay
+ * in the set.
+ *
+ * Return: the arm.
+ */
+CIO_EXPORT cio_select_arm cio_select_join_next(cio_join_set *set);
 
 #ifndef CIO_NO_GENERIC
 #define cio_select_ready(s, i) (cio_select_ready)(cio__as_pollable(s), i)

@@ -40,7 +40,7 @@ struct slot {
     union {
         struct cio__io_watch io;      /* READY */
         struct cio__sync_waiter sync; /* RECV, NOTIFIED */
-        struct cio__parker joiner;    /* JOIN */
+        struct cio__parker joiner;    /* JOIN, JOIN_NEXT */
     } u;
 };
 
@@ -86,6 +86,11 @@ cio_select_arm cio_select_join(cio_join_handle *handle)
     return (cio_select_arm){.kind = CIO_SELECT_JOIN, .join = handle};
 }
 
+cio_select_arm cio_select_join_next(cio_join_set *set)
+{
+    return (cio_select_arm){.kind = CIO_SELECT_JOIN_NEXT, .set = set};
+}
+
 /* ---- one arm ---- */
 
 #define INTERESTS ((unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY))
@@ -97,6 +102,7 @@ static int arm_check(const cio_select_arm *arm, const cio_task *self)
     case CIO_SELECT_RECV: /* a NULL item is checked against the channel's item size */
     case CIO_SELECT_NOTIFIED:
     case CIO_SELECT_DEADLINE:
+    case CIO_SELECT_JOIN_NEXT:
         return 0;
     case CIO_SELECT_READY:
         if (arm->sock != NULL && (arm->interest == 0 || (arm->interest & ~INTERESTS)))
@@ -122,6 +128,8 @@ static bool arm_on(const cio_select_arm *arm)
         return arm->deadline != CIO_DEADLINE_NONE;
     case CIO_SELECT_JOIN:
         return arm->join != NULL;
+    case CIO_SELECT_JOIN_NEXT:
+        return arm->set != NULL;
     case CIO_SELECT_OFF:
         break;
     }
@@ -144,6 +152,7 @@ static int slot_begin(cio_select_arm *arm, struct slot *s)
         s->u.sync.status = SYNC_WAITING;
         break;
     case CIO_SELECT_JOIN:
+    case CIO_SELECT_JOIN_NEXT:
         cio__parker_init(&s->u.joiner);
         break;
     default:
@@ -214,6 +223,13 @@ static int arm_poll(cio_select_arm *arm, struct slot *s, cio_time *now, cio_time
         arm->rc = 0;
         return 1;
     }
+    case CIO_SELECT_JOIN_NEXT:
+        if (cio__join_set_watch(arm->set, &s->u.joiner, &arm->result, &arm->cancelled) == -EAGAIN)
+            return 0;
+        s->watching = false;
+        cio__parker_fini(&s->u.joiner);
+        arm->rc = 0;
+        return 1;
     default:
         return 0;
     }
@@ -234,6 +250,10 @@ static void arm_unwatch(cio_select_arm *arm, struct slot *s)
         break;
     case CIO_SELECT_JOIN:
         cio__task_join_unwatch(cio__task_of(arm->join), &s->u.joiner);
+        cio__parker_fini(&s->u.joiner);
+        break;
+    case CIO_SELECT_JOIN_NEXT:
+        cio__join_set_unwatch(arm->set, &s->u.joiner);
         cio__parker_fini(&s->u.joiner);
         break;
     default:

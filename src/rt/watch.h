@@ -37,4 +37,11 @@ int cio__task_join_watch(cio_task *t, struct cio__parker *p);
 /* Give up the joiner slot if @p holds it. */
 void cio__task_join_unwatch(cio_task *t, struct cio__parker *p);
 
+/* Take a finished member of @set now: 0, its outputs written (it left the set); else @p is the
+ * set's waiter (an empty set too): -EAGAIN. (join_set.c) */
+int cio__join_set_watch(cio_join_set *set, struct cio__parker *p, void **ret_result,
+                        bool *ret_cancelled);
+/* Give up the set's waiter slot if @p holds it (finished members stay in the set). */
+void cio__join_set_unwatch(cio_join_set *set, struct cio__parker *p);
+
 #endif

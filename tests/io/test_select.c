@@ -9,7 +9,9 @@
  * over 64 sockets, a channel and a timer with bytes and messages racing in from another thread
  * (or, multi-thread, from a task of another worker that owns the sockets' registrations) —
  * every byte and message received once and in order, no wake-up lost, no fired socket arm
- * without data beyond what the readiness rules allow.
+ * without data beyond what the readiness rules allow. Also a join set's arm, a select beside
+ * a plain wait on one socket, and events (a task's end, a notify, a close) from another
+ * worker.
  */
 /* cio-test-labels: threads */
 #include <errno.h>
@@ -464,6 +466,63 @@ static void *main_closed_under(void *arg)
 }
 
 CASE(test_socket_closed_while_waiting, main_closed_under)
+
+/* ---- a join set's next finished task ---- */
+
+static void *member(void *arg)
+{
+    (void)cio_notify_wait((cio_notify *)arg);
+    return (void *)(intptr_t)5;
+}
+
+static void *notify_later(void *arg)
+{
+    CHECK_RC(cio_sleep(20 * MS));
+    CHECK_RC(cio_notify_one((cio_notify *)arg));
+    return NULL;
+}
+
+static void *main_join_set(void *arg)
+{
+    (void)arg;
+    cio_join_set *set;
+    cio_notify *go;
+    CHECK_RC(cio_join_set_new(&set));
+    CHECK_RC(cio_notify_new(&go));
+    /* An empty set does not fire (join_next would say -ENOENT): the timer does. */
+    cio_select_arm arms[2] = {cio_select_join_next(set), cio_select_timeout(20 * MS)};
+    CHECK_EQ(cio_select(arms, 2, 0), 1);
+    /* Members that have not finished do not fire either. */
+    CHECK_RC(cio_join_set_spawn(set, NULL, member, go, NULL));
+    CHECK_RC(cio_join_set_spawn(set, NULL, member, go, NULL));
+    arms[1] = cio_select_timeout(20 * MS);
+    CHECK_EQ(cio_select(arms, 2, 0), 1);
+    /* One finishes while the select waits: it fires, taking that one out of the set. */
+    cio_join_handle *h;
+    CHECK_RC(cio_spawn(&h, notify_later, go));
+    arms[1] = cio_select_timeout(5 * CIO_NSEC_PER_SEC);
+    cio_time start = cio_now();
+    CHECK_EQ(cio_select(arms, 2, 0), 0);
+    CHECK(cio_now() - start >= 15 * MS);
+    CHECK_EQ((intptr_t)arms[0].result, 5);
+    CHECK(!arms[0].cancelled);
+    CHECK_EQ(cio_join_set_len(set), 1);
+    CHECK_RC(cio_task_join(h, NULL, NULL));
+    /* The other finishes, and an arm before it in a biased scan fires: it stays in the set. */
+    CHECK_RC(cio_notify_one(go));
+    CHECK_RC(cio_sleep(10 * MS));
+    cio_select_arm first[2] = {cio_select_deadline(cio_now()), cio_select_join_next(set)};
+    CHECK_EQ(cio_select(first, 2, CIO_SELECT_BIASED), 0);
+    CHECK_EQ(cio_join_set_len(set), 1);
+    void *result;
+    CHECK_RC(CIO_TIMEOUT(0, cio_join_set_join_next(set, &result, NULL))); /* finished: no wait */
+    CHECK_EQ((intptr_t)result, 5);
+    cio_join_set_free(set);
+    cio_notify_free(go);
+    return NULL;
+}
+
+CASE(test_join_set_arm, main_join_set)
 
 /* ---- a select and a plain wait on one socket: one edge wakes both ---- */
 
@@ -948,7 +1007,8 @@ static void test_race_across_workers(void)
 
 CIO_TEST_MAIN(TEST(test_each_arm_alone), TEST(test_not_chosen_consume_nothing),
               TEST(test_handed_back_while_waiting), TEST(test_socket_kinds),
-              TEST(test_socket_closed_while_waiting), TEST(test_select_beside_plain_wait),
-              TEST(test_events_from_other_worker), TEST(test_cancel),
-              TEST(test_cancel_while_waiting), TEST(test_deadlines), TEST(test_fairness),
-              TEST(test_invalid), TEST(test_race_with_thread), TEST(test_race_across_workers))
+              TEST(test_socket_closed_while_waiting), TEST(test_join_set_arm),
+              TEST(test_select_beside_plain_wait), TEST(test_events_from_other_worker),
+              TEST(test_cancel), TEST(test_cancel_while_waiting), TEST(test_deadlines),
+              TEST(test_fairness), TEST(test_invalid), TEST(test_race_with_thread),
+              TEST(test_race_across_workers))
