@@ -9,8 +9,8 @@
  *
  *     stop asked ─> acceptors cancelled, joined; listeners closed
  *               ─> every live connection: shutdown(SHUT_RD) (its reads drain, then end)
- *               ─> wait for active == 0, until .stop_timeout
- *               ─> cancel the connections still live; wait for active == 0
+ *               ─> wait until no connection task is left, or .stop_timeout
+ *               ─> cancel the connections still live; wait until none is left
  *
  * A connection's record is in the live list from its accept until its task has closed the
  * stream, so a stop never touches a closed stream; the join handle of its task stays valid
@@ -71,6 +71,7 @@ struct cio_server {
 
     pthread_mutex_t lock; /* guards what follows */
     struct cio__list live;
+    uint64_t tasks; /* connections whose task has not left the server yet */
     cio_server_stats stats;
 };
 
@@ -249,8 +250,9 @@ int cio_server_local_addr(const cio_server *srv, cio_addr *ret_addr)
 
 /* ---- connections ---- */
 
-/* Take a connection out of the live list, close its stream, give its permit back, and count
- * its end: the last touch of the server by the connection's task. */
+/* Take a connection out of the live list and count its end, close its stream, give its
+ * permit back (after the count: active never exceeds the limit), and leave the server: the
+ * last touch of the server by the connection's task. */
 static void conn_end(struct conn *c, bool served)
 {
     struct cio_server *srv = c->srv;
@@ -258,19 +260,19 @@ static void conn_end(struct conn *c, bool served)
     cio__list_remove(&c->node);
     if (served)
         cio_task_detach(c->task);
-    pthread_mutex_unlock(&srv->lock);
-    cio_socket_close(AS_SOCKET(c->stream));
-    if (c->permit)
-        (void)cio_sem_release(srv->limit, 1);
-    pthread_mutex_lock(&srv->lock);
     srv->stats.active--;
     if (served)
         srv->stats.finished++;
     else
         srv->stats.refused++;
+    pthread_mutex_unlock(&srv->lock);
+    cio_socket_close(AS_SOCKET(c->stream));
+    if (c->permit)
+        (void)cio_sem_release(srv->limit, 1);
+    pthread_mutex_lock(&srv->lock);
     /* Under the mutex, so cio_server_wait() (which takes it after seeing 0) cannot free the
-     * notify before this returns. */
-    if (srv->stats.active == 0 && srv->stats.stopping)
+     * server before this returns. */
+    if (--srv->tasks == 0 && srv->stats.stopping)
         (void)cio_notify_one(srv->drained);
     pthread_mutex_unlock(&srv->lock);
     free(c);
@@ -307,6 +309,7 @@ static void conn_start(struct acceptor *a, struct conn *c)
         so.worker = CIO_WORKER(atomic_fetch_add(&srv->next_worker, 1) % srv->workers);
     pthread_mutex_lock(&srv->lock);
     srv->stats.accepted++;
+    srv->tasks++;
     if (++srv->stats.active > srv->stats.peak)
         srv->stats.peak = srv->stats.active;
     cio__list_push_back(&srv->live, &c->node);
@@ -434,10 +437,10 @@ bool cio_server_is_stopping(const cio_server *srv)
     return srv != NULL && atomic_load(&srv->stop_asked);
 }
 
-static uint64_t active_now(struct cio_server *srv)
+static uint64_t tasks_now(struct cio_server *srv)
 {
     pthread_mutex_lock(&srv->lock);
-    uint64_t n = srv->stats.active;
+    uint64_t n = srv->tasks;
     pthread_mutex_unlock(&srv->lock);
     return n;
 }
@@ -445,7 +448,7 @@ static uint64_t active_now(struct cio_server *srv)
 /* Wait until no connection is live, or @deadline. */
 static void wait_drained(struct cio_server *srv, cio_time deadline)
 {
-    while (active_now(srv) > 0) {
+    while (tasks_now(srv) > 0) {
         cio_time saved = cio_deadline_set(deadline);
         int rc = cio_notify_wait(srv->drained);
         cio_deadline_restore(saved);
