@@ -126,7 +126,8 @@ typedef struct cio_server_stats {
  *
  * Call before the runtime starts (a refused bind is then a plain error) or from a task.
  *
- * Return: 0; -EINVAL (NULL, no runtime, a malformed address, bad options); the bind errors
+ * Return: 0; -EINVAL (NULL, no runtime, a malformed address, bad options: a stop signal
+ * cio_signal_wait() refuses, more than 8 of them, a negative backlog); the bind errors
  * (-EADDRINUSE, -EACCES, -EADDRNOTAVAIL...); a CIO_ERR_EAI() code; -EMFILE; -ENOMEM.
  */
 CIO_EXPORT int cio_server_new(cio_server **ret_server, cio_rt *rt, const char *address,
@@ -151,8 +152,7 @@ CIO_EXPORT int cio_server_local_addr(const cio_server *server, cio_addr *ret_add
  * Call from a task of the server's runtime, once.
  *
  * Return: 0; -EALREADY when started before; -EPERM outside a task; -EINVAL (NULL, another
- * runtime, bad stop signals); -ECANCELED (the runtime shuts down); -ENOMEM. On failure
- * nothing runs.
+ * runtime); -ECANCELED (the runtime shuts down); -ENOMEM. On failure nothing runs.
  */
 CIO_EXPORT int cio_server_start(cio_server *server, cio_serve_fn handler, void *ctx);
 

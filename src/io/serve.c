@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,11 +188,21 @@ static void close_listeners(struct cio_server *srv)
     }
 }
 
+/* The stop signals cio_signal_wait() would refuse, caught here rather than in the task that
+ * waits for them. */
 static bool bad_signals(const cio_server_options *o)
 {
     if (o->stop_signal_count > MAX_STOP_SIGNALS)
         return true;
-    return o->stop_signal_count > 0 && o->stop_signals == NULL;
+    if (o->stop_signal_count > 0 && o->stop_signals == NULL)
+        return true;
+    for (size_t i = 0; i < o->stop_signal_count; i++) {
+        int sig = o->stop_signals[i];
+        if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV ||
+            sig == SIGBUS)
+            return true;
+    }
+    return false;
 }
 
 int cio_server_new(cio_server **ret_server, cio_rt *rt, const char *address,
@@ -202,7 +213,7 @@ int cio_server_new(cio_server **ret_server, cio_rt *rt, const char *address,
     if (rt == NULL)
         rt = cio_rt_current();
     cio_server_options o = opts != NULL ? *opts : (cio_server_options){0};
-    if (rt == NULL || bad_signals(&o) || o.backlog < 0 || o.stack_size > ((size_t)1 << 40))
+    if (rt == NULL || bad_signals(&o) || o.backlog < 0)
         return -EINVAL;
     struct cio_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)

@@ -585,6 +585,10 @@ static void *main_errors(void *arg)
     CHECK_ERR(cio_server_new(&srv, NULL, "/no/such/dir/x.sock", NULL), -ENOENT);
     cio_server_options o = {.stop_signal_count = 1};
     CHECK_ERR(cio_server_new(&srv, NULL, "127.0.0.1:0", &o), -EINVAL);
+    o.stop_signals = (const int[]){SIGKILL};
+    CHECK_ERR(cio_server_new(&srv, NULL, "127.0.0.1:0", &o), -EINVAL);
+    o = (cio_server_options){.backlog = -1};
+    CHECK_ERR(cio_server_new(&srv, NULL, "127.0.0.1:0", &o), -EINVAL);
     CHECK(srv == NULL);
     CHECK_RC(cio_server_new(&srv, NULL, "127.0.0.1:0", NULL));
     CHECK_ERR(cio_server_wait(srv), -EINVAL); /* not started */
