@@ -17,7 +17,7 @@
 /* The request buffer: a request head must fit in it (else 431). */
 #define HTTP_BUF (8 * 1024)
 /* After answering and shutting down writing, how long to keep reading (and dropping) what the
- * client still sends before closing: see tool_stream_linger_close(). */
+ * client still sends before closing: see tool_linger(). */
 #define LINGER (1 * CIO_NSEC_PER_SEC)
 
 #define HELLO_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n"
@@ -179,7 +179,7 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
     return pos;
 }
 
-static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
+static void http_conn(cio_stream *s, const cio_addr *peer, void *ctx)
 {
     (void)peer;
     struct http *h = ctx;
@@ -196,7 +196,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         /* One deadline per round, covering the wait for the next request and the write of
          * its answers: a client that neither sends nor reads is dropped. */
         cio_time saved = cio_deadline_set(h->idle > 0 ? cio_now() + h->idle : CIO_DEADLINE_NONE);
-        ssize_t n = tool_stream_read(s, c->in + c->len, sizeof(c->in) - c->len);
+        ssize_t n = cio_stream_read(s, c->in + c->len, sizeof(c->in) - c->len);
         if (n <= 0) {
             cio_deadline_restore(saved);
             break; /* end of stream, an error, the idle timeout, or shutdown */
@@ -206,7 +206,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         size_t used = answer_all(c, &close, &requests);
         int rc = 0;
         if (c->batch_len > 0)
-            rc = tool_stream_write_all(s, c->batch, c->batch_len, NULL);
+            rc = cio_stream_write_all(s, c->batch, c->batch_len, NULL);
         cio_deadline_restore(saved);
         if (rc < 0)
             break;
@@ -214,7 +214,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         if (c->len > 0)
             memmove(c->in, c->in + used, c->len);
         if (close)
-            tool_stream_linger_close(s, LINGER);
+            tool_linger(s, LINGER); /* the server closes the stream when we return */
     }
     atomic_fetch_add(&h->requests, requests);
     free(c->out);
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     int status = tool_server_run(&srv);
     if (status == TOOL_EXIT_OK) {
         printf("cio-http-hello: stopped by %s: %lu connections, %llu requests\n",
-               tool_signal_name(srv.stop_signal), (unsigned long)atomic_load(&srv.accepted),
+               tool_signal_name(srv.stats.stop_signal), (unsigned long)srv.stats.accepted,
                (unsigned long long)atomic_load(&http.requests));
         fflush(stdout);
     }
