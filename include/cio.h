@@ -20,5 +20,6 @@
 #include "cio/resolve.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
+#include "cio/metrics.h"
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -306,6 +307,7 @@ int tool_server_run(tool_server *srv)
         tool_log("cannot create the runtime: %s", cio_strerror(rc));
         goto out;
     }
+    (void)cio_rt_dump_on_signal(rt, SIGUSR1, STDERR_FILENO); /* kill -USR1: what it is doing */
     void *result = NULL;
     rc = cio_rt_block_on(rt, main_task, &run, &result);
     /* The main task shuts the runtime down itself, which may be reported as -ECANCELED. */

@@ -188,7 +188,8 @@ typedef struct tool_server {
 
 /*
  * Bind, print "listening on ADDR" to stdout (flushed), accept and serve until SIGINT or
- * SIGTERM, then cancel every task and wait for their cleanup. Errors are printed.
+ * SIGTERM, then cancel every task and wait for their cleanup. Errors are printed. SIGUSR1
+ * writes the runtime's metrics and tasks to stderr (cio_rt_dump_on_signal()).
  * Return: TOOL_EXIT_OK after a signal; TOOL_EXIT_FAILURE when the server could not start.
  */
 int tool_server_run(tool_server *srv);
