@@ -331,8 +331,8 @@ int cio__task_park(cio_time deadline)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    t->worker->m.budget_yields++;
-    switch_to_worker(t, SWITCH_YIELD); /* run_begin() refills the budget */
+    t->worker->m.budget_yields += t->budget != 0; /* 0: a cancelled task's yield */
+    switch_to_worker(t, SWITCH_YIELD);            /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)
