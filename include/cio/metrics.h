@@ -125,7 +125,9 @@ enum {
  * @fd: where to write (a terminal, a file, a socket...); written with write(2), blocking
  *      the caller while it does if @fd blocks.
  *
- * One line per live task, grouped by worker:
+ * The metrics are a line for the runtime ("runtime: workers=2 tasks_live=..."), one for the
+ * total ("total: ...") and one per worker ("worker 0: ..."), of key=value pairs named as the
+ * fields of the structs above. The tasks are one line per live task, grouped by worker:
  *
  *     worker 0: 3 live
  *       task 0x7f1c2a3ffe40 "main" running
@@ -135,7 +137,8 @@ enum {
  * A state is running, runnable (queued) or parked, with "cancelled" when it was asked to
  * stop. A parked task's wait is one of: readiness of fd N (read, write, priority or
  * completion), sleep, join, join set, channel, mutex, semaphore, notify, blocking job,
- * signal, or "unknown"; with its deadline when it has one. The time since it parked is known
+ * signal, timer (a park with only a deadline), or "unknown"; with its deadline when it has
+ * one. The time since it parked is known
  * to the resolution of its worker's reactor turns. A wait on a socket registered with another
  * worker shows as "unknown".
  *
@@ -143,10 +146,11 @@ enum {
  * a task suspends it until the other workers answered; from any other thread, the call
  * waits for them. A worker that does not answer within a second — stuck in a task run that
  * never yields, or not running (a current-thread runtime outside cio_rt_block_on()) — is
- * reported as such with its counters. Not from a reactor callback or cio_spawn_blocking() job
- * of @rt's worker (a worker cannot wait for itself).
+ * reported as not answering. Not from a wake callback run by @rt's reactor (cio/io.h's
+ * poll_* callbacks): that worker cannot wait for itself.
  *
- * Return: 0; -EINVAL; -ENOMEM; a write error (negative errno) of @fd.
+ * Return: 0; -EINVAL; -EDEADLK (CIO_DUMP_TASKS from a reactor callback of @rt); -ENOMEM; a
+ * write error (negative errno) of @fd.
  */
 CIO_EXPORT int cio_rt_dump(cio_rt *rt, unsigned what, int fd);
 
@@ -156,7 +160,7 @@ CIO_EXPORT int cio_rt_dump(cio_rt *rt, unsigned what, int fd);
  *            success.
  * @ret_len: receives its length (may be NULL).
  *
- * Return: 0; -EINVAL; -ENOMEM.
+ * Return: 0; -EINVAL; -EDEADLK; -ENOMEM.
  */
 CIO_EXPORT int cio_rt_dump_string(cio_rt *rt, unsigned what, char **ret_text, size_t *ret_len);
 
