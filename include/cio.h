@@ -21,5 +21,6 @@
 #include "cio/rt.h"
 #include "cio/sync.h"
 #include "cio/serve.h"
+#include "cio/metrics.h"
 
 #endif

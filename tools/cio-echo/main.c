@@ -108,7 +108,8 @@ static void usage(FILE *out)
             "  --buffer-size BYTES  per-connection read buffer, 1 to 16777216 (default %d)\n"
             "  --help               show this help\n"
             "\n"
-            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n",
+            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary;\n"
+            "SIGUSR1 writes the runtime's metrics and tasks to stderr.\n",
             DEFAULT_BUFFER);
 }
 

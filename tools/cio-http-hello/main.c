@@ -5,7 +5,8 @@
  * and all the answers go out in ONE write); "Connection: close" honoured, HTTP/1.0 closing
  * unless it asked for keep-alive; a malformed request gets 400, a head larger than the buffer
  * 431, and the connection closes after the answer; a connection idle for --idle-timeout
- * milliseconds is closed (the task's deadline bounds each wait).
+ * milliseconds is closed (the task's deadline bounds each wait). GET /metrics answers the
+ * runtime's metrics as text (what cio-load --server-metrics shows).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,22 @@ static bool out_error(struct conn *c, int status)
     return n > 0 && (size_t)n < sizeof(msg) && batch_copy(c, msg, (size_t)n);
 }
 
+/* The answer to GET /metrics: the runtime's counters as text (cio/metrics.h). */
+__attribute__((noinline)) static bool out_metrics(struct conn *c, bool head)
+{
+    char *text, hdr[128];
+    size_t len;
+    if (cio_rt_dump_string(cio_rt_current(), CIO_DUMP_METRICS, &text, &len) < 0)
+        return false;
+    int n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                     "Content-Type: text/plain\r\n\r\n",
+                     len);
+    bool ok = batch_copy(c, hdr, (size_t)n) && (head || batch_copy(c, text, len));
+    free(text);
+    return ok;
+}
+
 /*
  * Answer every complete request in c->in; returns the bytes consumed and sets *ret_close when
  * the connection must close after the answers (Connection: close, HTTP/1.0, an error).
@@ -162,7 +179,7 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
             break;
         }
         int conn_hdr = !req.keep_alive ? CONN_CLOSE : req.minor == 0 ? CONN_KEEP_ALIVE : CONN_NONE;
-        if (!batch_add(c, &hello[conn_hdr][req.head])) {
+        if (req.metrics ? !out_metrics(c, req.head) : !batch_add(c, &hello[conn_hdr][req.head])) {
             *ret_close = true;
             c->batch_len = 0;
             pos = c->len;
@@ -235,7 +252,9 @@ static void usage(FILE *out)
             "                     (default 10000)\n"
             "  --help             show this help\n"
             "\n"
-            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n");
+            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n"
+            "GET /metrics answers the runtime's metrics; SIGUSR1 writes them and the tasks to\n"
+            "stderr.\n");
 }
 
 int main(int argc, char **argv)

@@ -88,7 +88,7 @@ static void usage(FILE *out)
             "\n"
             "Prints 'listening on ADDR' when ready; logs one line per connection on stderr\n"
             "(peer, target, bytes up and down, duration, result); stops on SIGINT or SIGTERM\n"
-            "with a summary.\n");
+            "with a summary; SIGUSR1 writes the runtime's metrics and tasks to stderr.\n");
 }
 
 int main(int argc, char **argv)

@@ -8,6 +8,9 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -60,6 +63,7 @@ int tool_server_run(tool_server *srv)
         goto out;
     }
     (void)cio_server_local_addr(run.server, &srv->bound);
+    (void)cio_rt_dump_on_signal(rt, SIGUSR1, STDERR_FILENO); /* kill -USR1: what it is doing */
     void *result = NULL;
     rc = cio_rt_block_on(rt, main_task, &run, &result);
     if (rc == 0 && result == NULL)

@@ -152,7 +152,8 @@ typedef struct tool_server {
  * Bind, print "listening on ADDR" to stdout (flushed), accept and serve until SIGINT or
  * SIGTERM, then stop gracefully: stop accepting, let live connections finish for up to
  * TOOL_STOP_TIMEOUT (their reading side is shut down, so a handler waiting for its next
- * request ends at once), cancel the rest and wait for them. Errors are printed.
+ * request ends at once), cancel the rest and wait for them. Errors are printed. SIGUSR1
+ * writes the runtime's metrics and tasks to stderr (cio_rt_dump_on_signal()).
  * Return: TOOL_EXIT_OK after a signal; TOOL_EXIT_FAILURE when the server could not start.
  */
 int tool_server_run(tool_server *srv);
