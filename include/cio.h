@@ -21,5 +21,7 @@
 #include "cio/rt.h"
 #include "cio/sync.h"
 #include "cio/select.h"
+#include "cio/serve.h"
+#include "cio/metrics.h"
 
 #endif

@@ -72,6 +72,14 @@ void cio__worker_ext_attach(struct cio__worker *w, enum cio__worker_ext_slot slo
     w->ext[slot].fini = fini;
 }
 
+void cio__worker_ext_waits(struct cio__worker *w, enum cio__worker_ext_slot slot,
+                           void (*waits)(struct cio__worker *w, void *state,
+                                         cio__wait_note_fn *note, void *ctx))
+{
+    cio__assert(tls_worker == w && w->ext[slot].state != NULL);
+    w->ext[slot].waits = waits;
+}
+
 void cio__worker_defer(struct cio__worker *w, struct cio__deferred *d)
 {
     pthread_mutex_lock(&w->remote_lock);
@@ -104,7 +112,9 @@ static void remote_drain(struct cio__worker *w)
     atomic_store(&w->remote_count, 0);
     pthread_mutex_unlock(&w->remote_lock);
     run_deferred(deferred);
+    uint64_t pushes = w->m.pushes;
     while (t != NULL) {
+        w->m.remote_wakes++;
         cio_task *next = t->remote_next;
         /* Cleared first: a wake arriving from here on takes another trip, at worst a
          * spurious one. */
@@ -113,6 +123,7 @@ static void remote_drain(struct cio__worker *w)
         cio__task_release(t);
         t = next;
     }
+    w->m.remote_pushes += w->m.pushes - pushes;
 }
 
 void cio__task_wake_remote(cio_task *t)
@@ -159,7 +170,9 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t)
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
     atomic_init(&t->state, 0);
-    atomic_fetch_add(&w->live, 1);
+    t->wait_kind = CIO__WAIT_NONE;
+    t->parked_at = 0;
+    atomic_fetch_add(&w->m.spawned, 1);
     cio__task_wake(t);
 }
 
@@ -170,7 +183,10 @@ static void task_finished(struct cio__worker *w, cio_task *t)
     if (cio__timer_pending(&t->timer))
         cio__timer_cancel(&w->wheel, &t->timer);
     cio__list_remove(&t->all_node);
-    atomic_fetch_sub(&w->live, 1);
+    /* release: a reader that sees the count sees the spawn it balances (cio__worker_live) */
+    atomic_store_explicit(&w->m.finished,
+                          atomic_load_explicit(&w->m.finished, memory_order_relaxed) + 1,
+                          memory_order_release);
     cio__task_release(t);
 }
 
@@ -228,6 +244,8 @@ static void run_task(struct cio__worker *w, cio_task *t)
         return;
     }
     if (tls_reason == SWITCH_YIELD || t->notified) {
+        w->m.yields += tls_reason == SWITCH_YIELD;
+        w->m.pushes++;
         t->notified = false;
         t->queued = true;
         cio__list_push_back(&w->runq, &t->run_node);
@@ -253,6 +271,7 @@ void cio__task_suspend(cio_task *t)
 {
     struct cio__worker *w = t->worker;
     struct cio__list *node = w->runq.next;
+    t->parked_at = w->m.clock;
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
         !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
@@ -313,7 +332,8 @@ int cio__task_park(cio_time deadline)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    switch_to_worker(t, SWITCH_YIELD); /* run_begin() refills the budget */
+    t->worker->m.budget_yields += t->worker->run_budget != 0; /* 0: a cancelled task's yield */
+    switch_to_worker(t, SWITCH_YIELD);                        /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)
@@ -384,8 +404,11 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
 static void reactor_turn(struct cio__worker *w, bool block)
 {
     int64_t timeout = 0;
+    cio_time wait_start = 0;
     if (block) {
-        timeout = cio__timer_wheel_timeout(&w->wheel, cio_now());
+        wait_start = cio_now();
+        cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
+        timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
         atomic_store(&w->sleeping, true);
         if (atomic_load(&w->remote_count) != 0 || atomic_load(&w->cancel_all) ||
             atomic_load(&w->stop))
@@ -395,12 +418,15 @@ static void reactor_turn(struct cio__worker *w, bool block)
      * one is live); a wake's only ended the wait: the loop drains the remote queue. Sources
      * freed meanwhile wait for the loop's top (w->dispatching). */
     w->dispatching = true;
-    (void)cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
+    int events = cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
     w->dispatching = false;
+    w->m.polls += w->ticks;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block)
         atomic_store(&w->sleeping, false);
-    cio__timer_wheel_advance(&w->wheel, cio_now());
+    cio_time now = cio_now();
+    cio__timer_wheel_advance(&w->wheel, now);
+    cio__metrics_turn_end(w, events, wait_start, now);
 }
 
 static void cancel_all(struct cio__worker *w)
@@ -415,11 +441,12 @@ static void cancel_all(struct cio__worker *w)
 
 void cio__worker_run(struct cio__worker *w, cio_task *until)
 {
+    w->m.clock = cio_now(); /* busy time counts from here (metrics.c) */
     for (;;) {
         if (until != NULL) {
             if (atomic_load(&until->state) & CIO__TASK_DONE)
                 return;
-        } else if (atomic_load(&w->stop) && atomic_load(&w->live) == 0) {
+        } else if (atomic_load(&w->stop) && cio__worker_live(w) == 0) {
             return;
         }
         if (atomic_load_explicit(&w->cancel_all, memory_order_relaxed))
@@ -507,5 +534,7 @@ void cio__worker_stop(struct cio__worker *w)
 
 size_t cio__worker_live(struct cio__worker *w)
 {
-    return atomic_load(&w->live);
+    /* finished first: every finish it counts balances a spawn the next load sees */
+    uint64_t finished = atomic_load_explicit(&w->m.finished, memory_order_acquire);
+    return (size_t)(atomic_load(&w->m.spawned) - finished);
 }

@@ -108,7 +108,7 @@ int cio_mutex_lock(cio_mutex *mutex)
     struct lock_waiter w = {.who = me};
     cio__sync_waiter_push(&mutex->waiters, &w.base);
     do
-        rc = cio__sync_park(&mutex->lock, &w.base);
+        rc = cio__sync_park(&mutex->lock, &w.base, CIO__WAIT_MUTEX);
     while (rc == 0 && w.base.status == SYNC_WAITING);
     if (rc < 0 && w.base.status == LOCK_GRANTED)
         hand_off(mutex); /* cut short as ownership arrived: pass it on, hold nothing */
