@@ -1,6 +1,7 @@
 /*
- * stack.c: coroutine stacks — guard-paged lazily committed mappings, the bounded pool that
- * recycles them with their touched pages released, the registry of guard pages, and the
+ * stack.c: coroutine stacks — guard-paged lazily committed memory carved from arenas (or one
+ * mapping per stack without guard regions), the bounded pool that recycles stacks with their
+ * touched pages released, the registry of guard pages, and the
  * SIGSEGV handler (on a per-thread sigaltstack) that reads the registry to report a stack
  * overflow by the coroutine's name instead of crashing anonymously. See stack.h.
  */

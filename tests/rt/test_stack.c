@@ -542,7 +542,11 @@ static void test_arena_shares_mappings(void)
     printf("    %d stacks: %zu arenas, %+ld kernel mappings\n", N, arenas,
            maps_during - maps_before);
     CHECK(arenas >= 1 && arenas <= 6); /* 16, 16, 32, 64, 128, 256 slots */
-    CHECK(maps_during - maps_before <= (long)arenas);
+    /* Not one per stack (two each before arenas); exactly the arenas or fewer (neighbours
+     * merge) where no sanitizer's allocator maps memory of its own meanwhile. */
+    CHECK(maps_during - maps_before < N / 2);
+    if (!CIO__ASAN && !CIO__TSAN)
+        CHECK(maps_during - maps_before <= (long)arenas);
     /* Slots follow each other: the guard of one is right above the top of the previous. */
     int adjacent = 0;
     for (int i = 1; i < N; i++)
@@ -567,17 +571,22 @@ static void test_arena_shares_mappings(void)
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
             TEST_FAIL("stack %d: a write to its guard gave status %#x, not SIGSEGV", i, status);
     }
-    char *first_lo = st[0].lo;
+    static char *tops[N];
+    for (int i = 0; i < N; i++)
+        tops[i] = cio__stack_top(&st[i]);
     long rss_before = rss_pages();
     for (int i = 0; i < N; i++)
         cio__stack_unmap(&st[i]);
     long rss_after = rss_pages();
     printf("    given back: RSS %+ld pages, %zu arenas left\n", rss_after - rss_before,
            cio__stack_arena_count() - arenas_before);
-    CHECK(rss_after - rss_before <= -(N * 9 / 10));
+    for (int i = 0; i < N; i++) /* released in the arena kept, or unmapped with the others */
+        CHECK(resident_pages(tops[i] - page, page) <= 0);
+    if (!CIO__ASAN && !CIO__TSAN) /* they write shadow for the stacks they unpoison */
+        CHECK(rss_after - rss_before <= -(N * 9 / 10));
     CHECK(cio__stack_arena_count() - arenas_before <= 1); /* one kept for the next stacks */
-    CHECK(mapping_count() - maps_before <= 1);
-    CHECK(resident_pages(first_lo, page) <= 0);
+    if (!CIO__ASAN && !CIO__TSAN)
+        CHECK(mapping_count() - maps_before <= 1);
 }
 
 /* Stacks are reused: mapping and unmapping a stack many times over, in bursts, neither grows
@@ -676,9 +685,12 @@ static void test_fallback_without_guard_regions(void)
     long maps_before = mapping_count();
     CHECK_RC(cio__stack_map(&st, 0));
     CHECK(st.arena == NULL);
-    CHECK_EQ(mapping_count() - maps_before, 2); /* guard + usable: what arenas save */
+    /* guard + usable: what arenas save (sanitizers map shadow of their own meanwhile) */
+    if (!CIO__ASAN && !CIO__TSAN)
+        CHECK_EQ(mapping_count() - maps_before, 2);
     cio__stack_unmap(&st);
-    CHECK_EQ(mapping_count(), maps_before);
+    if (!CIO__ASAN && !CIO__TSAN)
+        CHECK_EQ(mapping_count(), maps_before);
     int status = run_child(fallback_child, out, sizeof(out));
     if (WIFEXITED(status))
         TEST_FAIL("child exited %d; stderr: %s", WEXITSTATUS(status), out);
