@@ -623,6 +623,53 @@ static void test_arena_reuse_bounded(void)
         CHECK(rss_after - rss_before <= 64);
 }
 
+/* Threads mapping and unmapping stacks of one size at once: every stack they get is theirs
+ * alone (a pattern written at both ends survives the others' work), and the arenas shrink
+ * back when they are done. */
+enum { THREADS = 4, THREAD_ROUNDS = 300, THREAD_HELD = 24 };
+
+static void *arena_thread(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    struct cio__stack st[THREAD_HELD];
+    for (int round = 0; round < THREAD_ROUNDS; round++) {
+        int n = 1 + (int)((id + (uintptr_t)round) % THREAD_HELD);
+        for (int i = 0; i < n; i++) {
+            if (cio__stack_map(&st[i], 36 * KIB) < 0)
+                return (void *)1;
+            char mark = (char)(id * 31 + (uintptr_t)i);
+            st[i].lo[0] = mark;
+            cio__stack_top(&st[i])[-1] = mark;
+        }
+        for (int i = 0; i < n; i++) {
+            char mark = (char)(id * 31 + (uintptr_t)i);
+            if (st[i].lo[0] != mark || cio__stack_top(&st[i])[-1] != mark)
+                return (void *)2;
+        }
+        for (int i = n; i-- > 0;)
+            cio__stack_unmap(&st[i]);
+    }
+    return NULL;
+}
+
+static void test_arena_threads(void)
+{
+    pthread_t threads[THREADS];
+    setup();
+    need_arenas();
+    size_t arenas_before = cio__stack_arena_count();
+    for (uintptr_t i = 0; i < THREADS; i++)
+        CHECK_EQ(pthread_create(&threads[i], NULL, arena_thread, (void *)i), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *result;
+        CHECK_EQ(pthread_join(threads[i], &result), 0);
+        if (result != NULL)
+            TEST_FAIL("thread %d: %s", i,
+                      result == (void *)1 ? "map failed" : "a stack was not its own");
+    }
+    CHECK(cio__stack_arena_count() - arenas_before <= 1);
+}
+
 /* Overflow in a stack with neighbours on both sides in the same arena: the report names the
  * one that overflowed. */
 static void neighbours_child(void)
@@ -703,4 +750,5 @@ CIO_TEST_MAIN(TEST(test_sizes), TEST(test_lazy_commit), TEST(test_guard_page_fau
               TEST(test_overflow_reported_in_thread), TEST(test_other_faults_chain),
               TEST(test_other_faults_default_action), TEST(test_altstack_ownership),
               TEST(test_arena_shares_mappings), TEST(test_arena_reuse_bounded),
-              TEST(test_arena_overflow_names_the_task), TEST(test_fallback_without_guard_regions))
+              TEST(test_arena_threads), TEST(test_arena_overflow_names_the_task),
+              TEST(test_fallback_without_guard_regions))
