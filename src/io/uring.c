@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio/rt.h"
 #include "io/io.h"
 #include "io/uring.h"
 #include "net/socket.h"
@@ -325,6 +326,118 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
 
 /* ---- writes ---- */
 
+/* A buffered write's bytes, the ring's until its send completes (a send block). */
+struct cio__io_outbox {
+    struct cio__sys_op op;
+    struct cio__io *io;
+    struct cio__sys *sys;
+    cio_task *waiter; /* a write of the owner's waiting for this send to go, or NULL */
+    bool *done;       /* ... which this completion sets */
+    uint32_t len;
+    char bytes[];
+};
+
+#define OUTBOX_MAX (CIO__URING_BLOCK - sizeof(struct cio__io_outbox))
+
+/* Shut @io's socket down as the deferred shutdown asks, unless it was closed meanwhile (then
+ * the close ends the stream; the number may name another file now). */
+static void shutdown_deferred(struct cio__io *io, int how)
+{
+    cio__io_lock(io);
+    if (!atomic_load_explicit(&io->closed, memory_order_relaxed))
+        (void)shutdown(io->fd, how);
+    cio__io_unlock(io);
+}
+
+static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct cio__io_outbox *b = cio__container_of(op, struct cio__io_outbox, op);
+    struct cio__io *io = b->io;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (res != (int32_t)b->len)
+        __atomic_store_n(&r->send_error, res < 0 ? res : -EPIPE, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->sending, NULL, __ATOMIC_RELEASE);
+    if (b->waiter != NULL) {
+        *b->done = true;
+        cio__task_wake(b->waiter);
+    }
+    cio__uring_block_put(b->sys, b);
+    /* A shutdown from another thread sets @shut_pending and then looks at @sending: one of
+     * the two sides sees the other. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&r->shut_pending, __ATOMIC_RELAXED) != 0) {
+        int how = __atomic_exchange_n(&r->shut_pending, 0, __ATOMIC_ACQ_REL);
+        if (how != 0)
+            shutdown_deferred(io, how - 1);
+    }
+    cio__io_completed(io);
+}
+
+/* Owner thread: wait until no buffered send of @r is in flight. 0, or why not (nothing of the
+ * caller's was handed over). */
+static int outbox_wait(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
+{
+    while (r->sending != NULL) {
+        struct cio__io_outbox *b = r->sending;
+        if (b->waiter != NULL) {
+            /* Another task of ours waits for it already: behind it, by turns. */
+            int rc = cio_yield();
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        bool done = false;
+        b->waiter = t;
+        b->done = &done;
+        int rc = cio__io_wait_done(io, &done);
+        if (!done) {
+            b->waiter = NULL; /* still in flight: it is alive */
+            return rc < 0 ? rc : -EBADF;
+        }
+    }
+    return 0;
+}
+
+/* Owner thread: a buffered write (see io/uring.h). -EBUSY: no block or no request, the caller
+ * goes on the waiting way. */
+static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const struct iovec *iov,
+                            int iovcnt, size_t total)
+{
+    struct cio__io_outbox *b = cio__uring_block_get(r->sys);
+    if (b == NULL)
+        return -EBUSY;
+    b->io = io;
+    b->sys = r->sys;
+    b->waiter = NULL;
+    b->len = (uint32_t)total;
+    b->op.complete = outbox_done;
+    char *p = b->bytes;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total) < 0) {
+        cio__uring_block_put(r->sys, b);
+        return -EBUSY;
+    }
+    __atomic_store_n(&r->sending, b, __ATOMIC_RELEASE);
+    return (ssize_t)total;
+}
+
+/* Another worker's task: wait until the owner's buffered send went (rare: a task that moved
+ * between two writes, or two tasks writing one stream; the owner's completion wakes no one
+ * here, so this looks again every millisecond). */
+static int outbox_wait_foreign(struct cio__io_ring *r)
+{
+    while (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL) {
+        int rc = cio_sleep(CIO_NSEC_PER_MSEC);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 struct send_wait {
     struct cio__sys_op op;
     cio_task *task;
@@ -344,7 +457,6 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total)
 {
-    (void)total;
     cio_task *t = cio__task_self();
     int rc;
     struct cio__io *io = cio__io_of(sock);
@@ -352,6 +464,21 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
         return rc;
     if (atomic_load_explicit(&io->closed, memory_order_acquire) || io->worker == NULL)
         return -EBADF;
+    if (io->completion) {
+        struct cio__io_ring *r = cio__io_ring_of(io);
+        bool owner = r->sys == sys;
+        rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(r);
+        if (rc < 0)
+            return rc;
+        int32_t err = __atomic_load_n(&r->send_error, __ATOMIC_RELAXED);
+        if (err != 0)
+            return err;
+        if (owner && total <= OUTBOX_MAX && !__atomic_load_n(&r->shut_write, __ATOMIC_RELAXED)) {
+            ssize_t n = outbox_write(io, r, iov, iovcnt, total);
+            if (n != -EBUSY)
+                return n;
+        }
+    }
     struct send_wait sw = {.op.complete = send_done, .task = t};
     struct msghdr msg;
     if (iovcnt == 1) {
@@ -378,6 +505,28 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (sw.res == -ECANCELED && rc < 0)
         return rc;
     return sw.res == 0 ? -EIO : sw.res;
+}
+
+int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
+{
+    struct cio__io *io = cio__io_of(sock);
+    if (io == NULL || !io->completion || how == SHUT_RD)
+        return 0;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    __atomic_store_n(&r->shut_write, true, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) == NULL)
+        return 0;
+    cio_task *t = cio__task_self();
+    if (t != NULL && on_owner(io) && r->sys != NULL && outbox_wait(io, r, t) == 0)
+        return 0; /* the bytes went: now */
+    /* Left to the completion, unless it came meanwhile (see outbox_done). */
+    __atomic_store_n(&r->shut_pending, (unsigned char)(how + 1), __ATOMIC_SEQ_CST);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    *rc = 0;
+    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) == NULL &&
+        __atomic_exchange_n(&r->shut_pending, 0, __ATOMIC_ACQ_REL) != 0)
+        *rc = shutdown(sock->fd, how) < 0 ? -errno : 0;
+    return 1;
 }
 
 /* ---- accepting ---- */
@@ -506,11 +655,17 @@ void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct ci
     r->sys = sys;
     r->listener = sock->kind == CIO__KIND_LISTENER;
     r->op.complete = r->listener ? accept_done : recv_done;
+    if (!r->listener && __atomic_load_n(&cio__socket_shutdown_hook, __ATOMIC_RELAXED) == NULL)
+        __atomic_store_n(&cio__socket_shutdown_hook, cio__io_ring_shutdown, __ATOMIC_RELEASE);
 }
 
 bool cio__io_ring_detach(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
+    /* A buffered send still prepared only would name the descriptor after the close: into the
+     * kernel with it now (there, it holds the file: its bytes go out, then the socket closes). */
+    if (r->sys != NULL && __atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
+        cio__uring_flush_any(r->sys);
     return r->sys != NULL && r->state != CIO__RING_IDLE;
 }
 
@@ -568,4 +723,9 @@ void cio__io_ring_orphan(struct cio__io *io)
     r->sys = NULL;
     r->state = CIO__RING_IDLE;
     r->inflight = false;
+}
+
+void cio__io_ring_end_all(struct cio__sys *sys)
+{
+    cio__uring_cancel_all(sys);
 }

@@ -50,6 +50,7 @@ struct cio_socket;
 /* A registration's completion state (right after it: struct cio__io_with_ring, io.h). */
 struct cio__io_spill;
 struct cio__io_fdq;
+struct cio__io_outbox;
 
 struct cio__io_ring {
     struct cio__sys *sys;  /* the owner's ring; NULL once the runtime went (the stash stays) */
@@ -66,6 +67,11 @@ struct cio__io_ring {
     bool listener;       /* accepts (else a stream that reads) */
     bool inflight;       /* @op awaits its last completion: the registration must stay */
     bool no_multishot;   /* the request could not be made: the socket's own readiness */
+    /* A stream's writes (owner thread, except where io/uring.c says; __atomic builtins): */
+    unsigned char shut_pending;     /* a shutdown(2) how + 1 to make once @sending is done */
+    bool shut_write;                /* the write direction was shut down: no more buffering */
+    int32_t send_error;             /* a buffered send's failure: every later write's */
+    struct cio__io_outbox *sending; /* a buffered send in flight, or NULL */
 };
 
 enum {
@@ -96,15 +102,30 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
                           int iovcnt, size_t total, unsigned flags);
 
 /*
- * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock with a request on
- * the calling task's ring @sys, and wait for its completion; a cancellation, deadline or close
- * meanwhile cancels the request and still waits for it. The caller has spent the budget.
- * Return: the bytes the kernel took (> 0, perhaps fewer than @total); -ECANCELED,
- * -ETIMEDOUT, -EBADF if it was cut before any byte went; the send's error; -EBUSY when no
- * request could be made (the caller writes the readiness way).
+ * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock on the calling task's
+ * ring @sys. On the owner's ring, bytes that fit a send block (CIO__URING_BLOCK less a header)
+ * are copied into one, a send request (MSG_WAITALL) takes them, and the write returns @total at
+ * once: the block is the ring's until the completion, as the socket's buffer is the kernel's
+ * after send(2). One such send is in flight per stream; a write that finds one waits for its
+ * completion first (so bytes go out in order), and a send that failed fails every later write
+ * (its error; a send cut short: -EPIPE): the stream lost bytes a write reported as taken. Larger
+ * writes, and writes from another worker, are a request on the caller's own buffer that the task
+ * waits for; a cancellation, deadline or close meanwhile cancels the request and still waits for
+ * it. The caller has spent the budget. Return: the bytes taken (> 0, perhaps fewer than @total);
+ * -ECANCELED, -ETIMEDOUT, -EBADF if it was cut before any byte went; the send's error (or an
+ * earlier buffered send's); -EBUSY when no request could be made (the caller writes the readiness
+ * way).
  */
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total);
+
+/*
+ * cio__io_ring_shutdown() - shut the write direction of @sock down (@how SHUT_WR or SHUT_RDWR)
+ * only after the buffered send in flight, if any: a task of the owner waits for it; from
+ * elsewhere (or cancelled) the shutdown is left to the send's completion. Return: 1 (done or
+ * left to the completion: *@rc has the result), 0 (the caller shuts it down itself).
+ */
+int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc);
 
 /*
  * cio__io_ring_accept() - the accept operation of a listener registered the completion way: a
@@ -133,6 +154,9 @@ bool cio__io_ring_detach(struct cio__io *io);
 void cio__io_ring_cancel(struct cio__io *io);
 void cio__io_ring_release(struct cio__io *io);
 void cio__io_ring_orphan(struct cio__io *io);
+
+/* The runtime goes: end every request of @sys (their completions come at the next wait). */
+void cio__io_ring_end_all(struct cio__sys *sys);
 
 #else /* !CIO_HAVE_URING: nothing is the completion way; these are never reached */
 
@@ -172,6 +196,12 @@ static inline bool cio__io_ring_reads(struct cio__io *io)
     return false;
 }
 
+static inline int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
+{
+    (void)sock, (void)how, (void)rc;
+    return 0;
+}
+
 static inline bool cio__io_ring_detach(struct cio__io *io)
 {
     (void)io;
@@ -191,6 +221,11 @@ static inline void cio__io_ring_release(struct cio__io *io)
 static inline void cio__io_ring_orphan(struct cio__io *io)
 {
     (void)io;
+}
+
+static inline void cio__io_ring_end_all(struct cio__sys *sys)
+{
+    (void)sys;
 }
 
 #endif /* CIO_HAVE_URING */
