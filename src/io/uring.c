@@ -363,13 +363,11 @@ static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
         cio__task_wake(b->waiter);
     }
     cio__uring_block_put(b->sys, b);
-    /* A shutdown from another thread sets @shut_pending and then looks at @sending: one of
-     * the two sides sees the other. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&r->shut_pending, __ATOMIC_RELAXED) != 0) {
-        int how = __atomic_exchange_n(&r->shut_pending, 0, __ATOMIC_ACQ_REL);
-        if (how != 0)
-            shutdown_deferred(io, how - 1);
+    if (r->shut_pending != 0) {
+        /* (Written on this thread only: another thread's shutdown is posted here.) */
+        int how = r->shut_pending - 1;
+        r->shut_pending = 0;
+        shutdown_deferred(io, how);
     }
     cio__io_completed(io);
 }
@@ -507,6 +505,36 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     return sw.res == 0 ? -EIO : sw.res;
 }
 
+/* Another thread's shutdown, posted to the owner: the registration is held (foreign_refs)
+ * until it ran. */
+struct shut_post {
+    struct cio__deferred d;
+    struct cio__io *io;
+    int how;
+};
+
+/* Owner thread, @sending not NULL or just done: the shutdown after it. */
+static void shut_after_send(struct cio__io *io, struct cio__io_ring *r, int how)
+{
+    if (r->sending != NULL)
+        r->shut_pending = (unsigned char)(how + 1); /* outbox_done makes it */
+    else
+        shutdown_deferred(io, how);
+}
+
+static void shut_post_run(struct cio__deferred *d)
+{
+    struct shut_post *p = cio__container_of(d, struct shut_post, d);
+    struct cio__io *io = p->io;
+    int how = p->how;
+    free(p);
+    shut_after_send(io, cio__io_ring_of(io), how);
+    cio__io_lock(io);
+    io->foreign_refs--;
+    cio__io_unlock(io);
+    cio__io_completed(io);
+}
+
 int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
 {
     struct cio__io *io = cio__io_of(sock);
@@ -514,18 +542,35 @@ int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
         return 0;
     struct cio__io_ring *r = cio__io_ring_of(io);
     __atomic_store_n(&r->shut_write, true, __ATOMIC_RELAXED);
+    /* None in flight: any before it completed (this load sees the completion's store), its
+     * bytes are in the socket, and the shutdown goes after them. */
     if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) == NULL)
         return 0;
-    cio_task *t = cio__task_self();
-    if (t != NULL && on_owner(io) && r->sys != NULL && outbox_wait(io, r, t) == 0)
-        return 0; /* the bytes went: now */
-    /* Left to the completion, unless it came meanwhile (see outbox_done). */
-    __atomic_store_n(&r->shut_pending, (unsigned char)(how + 1), __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     *rc = 0;
-    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) == NULL &&
-        __atomic_exchange_n(&r->shut_pending, 0, __ATOMIC_ACQ_REL) != 0)
-        *rc = shutdown(sock->fd, how) < 0 ? -errno : 0;
+    if (on_owner(io)) {
+        cio_task *t = cio__task_self();
+        if (t == NULL || r->sys == NULL || outbox_wait(io, r, t) < 0)
+            shut_after_send(io, r, how); /* not in a task, or cut: left to the completion */
+        else if (shutdown(sock->fd, how) < 0)
+            *rc = -errno;
+        return 1;
+    }
+    /* Another thread: the owner decides, where @sending does not move under it. */
+    struct shut_post *p = malloc(sizeof(*p));
+    cio__io_lock(io);
+    struct cio__worker *w = io->worker;
+    bool post = p != NULL && w != NULL && !atomic_load_explicit(&io->closed, memory_order_relaxed);
+    if (post)
+        io->foreign_refs++;
+    cio__io_unlock(io);
+    if (!post) {
+        free(p);
+        return 0; /* the runtime went (nothing is in flight any more), closed, or no memory */
+    }
+    p->io = io;
+    p->how = how;
+    p->d.fn = shut_post_run;
+    cio__worker_defer(w, &p->d);
     return 1;
 }
 

@@ -68,7 +68,7 @@ struct cio__io_ring {
     bool inflight;       /* @op awaits its last completion: the registration must stay */
     bool no_multishot;   /* the request could not be made: the socket's own readiness */
     /* A stream's writes (owner thread, except where io/uring.c says; __atomic builtins): */
-    unsigned char shut_pending;     /* a shutdown(2) how + 1 to make once @sending is done */
+    unsigned char shut_pending;     /* shutdown(2) how + 1, for @sending's completion to make */
     bool shut_write;                /* the write direction was shut down: no more buffering */
     int32_t send_error;             /* a buffered send's failure: every later write's */
     struct cio__io_outbox *sending; /* a buffered send in flight, or NULL */
