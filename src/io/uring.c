@@ -114,7 +114,8 @@ static int stash_add(struct cio__io_ring *r, uint32_t flags, size_t n)
 {
     held_put_if_done(r);
     if (r->held == 0 && spill_len(r) == 0 && cio__uring_buffers_spare(r->sys)) {
-        spill_free(r);
+        if (r->spill != NULL)
+            spill_free(r);
         r->held = flags;
         r->held_off = 0;
         r->held_len = (uint32_t)n;
@@ -268,6 +269,28 @@ static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
         cio__io_completed(io);
 }
 
+ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len)
+{
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    ssize_t n = -EAGAIN;
+    cio__io_lock(io);
+    if (r->spill == NULL && r->held_off < r->held_len &&
+        !atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+        size_t avail = r->held_len - r->held_off;
+        size_t take = len < avail ? len : avail;
+        memcpy(buf, cio__uring_buffer(r->sys, r->held) + r->held_off, take);
+        r->held_off += (uint32_t)take;
+        if (take == avail) {
+            cio__uring_buffer_put(r->sys, r->held);
+            r->held = 0;
+            r->held_off = r->held_len = 0;
+        }
+        n = (ssize_t)take;
+    }
+    cio__io_unlock(io);
+    return n;
+}
+
 ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
                           int iovcnt, size_t total, unsigned flags)
 {
@@ -410,10 +433,14 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
     b->waiter = NULL;
     b->len = (uint32_t)total;
     b->op.complete = outbox_done;
-    char *p = b->bytes;
-    for (int i = 0; i < iovcnt; i++) {
-        memcpy(p, iov[i].iov_base, iov[i].iov_len);
-        p += iov[i].iov_len;
+    if (iovcnt == 1) {
+        memcpy(b->bytes, iov[0].iov_base, total);
+    } else {
+        char *p = b->bytes;
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+            p += iov[i].iov_len;
+        }
     }
     if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total) < 0) {
         cio__uring_block_put(r->sys, b);
@@ -421,6 +448,16 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
     }
     __atomic_store_n(&r->sending, b, __ATOMIC_RELEASE);
     return (ssize_t)total;
+}
+
+ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
+{
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r->sending != NULL || r->send_error != 0 || r->shut_write || len > OUTBOX_MAX ||
+        r->sys == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
+        return -EBUSY;
+    struct iovec iov = {(void *)(uintptr_t)buf, len};
+    return outbox_write(io, r, &iov, 1, len);
 }
 
 /* Another worker's task: wait until the owner's buffered send went (rare: a task that moved

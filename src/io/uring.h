@@ -101,6 +101,11 @@ struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w);
 ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
                           int iovcnt, size_t total, unsigned flags);
 
+/* The read hot path on the owner (cio__io_fast() passed): bytes from the held buffer when
+ * that is all the stash has. Return: the bytes copied (> 0); -EAGAIN: not so simple (the
+ * caller goes the general way, cio__io_ring_read()). */
+ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len);
+
 /*
  * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock on the calling task's
  * ring @sys. On the owner's ring, bytes that fit a send block (CIO__URING_BLOCK less a header)
@@ -118,6 +123,11 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
  */
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total);
+
+/* The write-all hot path on the owner (cio__io_fast() passed, the budget spent): one buffer
+ * that fits a send block, nothing in flight, nothing failed — buffered as cio__io_ring_write()
+ * does. Return: @len; -EBUSY: not taken (the caller goes the general way). */
+ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len);
 
 /*
  * cio__io_ring_shutdown() - shut the write direction of @sock down (@how SHUT_WR or SHUT_RDWR)
@@ -194,6 +204,18 @@ static inline bool cio__io_ring_reads(struct cio__io *io)
 {
     (void)io;
     return false;
+}
+
+static inline ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len)
+{
+    (void)io, (void)buf, (void)len;
+    return -EAGAIN;
+}
+
+static inline ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
+{
+    (void)io, (void)buf, (void)len;
+    return -EBUSY;
 }
 
 static inline int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
