@@ -379,7 +379,7 @@ static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     struct cio__io *io = b->io;
     struct cio__io_ring *r = cio__io_ring_of(io);
     if (res != (int32_t)b->len)
-        __atomic_store_n(&r->send_error, res < 0 ? res : -EPIPE, __ATOMIC_RELAXED);
+        __atomic_store_n(&r->send_error, (int16_t)(res < 0 ? res : -EPIPE), __ATOMIC_RELAXED);
     __atomic_store_n(&r->sending, NULL, __ATOMIC_RELEASE);
     if (b->waiter != NULL) {
         *b->done = true;

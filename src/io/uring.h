@@ -70,7 +70,7 @@ struct cio__io_ring {
     /* A stream's writes (owner thread, except where io/uring.c says; __atomic builtins): */
     unsigned char shut_pending;     /* shutdown(2) how + 1, for @sending's completion to make */
     bool shut_write;                /* the write direction was shut down: no more buffering */
-    int32_t send_error;             /* a buffered send's failure: every later write's */
+    int16_t send_error;             /* a buffered send's failure (-errno): every later write's */
     struct cio__io_outbox *sending; /* a buffered send in flight, or NULL */
 };
 
