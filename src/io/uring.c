@@ -349,13 +349,19 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
 
 /* ---- writes ---- */
 
+/* A task of the owner waiting for a buffered send to go (on its stack). */
+struct outbox_waiter {
+    struct outbox_waiter *next;
+    cio_task *task;
+    bool done;
+};
+
 /* A buffered write's bytes, the ring's until its send completes (a send block). */
 struct cio__io_outbox {
     struct cio__sys_op op;
     struct cio__io *io;
     struct cio__sys *sys;
-    cio_task *waiter; /* a write of the owner's waiting for this send to go, or NULL */
-    bool *done;       /* ... which this completion sets */
+    struct outbox_waiter *waiters; /* tasks of the owner waiting for this send to go */
     uint32_t len;
     char bytes[];
 };
@@ -381,9 +387,9 @@ static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     if (res != (int32_t)b->len)
         __atomic_store_n(&r->send_error, (int16_t)(res < 0 ? res : -EPIPE), __ATOMIC_RELAXED);
     __atomic_store_n(&r->sending, NULL, __ATOMIC_RELEASE);
-    if (b->waiter != NULL) {
-        *b->done = true;
-        cio__task_wake(b->waiter);
+    for (struct outbox_waiter *w = b->waiters; w != NULL; w = w->next) {
+        w->done = true;
+        cio__task_wake(w->task);
     }
     cio__uring_block_put(b->sys, b);
     if (r->shut_pending != 0) {
@@ -401,19 +407,15 @@ static int outbox_wait(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
 {
     while (r->sending != NULL) {
         struct cio__io_outbox *b = r->sending;
-        if (b->waiter != NULL) {
-            /* Another task of ours waits for it already: behind it, by turns. */
-            int rc = cio_yield();
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        bool done = false;
-        b->waiter = t;
-        b->done = &done;
-        int rc = cio__io_wait_done(io, &done);
-        if (!done) {
-            b->waiter = NULL; /* still in flight: it is alive */
+        struct outbox_waiter w = {.next = b->waiters, .task = t};
+        b->waiters = &w;
+        int rc = cio__io_wait_done(io, &w.done);
+        if (!w.done) {
+            /* Cut (the send is still in flight, so @b lives): off its list. */
+            struct outbox_waiter **p = &b->waiters;
+            while (*p != &w)
+                p = &(*p)->next;
+            *p = w.next;
             return rc < 0 ? rc : -EBADF;
         }
     }
@@ -430,7 +432,7 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
         return -EBUSY;
     b->io = io;
     b->sys = r->sys;
-    b->waiter = NULL;
+    b->waiters = NULL;
     b->len = (uint32_t)total;
     b->op.complete = outbox_done;
     if (iovcnt == 1) {

@@ -3,21 +3,25 @@
  * completion way of the io layer. A registration made on a worker whose reactor is io_uring
  * (struct cio__io's @ring) reads a TCP stream from a multishot receive into the ring's
  * provided buffers and accepts from a multishot accept; any task on such a worker writes a TCP
- * stream with send/sendmsg requests and waits for their completion.
+ * stream with send/sendmsg requests: a small write of the owner's from a send block of the
+ * ring, returning at once, any other one waiting for its completion.
  *
  * What the ring received and no read took yet is the registration's stash: the provided buffer
  * of the last completion (held, not copied) and a heap spill behind it. The stash is the read
  * direction's readiness: a completion that adds to it is an event (io.c's tick rule), a read
  * that empties it clears it. Cancel safety follows: the kernel writes only into the ring's
  * buffers, never into a caller's, so a read that is cancelled or times out simply leaves what
- * came for the next read. A write waits for its completion even when cancelled (it asks the
- * kernel to cancel and waits for the answer), so the count it reports is what the kernel took
- * and the caller's buffer is never read after the call returns. A connection the multishot
- * accept took waits in the listener's queue for the next accept.
+ * came for the next read. A buffered write hands the kernel a copy, so nothing of the caller's
+ * is read after it returns; any other write waits for its completion even when cancelled (it
+ * asks the kernel to cancel and waits for the answer), so the count it reports is what the
+ * kernel took and the caller's buffer is never read after the call returns. A connection the
+ * multishot accept took waits in the listener's queue for the next accept.
  *
  * Who touches what: the stash, the queue and @state under the registration's lock (a reader
  * or acceptor may be a task of another worker, or a plain thread's try_*); the ring's requests
- * are made by the owner's thread only, and their completions arrive there. The buffer held by
+ * are made by the owner's thread only, and their completions arrive there (a waited-for write
+ * of another worker's task is a request on that task's ring). The buffered send's state is the
+ * owner's (another thread's shutdown is posted to it). The buffer held by
  * the stash goes back to the ring on the owner's thread (a reader elsewhere leaves a used-up
  * buffer for the owner's next look).
  *

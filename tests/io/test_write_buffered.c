@@ -22,6 +22,19 @@
 
 enum { SEED = 11, CHUNK = 1000 };
 
+/* A plain thread's receive on non-blocking @fd: some bytes, or 0 at the end of stream. */
+static ssize_t recv_some(int fd, unsigned char *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        CHECK(errno == EAGAIN);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&p, 1, 10000) == 1);
+    }
+}
+
 /* A plain thread that reads @fd to its end, slowly if asked, checking the pattern. */
 struct reader {
     int fd;
@@ -41,15 +54,9 @@ static void *reader_main(void *arg)
         nanosleep(&ts, NULL);
     }
     for (;;) {
-        ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
+        ssize_t n = recv_some(r->fd, buf, sizeof(buf));
         if (n == 0)
             break;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = {.fd = r->fd, .events = POLLIN};
-            CHECK(poll(&p, 1, 10000) == 1);
-            continue;
-        }
-        CHECK(n > 0);
         uint64_t at = atomic_load(&r->received);
         size_t bad = pattern_check(buf, (size_t)n, at, SEED);
         if (bad != (size_t)n)
@@ -300,6 +307,84 @@ static void test_cut_writes_report_what_went(void)
     run(main_cut, NULL);
 }
 
+/* Two tasks write one stream at once while the peer is slow (on io_uring: both wait for the
+ * send in flight, on one list): each one's bytes arrive whole and in order. Task k writes
+ * bytes (i % 127) | k << 7. */
+enum { TWO_CHUNKS = 100 };
+
+struct two {
+    cio_tcp_stream *c;
+    int k;
+};
+
+static void *two_writer(void *arg)
+{
+    struct two *w = arg;
+    unsigned char chunk[CHUNK];
+    uint64_t i = 0;
+    for (int n = 0; n < TWO_CHUNKS; n++) {
+        for (size_t j = 0; j < sizeof(chunk); j++, i++)
+            chunk[j] = (unsigned char)((i % 127) | (unsigned)w->k << 7);
+        CHECK_RC(cio_stream_write_all(w->c, chunk, sizeof(chunk), NULL));
+    }
+    return NULL;
+}
+
+struct two_reader {
+    int fd;
+    uint64_t count[2];
+    pthread_t thread;
+};
+
+static void *two_reader_main(void *arg)
+{
+    struct two_reader *r = arg;
+    unsigned char buf[512];
+    for (;;) {
+        ssize_t n = recv_some(r->fd, buf, sizeof(buf));
+        if (n == 0)
+            break;
+        for (ssize_t j = 0; j < n; j++) {
+            unsigned k = buf[j] >> 7;
+            if ((buf[j] & 0x7f) != r->count[k] % 127)
+                TEST_FAIL("writer %u's byte %ju is wrong", k, (uintmax_t)r->count[k]);
+            r->count[k]++;
+        }
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void *main_two(void *arg)
+{
+    (void)arg;
+    cio_tcp_stream *c, *s;
+    tcp_pair(&c, &s);
+    CHECK_RC(cio_socket_set_send_buffer_size(c, 4096));
+    struct two_reader r = {.fd = cio_socket_fd(s)};
+    CHECK_EQ(pthread_create(&r.thread, NULL, two_reader_main, &r), 0);
+    struct two w[2] = {{c, 0}, {c, 1}};
+    cio_join_handle *t[2];
+    for (int k = 0; k < 2; k++)
+        CHECK_RC(cio_spawn(&t[k], two_writer, &w[k]));
+    for (int k = 0; k < 2; k++)
+        CHECK_RC(cio_task_join(t[k], NULL, NULL));
+    cio_socket_close(c);
+    for (int i = 0; i < 20000 && pthread_tryjoin_np(r.thread, NULL) != 0; i++)
+        CHECK_RC(cio_sleep(CIO_NSEC_PER_MSEC));
+    CHECK_EQ(r.count[0], (uint64_t)TWO_CHUNKS * CHUNK);
+    CHECK_EQ(r.count[1], (uint64_t)TWO_CHUNKS * CHUNK);
+    cio_socket_close(s);
+    return NULL;
+}
+
+static void test_two_writers_keep_order(void)
+{
+    run(main_two, NULL);
+}
+
 CIO_TEST_MAIN(TEST(test_close_after_writes_delivers), TEST(test_shutdown_after_writes_delivers),
               TEST(test_shutdown_from_thread_goes_after_writes),
-              TEST(test_failed_send_fails_later_writes), TEST(test_cut_writes_report_what_went))
+              TEST(test_failed_send_fails_later_writes), TEST(test_cut_writes_report_what_went),
+              TEST(test_two_writers_keep_order))
