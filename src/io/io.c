@@ -396,6 +396,11 @@ static void ring_quiesce(struct cio__worker *w, struct io_worker *iw)
     cio__reactor_event batch[16];
     for (int i = 0; i < 64 && cio__reactor_run(cio__worker_poll(w), batch, 16, 0) > 0; i++)
         ;
+    /* Sends that did not go (a peer that reads nothing), of open and closed sockets alike,
+     * end now: their completions free what they hold. */
+    cio__io_ring_end_all(iw->ring);
+    for (int i = 0; i < 64 && cio__reactor_run(cio__worker_poll(w), batch, 16, 0) > 0; i++)
+        ;
 }
 
 /* The runtime is being freed while sockets live on: they forget the reactor (no task of it is

@@ -130,7 +130,8 @@ static inline bool cio__io_ring_armed(struct cio__io *io)
 /* Whether the registration must stay for a completion to come. Lock held. */
 static inline bool cio__io_ring_busy(struct cio__io *io)
 {
-    return io->completion && cio__io_ring_of(io)->inflight;
+    return io->completion &&
+           (cio__io_ring_of(io)->inflight || cio__io_ring_of(io)->sending != NULL);
 }
 #else
 static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
