@@ -261,8 +261,8 @@ static void switch_to_worker(cio_task *t, enum switch_reason reason)
 /*
  * The switch of a park. When the worker loop would only take the next task off the run queue
  * and run it — a task is queued, nothing came from other threads (remote wakes, deferred
- * work), no shutdown asked to cancel, the fairness poll of the reactor not due, and the
- * parking task was not woken meanwhile (it would be requeued) — the parking task does that
+ * work, a shutdown asking to cancel: remote_count), the fairness poll of the reactor not due, and
+ * the parking task was not woken meanwhile (it would be requeued) — the parking task does that
  * itself and switches straight to the next one: one context switch instead of two, and the
  * same order, fairness and reactor cadence as the loop (cio__worker_run). Otherwise it goes to
  * the worker. The worker learns which task comes back to it from w->current (run_task).
@@ -273,8 +273,7 @@ void cio__task_suspend(cio_task *t)
     struct cio__list *node = w->runq.next;
     t->parked_at = w->m.clock;
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
-        atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
-        !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
+        atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0) {
         cio__list_unlink(node); /* t->queued, not the node, says whether it is queued */
         w->ticks++;
         cio_task *next = cio__list_entry(node, cio_task, run_node);
@@ -523,6 +522,9 @@ void cio__worker_shutdown(struct cio__worker *w)
 {
     atomic_store(&w->shutdown, true);
     atomic_store(&w->cancel_all, true);
+    /* Work from another thread, like a remote wake: a parking task then hands the thread to
+     * the worker loop (which cancels) rather than to the next task (cio__task_suspend). */
+    atomic_fetch_add(&w->remote_count, 1);
     cio_waker_wake(w->waker);
 }
 

@@ -169,7 +169,7 @@ struct cio__worker {
     /* Remote queue: pushed by any thread, drained by the worker. */
     pthread_mutex_t remote_lock;
     cio_task *remote_head, *remote_tail;
-    atomic_uint remote_count;
+    atomic_uint remote_count;       /* remote wakes and deferred work queued, and shutdowns */
     atomic_bool sleeping;           /* inside cio_poll_wait with a timeout */
     atomic_bool shutdown;           /* the runtime shuts down: tasks start cancelled */
     atomic_bool cancel_all;         /* shutdown asked this worker to cancel its tasks */
