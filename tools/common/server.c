@@ -165,8 +165,6 @@ static void *accept_task(void *arg)
 {
     struct listener *l = arg;
     tool_server *srv = l->srv;
-    unsigned workers = srv->workers;
-    unsigned next = 0;
     for (;;) {
         struct conn_start *c = calloc(1, sizeof(*c));
         if (c == NULL) {
@@ -198,11 +196,12 @@ static void *accept_task(void *arg)
             continue;
         }
         atomic_fetch_add(&srv->accepted, 1);
-        /* A sharded listener serves on its own worker; a lone listener deals connections out
-         * to the workers in turn. */
+        /* A sharded listener serves on its own worker (pinned: the connection stays where
+         * its listener put it, at no cost for moving); a lone listener leaves the spreading
+         * to the runtime's work stealing. */
         cio_spawn_options opts = {.stack_size = srv->stack_size, .name = "conn"};
-        if (!l->shard && workers > 1)
-            opts.worker = CIO_WORKER(next++ % workers);
+        if (l->shard)
+            opts.worker = CIO_WORKER(l->worker);
         rc = cio_spawn_ex(NULL, &opts, conn_task, c);
         if (rc < 0) {
             tool_stream_close(&c->stream);
