@@ -9,9 +9,9 @@
  * common case — every socket of a current-thread runtime, and any socket used from the
  * worker that registered it — takes no lock and no atomic read-modify-write to wait or to be
  * woken. Tasks of other workers (the other half of a split stream) and poll_* callbacks wait
- * on a second list under a spin lock. (A task that may migrate, sched.h, is bound to the
- * owner's worker while it waits on the owner's list, so it leaves the list on that thread;
- * on another worker it waits as a foreign task.) The reactor publishes each event with an atomic
+ * on a second list under a spin lock, and so does a task that may migrate (a shared task,
+ * sched.h) even on the owner's worker: woken, it may resume on any worker, and can be stolen
+ * meanwhile. The reactor publishes each event with an atomic
  * exchange, a full fence: either a foreign waiter that published itself sees the new
  * readiness, or the reactor sees the waiter (foreign_count) and wakes it — no lost wake-up.
  *
@@ -585,7 +585,6 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
     cio__list_init(&waiter.node);
     int rc;
     io->owner_refs++;
-    waiter.task->bound++; /* the owner's list is this thread's: resume here (sched.h) */
     for (;;) {
         if (done != NULL && *done) {
             rc = 0;
@@ -614,7 +613,6 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
             break;
         }
     }
-    waiter.task->bound--;
     io->owner_refs--;
     if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
         (void)try_free(io); /* the caller touches @io no more after an error */
@@ -680,7 +678,8 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
  * Tasks only. */
 int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    if (io->worker != cio__worker_current()) {
+    struct cio__worker *w = cio__worker_current();
+    if (io->worker != w || cio__task_shared(w->current)) {
         if (io->worker == NULL)
             return -EBADF; /* the runtime that held the registration is gone */
         ring_arm_for(io, want);
@@ -695,6 +694,8 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
     ring_arm_for(io, want);
+    if (cio__unlikely(cio__task_shared(t))) /* it may resume elsewhere: the locked list */
+        return wait_foreign(io, want, seen, NULL);
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
         struct cio__io_waiter waiter;
         waiter.task = t;
@@ -702,9 +703,7 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
         waiter.woken = 0;
         io->owner_refs++;
         owner_enqueue(io, &waiter);
-        t->bound++; /* the owner's list is this thread's: resume here (sched.h) */
         int rc = cio__task_park_self(t);
-        t->bound--;
         /* on_event() dequeues the waiter it wakes; a timeout, a cancellation, a spurious
          * wake or a close leave it to us (the close's sweep dequeues it too: dequeuing twice
          * is harmless). @waiter.node is set only if the waiter was queued on the list. */
@@ -730,7 +729,7 @@ int cio__io_wait_done(struct cio__io *io, const bool *done)
     if (*done)
         return 0;
     struct cio__worker *w = cio__worker_current();
-    if (io->worker == w) {
+    if (io->worker == w && !cio__task_shared(w->current)) {
         /* The common case written out: one park, woken by the completion. Anything else —
          * a close, a cancellation, a spurious wake — goes round wait_owner()'s loop. */
         if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
@@ -738,10 +737,7 @@ int cio__io_wait_done(struct cio__io *io, const bool *done)
             cio__list_init(&waiter.node);
             io->owner_refs++;
             owner_enqueue(io, &waiter);
-            cio_task *t = w->current;
-            t->bound++; /* the owner's list is this thread's: resume here (sched.h) */
-            int rc = cio__task_park_self(t);
-            t->bound--;
+            int rc = cio__task_park_self(w->current);
             owner_dequeue(io, &waiter);
             io->owner_refs--;
             if (*done && rc == 0)

@@ -459,6 +459,7 @@ static unsigned cancel_mark(cio_task *t)
  * compare-and-swap loop cost that hot path an instruction. */
 static cio__noinline void first_run(struct cio__worker *w, cio_task *t)
 {
+    t->started = true;
     if (t->worker == CIO__WORKER_SHARED) {
         pthread_mutex_lock(&w->shared->tasks_lock);
         cio__list_push_back(&w->shared->tasks, &t->all_node);
@@ -494,7 +495,7 @@ static inline void run_begin(struct cio__worker *w, cio_task *t)
         t->notified = false;
         t->running = true;
     }
-    if (!cio__list_linked(&t->all_node))
+    if (!t->started)
         first_run(w, t);
     t->budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                     ? 0

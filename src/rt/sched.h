@@ -28,9 +28,10 @@
  *             (the waker's LIFO slot or local queue, or the injection queue off the runtime)
  *     park:   (on the worker, off the task's stack) fetch_and ~RUNNING; NOTIFIED -> requeue
  *
- * A shared task that is BOUND (t->bound > 0: it waits as the owner of a socket registration,
- * or its park timer is in its worker's wheel) resumes on the worker that ran it (t->runner):
- * it is queued on that worker's run queue, through the remote queue from another thread.
+ * A shared task that is BOUND (t->bound > 0: it parks with its park timer in its worker's
+ * wheel, i.e. with a deadline) resumes on the worker that ran it (t->runner): it is queued on
+ * that worker's run queue, through the remote queue from another thread. (It waits on a
+ * socket as a foreign waiter, under the registration's lock, wherever it is: io.c.)
  *
  * The atomic word also holds what other threads see or set:
  *
@@ -113,6 +114,7 @@ struct cio_task {
     atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
     bool queued, running, notified; /* pinned: the worker's own thread only (see the top) */
     unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
+    bool started;                   /* it has run (it is on a list of live tasks) */
     struct cio__worker *runner;     /* the worker that runs it, or ran it last */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
@@ -235,6 +237,12 @@ extern _Thread_local struct cio__worker *cio__tls_worker __attribute__((tls_mode
 static inline struct cio__worker *cio__worker_current(void)
 {
     return cio__tls_worker;
+}
+
+/* Whether @t may run on any worker (see the top). */
+static inline bool cio__task_shared(const cio_task *t)
+{
+    return t->worker == CIO__WORKER_SHARED;
 }
 
 /* The calling task (NULL outside a task). */
