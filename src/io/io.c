@@ -287,9 +287,8 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
     return n;
 }
 
-/* on_event() for the foreign waiters and callbacks, under the lock (out of line: most
- * registrations never have any). */
-static cio__noinline void on_event_foreign(struct cio__io *io, unsigned next)
+/* on_event() for the foreign waiters and callbacks, under the lock. */
+static void on_event_foreign(struct cio__io *io, unsigned next)
 {
     struct cio__io_waiter fire[2];
     cio__io_lock(io);
@@ -297,6 +296,27 @@ static cio__noinline void on_event_foreign(struct cio__io *io, unsigned next)
     cio__io_unlock(io);
     for (int i = 0; i < n; i++)
         fire[i].wake(fire[i].ctx);
+}
+
+/* on_event() for what most registrations never have: a level-triggered backend to re-arm,
+ * owner waiters beyond the first, foreign waiters and callbacks. Out of line, so the common
+ * event — one owner task waiting — stays a short leaf. */
+static cio__noinline void on_event_rest(struct cio__io *io, unsigned next)
+{
+    if (io->level)
+        rearm(io);
+    struct cio__list *it, *tmp;
+    cio__list_foreach_safe(it, tmp, &io->waiters)
+    {
+        struct cio__io_waiter *w = cio__list_entry(it, struct cio__io_waiter, node);
+        if (next & w->want) {
+            cio__list_remove(&w->node);
+            w->woken = next;
+            cio__task_wake_idle(w->task);
+        }
+    }
+    if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) != 0)
+        on_event_foreign(io, next);
 }
 
 /* Reactor side: an event for this registration, on the owner thread. */
@@ -310,8 +330,6 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
     unsigned cur = atomic_load_explicit(&io->readiness, memory_order_relaxed);
     unsigned next = (cur + (1u << TICK_SHIFT)) | from_event(flags); /* the tick wraps */
     (void)atomic_exchange_explicit(&io->readiness, next, memory_order_seq_cst);
-    if (io->level)
-        rearm(io);
 
     /* The owner's waiters: tasks of this worker suspended in cio__io_wait(), and the reactor
      * runs outside any task, so waking one is queueing it. */
@@ -321,18 +339,9 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
         first->woken = next;
         cio__task_wake_idle(first->task);
     }
-    struct cio__list *it, *tmp;
-    cio__list_foreach_safe(it, tmp, &io->waiters)
-    {
-        struct cio__io_waiter *w = cio__list_entry(it, struct cio__io_waiter, node);
-        if (next & w->want) {
-            cio__list_remove(&w->node);
-            w->woken = next;
-            cio__task_wake_idle(w->task);
-        }
-    }
-    if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) != 0)
-        on_event_foreign(io, next);
+    if (io->level || !cio__list_empty(&io->waiters) ||
+        atomic_load_explicit(&io->foreign_count, memory_order_relaxed) != 0)
+        on_event_rest(io, next);
 }
 
 void cio__io_event(struct cio__io *io, uint32_t flags)
@@ -688,9 +697,8 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
     return cio__io_wait_owned(io, io->worker->current, want, seen);
 }
 
-/* The owner's common case, written out once: park until an event wakes us (the caller found
- * the readiness wanting). Anything else — closed, a spurious wake — goes round wait_owner()'s
- * loop. */
+/* The general owner wait, for what cio__io_park() does not handle itself: a completion
+ * backend to arm, a task waiting first already, a deadline, a cancellation, a closed socket. */
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
     ring_arm_for(io, want);
@@ -720,6 +728,19 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
                 (void)try_free(io); /* the caller touches @io no more after an error */
             return rc;
         }
+    }
+    return wait_owner(io, want, seen, NULL);
+}
+
+int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *waiter, unsigned want,
+                     unsigned *seen)
+{
+    if (waiter->woken == 0)
+        owner_dequeue(io, waiter);
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) {
+        if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
+            (void)try_free(io); /* the caller touches @io no more after an error */
+        return -ECANCELED;
     }
     return wait_owner(io, want, seen, NULL);
 }

@@ -204,8 +204,8 @@ ssize_t cio__io_do_again(struct cio_socket *sock, unsigned interest, cio__io_op 
 static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio__io_op op,
                                  void *ctx, size_t short_len)
 {
-    cio_task *t = cio__task_self();
-    if (t == NULL || sock == NULL || t->budget <= 1) /* budget 0: cancelled */
+    struct cio__worker *w = cio__worker_current();
+    if (w == NULL || sock == NULL || w->run_budget <= 1) /* 0: no task, or cancelled */
         return cio__io_do_slow(sock, interest, op, ctx, short_len);
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL)
@@ -213,13 +213,27 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
     unsigned seen = atomic_load_explicit(&io->readiness, memory_order_acquire);
     if (!(seen & cio__io_want(interest)))
         return cio__io_do_slow(sock, interest, op, ctx, short_len);
-    t->budget--;
+    w->run_budget--;
     ssize_t n = op(sock, ctx);
     if (n == -EAGAIN)
         return cio__io_do_again(sock, interest, op, ctx, short_len, io, seen);
     if (short_len > 0 && n > 0 && (size_t)n < short_len)
         cio__io_drained(io, seen);
     return n;
+}
+
+/*
+ * cio__io_owner() - the calling thread's worker when its current task may take @io's inline
+ * fast paths: the worker owns the registration (edge-triggered backends only, see @fast) and
+ * runs a task with budget left and not cancelled (run_budget 0: no task, or cancelled). NULL:
+ * take the general path. Spends nothing.
+ */
+static inline struct cio__worker *cio__io_owner(const struct cio__io *io)
+{
+    struct cio__worker *w = cio__worker_current();
+    if (io == NULL || io->fast != w || w->run_budget <= 1)
+        return NULL;
+    return w;
 }
 
 /*
@@ -237,13 +251,10 @@ static inline ssize_t cio__io_do(struct cio_socket *sock, unsigned interest, cio
 static inline struct cio__io *cio__io_fast(struct cio_socket *sock, unsigned want)
 {
     struct cio__io *io = cio__io_of(sock);
-    struct cio__worker *w = cio__worker_current();
-    cio_task *t;
-    if (io == NULL || io->fast != w || (t = w->current) == NULL ||
-        t->budget <= 1 || /* budget 0: cancelled */
-        !(atomic_load_explicit(&io->readiness, memory_order_acquire) & want))
+    struct cio__worker *w = cio__io_owner(io);
+    if (w == NULL || !(atomic_load_explicit(&io->readiness, memory_order_acquire) & want))
         return NULL;
-    t->budget--;
+    w->run_budget--;
     return io;
 }
 
@@ -284,6 +295,43 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen);
 /* cio__io_wait() for @t, a task of @io's fast owner (cio__io_fast()'s test passed). */
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen);
 
+/* cio__io_park() after a park that did not end with the event it waited for (a cancellation,
+ * a close, a spurious wake), or did and was then cancelled or closed: the general way (io.c). */
+int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *waiter, unsigned want,
+                     unsigned *seen);
+
+/*
+ * cio__io_park() - cio__io_wait_owned(), its common case written out at the call site: the
+ * first waiter of an open registration on an edge-triggered backend, a pinned task with no
+ * deadline and not cancelled, parks until an event wakes it (the caller found the readiness
+ * wanting).
+ * The waiter lives in this frame; on_event() dequeues it when it wakes the task.
+ */
+static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
+{
+    if (io->completion || io->first != NULL || t->deadline != CIO_DEADLINE_NONE ||
+        cio__task_shared(t) || /* it may resume elsewhere: the locked list (io.c) */
+        (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
+        atomic_load_explicit(&io->closed, memory_order_acquire))
+        return cio__io_wait_owned(io, t, want, seen);
+    struct cio__io_waiter waiter;
+    waiter.task = t;
+    waiter.want = want;
+    waiter.woken = 0;
+    io->first = &waiter;
+    io->owner_refs++;
+    cio__task_suspend(t);
+    io->owner_refs--;
+    if (cio__likely(
+            waiter.woken != 0 &&
+            !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) &&
+            !atomic_load_explicit(&io->closed, memory_order_acquire))) {
+        *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+        return 0;
+    }
+    return cio__io_park_end(io, t, &waiter, want, seen);
+}
+
 /* cio__io_ready() without its fast path (io.c). */
 int cio__io_ready_slow(struct cio_socket *sock, unsigned interest);
 
@@ -296,17 +344,15 @@ int cio__io_ready_slow(struct cio_socket *sock, unsigned interest);
 static inline int cio__io_ready(struct cio_socket *sock, unsigned interest)
 {
     struct cio__io *io;
-    struct cio__worker *w = cio__worker_current();
-    cio_task *t;
-    if (sock == NULL || (io = cio__io_of(sock)) == NULL || io->fast != w ||
-        (t = w->current) == NULL || t->budget <= 1 || /* budget 0: cancelled */
-        interest == 0 || (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
+    struct cio__worker *w;
+    if (sock == NULL || (w = cio__io_owner(io = cio__io_of(sock))) == NULL || interest == 0 ||
+        (interest & ~(unsigned)(CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)))
         return cio__io_ready_slow(sock, interest);
-    t->budget--;
+    w->run_budget--;
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load_explicit(&io->readiness, memory_order_acquire);
     if (!(seen & want)) {
-        int rc = cio__io_wait_owned(io, t, want, &seen);
+        int rc = cio__io_park(io, w->current, want, &seen);
         if (rc < 0)
             return rc;
     }

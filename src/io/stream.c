@@ -340,14 +340,12 @@ ssize_t cio_stream_try_writev(cio_stream *stream, const struct iovec *iov, int i
 static cio__noinline ssize_t read_slow(struct cio_socket *sock, void *buf, size_t len)
 {
     struct cio__io *io;
-    struct cio__worker *w = cio__worker_current();
-    cio_task *t;
+    struct cio__worker *w;
     if (sock != NULL && len > 0 && buf != NULL && sock->domain != AF_UNIX &&
-        (io = cio__io_of(sock)) != NULL && io->fast == w && (t = w->current) != NULL &&
-        t->budget > 1 &&
+        (w = cio__io_owner(io = cio__io_of(sock))) != NULL &&
         !(atomic_load_explicit(&io->readiness, memory_order_acquire) & CIO__IO_READ_READY)) {
         unsigned seen;
-        int rc = cio__io_wait_owned(io, t, CIO__IO_READ_READY, &seen);
+        int rc = cio__io_park(io, w->current, CIO__IO_READ_READY, &seen);
         if (rc < 0)
             return rc;
         return cio_stream_read((cio_stream *)(void *)sock, buf, len);

@@ -497,9 +497,9 @@ static inline void run_begin(struct cio__worker *w, cio_task *t)
     }
     if (!t->started)
         first_run(w, t);
-    t->budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
-                    ? 0
-                    : w->budget;
+    w->run_budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
+                        ? 0
+                        : w->budget;
     w->current = t;
 }
 
@@ -537,6 +537,7 @@ static void run_task(struct cio__worker *w, cio_task *t)
     /* Back from the task that left for the worker: @t, or one it handed the thread to. */
     t = w->current;
     w->current = NULL;
+    w->run_budget = 0; /* no task runs: the io fast paths send the worker's own calls out */
     if (t->worker != w) {
         park_shared(w, t);
         return;
@@ -581,7 +582,7 @@ void cio__task_suspend(cio_task *t)
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
         !atomic_load_explicit(&w->cancel_all, memory_order_relaxed) &&
         (!w->steal || (w->lifo == NULL && cio__local_queue_len(&w->local) == 0))) {
-        cio__list_remove(node);
+        cio__list_unlink(node); /* t->queued, not the node, says whether it is queued */
         w->ticks++;
         cio_task *next = cio__list_entry(node, cio_task, run_node);
         t->running = false;
@@ -677,7 +678,7 @@ void cio__task_cancel(cio_task *t)
     if (s & (CIO__TASK_DONE | CIO__TASK_SHIELDED | CIO__TASK_CANCELLED))
         return; /* finished, held off, or already told */
     if (t == cio__task_self())
-        t->budget = 0; /* its fast paths take the slow path, which sees the cancel */
+        tls_worker->run_budget = 0; /* its fast paths take the slow path: it sees the cancel */
     cio__task_wake(t);
 }
 
@@ -696,8 +697,8 @@ bool cio__task_shield_begin(cio_task *t)
     while (!atomic_compare_exchange_weak(&t->state, &s,
                                          (s | CIO__TASK_SHIELDED) & ~(unsigned)CIO__TASK_CANCELLED))
         ;
-    if (t->budget == 0)
-        t->budget = tls_worker->budget; /* it ran cancelled: its operations work again */
+    if (t == cio__task_self() && tls_worker->run_budget == 0)
+        tls_worker->run_budget = tls_worker->budget; /* it ran cancelled: operations work again */
     return (s & CIO__TASK_SHIELDED) != 0;
 }
 
@@ -712,8 +713,8 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
         if (s & CIO__TASK_REQUESTED)
             n |= CIO__TASK_CANCELLED;
     } while (!atomic_compare_exchange_weak(&t->state, &s, n));
-    if (n & CIO__TASK_CANCELLED)
-        t->budget = 0;
+    if ((n & CIO__TASK_CANCELLED) && t == cio__task_self())
+        tls_worker->run_budget = 0;
 }
 
 /* ---- the worker loop ---- */

@@ -123,12 +123,6 @@ struct cio_task {
     cio_time park_deadline;  /* of the park in progress; CIO_DEADLINE_NONE */
     struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
     bool timed_out;          /* the park timer fired */
-    /* I/O operations left before a forced yield; 0 while the task runs cancelled, so the io
-     * fast paths' one test (budget > 1) also sends a cancelled task to the slow path, which
-     * says -ECANCELED. Set from the state when the task starts running and by a cancel from
-     * the task itself; a cancel from another thread while the task runs is seen at its next
-     * suspension or slow path, within one budget (tokio's abort: at the next yield). */
-    unsigned budget;
     /* ---- the task object's (task.c) ---- */
     struct cio__stack_home *home; /* where the stack (and so this record) goes back */
     atomic_int refs;              /* the runtime's (until it finished running) + the handle's */
@@ -197,6 +191,14 @@ struct cio__worker {
     pthread_t thread;
     struct cio__coro sched; /* the worker thread's own context */
     cio_task *current;
+    /* I/O operations the current task may do before a forced yield (the budget of this run);
+     * 0 while no task runs and while the task runs cancelled, so the io fast paths' one test
+     * (run_budget > 1) also sends a cancelled task, or code outside any task, to the slow
+     * path, which says -ECANCELED (-EPERM). Set from the task's state when it starts running
+     * and by a cancel from the task itself; a cancel from another thread while the task runs
+     * is seen at its next suspension or slow path, within one budget (tokio's abort: at the
+     * next yield). */
+    unsigned run_budget;
     cio_poll *poll;
     struct cio__sys_event *events; /* the reactor's batch (poll/reactor.h) */
     int nevents;
@@ -333,13 +335,14 @@ void cio__task_budget_exhausted(cio_task *task);
  */
 static inline int cio__task_budget(void)
 {
-    cio_task *t = cio__task_self();
+    struct cio__worker *w = cio__tls_worker;
+    cio_task *t = w != NULL ? w->current : NULL;
     if (t == NULL)
         return 0;
-    if (t->budget <= 1)
+    if (w->run_budget <= 1)
         cio__task_budget_exhausted(t); /* or cancelled (budget 0): yield either way */
     else
-        t->budget--;
+        w->run_budget--;
     return (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                ? -ECANCELED
                : 0;

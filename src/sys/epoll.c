@@ -45,32 +45,43 @@ static uint32_t to_epoll(unsigned interest)
  * shut its write side). EPOLLERR alone proves nothing about closing (a UDP socket with a
  * queued ICMP error stays usable), so it only sets ERROR.
  */
-/* The rule above for the five low epoll bits (IN 1, PRI 2, OUT 4, ERR 8, HUP 16), as a
- * constant expression: from_epoll() looks it up, since it runs on every event. */
+/* The rule above for the five low epoll bits (IN 1, PRI 2, OUT 4, ERR 8, HUP 16) and
+ * EPOLLRDHUP (folded down to 32 by epoll_index()), as a constant expression: from_epoll()
+ * looks it up, since it runs on every event. EPOLLRDHUP adds READABLE | READ_CLOSED. */
 #define FROM_EPOLL_LOW(ev)                                                                         \
-    ((((ev) & (EPOLLIN | EPOLLHUP | EPOLLERR)) ? CIO_EVENT_READABLE : 0u) |                        \
+    ((((ev) & (EPOLLIN | EPOLLHUP | EPOLLERR | 32)) ? CIO_EVENT_READABLE : 0u) |                   \
      (((ev) & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? CIO_EVENT_WRITABLE : 0u) |                       \
      (((ev)&EPOLLERR) ? CIO_EVENT_ERROR : 0u) |                                                    \
      (((ev)&EPOLLHUP) ? CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED : 0u) |                     \
-     (((ev)&EPOLLPRI) ? CIO_EVENT_PRIORITY : 0u))
+     (((ev)&32) ? CIO_EVENT_READ_CLOSED : 0u) | (((ev)&EPOLLPRI) ? CIO_EVENT_PRIORITY : 0u))
 #define FROM_EPOLL_4(i)                                                                            \
     FROM_EPOLL_LOW(i), FROM_EPOLL_LOW(i + 1), FROM_EPOLL_LOW(i + 2), FROM_EPOLL_LOW(i + 3)
+#define FROM_EPOLL_16(i)                                                                           \
+    FROM_EPOLL_4(i), FROM_EPOLL_4(i + 4), FROM_EPOLL_4(i + 8), FROM_EPOLL_4(i + 12)
 _Static_assert(EPOLLIN == 0x1 && EPOLLPRI == 0x2 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
-                   EPOLLHUP == 0x10,
-               "from_epoll's table is indexed by the five low epoll bits");
-static const uint8_t from_epoll_low[32] = {
-    FROM_EPOLL_4(0u),  FROM_EPOLL_4(4u),  FROM_EPOLL_4(8u),  FROM_EPOLL_4(12u),
-    FROM_EPOLL_4(16u), FROM_EPOLL_4(20u), FROM_EPOLL_4(24u), FROM_EPOLL_4(28u),
+                   EPOLLHUP == 0x10 && EPOLLRDHUP == 0x2000,
+               "from_epoll's table is indexed by the five low epoll bits and EPOLLRDHUP");
+static const uint8_t from_epoll_low[64] = {
+    FROM_EPOLL_16(0u),
+    FROM_EPOLL_16(16u),
+    FROM_EPOLL_16(32u),
+    FROM_EPOLL_16(48u),
 };
 
-/* EPOLLRDHUP, outside the table's range, adds READABLE | READ_CLOSED. */
 static inline uint32_t from_epoll(uint32_t ev)
 {
-    uint32_t flags = from_epoll_low[ev & 0x1f];
-    if (ev & EPOLLRDHUP)
-        flags |= CIO_EVENT_READABLE | CIO_EVENT_READ_CLOSED;
-    return flags;
+    return from_epoll_low[(ev & 0x1f) | ((ev & EPOLLRDHUP) >> 8)];
 }
+
+/* The waker's eventfd reports with this source, which does nothing: its event only ends the
+ * wait. The deliver loop then calls it like any other and tests nothing per event. */
+static void wake_event(struct cio__reactor_source *source, uint32_t flags)
+{
+    (void)source;
+    (void)flags;
+}
+static struct cio__reactor_source wake_source = {.on_event = wake_event};
+#define WAKE_DATA ((uint64_t)(uintptr_t)&wake_source)
 
 static int sys_create(struct cio__sys **ret)
 {
@@ -90,7 +101,7 @@ static int sys_create(struct cio__sys **ret)
         free(sys);
         return rc;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = CIO__SYS_WAKE_DATA};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_DATA};
     if (epoll_ctl(sys->epfd, EPOLL_CTL_ADD, sys->wakefd, &ev) < 0) {
         int rc = -errno;
         close(sys->wakefd);
@@ -181,8 +192,9 @@ static int sys_wait(struct cio__sys *sys, struct cio__sys_event *out, int capaci
         struct epoll_event ev;
         memcpy(&ev, (char *)out + (size_t)i * sizeof(struct epoll_event), sizeof(ev));
         struct cio__sys_event converted = {.data = ev.data.u64, .flags = from_epoll(ev.events)};
-        if (ev.data.u64 == CIO__SYS_WAKE_DATA)
-            converted.flags = CIO_EVENT_READABLE;
+        if (ev.data.u64 == WAKE_DATA)
+            converted =
+                (struct cio__sys_event){.data = CIO__SYS_WAKE_DATA, .flags = CIO_EVENT_READABLE};
         memcpy(&out[i], &converted, sizeof(converted));
     }
     return n;
@@ -199,8 +211,6 @@ static int sys_deliver(struct cio__sys *sys, struct cio__sys_event *buf, int cap
     for (int i = 0; i < n; i++) {
         struct epoll_event ev;
         memcpy(&ev, &evs[i], sizeof(ev)); /* packed on x86-64 */
-        if (ev.data.u64 == CIO__SYS_WAKE_DATA)
-            continue;
         struct cio__reactor_source *src = (struct cio__reactor_source *)(uintptr_t)ev.data.u64;
         src->on_event(src, from_epoll(ev.events));
     }

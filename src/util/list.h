@@ -80,11 +80,18 @@ static inline void cio__list_push_front(struct cio__list *head, struct cio__list
     cio__list_link(node, head, head->next);
 }
 
-/* Unlink `node` from whatever list holds it and leave it self-linked. O(1). */
-static inline void cio__list_remove(struct cio__list *node)
+/* Unlink `node` from whatever list holds it, leaving its own links stale: for a node whose
+ * membership is tracked elsewhere (a flag), where the self-link would be a wasted store. */
+static inline void cio__list_unlink(struct cio__list *node)
 {
     node->prev->next = node->next;
     node->next->prev = node->prev;
+}
+
+/* Unlink `node` from whatever list holds it and leave it self-linked. O(1). */
+static inline void cio__list_remove(struct cio__list *node)
+{
+    cio__list_unlink(node);
     cio__list_init(node);
 }
 
