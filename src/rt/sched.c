@@ -39,7 +39,7 @@
 #define STEAL_MAX (CIO__LOCAL_QUEUE_CAPACITY / 2)
 #define INJECT_BATCH 32 /* at most this many moved from the injection queue at once */
 
-char cio__worker_shared;
+struct cio__worker cio__worker_shared = {.runq = CIO__LIST_HEAD_INIT(cio__worker_shared.runq)};
 
 enum switch_reason { SWITCH_PARK, SWITCH_YIELD };
 
@@ -460,13 +460,19 @@ static unsigned cancel_mark(cio_task *t)
 static cio__noinline void first_run(struct cio__worker *w, cio_task *t)
 {
     t->started = true;
-    if (t->worker == CIO__WORKER_SHARED) {
-        pthread_mutex_lock(&w->shared->tasks_lock);
-        cio__list_push_back(&w->shared->tasks, &t->all_node);
-        pthread_mutex_unlock(&w->shared->tasks_lock);
-    } else {
-        cio__list_push_back(&w->tasks, &t->all_node);
-    }
+    cio__list_push_back(&w->tasks, &t->all_node);
+    if (atomic_load_explicit(&w->shutdown, memory_order_relaxed))
+        (void)cancel_mark(t);
+}
+
+/* first_run() of a shared task: the runtime's list, under its lock. Apart, so that the
+ * compiler knows first_run() (on the hand-off of a park) calls nothing. */
+static cio__noinline void first_run_shared(struct cio__worker *w, cio_task *t)
+{
+    t->started = true;
+    pthread_mutex_lock(&w->shared->tasks_lock);
+    cio__list_push_back(&w->shared->tasks, &t->all_node);
+    pthread_mutex_unlock(&w->shared->tasks_lock);
     if (atomic_load_explicit(&w->shutdown, memory_order_relaxed))
         (void)cancel_mark(t);
 }
@@ -484,23 +490,38 @@ static cio__noinline void claim_shared(struct cio__worker *w, cio_task *t)
     cio__assert(t->bound == 0 || t->runner == w);
     t->runner = w;
     t->coro.return_to = &w->sched;
+    if (!t->started)
+        first_run_shared(w, t);
 }
 
-static inline void run_begin(struct cio__worker *w, cio_task *t)
+/* The rest of run_begin(), for either kind of task. */
+static inline void run_begin_common(struct cio__worker *w, cio_task *t)
 {
-    if (cio__unlikely(t->worker != w)) {
-        claim_shared(w, t);
-    } else {
-        t->queued = false;
-        t->notified = false;
-        t->running = true;
-    }
     if (!t->started)
         first_run(w, t);
     w->run_budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                         ? 0
                         : w->budget;
     w->current = t;
+}
+
+/* A pinned task @t of @w starts a run. */
+static inline void run_begin_pinned(struct cio__worker *w, cio_task *t)
+{
+    t->queued = false;
+    t->notified = false;
+    t->running = true;
+    run_begin_common(w, t);
+}
+
+static inline void run_begin(struct cio__worker *w, cio_task *t)
+{
+    if (cio__unlikely(t->worker != w)) {
+        claim_shared(w, t);
+        run_begin_common(w, t);
+    } else {
+        run_begin_pinned(w, t);
+    }
 }
 
 /* A shared task left the worker (off its stack now, so another worker may take it as soon
@@ -561,6 +582,24 @@ static void switch_to_worker(cio_task *t, enum switch_reason reason)
     cio__coro_switch(&t->coro, &tls_worker->sched);
 }
 
+/* The hand-off of cio__task_suspend() on a runtime with shared tasks: only when no shared
+ * task waits on @w's LIFO slot or local queue (it would be overtaken), and only to a pinned
+ * task (a bound shared one is claimed by the worker loop). Out of line, so that the hand-off
+ * of a runtime without stealing carries none of it. */
+static cio__noinline void suspend_steal(cio_task *t, struct cio__worker *w, struct cio__list *node)
+{
+    cio_task *next = cio__list_entry(node, cio_task, run_node);
+    if (w->lifo != NULL || cio__local_queue_len(&w->local) != 0 || next->worker != w) {
+        switch_to_worker(t, SWITCH_PARK);
+        return;
+    }
+    cio__list_unlink(node);
+    w->ticks++;
+    t->running = false;
+    run_begin_pinned(w, next);
+    cio__coro_switch(&t->coro, &next->coro);
+}
+
 /*
  * The switch of a park. When the worker loop would only take the next task off the run queue
  * and run it — a task is queued, nothing came from other threads (remote wakes, deferred
@@ -572,21 +611,22 @@ static void switch_to_worker(cio_task *t, enum switch_reason reason)
  */
 void cio__task_suspend(cio_task *t)
 {
+    /* A shared task's worker is CIO__WORKER_SHARED, whose run queue is empty: it goes to the
+     * worker, which takes RUNNING off once off its stack (park_shared). */
     struct cio__worker *w = t->worker;
-    if (w != tls_worker) { /* shared: RUNNING goes off only once off its stack (park_shared) */
-        switch_to_worker(t, SWITCH_PARK);
-        return;
-    }
     struct cio__list *node = w->runq.next;
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
-        !atomic_load_explicit(&w->cancel_all, memory_order_relaxed) &&
-        (!w->steal || (w->lifo == NULL && cio__local_queue_len(&w->local) == 0))) {
+        !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
+        if (cio__unlikely(w->steal)) {
+            suspend_steal(t, w, node);
+            return;
+        }
         cio__list_unlink(node); /* t->queued, not the node, says whether it is queued */
         w->ticks++;
         cio_task *next = cio__list_entry(node, cio_task, run_node);
         t->running = false;
-        run_begin(w, next);
+        run_begin_pinned(w, next); /* no stealing: every task is pinned */
         cio__coro_switch(&t->coro, &next->coro);
         return;
     }

@@ -156,10 +156,6 @@ struct cio__deferred {
     void (*fn)(struct cio__deferred *deferred);
 };
 
-/* The t->worker of a shared task: no worker (see the top). */
-extern char cio__worker_shared;
-#define CIO__WORKER_SHARED ((struct cio__worker *)(void *)&cio__worker_shared)
-
 /*
  * What the workers of one runtime share to move tasks between them (the runtime embeds it).
  * The injection queue takes shared tasks spawned or woken off the runtime (and a local
@@ -232,6 +228,12 @@ struct cio__worker {
     struct cio__local_queue local;
 };
 
+/* The t->worker of a shared task: a worker that is no thread's and whose run queue is empty,
+ * so the hand-off test of a park (cio__task_suspend) fails for a shared task with no test of
+ * its own, and a wake (cio__task_wake) takes the general way (see the top). Never changed. */
+extern struct cio__worker cio__worker_shared;
+#define CIO__WORKER_SHARED (&cio__worker_shared)
+
 /* The calling thread's worker (NULL outside the runtime). Read on every operation, so it is
  * an initial-exec thread-local read inline, not a call (as the coroutine layer's). */
 extern _Thread_local struct cio__worker *cio__tls_worker __attribute__((tls_model("initial-exec")));
@@ -281,15 +283,12 @@ static inline void cio__task_wake(cio_task *t)
  * cio__task_wake_idle() - cio__task_wake() where the caller knows more: on @t's own worker's
  * thread, outside any task (a reactor dispatching events on its worker), with @t suspended in
  * a wait, so neither running nor finished. What is left of the wake is queueing it unless it
- * is queued already (by an earlier wake not yet run). A shared task takes the general way.
+ * is queued already (by an earlier wake not yet run). @t is pinned.
  */
 static inline void cio__task_wake_idle(cio_task *t)
 {
-    if (t->worker != cio__tls_worker) { /* a shared task (bound to this worker) */
-        cio__task_wake_remote(t);
-        return;
-    }
-    cio__assert(t->worker->current == NULL && !t->running &&
+    /* (Only pinned tasks wait as a registration's owner: shared ones are foreign, io.c.) */
+    cio__assert(t->worker == cio__tls_worker && t->worker->current == NULL && !t->running &&
                 !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE));
     if (t->queued)
         return;
