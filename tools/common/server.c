@@ -88,7 +88,7 @@ static int bind_tcp(struct server_run *run, unsigned want)
         /* Resolved here, before the runtime starts (cio then resolves on this thread). A
          * name is not sharded: its one listener deals connections out to the workers. */
         rc = cio_tcp_listener_new_name(&tcp[0], srv->listen.text, CIO_LISTEN_BACKLOG_DEFAULT);
-    } else if (want > 1) {
+    } else if (want > 1 && !srv->one_listener) {
         rc = cio_tcp_listener_new_reuseport_n(tcp, want, &srv->listen.addr,
                                               CIO_LISTEN_BACKLOG_DEFAULT);
         if (rc == 0) {
