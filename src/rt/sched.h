@@ -159,7 +159,7 @@ struct cio__deferred {
 /*
  * What the workers of one runtime share to move tasks between them (the runtime embeds it).
  * The injection queue takes shared tasks spawned or woken off the runtime (and a local
- * queue's overflow); a worker looks at it every CIO__INJECT_INTERVAL runs and whenever its
+ * queue's overflow); a worker looks at it every INJECT_INTERVAL (sched.c) turns and when its
  * own queues are empty, so the mutex is taken rarely. An idle worker steals half of another's
  * local queue; a worker with work to spare wakes one sleeping worker, and only when none is
  * searching already (no thundering herd).
