@@ -9,8 +9,8 @@
 #   - servers under valgrind, driven by a native cio-load for LOAD_SECONDS (default 2):
 #     cio-echo with two workers over TCP and with one over a Unix socket, cio-http-hello
 #     (plain and pipelined, plus a malformed request), cio-relay in front of a native echo
-#     server; each is stopped with SIGTERM while a client connection is still open, so its
-#     connection task is cancelled at shutdown, and must exit 0;
+#     server; each is stopped with SIGTERM while a client connection is still open, so the
+#     graceful stop (cio/serve.h) has a live connection to end, and must exit 0;
 #   - cio-load under valgrind against native echo and HTTP servers.
 # Every run is bounded (timeouts); valgrind's reports are kept and shown for what failed.
 set -euo pipefail

@@ -36,6 +36,12 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
 #define SKIP_STATUS 77
 #define MAX_FDS 4096
 
@@ -113,6 +119,15 @@ void cio_test_gate_await(struct cio_test_gate *gate, int count)
         CHECK(cio_sleep(CIO_NSEC_PER_MSEC) == 0);
     }
     cio_test_fail(__FILE__, __LINE__, "%d of %d threads reached the gate in 5 s", reached, count);
+}
+
+bool cio_test_under_valgrind(void)
+{
+#ifdef RUNNING_ON_VALGRIND
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
 }
 
 bool cio_test_fd_nonblock_cloexec(int fd)

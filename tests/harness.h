@@ -110,6 +110,9 @@ _Noreturn void cio_test_skip(const char *fmt, ...) __attribute__((format(printf,
 
 /* True when fd is O_NONBLOCK and FD_CLOEXEC. */
 bool cio_test_fd_nonblock_cloexec(int fd);
+
+/* True when the program runs under valgrind. */
+bool cio_test_under_valgrind(void);
 #define CHECK_FD_FLAGS(fd) CHECK(cio_test_fd_nonblock_cloexec(fd))
 
 /* Declare that the current case leaves @count descriptors open by design (say, a process-wide

@@ -209,9 +209,12 @@ typedef struct cio_spawn_options {
  * before it first runs still runs: its first suspending call returns -ECANCELED, so the code
  * that owns @arg gets to release it.
  *
- * Each live task holds a stack of two kernel mappings (the stack and its guard page), so a
- * process reaches the kernel's vm.max_map_count (65530 by default) at about 32,000 tasks;
- * past it, spawning fails with -ENOMEM (raise the sysctl for more).
+ * Task stacks are carved from shared mappings with guard regions between them (Linux 6.13
+ * and later), so a process holds millions of tasks at the kernel's default vm.max_map_count;
+ * an idle task costs the stack page it touched. On older kernels each live task holds a stack
+ * of two kernel mappings (the stack and its guard page), so a process reaches
+ * vm.max_map_count (65530 by default) at about 32,000 tasks; past it, spawning fails with
+ * -ENOMEM (raise the sysctl for more).
  *
  * Return: 0; -ECANCELED if the runtime is shutting down; -EPERM outside a task; -ENOMEM.
  */

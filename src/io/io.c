@@ -356,6 +356,20 @@ void cio__io_completed(struct cio__io *io)
 
 /* ---- registration and close ---- */
 
+/* A waiter's direction, in words (the task dump). */
+static const char *waiter_direction(unsigned want)
+{
+    if (want == 0)
+        return "completion";
+    if (want & CIO_READY_READABLE)
+        return (want & CIO_READY_WRITABLE) ? "read or write" : "read";
+    if (want & CIO_READY_WRITABLE)
+        return "write";
+    if (want & CIO_READY_PRIORITY)
+        return "priority";
+    return "error";
+}
+
 /* The io layer's state on a worker: its registrations, so that freeing the runtime can orphan
  * the sockets that outlive it. The list is touched on registration and close (any thread). */
 struct io_worker {
@@ -409,6 +423,28 @@ static void io_worker_fini(struct cio__worker *w, void *state)
     free(iw);
 }
 
+/* The task dump (rt/metrics.c): the worker's tasks that wait on one of its sockets. */
+static void io_worker_waits(struct cio__worker *w, void *state, cio__wait_note_fn *note, void *ctx)
+{
+    (void)w;
+    struct io_worker *iw = state;
+    struct cio__list *it, *wit;
+    pthread_mutex_lock(&iw->lock);
+    cio__list_foreach(it, &iw->sources)
+    {
+        struct cio__io *io = cio__container_of(it, struct cio__io, node);
+        struct cio__io_waiter *first = io->first;
+        if (first != NULL)
+            note(ctx, first->task, io->fd, waiter_direction(first->want));
+        cio__list_foreach(wit, &io->waiters)
+        {
+            struct cio__io_waiter *waiter = cio__list_entry(wit, struct cio__io_waiter, node);
+            note(ctx, waiter->task, io->fd, waiter_direction(waiter->want));
+        }
+    }
+    pthread_mutex_unlock(&iw->lock);
+}
+
 /* The calling worker's io state, attached on first use (on the worker's own thread). */
 static struct io_worker *io_worker_of(struct cio__worker *w)
 {
@@ -422,6 +458,7 @@ static struct io_worker *io_worker_of(struct cio__worker *w)
     cio__list_init(&iw->sources);
     iw->ring = cio__reactor_uring(cio__worker_poll(w));
     cio__worker_ext_attach(w, CIO__WORKER_EXT_IO, iw, io_worker_fini);
+    cio__worker_ext_waits(w, CIO__WORKER_EXT_IO, io_worker_waits);
     return iw;
 }
 

@@ -122,7 +122,7 @@ int cio_join_set_join_next(cio_join_set *set, void **ret_result, bool *ret_cance
         }
         set->waiter = &parker;
         pthread_mutex_unlock(&set->lock);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
+        rc = cio__parker_park_for(&parker, CIO_DEADLINE_NONE, CIO__WAIT_JOIN_SET);
         pthread_mutex_lock(&set->lock);
         set->waiter = NULL;
         if (rc < 0 && cio__list_empty(&set->done)) {

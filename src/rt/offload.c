@@ -77,7 +77,8 @@ int cio__offload_call(struct cio__offload *op)
     while (!op->done) {
         op->waiter = &parker;
         pthread_mutex_unlock(&op->lock);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE); /* the task's deadline applies */
+        rc = cio__parker_park_for(&parker, CIO_DEADLINE_NONE,
+                                  CIO__WAIT_BLOCKING); /* + its deadline */
         pthread_mutex_lock(&op->lock);
         op->waiter = NULL;
         if (rc < 0 && !op->done)

@@ -70,4 +70,16 @@ static inline int cio__parker_park(struct cio__parker *parker, cio_time deadline
     return cio__parker_park_thread(parker, deadline);
 }
 
+/* cio__parker_park(), saying what the task waits for while it does (the task dump). */
+static inline int cio__parker_park_for(struct cio__parker *parker, cio_time deadline,
+                                       enum cio__wait_kind what)
+{
+    if (parker->task == NULL)
+        return cio__parker_park_thread(parker, deadline);
+    parker->task->wait_kind = (uint8_t)what;
+    int rc = cio__task_park(deadline);
+    parker->task->wait_kind = CIO__WAIT_NONE;
+    return rc;
+}
+
 #endif

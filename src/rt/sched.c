@@ -84,6 +84,14 @@ void cio__worker_ext_attach(struct cio__worker *w, enum cio__worker_ext_slot slo
     w->ext[slot].fini = fini;
 }
 
+void cio__worker_ext_waits(struct cio__worker *w, enum cio__worker_ext_slot slot,
+                           void (*waits)(struct cio__worker *w, void *state,
+                                         cio__wait_note_fn *note, void *ctx))
+{
+    cio__assert(tls_worker == w && w->ext[slot].state != NULL);
+    w->ext[slot].waits = waits;
+}
+
 void cio__worker_defer(struct cio__worker *w, struct cio__deferred *d)
 {
     pthread_mutex_lock(&w->remote_lock);
@@ -116,7 +124,9 @@ static void remote_drain(struct cio__worker *w)
     atomic_store(&w->remote_count, 0);
     pthread_mutex_unlock(&w->remote_lock);
     run_deferred(deferred);
+    uint64_t pushes = w->m.pushes;
     while (t != NULL) {
+        w->m.remote_wakes++;
         cio_task *next = t->remote_next;
         if (t->worker == CIO__WORKER_SHARED) {
             /* Bound here and NOTIFIED already (schedule_shared): just queue it. */
@@ -131,6 +141,7 @@ static void remote_drain(struct cio__worker *w)
         cio__task_release(t);
         t = next;
     }
+    w->m.remote_pushes += w->m.pushes - pushes;
 }
 
 static void wake_shared(cio_task *t);
@@ -407,12 +418,15 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
 {
     t->coro.return_to = &w->sched;
     t->runner = w;
+    t->origin = w;
     t->deadline = CIO_DEADLINE_NONE;
     t->park_deadline = CIO_DEADLINE_NONE;
     cio__timer_init(&t->timer, park_timer_fired);
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
-    atomic_fetch_add(&w->live, 1);
+    t->wait_kind = CIO__WAIT_NONE;
+    t->parked_at = 0;
+    atomic_fetch_add(&w->m.spawned, 1);
     if (shared) {
         t->worker = CIO__WORKER_SHARED;
         atomic_init(&t->state, CIO__TASK_NOTIFIED);
@@ -437,7 +451,16 @@ static void task_finished(struct cio__worker *w, cio_task *t)
     } else {
         cio__list_remove(&t->all_node);
     }
-    atomic_fetch_sub(&w->live, 1);
+    /* release: a reader that sees the count sees the spawn it balances (cio__worker_live).
+     * Counted on the worker that counted the spawn, so each worker's finished stays within
+     * its spawned: with stealing a task may end on another worker, which then adds to that
+     * count from its thread (a read-modify-write, once per task); else a plain store. */
+    if (w->steal)
+        atomic_fetch_add_explicit(&t->origin->m.finished, 1, memory_order_release);
+    else
+        atomic_store_explicit(&w->m.finished,
+                              atomic_load_explicit(&w->m.finished, memory_order_relaxed) + 1,
+                              memory_order_release);
     cio__task_release(t);
 }
 
@@ -533,6 +556,7 @@ static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
         return;
     }
     if (tls_reason == SWITCH_YIELD) {
+        w->m.yields++;
         unsigned s = atomic_load_explicit(&t->state, memory_order_relaxed);
         while (!atomic_compare_exchange_weak_explicit(
             &t->state, &s, (s | CIO__TASK_NOTIFIED) & ~(unsigned)CIO__TASK_RUNNING,
@@ -570,6 +594,8 @@ static void run_task(struct cio__worker *w, cio_task *t)
         return;
     }
     if (tls_reason == SWITCH_YIELD || t->notified) {
+        w->m.yields += tls_reason == SWITCH_YIELD;
+        w->m.pushes++;
         t->notified = false;
         t->queued = true;
         cio__list_push_back(&w->runq, &t->run_node);
@@ -615,6 +641,7 @@ void cio__task_suspend(cio_task *t)
      * worker, which takes RUNNING off once off its stack (park_shared). */
     struct cio__worker *w = t->worker;
     struct cio__list *node = w->runq.next;
+    t->parked_at = w->m.clock;
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0 &&
         !atomic_load_explicit(&w->cancel_all, memory_order_relaxed)) {
@@ -692,7 +719,8 @@ int cio__task_park(cio_time deadline)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    switch_to_worker(t, SWITCH_YIELD); /* run_begin() refills the budget */
+    t->worker->m.budget_yields += t->worker->run_budget != 0; /* 0: a cancelled task's yield */
+    switch_to_worker(t, SWITCH_YIELD);                        /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)
@@ -763,8 +791,11 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
 static void reactor_turn(struct cio__worker *w, bool block)
 {
     int64_t timeout = 0;
+    cio_time wait_start = 0;
     if (block) {
-        timeout = cio__timer_wheel_timeout(&w->wheel, cio_now());
+        wait_start = cio_now();
+        cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
+        timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
@@ -779,15 +810,18 @@ static void reactor_turn(struct cio__worker *w, bool block)
      * one is live); a wake's only ended the wait: the loop drains the remote queue. Sources
      * freed meanwhile wait for the loop's top (w->dispatching). */
     w->dispatching = true;
-    (void)cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
+    int events = cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
     w->dispatching = false;
+    w->m.polls += w->ticks;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block) {
         atomic_store(&w->sleeping, false);
         if (w->steal)
             atomic_fetch_sub(&w->shared->sleeping, 1);
     }
-    cio__timer_wheel_advance(&w->wheel, cio_now());
+    cio_time now = cio_now();
+    cio__timer_wheel_advance(&w->wheel, now);
+    cio__metrics_turn_end(w, events, wait_start, now);
 }
 
 static void cancel_all(struct cio__worker *w)
@@ -809,18 +843,23 @@ static void cancel_all(struct cio__worker *w)
     }
 }
 
-/* Tasks of the runtime not finished (a shared task may finish on another worker). */
+/* Tasks of the runtime not finished: a shared task may finish on another worker than the
+ * one that counted its spawn, so only the sum means something. Every finish first, then every
+ * spawn: each finish read balances a spawn read after it, so the sum is never short. */
 static size_t live_total(struct cio__worker *w)
 {
     struct cio__sched_shared *sh = w->shared;
-    size_t live = 0;
+    uint64_t finished = 0, spawned = 0;
     for (unsigned i = 0; i < sh->nworkers; i++)
-        live += atomic_load(&sh->workers[i].live);
-    return live;
+        finished += atomic_load_explicit(&sh->workers[i].m.finished, memory_order_acquire);
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        spawned += atomic_load(&sh->workers[i].m.spawned);
+    return (size_t)(spawned - finished);
 }
 
 void cio__worker_run(struct cio__worker *w, cio_task *until)
 {
+    w->m.clock = cio_now(); /* busy time counts from here (metrics.c) */
     for (;;) {
         if (until != NULL) {
             if (atomic_load(&until->state) & CIO__TASK_DONE)
@@ -839,6 +878,8 @@ void cio__worker_run(struct cio__worker *w, cio_task *until)
             t = next_task_shared(w);
             if (t != NULL && w->searching)
                 search_end(w, true);
+            if (t != NULL && t->worker != w)
+                w->m.pushes++; /* a shared task: counted where it is taken (metrics.h) */
         } else {
             struct cio__list *node = cio__list_pop_front(&w->runq);
             t = node != NULL ? cio__list_entry(node, cio_task, run_node) : NULL;
@@ -929,5 +970,7 @@ void cio__worker_stop(struct cio__worker *w)
 
 size_t cio__worker_live(struct cio__worker *w)
 {
-    return atomic_load(&w->live);
+    /* finished first: every finish it counts balances a spawn the next load sees */
+    uint64_t finished = atomic_load_explicit(&w->m.finished, memory_order_acquire);
+    return (size_t)(atomic_load(&w->m.spawned) - finished);
 }

@@ -65,6 +65,7 @@
 #include "poll/reactor.h"
 #include "rt/coro.h"
 #include "rt/local_queue.h"
+#include "rt/metrics.h"
 #include "rt/timer.h"
 #include "util/assert.h"
 #include "util/list.h"
@@ -97,9 +98,15 @@ enum cio__worker_ext_slot {
     CIO__WORKER_EXT_COUNT,
 };
 
+/* What a layer tells the task dump about its waiting tasks (metrics.c): @task, of the worker
+ * asking, waits for @fd, in the direction @what ("read", "write"...: a static string). */
+typedef void cio__wait_note_fn(void *ctx, cio_task *task, int fd, const char *what);
+
 struct cio__worker_ext {
     void *state;
     void (*fini)(struct cio__worker *worker, void *state);
+    /* optional: note the worker's tasks that wait on the layer (on the worker's thread) */
+    void (*waits)(struct cio__worker *worker, void *state, cio__wait_note_fn *note, void *ctx);
 };
 
 /*
@@ -116,6 +123,7 @@ struct cio_task {
     unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
     bool started;                   /* it has run (it is on a list of live tasks) */
     struct cio__worker *runner;     /* the worker that runs it, or ran it last */
+    struct cio__worker *origin;     /* the worker that counted its spawn (and counts its end) */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
     struct cio_task *remote_next;
@@ -123,6 +131,8 @@ struct cio_task {
     cio_time park_deadline;  /* of the park in progress; CIO_DEADLINE_NONE */
     struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
     bool timed_out;          /* the park timer fired */
+    uint8_t wait_kind;       /* enum cio__wait_kind: what the park in progress waits for */
+    cio_time parked_at;      /* its worker's clock when it last parked (metrics.h) */
     /* ---- the task object's (task.c) ---- */
     struct cio__stack_home *home; /* where the stack (and so this record) goes back */
     atomic_int refs;              /* the runtime's (until it finished running) + the handle's */
@@ -202,8 +212,8 @@ struct cio__worker {
     cio_waker *waker;
     struct cio__timer_wheel wheel;
     struct cio__list runq;
-    struct cio__list tasks; /* live tasks owned here, for shutdown */
-    atomic_size_t live;     /* tasks owned here not yet finished (queued ones too) */
+    struct cio__list tasks;        /* live tasks owned here, for shutdown and the dump */
+    struct cio__worker_counters m; /* metrics.h; live = m.spawned - m.finished */
     /* Remote queue: pushed by any thread, drained by the worker. */
     pthread_mutex_t remote_lock;
     cio_task *remote_head, *remote_tail;
@@ -276,6 +286,7 @@ static inline void cio__task_wake(cio_task *t)
     if (t->queued || (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE))
         return;
     t->queued = true;
+    w->m.pushes++;
     cio__list_push_back(&w->runq, &t->run_node);
 }
 
@@ -293,6 +304,7 @@ static inline void cio__task_wake_idle(cio_task *t)
     if (t->queued)
         return;
     t->queued = true;
+    t->worker->m.pushes++;
     cio__list_push_back(&t->worker->runq, &t->run_node);
 }
 
@@ -364,6 +376,11 @@ static inline void *cio__worker_ext_get(struct cio__worker *worker, enum cio__wo
  * runtime is freed. */
 void cio__worker_ext_attach(struct cio__worker *worker, enum cio__worker_ext_slot slot, void *state,
                             void (*fini)(struct cio__worker *worker, void *state));
+
+/* Give the task dump the attached layer's waits callback (see struct cio__worker_ext). */
+void cio__worker_ext_waits(struct cio__worker *worker, enum cio__worker_ext_slot slot,
+                           void (*waits)(struct cio__worker *worker, void *state,
+                                         cio__wait_note_fn *note, void *ctx));
 
 /* Run @d->fn on @worker's thread at the top of its loop (any thread may call this). */
 void cio__worker_defer(struct cio__worker *worker, struct cio__deferred *d);

@@ -19,6 +19,7 @@
 
 #include "poll/reactor.h"
 #include "rt/parker.h"
+#include "rt/signal.h"
 
 #define MAX_SIGNALS 8
 
@@ -65,23 +66,47 @@ static void source_fini(struct cio__worker *w, void *state)
     free(state);
 }
 
-/* Called with sig_lock held. */
-static int setup(const int *signals, size_t count, struct cio__worker *w)
+static bool signal_valid(int sig)
+{
+    return sig > 0 && sig < NSIG && sig != SIGKILL && sig != SIGSTOP && sig != SIGSEGV &&
+           sig != SIGBUS;
+}
+
+/* The pipe and @sig's handler. Called with sig_lock held. */
+static int install(int sig)
 {
     if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         return -errno;
+    if (sig_installed[sig])
+        return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) < 0)
+        return -errno;
+    sig_installed[sig] = true;
+    return 0;
+}
+
+int cio__signal_install(int sig)
+{
+    if (!signal_valid(sig))
+        return -EINVAL;
+    pthread_mutex_lock(&sig_lock);
+    int rc = install(sig);
+    pthread_mutex_unlock(&sig_lock);
+    return rc;
+}
+
+/* Called with sig_lock held. */
+static int setup(const int *signals, size_t count, struct cio__worker *w)
+{
     for (size_t i = 0; i < count; i++) {
-        int sig = signals[i];
-        if (sig_installed[sig])
-            continue;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_signal;
-        sa.sa_flags = SA_RESTART;
-        sigfillset(&sa.sa_mask);
-        if (sigaction(sig, &sa, NULL) < 0)
-            return -errno;
-        sig_installed[sig] = true;
+        int rc = install(signals[i]);
+        if (rc < 0)
+            return rc;
     }
     if (cio__worker_ext_get(w, CIO__WORKER_EXT_SIGNAL) == NULL) {
         /* This worker's reactor watches the pipe, through a source of this file's own. */
@@ -120,8 +145,7 @@ int cio_signal_wait(const int *signals, size_t count)
     if (signals == NULL || count == 0 || count > MAX_SIGNALS)
         return -EINVAL;
     for (size_t i = 0; i < count; i++)
-        if (signals[i] <= 0 || signals[i] >= NSIG || signals[i] == SIGKILL ||
-            signals[i] == SIGSTOP || signals[i] == SIGSEGV || signals[i] == SIGBUS)
+        if (!signal_valid(signals[i]))
             return -EINVAL;
 
     struct cio__parker parker;
@@ -140,7 +164,7 @@ int cio_signal_wait(const int *signals, size_t count)
             break;
         }
         pthread_mutex_unlock(&sig_lock);
-        rc = cio__parker_park(&parker, CIO_DEADLINE_NONE);
+        rc = cio__parker_park_for(&parker, CIO_DEADLINE_NONE, CIO__WAIT_SIGNAL);
         pthread_mutex_lock(&sig_lock);
         cio__list_remove(&waiter.node);
         if (rc < 0) {

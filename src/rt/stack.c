@@ -1,12 +1,14 @@
 /*
- * stack.c: coroutine stacks — guard-paged lazily committed mappings, the bounded pool that
- * recycles them with their touched pages released, the registry of guard pages, and the
+ * stack.c: coroutine stacks — guard-paged lazily committed memory carved from arenas (or one
+ * mapping per stack without guard regions), the bounded pool that recycles stacks with their
+ * touched pages released, the registry of guard pages, and the
  * SIGSEGV handler (on a per-thread sigaltstack) that reads the registry to report a stack
  * overflow by the coroutine's name instead of crashing anonymously. See stack.h.
  */
 #include "rt/stack.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -155,6 +157,277 @@ void cio__stack_set_name(struct cio__stack *stack, const char *name)
         atomic_store_explicit(&slot->name, name, memory_order_release);
 }
 
+/* ---- arenas ----
+ *
+ * Stacks of one usable size are carved from arenas: one anonymous mapping holding many slots,
+ * each a guard page followed by the usable stack. The guards are guard regions
+ * (madvise MADV_GUARD_INSTALL, Linux 6.13): a PTE marker that faults like PROT_NONE but does
+ * not split the mapping, so an arena of hundreds of stacks is one kernel mapping, not two per
+ * stack. Where the kernel lacks guard regions (EINVAL), or ignores them (qemu-user says yes to
+ * any advice it does not know: the probe checks that a guard really faults), every stack is its
+ * own mapping with an mprotect'ed guard page, as before.
+ *
+ *     class (one per usable size) -> open: arenas with a free or never used slot
+ *     arena: | guard | usable | guard | usable | ... |   nslots slots of (page + size) bytes
+ *             slot 0           slot 1
+ *
+ * A slot's guard is installed when the slot is first handed out and stays until the arena is
+ * unmapped; a slot that comes back gives all its pages to the kernel (MADV_DONTNEED keeps guard
+ * markers) and goes on its arena's free list. An arena whose last stack comes back is unmapped
+ * unless it is its class's only open arena (kept so a workload that breathes around one arena
+ * does not map and unmap it). Arenas grow with the class: a new one has as many slots as the
+ * class already has (16 at least, ARENA_MAX_BYTES of address space at most), so a million
+ * stacks take a few thousand mappings.
+ */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
+#define ARENA_MIN_SLOTS 16u
+#define ARENA_MAX_BYTES ((size_t)256 << 20)
+#define ARENA_MAX_SLOTS 4096u
+
+struct arena_class;
+
+struct cio__stack_arena {
+    char *base;
+    size_t map_size;
+    struct arena_class *cls;
+    uint32_t nslots;
+    uint32_t carved;    /* slots [0, carved) have their guard installed */
+    uint32_t live;      /* slots handed out */
+    uint32_t free_head; /* a list of returned slots through next_free; REG_NONE = empty */
+    bool open;          /* in cls's open list */
+    struct cio__stack_arena *prev, *next;
+    uint32_t next_free[];
+};
+
+struct arena_class {
+    size_t size;  /* usable bytes per stack */
+    size_t slots; /* in all of this class's arenas */
+    struct cio__stack_arena *open;
+    struct arena_class *next;
+};
+
+enum { ARENA_UNKNOWN = 0, ARENA_ON, ARENA_OFF };
+
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct arena_class *arena_classes; /* under arena_lock */
+static _Atomic int arena_mode;            /* ARENA_*: decided once, by arena_probe() */
+static _Atomic size_t arena_count;        /* mapped arenas, for tests and statistics */
+
+/* Do guard regions work here? A guard installed on a scratch page must make the kernel refuse
+ * to read it (a write() from it fails with EFAULT), which also catches an emulator that
+ * accepts the advice and does nothing. */
+static bool arena_probe(void)
+{
+    size_t page = cio__stack_page_size();
+    char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED)
+        return false;
+    bool works = false;
+    if (madvise(map, page, MADV_GUARD_INSTALL) == 0) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) == 0) {
+            works = write(fds[1], map, 1) < 0 && errno == EFAULT;
+            close(fds[0]);
+            close(fds[1]);
+        }
+    }
+    (void)munmap(map, 2 * page);
+    return works;
+}
+
+static bool arena_enabled(void)
+{
+    int mode = atomic_load_explicit(&arena_mode, memory_order_acquire);
+    if (cio__unlikely(mode == ARENA_UNKNOWN)) {
+        pthread_mutex_lock(&arena_lock);
+        mode = atomic_load_explicit(&arena_mode, memory_order_relaxed);
+        if (mode == ARENA_UNKNOWN) {
+            mode = arena_probe() ? ARENA_ON : ARENA_OFF;
+            if (mode == ARENA_OFF && getenv("CIO_DEBUG") != NULL) {
+                static const char note[] =
+                    "cio: note: no guard regions (MADV_GUARD_INSTALL, Linux 6.13) here: each "
+                    "task stack is two mappings, so vm.max_map_count bounds the task count\n";
+                (void)!write(STDERR_FILENO, note, sizeof(note) - 1);
+            }
+            atomic_store_explicit(&arena_mode, mode, memory_order_release);
+        }
+        pthread_mutex_unlock(&arena_lock);
+    }
+    return mode == ARENA_ON;
+}
+
+int cio__stack_arenas_set(bool enable)
+{
+    int rc = 0;
+    pthread_mutex_lock(&arena_lock);
+    if (atomic_load_explicit(&arena_mode, memory_order_relaxed) != ARENA_UNKNOWN)
+        rc = -EBUSY;
+    else if (enable && !arena_probe())
+        rc = -ENOTSUP;
+    else
+        atomic_store_explicit(&arena_mode, enable ? ARENA_ON : ARENA_OFF, memory_order_release);
+    pthread_mutex_unlock(&arena_lock);
+    return rc;
+}
+
+bool cio__stack_arenas_used(void)
+{
+    return arena_enabled();
+}
+
+size_t cio__stack_arena_count(void)
+{
+    return atomic_load_explicit(&arena_count, memory_order_relaxed);
+}
+
+static void open_push(struct arena_class *cls, struct cio__stack_arena *a)
+{
+    a->prev = NULL;
+    a->next = cls->open;
+    if (cls->open != NULL)
+        cls->open->prev = a;
+    cls->open = a;
+    a->open = true;
+}
+
+static void open_remove(struct arena_class *cls, struct cio__stack_arena *a)
+{
+    if (a->prev != NULL)
+        a->prev->next = a->next;
+    else
+        cls->open = a->next;
+    if (a->next != NULL)
+        a->next->prev = a->prev;
+    a->prev = a->next = NULL;
+    a->open = false;
+}
+
+/* A new arena for @cls, in its open list. Under arena_lock. */
+static int arena_new(struct arena_class *cls, size_t slot_size)
+{
+    size_t max_slots = ARENA_MAX_BYTES / slot_size;
+    if (max_slots > ARENA_MAX_SLOTS)
+        max_slots = ARENA_MAX_SLOTS;
+    if (max_slots == 0)
+        max_slots = 1;
+    size_t nslots = cls->slots < ARENA_MIN_SLOTS ? ARENA_MIN_SLOTS : cls->slots;
+    if (nslots > max_slots)
+        nslots = max_slots;
+    struct cio__stack_arena *a = malloc(sizeof(*a) + nslots * sizeof(a->next_free[0]));
+    if (a == NULL)
+        return -ENOMEM;
+    size_t map_size = nslots * slot_size;
+    /* MAP_NORESERVE: address space only; a stack's pages are committed as it touches them. */
+    char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED) {
+        free(a);
+        return -ENOMEM;
+    }
+    a->base = map;
+    a->map_size = map_size;
+    a->cls = cls;
+    a->nslots = (uint32_t)nslots;
+    a->carved = 0;
+    a->live = 0;
+    a->free_head = REG_NONE;
+    open_push(cls, a);
+    cls->slots += nslots;
+    atomic_fetch_add_explicit(&arena_count, 1, memory_order_relaxed);
+    return 0;
+}
+
+static struct arena_class *arena_class_of(size_t size)
+{
+    for (struct arena_class *cls = arena_classes; cls != NULL; cls = cls->next)
+        if (cls->size == size)
+            return cls;
+    struct arena_class *cls = calloc(1, sizeof(*cls));
+    if (cls == NULL)
+        return NULL;
+    cls->size = size;
+    cls->next = arena_classes;
+    arena_classes = cls;
+    return cls;
+}
+
+/* A stack of @size usable bytes (already rounded) from an arena: *ret_stack's lo, size and
+ * arena. */
+static int arena_get(size_t size, struct cio__stack *ret_stack)
+{
+    size_t page = cio__stack_page_size();
+    size_t slot_size = size + page;
+    pthread_mutex_lock(&arena_lock);
+    struct arena_class *cls = arena_class_of(size);
+    int rc = cls != NULL ? 0 : -ENOMEM;
+    if (rc == 0 && cls->open == NULL)
+        rc = arena_new(cls, slot_size);
+    if (rc < 0) {
+        pthread_mutex_unlock(&arena_lock);
+        return rc;
+    }
+    struct cio__stack_arena *a = cls->open;
+    uint32_t index = a->free_head;
+    if (index != REG_NONE) {
+        a->free_head = a->next_free[index]; /* a returned slot: its guard is still there */
+    } else {
+        index = a->carved;
+        /* One system call, under the lock so that a failure simply leaves the slot uncarved
+         * (after a working probe only ENOMEM: no memory for the page table). */
+        if (madvise(a->base + (size_t)index * slot_size, page, MADV_GUARD_INSTALL) < 0) {
+            pthread_mutex_unlock(&arena_lock);
+            return -ENOMEM;
+        }
+        a->carved++;
+    }
+    a->live++;
+    if (a->free_head == REG_NONE && a->carved == a->nslots)
+        open_remove(cls, a);
+    pthread_mutex_unlock(&arena_lock);
+    ret_stack->lo = a->base + (size_t)index * slot_size + page;
+    ret_stack->size = size;
+    ret_stack->arena = a;
+    return 0;
+}
+
+/* Give an arena stack back: its pages go to the kernel, the slot to the free list, and the
+ * arena is unmapped when it was the last and the class has another open arena. */
+static void arena_put(const struct cio__stack *stack)
+{
+    size_t page = cio__stack_page_size();
+    struct cio__stack_arena *a = stack->arena;
+    /* MADV_DONTNEED: out of the resident set at once; the guard markers stay. */
+    (void)madvise(stack->lo, stack->size, MADV_DONTNEED);
+    size_t slot_size = stack->size + page;
+    uint32_t index = (uint32_t)((size_t)(stack->lo - page - a->base) / slot_size);
+    bool unmap = false;
+    pthread_mutex_lock(&arena_lock);
+    struct arena_class *cls = a->cls;
+    a->next_free[index] = a->free_head;
+    a->free_head = index;
+    a->live--;
+    if (!a->open)
+        open_push(cls, a);
+    if (a->live == 0 && (cls->open != a || a->next != NULL)) {
+        open_remove(cls, a);
+        cls->slots -= a->nslots;
+        unmap = true;
+    }
+    pthread_mutex_unlock(&arena_lock);
+    if (unmap) {
+        (void)munmap(a->base, a->map_size);
+        atomic_fetch_sub_explicit(&arena_count, 1, memory_order_relaxed);
+        free(a);
+    }
+}
+
 /* ---- mapping ---- */
 
 /* Forget ASan's poisoning of a stack's shadow: frames that never returned (a finished
@@ -181,28 +454,44 @@ static void stack_poison(struct cio__stack *stack)
 #endif
 }
 
+/* The address range of a stack that is in no registry back to its arena or the kernel. */
+static void stack_give_back(struct cio__stack *stack)
+{
+    if (stack->arena != NULL)
+        arena_put(stack);
+    else
+        (void)munmap(stack->lo - cio__stack_page_size(), stack->size + cio__stack_page_size());
+}
+
 int cio__stack_map(struct cio__stack *ret_stack, size_t size)
 {
     size_t page = cio__stack_page_size();
     int rc = cio__stack_size_round(size, 0, &size);
     if (rc < 0)
         return rc;
-    size_t map_size = size + page;
-    /* MAP_NORESERVE: address space only; pages are committed when first touched, and the
-     * overcommit heuristic does not count a stack as its full size. */
-    char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (map == MAP_FAILED)
-        return errno == EAGAIN ? -ENOMEM : -errno;
-    if (mprotect(map, page, PROT_NONE) < 0) {
-        rc = -errno;
-        (void)munmap(map, map_size);
-        return rc;
+    struct cio__stack stack = {.lo = NULL, .size = size, .slot = REG_NONE, .vg_id = 0};
+    if (arena_enabled()) {
+        rc = arena_get(size, &stack);
+        if (rc < 0)
+            return rc;
+    } else {
+        size_t map_size = size + page;
+        /* MAP_NORESERVE: address space only; pages are committed when first touched, and the
+         * overcommit heuristic does not count a stack as its full size. */
+        char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (map == MAP_FAILED)
+            return errno == EAGAIN ? -ENOMEM : -errno;
+        if (mprotect(map, page, PROT_NONE) < 0) {
+            rc = -errno;
+            (void)munmap(map, map_size);
+            return rc;
+        }
+        stack.lo = map + page;
     }
-    struct cio__stack stack = {.lo = map + page, .size = size, .slot = REG_NONE, .vg_id = 0};
-    rc = reg_add((uintptr_t)map, size, &stack.slot);
+    rc = reg_add((uintptr_t)(stack.lo - page), size, &stack.slot);
     if (rc < 0) {
-        (void)munmap(map, map_size);
+        stack_give_back(&stack);
         return rc;
     }
 #if CIO__HAVE_VALGRIND
@@ -214,16 +503,17 @@ int cio__stack_map(struct cio__stack *ret_stack, size_t size)
 
 void cio__stack_unmap(struct cio__stack *stack)
 {
-    size_t page = cio__stack_page_size();
 #if CIO__HAVE_VALGRIND
     VALGRIND_STACK_DEREGISTER(stack->vg_id);
 #endif
     stack_unpoison(stack);
-    /* Out of the registry before the address range can be reused by another mapping. */
+    /* Out of the registry before the address range can be reused by another stack or
+     * mapping. */
     reg_remove(stack->slot);
-    (void)munmap(stack->lo - page, stack->size + page);
+    stack_give_back(stack);
     stack->lo = NULL;
     stack->size = 0;
+    stack->arena = NULL;
 }
 
 void cio__stack_release_pages(struct cio__stack *stack)

@@ -1,17 +1,22 @@
 /*
- * stack.h: coroutine stacks (private). A stack is an anonymous mapping with a PROT_NONE guard
+ * stack.h: coroutine stacks (private). A stack is a range of anonymous memory with a guard
  * page at its low end, reserved (MAP_NORESERVE) but committed by the kernel only page by page
- * as it is touched, so a task costs the pages it used, not its stack size. Stacks are recycled
- * through a bounded pool; a stack that goes back to the pool gives its touched pages back to
- * the kernel (madvise MADV_DONTNEED) except the top page, so an idle pooled stack costs one
- * page. Every mapped stack is entered in a registry that a SIGSEGV handler, running on a
- * per-thread sigaltstack, reads to turn a guard-page hit into a clear "stack overflow" report
- * naming the coroutine, instead of a bare segmentation fault or silent corruption.
+ * as it is touched, so a task costs the pages it used, not its stack size. Stacks of one size
+ * are carved from arenas, mappings of many stacks whose guards are guard regions
+ * (MADV_GUARD_INSTALL, Linux 6.13) that do not split the mapping, so a million stacks take a
+ * few thousand of the kernel's vm.max_map_count mappings (65530 by default); on older kernels
+ * each stack is its own mapping with an mprotect'ed guard (two mappings per stack). Stacks
+ * are recycled through a bounded pool; a stack that goes back to the pool gives its touched
+ * pages back to the kernel (madvise MADV_DONTNEED) except the top page, so an idle pooled
+ * stack costs one page, and one that goes back to its arena costs none. Every stack in use is
+ * entered in a registry that a SIGSEGV handler, running on a per-thread sigaltstack, reads to
+ * turn a guard-page hit into a clear "stack overflow" report naming the coroutine, instead of
+ * a bare segmentation fault or silent corruption.
  *
- * Layout of one stack (addresses grow to the right):
+ * Layout of one stack (addresses grow to the right); in an arena, slots follow each other:
  *
- *     map                lo                                              lo + size = top
- *     | guard (1 page)   | usable: grows down from top, committed as touched  |
+ *     guard_lo           lo                                              lo + size = top
+ *     | guard (1 page)   | usable: grows down from top, committed as touched  | next slot's guard
  *
  * Sizes are rounded up to whole pages and must lie in [CIO__STACK_MIN_SIZE,
  * CIO__STACK_MAX_SIZE]; 0 asks for the default (the pool's, else CIO__STACK_DEFAULT_SIZE).
@@ -28,6 +33,7 @@
 #ifndef CIO_RT_STACK_H
 #define CIO_RT_STACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,13 +66,16 @@
 /* A reasonable bound for a runtime's pool: 256 idle stacks cost 256 pages (1 MiB) at most. */
 #define CIO__STACK_POOL_DEFAULT_CACHED 256
 
+struct cio__stack_arena;
+
 /* One mapped stack. Plain value: copy it around freely; exactly one copy goes back to
  * cio__stack_pool_put() or cio__stack_unmap(). */
 struct cio__stack {
-    char *lo;       /* lowest usable byte, just above the guard page */
-    size_t size;    /* usable bytes (a whole number of pages); the top is lo + size */
-    uint32_t slot;  /* this stack's entry in the guard-page registry */
-    unsigned vg_id; /* valgrind's stack id (0 when not running under valgrind) */
+    char *lo;                       /* lowest usable byte, just above the guard page */
+    size_t size;                    /* usable bytes (a whole number of pages); top = lo + size */
+    struct cio__stack_arena *arena; /* the arena it was carved from; NULL = its own mapping */
+    uint32_t slot;                  /* this stack's entry in the guard-page registry */
+    unsigned vg_id;                 /* valgrind's stack id (0 when not running under valgrind) */
 };
 
 static inline char *cio__stack_top(const struct cio__stack *stack)
@@ -85,16 +94,34 @@ size_t cio__stack_page_size(void);
 int cio__stack_size_round(size_t size, size_t default_size, size_t *ret_size);
 
 /*
- * cio__stack_map() - map a new stack of @size usable bytes (0 = CIO__STACK_DEFAULT_SIZE) with
- * its guard page, and enter it in the guard registry and with valgrind.
- * Return: 0 and *ret_stack; -EINVAL bad size; -ENOMEM (address space, vm.max_map_count:
- * each stack is two kernel mappings, the guard and the usable part).
- * Thread safe.
+ * cio__stack_map() - a new stack of @size usable bytes (0 = CIO__STACK_DEFAULT_SIZE) with its
+ * guard page, from an arena (or its own mapping where there are no guard regions), entered in
+ * the guard registry and with valgrind.
+ * Return: 0 and *ret_stack; -EINVAL bad size; -ENOMEM (memory, address space,
+ * vm.max_map_count). Thread safe.
  */
 int cio__stack_map(struct cio__stack *ret_stack, size_t size);
 
-/* cio__stack_unmap() - remove a stack from the registry and unmap it. Thread safe. */
+/* cio__stack_unmap() - remove a stack from the registry and give it back: to its arena with
+ * all its pages released (the arena is unmapped when nothing else is on it), or to the kernel.
+ * Thread safe. */
 void cio__stack_unmap(struct cio__stack *stack);
+
+/*
+ * cio__stack_arenas_used() - whether stacks come from arenas (decided at the first stack: the
+ * kernel must support guard regions, checked by a probe that a guard really faults). With
+ * CIO_DEBUG set in the environment, the fallback prints a one-line note on stderr.
+ */
+bool cio__stack_arenas_used(void);
+
+/*
+ * cio__stack_arenas_set() - for tests: decide before the first stack whether arenas are used.
+ * Return: 0; -EBUSY (already decided); -ENOTSUP (arenas asked for, no guard regions here).
+ */
+int cio__stack_arenas_set(bool enable);
+
+/* How many arenas are mapped right now (for tests and statistics). */
+size_t cio__stack_arena_count(void);
 
 /*
  * cio__stack_release_pages() - give a stack's touched pages back to the kernel, all but the

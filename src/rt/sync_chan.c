@@ -252,7 +252,7 @@ int cio_chan_send(cio_chan_sender *tx, const void *item)
     struct send_waiter w = {.item = item};
     cio__sync_waiter_push(&c->send_waiters, &w.base);
     do
-        rc = cio__sync_park(&c->lock, &w.base);
+        rc = cio__sync_park(&c->lock, &w.base, CIO__WAIT_CHANNEL);
     while (rc == 0 && w.base.status == SYNC_WAITING);
     /* Served, whatever park said: the item is in (done) or the receiver closed. A waiter
      * that leaves unserved changes nothing for the others: the buffer is still full. */
@@ -309,7 +309,7 @@ int cio_chan_recv(cio_chan_receiver *rx, void *item)
             break;
         struct cio__sync_waiter w;
         cio__sync_waiter_push(&c->recv_waiters, &w);
-        rc = cio__sync_park(&c->lock, &w);
+        rc = cio__sync_park(&c->lock, &w, CIO__WAIT_CHANNEL);
         cio__sync_waiter_leave(&w);
         if (rc < 0) {
             /* Cut short: take nothing. If a send's wake reached this waiter, the item is

@@ -57,13 +57,15 @@ static inline void cio__sync_waiter_serve(struct cio__sync_waiter *w, int status
 }
 
 /*
- * Park @w's owner with @lock released; @lock is held again on return. Returns park's result:
- * 0 (woken, maybe spuriously), -ECANCELED or -ETIMEDOUT (the task's deadline).
+ * Park @w's owner (waiting for @what: the task dump) with @lock released; @lock is held again on
+ * return. Returns park's result: 0 (woken, maybe spuriously), -ECANCELED or -ETIMEDOUT (the task's
+ * deadline).
  */
-static inline int cio__sync_park(pthread_mutex_t *lock, struct cio__sync_waiter *w)
+static inline int cio__sync_park(pthread_mutex_t *lock, struct cio__sync_waiter *w,
+                                 enum cio__wait_kind what)
 {
     pthread_mutex_unlock(lock);
-    int rc = cio__parker_park(&w->parker, CIO_DEADLINE_NONE);
+    int rc = cio__parker_park_for(&w->parker, CIO_DEADLINE_NONE, what);
     pthread_mutex_lock(lock);
     return rc;
 }

@@ -172,7 +172,7 @@ static cio__noinline int lock_slow(cio_mutex *m, const void *me)
     struct lock_waiter w = {.who = me};
     cio__sync_waiter_push(&m->waiters, &w.base);
     do
-        rc = cio__sync_park(&m->lock, &w.base);
+        rc = cio__sync_park(&m->lock, &w.base, CIO__WAIT_MUTEX);
     while (rc == 0 && w.base.status == SYNC_WAITING);
     if (rc < 0 && w.base.status == LOCK_GRANTED)
         hand_off(m); /* cut short as ownership arrived: pass it on, hold nothing */

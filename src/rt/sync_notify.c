@@ -86,7 +86,7 @@ int cio_notify_wait(cio_notify *notify)
     struct cio__sync_waiter w;
     cio__sync_waiter_push(&notify->waiters, &w);
     do
-        rc = cio__sync_park(&notify->lock, &w);
+        rc = cio__sync_park(&notify->lock, &w, CIO__WAIT_NOTIFY);
     while (rc == 0 && w.status == SYNC_WAITING);
     /* Cut short just as notify_one picked it: hand the notification on. (A broadcast that
      * reached a waiter cut short has nothing to hand on; the error is reported.) */

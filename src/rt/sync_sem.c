@@ -101,7 +101,7 @@ int cio_sem_acquire(cio_sem *sem, size_t n)
     struct sem_waiter w = {.need = n};
     cio__sync_waiter_push(&sem->waiters, &w.base);
     do
-        rc = cio__sync_park(&sem->lock, &w.base);
+        rc = cio__sync_park(&sem->lock, &w.base, CIO__WAIT_SEMAPHORE);
     while (rc == 0 && w.base.status == SYNC_WAITING);
     if (w.base.status == SEM_CLOSED) {
         rc = -EPIPE;

@@ -157,7 +157,7 @@ int cio__task_wait(cio_task *t, struct cio__parker *parker)
         }
         t->joiner = parker;
         join_unlock(t);
-        int rc = cio__parker_park(parker, CIO_DEADLINE_NONE);
+        int rc = cio__parker_park_for(parker, CIO_DEADLINE_NONE, CIO__WAIT_JOIN);
         join_lock(t);
         t->joiner = NULL;
         join_unlock(t);

@@ -15,15 +15,6 @@
 #include "rt/coro.h"
 #include "rt/stack.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 #define KIB ((size_t)1024)
 
 /* True under qemu-user (the aarch64 cross run): the host process is qemu, whose own page
@@ -400,14 +391,14 @@ static struct fp_state fp_inherited;
 static void fp_expect(struct fp_state want, const char *who, int round)
 {
     struct fp_state got = fp_get();
-    if (RUNNING_ON_VALGRIND) /* valgrind does not emulate flush-to-zero: MXCSR keeps it 0 */
+    if (cio_test_under_valgrind()) /* valgrind does not emulate flush-to-zero: MXCSR keeps it 0 */
         want.flush_to_zero = got.flush_to_zero;
     if (got.mode != want.mode || got.flush_to_zero != want.flush_to_zero)
         TEST_FAIL("%s, round %d: rounding %d ftz %d, expected rounding %d ftz %d", who, round,
                   got.mode, got.flush_to_zero, want.mode, want.flush_to_zero);
     /* 1/3 rounds up only in ROUND_UP; toward zero and down equal nearest for positives.
      * (valgrind computes SSE arithmetic in round-to-nearest whatever MXCSR says.) */
-    if (RUNNING_ON_VALGRIND)
+    if (cio_test_under_valgrind())
         return;
     volatile double one = 1.0, three = 3.0;
     double third = one / three;
@@ -628,7 +619,7 @@ static void test_idle_cost(void)
      * touched top page plus small bookkeeping: at most 4.5 KiB. Sanitizers add shadow memory
      * per touched page (and ASan a fake stack per coroutine when detecting use after return),
      * so they only print the figure. */
-    if (CIO__ASAN || CIO__TSAN || RUNNING_ON_VALGRIND || under_qemu())
+    if (CIO__ASAN || CIO__TSAN || cio_test_under_valgrind() || under_qemu())
         printf("    (not checked against 4.5 KiB: sanitizer, valgrind or qemu memory counts)\n");
     else
         CHECK(per <= 4.5 * 1024);

@@ -593,6 +593,41 @@ static void test_http_pipelined(void)
     http_stop(&p, "stopped by SIGTERM: 1 connections, 6 requests");
 }
 
+/* GET /metrics answers the runtime's metrics; SIGUSR1 writes them and the tasks to stderr;
+ * cio-load --server-metrics shows them after its run. */
+static void test_http_metrics(void)
+{
+    struct proc p;
+    http_start(&p, "10000", "2");
+    int fd = client_connect(p.addr);
+    send_str(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    char buf[8192];
+    recv_to_eof(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(contains(buf, "\r\n\r\nruntime: workers=2 "));
+    CHECK(contains(buf, "\ntotal: tasks_live=") && contains(buf, "\nworker 1: tasks_live="));
+
+    CHECK_SYS(kill(p.pid, SIGUSR1));
+    bool dumped = false;
+    for (int i = 0; i < 1000 && !dumped; i++) {
+        usleep(5000);
+        read_file(p.err_path, buf, sizeof(buf));
+        dumped = contains(buf, "\"cio-dump\" running\n");
+    }
+    if (!dumped)
+        TEST_FAIL("no dump on SIGUSR1; stderr: %s", buf);
+    CHECK(contains(buf, "\"accept\" parked") && contains(buf, "readiness of fd"));
+
+    char out[4096], err[8192];
+    const char *load_args[] = {"--target", p.addr, "--mode",           "http",     "-c", "2", "-n",
+                               "100",      "-q",   "--server-metrics", "/metrics", NULL};
+    CHECK_EQ(run_to_exit("cio-load", load_args, out, sizeof(out), err, sizeof(err)), 0);
+    if (!contains(err, "cio-load: the server's metrics (/metrics):\nruntime: workers=2 "))
+        TEST_FAIL("cio-load stderr: %s", err);
+    http_stop(&p, "stopped by SIGTERM: 4 connections, 102 requests");
+}
+
 static void test_http_close(void)
 {
     struct proc p;
@@ -1180,9 +1215,10 @@ static void test_bind_failure(void)
 
 CIO_TEST_MAIN(TEST(test_echo_tcp), TEST(test_echo_ipv6), TEST(test_echo_unix),
               TEST(test_echo_abstract), TEST(test_echo_workers), TEST(test_http_pipelined),
-              TEST(test_http_close), TEST(test_http_bad_request), TEST(test_http_oversized_header),
-              TEST(test_http_idle_timeout), TEST(test_http_error_statuses),
-              TEST(test_http_accepted_forms), TEST(test_http_curl), TEST(test_http_h2load),
-              TEST(test_http_wrk), TEST(test_relay_tcp), TEST(test_relay_unix_to_tcp),
-              TEST(test_relay_tcp_to_unix), TEST(test_relay_connect_failure),
-              TEST(test_relay_max_conns), TEST(test_bad_arguments), TEST(test_bind_failure))
+              TEST(test_http_metrics), TEST(test_http_close), TEST(test_http_bad_request),
+              TEST(test_http_oversized_header), TEST(test_http_idle_timeout),
+              TEST(test_http_error_statuses), TEST(test_http_accepted_forms), TEST(test_http_curl),
+              TEST(test_http_h2load), TEST(test_http_wrk), TEST(test_relay_tcp),
+              TEST(test_relay_unix_to_tcp), TEST(test_relay_tcp_to_unix),
+              TEST(test_relay_connect_failure), TEST(test_relay_max_conns),
+              TEST(test_bad_arguments), TEST(test_bind_failure))

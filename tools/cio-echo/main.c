@@ -69,22 +69,22 @@ static void buffer_give(char *buf)
     pool.free[pool.count++] = buf;
 }
 
-static void echo_conn(tool_stream *s, const cio_addr *peer, void *ctx)
+static void echo_conn(cio_stream *s, const cio_addr *peer, void *ctx)
 {
     (void)peer;
     struct echo *e = ctx;
     uint64_t bytes = 0;
     for (;;) {
-        if (tool_stream_readable(s) < 0)
+        if (cio_socket_readable(s) < 0)
             break; /* a connection error or shutdown (-ECANCELED) */
         char *buf = buffer_take(e->buffer_size);
         if (buf == NULL)
             break;
-        ssize_t n = tool_stream_read(s, buf, e->buffer_size);
+        ssize_t n = cio_stream_read(s, buf, e->buffer_size);
         int rc = -1;
         if (n > 0) {
             size_t done = 0;
-            rc = tool_stream_write_all(s, buf, (size_t)n, &done);
+            rc = cio_stream_write_all(s, buf, (size_t)n, &done);
             bytes += done;
         }
         buffer_give(buf);
@@ -111,7 +111,8 @@ static void usage(FILE *out)
             "  --buffer-size BYTES  per-connection read buffer, 1 to 16777216 (default %d)\n"
             "  --help               show this help\n"
             "\n"
-            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n",
+            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary;\n"
+            "SIGUSR1 writes the runtime's metrics and tasks to stderr.\n",
             DEFAULT_BUFFER);
 }
 
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
     int status = tool_server_run(&srv);
     if (status == TOOL_EXIT_OK) {
         printf("cio-echo: stopped by %s: %lu connections, %llu bytes echoed\n",
-               tool_signal_name(srv.stop_signal), (unsigned long)atomic_load(&srv.accepted),
+               tool_signal_name(srv.stats.stop_signal), (unsigned long)srv.stats.accepted,
                (unsigned long long)atomic_load(&echo.bytes));
         fflush(stdout);
     }

@@ -214,6 +214,7 @@ static int parse_lines(const unsigned char *start, const unsigned char *end, htt
         p++;
     if (p == t || *p != ' ')
         return fail(req, 400);
+    req->metrics = p - t == 8 && memcmp(t, "/metrics", 8) == 0;
     p++;
     /* Eight bytes of version, then the line end (nine bytes at least: the line has its '\n'). */
     if (end - p < 9)

@@ -25,6 +25,7 @@ typedef struct http_request {
     unsigned minor;          /* HTTP/1.minor */
     bool head;               /* the HEAD method: the answer has no body */
     bool keep_alive;         /* the connection stays open after the answer */
+    bool metrics;            /* the target is /metrics: the runtime's metrics, not hello */
     uint64_t content_length; /* body bytes that follow the head (to be skipped) */
     int status;              /* the error status to answer (400, 414, 431, 501, 505) */
 } http_request;

@@ -5,7 +5,8 @@
  * and all the answers go out in ONE write); "Connection: close" honoured, HTTP/1.0 closing
  * unless it asked for keep-alive; a malformed request gets 400, a head larger than the buffer
  * 431, and the connection closes after the answer; a connection idle for --idle-timeout
- * milliseconds is closed (the task's deadline bounds each wait).
+ * milliseconds is closed (the task's deadline bounds each wait). GET /metrics answers the
+ * runtime's metrics as text (what cio-load --server-metrics shows).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@
 /* The request buffer: a request head must fit in it (else 431). */
 #define HTTP_BUF (8 * 1024)
 /* After answering and shutting down writing, how long to keep reading (and dropping) what the
- * client still sends before closing: see tool_stream_linger_close(). */
+ * client still sends before closing: see tool_linger(). */
 #define LINGER (1 * CIO_NSEC_PER_SEC)
 
 #define HELLO_HEAD "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n"
@@ -125,6 +126,22 @@ static bool out_error(struct conn *c, int status)
     return n > 0 && (size_t)n < sizeof(msg) && batch_copy(c, msg, (size_t)n);
 }
 
+/* The answer to GET /metrics: the runtime's counters as text (cio/metrics.h). */
+__attribute__((noinline)) static bool out_metrics(struct conn *c, bool head)
+{
+    char *text, hdr[128];
+    size_t len;
+    if (cio_rt_dump_string(cio_rt_current(), CIO_DUMP_METRICS, &text, &len) < 0)
+        return false;
+    int n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+                     "Content-Type: text/plain\r\n\r\n",
+                     len);
+    bool ok = batch_copy(c, hdr, (size_t)n) && (head || batch_copy(c, text, len));
+    free(text);
+    return ok;
+}
+
 /*
  * Answer every complete request in c->in; returns the bytes consumed and sets *ret_close when
  * the connection must close after the answers (Connection: close, HTTP/1.0, an error).
@@ -162,7 +179,7 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
             break;
         }
         int conn_hdr = !req.keep_alive ? CONN_CLOSE : req.minor == 0 ? CONN_KEEP_ALIVE : CONN_NONE;
-        if (!batch_add(c, &hello[conn_hdr][req.head])) {
+        if (req.metrics ? !out_metrics(c, req.head) : !batch_add(c, &hello[conn_hdr][req.head])) {
             *ret_close = true;
             c->batch_len = 0;
             pos = c->len;
@@ -179,7 +196,7 @@ static size_t answer_all(struct conn *c, bool *ret_close, uint64_t *requests)
     return pos;
 }
 
-static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
+static void http_conn(cio_stream *s, const cio_addr *peer, void *ctx)
 {
     (void)peer;
     struct http *h = ctx;
@@ -196,7 +213,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         /* One deadline per round, covering the wait for the next request and the write of
          * its answers: a client that neither sends nor reads is dropped. */
         cio_time saved = cio_deadline_set(h->idle > 0 ? cio_now() + h->idle : CIO_DEADLINE_NONE);
-        ssize_t n = tool_stream_read(s, c->in + c->len, sizeof(c->in) - c->len);
+        ssize_t n = cio_stream_read(s, c->in + c->len, sizeof(c->in) - c->len);
         if (n <= 0) {
             cio_deadline_restore(saved);
             break; /* end of stream, an error, the idle timeout, or shutdown */
@@ -206,7 +223,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         size_t used = answer_all(c, &close, &requests);
         int rc = 0;
         if (c->batch_len > 0)
-            rc = tool_stream_write_all(s, c->batch, c->batch_len, NULL);
+            rc = cio_stream_write_all(s, c->batch, c->batch_len, NULL);
         cio_deadline_restore(saved);
         if (rc < 0)
             break;
@@ -214,7 +231,7 @@ static void http_conn(tool_stream *s, const cio_addr *peer, void *ctx)
         if (c->len > 0)
             memmove(c->in, c->in + used, c->len);
         if (close)
-            tool_stream_linger_close(s, LINGER);
+            tool_linger(s, LINGER); /* the server closes the stream when we return */
     }
     atomic_fetch_add(&h->requests, requests);
     free(c->out);
@@ -235,7 +252,9 @@ static void usage(FILE *out)
             "                     (default 10000)\n"
             "  --help             show this help\n"
             "\n"
-            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n");
+            "Prints 'listening on ADDR' when ready; stops on SIGINT or SIGTERM with a summary.\n"
+            "GET /metrics answers the runtime's metrics; SIGUSR1 writes them and the tasks to\n"
+            "stderr.\n");
 }
 
 int main(int argc, char **argv)
@@ -268,7 +287,7 @@ int main(int argc, char **argv)
     int status = tool_server_run(&srv);
     if (status == TOOL_EXIT_OK) {
         printf("cio-http-hello: stopped by %s: %lu connections, %llu requests\n",
-               tool_signal_name(srv.stop_signal), (unsigned long)atomic_load(&srv.accepted),
+               tool_signal_name(srv.stats.stop_signal), (unsigned long)srv.stats.accepted,
                (unsigned long long)atomic_load(&http.requests));
         fflush(stdout);
     }

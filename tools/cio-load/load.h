@@ -63,6 +63,7 @@ struct load_options {
     cio_duration timeout;
     bool json;
     bool quiet;
+    const char *server_metrics; /* NULL, or the HTTP target of the server's metrics */
 };
 
 /*
@@ -100,6 +101,7 @@ struct load_run {
     cio_join_set *set;
     const unsigned char *request; /* HTTP: one request's bytes */
     size_t request_len;
+    char *server_metrics; /* what --server-metrics got, after the run */
 };
 
 static inline void load_stat_add(_Atomic uint64_t *counter, uint64_t n)
@@ -128,5 +130,9 @@ int load_report(const struct load_run *run);
 void load_stats_sum(const struct load_run *run, struct load_stats *total);
 /* Write a duration in ns with three significant digits and a unit ("21.3us"). */
 void load_format_ns(char *buf, size_t size, double ns);
+
+/* server_metrics.c: GET opt->server_metrics from the target (in a task): the answer's body, or
+ * a line saying why not; NULL without memory. Free it. */
+char *load_server_metrics(const struct load_options *opt);
 
 #endif /* CIO_LOAD_H */

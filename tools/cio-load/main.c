@@ -92,6 +92,8 @@ static void *main_task(void *arg)
         }
     }
     run->end = cio_now();
+    if (opt->server_metrics != NULL && !atomic_load(&run->interrupted))
+        run->server_metrics = load_server_metrics(opt);
     stop_helper(progress);
     stop_helper(signals);
     cio_join_set_free(run->set);
@@ -200,6 +202,10 @@ int main(int argc, char **argv)
     }
     load_progress_end(&run);
     status = load_report(&run);
+    fflush(stdout);
+    if (run.server_metrics != NULL)
+        fprintf(stderr, "cio-load: the server's metrics (%s):\n%s", opt.server_metrics,
+                run.server_metrics);
     if (failed != NULL)
         status = LOAD_EXIT_ERRORS;
 out:
@@ -208,6 +214,7 @@ out:
             load_conn_free(run.conns[i]);
     free(run.conns);
     free(run.stats);
+    free(run.server_metrics);
     free((void *)run.request);
     return status;
 }

@@ -52,6 +52,8 @@ static const char usage_text[] =
     "      --timeout SECONDS   give up on a connection that makes no progress this long\n"
     "                          while waiting for responses, or cannot connect (default 10)\n"
     "      --json              final report as JSON on stdout\n"
+    "      --server-metrics PATH  after the run, GET PATH from the server (cio-http-hello:\n"
+    "                          /metrics) and show its body on stderr\n"
     "  -q, --quiet             no live progress on stderr\n"
     "  -h, --help              this text\n"
     "      --version           the version of cio-load and of the cio library\n"
@@ -209,12 +211,12 @@ struct option_spec {
 };
 
 static const struct option_spec specs[] = {
-    {"target", 't', true},   {"mode", 'm', true},     {"connections", 'c', true},
-    {"duration", 'd', true}, {"requests", 'n', true}, {"warmup", 0, true},
-    {"workers", 'w', true},  {"size", 's', true},     {"rate", 'r', true},
-    {"pipeline", 'p', true}, {"path", 0, true},       {"timeout", 0, true},
-    {"json", 0, false},      {"quiet", 'q', false},   {"help", 'h', false},
-    {"version", 0, false},
+    {"target", 't', true},   {"mode", 'm', true},         {"connections", 'c', true},
+    {"duration", 'd', true}, {"requests", 'n', true},     {"warmup", 0, true},
+    {"workers", 'w', true},  {"size", 's', true},         {"rate", 'r', true},
+    {"pipeline", 'p', true}, {"path", 0, true},           {"timeout", 0, true},
+    {"json", 0, false},      {"quiet", 'q', false},       {"help", 'h', false},
+    {"version", 0, false},   {"server-metrics", 0, true},
 };
 
 /* Find the spec of argv[*i]; set *ret_value for options that take one (from "=value" or the
@@ -284,6 +286,8 @@ int load_parse_options(struct load_options *opt, int argc, char **argv)
         } else if (strcmp(n, "version") == 0) {
             printf("cio-load (cio %s)\n", cio_version());
             return 1;
+        } else if (strcmp(n, "server-metrics") == 0) {
+            opt->server_metrics = v;
         } else if (strcmp(n, "target") == 0) {
             target = v;
             have_target = true;

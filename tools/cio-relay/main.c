@@ -33,7 +33,7 @@ static const char *result_text(int rc)
     return cio_strerror(rc);
 }
 
-static void relay_conn(tool_stream *client, const cio_addr *peer, void *ctx)
+static void relay_conn(cio_stream *client, const cio_addr *peer, void *ctx)
 {
     struct relay *r = ctx;
     unsigned long id = atomic_fetch_add(&r->next_id, 1) + 1;
@@ -56,7 +56,7 @@ static void relay_conn(tool_stream *client, const cio_addr *peer, void *ctx)
         (void)cio_tcp_set_nodelay(target.tcp, true);
 
     uint64_t up = 0, down = 0;
-    rc = tool_copy_bidirectional(client, &target, &up, &down);
+    rc = cio_stream_copy_bidirectional(client, tool_stream_core(&target), &up, &down);
     tool_stream_close(&target);
     atomic_fetch_add(&r->up, up);
     atomic_fetch_add(&r->down, down);
@@ -88,7 +88,7 @@ static void usage(FILE *out)
             "\n"
             "Prints 'listening on ADDR' when ready; logs one line per connection on stderr\n"
             "(peer, target, bytes up and down, duration, result); stops on SIGINT or SIGTERM\n"
-            "with a summary.\n");
+            "with a summary; SIGUSR1 writes the runtime's metrics and tasks to stderr.\n");
 }
 
 int main(int argc, char **argv)
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
     if (status == TOOL_EXIT_OK) {
         printf("cio-relay: stopped by %s: %lu connections (%lu failed), %llu bytes up, "
                "%llu bytes down\n",
-               tool_signal_name(srv.stop_signal), (unsigned long)atomic_load(&srv.accepted),
+               tool_signal_name(srv.stats.stop_signal), (unsigned long)srv.stats.accepted,
                (unsigned long)atomic_load(&relay.failed),
                (unsigned long long)atomic_load(&relay.up),
                (unsigned long long)atomic_load(&relay.down));

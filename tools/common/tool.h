@@ -3,10 +3,9 @@
  * cio-relay...), written on cio's public API only: command-line helpers (exit status 2 on a
  * bad argument), logging to stderr, endpoint text ("127.0.0.1:0", "[::1]:7000", "host:80",
  * "/tmp/e.sock", "@abstract") mapped to TCP or Unix sockets, one stream type over TCP and Unix
- * streams (read, write-all, half-close, copy both ways), and a server skeleton: listeners
- * (sharded with SO_REUSEPORT across the workers of a multi-thread runtime), one accept loop per
- * listener, one task per connection, a connection limit, the "listening on ADDR" line and a
- * clean stop on SIGINT/SIGTERM through cio_signal_wait().
+ * streams (the relay's outgoing side), answer-then-close, and the tools' conventions around
+ * cio's serve helper (cio/serve.h): the runtime, the "listening on ADDR" line and a graceful
+ * stop on SIGINT/SIGTERM.
  *
  * Everything here is for programs, not a library: errors are printed, and a bad command line
  * ends the process with exit status 2.
@@ -110,40 +109,16 @@ static inline cio_stream *tool_stream_core(const tool_stream *s)
     return s->core;
 }
 
-/* Suspend until bytes arrive and read them: cio_stream_read(). */
-static inline ssize_t tool_stream_read(tool_stream *s, void *buf, size_t len)
-{
-    return cio_stream_read(tool_stream_core(s), buf, len);
-}
-
-/* Wait until a read would not block (data, end of stream or an error): a CIO_READY_* set or
- * a negative errno, as cio_socket_readable(). Costs no system call when the readiness
- * is cached. */
-static inline int tool_stream_readable(tool_stream *s)
-{
-    return cio_socket_readable(tool_stream_core(s));
-}
-
-/* Write every byte, suspending as needed: cio_stream_write_all(). */
-static inline int tool_stream_write_all(tool_stream *s, const void *buf, size_t len,
-                                        size_t *ret_done)
-{
-    return cio_stream_write_all(tool_stream_core(s), buf, len, ret_done);
-}
-
-/* Shut down one or both directions (never waits). */
-int tool_stream_shutdown(tool_stream *s, cio_shutdown how);
-
 /* Close the stream (NULL members allowed) and clear it. */
 void tool_stream_close(tool_stream *s);
 
 /*
- * Answer-then-close: shut down writing (the peer reads end of stream after the last bytes),
- * then read and drop what the peer still sends until it closes or @linger passes, then
- * close. Closing with unread bytes would make Linux reset the connection, and the reset can
- * destroy the last answer before the peer reads it.
+ * Answer-then-close, before the stream is closed: shut down writing (the peer reads end of
+ * stream after the last bytes), then read and drop what the peer still sends until it closes
+ * or @linger passes. Closing with unread bytes would make Linux reset the connection, and the
+ * reset can destroy the last answer before the peer reads it.
  */
-void tool_stream_linger_close(tool_stream *s, cio_duration linger);
+void tool_linger(cio_stream *s, cio_duration linger);
 
 /*
  * Connect to @ep: a literal address, or a name (resolved, then happy eyeballs:
@@ -152,23 +127,14 @@ void tool_stream_linger_close(tool_stream *s, cio_duration linger);
  */
 int tool_stream_connect(tool_stream *ret, const tool_endpoint *ep);
 
-/*
- * Relay both directions between @a and @b until both ended, carrying half-close across (when
- * one side's peer shuts down writing, the other side's write direction is shut down and the
- * other direction goes on): cio_stream_copy_bidirectional(), any two kinds. Counts are
- * written in every case. Return: 0 when both directions ended cleanly; the first error.
- */
-int tool_copy_bidirectional(tool_stream *a, tool_stream *b, uint64_t *ret_a_to_b,
-                            uint64_t *ret_b_to_a);
-
-/* ---- server skeleton ---- */
+/* ---- server ---- */
 
 /*
- * A connection handler: runs in its own task; the stream is closed by the server when the
- * handler returns (the handler may close it first with tool_stream_close()).
+ * A tool's server: cio's serve helper (cio/serve.h) with the tools' conventions around it —
+ * the runtime (current-thread for one worker, multi-thread for more), errors printed, the
+ * "listening on ADDR" line scripts wait for, SIGINT/SIGTERM for a graceful stop. The handler
+ * is cio's: it gets the connection as a cio_stream, which the server closes after it returns.
  */
-typedef void (*tool_conn_fn)(tool_stream *stream, const cio_addr *peer, void *ctx);
-
 typedef struct tool_server {
     /* set by the program */
     tool_endpoint listen; /* where to listen */
@@ -176,24 +142,25 @@ typedef struct tool_server {
     bool one_listener;    /* N > 1: one listener and accept loop, the runtime spreading the
                              connections (work stealing), instead of SO_REUSEPORT shards */
     size_t max_conns;     /* 0: no limit; else accept waits for a free slot */
-    tool_conn_fn on_conn;
+    cio_serve_fn on_conn;
     void *ctx;
-    size_t stack_size; /* 0: the runtime's default */
 
     /* filled in by tool_server_run() */
-    cio_addr bound;        /* the address actually bound (the port the kernel chose) */
-    unsigned listeners;    /* listening sockets (workers with SO_REUSEPORT, else 1) */
-    int stop_signal;       /* the signal that stopped the server, or 0 */
-    atomic_ulong accepted; /* connections accepted */
-    cio_sem *limit;        /* max_conns permits */
+    cio_addr bound;         /* the address actually bound (the port the kernel chose) */
+    cio_server_stats stats; /* the final counts (stats.stop_signal: what stopped it) */
 } tool_server;
 
 /*
  * Bind, print "listening on ADDR" to stdout (flushed), accept and serve until SIGINT or
- * SIGTERM, then cancel every task and wait for their cleanup. Errors are printed.
+ * SIGTERM, then stop gracefully: stop accepting, let live connections finish for up to
+ * TOOL_STOP_TIMEOUT (their reading side is shut down, so a handler waiting for its next
+ * request ends at once), cancel the rest and wait for them. Errors are printed. SIGUSR1
+ * writes the runtime's metrics and tasks to stderr (cio_rt_dump_on_signal()).
  * Return: TOOL_EXIT_OK after a signal; TOOL_EXIT_FAILURE when the server could not start.
  */
 int tool_server_run(tool_server *srv);
+
+#define TOOL_STOP_TIMEOUT (1 * CIO_NSEC_PER_SEC)
 
 /* Seconds as a double, for summaries. */
 static inline double tool_seconds(cio_duration d)
