@@ -120,8 +120,8 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
         rc = cio__reactor_add(poll, io->fd, io, interest);
     else
         rc = cio__reactor_mod(poll, io->fd, io, interest);
-    if (rc == 0)
-        io->armed = interest;
+    if (rc == 0) /* (read without the lock by ring_arm_for(): an atomic store) */
+        __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
 }
 
 /*

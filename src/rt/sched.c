@@ -719,8 +719,9 @@ int cio__task_park(cio_time deadline)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    t->worker->m.budget_yields += t->worker->run_budget != 0; /* 0: a cancelled task's yield */
-    switch_to_worker(t, SWITCH_YIELD);                        /* run_begin() refills the budget */
+    struct cio__worker *w = tls_worker;       /* (a shared task's t->worker is no worker) */
+    w->m.budget_yields += w->run_budget != 0; /* 0: a cancelled task's yield */
+    switch_to_worker(t, SWITCH_YIELD);        /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)

@@ -37,7 +37,7 @@ struct cpu_run {
     atomic_int started;
 };
 
-static volatile uint64_t cpu_sink;
+static _Atomic uint64_t cpu_sink;
 
 static void *cpu_task(void *arg)
 {
@@ -55,7 +55,7 @@ static void *cpu_task(void *arg)
         atomic_fetch_add(&run->slices_on[w], 1);
         CHECK_RC(cio_yield());
     }
-    cpu_sink = x;
+    atomic_store_explicit(&cpu_sink, x, memory_order_relaxed);
     return NULL;
 }
 
