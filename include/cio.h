@@ -20,6 +20,7 @@
 #include "cio/resolve.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
+#include "cio/select.h"
 #include "cio/serve.h"
 #include "cio/metrics.h"
 

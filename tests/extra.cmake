@@ -14,7 +14,7 @@ endif()
 
 # Examples that finish by themselves run as tests too.
 foreach(example poll_echo readme_poll readme_echo readme_timeout readme_lines readme_cancel
-        readme_serve readme_serve_lines readme_metrics)
+        readme_serve readme_serve_lines readme_metrics readme_select)
     if(TARGET ${example})
         add_test(NAME examples/${example} COMMAND ${example})
         set_tests_properties(examples/${example} PROPERTIES LABELS examples TIMEOUT 60)

@@ -52,17 +52,25 @@
  * ON IO_URING (CIO_BACKEND=uring, cio/poll.h). A runtime whose workers run io_uring moves a
  * TCP stream's bytes by completions instead of readiness: reads come from a multishot receive
  * into the ring's own buffers (a connection waiting for data holds none of its own), writes
- * are send requests the task waits for, a listener accepts through a multishot accept; one
- * io_uring_enter per scheduler turn submits and reaps them all. The promises above hold as
- * they are, on a completion API where the kernel may be completing a request at the very
- * moment it is cancelled:
+ * are send requests, a listener accepts through a multishot accept; one io_uring_enter per
+ * scheduler turn submits and reaps them all. A small write (up to ~8 KiB, from a task on the
+ * stream's own worker) is copied into a buffer of the ring and reports its full count at once,
+ * as send(2) does once the bytes are in the socket's buffer; its bytes leave with the worker's
+ * next turn (a task that blocks its thread holds them back). One such send is in flight per
+ * stream, and a write waits for it; if it fails, every later write fails with its error (as
+ * writes to a reset socket do); a shutdown of the write direction goes after it, and a close
+ * lets it finish. Freeing the runtime cancels one still waiting for room in the socket.
+ * Larger writes are send requests the task waits for. The promises above hold as they are,
+ * on a completion API where the kernel may be completing a request at the very moment it is
+ * cancelled:
  *   - a read cancelled or timed out takes nothing: the kernel writes only into the ring's
  *     buffers, never into the caller's, and what it received is kept, in order, for the
  *     stream's next read (or try_read, from any thread; even after the runtime is freed);
- *   - a write cut by cancellation, its deadline or a close asks the kernel to cancel and
- *     waits for its answer before returning: the count reported is exactly what the kernel
- *     took (a positive count even when cut: the next call reports the cancellation), and the
- *     caller's buffer is never read after the call returns;
+ *   - a write cut while it waits for the buffered send before it takes nothing; one cut while
+ *     its own request is in flight asks the kernel to cancel and waits for its answer before
+ *     returning: the count reported is exactly what the kernel took (a positive count even
+ *     when cut: the next call reports the cancellation), and the caller's buffer is never
+ *     read after the call returns;
  *   - a connection accepted for an accept that was cancelled waits for the next accept.
  * Readiness keeps working (ready, poll_ready, try_io, by poll requests), so mixed code runs;
  * but once a read of cio's has started the ring's receive on a TCP stream, its bytes arrive in

@@ -398,6 +398,11 @@ static void ring_quiesce(struct cio__worker *w, struct io_worker *iw)
     cio__reactor_event batch[16];
     for (int i = 0; i < 64 && cio__reactor_run(cio__worker_poll(w), batch, 16, 0) > 0; i++)
         ;
+    /* Sends that did not go (a peer that reads nothing), of open and closed sockets alike,
+     * end now: their completions free what they hold. */
+    cio__io_ring_end_all(iw->ring);
+    for (int i = 0; i < 64 && cio__reactor_run(cio__worker_poll(w), batch, 16, 0) > 0; i++)
+        ;
 }
 
 /* The runtime is being freed while sockets live on: they forget the reactor (no task of it is
@@ -665,6 +670,20 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
     return rc;
 }
 
+/* Lock held: a foreign task's reference goes (its wait or watch ended); unlocks. The last one
+ * of a socket let go asks the owner for the sweep that frees the registration. */
+static void foreign_leave(struct cio__io *io)
+{
+    io->foreign_refs--;
+    bool post = io->gone && io->foreign_refs == 0 && sweep_request(io);
+    struct cio__worker *w = io->worker;
+    cio__io_unlock(io);
+    if (post) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(w, &io->sweep);
+    }
+}
+
 /* Another worker's task: the locked list, published before the readiness is read again.
  * @done: as wait_owner(). */
 static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen,
@@ -709,14 +728,7 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
             break;
         }
     }
-    io->foreign_refs--;
-    bool post = io->gone && io->foreign_refs == 0 && sweep_request(io);
-    struct cio__worker *w = io->worker;
-    cio__io_unlock(io);
-    if (post) {
-        io->sweep.fn = sweep_run;
-        cio__worker_defer(w, &io->sweep);
-    }
+    foreign_leave(io);
     return rc;
 }
 
@@ -963,4 +975,117 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
     }
     cio__io_unlock(io);
     return cur & want ? cio__io_ready_value(cur, want) : -EAGAIN;
+}
+
+/* ---- select's watches ---- */
+
+/*
+ * A select (io/select.c) waits on several registrations at once: it holds a reference on each
+ * for its whole duration — the owner's count or the foreign one, as a plain wait does — and
+ * queues one waiter per registration, each naming the same task, before it parks once. The
+ * waiters obey the plain waits' rules: an owner's waiter is touched on the owner thread only,
+ * a foreign one under the lock and published before the readiness is read again.
+ */
+
+int cio__io_watch_begin(struct cio__io_watch *watch, struct cio_socket *sock, unsigned want)
+{
+    if (sock->fd < 0)
+        return -EBADF;
+    struct cio__io *io;
+    int rc = cio__io_registered(sock, &io);
+    if (rc < 0)
+        return rc;
+    if (io == NULL)
+        return -EBADF; /* closed by another thread just now */
+    watch->io = io;
+    watch->queued = false;
+    watch->waiter.task = cio__task_self();
+    watch->waiter.wake = NULL;
+    watch->waiter.ctx = NULL;
+    watch->waiter.want = want;
+    watch->waiter.woken = 0;
+    cio__list_init(&watch->waiter.node);
+    if (io->worker == cio__worker_current()) {
+        watch->foreign = false;
+        io->owner_refs++;
+        return 0;
+    }
+    cio__io_lock(io);
+    if (io->worker == NULL) {
+        cio__io_unlock(io);
+        return -EBADF; /* the runtime that held the registration is gone */
+    }
+    watch->foreign = true;
+    io->foreign_refs++;
+    cio__io_unlock(io);
+    return 0;
+}
+
+int cio__io_watch_poll(struct cio__io_watch *watch)
+{
+    struct cio__io *io = watch->io;
+    struct cio__io_waiter *waiter = &watch->waiter;
+    unsigned want = waiter->want;
+    if (!watch->queued)
+        ring_arm_for(io, want);
+    if (!watch->foreign) {
+        /* The reactor runs on this thread, not while we do: no race with it. */
+        if (atomic_load_explicit(&io->closed, memory_order_acquire))
+            return -EBADF;
+        unsigned cur = atomic_load_explicit(&io->readiness, memory_order_acquire);
+        if (cur & want) {
+            if (watch->queued)
+                owner_dequeue(io, waiter); /* harmless if an event dequeued it */
+            watch->queued = false;
+            return cio__io_ready_value(cur, want);
+        }
+        /* Queued and not woken: still queued (a wake by another arm). Woken by an edge
+         * another task consumed since: queue again. */
+        if (!watch->queued || waiter->woken != 0) {
+            waiter->woken = 0;
+            cio__list_init(&waiter->node);
+            owner_enqueue(io, waiter);
+            watch->queued = true;
+        }
+        return 0;
+    }
+    int rc = 0;
+    cio__io_lock(io);
+    if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+        rc = -EBADF;
+    } else {
+        if (!cio__list_linked(&waiter->node)) {
+            waiter->woken = 0;
+            cio__list_push_back(&io->foreign, &waiter->node);
+            atomic_fetch_add(&io->foreign_count, 1); /* seq_cst: before the readiness load */
+        }
+        unsigned cur = atomic_load(&io->readiness);
+        if (cur & want)
+            rc = cio__io_ready_value(cur, want);
+    }
+    if (rc != 0 && cio__list_linked(&waiter->node)) {
+        cio__list_remove(&waiter->node);
+        atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+    }
+    cio__io_unlock(io);
+    return rc;
+}
+
+void cio__io_watch_end(struct cio__io_watch *watch)
+{
+    struct cio__io *io = watch->io;
+    if (!watch->foreign) {
+        if (watch->queued)
+            owner_dequeue(io, &watch->waiter); /* harmless if an event or a close did */
+        io->owner_refs--;
+        if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
+            (void)try_free(io);
+        return;
+    }
+    cio__io_lock(io);
+    if (cio__list_linked(&watch->waiter.node)) {
+        cio__list_remove(&watch->waiter.node);
+        atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
+    }
+    foreign_leave(io);
 }

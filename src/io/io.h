@@ -130,7 +130,8 @@ static inline bool cio__io_ring_armed(struct cio__io *io)
 /* Whether the registration must stay for a completion to come. Lock held. */
 static inline bool cio__io_ring_busy(struct cio__io *io)
 {
-    return io->completion && cio__io_ring_of(io)->inflight;
+    return io->completion &&
+           (cio__io_ring_of(io)->inflight || cio__io_ring_of(io)->sending != NULL);
 }
 #else
 static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
@@ -401,6 +402,34 @@ int cio__io_register(struct cio_socket *sock);
 
 /* cio__io_registered() - cio__io_register(), then *@ret_io is the registration. */
 int cio__io_registered(struct cio_socket *sock, struct cio__io **ret_io);
+
+/* ---- select's watches (io/select.c) ---- */
+
+/*
+ * A select's watch on one socket: a reference on the registration held from
+ * cio__io_watch_begin() to cio__io_watch_end() — so the select never touches the handle again
+ * after it began, and a close while it waits cannot free what it reads — and a waiter queued
+ * on the registration while the readiness it wants is missing. The waiter wakes the task as a
+ * plain wait's does; the task may hold several watches and park once for all of them.
+ */
+struct cio__io_watch {
+    struct cio__io *io;
+    struct cio__io_waiter waiter;
+    bool foreign; /* held as another worker's task (the locked list) */
+    bool queued;  /* the waiter was queued and no event has dequeued it since */
+};
+
+/* Register @sock if it is not yet (the calling task's worker) and hold its registration for
+ * readiness @want (a CIO__IO_*_READY mask). Return: 0; -EBADF; -ENOMEM; -EPERM. */
+int cio__io_watch_begin(struct cio__io_watch *watch, struct cio_socket *sock, unsigned want);
+
+/* The readiness now: a readiness value (> 0, cio__io_ready_value()) when it satisfies the
+ * watch (the waiter is then dequeued); else 0, the waiter queued; -EBADF once the socket was
+ * closed. */
+int cio__io_watch_poll(struct cio__io_watch *watch);
+
+/* Dequeue the waiter and let go of the registration (freeing it if it was the last). */
+void cio__io_watch_end(struct cio__io_watch *watch);
 
 /* ---- for the completion way (io/uring.c) ---- */
 

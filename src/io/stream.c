@@ -360,8 +360,10 @@ static cio__noinline ssize_t ring_read(struct cio_socket *sock, struct cio__io *
                                        size_t len)
 {
     unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
+    ssize_t n = cio__io_ring_read_owned(io, buf, len);
     struct iovec iov = {buf, len};
-    ssize_t n = cio__io_ring_read(sock, io, &iov, 1, len, CIO__RING_ARM);
+    if (n == -EAGAIN)
+        n = cio__io_ring_read(sock, io, &iov, 1, len, CIO__RING_ARM);
     if (n > 0 && (size_t)n < len)
         cio__io_drained_owner(io);
     if (n != -EAGAIN)
@@ -540,8 +542,14 @@ int cio_stream_write_all(cio_stream *stream, const void *buf, size_t len, size_t
     if (sock == NULL || len == 0 || buf == NULL ||
         (io = cio__io_fast(sock, CIO__IO_WRITE_READY)) == NULL)
         return write_all_slow(sock, buf, len, 0, ret_done);
-    if (io->completion)
+    if (io->completion) {
+        if (cio__io_ring_send_owned(io, buf, len) == (ssize_t)len) {
+            if (ret_done != NULL)
+                *ret_done = len;
+            return 0;
+        }
         return ring_write_all(sock, cio__io_ring_sys(io), buf, len, ret_done);
+    }
     ssize_t n = send(sock->fd, buf, len, MSG_NOSIGNAL);
     if ((size_t)n == len) {
         if (ret_done != NULL)

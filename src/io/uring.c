@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cio/rt.h"
 #include "io/io.h"
 #include "io/uring.h"
 #include "net/socket.h"
@@ -113,7 +114,8 @@ static int stash_add(struct cio__io_ring *r, uint32_t flags, size_t n)
 {
     held_put_if_done(r);
     if (r->held == 0 && spill_len(r) == 0 && cio__uring_buffers_spare(r->sys)) {
-        spill_free(r);
+        if (r->spill != NULL)
+            spill_free(r);
         r->held = flags;
         r->held_off = 0;
         r->held_len = (uint32_t)n;
@@ -267,6 +269,28 @@ static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
         cio__io_completed(io);
 }
 
+ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len)
+{
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    ssize_t n = -EAGAIN;
+    cio__io_lock(io);
+    if (r->spill == NULL && r->held_off < r->held_len &&
+        !atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+        size_t avail = r->held_len - r->held_off;
+        size_t take = len < avail ? len : avail;
+        memcpy(buf, cio__uring_buffer(r->sys, r->held) + r->held_off, take);
+        r->held_off += (uint32_t)take;
+        if (take == avail) {
+            cio__uring_buffer_put(r->sys, r->held);
+            r->held = 0;
+            r->held_off = r->held_len = 0;
+        }
+        n = (ssize_t)take;
+    }
+    cio__io_unlock(io);
+    return n;
+}
+
 ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
                           int iovcnt, size_t total, unsigned flags)
 {
@@ -325,6 +349,132 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
 
 /* ---- writes ---- */
 
+/* A task of the owner waiting for a buffered send to go (on its stack). */
+struct outbox_waiter {
+    struct outbox_waiter *next;
+    cio_task *task;
+    bool done;
+};
+
+/* A buffered write's bytes, the ring's until its send completes (a send block). */
+struct cio__io_outbox {
+    struct cio__sys_op op;
+    struct cio__io *io;
+    struct cio__sys *sys;
+    struct outbox_waiter *waiters; /* tasks of the owner waiting for this send to go */
+    uint32_t len;
+    char bytes[];
+};
+
+#define OUTBOX_MAX (CIO__URING_BLOCK - sizeof(struct cio__io_outbox))
+
+/* Shut @io's socket down as the deferred shutdown asks, unless it was closed meanwhile (then
+ * the close ends the stream; the number may name another file now). */
+static void shutdown_deferred(struct cio__io *io, int how)
+{
+    cio__io_lock(io);
+    if (!atomic_load_explicit(&io->closed, memory_order_relaxed))
+        (void)shutdown(io->fd, how);
+    cio__io_unlock(io);
+}
+
+static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
+{
+    (void)flags;
+    struct cio__io_outbox *b = cio__container_of(op, struct cio__io_outbox, op);
+    struct cio__io *io = b->io;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (res != (int32_t)b->len)
+        __atomic_store_n(&r->send_error, (int16_t)(res < 0 ? res : -EPIPE), __ATOMIC_RELAXED);
+    __atomic_store_n(&r->sending, NULL, __ATOMIC_RELEASE);
+    for (struct outbox_waiter *w = b->waiters; w != NULL; w = w->next) {
+        w->done = true;
+        cio__task_wake(w->task);
+    }
+    cio__uring_block_put(b->sys, b);
+    if (r->shut_pending != 0) {
+        /* (Written on this thread only: another thread's shutdown is posted here.) */
+        int how = r->shut_pending - 1;
+        r->shut_pending = 0;
+        shutdown_deferred(io, how);
+    }
+    cio__io_completed(io);
+}
+
+/* Owner thread: wait until no buffered send of @r is in flight. 0, or why not (nothing of the
+ * caller's was handed over). */
+static int outbox_wait(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
+{
+    while (r->sending != NULL) {
+        struct cio__io_outbox *b = r->sending;
+        struct outbox_waiter w = {.next = b->waiters, .task = t};
+        b->waiters = &w;
+        int rc = cio__io_wait_done(io, &w.done);
+        if (!w.done) {
+            /* Cut (the send is still in flight, so @b lives): off its list. */
+            struct outbox_waiter **p = &b->waiters;
+            while (*p != &w)
+                p = &(*p)->next;
+            *p = w.next;
+            return rc < 0 ? rc : -EBADF;
+        }
+    }
+    return 0;
+}
+
+/* Owner thread: a buffered write (see io/uring.h). -EBUSY: no block or no request, the caller
+ * goes on the waiting way. */
+static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const struct iovec *iov,
+                            int iovcnt, size_t total)
+{
+    struct cio__io_outbox *b = cio__uring_block_get(r->sys);
+    if (b == NULL)
+        return -EBUSY;
+    b->io = io;
+    b->sys = r->sys;
+    b->waiters = NULL;
+    b->len = (uint32_t)total;
+    b->op.complete = outbox_done;
+    if (iovcnt == 1) {
+        memcpy(b->bytes, iov[0].iov_base, total);
+    } else {
+        char *p = b->bytes;
+        for (int i = 0; i < iovcnt; i++) {
+            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+            p += iov[i].iov_len;
+        }
+    }
+    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total) < 0) {
+        cio__uring_block_put(r->sys, b);
+        return -EBUSY;
+    }
+    __atomic_store_n(&r->sending, b, __ATOMIC_RELEASE);
+    return (ssize_t)total;
+}
+
+ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
+{
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r->sending != NULL || r->send_error != 0 || r->shut_write || len > OUTBOX_MAX ||
+        r->sys == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
+        return -EBUSY;
+    struct iovec iov = {(void *)(uintptr_t)buf, len};
+    return outbox_write(io, r, &iov, 1, len);
+}
+
+/* Another worker's task: wait until the owner's buffered send went (rare: a task that moved
+ * between two writes, or two tasks writing one stream; the owner's completion wakes no one
+ * here, so this looks again every millisecond). */
+static int outbox_wait_foreign(struct cio__io_ring *r)
+{
+    while (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL) {
+        int rc = cio_sleep(CIO_NSEC_PER_MSEC);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 struct send_wait {
     struct cio__sys_op op;
     cio_task *task;
@@ -344,7 +494,6 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total)
 {
-    (void)total;
     cio_task *t = cio__task_self();
     int rc;
     struct cio__io *io = cio__io_of(sock);
@@ -352,6 +501,21 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
         return rc;
     if (atomic_load_explicit(&io->closed, memory_order_acquire) || io->worker == NULL)
         return -EBADF;
+    if (io->completion) {
+        struct cio__io_ring *r = cio__io_ring_of(io);
+        bool owner = r->sys == sys;
+        rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(r);
+        if (rc < 0)
+            return rc;
+        int32_t err = __atomic_load_n(&r->send_error, __ATOMIC_RELAXED);
+        if (err != 0)
+            return err;
+        if (owner && total <= OUTBOX_MAX && !__atomic_load_n(&r->shut_write, __ATOMIC_RELAXED)) {
+            ssize_t n = outbox_write(io, r, iov, iovcnt, total);
+            if (n != -EBUSY)
+                return n;
+        }
+    }
     struct send_wait sw = {.op.complete = send_done, .task = t};
     struct msghdr msg;
     if (iovcnt == 1) {
@@ -378,6 +542,75 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (sw.res == -ECANCELED && rc < 0)
         return rc;
     return sw.res == 0 ? -EIO : sw.res;
+}
+
+/* Another thread's shutdown, posted to the owner: the registration is held (foreign_refs)
+ * until it ran. */
+struct shut_post {
+    struct cio__deferred d;
+    struct cio__io *io;
+    int how;
+};
+
+/* Owner thread, @sending not NULL or just done: the shutdown after it. */
+static void shut_after_send(struct cio__io *io, struct cio__io_ring *r, int how)
+{
+    if (r->sending != NULL)
+        r->shut_pending = (unsigned char)(how + 1); /* outbox_done makes it */
+    else
+        shutdown_deferred(io, how);
+}
+
+static void shut_post_run(struct cio__deferred *d)
+{
+    struct shut_post *p = cio__container_of(d, struct shut_post, d);
+    struct cio__io *io = p->io;
+    int how = p->how;
+    free(p);
+    shut_after_send(io, cio__io_ring_of(io), how);
+    cio__io_lock(io);
+    io->foreign_refs--;
+    cio__io_unlock(io);
+    cio__io_completed(io);
+}
+
+int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
+{
+    struct cio__io *io = cio__io_of(sock);
+    if (io == NULL || !io->completion || how == SHUT_RD)
+        return 0;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    __atomic_store_n(&r->shut_write, true, __ATOMIC_RELAXED);
+    /* None in flight: any before it completed (this load sees the completion's store), its
+     * bytes are in the socket, and the shutdown goes after them. */
+    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) == NULL)
+        return 0;
+    *rc = 0;
+    if (on_owner(io)) {
+        cio_task *t = cio__task_self();
+        if (t == NULL || r->sys == NULL || outbox_wait(io, r, t) < 0)
+            shut_after_send(io, r, how); /* not in a task, or cut: left to the completion */
+        else if (shutdown(sock->fd, how) < 0)
+            *rc = -errno;
+        return 1;
+    }
+    /* Another thread: the owner decides, where @sending does not move under it. */
+    struct shut_post *p = malloc(sizeof(*p));
+    cio__io_lock(io);
+    struct cio__worker *w = io->worker;
+    bool post = p != NULL && w != NULL && !atomic_load_explicit(&io->closed, memory_order_relaxed);
+    if (post)
+        io->foreign_refs++;
+    cio__io_unlock(io);
+    if (!post) {
+        free(p);
+        return 0; /* the runtime went (nothing is in flight any more), closed, or no memory */
+    }
+    p->io = io;
+    p->how = how;
+    p->d.fn = shut_post_run;
+    cio__worker_defer(w, &p->d);
+    return 1;
 }
 
 /* ---- accepting ---- */
@@ -506,11 +739,17 @@ void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct ci
     r->sys = sys;
     r->listener = sock->kind == CIO__KIND_LISTENER;
     r->op.complete = r->listener ? accept_done : recv_done;
+    if (!r->listener && __atomic_load_n(&cio__socket_shutdown_hook, __ATOMIC_RELAXED) == NULL)
+        __atomic_store_n(&cio__socket_shutdown_hook, cio__io_ring_shutdown, __ATOMIC_RELEASE);
 }
 
 bool cio__io_ring_detach(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
+    /* A buffered send still prepared only would name the descriptor after the close: into the
+     * kernel with it now (there, it holds the file: its bytes go out, then the socket closes). */
+    if (r->sys != NULL && __atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
+        cio__uring_flush_any(r->sys);
     return r->sys != NULL && r->state != CIO__RING_IDLE;
 }
 
@@ -568,4 +807,9 @@ void cio__io_ring_orphan(struct cio__io *io)
     r->sys = NULL;
     r->state = CIO__RING_IDLE;
     r->inflight = false;
+}
+
+void cio__io_ring_end_all(struct cio__sys *sys)
+{
+    cio__uring_cancel_all(sys);
 }

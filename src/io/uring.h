@@ -3,21 +3,25 @@
  * completion way of the io layer. A registration made on a worker whose reactor is io_uring
  * (struct cio__io's @ring) reads a TCP stream from a multishot receive into the ring's
  * provided buffers and accepts from a multishot accept; any task on such a worker writes a TCP
- * stream with send/sendmsg requests and waits for their completion.
+ * stream with send/sendmsg requests: a small write of the owner's from a send block of the
+ * ring, returning at once, any other one waiting for its completion.
  *
  * What the ring received and no read took yet is the registration's stash: the provided buffer
  * of the last completion (held, not copied) and a heap spill behind it. The stash is the read
  * direction's readiness: a completion that adds to it is an event (io.c's tick rule), a read
  * that empties it clears it. Cancel safety follows: the kernel writes only into the ring's
  * buffers, never into a caller's, so a read that is cancelled or times out simply leaves what
- * came for the next read. A write waits for its completion even when cancelled (it asks the
- * kernel to cancel and waits for the answer), so the count it reports is what the kernel took
- * and the caller's buffer is never read after the call returns. A connection the multishot
- * accept took waits in the listener's queue for the next accept.
+ * came for the next read. A buffered write hands the kernel a copy, so nothing of the caller's
+ * is read after it returns; any other write waits for its completion even when cancelled (it
+ * asks the kernel to cancel and waits for the answer), so the count it reports is what the
+ * kernel took and the caller's buffer is never read after the call returns. A connection the
+ * multishot accept took waits in the listener's queue for the next accept.
  *
  * Who touches what: the stash, the queue and @state under the registration's lock (a reader
  * or acceptor may be a task of another worker, or a plain thread's try_*); the ring's requests
- * are made by the owner's thread only, and their completions arrive there. The buffer held by
+ * are made by the owner's thread only, and their completions arrive there (a waited-for write
+ * of another worker's task is a request on that task's ring). The buffered send's state is the
+ * owner's (another thread's shutdown is posted to it). The buffer held by
  * the stash goes back to the ring on the owner's thread (a reader elsewhere leaves a used-up
  * buffer for the owner's next look).
  *
@@ -50,6 +54,7 @@ struct cio_socket;
 /* A registration's completion state (right after it: struct cio__io_with_ring, io.h). */
 struct cio__io_spill;
 struct cio__io_fdq;
+struct cio__io_outbox;
 
 struct cio__io_ring {
     struct cio__sys *sys;  /* the owner's ring; NULL once the runtime went (the stash stays) */
@@ -66,6 +71,11 @@ struct cio__io_ring {
     bool listener;       /* accepts (else a stream that reads) */
     bool inflight;       /* @op awaits its last completion: the registration must stay */
     bool no_multishot;   /* the request could not be made: the socket's own readiness */
+    /* A stream's writes (owner thread, except where io/uring.c says; __atomic builtins): */
+    unsigned char shut_pending;     /* shutdown(2) how + 1, for @sending's completion to make */
+    bool shut_write;                /* the write direction was shut down: no more buffering */
+    int16_t send_error;             /* a buffered send's failure (-errno): every later write's */
+    struct cio__io_outbox *sending; /* a buffered send in flight, or NULL */
 };
 
 enum {
@@ -95,16 +105,41 @@ struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w);
 ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const struct iovec *iov,
                           int iovcnt, size_t total, unsigned flags);
 
+/* The read hot path on the owner (cio__io_fast() passed): bytes from the held buffer when
+ * that is all the stash has. Return: the bytes copied (> 0); -EAGAIN: not so simple (the
+ * caller goes the general way, cio__io_ring_read()). */
+ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len);
+
 /*
- * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock with a request on
- * the calling task's ring @sys, and wait for its completion; a cancellation, deadline or close
- * meanwhile cancels the request and still waits for it. The caller has spent the budget.
- * Return: the bytes the kernel took (> 0, perhaps fewer than @total); -ECANCELED,
- * -ETIMEDOUT, -EBADF if it was cut before any byte went; the send's error; -EBUSY when no
- * request could be made (the caller writes the readiness way).
+ * cio__io_ring_write() - write @iov (@total > 0 bytes) to TCP stream @sock on the calling task's
+ * ring @sys. On the owner's ring, bytes that fit a send block (CIO__URING_BLOCK less a header)
+ * are copied into one, a send request (MSG_WAITALL) takes them, and the write returns @total at
+ * once: the block is the ring's until the completion, as the socket's buffer is the kernel's
+ * after send(2). One such send is in flight per stream; a write that finds one waits for its
+ * completion first (so bytes go out in order), and a send that failed fails every later write
+ * (its error; a send cut short: -EPIPE): the stream lost bytes a write reported as taken. Larger
+ * writes, and writes from another worker, are a request on the caller's own buffer that the task
+ * waits for; a cancellation, deadline or close meanwhile cancels the request and still waits for
+ * it. The caller has spent the budget. Return: the bytes taken (> 0, perhaps fewer than @total);
+ * -ECANCELED, -ETIMEDOUT, -EBADF if it was cut before any byte went; the send's error (or an
+ * earlier buffered send's); -EBUSY when no request could be made (the caller writes the readiness
+ * way).
  */
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total);
+
+/* The write-all hot path on the owner (cio__io_fast() passed, the budget spent): one buffer
+ * that fits a send block, nothing in flight, nothing failed — buffered as cio__io_ring_write()
+ * does. Return: @len; -EBUSY: not taken (the caller goes the general way). */
+ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len);
+
+/*
+ * cio__io_ring_shutdown() - shut the write direction of @sock down (@how SHUT_WR or SHUT_RDWR)
+ * only after the buffered send in flight, if any: a task of the owner waits for it; from
+ * elsewhere (or cancelled) the shutdown is left to the send's completion. Return: 1 (done or
+ * left to the completion: *@rc has the result), 0 (the caller shuts it down itself).
+ */
+int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc);
 
 /*
  * cio__io_ring_accept() - the accept operation of a listener registered the completion way: a
@@ -133,6 +168,9 @@ bool cio__io_ring_detach(struct cio__io *io);
 void cio__io_ring_cancel(struct cio__io *io);
 void cio__io_ring_release(struct cio__io *io);
 void cio__io_ring_orphan(struct cio__io *io);
+
+/* The runtime goes: end every request of @sys (their completions come at the next wait). */
+void cio__io_ring_end_all(struct cio__sys *sys);
 
 #else /* !CIO_HAVE_URING: nothing is the completion way; these are never reached */
 
@@ -172,6 +210,24 @@ static inline bool cio__io_ring_reads(struct cio__io *io)
     return false;
 }
 
+static inline ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len)
+{
+    (void)io, (void)buf, (void)len;
+    return -EAGAIN;
+}
+
+static inline ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
+{
+    (void)io, (void)buf, (void)len;
+    return -EBUSY;
+}
+
+static inline int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
+{
+    (void)sock, (void)how, (void)rc;
+    return 0;
+}
+
 static inline bool cio__io_ring_detach(struct cio__io *io)
 {
     (void)io;
@@ -191,6 +247,11 @@ static inline void cio__io_ring_release(struct cio__io *io)
 static inline void cio__io_ring_orphan(struct cio__io *io)
 {
     (void)io;
+}
+
+static inline void cio__io_ring_end_all(struct cio__sys *sys)
+{
+    (void)sys;
 }
 
 #endif /* CIO_HAVE_URING */

@@ -298,6 +298,8 @@ int cio__socket_take_error(struct cio_socket *sock)
     return -err;
 }
 
+cio__socket_shutdown_fn cio__socket_shutdown_hook;
+
 int cio__socket_shutdown(struct cio_socket *sock, cio_shutdown how)
 {
     int rc = check_sock(sock);
@@ -317,6 +319,10 @@ int cio__socket_shutdown(struct cio_socket *sock, cio_shutdown how)
     default:
         return -EINVAL;
     }
+    cio__socket_shutdown_fn hook = __atomic_load_n(&cio__socket_shutdown_hook, __ATOMIC_ACQUIRE);
+    if (hook != NULL && __atomic_load_n(&sock->io, __ATOMIC_ACQUIRE) != NULL &&
+        hook(sock, sys_how, &rc))
+        return rc;
     return shutdown(sock->fd, sys_how) < 0 ? -errno : 0;
 }
 

@@ -37,6 +37,13 @@ struct cio_socket;
  */
 typedef void (*cio__socket_detach_fn)(struct cio_socket *sock);
 
+/* Set by the runtime layer once it has a registration that may hold a write back (io_uring's
+ * buffered sends, io/uring.h): cio__socket_shutdown() of a registered socket asks it first, so
+ * a shutdown of the write direction goes after that write. It returns 1 when it took the
+ * shutdown (the result in *rc), else 0. NULL in the net layer alone. */
+typedef int (*cio__socket_shutdown_fn)(struct cio_socket *sock, int how, int *rc);
+extern cio__socket_shutdown_fn cio__socket_shutdown_hook;
+
 /* What a handle is, for the core functions that differ by it (close, into_fd). */
 enum cio__kind {
     CIO__KIND_SOCKET = 0, /* a stream, datagram socket or builder: the handle is the socket */

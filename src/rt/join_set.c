@@ -17,6 +17,7 @@
 #include "rt/parker.h"
 #include "rt/runtime.h"
 #include "rt/task.h"
+#include "rt/watch.h"
 
 struct cio_join_set {
     pthread_mutex_t lock;
@@ -184,4 +185,32 @@ void cio_join_set_free(cio_join_set *set)
     }
     pthread_mutex_unlock(&set->lock);
     set_unref(set);
+}
+
+/* ---- select's watch (rt/watch.h) ---- */
+
+int cio__join_set_watch(cio_join_set *set, struct cio__parker *p, void **ret_result,
+                        bool *ret_cancelled)
+{
+    pthread_mutex_lock(&set->lock);
+    struct cio__list *node = cio__list_pop_front(&set->done);
+    if (node == NULL) {
+        set->waiter = p;
+        pthread_mutex_unlock(&set->lock);
+        return -EAGAIN;
+    }
+    set->len--;
+    if (set->waiter == p)
+        set->waiter = NULL;
+    pthread_mutex_unlock(&set->lock);
+    cio__task_take(cio__list_entry(node, cio_task, watch_node), ret_result, ret_cancelled);
+    return 0;
+}
+
+void cio__join_set_unwatch(cio_join_set *set, struct cio__parker *p)
+{
+    pthread_mutex_lock(&set->lock);
+    if (set->waiter == p)
+        set->waiter = NULL;
+    pthread_mutex_unlock(&set->lock);
 }

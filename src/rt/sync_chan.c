@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "rt/sync_internal.h"
+#include "rt/watch.h"
 #include "util/assert.h"
 
 enum { SEND_DONE = 1, SEND_CLOSED = 2 };
@@ -321,4 +322,34 @@ int cio_chan_recv(cio_chan_receiver *rx, void *item)
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
+}
+
+/* ---- select's watch (rt/watch.h) ---- */
+
+int cio__chan_recv_watch(cio_chan_receiver *rx, void *item, struct cio__sync_waiter *w)
+{
+    struct chan *c = rx->chan;
+    if (item == NULL && c->elem_size > 0)
+        return -EINVAL;
+    pthread_mutex_lock(&c->lock);
+    int rc = try_recv_locked(c, item);
+    if (rc == -EAGAIN) {
+        if (!cio__list_linked(&w->node))
+            cio__sync_waiter_push(&c->recv_waiters, w); /* first time, or a wake came */
+    } else if (cio__list_linked(&w->node)) {
+        cio__list_remove(&w->node);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void cio__chan_recv_unwatch(cio_chan_receiver *rx, struct cio__sync_waiter *w)
+{
+    struct chan *c = rx->chan;
+    pthread_mutex_lock(&c->lock);
+    if (cio__list_linked(&w->node))
+        cio__list_remove(&w->node);
+    else if (w->status == RECV_WOKEN && c->len > 0)
+        wake_one_receiver(c); /* as a receive cut short: the wake goes on */
+    pthread_mutex_unlock(&c->lock);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "rt/sync_internal.h"
+#include "rt/watch.h"
 
 enum { NOTIFIED_ONE = 1, NOTIFIED_ALL = 2 };
 
@@ -95,4 +96,34 @@ int cio_notify_wait(cio_notify *notify)
     cio__sync_waiter_leave(&w);
     pthread_mutex_unlock(&notify->lock);
     return rc;
+}
+
+/* ---- select's watch (rt/watch.h) ---- */
+
+int cio__notify_watch(cio_notify *notify, struct cio__sync_waiter *w)
+{
+    int rc = -EAGAIN;
+    pthread_mutex_lock(&notify->lock);
+    if (!cio__list_linked(&w->node) && w->status != SYNC_WAITING) {
+        rc = 0; /* served: the notification is ours */
+        w->status = SYNC_WAITING;
+    } else if (notify->permit) {
+        notify->permit = false; /* (then no waiter is queued: @w is not) */
+        rc = 0;
+    } else if (!cio__list_linked(&w->node)) {
+        cio__sync_waiter_push(&notify->waiters, w);
+    }
+    pthread_mutex_unlock(&notify->lock);
+    return rc;
+}
+
+void cio__notify_unwatch(cio_notify *notify, struct cio__sync_waiter *w)
+{
+    pthread_mutex_lock(&notify->lock);
+    if (cio__list_linked(&w->node))
+        cio__list_remove(&w->node);
+    else if (w->status == NOTIFIED_ONE)
+        notify_one_locked(notify); /* not taken: the next waiter's, or the permit again */
+    w->status = SYNC_WAITING;
+    pthread_mutex_unlock(&notify->lock);
 }

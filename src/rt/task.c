@@ -18,6 +18,7 @@
 #include "rt/cancel.h"
 #include "rt/stack.h"
 #include "rt/task_local.h"
+#include "rt/watch.h"
 #include "util/assert.h"
 
 struct cio__stack_home {
@@ -223,4 +224,26 @@ const char *cio_task_name(const cio_task *task)
     if (task == NULL)
         return NULL;
     return task->name ? task->name : "task";
+}
+
+/* ---- select's watch (rt/watch.h) ---- */
+
+int cio__task_join_watch(cio_task *t, struct cio__parker *p)
+{
+    join_lock(t);
+    bool done = atomic_load(&t->state) & CIO__TASK_DONE;
+    if (!done)
+        t->joiner = p;
+    else if (t->joiner == p)
+        t->joiner = NULL;
+    join_unlock(t);
+    return done ? 0 : -EAGAIN;
+}
+
+void cio__task_join_unwatch(cio_task *t, struct cio__parker *p)
+{
+    join_lock(t);
+    if (t->joiner == p)
+        t->joiner = NULL;
+    join_unlock(t);
 }

@@ -63,6 +63,7 @@
 #define BUF_SIZE 4096u   /* bytes each */
 #define BUF_GROUP 0
 #define MIN_WAIT_NS (20 * CIO_NSEC_PER_USEC) /* see sys_run */
+#define BLOCKS_KEPT 128u                     /* free send blocks a ring keeps (128 x 8 KiB) */
 
 _Static_assert(CIO__SYS_OP_BUFFER == IORING_CQE_F_BUFFER && CIO__SYS_OP_MORE == IORING_CQE_F_MORE &&
                    CIO__SYS_OP_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT,
@@ -104,6 +105,9 @@ struct cio__sys {
     char *bufs;
     int bufs_error;
     unsigned held; /* handed out by completions, not yet put back */
+    /* send blocks (cio__uring_block_get); waiter only */
+    void *blocks;         /* free list, linked through their first word */
+    unsigned blocks_free; /* on it */
 };
 
 /*
@@ -690,16 +694,21 @@ static int sys_create(struct cio__sys **ret)
     return 0;
 }
 
-static void sys_destroy(struct cio__sys *sys)
+void cio__uring_cancel_all(struct cio__sys *sys)
 {
-    /* Cancel every request first and only then let go of the ring and the buffers, so no
-     * request of ours is left to write into memory freed below. */
     struct io_uring_sync_cancel_reg cancel;
     memset(&cancel, 0, sizeof(cancel));
     cancel.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
     cancel.timeout.tv_sec = -1;
     cancel.timeout.tv_nsec = -1;
     (void)io_uring_register_sync_cancel(&sys->ring, &cancel);
+}
+
+static void sys_destroy(struct cio__sys *sys)
+{
+    /* Cancel every request first and only then let go of the ring and the buffers, so no
+     * request of ours is left to write into memory freed below. */
+    cio__uring_cancel_all(sys);
     io_uring_queue_exit(&sys->ring);
     if (sys->br != NULL) {
         munmap(sys->br, BUF_COUNT * sizeof(struct io_uring_buf));
@@ -707,6 +716,11 @@ static void sys_destroy(struct cio__sys *sys)
     }
     while (sys->all.next != &sys->all)
         reg_free(sys->all.next);
+    while (sys->blocks != NULL) {
+        void *next = *(void **)sys->blocks;
+        free(sys->blocks);
+        sys->blocks = next;
+    }
     free(sys->table);
     close(sys->wakefd);
     pthread_mutex_destroy(&sys->lock);
@@ -821,6 +835,16 @@ int cio__uring_send(struct cio__sys *sys, struct cio__sys_op *op, int fd, const 
     return op_end(sys, sqe, op);
 }
 
+int cio__uring_send_all(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
+                        size_t len)
+{
+    struct io_uring_sqe *sqe = op_begin(sys);
+    if (sqe == NULL)
+        return -EBUSY;
+    io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
+    return op_end(sys, sqe, op);
+}
+
 int cio__uring_sendmsg(struct cio__sys *sys, struct cio__sys_op *op, int fd,
                        const struct msghdr *msg)
 {
@@ -864,6 +888,42 @@ void cio__uring_flush(struct cio__sys *sys)
     if (io_uring_sq_ready(&sys->ring) > 0)
         (void)io_uring_submit(&sys->ring);
     sq_unlock(sys);
+}
+
+void cio__uring_flush_any(struct cio__sys *sys)
+{
+    /* The lock is held by the waiter through its io_uring_enter (which submits first) or by
+     * the waiting thread preparing a request for a moment: either way what is prepared goes
+     * in soon, and this returns once the kernel has taken it. */
+    while (atomic_flag_test_and_set_explicit(&sys->sq_lock, memory_order_acquire)) {
+        if (io_uring_sq_ready(&sys->ring) == 0)
+            return;
+        sched_yield();
+    }
+    if (io_uring_sq_ready(&sys->ring) > 0)
+        (void)io_uring_submit(&sys->ring);
+    sq_unlock(sys);
+}
+
+void *cio__uring_block_get(struct cio__sys *sys)
+{
+    void *b = sys->blocks;
+    if (b == NULL)
+        return malloc(CIO__URING_BLOCK);
+    sys->blocks = *(void **)b;
+    sys->blocks_free--;
+    return b;
+}
+
+void cio__uring_block_put(struct cio__sys *sys, void *block)
+{
+    if (sys->blocks_free >= BLOCKS_KEPT) {
+        free(block);
+        return;
+    }
+    *(void **)block = sys->blocks;
+    sys->blocks = block;
+    sys->blocks_free++;
 }
 
 const char *cio__uring_buffer(const struct cio__sys *sys, uint32_t flags)

@@ -53,6 +53,11 @@ int cio__uring_accept_multishot(struct cio__sys *sys, struct cio__sys_op *op, in
 int cio__uring_send(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
                     size_t len);
 
+/* As cio__uring_send() with MSG_WAITALL: the kernel sends all @len bytes, in as many goes as
+ * the socket needs, before the one completion (fewer only with an error). */
+int cio__uring_send_all(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
+                        size_t len);
+
 /* sendmsg(2) with MSG_NOSIGNAL: as cio__uring_send(); @msg and what it points to stay valid
  * until the completion. */
 int cio__uring_sendmsg(struct cio__sys *sys, struct cio__sys_op *op, int fd,
@@ -69,8 +74,23 @@ void cio__uring_cancel(struct cio__sys *sys, struct cio__sys_op *op);
  */
 int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op);
 
+/* Cancel every request of the ring now (any thread): each still reports its last completion
+ * at a later wait. For a runtime that is being freed. */
+void cio__uring_cancel_all(struct cio__sys *sys);
+
 /* Submit what is prepared now, without waiting (the waiting thread, outside wait). */
 void cio__uring_flush(struct cio__sys *sys);
+
+/* Submit what is prepared, from any thread; returns once the kernel has every request
+ * prepared before the call (a close may follow: none of them will name a reused number). */
+void cio__uring_flush_any(struct cio__sys *sys);
+
+/* A send block: CIO__URING_BLOCK bytes of memory from the ring's free list (malloc when it is
+ * empty), for bytes a send request owns until its completion; NULL when out of memory. Given
+ * back with cio__uring_block_put(). Waiting thread only, both. */
+#define CIO__URING_BLOCK 8192u
+void *cio__uring_block_get(struct cio__sys *sys);
+void cio__uring_block_put(struct cio__sys *sys, void *block);
 
 /* The bytes of a completion that carried CIO__SYS_OP_BUFFER in @flags. */
 const char *cio__uring_buffer(const struct cio__sys *sys, uint32_t flags);

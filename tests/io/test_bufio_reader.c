@@ -615,10 +615,9 @@ static void *main_cancel_mid_frame(void *arg)
     CHECK_EQ(cio_buf_reader_buffered(r, &data), 10);
     CHECK(memcmp(data, "hello, wor", 10) == 0);
     /* A deadline in the middle of the frame: the same. */
-    cio_time saved = cio_deadline_set(cio_now() + CIO_NSEC_PER_MSEC);
     char *frame;
-    CHECK_ERR(cio_buf_reader_read_until(r, '\n', &frame), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(CIO_NSEC_PER_MSEC, cio_buf_reader_read_until(r, '\n', &frame)),
+              -ETIMEDOUT);
     send_all(a, "ld\nsecond line\n");
     j = (struct until_job){.r = r};
     CHECK_RC(cio_spawn(&t, until_task, &j)); /* a later reader, another task */
@@ -686,9 +685,8 @@ static void *main_reset(void *arg)
     CHECK_RC(cio_buf_reader_new(&r, b, 16, 0));
     CHECK_RC(cio_stream_write_all(a, "partial", 7, NULL));
     char *frame;
-    cio_time saved = cio_deadline_set(cio_now() + CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_buf_reader_read_until(r, '\n', &frame), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(CIO_NSEC_PER_MSEC, cio_buf_reader_read_until(r, '\n', &frame)),
+              -ETIMEDOUT);
     CHECK_RC(cio_socket_set_linger(a, 0));
     cio_socket_close(a); /* linger 0: a reset */
     CHECK_ERR(cio_buf_reader_read_until(r, '\n', &frame), -ECONNRESET);

@@ -76,18 +76,15 @@ static void interrupt(cio_join_handle *t)
         break;
     case 2:
     case 3: {
-        cio_time saved = cio_deadline_set(cio_now() + (cio_duration)rnd(300) * CIO_NSEC_PER_USEC);
-        int rc = cio_task_join(t, NULL, NULL);
-        cio_deadline_restore(saved);
+        int rc =
+            CIO_TIMEOUT((cio_duration)rnd(300) * CIO_NSEC_PER_USEC, cio_task_join(t, NULL, NULL));
         if (rc != -ETIMEDOUT)
             return; /* finished (or was cancelled by nobody): joined */
         break;
     }
     default: {
         /* Let it finish if it can within a while. */
-        cio_time saved = cio_deadline_set(cio_now() + 3 * CIO_NSEC_PER_MSEC);
-        int rc = cio_task_join(t, NULL, NULL);
-        cio_deadline_restore(saved);
+        int rc = CIO_TIMEOUT(3 * CIO_NSEC_PER_MSEC, cio_task_join(t, NULL, NULL));
         if (rc != -ETIMEDOUT)
             return;
         break;

@@ -180,15 +180,11 @@ static void *main_deadline(void *arg)
     cio_deadline_restore(outer);
     CHECK_EQ(cio_deadline(), CIO_DEADLINE_NONE);
     /* A sleep shorter than the deadline succeeds. */
-    cio_time saved = cio_deadline_set(cio_now() + CIO_NSEC_PER_SEC);
-    CHECK_RC(cio_sleep(5 * CIO_NSEC_PER_MSEC));
-    cio_deadline_restore(saved);
+    CHECK_RC(CIO_TIMEOUT(CIO_NSEC_PER_SEC, cio_sleep(5 * CIO_NSEC_PER_MSEC)));
     /* Joining with a deadline keeps the handle: join again later. */
     cio_join_handle *t;
     CHECK_RC(cio_spawn(&t, main_sleep, NULL));
-    saved = cio_deadline_set(cio_now() + 5 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_task_join(t, NULL, NULL), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(5 * CIO_NSEC_PER_MSEC, cio_task_join(t, NULL, NULL)), -ETIMEDOUT);
     CHECK_RC(cio_task_join(t, NULL, NULL));
     return NULL;
 }
@@ -230,19 +226,15 @@ static void *main_deadline_lazy_timer(void *arg)
     /* 1. Woken at 2 ms under a 200 ms deadline; then a 600 ms deadline: it holds to the end. */
     CHECK_RC(wait_notified(cio_now() + 200 * CIO_NSEC_PER_MSEC, 2));
     cio_time start = cio_now();
-    cio_time saved = cio_deadline_set(start + 600 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    CHECK_ERR(CIO_TIMEOUT(600 * CIO_NSEC_PER_MSEC, cio_notify_wait(lazy_notify)), -ETIMEDOUT);
     cio_time end = cio_now();
-    cio_deadline_restore(saved);
     CHECK(end >= start + 600 * CIO_NSEC_PER_MSEC);
     CHECK(end - start < 5000 * CIO_NSEC_PER_MSEC);
     /* 2. Woken at 2 ms under a 10 s deadline; then a 10 ms deadline is not delayed. */
     CHECK_RC(wait_notified(cio_now() + 10000 * CIO_NSEC_PER_MSEC, 2));
     start = cio_now();
-    saved = cio_deadline_set(start + 10 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    CHECK_ERR(CIO_TIMEOUT(10 * CIO_NSEC_PER_MSEC, cio_notify_wait(lazy_notify)), -ETIMEDOUT);
     end = cio_now();
-    cio_deadline_restore(saved);
     CHECK(end >= start + 10 * CIO_NSEC_PER_MSEC);
     CHECK(end - start < 5000 * CIO_NSEC_PER_MSEC);
     /* 3. Woken at 2 ms under a 200 ms deadline; then a wait with none, notified at 400 ms:
@@ -256,10 +248,8 @@ static void *main_deadline_lazy_timer(void *arg)
     for (int i = 0; i < 50; i++)
         CHECK_RC(wait_notified(cio_now() + 300 * CIO_NSEC_PER_MSEC, 0));
     start = cio_now();
-    saved = cio_deadline_set(start + 30 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_notify_wait(lazy_notify), -ETIMEDOUT);
+    CHECK_ERR(CIO_TIMEOUT(30 * CIO_NSEC_PER_MSEC, cio_notify_wait(lazy_notify)), -ETIMEDOUT);
     CHECK(cio_now() >= start + 30 * CIO_NSEC_PER_MSEC);
-    cio_deadline_restore(saved);
     cio_notify_free(lazy_notify);
     return NULL;
 }
@@ -394,9 +384,8 @@ static void *main_blocking(void *arg)
     CHECK_RC(cio_spawn_blocking(wait_for_ticks, &ticks, &r));
     CHECK((uintptr_t)r >= 3);
     /* A deadline cuts the wait short; the function finishes on its own. */
-    cio_time saved = cio_deadline_set(cio_now() + 2 * CIO_NSEC_PER_MSEC);
-    CHECK_ERR(cio_spawn_blocking(blocking_fn, (void *)1, &r), -ETIMEDOUT);
-    cio_deadline_restore(saved);
+    CHECK_ERR(CIO_TIMEOUT(2 * CIO_NSEC_PER_MSEC, cio_spawn_blocking(blocking_fn, (void *)1, &r)),
+              -ETIMEDOUT);
     cio_task_cancel(t);
     cio_task_join(t, NULL, NULL);
     return NULL;

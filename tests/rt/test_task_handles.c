@@ -622,13 +622,12 @@ static void *main_shield_late(void *arg)
     CHECK_EQ(s.after, -ECANCELED);
     cio_notify_free(s.go);
 
-    cio_time saved = cio_deadline_set(cio_now() + MS);
+    CIO_TIMEOUT_SCOPE(MS); /* to the end of the function */
     CHECK_ERR(cio_sleep(FOREVER), -ETIMEDOUT);
     cio_cancel_shield shield = cio_cancel_shield_begin(cio_now() + CIO_NSEC_PER_SEC);
     CHECK_RC(cio_sleep(MS)); /* the task's deadline has passed; the shield's has not */
     cio_cancel_shield_end(shield);
     CHECK_ERR(cio_sleep(MS), -ETIMEDOUT);
-    cio_deadline_restore(saved);
     return NULL;
 }
 

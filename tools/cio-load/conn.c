@@ -137,7 +137,7 @@ static ssize_t io_try_writev(struct conn *c, const struct iovec *iov, int n)
 static int io_connect(struct conn *c)
 {
     const struct load_options *opt = c->opt;
-    cio_time saved = cio_deadline_set(cio_now() + opt->timeout);
+    CIO_TIMEOUT_SCOPE(opt->timeout);
     int rc;
     if (!opt->unix_target) {
         rc = cio_tcp_stream_connect_addr(&c->tcp, &opt->addr);
@@ -148,7 +148,6 @@ static int io_connect(struct conn *c)
         /* Retries by itself while the listener's backlog is full, until the deadline. */
         rc = cio_unix_stream_connect(&c->ux, &opt->addr);
     }
-    cio_deadline_restore(saved);
     return rc;
 }
 

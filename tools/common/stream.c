@@ -16,10 +16,9 @@ void tool_linger(cio_stream *s, cio_duration linger)
 {
     if (cio_socket_shutdown(s, CIO_SHUTDOWN_WRITE) == 0) {
         char sink[4096];
-        cio_time saved = cio_deadline_set(cio_now() + linger);
+        CIO_TIMEOUT_SCOPE(linger);
         while (cio_stream_read(s, sink, sizeof(sink)) > 0)
             ;
-        cio_deadline_restore(saved);
     }
 }
 
