@@ -1005,7 +1005,10 @@ int cio__io_watch_begin(struct cio__io_watch *watch, struct cio_socket *sock, un
     watch->waiter.want = want;
     watch->waiter.woken = 0;
     cio__list_init(&watch->waiter.node);
-    if (io->worker == cio__worker_current()) {
+    /* The owner's list only for a pinned task: a shared one may poll the watch from another
+     * worker after its next park (sched.h). */
+    if (io->worker == cio__worker_current() &&
+        (watch->waiter.task == NULL || !cio__task_shared(watch->waiter.task))) {
         watch->foreign = false;
         io->owner_refs++;
         return 0;
