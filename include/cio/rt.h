@@ -2,8 +2,9 @@
  * cio/rt.h: the runtime — tasks as stackful coroutines, written as straight-line code that
  * suspends where it would block (tokio's runtime, task and time modules in C). A runtime has
  * one worker (current-thread flavour) or several (multi-thread); each worker has its own run
- * queue, its own reactor (a cio_poll) and its own timer wheel. A task stays on the worker it
- * was spawned on.
+ * queues, its own reactor (a cio_poll) and its own timer wheel. On a multi-thread runtime a
+ * task may move between workers at its suspensions (work stealing, tokio's scheduler) unless
+ * it was pinned (cio_spawn_options.worker) or stealing is off (cio_rt_options.no_stealing).
  *
  *     static void *handler(void *arg) { ... return result; }
  *     static void *main_task(void *arg) {
@@ -51,6 +52,22 @@
  *
  * DEADLINES. Every suspending call returns -ETIMEDOUT when the calling task's deadline in
  * force (cio_deadline_set) has passed, instead of waiting past it.
+ *
+ * WHICH THREAD A TASK RUNS ON. On a multi-thread runtime with stealing (the default), a task
+ * spawned without a worker is shared: when it is woken, any worker may run it — the one that
+ * woke it, or an idle one that steals it — so after any suspending call (a read, a sleep, a
+ * join, a lock, a yield) it may be on another thread than before. Consequences:
+ *  - errno and every __thread / _Thread_local variable read after a suspension may be another
+ *    thread's. cio calls return errors as values (never through errno) for this reason; read
+ *    errno right after the call that set it, before anything suspends. Keep per-task state in
+ *    the task: its argument, its stack, or task-local storage (cio_task_local_*), which
+ *    follows the task wherever it runs.
+ *  - A pthread mutex (or anything owned by a thread) must not be held across a suspension:
+ *    it may be unlocked on another thread, which is undefined. Use cio_mutex (cio/sync.h).
+ *  - Thread-affine code — a library with thread-local state, a descriptor you want kept on one
+ *    reactor — runs in a task pinned with cio_spawn_options.worker = CIO_WORKER(i), which
+ *    never leaves worker i; or the whole runtime runs with no_stealing.
+ * The current-thread runtime has one thread: nothing above applies to it.
  */
 #ifndef CIO_RT_H
 #define CIO_RT_H
@@ -85,6 +102,9 @@ typedef struct cio_rt_options {
     unsigned event_interval;    /* poll the reactor at least every N task runs; 0 = 61 */
     unsigned budget;            /* I/O operations before a task is made to yield; 0 = 128 */
     cio_backend backend;        /* event-core backend of every worker */
+    bool no_stealing;           /* multi-thread: tasks stay on the worker they were spawned on
+                                   (the spawner's, or round robin from outside): no stealing,
+                                   no migration; false = work stealing (tokio's default) */
 } cio_rt_options;
 
 /**
@@ -142,6 +162,14 @@ CIO_EXPORT cio_rt *cio_rt_current(void);
  */
 CIO_EXPORT unsigned cio_rt_workers(const cio_rt *rt);
 
+/**
+ * cio_rt_worker_index() - the index (0-based) of the worker the caller runs on now, or -1
+ * outside a runtime's worker. A shared task may get another value after any suspension (see
+ * the top); use it for statistics or to pin (CIO_WORKER(cio_rt_worker_index())), not as an
+ * identity.
+ */
+CIO_EXPORT int cio_rt_worker_index(void);
+
 /* ---- tasks ---- */
 
 /* A task's identity (cio_task_current()): not a handle, nothing to free. */
@@ -159,15 +187,19 @@ typedef struct cio_abort_handle {
 typedef struct cio_spawn_options {
     size_t stack_size; /* 0 = the runtime's default */
     const char *name;  /* shown in stack-overflow reports; copied; NULL = "task" */
-    unsigned worker;   /* CIO_WORKER_DEFAULT (0): the spawner's worker, or round robin from
-                          outside the runtime; CIO_WORKER(i): worker i (0-based) */
+    unsigned worker;   /* CIO_WORKER_DEFAULT (0): with stealing, a shared task: it starts on
+                          the spawner's worker (from outside the runtime: the injection queue)
+                          and may move to any worker when woken; without stealing, the
+                          spawner's worker, or round robin from outside. CIO_WORKER(i): pinned
+                          to worker i (0-based): it runs there and nowhere else */
 } cio_spawn_options;
 
 #define CIO_WORKER_DEFAULT 0u
 #define CIO_WORKER(i) ((unsigned)(i) + 1u)
 
 /**
- * cio_spawn() - start a task on the calling task's runtime, on the same worker.
+ * cio_spawn() - start a task on the calling task's runtime (queued on the calling worker; on
+ * a multi-thread runtime with stealing it may move to another worker, see the top).
  * @ret_handle: receives the join handle (written only on success); NULL detaches the task at
  *              once. A handle must be given to cio_task_join() (until it returns 0) or to
  *              cio_task_detach(), exactly once.
@@ -196,8 +228,9 @@ CIO_EXPORT int cio_spawn_ex(cio_join_handle **ret_handle, const cio_spawn_option
 
 /**
  * cio_rt_spawn() - start a task on @rt from any thread, including threads that are not part
- * of the runtime (the task goes to a worker's remote queue and the worker is woken). On a
- * multi-thread runtime the worker is chosen round robin unless opts->worker says otherwise.
+ * of the runtime (the task goes to the injection queue, or to a worker's remote queue, and
+ * a worker is woken). On a multi-thread runtime without stealing the worker is chosen round
+ * robin unless opts->worker says otherwise.
  * Tasks spawned before the first block_on wait for it.
  *
  * Return: as cio_spawn(), with -EINVAL for a NULL runtime or a bad worker index.

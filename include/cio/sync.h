@@ -9,7 +9,8 @@
  * running); called from a plain thread outside the runtime, it blocks that thread. From a
  * task, waiting ends early with the rules of cio/rt.h:
  *   -ECANCELED  the task has been cancelled (checked on entry too: a cancelled task gets
- *               -ECANCELED at once from every waiting call, even when it would not wait),
+ *               -ECANCELED at once from every waiting call, even when it would not wait —
+ *               except cio_mutex_lock(), which takes a free mutex: see there),
  *   -ETIMEDOUT  the task's deadline (cio_deadline_set) passed while it waited. A call that
  *               can complete without waiting does so even past the deadline: deadlines
  *               bound waiting, not work.
@@ -205,12 +206,29 @@ CIO_EXPORT void cio_chan_receiver_free(cio_chan_receiver *rx);
 
 /* ---- mutex ---- */
 
+/*
+ * Which lock? (tokio's advice, which holds here too.)
+ *  - A plain pthread_mutex_t (or a spin lock, or an atomic) when the critical section never
+ *    suspends: no read, write, sleep, join, channel or other cio call that may wait between
+ *    lock and unlock. It is the cheaper tool, and under contention the faster one: a short
+ *    section is over before a waiter could be parked and woken. On a multi-thread runtime a
+ *    task may move to another thread at any suspension (cio/rt.h), and a pthread mutex must
+ *    be unlocked by the thread that locked it: so never hold one across a suspension — that
+ *    is also what keeps it from blocking a worker while its holder waits.
+ *  - cio_mutex when the lock must be held across a suspension (write a reply to a shared
+ *    socket, then update shared state; hold a connection from a pool while using it). Its
+ *    owner is the task, wherever it runs; a waiter suspends instead of blocking its worker.
+ *    Uncontended, it costs what a pthread mutex does (one compare-and-swap to lock, one to
+ *    unlock, no system call); a waiter spins briefly, then queues (FIFO) and parks.
+ */
+
 typedef struct cio_mutex cio_mutex;
 
 /**
  * cio_mutex_new() - an async mutex (tokio's Mutex): waiting for it suspends the task instead
- * of blocking the worker, so it may be held across suspending calls. Ownership passes to
- * waiters in FIFO order (hand-off on unlock), so no waiter starves.
+ * of blocking the worker, so it may be held across suspending calls (see above for when a
+ * plain mutex is the better tool). Ownership passes to waiters in FIFO order (hand-off on
+ * unlock), so no waiter starves.
  * @ret_mutex: receives the mutex, written only on success.
  *
  * Return: 0; -EINVAL; -ENOMEM.
@@ -228,11 +246,17 @@ CIO_EXPORT void cio_mutex_free(cio_mutex *mutex);
  * The owner is the calling task (or, outside the runtime, the calling thread); only the owner
  * may unlock.
  *
+ * A free mutex is taken at once (one compare-and-swap) even by a cancelled task or one past
+ * its deadline: taking it is not a wait, and the task's next suspending call reports the
+ * cancellation — so cleanup code that must lock a free mutex can. Only waiting for a held
+ * mutex ends with -ECANCELED or -ETIMEDOUT. A held mutex is first watched for a moment (a
+ * short spin: it is often released at once), then the caller queues and suspends.
+ *
  * Cancel safe: on -ECANCELED/-ETIMEDOUT the mutex was not acquired (a hand-off that reached
  * this waiter as it was cut short goes to the next waiter).
  *
- * Return: 0 when acquired; -EDEADLK if the caller already holds it; -ECANCELED; -ETIMEDOUT;
- * -EPERM in a worker's own context; -EINVAL.
+ * Return: 0 when acquired; -EDEADLK if the caller already holds it; -ECANCELED or -ETIMEDOUT
+ * (only when it had to wait); -EPERM in a worker's own context; -EINVAL.
  */
 CIO_EXPORT int cio_mutex_lock(cio_mutex *mutex);
 

@@ -9,7 +9,9 @@
  * common case — every socket of a current-thread runtime, and any socket used from the
  * worker that registered it — takes no lock and no atomic read-modify-write to wait or to be
  * woken. Tasks of other workers (the other half of a split stream) and poll_* callbacks wait
- * on a second list under a spin lock. The reactor publishes each event with an atomic
+ * on a second list under a spin lock, and so does a task that may migrate (a shared task,
+ * sched.h) even on the owner's worker: woken, it may resume on any worker, and can be stolen
+ * meanwhile. The reactor publishes each event with an atomic
  * exchange, a full fence: either a foreign waiter that published itself sees the new
  * readiness, or the reactor sees the waiter (foreign_count) and wakes it — no lost wake-up.
  *
@@ -118,8 +120,8 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
         rc = cio__reactor_add(poll, io->fd, io, interest);
     else
         rc = cio__reactor_mod(poll, io->fd, io, interest);
-    if (rc == 0)
-        io->armed = interest;
+    if (rc == 0) /* (read without the lock by ring_arm_for(): an atomic store) */
+        __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
 }
 
 /*
@@ -734,7 +736,8 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
  * Tasks only. */
 int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 {
-    if (io->worker != cio__worker_current()) {
+    struct cio__worker *w = cio__worker_current();
+    if (io->worker != w || cio__task_shared(w->current)) {
         if (io->worker == NULL)
             return -EBADF; /* the runtime that held the registration is gone */
         ring_arm_for(io, want);
@@ -748,6 +751,8 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
     ring_arm_for(io, want);
+    if (cio__unlikely(cio__task_shared(t))) /* it may resume elsewhere: the locked list */
+        return wait_foreign(io, want, seen, NULL);
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
         struct cio__io_waiter waiter;
         waiter.task = t;
@@ -779,6 +784,7 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
 int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *waiter, unsigned want,
                      unsigned *seen)
 {
+    /* cppcheck-suppress ctuuninitvar ; cio__io_park() leaves only the node unset, unlinked */
     if (waiter->woken == 0)
         owner_dequeue(io, waiter);
     if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) {
@@ -794,7 +800,7 @@ int cio__io_wait_done(struct cio__io *io, const bool *done)
     if (*done)
         return 0;
     struct cio__worker *w = cio__worker_current();
-    if (io->worker == w) {
+    if (io->worker == w && !cio__task_shared(w->current)) {
         /* The common case written out: one park, woken by the completion. Anything else —
          * a close, a cancellation, a spurious wake — goes round wait_owner()'s loop. */
         if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
@@ -1000,7 +1006,10 @@ int cio__io_watch_begin(struct cio__io_watch *watch, struct cio_socket *sock, un
     watch->waiter.want = want;
     watch->waiter.woken = 0;
     cio__list_init(&watch->waiter.node);
-    if (io->worker == cio__worker_current()) {
+    /* The owner's list only for a pinned task: a shared one may poll the watch from another
+     * worker after its next park (sched.h). */
+    if (io->worker == cio__worker_current() &&
+        (watch->waiter.task == NULL || !cio__task_shared(watch->waiter.task))) {
         watch->foreign = false;
         io->owner_refs++;
         return 0;

@@ -303,13 +303,15 @@ int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *wai
 
 /*
  * cio__io_park() - cio__io_wait_owned(), its common case written out at the call site: the
- * first waiter of an open registration on an edge-triggered backend, a task with no deadline
- * and not cancelled, parks until an event wakes it (the caller found the readiness wanting).
+ * first waiter of an open registration on an edge-triggered backend, a pinned task with no
+ * deadline and not cancelled, parks until an event wakes it (the caller found the readiness
+ * wanting).
  * The waiter lives in this frame; on_event() dequeues it when it wakes the task.
  */
 static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
     if (io->completion || io->first != NULL || t->deadline != CIO_DEADLINE_NONE ||
+        cio__task_shared(t) || /* it may resume elsewhere: the locked list (io.c) */
         (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
         atomic_load_explicit(&io->closed, memory_order_acquire))
         return cio__io_wait_owned(io, t, want, seen);
@@ -317,6 +319,7 @@ static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, u
     waiter.task = t;
     waiter.want = want;
     waiter.woken = 0;
+    /* cppcheck-suppress autoVariables ; dequeued before this frame ends (on_event, park_end) */
     io->first = &waiter;
     io->owner_refs++;
     cio__task_suspend(t);

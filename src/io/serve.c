@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cio/serve.h"
+#include "rt/runtime.h"
 #include "cio/stream.h"
 #include "cio/sync.h"
 #include "cio/tcp.h"
@@ -51,6 +52,7 @@ struct cio_server {
     unsigned workers;
     bool is_unix;
     bool shared; /* one listener for several workers: deal connections out */
+    bool steal;  /* the runtime spreads tasks itself (work stealing) */
     cio_addr bound;
     cio_server_options opts;
     int stop_signals[MAX_STOP_SIGNALS];
@@ -220,6 +222,7 @@ int cio_server_new(cio_server **ret_server, cio_rt *rt, const char *address,
         return -ENOMEM;
     srv->rt = rt;
     srv->workers = cio_rt_workers(rt) > 0 ? cio_rt_workers(rt) : 1;
+    srv->steal = rt->sched.steal;
     if (o.accept_backoff <= 0)
         o.accept_backoff = DEFAULT_BACKOFF;
     if (o.stop_timeout == 0)
@@ -316,8 +319,11 @@ static void conn_start(struct acceptor *a, struct conn *c)
 {
     struct cio_server *srv = a->srv;
     cio_spawn_options so = {.stack_size = srv->opts.stack_size, .name = srv->opts.task_name};
-    if (srv->shared)
+    if (!srv->shared)
+        so.worker = CIO_WORKER(a->worker); /* sharded: it stays with its listener's worker */
+    else if (!srv->steal)
         so.worker = CIO_WORKER(atomic_fetch_add(&srv->next_worker, 1) % srv->workers);
+    /* (else a shared task: the runtime's work stealing spreads the connections) */
     pthread_mutex_lock(&srv->lock);
     srv->stats.accepted++;
     srv->tasks++;

@@ -39,7 +39,11 @@ static void publish(struct cio__worker *w)
     atomic_store_explicit(&m->pub_wakes_remote, m->remote_wakes, memory_order_relaxed);
     atomic_store_explicit(&m->pub_yields, m->yields, memory_order_relaxed);
     atomic_store_explicit(&m->pub_budget_yields, m->budget_yields, memory_order_relaxed);
-    atomic_store_explicit(&m->pub_queue_depth, m->pushes - polls, memory_order_relaxed);
+    /* (shared tasks count as pushed where they are taken: the LIFO slot and the local queue
+     * hold the rest of the depth) */
+    atomic_store_explicit(&m->pub_queue_depth,
+                          m->pushes - polls + cio__local_queue_len(&w->local) + (w->lifo != NULL),
+                          memory_order_relaxed);
     atomic_store_explicit(&m->pub_parks, m->parks, memory_order_relaxed);
     atomic_store_explicit(&m->pub_reactor_polls, m->reactor_polls, memory_order_relaxed);
     atomic_store_explicit(&m->pub_reactor_events, m->reactor_events, memory_order_relaxed);
@@ -300,14 +304,17 @@ static void print_worker_tasks(FILE *out, struct cio__worker *w)
         qsort(notes.v, notes.n, sizeof(*notes.v), note_cmp);
     cio_time now = cio_now();
     size_t live = cio__worker_live(w), listed = 0;
-    fprintf(out, "worker %u: %zu live\n", w->index, live);
+    if (w->steal) /* a shared task may start here and end elsewhere: no per-worker count */
+        fprintf(out, "worker %u: pinned tasks (shared ones move: not listed)\n", w->index);
+    else
+        fprintf(out, "worker %u: %zu live\n", w->index, live);
     struct cio__list *it;
     cio__list_foreach(it, &w->tasks)
     {
         print_task(out, w, cio__list_entry(it, cio_task, all_node), &notes, now);
         listed++;
     }
-    if (live > listed)
+    if (!w->steal && live > listed)
         fprintf(out, "  (%zu not started yet)\n", live - listed);
     free(notes.v);
 }
@@ -378,6 +385,35 @@ static void section_run(struct cio__deferred *d)
     section_done(s, text, len);
 }
 
+/* The shared tasks (work stealing) are no worker's: listed from the runtime's list, with
+ * what can be read of a task that may be running on another thread — its name and the
+ * atomic state word. */
+static void print_shared_tasks(cio_rt *rt, FILE *out)
+{
+    struct cio__sched_shared *sh = &rt->sched;
+    if (!sh->steal)
+        return;
+    pthread_mutex_lock(&sh->tasks_lock);
+    size_t n = 0;
+    struct cio__list *it;
+    cio__list_foreach(it, &sh->tasks)
+    {
+        n++;
+    }
+    fprintf(out, "shared tasks (any worker): %zu started\n", n);
+    cio__list_foreach(it, &sh->tasks)
+    {
+        cio_task *t = cio__list_entry(it, cio_task, all_node);
+        unsigned state = atomic_load_explicit(&t->state, memory_order_relaxed);
+        fprintf(out, "  task %p \"%s\" %s%s\n", (void *)t, cio_task_name(t),
+                (state & CIO__TASK_RUNNING)    ? "running"
+                : (state & CIO__TASK_NOTIFIED) ? "runnable"
+                                               : "parked",
+                (state & CIO__TASK_CANCELLED) ? " cancelled" : "");
+    }
+    pthread_mutex_unlock(&sh->tasks_lock);
+}
+
 static int print_tasks(cio_rt *rt, FILE *out)
 {
     unsigned n = rt->workers_initialised;
@@ -426,6 +462,7 @@ static int print_tasks(cio_rt *rt, FILE *out)
     pthread_mutex_unlock(&req->lock);
     cio__parker_fini(&parker);
     request_unref(req);
+    print_shared_tasks(rt, out);
     return 0;
 }
 
@@ -509,7 +546,8 @@ int cio_rt_dump_on_signal(cio_rt *rt, int sig, int fd)
     if (d == NULL)
         return -ENOMEM;
     *d = (struct dump_on_signal){.rt = rt, .sig = sig, .fd = fd};
-    cio_spawn_options o = {.name = "cio-dump"};
+    /* Pinned (worker 0): its worker's section shows it running while it writes the dump. */
+    cio_spawn_options o = {.name = "cio-dump", .worker = CIO_WORKER(0)};
     rc = cio_rt_spawn(rt, NULL, &o, dump_on_signal_task, d);
     if (rc < 0)
         free(d);

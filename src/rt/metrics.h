@@ -12,6 +12,8 @@
  *
  *     polls        = published polls
  *     queue depth  = pushes - polls                      (every pop is a run)
+ *                    + the local queue and the LIFO slot (shared tasks, counted as pushed
+ *                    only where a worker takes them to run)
  *     wakes local  = pushes - yield requeues - pushes by remote wakes
  *
  * Only spawned is an atomic read-modify-write (any thread spawns; it replaced the live count,

@@ -34,6 +34,12 @@ unsigned cio_rt_workers(const cio_rt *rt)
     return rt ? rt->nworkers : 0;
 }
 
+int cio_rt_worker_index(void)
+{
+    struct cio__worker *w = cio__worker_current();
+    return w != NULL ? (int)w->index : -1;
+}
+
 static size_t live_tasks(cio_rt *rt)
 {
     size_t live = 0;
@@ -79,8 +85,14 @@ int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts)
         cio_rt_free(rt);
         return -ENOMEM;
     }
+    /* One worker has nobody to share with: its tasks stay pinned, at no cost. */
+    cio__sched_shared_init(&rt->sched, rt->workers, nworkers,
+                           opts->flavor == CIO_RT_MULTI_THREAD && nworkers > 1 &&
+                               !opts->no_stealing);
+    rt->sched_initialised = true;
     rc = cio__task_home_new(&rt->home, stack_size);
     struct cio__worker_config config = {
+        .shared = &rt->sched,
         .backend = opts->backend,
         .budget = opts->budget ? opts->budget : DEFAULT_BUDGET,
         .event_interval = opts->event_interval ? opts->event_interval : DEFAULT_EVENT_INTERVAL,
@@ -211,6 +223,12 @@ void cio_rt_free(cio_rt *rt)
                 cio__worker_leave(w);
             }
         } else {
+            /* Tasks spawned but never run (no block_on): the workers run them to their end,
+             * each where it may (a shared task anywhere, a pinned one on its worker). */
+            pthread_mutex_lock(&rt->lock);
+            if (live_tasks(rt) > 0)
+                (void)start_threads(rt);
+            pthread_mutex_unlock(&rt->lock);
             for (unsigned i = 0; i < rt->nworkers; i++)
                 cio__worker_stop(&rt->workers[i]);
             for (unsigned i = 0; i < rt->threads_started; i++)
@@ -230,6 +248,8 @@ void cio_rt_free(cio_rt *rt)
     for (unsigned i = 0; i < rt->workers_initialised; i++)
         cio__worker_fini(&rt->workers[i]);
     cio__task_home_unref(rt->home);
+    if (rt->sched_initialised)
+        cio__sched_shared_fini(&rt->sched);
     free(rt->workers);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
@@ -253,16 +273,21 @@ int cio__rt_spawn(cio_rt *rt, const cio_spawn_options *opts, cio_task_fn fn, voi
                   struct cio__task_watcher *watcher, cio_task **ret_task)
 {
     struct cio__worker *w = cio__worker_current();
+    bool shared = false;
     if (opts != NULL && opts->worker != CIO_WORKER_DEFAULT) {
         if (opts->worker > rt->nworkers)
             return -EINVAL;
         w = &rt->workers[opts->worker - 1];
-    } else if (w == NULL || w->rt != rt) {
-        w = &rt->workers[atomic_fetch_add(&rt->next_worker, 1) % rt->nworkers];
+    } else {
+        /* Shared: queued on the spawner's worker, or the injection queue from outside (w
+         * only counts it). Pinned: the spawner's worker, or round robin from outside. */
+        shared = rt->sched.steal;
+        if (w == NULL || w->rt != rt)
+            w = &rt->workers[atomic_fetch_add(&rt->next_worker, 1) % rt->nworkers];
     }
     if (atomic_load(&rt->shutdown))
         return -ECANCELED;
-    return cio__task_spawn(rt->home, w, opts, fn, arg, watcher, ret_task);
+    return cio__task_spawn(rt->home, w, shared, opts, fn, arg, watcher, ret_task);
 }
 
 /* A public spawn: the task record is the join handle. */

@@ -19,11 +19,13 @@ struct cio_rt {
     unsigned workers_initialised;
     unsigned threads_started;
     struct cio__worker *workers;
-    struct cio__stack_home *home; /* the stack pool, shared with the task records */
+    struct cio__sched_shared sched; /* what the workers share to move tasks (sched.h) */
+    struct cio__stack_home *home;   /* the stack pool, shared with the task records */
     struct cio__blocking_opts blocking_opts;
     struct cio__blocking_pool *blocking; /* created on first use, under lock */
     pthread_mutex_t lock;
     bool in_block_on;
+    bool sched_initialised;
     atomic_bool shutdown;
     atomic_uint next_worker;
 };

@@ -6,12 +6,18 @@
  *     loop:
  *         handle a shutdown request (cancel every task of this worker)
  *         move the remote queue (tasks woken or spawned by other threads) to the run queue
- *         no task ready?  -> block in the reactor until an event, a timer or a remote wake
+ *         pick the next task: the injection queue every INJECT_INTERVAL turns; the LIFO slot
+ *           (at most LIFO_MAX in a row); the pinned run queue and the local queue in turn;
+ *           the injection queue; else steal half of another worker's local queue
+ *         no task?  -> block in the reactor until an event, a timer or a wake
  *         event_interval tasks run since the last poll -> poll the reactor without blocking
  *         run the next task until it parks, yields or returns
  *
- * Tasks never migrate: a task's worker is fixed when it is spawned, and anything another
- * thread does to it goes through its worker's remote queue.
+ * A pinned task never migrates: anything another thread does to it goes through its worker's
+ * remote queue. A shared task (sched.h) runs wherever it is taken from a queue; what ties it
+ * to a worker for a while (an owner wait on a socket, an armed park timer) binds it there.
+ * A runtime without stealing (the current-thread one) has only pinned tasks and skips every
+ * step above that concerns shared ones: it pays no atomic for them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +34,12 @@
 
 #define EVENTS_CAPACITY 256
 #define WAKER_TOKEN 0
+#define INJECT_INTERVAL 31 /* loop turns between two looks at the injection queue */
+#define LIFO_MAX 3         /* LIFO runs in a row before the slot goes to the queue's back */
+#define STEAL_MAX (CIO__LOCAL_QUEUE_CAPACITY / 2)
+#define INJECT_BATCH 32 /* at most this many moved from the injection queue at once */
+
+struct cio__worker cio__worker_shared = {.runq = CIO__LIST_HEAD_INIT(cio__worker_shared.runq)};
 
 enum switch_reason { SWITCH_PARK, SWITCH_YIELD };
 
@@ -116,6 +128,12 @@ static void remote_drain(struct cio__worker *w)
     while (t != NULL) {
         w->m.remote_wakes++;
         cio_task *next = t->remote_next;
+        if (t->worker == CIO__WORKER_SHARED) {
+            /* Bound here and NOTIFIED already (schedule_shared): just queue it. */
+            cio__list_push_back(&w->runq, &t->run_node);
+            t = next;
+            continue;
+        }
         /* Cleared first: a wake arriving from here on takes another trip, at worst a
          * spurious one. */
         atomic_fetch_and(&t->state, ~(unsigned)CIO__TASK_REMOTE);
@@ -126,8 +144,14 @@ static void remote_drain(struct cio__worker *w)
     w->m.remote_pushes += w->m.pushes - pushes;
 }
 
+static void wake_shared(cio_task *t);
+
 void cio__task_wake_remote(cio_task *t)
 {
+    if (t->worker == CIO__WORKER_SHARED) {
+        wake_shared(t);
+        return;
+    }
     /* One trip through the remote queue, however many wakes arrive before the worker drains
      * it; the worker then wakes it locally. */
     unsigned s = atomic_fetch_or(&t->state, CIO__TASK_REMOTE);
@@ -137,6 +161,236 @@ void cio__task_wake_remote(cio_task *t)
      * holds a reference, dropped by the drain. */
     cio__task_retain(t);
     remote_push(t->worker, t);
+}
+
+/* ---- shared tasks: the injection queue, the local queue, the search ---- */
+
+static void inject_push(struct cio__sched_shared *sh, cio_task *t)
+{
+    pthread_mutex_lock(&sh->inject_lock);
+    cio__list_push_back(&sh->inject, &t->run_node);
+    atomic_fetch_add(&sh->inject_len, 1);
+    pthread_mutex_unlock(&sh->inject_lock);
+}
+
+/* Take a task off the injection queue to run, and a fair share more onto @w's local queue
+ * (empty or not, it has room for INJECT_BATCH: one lock for a batch, not one per task). */
+static cio_task *inject_take(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    size_t len = atomic_load_explicit(&sh->inject_len, memory_order_relaxed);
+    if (len == 0)
+        return NULL;
+    size_t room = CIO__LOCAL_QUEUE_CAPACITY - cio__local_queue_len(&w->local);
+    size_t n = len / sh->nworkers + 1;
+    if (n > INJECT_BATCH)
+        n = INJECT_BATCH;
+    if (n > room + 1)
+        n = room + 1;
+    cio_task *first = NULL;
+    pthread_mutex_lock(&sh->inject_lock);
+    for (size_t i = 0; i < n; i++) {
+        struct cio__list *node = cio__list_pop_front(&sh->inject);
+        if (node == NULL)
+            break;
+        atomic_fetch_sub(&sh->inject_len, 1);
+        cio_task *t = cio__list_entry(node, cio_task, run_node);
+        if (first == NULL)
+            first = t;
+        else
+            (void)cio__local_queue_push(&w->local, t); /* room was counted */
+    }
+    pthread_mutex_unlock(&sh->inject_lock);
+    return first;
+}
+
+/*
+ * Wake one sleeping worker to look for work, unless a worker is searching already (it will
+ * find the work, or look again before it sleeps: see reactor_turn), so that a burst of wakes
+ * wakes one worker, not all. The fence orders the caller's push before the loads: either we
+ * see a worker that went to sleep, or it sees the push in its last look (Dekker).
+ */
+static void notify_one(struct cio__sched_shared *sh)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&sh->searching, memory_order_relaxed) != 0 ||
+        atomic_load_explicit(&sh->sleeping, memory_order_relaxed) == 0)
+        return;
+    unsigned none = 0;
+    if (!atomic_compare_exchange_strong(&sh->searching, &none, 1))
+        return;
+    unsigned start = atomic_load_explicit(&sh->next_victim, memory_order_relaxed);
+    for (unsigned i = 0; i < sh->nworkers; i++) {
+        struct cio__worker *v = &sh->workers[(start + i) % sh->nworkers];
+        if (atomic_load(&v->sleeping) && !atomic_exchange(&v->search_token, true)) {
+            cio_waker_wake(v->waker); /* it holds the searching count we took */
+            return;
+        }
+    }
+    atomic_fetch_sub(&sh->searching, 1);
+}
+
+/* Queue a shared task on @w's local queue (the injection queue when full); wake a sleeping
+ * worker when @w has more than it can run next. */
+static void local_push(struct cio__worker *w, cio_task *t)
+{
+    if (!cio__local_queue_push(&w->local, t)) {
+        inject_push(w->shared, t);
+        notify_one(w->shared);
+        return;
+    }
+    if (!w->searching && cio__local_queue_len(&w->local) + (w->lifo != NULL) > 1)
+        notify_one(w->shared);
+}
+
+/*
+ * A shared task was NOTIFIED by the caller (not running, not queued): queue it. Bound to its
+ * worker: on that worker's run queue (through its remote queue from another thread). Else on
+ * the calling worker if it is one of the runtime's — a wake from a running task into the LIFO
+ * slot (what was there goes to the local queue), a spawn into the local queue — or on the
+ * injection queue from outside.
+ */
+static void schedule_shared(cio_task *t, bool wake)
+{
+    struct cio__worker *w = tls_worker;
+    struct cio__worker *r = t->runner;
+    if (t->bound != 0) {
+        if (r == w)
+            cio__list_push_back(&w->runq, &t->run_node);
+        else
+            remote_push(r, t);
+        return;
+    }
+    if (w == NULL || w->shared != r->shared) {
+        inject_push(r->shared, t);
+        notify_one(r->shared);
+        return;
+    }
+    if (wake && w->current != NULL) {
+        cio_task *prev = w->lifo;
+        w->lifo = t;
+        if (prev == NULL)
+            return;
+        t = prev;
+    }
+    local_push(w, t);
+}
+
+static void wake_shared(cio_task *t)
+{
+    unsigned s = atomic_fetch_or(&t->state, CIO__TASK_NOTIFIED);
+    if (s & (CIO__TASK_NOTIFIED | CIO__TASK_RUNNING | CIO__TASK_DONE))
+        return; /* queued, or its worker requeues it when it parks, or finished */
+    schedule_shared(t, true);
+}
+
+/* Leave the search; if this was the last searcher and it found work, more may be there:
+ * pass the search on (tokio). */
+static void search_end(struct cio__worker *w, bool found)
+{
+    w->searching = false;
+    struct cio__sched_shared *sh = w->shared;
+    if (atomic_fetch_sub(&sh->searching, 1) == 1 && found &&
+        (cio__local_queue_len(&w->local) > 0 ||
+         atomic_load_explicit(&sh->inject_len, memory_order_relaxed) > 0))
+        notify_one(sh);
+}
+
+/* Nothing to run here: steal half of another worker's local queue (from a victim chosen in
+ * turn), or take from the injection queue. */
+static cio_task *search(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    if (!w->searching) {
+        w->searching = true;
+        atomic_fetch_add(&sh->searching, 1);
+    }
+    cio_task *found = NULL;
+    unsigned start = w->index + 1 + atomic_load_explicit(&sh->next_victim, memory_order_relaxed);
+    for (unsigned i = 0; i < sh->nworkers && found == NULL; i++) {
+        struct cio__worker *v = &sh->workers[(start + i) % sh->nworkers];
+        if (v == w)
+            continue;
+        cio_task *batch[STEAL_MAX];
+        unsigned n = cio__local_queue_steal(&v->local, batch, STEAL_MAX);
+        if (n == 0)
+            continue;
+        found = batch[0];
+        for (unsigned k = 1; k < n; k++)
+            (void)cio__local_queue_push(&w->local, batch[k]); /* ours was empty */
+        atomic_store_explicit(&w->steals,
+                              atomic_load_explicit(&w->steals, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+        atomic_store_explicit(&sh->next_victim, start + i, memory_order_relaxed);
+    }
+    if (found == NULL)
+        found = inject_take(w);
+    search_end(w, found != NULL);
+    return found;
+}
+
+/* Whether another worker has work to steal or the injection queue has some: the last look
+ * before a worker sleeps (see notify_one). */
+static bool work_visible(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    if (atomic_load(&sh->inject_len) != 0)
+        return true;
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        if (&sh->workers[i] != w && cio__local_queue_len(&sh->workers[i].local) > 0)
+            return true;
+    return false;
+}
+
+/* The next task for a worker of a runtime with shared tasks (see the loop at the top). */
+static cio_task *next_task_shared(struct cio__worker *w)
+{
+    cio_task *t;
+    if (++w->loop_ticks % INJECT_INTERVAL == 0 && (t = inject_take(w)) != NULL)
+        return t;
+    if (w->lifo != NULL) {
+        t = w->lifo;
+        w->lifo = NULL;
+        if (w->lifo_streak < LIFO_MAX) {
+            w->lifo_streak++;
+            return t;
+        }
+        local_push(w, t); /* the queue had its turn coming */
+    }
+    w->lifo_streak = 0;
+    w->prefer_shared = !w->prefer_shared;
+    struct cio__list *node;
+    if (w->prefer_shared && (t = cio__local_queue_pop(&w->local)) != NULL)
+        return t;
+    if ((node = cio__list_pop_front(&w->runq)) != NULL)
+        return cio__list_entry(node, cio_task, run_node);
+    if ((t = cio__local_queue_pop(&w->local)) != NULL)
+        return t;
+    if ((t = inject_take(w)) != NULL)
+        return t;
+    return search(w);
+}
+
+void cio__sched_shared_init(struct cio__sched_shared *sh, struct cio__worker *workers,
+                            unsigned nworkers, bool steal)
+{
+    sh->workers = workers;
+    sh->nworkers = nworkers;
+    sh->steal = steal;
+    pthread_mutex_init(&sh->inject_lock, NULL);
+    cio__list_init(&sh->inject);
+    atomic_init(&sh->inject_len, 0);
+    atomic_init(&sh->searching, 0);
+    atomic_init(&sh->sleeping, 0);
+    atomic_init(&sh->next_victim, 0);
+    pthread_mutex_init(&sh->tasks_lock, NULL);
+    cio__list_init(&sh->tasks);
+}
+
+void cio__sched_shared_fini(struct cio__sched_shared *sh)
+{
+    pthread_mutex_destroy(&sh->inject_lock);
+    pthread_mutex_destroy(&sh->tasks_lock);
 }
 
 /* ---- tasks ---- */
@@ -160,19 +414,27 @@ static void park_timer_fired(struct cio__timer_wheel *wheel, struct cio__timer *
     cio__task_wake(t);
 }
 
-void cio__worker_adopt(struct cio__worker *w, cio_task *t)
+void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
 {
     t->coro.return_to = &w->sched;
-    t->worker = w;
+    t->runner = w;
+    t->origin = w;
     t->deadline = CIO_DEADLINE_NONE;
     t->park_deadline = CIO_DEADLINE_NONE;
     cio__timer_init(&t->timer, park_timer_fired);
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
-    atomic_init(&t->state, 0);
     t->wait_kind = CIO__WAIT_NONE;
     t->parked_at = 0;
     atomic_fetch_add(&w->m.spawned, 1);
+    if (shared) {
+        t->worker = CIO__WORKER_SHARED;
+        atomic_init(&t->state, CIO__TASK_NOTIFIED);
+        schedule_shared(t, false);
+        return;
+    }
+    t->worker = w;
+    atomic_init(&t->state, 0);
     cio__task_wake(t);
 }
 
@@ -181,12 +443,24 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t)
 static void task_finished(struct cio__worker *w, cio_task *t)
 {
     if (cio__timer_pending(&t->timer))
-        cio__timer_cancel(&w->wheel, &t->timer);
-    cio__list_remove(&t->all_node);
-    /* release: a reader that sees the count sees the spawn it balances (cio__worker_live) */
-    atomic_store_explicit(&w->m.finished,
-                          atomic_load_explicit(&w->m.finished, memory_order_relaxed) + 1,
-                          memory_order_release);
+        cio__timer_cancel(&w->wheel, &t->timer); /* pinned: its worker's; shared: none armed */
+    if (t->worker == CIO__WORKER_SHARED) {
+        pthread_mutex_lock(&w->shared->tasks_lock);
+        cio__list_remove(&t->all_node);
+        pthread_mutex_unlock(&w->shared->tasks_lock);
+    } else {
+        cio__list_remove(&t->all_node);
+    }
+    /* release: a reader that sees the count sees the spawn it balances (cio__worker_live).
+     * Counted on the worker that counted the spawn, so each worker's finished stays within
+     * its spawned: with stealing a task may end on another worker, which then adds to that
+     * count from its thread (a read-modify-write, once per task); else a plain store. */
+    if (w->steal)
+        atomic_fetch_add_explicit(&t->origin->m.finished, 1, memory_order_release);
+    else
+        atomic_store_explicit(&w->m.finished,
+                              atomic_load_explicit(&w->m.finished, memory_order_relaxed) + 1,
+                              memory_order_release);
     cio__task_release(t);
 }
 
@@ -208,24 +482,96 @@ static unsigned cancel_mark(cio_task *t)
  * compare-and-swap loop cost that hot path an instruction. */
 static cio__noinline void first_run(struct cio__worker *w, cio_task *t)
 {
+    t->started = true;
     cio__list_push_back(&w->tasks, &t->all_node);
+    if (atomic_load_explicit(&w->shutdown, memory_order_relaxed))
+        (void)cancel_mark(t);
+}
+
+/* first_run() of a shared task: the runtime's list, under its lock. Apart, so that the
+ * compiler knows first_run() (on the hand-off of a park) calls nothing. */
+static cio__noinline void first_run_shared(struct cio__worker *w, cio_task *t)
+{
+    t->started = true;
+    pthread_mutex_lock(&w->shared->tasks_lock);
+    cio__list_push_back(&w->shared->tasks, &t->all_node);
+    pthread_mutex_unlock(&w->shared->tasks_lock);
     if (atomic_load_explicit(&w->shutdown, memory_order_relaxed))
         (void)cancel_mark(t);
 }
 
 /* The scheduling state of a run of @t, whether the worker starts it or a parking task hands
  * it the thread (cio__task_suspend). */
-static inline void run_begin(struct cio__worker *w, cio_task *t)
+/* A shared task taken from a queue: NOTIFIED -> RUNNING in one atomic add, which also proves
+ * that no other worker runs it; it now runs here. */
+static cio__noinline void claim_shared(struct cio__worker *w, cio_task *t)
 {
-    t->queued = false;
-    t->notified = false;
-    t->running = true;
-    if (!cio__list_linked(&t->all_node))
+    unsigned s = atomic_fetch_add_explicit(&t->state, CIO__TASK_RUNNING - CIO__TASK_NOTIFIED,
+                                           memory_order_acq_rel);
+    cio__assert((s & (CIO__TASK_NOTIFIED | CIO__TASK_RUNNING)) == CIO__TASK_NOTIFIED);
+    (void)s;
+    cio__assert(t->bound == 0 || t->runner == w);
+    t->runner = w;
+    t->coro.return_to = &w->sched;
+    if (!t->started)
+        first_run_shared(w, t);
+}
+
+/* The rest of run_begin(), for either kind of task. */
+static inline void run_begin_common(struct cio__worker *w, cio_task *t)
+{
+    if (!t->started)
         first_run(w, t);
     w->run_budget = (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED)
                         ? 0
                         : w->budget;
     w->current = t;
+}
+
+/* A pinned task @t of @w starts a run. */
+static inline void run_begin_pinned(struct cio__worker *w, cio_task *t)
+{
+    t->queued = false;
+    t->notified = false;
+    t->running = true;
+    run_begin_common(w, t);
+}
+
+static inline void run_begin(struct cio__worker *w, cio_task *t)
+{
+    if (cio__unlikely(t->worker != w)) {
+        claim_shared(w, t);
+        run_begin_common(w, t);
+    } else {
+        run_begin_pinned(w, t);
+    }
+}
+
+/* A shared task left the worker (off its stack now, so another worker may take it as soon
+ * as it is seen idle): RUNNING off; requeue it if it yielded or was woken meanwhile. */
+static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
+{
+    if (cio__coro_state(&t->coro) == CIO__CORO_FINISHED) {
+        task_finished(w, t);
+        return;
+    }
+    if (tls_reason == SWITCH_YIELD) {
+        w->m.yields++;
+        unsigned s = atomic_load_explicit(&t->state, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(
+            &t->state, &s, (s | CIO__TASK_NOTIFIED) & ~(unsigned)CIO__TASK_RUNNING,
+            memory_order_acq_rel, memory_order_relaxed))
+            ;
+    } else {
+        unsigned s = atomic_fetch_and_explicit(&t->state, ~(unsigned)CIO__TASK_RUNNING,
+                                               memory_order_acq_rel);
+        if (!(s & CIO__TASK_NOTIFIED))
+            return; /* idle: whoever wakes it queues it */
+    }
+    if (t->bound != 0)
+        cio__list_push_back(&w->runq, &t->run_node);
+    else
+        local_push(w, t);
 }
 
 static void run_task(struct cio__worker *w, cio_task *t)
@@ -237,6 +583,10 @@ static void run_task(struct cio__worker *w, cio_task *t)
     t = w->current;
     w->current = NULL;
     w->run_budget = 0; /* no task runs: the io fast paths send the worker's own calls out */
+    if (t->worker != w) {
+        park_shared(w, t);
+        return;
+    }
     t->running = false;
 
     if (cio__coro_state(&t->coro) == CIO__CORO_FINISHED) {
@@ -255,7 +605,25 @@ static void run_task(struct cio__worker *w, cio_task *t)
 static void switch_to_worker(cio_task *t, enum switch_reason reason)
 {
     tls_reason = reason;
-    cio__coro_switch(&t->coro, &t->worker->sched);
+    cio__coro_switch(&t->coro, &tls_worker->sched);
+}
+
+/* The hand-off of cio__task_suspend() on a runtime with shared tasks: only when no shared
+ * task waits on @w's LIFO slot or local queue (it would be overtaken), and only to a pinned
+ * task (a bound shared one is claimed by the worker loop). Out of line, so that the hand-off
+ * of a runtime without stealing carries none of it. */
+static cio__noinline void suspend_steal(cio_task *t, struct cio__worker *w, struct cio__list *node)
+{
+    cio_task *next = cio__list_entry(node, cio_task, run_node);
+    if (w->lifo != NULL || cio__local_queue_len(&w->local) != 0 || next->worker != w) {
+        switch_to_worker(t, SWITCH_PARK);
+        return;
+    }
+    cio__list_unlink(node);
+    w->ticks++;
+    t->running = false;
+    run_begin_pinned(w, next);
+    cio__coro_switch(&t->coro, &next->coro);
 }
 
 /*
@@ -269,16 +637,22 @@ static void switch_to_worker(cio_task *t, enum switch_reason reason)
  */
 void cio__task_suspend(cio_task *t)
 {
+    /* A shared task's worker is CIO__WORKER_SHARED, whose run queue is empty: it goes to the
+     * worker, which takes RUNNING off once off its stack (park_shared). */
     struct cio__worker *w = t->worker;
     struct cio__list *node = w->runq.next;
     t->parked_at = w->m.clock;
     if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0) {
+        if (cio__unlikely(w->steal)) {
+            suspend_steal(t, w, node);
+            return;
+        }
         cio__list_unlink(node); /* t->queued, not the node, says whether it is queued */
         w->ticks++;
         cio_task *next = cio__list_entry(node, cio_task, run_node);
         t->running = false;
-        run_begin(w, next);
+        run_begin_pinned(w, next); /* no stealing: every task is pinned */
         cio__coro_switch(&t->coro, &next->coro);
         return;
     }
@@ -306,20 +680,33 @@ int cio__task_park(cio_time deadline)
     }
     if (t->deadline < deadline)
         deadline = t->deadline;
+    struct cio__worker *w = tls_worker;
+    bool shared = t->worker != w;
     if (deadline != CIO_DEADLINE_NONE) {
         if (cio_now() >= deadline)
             return -ETIMEDOUT;
         t->timed_out = false;
-        /* An armed timer due no later than the deadline serves (see park_timer_fired). */
-        if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
+        if (shared) {
+            /* The timer is in this worker's wheel: the task resumes here (bound), and takes
+             * the timer out when the park ends, so it leaves nothing behind when it moves. */
+            t->bound++;
+            cio__timer_insert(&w->wheel, &t->timer, deadline);
+        } else if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
+            /* An armed timer due no later than the deadline serves (see park_timer_fired). */
             if (cio__timer_pending(&t->timer))
-                cio__timer_cancel(&t->worker->wheel, &t->timer);
-            cio__timer_insert(&t->worker->wheel, &t->timer, deadline);
+                cio__timer_cancel(&w->wheel, &t->timer);
+            cio__timer_insert(&w->wheel, &t->timer, deadline);
         }
     }
     t->park_deadline = deadline;
     cio__task_suspend(t);
     t->park_deadline = CIO_DEADLINE_NONE;
+    if (shared && deadline != CIO_DEADLINE_NONE) {
+        cio__assert(tls_worker == w);
+        if (cio__timer_pending(&t->timer))
+            cio__timer_cancel(&w->wheel, &t->timer);
+        t->bound--;
+    }
     if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
         return -ECANCELED;
     if (t->timed_out) {
@@ -331,8 +718,9 @@ int cio__task_park(cio_time deadline)
 
 void cio__task_budget_exhausted(cio_task *t)
 {
-    t->worker->m.budget_yields += t->worker->run_budget != 0; /* 0: a cancelled task's yield */
-    switch_to_worker(t, SWITCH_YIELD);                        /* run_begin() refills the budget */
+    struct cio__worker *w = tls_worker;       /* (a shared task's t->worker is no worker) */
+    w->m.budget_yields += w->run_budget != 0; /* 0: a cancelled task's yield */
+    switch_to_worker(t, SWITCH_YIELD);        /* run_begin() refills the budget */
 }
 
 cio_time cio__task_deadline(void)
@@ -358,7 +746,7 @@ void cio__task_cancel(cio_task *t)
     if (s & (CIO__TASK_DONE | CIO__TASK_SHIELDED | CIO__TASK_CANCELLED))
         return; /* finished, held off, or already told */
     if (t == cio__task_self())
-        t->worker->run_budget = 0; /* its fast paths take the slow path: it sees the cancel */
+        tls_worker->run_budget = 0; /* its fast paths take the slow path: it sees the cancel */
     cio__task_wake(t);
 }
 
@@ -377,8 +765,8 @@ bool cio__task_shield_begin(cio_task *t)
     while (!atomic_compare_exchange_weak(&t->state, &s,
                                          (s | CIO__TASK_SHIELDED) & ~(unsigned)CIO__TASK_CANCELLED))
         ;
-    if (t == cio__task_self() && t->worker->run_budget == 0)
-        t->worker->run_budget = t->worker->budget; /* it ran cancelled: operations work again */
+    if (t == cio__task_self() && tls_worker->run_budget == 0)
+        tls_worker->run_budget = tls_worker->budget; /* it ran cancelled: operations work again */
     return (s & CIO__TASK_SHIELDED) != 0;
 }
 
@@ -394,7 +782,7 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
             n |= CIO__TASK_CANCELLED;
     } while (!atomic_compare_exchange_weak(&t->state, &s, n));
     if ((n & CIO__TASK_CANCELLED) && t == cio__task_self())
-        t->worker->run_budget = 0;
+        tls_worker->run_budget = 0;
 }
 
 /* ---- the worker loop ---- */
@@ -409,6 +797,11 @@ static void reactor_turn(struct cio__worker *w, bool block)
         cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
         timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
         atomic_store(&w->sleeping, true);
+        if (w->steal) {
+            atomic_fetch_add(&w->shared->sleeping, 1);
+            if (work_visible(w))
+                timeout = 0; /* pushed before the push saw us asleep: go and take it */
+        }
         if (atomic_load(&w->remote_count) != 0 || atomic_load(&w->cancel_all) ||
             atomic_load(&w->stop))
             timeout = 0;
@@ -421,8 +814,11 @@ static void reactor_turn(struct cio__worker *w, bool block)
     w->dispatching = false;
     w->m.polls += w->ticks;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
-    if (block)
+    if (block) {
         atomic_store(&w->sleeping, false);
+        if (w->steal)
+            atomic_fetch_sub(&w->shared->sleeping, 1);
+    }
     cio_time now = cio_now();
     cio__timer_wheel_advance(&w->wheel, now);
     cio__metrics_turn_end(w, events, wait_start, now);
@@ -436,6 +832,29 @@ static void cancel_all(struct cio__worker *w)
     {
         cio__task_cancel(cio__list_entry(it, cio_task, all_node));
     }
+    if (w->steal) { /* every worker does it: a cancel is idempotent */
+        struct cio__sched_shared *sh = w->shared;
+        pthread_mutex_lock(&sh->tasks_lock);
+        cio__list_foreach(it, &sh->tasks)
+        {
+            cio__task_cancel(cio__list_entry(it, cio_task, all_node));
+        }
+        pthread_mutex_unlock(&sh->tasks_lock);
+    }
+}
+
+/* Tasks of the runtime not finished: a shared task may finish on another worker than the
+ * one that counted its spawn, so only the sum means something. Every finish first, then every
+ * spawn: each finish read balances a spawn read after it, so the sum is never short. */
+static size_t live_total(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    uint64_t finished = 0, spawned = 0;
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        finished += atomic_load_explicit(&sh->workers[i].m.finished, memory_order_acquire);
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        spawned += atomic_load(&sh->workers[i].m.spawned);
+    return (size_t)(spawned - finished);
 }
 
 void cio__worker_run(struct cio__worker *w, cio_task *until)
@@ -445,20 +864,33 @@ void cio__worker_run(struct cio__worker *w, cio_task *until)
         if (until != NULL) {
             if (atomic_load(&until->state) & CIO__TASK_DONE)
                 return;
-        } else if (atomic_load(&w->stop) && cio__worker_live(w) == 0) {
+        } else if (atomic_load(&w->stop) && live_total(w) == 0) {
             return;
         }
         if (atomic_load_explicit(&w->cancel_all, memory_order_relaxed))
             cancel_all(w);
         remote_drain(w);
-        struct cio__list *node = cio__list_pop_front(&w->runq);
-        if (node == NULL) {
+        cio_task *t;
+        if (w->steal) {
+            if (atomic_load_explicit(&w->search_token, memory_order_relaxed) &&
+                atomic_exchange(&w->search_token, false))
+                w->searching = true; /* woken to search: the count is ours now */
+            t = next_task_shared(w);
+            if (t != NULL && w->searching)
+                search_end(w, true);
+            if (t != NULL && t->worker != w)
+                w->m.pushes++; /* a shared task: counted where it is taken (metrics.h) */
+        } else {
+            struct cio__list *node = cio__list_pop_front(&w->runq);
+            t = node != NULL ? cio__list_entry(node, cio_task, run_node) : NULL;
+        }
+        if (t == NULL) {
             reactor_turn(w, true);
             continue;
         }
         if (++w->ticks >= w->event_interval)
             reactor_turn(w, false);
-        run_task(w, cio__list_entry(node, cio_task, run_node));
+        run_task(w, t);
     }
 }
 
@@ -485,6 +917,11 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
                      const struct cio__worker_config *config)
 {
     w->rt = rt;
+    w->shared = config->shared;
+    w->steal = config->shared->steal;
+    cio__local_queue_init(&w->local);
+    atomic_init(&w->search_token, false);
+    atomic_init(&w->steals, 0);
     w->index = index;
     w->budget = config->budget;
     w->event_interval = config->event_interval;

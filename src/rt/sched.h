@@ -7,17 +7,35 @@
  * is declared here. The task object itself (created, finished, joined, freed) is task.h's;
  * the runtime that owns the workers is runtime.h's.
  *
- * A task's scheduling state lives in plain fields that only its worker's thread touches, so
- * a wake on that thread — the reactor waking a task, one task waking another — costs no
- * atomic instruction:
+ * Two kinds of task. A PINNED task (the current-thread runtime, a runtime with stealing off,
+ * a task spawned with CIO_WORKER(i)) has a fixed worker, and its scheduling state lives in
+ * plain fields that only that worker's thread touches, so a wake on that thread — the
+ * reactor waking a task, one task waking another — costs no atomic instruction:
  *
  *     queued    on the worker's run queue
  *     running   on the worker's thread right now
  *     notified  a wake arrived while running: requeue it when it parks
  *
- * and in an atomic word for what other threads see or set:
+ * A SHARED task (the default on a multi-thread runtime with stealing) may run on any worker:
+ * its t->worker is CIO__WORKER_SHARED, and its scheduling state is two bits of the atomic
+ * word, moved by read-modify-writes (tokio's task state):
  *
- *     REMOTE     in the worker's remote queue (a wake from another thread)
+ *     NOTIFIED   in a queue, or woken while running (requeued when it parks)
+ *     RUNNING    a worker runs it: claimed NOTIFIED -> RUNNING by one atomic add, which
+ *                asserts that no other worker runs it (no double run)
+ *
+ *     wake:   fetch_or NOTIFIED; neither NOTIFIED nor RUNNING nor DONE before -> queue it
+ *             (the waker's LIFO slot or local queue, or the injection queue off the runtime)
+ *     park:   (on the worker, off the task's stack) fetch_and ~RUNNING; NOTIFIED -> requeue
+ *
+ * A shared task that is BOUND (t->bound > 0: it parks with its park timer in its worker's
+ * wheel, i.e. with a deadline) resumes on the worker that ran it (t->runner): it is queued on
+ * that worker's run queue, through the remote queue from another thread. (It waits on a
+ * socket as a foreign waiter, under the registration's lock, wherever it is: io.c.)
+ *
+ * The atomic word also holds what other threads see or set:
+ *
+ *     REMOTE     pinned: in the worker's remote queue (a wake from another thread)
  *     REQUESTED  cancellation was requested (sticky)         cio__task_cancel
  *     SHIELDED   a cancel shield is in force                  the task itself
  *     CANCELLED  REQUESTED and not SHIELDED: what the task's suspending calls see
@@ -27,12 +45,12 @@
  *     shield begin:  SHIELDED, CANCELLED off                    (the task)
  *     shield end:    SHIELDED off, CANCELLED = REQUESTED        (the task)
  *
- * wake() on the worker's thread: running -> notified; else, unless queued, queue it. From
- * another thread: set REMOTE and, if it was not set, push the task to the remote queue (and
- * wake the worker if it sleeps); the worker drains that queue at the top of its loop,
+ * Pinned, wake() on the worker's thread: running -> notified; else, unless queued, queue it.
+ * From another thread: set REMOTE and, if it was not set, push the task to the remote queue
+ * (and wake the worker if it sleeps); the worker drains that queue at the top of its loop,
  * clearing REMOTE and waking each task locally. A wake between "I register as waiter" and
- * "I park" is never lost: it finds the task running and marks it notified, or reaches the
- * worker through the remote queue after the task parked.
+ * "I park" is never lost: it finds the task running and marks it notified (NOTIFIED), or
+ * reaches it through a queue after the task parked.
  */
 #ifndef CIO_RT_SCHED_H
 #define CIO_RT_SCHED_H
@@ -46,6 +64,7 @@
 #include "cio/rt.h"
 #include "poll/reactor.h"
 #include "rt/coro.h"
+#include "rt/local_queue.h"
 #include "rt/metrics.h"
 #include "rt/timer.h"
 #include "util/assert.h"
@@ -57,6 +76,8 @@ enum {
     CIO__TASK_SHIELDED = 1u << 2,
     CIO__TASK_CANCELLED = 1u << 3,
     CIO__TASK_DONE = 1u << 4,
+    CIO__TASK_NOTIFIED = 1u << 5, /* shared tasks only (see the top) */
+    CIO__TASK_RUNNING = 1u << 6,
 };
 
 struct cio__worker;
@@ -96,9 +117,13 @@ struct cio__worker_ext {
 struct cio_task {
     /* ---- the scheduler's (sched.c) ---- */
     struct cio__coro coro;
-    struct cio__worker *worker;     /* owner; never changes */
+    struct cio__worker *worker;     /* pinned: its worker, fixed; else CIO__WORKER_SHARED */
     atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
-    bool queued, running, notified; /* the worker's own thread only (see the top) */
+    bool queued, running, notified; /* pinned: the worker's own thread only (see the top) */
+    unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
+    bool started;                   /* it has run (it is on a list of live tasks) */
+    struct cio__worker *runner;     /* the worker that runs it, or ran it last */
+    struct cio__worker *origin;     /* the worker that counted its spawn (and counts its end) */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
     struct cio_task *remote_next;
@@ -141,8 +166,31 @@ struct cio__deferred {
     void (*fn)(struct cio__deferred *deferred);
 };
 
+/*
+ * What the workers of one runtime share to move tasks between them (the runtime embeds it).
+ * The injection queue takes shared tasks spawned or woken off the runtime (and a local
+ * queue's overflow); a worker looks at it every INJECT_INTERVAL (sched.c) turns and when its
+ * own queues are empty, so the mutex is taken rarely. An idle worker steals half of another's
+ * local queue; a worker with work to spare wakes one sleeping worker, and only when none is
+ * searching already (no thundering herd).
+ */
+struct cio__sched_shared {
+    struct cio__worker *workers;
+    unsigned nworkers;
+    bool steal; /* tasks spawned without a worker are shared (may migrate) */
+    pthread_mutex_t inject_lock;
+    struct cio__list inject; /* shared tasks, through run_node */
+    atomic_size_t inject_len;
+    atomic_uint searching; /* workers looking for work to steal */
+    atomic_uint sleeping;  /* workers blocked in their reactor, or about to */
+    atomic_uint next_victim;
+    pthread_mutex_t tasks_lock;
+    struct cio__list tasks; /* live shared tasks (all_node), for shutdown */
+};
+
 struct cio__worker {
     cio_rt *rt;
+    struct cio__sched_shared *shared;
     unsigned index;
     unsigned budget;         /* the runtime's, at hand for every task run */
     unsigned event_interval; /* the runtime's: tasks run between two polls of the reactor */
@@ -177,7 +225,24 @@ struct cio__worker {
     unsigned ticks;                 /* tasks run since the reactor was last polled */
     struct cio__deferred *deferred; /* under remote_lock */
     struct cio__worker_ext ext[CIO__WORKER_EXT_COUNT]; /* the layers' own state (see above) */
+    /* Shared tasks (sched.c): the LIFO slot (the task a running task woke last, run next:
+     * message-passing latency; never stolen), the stealable local queue, and the search. */
+    bool steal;               /* the runtime shares tasks (a copy of shared->steal) */
+    cio_task *lifo;           /* owner only */
+    unsigned lifo_streak;     /* LIFO runs in a row: capped, so the queue is not starved */
+    unsigned loop_ticks;      /* loop turns: the injection queue is checked every N */
+    bool prefer_shared;       /* alternate between the pinned and the shared queue */
+    bool searching;           /* counted in shared->searching */
+    atomic_bool search_token; /* woken to search: holds one count of shared->searching */
+    atomic_ulong steals;      /* tasks taken from other workers (owner writes, no RMW) */
+    struct cio__local_queue local;
 };
+
+/* The t->worker of a shared task: a worker that is no thread's and whose run queue is empty,
+ * so the hand-off test of a park (cio__task_suspend) fails for a shared task with no test of
+ * its own, and a wake (cio__task_wake) takes the general way (see the top). Never changed. */
+extern struct cio__worker cio__worker_shared;
+#define CIO__WORKER_SHARED (&cio__worker_shared)
 
 /* The calling thread's worker (NULL outside the runtime). Read on every operation, so it is
  * an initial-exec thread-local read inline, not a call (as the coroutine layer's). */
@@ -188,6 +253,12 @@ static inline struct cio__worker *cio__worker_current(void)
     return cio__tls_worker;
 }
 
+/* Whether @t may run on any worker (see the top). */
+static inline bool cio__task_shared(const cio_task *t)
+{
+    return t->worker == CIO__WORKER_SHARED;
+}
+
 /* The calling task (NULL outside a task). */
 static inline cio_task *cio__task_self(void)
 {
@@ -195,11 +266,12 @@ static inline cio_task *cio__task_self(void)
     return w != NULL ? w->current : NULL;
 }
 
-/* cio__task_wake() from a thread other than the task's worker (sched.c). */
+/* cio__task_wake() of a shared task, or of a pinned one from another thread (sched.c). */
 void cio__task_wake_remote(cio_task *task);
 
-/* Wake @task (any thread): see the state machine above. Inline: on the task's own worker — the
- * reactor waking a task, one task waking another — it is a few plain stores. */
+/* Wake @task (any thread): see the state machine above. Inline: a pinned task on its own
+ * worker — the reactor waking a task, one task waking another — is a few plain stores. A
+ * shared task's t->worker is no worker: it takes the call. */
 static inline void cio__task_wake(cio_task *t)
 {
     struct cio__worker *w = t->worker;
@@ -222,10 +294,11 @@ static inline void cio__task_wake(cio_task *t)
  * cio__task_wake_idle() - cio__task_wake() where the caller knows more: on @t's own worker's
  * thread, outside any task (a reactor dispatching events on its worker), with @t suspended in
  * a wait, so neither running nor finished. What is left of the wake is queueing it unless it
- * is queued already (by an earlier wake not yet run).
+ * is queued already (by an earlier wake not yet run). @t is pinned.
  */
 static inline void cio__task_wake_idle(cio_task *t)
 {
+    /* (Only pinned tasks wait as a registration's owner: shared ones are foreign, io.c.) */
     cio__assert(t->worker == cio__tls_worker && t->worker->current == NULL && !t->running &&
                 !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE));
     if (t->queued)
@@ -273,10 +346,10 @@ void cio__task_budget_exhausted(cio_task *task);
  */
 static inline int cio__task_budget(void)
 {
-    cio_task *t = cio__task_self();
+    struct cio__worker *w = cio__tls_worker;
+    cio_task *t = w != NULL ? w->current : NULL;
     if (t == NULL)
         return 0;
-    struct cio__worker *w = t->worker;
     if (w->run_budget <= 1)
         cio__task_budget_exhausted(t); /* or cancelled (budget 0): yield either way */
     else
@@ -337,6 +410,7 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded);
 /* ---- workers: what the runtime (runtime.c) and the task object (task.c) use ---- */
 
 struct cio__worker_config {
+    struct cio__sched_shared *shared;
     cio_backend backend;
     unsigned budget;         /* I/O operations before a forced yield */
     unsigned event_interval; /* task runs between two polls of the reactor */
@@ -364,11 +438,18 @@ void cio__worker_shutdown(struct cio__worker *worker);
 /* Ask @worker's loop to return once it has no task left (any thread). */
 void cio__worker_stop(struct cio__worker *worker);
 
-/* Tasks owned by @worker that have not finished (queued ones too). */
+/* Tasks adopted by @worker minus those that finished on it: summed over a runtime's workers,
+ * the tasks not finished (a shared task may finish elsewhere). Wraps; sum, then read. */
 size_t cio__worker_live(struct cio__worker *worker);
 
-/* A new task @t (its coroutine set up on its stack) joins @worker and is queued there. Any
- * thread. */
-void cio__worker_adopt(struct cio__worker *worker, cio_task *t);
+/* Set up / tear down what a runtime's workers share (before / after the workers). */
+void cio__sched_shared_init(struct cio__sched_shared *shared, struct cio__worker *workers,
+                            unsigned nworkers, bool steal);
+void cio__sched_shared_fini(struct cio__sched_shared *shared);
+
+/* A new task @t (its coroutine set up on its stack) joins @worker and is queued there — or,
+ * @shared, joins the runtime's shared tasks: queued on the calling worker if it is one of
+ * @worker's runtime, else on the injection queue. Any thread. */
+void cio__worker_adopt(struct cio__worker *worker, cio_task *t, bool shared);
 
 #endif

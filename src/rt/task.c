@@ -106,7 +106,7 @@ static void task_entry(void *arg)
     publish_done(t);
 }
 
-int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *w,
+int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *w, bool shared,
                     const cio_spawn_options *opts, cio_task_fn fn, void *arg,
                     struct cio__task_watcher *watcher, cio_task **ret_task)
 {
@@ -142,7 +142,7 @@ int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *w,
     atomic_init(&t->abort_slot, 0);
     if (ret_task != NULL)
         *ret_task = t;
-    cio__worker_adopt(w, t);
+    cio__worker_adopt(w, t, shared);
     return 0;
 }
 

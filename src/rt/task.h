@@ -36,14 +36,15 @@ int cio__task_home_new(struct cio__stack_home **ret_home, size_t default_stack_s
 void cio__task_home_unref(struct cio__stack_home *home);
 
 /*
- * cio__task_spawn() - create a task on @worker's runtime and queue it there.
+ * cio__task_spawn() - create a task on @worker's runtime and queue it there (@shared: as a
+ * task that may migrate, cio__worker_adopt()).
  * @ret_task: receives it holding a handle reference (for a join handle or a join set), or
  *            NULL for a task detached at once.
  * @watcher: told when it finishes (needs @ret_task), or NULL.
  *
  * Return: 0; -ENOMEM; what the stack pool returns.
  */
-int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *worker,
+int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *worker, bool shared,
                     const cio_spawn_options *opts, cio_task_fn fn, void *arg,
                     struct cio__task_watcher *watcher, cio_task **ret_task);
 

@@ -724,6 +724,51 @@ static void test_mutex(void)
     run(main_mutex, NULL);
 }
 
+/* Regression (issue 13): a cancelled task, or one past its deadline, takes a FREE mutex
+ * (taking it is not a wait); only waiting for a held one ends with the error. */
+static void *cancelled_locker(void *arg)
+{
+    cio_mutex *m = arg;
+    while (!cio_task_is_cancelled())
+        (void)cio_yield();
+    CHECK_RC(cio_mutex_lock(m));          /* free: taken */
+    CHECK_ERR(cio_sleep(MS), -ECANCELED); /* the next wait sees the cancel */
+    CHECK_RC(cio_mutex_unlock(m));
+    cio_time saved = cio_deadline_set(cio_now() - 1); /* past its deadline too */
+    CHECK_RC(cio_mutex_lock(m));
+    CHECK_RC(cio_mutex_unlock(m));
+    cio_deadline_restore(saved);
+    return NULL;
+}
+
+static void *main_mutex_free_when_cancelled(void *arg)
+{
+    (void)arg;
+    cio_mutex *m;
+    CHECK_RC(cio_mutex_new(&m));
+    cio_join_handle *t;
+    CHECK_RC(cio_spawn(&t, cancelled_locker, m));
+    CHECK_RC(cio_task_cancel(t));
+    join_cancelled(t);
+    /* Held: a cancelled waiter gets -ECANCELED and holds nothing. */
+    CHECK_RC(cio_mutex_lock(m));
+    struct mutex_ctx c = {.m = m};
+    cio_join_handle *a = spawn_named("a", mutex_locker, &c);
+    settle();
+    CHECK_RC(cio_task_cancel(a));
+    join_cancelled(a);
+    CHECK_RC(cio_mutex_unlock(m));
+    CHECK_RC(cio_mutex_try_lock(m));
+    CHECK_RC(cio_mutex_unlock(m));
+    cio_mutex_free(m);
+    return NULL;
+}
+
+static void test_mutex_free_when_cancelled(void)
+{
+    run(main_mutex_free_when_cancelled, NULL);
+}
+
 static void *main_mutex_cut_short(void *arg)
 {
     (void)arg;
@@ -1215,6 +1260,6 @@ CIO_TEST_MAIN(TEST(test_notify_permit), TEST(test_notify_fifo), TEST(test_notify
               TEST(test_chan_fifo_senders), TEST(test_chan_receiver_close),
               TEST(test_chan_senders_gone), TEST(test_chan_cancel_safety),
               TEST(test_chan_item_sizes), TEST(test_mutex), TEST(test_mutex_cut_short),
-              TEST(test_sem_basic), TEST(test_sem_fair), TEST(test_sem_close),
-              TEST(test_sem_bounds_concurrency), TEST(test_deadline_races),
+              TEST(test_mutex_free_when_cancelled), TEST(test_sem_basic), TEST(test_sem_fair),
+              TEST(test_sem_close), TEST(test_sem_bounds_concurrency), TEST(test_deadline_races),
               TEST(test_shutdown_wakes_waiters))

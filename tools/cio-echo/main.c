@@ -98,13 +98,16 @@ static void echo_conn(cio_stream *s, const cio_addr *peer, void *ctx)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: cio-echo [--listen ADDR] [--workers N] [--buffer-size BYTES]\n"
+            "Usage: cio-echo [--listen ADDR] [--workers N] [--one-accept-loop]\n"
+            "                [--buffer-size BYTES]\n"
             "An echo server: every byte a client sends is sent back.\n"
             "\n"
             "  --listen ADDR        where to listen (default 127.0.0.1:0): IPv4:PORT,\n"
             "                       [IPv6]:PORT, HOST:PORT, /path/to.sock or @abstract\n"
             "  --workers N          worker threads, 1 to 256 (default 1); with N > 1 a TCP\n"
             "                       listener is sharded with SO_REUSEPORT\n"
+            "  --one-accept-loop    with N > 1: one listener and one accept loop; the\n"
+            "                       runtime spreads the connections over the workers\n"
             "  --buffer-size BYTES  per-connection read buffer, 1 to 16777216 (default %d)\n"
             "  --help               show this help\n"
             "\n"
@@ -129,6 +132,9 @@ int main(int argc, char **argv)
             listen = v;
         } else if (tool_opt_value(argc, argv, &i, "--workers", &v)) {
             srv.workers = (unsigned)tool_parse_uint("--workers", v, 1, 256);
+        } else if (strcmp(argv[i], "--one-accept-loop") == 0) {
+            srv.one_listener = true;
+            i++;
         } else if (tool_opt_value(argc, argv, &i, "--buffer-size", &v)) {
             echo.buffer_size = (size_t)tool_parse_uint("--buffer-size", v, 1, 16u << 20);
         } else {

@@ -50,6 +50,7 @@ int tool_server_run(tool_server *srv)
         return TOOL_EXIT_FAILURE;
     }
     cio_server_options sopts = {
+        .listeners = srv->one_listener ? 1 : 0, /* 1: the runtime spreads the connections */
         .max_connections = srv->max_conns,
         .stop_timeout = TOOL_STOP_TIMEOUT,
         .stop_signals = (const int[]){SIGINT, SIGTERM},

@@ -139,6 +139,8 @@ typedef struct tool_server {
     /* set by the program */
     tool_endpoint listen; /* where to listen */
     unsigned workers;     /* 1: current-thread runtime; N > 1: multi-thread, N workers */
+    bool one_listener;    /* N > 1: one listener and accept loop, the runtime spreading the
+                             connections (work stealing), instead of SO_REUSEPORT shards */
     size_t max_conns;     /* 0: no limit; else accept waits for a free slot */
     cio_serve_fn on_conn;
     void *ctx;

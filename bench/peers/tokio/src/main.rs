@@ -1,8 +1,10 @@
 //! tokio peer of cio's side-by-side benchmark: an echo server and an HTTP/1.1 "hello" server
 //! (keep-alive, pipelining) written the plain tokio way, one task per connection on the
-//! current-thread runtime, so cio's single-threaded servers are compared with tokio's.
+//! current-thread runtime, so cio's single-threaded servers are compared with tokio's; with
+//! --workers N (N > 1) on the multi-thread runtime with N workers and its one accept loop
+//! (the work-stealing comparison, bench/steal.sh).
 //!
-//! Usage: tokio_server --proto echo|http --listen 127.0.0.1:0
+//! Usage: tokio_server --proto echo|http --listen 127.0.0.1:0 [--workers N]
 //! Prints "listening on 127.0.0.1:PORT" once bound and exits cleanly on SIGINT or SIGTERM.
 
 use std::io::Write;
@@ -30,7 +32,7 @@ enum Proto {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: tokio_server --proto echo|http --listen 127.0.0.1:PORT");
+    eprintln!("usage: tokio_server --proto echo|http --listen 127.0.0.1:PORT [--workers N]");
     ExitCode::from(2)
 }
 
@@ -104,10 +106,10 @@ async fn http(mut stream: TcpStream) {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let mut proto = None;
     let mut listen: Option<SocketAddr> = None;
+    let mut workers: usize = 1;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
@@ -117,6 +119,10 @@ async fn main() -> ExitCode {
                 Ok(addr) => listen = Some(addr),
                 Err(_) => return usage(),
             },
+            ("--workers", Some(v)) => match v.parse() {
+                Ok(n) if n >= 1 => workers = n,
+                _ => return usage(),
+            },
             _ => return usage(),
         }
     }
@@ -124,7 +130,21 @@ async fn main() -> ExitCode {
         (Some(p), Some(l)) => (p, l),
         _ => return usage(),
     };
+    let runtime = if workers > 1 {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    match runtime {
+        Ok(rt) => rt.block_on(serve(proto, listen)),
+        Err(e) => {
+            eprintln!("tokio_server: runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn serve(proto: Proto, listen: SocketAddr) -> ExitCode {
     let listener = match TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""steal.py: one accept loop against accepts sharded by hand, on a 2-worker runtime.
+
+The work-stealing comparison of issue 13: the same echo server (tools/cio-echo) with 2 workers
+run two ways —
+
+  sharded    --workers 2: one SO_REUSEPORT listener and one pinned accept loop per worker,
+             each connection pinned to its listener's worker (spreading by hand)
+  one-loop   --workers 2 --one-accept-loop: one listener, one accept loop, the connections
+             spread by the runtime's work stealing
+
+— and, when its peer is built (bench/peers/build-tokio.sh), tokio's multi-thread runtime with
+2 workers and its one accept loop. The load is cio-load (echo, 64 B, closed loop). Runs are
+interleaved (A B C A B C ...) so that drift on a shared machine hits every server alike; the
+result is the median rate of each and its ratio to the sharded server.
+
+Usage: bench/steal.py BUILD_DIR [--reps N] [--duration S] [--connections N] [--out FILE]
+(BUILD_DIR: a Release build with tools/cio-echo and tools/cio-load.)
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def start(cmd):
+    """Start a server; returns (process, port) once it printed 'listening on ADDR:PORT'."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("listening on "):
+            return proc, int(line.strip().rsplit(":", 1)[1])
+    proc.kill()
+    proc.wait()
+    raise RuntimeError("server did not start: %s" % " ".join(cmd))
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_load(load, port, args):
+    cmd = [load, "--target", "127.0.0.1:%d" % port, "--mode", "echo", "--connections",
+           str(args.connections), "--size", "64", "--duration", "%gs" % args.duration,
+           "--warmup", "%gs" % args.warmup, "--timeout", "10", "--json", "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
+    j = json.loads(out.stdout.strip().splitlines()[-1])
+    if j["errors"]["total"]:
+        raise RuntimeError("load errors: %s" % j["errors"])
+    return j["requests_per_s"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("build")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--connections", type=int, default=100)
+    ap.add_argument("--out", help="also write the Markdown table here")
+    args = ap.parse_args()
+
+    echo = os.path.join(args.build, "tools/cio-echo")
+    load = os.path.join(args.build, "tools/cio-load")
+    tokio = os.path.join(HERE, "peers/tokio/target/release/tokio_server")
+    servers = [
+        ("sharded", "cio, 2 workers, SO_REUSEPORT shards (by hand)",
+         [echo, "--listen", "127.0.0.1:0", "--workers", "2"]),
+        ("one-loop", "cio, 2 workers, one accept loop (work stealing)",
+         [echo, "--listen", "127.0.0.1:0", "--workers", "2", "--one-accept-loop"]),
+    ]
+    if os.access(tokio, os.X_OK):
+        servers.append(("tokio-mt", "tokio multi_thread(2), one accept loop",
+                        [tokio, "--proto", "echo", "--listen", "127.0.0.1:0", "--workers", "2"]))
+    else:
+        print("steal: tokio peer not built (bench/peers/build-tokio.sh): left out",
+              file=sys.stderr)
+
+    rates = {name: [] for name, _, _ in servers}
+    for rep in range(args.reps):
+        for name, _, cmd in servers:
+            proc, port = start(cmd)
+            try:
+                rates[name].append(run_load(load, port, args))
+            finally:
+                stop(proc)
+            print("rep %d %-9s %10.0f msg/s" % (rep + 1, name, rates[name][-1]), file=sys.stderr)
+
+    base = statistics.median(rates["sharded"])
+    lines = ["| server | median msg/s | min–max | × sharded |", "|---|--:|--:|--:|"]
+    for name, label, _ in servers:
+        med = statistics.median(rates[name])
+        lines.append("| %s | %.0f | %.0f–%.0f | %.3f |" % (
+            label, med, min(rates[name]), max(rates[name]), med / base))
+    head = ("echo 64 B, %d connections, cio-load closed loop, %d interleaved runs of %g s "
+            "(after %g s warm-up), %d CPUs shared by server and load" % (
+                args.connections, args.reps, args.duration, args.warmup, os.cpu_count()))
+    text = head + "\n\n" + "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
