@@ -642,7 +642,7 @@ void cio__task_suspend(cio_task *t)
     struct cio__worker *w = t->worker;
     struct cio__list *node = w->runq.next;
     t->parked_at = w->m.clock;
-    if (node != &w->runq && !t->notified && w->ticks + 1 < w->event_interval &&
+    if (node != &w->runq && !t->notified && w->ticks < w->hop_ticks &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0) {
         if (cio__unlikely(w->steal)) {
             suspend_steal(t, w, node);
@@ -925,6 +925,7 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     w->index = index;
     w->budget = config->budget;
     w->event_interval = config->event_interval;
+    w->hop_ticks = config->event_interval - 1; /* a run handed over must not be the poll's */
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);

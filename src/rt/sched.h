@@ -194,6 +194,7 @@ struct cio__worker {
     unsigned index;
     unsigned budget;         /* the runtime's, at hand for every task run */
     unsigned event_interval; /* the runtime's: tasks run between two polls of the reactor */
+    unsigned hop_ticks;      /* event_interval - 1: ticks below it let a park hand over */
     pthread_t thread;
     struct cio__coro sched; /* the worker thread's own context */
     cio_task *current;

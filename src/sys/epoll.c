@@ -45,32 +45,39 @@ static uint32_t to_epoll(unsigned interest)
  * shut its write side). EPOLLERR alone proves nothing about closing (a UDP socket with a
  * queued ICMP error stays usable), so it only sets ERROR.
  */
-/* The rule above for the five low epoll bits (IN 1, PRI 2, OUT 4, ERR 8, HUP 16) and
- * EPOLLRDHUP (folded down to 32 by epoll_index()), as a constant expression: from_epoll()
- * looks it up, since it runs on every event. EPOLLRDHUP adds READABLE | READ_CLOSED. */
+/* The rule above as a constant expression over the five low epoll bits (IN 1, PRI 2, OUT 4,
+ * ERR 8, HUP 16) and 32 standing for EPOLLRDHUP, which adds READABLE | READ_CLOSED. */
 #define FROM_EPOLL_LOW(ev)                                                                         \
     ((((ev) & (EPOLLIN | EPOLLHUP | EPOLLERR | 32)) ? CIO_EVENT_READABLE : 0u) |                   \
      (((ev) & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ? CIO_EVENT_WRITABLE : 0u) |                       \
      (((ev)&EPOLLERR) ? CIO_EVENT_ERROR : 0u) |                                                    \
      (((ev)&EPOLLHUP) ? CIO_EVENT_READ_CLOSED | CIO_EVENT_WRITE_CLOSED : 0u) |                     \
      (((ev)&32) ? CIO_EVENT_READ_CLOSED : 0u) | (((ev)&EPOLLPRI) ? CIO_EVENT_PRIORITY : 0u))
-#define FROM_EPOLL_4(i)                                                                            \
-    FROM_EPOLL_LOW(i), FROM_EPOLL_LOW(i + 1), FROM_EPOLL_LOW(i + 2), FROM_EPOLL_LOW(i + 3)
-#define FROM_EPOLL_16(i)                                                                           \
-    FROM_EPOLL_4(i), FROM_EPOLL_4(i + 4), FROM_EPOLL_4(i + 8), FROM_EPOLL_4(i + 12)
+/* Entries @base + i for i in [@i, @i + 4), the rule applied to i | @rdhup. */
+#define FROM_EPOLL_4(base, i, rdhup)                                                               \
+    [(base) + (i)] = FROM_EPOLL_LOW((i) | (rdhup)),                                                \
+    [(base) + (i) + 1] = FROM_EPOLL_LOW(((i) + 1) | (rdhup)),                                      \
+    [(base) + (i) + 2] = FROM_EPOLL_LOW(((i) + 2) | (rdhup)),                                      \
+    [(base) + (i) + 3] = FROM_EPOLL_LOW(((i) + 3) | (rdhup))
+#define FROM_EPOLL_32(base, rdhup)                                                                 \
+    FROM_EPOLL_4(base, 0u, rdhup), FROM_EPOLL_4(base, 4u, rdhup), FROM_EPOLL_4(base, 8u, rdhup),   \
+        FROM_EPOLL_4(base, 12u, rdhup), FROM_EPOLL_4(base, 16u, rdhup),                            \
+        FROM_EPOLL_4(base, 20u, rdhup), FROM_EPOLL_4(base, 24u, rdhup),                            \
+        FROM_EPOLL_4(base, 28u, rdhup)
+#define EPOLL_TABLE_MASK (0x1fu | EPOLLRDHUP)
 _Static_assert(EPOLLIN == 0x1 && EPOLLPRI == 0x2 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
                    EPOLLHUP == 0x10 && EPOLLRDHUP == 0x2000,
                "from_epoll's table is indexed by the five low epoll bits and EPOLLRDHUP");
-static const uint8_t from_epoll_low[64] = {
-    FROM_EPOLL_16(0u),
-    FROM_EPOLL_16(16u),
-    FROM_EPOLL_16(32u),
-    FROM_EPOLL_16(48u),
+/* Indexed by the event's bits themselves (one AND, no shifting them together): 8 KiB of
+ * read-only data of which two cache lines are ever read, the entries between them unused. */
+static const uint8_t from_epoll_table[EPOLL_TABLE_MASK + 1] = {
+    FROM_EPOLL_32(0u, 0u),
+    FROM_EPOLL_32(EPOLLRDHUP, 32u),
 };
 
 static inline uint32_t from_epoll(uint32_t ev)
 {
-    return from_epoll_low[(ev & 0x1f) | ((ev & EPOLLRDHUP) >> 8)];
+    return from_epoll_table[ev & EPOLL_TABLE_MASK];
 }
 
 /* The waker's eventfd reports with this source, which does nothing: its event only ends the

@@ -83,7 +83,7 @@ static void echo_conn(cio_stream *s, const cio_addr *peer, void *ctx)
         ssize_t n = cio_stream_read(s, buf, e->buffer_size);
         int rc = -1;
         if (n > 0) {
-            size_t done = 0;
+            size_t done; /* set in every case (cio_stream_write_all()) */
             rc = cio_stream_write_all(s, buf, (size_t)n, &done);
             bytes += done;
         }
