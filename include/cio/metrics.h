@@ -72,6 +72,8 @@ typedef struct cio_worker_metrics {
     uint64_t reactor_events; /* events those turns delivered (readiness, completions, wakes) */
     uint64_t busy_ns;        /* time in the worker loop not asleep: running tasks, polling */
     uint64_t park_ns;        /* time asleep in the reactor, waiting for events or timers */
+    uint64_t steals;         /* tasks this worker took from other workers' queues (work
+                                stealing: 0 on a runtime that does not share tasks) */
 } cio_worker_metrics;
 
 /* The runtime's metrics (cio_rt_metrics_read()). */

@@ -102,6 +102,7 @@ static void read_worker(struct cio__worker *w, cio_worker_metrics *out)
     out->reactor_events = atomic_load_explicit(&m->pub_reactor_events, memory_order_relaxed);
     out->busy_ns = atomic_load_explicit(&m->pub_busy_ns, memory_order_relaxed);
     out->park_ns = atomic_load_explicit(&m->pub_park_ns, memory_order_relaxed);
+    out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
 }
 
 static void add_worker(cio_worker_metrics *sum, const cio_worker_metrics *w)
@@ -121,6 +122,7 @@ static void add_worker(cio_worker_metrics *sum, const cio_worker_metrics *w)
     sum->reactor_events += w->reactor_events;
     sum->busy_ns += w->busy_ns;
     sum->park_ns += w->park_ns;
+    sum->steals += w->steals;
 }
 
 /* The first version's sizes: a caller's struct is at least this big. */
@@ -178,7 +180,7 @@ static void print_worker_metrics(FILE *out, const cio_worker_metrics *m)
             "tasks_live=%llu tasks_spawned=%llu tasks_finished=%llu polls=%llu "
             "wakes_local=%llu wakes_remote=%llu yields=%llu budget_yields=%llu "
             "queue_depth=%llu remote_depth=%llu parks=%llu reactor_polls=%llu "
-            "reactor_events=%llu busy_ns=%llu park_ns=%llu\n",
+            "reactor_events=%llu busy_ns=%llu park_ns=%llu steals=%llu\n",
             (unsigned long long)m->tasks_live, (unsigned long long)m->tasks_spawned,
             (unsigned long long)m->tasks_finished, (unsigned long long)m->polls,
             (unsigned long long)m->wakes_local, (unsigned long long)m->wakes_remote,
@@ -186,7 +188,7 @@ static void print_worker_metrics(FILE *out, const cio_worker_metrics *m)
             (unsigned long long)m->queue_depth, (unsigned long long)m->remote_depth,
             (unsigned long long)m->parks, (unsigned long long)m->reactor_polls,
             (unsigned long long)m->reactor_events, (unsigned long long)m->busy_ns,
-            (unsigned long long)m->park_ns);
+            (unsigned long long)m->park_ns, (unsigned long long)m->steals);
 }
 
 static void print_metrics(cio_rt *rt, FILE *out)

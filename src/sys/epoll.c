@@ -56,9 +56,9 @@ static uint32_t to_epoll(unsigned interest)
 /* Entries @base + i for i in [@i, @i + 4), the rule applied to i | @rdhup. */
 #define FROM_EPOLL_4(base, i, rdhup)                                                               \
     [(base) + (i)] = FROM_EPOLL_LOW((i) | (rdhup)),                                                \
-    [(base) + (i) + 1] = FROM_EPOLL_LOW(((i) + 1) | (rdhup)),                                      \
-    [(base) + (i) + 2] = FROM_EPOLL_LOW(((i) + 2) | (rdhup)),                                      \
-    [(base) + (i) + 3] = FROM_EPOLL_LOW(((i) + 3) | (rdhup))
+              [(base) + (i) + 1] = FROM_EPOLL_LOW(((i) + 1) | (rdhup)),                            \
+              [(base) + (i) + 2] = FROM_EPOLL_LOW(((i) + 2) | (rdhup)),                            \
+              [(base) + (i) + 3] = FROM_EPOLL_LOW(((i) + 3) | (rdhup))
 #define FROM_EPOLL_32(base, rdhup)                                                                 \
     FROM_EPOLL_4(base, 0u, rdhup), FROM_EPOLL_4(base, 4u, rdhup), FROM_EPOLL_4(base, 8u, rdhup),   \
         FROM_EPOLL_4(base, 12u, rdhup), FROM_EPOLL_4(base, 16u, rdhup),                            \

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cio/metrics.h"
 #include "cio/rt.h"
 #include "cio/sync.h"
 #include "harness.h"
@@ -264,6 +265,14 @@ static void test_stress_wakes_across_workers(void)
     printf("tasks stolen by worker 0: %lu, by worker 1: %lu\n", atomic_load(&rt->workers[0].steals),
            atomic_load(&rt->workers[1].steals));
     CHECK(atomic_load(&rt->workers[0].steals) + atomic_load(&rt->workers[1].steals) > 0);
+    /* The same, as a program sees it (cio/metrics.h). */
+    cio_worker_metrics m = CIO_METRICS_INIT(m), w0 = CIO_METRICS_INIT(w0),
+                       w1 = CIO_METRICS_INIT(w1);
+    CHECK_RC(cio_rt_worker_metrics_read(rt, CIO_METRICS_TOTAL, &m));
+    CHECK_RC(cio_rt_worker_metrics_read(rt, 0, &w0));
+    CHECK_RC(cio_rt_worker_metrics_read(rt, 1, &w1));
+    CHECK(m.steals > 0);
+    CHECK_EQ(m.steals, w0.steals + w1.steals);
     cio_rt_free(rt);
 }
 
