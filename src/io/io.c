@@ -715,7 +715,11 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
             break;
         }
         cio__io_unlock(io);
+        if (waiter.task != NULL)
+            cio__task_set_wait(waiter.task, CIO__WAIT_SOCKET); /* the dump: no fd list here */
         rc = cio__task_park(CIO_DEADLINE_NONE);
+        if (waiter.task != NULL)
+            cio__task_set_wait(waiter.task, CIO__WAIT_NONE);
         cio__io_lock(io);
         if (cio__list_linked(&waiter.node)) {
             cio__list_remove(&waiter.node);

@@ -257,6 +257,7 @@ static const char *const wait_names[] = {
     [CIO__WAIT_BLOCKING] = "blocking job",
     [CIO__WAIT_SIGNAL] = "signal",
     [CIO__WAIT_DUMP] = "task dump",
+    [CIO__WAIT_SOCKET] = "socket readiness",
 };
 
 static double seconds(uint64_t ns)
@@ -395,6 +396,7 @@ static void print_shared_tasks(cio_rt *rt, FILE *out)
     struct cio__sched_shared *sh = &rt->sched;
     if (!sh->steal)
         return;
+    cio_time now = cio_now();
     pthread_mutex_lock(&sh->tasks_lock);
     size_t n = 0;
     struct cio__list *it;
@@ -407,11 +409,19 @@ static void print_shared_tasks(cio_rt *rt, FILE *out)
     {
         cio_task *t = cio__list_entry(it, cio_task, all_node);
         unsigned state = atomic_load_explicit(&t->state, memory_order_relaxed);
-        fprintf(out, "  task %p \"%s\" %s%s\n", (void *)t, cio_task_name(t),
+        fprintf(out, "  task %p \"%s\" %s", (void *)t, cio_task_name(t),
                 (state & CIO__TASK_RUNNING)    ? "running"
                 : (state & CIO__TASK_NOTIFIED) ? "runnable"
-                                               : "parked",
-                (state & CIO__TASK_CANCELLED) ? " cancelled" : "");
+                                               : "parked");
+        if (!(state & (CIO__TASK_RUNNING | CIO__TASK_NOTIFIED))) {
+            cio_time since = __atomic_load_n(&t->parked_at, __ATOMIC_RELAXED);
+            unsigned kind = __atomic_load_n(&t->wait_kind, __ATOMIC_RELAXED);
+            if (since != 0)
+                fprintf(out, " %.3fs", seconds(elapsed(since, now)));
+            if (kind < sizeof(wait_names) / sizeof(wait_names[0]))
+                fprintf(out, ": %s", wait_names[kind]);
+        }
+        fprintf(out, "%s\n", (state & CIO__TASK_CANCELLED) ? " cancelled" : "");
     }
     pthread_mutex_unlock(&sh->tasks_lock);
 }

@@ -42,7 +42,14 @@ enum cio__wait_kind {
     CIO__WAIT_BLOCKING,
     CIO__WAIT_SIGNAL,
     CIO__WAIT_DUMP,
+    CIO__WAIT_SOCKET, /* a socket of another worker's, or of a shared task (io.c) */
 };
+
+/* What a task waits for, and since when, are written by the task (or, for a shared task, by
+ * the worker it leaves) and read by a dump on another thread: relaxed atomics, plain moves. */
+#define cio__task_set_wait(t, what)                                                                \
+    __atomic_store_n(&(t)->wait_kind, (uint8_t)(what), __ATOMIC_RELAXED)
+#define cio__task_set_parked_at(t, when) __atomic_store_n(&(t)->parked_at, (when), __ATOMIC_RELAXED)
 
 struct cio__worker_counters {
     /* the worker's thread only */

@@ -76,9 +76,9 @@ static inline int cio__parker_park_for(struct cio__parker *parker, cio_time dead
 {
     if (parker->task == NULL)
         return cio__parker_park_thread(parker, deadline);
-    parker->task->wait_kind = (uint8_t)what;
+    cio__task_set_wait(parker->task, what);
     int rc = cio__task_park(deadline);
-    parker->task->wait_kind = CIO__WAIT_NONE;
+    cio__task_set_wait(parker->task, CIO__WAIT_NONE);
     return rc;
 }
 

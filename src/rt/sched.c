@@ -563,6 +563,8 @@ static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
             memory_order_acq_rel, memory_order_relaxed))
             ;
     } else {
+        /* since when it waits, by this worker's clock (its own says nothing: it is no worker's) */
+        cio__task_set_parked_at(t, w->m.clock);
         unsigned s = atomic_fetch_and_explicit(&t->state, ~(unsigned)CIO__TASK_RUNNING,
                                                memory_order_acq_rel);
         if (!(s & CIO__TASK_NOTIFIED))
@@ -641,7 +643,7 @@ void cio__task_suspend(cio_task *t)
      * worker, which takes RUNNING off once off its stack (park_shared). */
     struct cio__worker *w = t->worker;
     struct cio__list *node = w->runq.next;
-    t->parked_at = w->m.clock;
+    cio__task_set_parked_at(t, w->m.clock);
     if (node != &w->runq && !t->notified && w->ticks < w->hop_ticks &&
         atomic_load_explicit(&w->remote_count, memory_order_relaxed) == 0) {
         if (cio__unlikely(w->steal)) {

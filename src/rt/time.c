@@ -14,9 +14,9 @@ int cio_sleep_until(cio_time when)
     if (when <= cio_now())
         return cio_yield();
     for (;;) {
-        t->wait_kind = CIO__WAIT_SLEEP; /* for the task dump */
+        cio__task_set_wait(t, CIO__WAIT_SLEEP); /* for the task dump */
         int rc = cio__task_park(when);
-        t->wait_kind = CIO__WAIT_NONE;
+        cio__task_set_wait(t, CIO__WAIT_NONE);
         if (rc == -ETIMEDOUT && when <= t->deadline && cio_now() >= when)
             return 0; /* our own wake-up time, not the task's deadline */
         if (rc < 0)

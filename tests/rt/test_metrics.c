@@ -434,6 +434,50 @@ static void test_dump_multi_thread(void)
     run_main(2, main_dump);
 }
 
+/* Shared tasks (work stealing: spawned without a worker on a multi-thread runtime) are no
+ * worker's: the dump lists them apart, with what they wait on and since when. */
+static void *main_dump_shared(void *arg)
+{
+    cio_rt *rt = arg;
+    cio_unix_stream *a, *b;
+    CHECK_RC(cio_unix_stream_pair(&a, &b));
+    cio_notify *n;
+    CHECK_RC(cio_notify_new(&n));
+    cio_join_handle *h[2];
+    cio_spawn_options o = {.name = "shared-reader"};
+    CHECK_RC(cio_spawn_ex(&h[0], &o, blocked_reader, a));
+    o.name = "shared-waiter";
+    CHECK_RC(cio_spawn_ex(&h[1], &o, notify_waiter, n));
+    CHECK_RC(cio_sleep(50 * CIO_NSEC_PER_MSEC));
+
+    char *text;
+    CHECK_RC(cio_rt_dump_string(rt, CIO_DUMP_TASKS, &text, NULL));
+    const char *line = task_line(text, "shared tasks (any worker)", "shared-reader");
+    check_line(line, "parked ");
+    check_line(line, ": socket readiness");
+    line = task_line(text, "shared tasks (any worker)", "shared-waiter");
+    check_line(line, "parked ");
+    check_line(line, ": notify");
+    free(text);
+
+    for (int i = 0; i < 2; i++) {
+        cio_abort_handle ah;
+        CHECK_RC(cio_task_abort_handle(h[i], &ah));
+        CHECK_RC(cio_abort_handle_cancel(ah));
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK_RC(cio_task_join(h[i], NULL, NULL));
+    cio_notify_free(n);
+    cio_socket_close(a);
+    cio_socket_close(b);
+    return NULL;
+}
+
+static void test_dump_shared_tasks(void)
+{
+    run_main(2, main_dump_shared);
+}
+
 /* A thread outside the runtime dumps while the runtime runs; and a worker that does not
  * run (a current-thread runtime outside block_on) is reported as not answering. */
 struct outside {
@@ -557,5 +601,5 @@ static void test_arguments(void)
 
 CIO_TEST_MAIN(TEST(test_consistent_under_load), TEST(test_wakes_local_and_remote),
               TEST(test_reactor_events), TEST(test_dump_current_thread),
-              TEST(test_dump_multi_thread), TEST(test_dump_from_outside), TEST(test_dump_on_signal),
-              TEST(test_arguments))
+              TEST(test_dump_multi_thread), TEST(test_dump_shared_tasks),
+              TEST(test_dump_from_outside), TEST(test_dump_on_signal), TEST(test_arguments))
