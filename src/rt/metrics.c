@@ -265,6 +265,22 @@ static double seconds(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* The name of wait @kind, or NULL for a value past the names. */
+static const char *wait_name(unsigned kind)
+{
+    return kind < sizeof(wait_names) / sizeof(wait_names[0]) ? wait_names[kind] : NULL;
+}
+
+/* A parked task's " Ns: what": since when (0: not known) and what it waits on (NULL: the
+ * caller says it). Worker and shared sections alike. */
+static void print_parked(FILE *out, cio_time since, const char *what, cio_time now)
+{
+    if (since != 0)
+        fprintf(out, " %.3fs", seconds(elapsed(since, now)));
+    if (what != NULL)
+        fprintf(out, ": %s", what);
+}
+
 static void print_task(FILE *out, struct cio__worker *w, cio_task *t, const struct notes *notes,
                        cio_time now)
 {
@@ -276,18 +292,16 @@ static void print_task(FILE *out, struct cio__worker *w, cio_task *t, const stru
         fputs("runnable", out);
     } else {
         fputs("parked", out);
-        if (t->parked_at != 0)
-            fprintf(out, " %.3fs", seconds(elapsed(t->parked_at, now)));
         struct wait_note key = {.task = t};
         const struct wait_note *found =
             notes->n ? bsearch(&key, notes->v, notes->n, sizeof(key), note_cmp) : NULL;
+        const char *what = found != NULL ? NULL
+                           : t->wait_kind == CIO__WAIT_NONE && t->park_deadline != CIO_DEADLINE_NONE
+                               ? "timer"
+                               : wait_name(t->wait_kind);
+        print_parked(out, t->parked_at, what, now);
         if (found != NULL)
             fprintf(out, ": readiness of fd %d (%s)", found->fd, found->what);
-        else if (t->wait_kind < sizeof(wait_names) / sizeof(wait_names[0]))
-            fprintf(out, ": %s",
-                    t->wait_kind == CIO__WAIT_NONE && t->park_deadline != CIO_DEADLINE_NONE
-                        ? "timer"
-                        : wait_names[t->wait_kind]);
         if (t->park_deadline != CIO_DEADLINE_NONE)
             fprintf(out, ", deadline in %.3fs", seconds(elapsed(now, t->park_deadline)));
     }
@@ -413,14 +427,9 @@ static void print_shared_tasks(cio_rt *rt, FILE *out)
                 (state & CIO__TASK_RUNNING)    ? "running"
                 : (state & CIO__TASK_NOTIFIED) ? "runnable"
                                                : "parked");
-        if (!(state & (CIO__TASK_RUNNING | CIO__TASK_NOTIFIED))) {
-            cio_time since = __atomic_load_n(&t->parked_at, __ATOMIC_RELAXED);
-            unsigned kind = __atomic_load_n(&t->wait_kind, __ATOMIC_RELAXED);
-            if (since != 0)
-                fprintf(out, " %.3fs", seconds(elapsed(since, now)));
-            if (kind < sizeof(wait_names) / sizeof(wait_names[0]))
-                fprintf(out, ": %s", wait_names[kind]);
-        }
+        if (!(state & (CIO__TASK_RUNNING | CIO__TASK_NOTIFIED)))
+            print_parked(out, __atomic_load_n(&t->parked_at, __ATOMIC_RELAXED),
+                         wait_name(__atomic_load_n(&t->wait_kind, __ATOMIC_RELAXED)), now);
         fprintf(out, "%s\n", (state & CIO__TASK_CANCELLED) ? " cancelled" : "");
     }
     pthread_mutex_unlock(&sh->tasks_lock);
