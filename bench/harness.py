@@ -722,8 +722,9 @@ def measure_memory(args, server, tmpdir):
         accepted = fd_count(srv.pid) - base_fds
         if accepted < n:
             return None, "server holds %d of %d connections after 60 s" % (accepted, n)
-        # let it settle, then take the larger of two readings
-        time.sleep(1.0)
+        # let it settle — cio saves the stacks of tasks parked for a second (its default
+        # cio_rt_options.idle_save), so wait past that — then take the larger of two readings
+        time.sleep(3.0)
         rss1 = max(rss_kib(srv.pid), rss_kib(srv.pid))
         return (rss1 - rss0) * 1024 / n, "RSS %d -> %d KiB over %d connections" % (rss0, rss1, n)
     except OSError as e:

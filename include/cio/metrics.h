@@ -74,6 +74,8 @@ typedef struct cio_worker_metrics {
     uint64_t park_ns;        /* time asleep in the reactor, waiting for events or timers */
     uint64_t steals;         /* tasks this worker took from other workers' queues (work
                                 stealing: 0 on a runtime that does not share tasks) */
+    uint64_t stacks_saved;   /* stacks of long-parked tasks saved and their pages given back
+                                (cio_rt_options.idle_save); each is restored when it runs */
 } cio_worker_metrics;
 
 /* The runtime's metrics (cio_rt_metrics_read()). */

@@ -105,6 +105,10 @@ typedef struct cio_rt_options {
     bool no_stealing;           /* multi-thread: tasks stay on the worker they were spawned on
                                    (the spawner's, or round robin from outside): no stealing,
                                    no migration; false = work stealing (tokio's default) */
+    cio_duration idle_save;     /* a task parked this long in a socket wait or a sleep has its
+                                   stack saved to a right-sized heap block and its stack pages
+                                   given back (copied back when it runs, at the same address);
+                                   0 = 1 s; < 0 = never */
 } cio_rt_options;
 
 /**

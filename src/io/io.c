@@ -632,8 +632,9 @@ void cio__io_drained(struct cio__io *io, unsigned seen)
 static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned *seen,
                                     const bool *done)
 {
-    struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
-    cio__list_init(&waiter.node);
+    struct cio__io_waiter *waiter = &cio__task_self()->io_wait; /* (rt/sched.h) */
+    waiter->want = want;
+    cio__list_init(&waiter->node);
     int rc;
     io->owner_refs++;
     for (;;) {
@@ -652,18 +653,19 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
             rc = 0;
             break;
         }
-        waiter.woken = 0;
-        owner_enqueue(io, &waiter);
+        waiter->woken = 0;
+        owner_enqueue(io, waiter);
         rc = cio__task_park(CIO_DEADLINE_NONE);
-        if (waiter.woken == 0)
-            owner_dequeue(io, &waiter); /* a timeout, a cancellation or a spurious wake */
+        if (waiter->woken == 0)
+            owner_dequeue(io, waiter); /* a timeout, a cancellation or a spurious wake */
         if (rc < 0)
             break;
-        if (waiter.woken != 0 && !atomic_load_explicit(&io->closed, memory_order_acquire)) {
-            *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+        if (waiter->woken != 0 && !atomic_load_explicit(&io->closed, memory_order_acquire)) {
+            *seen = waiter->woken; /* the edge that woke us, even if consumed since */
             break;
         }
     }
+    waiter->want = 0; /* no wait in progress (rt/sched.h) */
     io->owner_refs--;
     if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
         (void)try_free(io); /* the caller touches @io no more after an error */
@@ -689,8 +691,12 @@ static void foreign_leave(struct cio__io *io)
 static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigned *seen,
                                       const bool *done)
 {
-    struct cio__io_waiter waiter = {.task = cio__task_self(), .want = want};
-    cio__list_init(&waiter.node);
+    /* The task's own waiter (rt/sched.h); one on the stack off the runtime's tasks. */
+    cio_task *t = cio__task_self();
+    struct cio__io_waiter local = {.task = NULL};
+    struct cio__io_waiter *waiter = t != NULL ? &t->io_wait : &local;
+    waiter->want = want;
+    cio__list_init(&waiter->node);
     int rc;
     cio__io_lock(io);
     io->foreign_refs++;
@@ -703,35 +709,36 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
             rc = -EBADF;
             break;
         }
-        waiter.woken = 0;
-        cio__list_push_back(&io->foreign, &waiter.node);
+        waiter->woken = 0;
+        cio__list_push_back(&io->foreign, &waiter->node);
         atomic_fetch_add(&io->foreign_count, 1); /* seq_cst: before the readiness load */
         unsigned cur = atomic_load(&io->readiness);
         if (cur & want) {
-            cio__list_remove(&waiter.node);
+            cio__list_remove(&waiter->node);
             atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
             *seen = cur;
             rc = 0;
             break;
         }
         cio__io_unlock(io);
-        if (waiter.task != NULL)
-            cio__task_set_wait(waiter.task, CIO__WAIT_SOCKET); /* the dump: no fd list here */
+        if (waiter->task != NULL)
+            cio__task_set_wait(waiter->task, CIO__WAIT_SOCKET); /* the dump: no fd list here */
         rc = cio__task_park(CIO_DEADLINE_NONE);
-        if (waiter.task != NULL)
-            cio__task_set_wait(waiter.task, CIO__WAIT_NONE);
+        if (waiter->task != NULL)
+            cio__task_set_wait(waiter->task, CIO__WAIT_NONE);
         cio__io_lock(io);
-        if (cio__list_linked(&waiter.node)) {
-            cio__list_remove(&waiter.node);
+        if (cio__list_linked(&waiter->node)) {
+            cio__list_remove(&waiter->node);
             atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
         }
         if (rc < 0)
             break;
-        if (waiter.woken != 0 && !atomic_load_explicit(&io->closed, memory_order_relaxed)) {
-            *seen = waiter.woken;
+        if (waiter->woken != 0 && !atomic_load_explicit(&io->closed, memory_order_relaxed)) {
+            *seen = waiter->woken;
             break;
         }
     }
+    waiter->want = 0; /* no wait in progress (rt/sched.h) */
     foreign_leave(io);
     return rc;
 }
@@ -758,22 +765,23 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
     if (cio__unlikely(cio__task_shared(t))) /* it may resume elsewhere: the locked list */
         return wait_foreign(io, want, seen, NULL);
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
-        struct cio__io_waiter waiter;
-        waiter.task = t;
-        waiter.want = want;
-        waiter.woken = 0;
+        struct cio__io_waiter *waiter = &t->io_wait; /* the task's own (rt/sched.h) */
+        waiter->want = want;
+        waiter->woken = 0;
         io->owner_refs++;
-        owner_enqueue(io, &waiter);
+        owner_enqueue(io, waiter);
         int rc = cio__task_park_self(t);
         /* on_event() dequeues the waiter it wakes; a timeout, a cancellation, a spurious
          * wake or a close leave it to us (the close's sweep dequeues it too: dequeuing twice
-         * is harmless). @waiter.node is set only if the waiter was queued on the list. */
-        if (waiter.woken == 0)
-            owner_dequeue(io, &waiter);
+         * is harmless). @waiter->node is set only if the waiter was queued on the list. */
+        if (waiter->woken == 0) {
+            owner_dequeue(io, waiter);
+            waiter->want = 0; /* no wait in progress */
+        }
         io->owner_refs--;
-        if (rc == 0 && waiter.woken != 0 &&
+        if (rc == 0 && waiter->woken != 0 &&
             !atomic_load_explicit(&io->closed, memory_order_acquire)) {
-            *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+            *seen = waiter->woken; /* the edge that woke us, even if consumed since */
             return 0;
         }
         if (rc < 0) {
@@ -788,9 +796,10 @@ int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned 
 int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *waiter, unsigned want,
                      unsigned *seen)
 {
-    /* cppcheck-suppress ctuuninitvar ; cio__io_park() leaves only the node unset, unlinked */
-    if (waiter->woken == 0)
+    if (waiter->woken == 0) {
         owner_dequeue(io, waiter);
+        waiter->want = 0; /* no wait in progress (rt/sched.h) */
+    }
     if (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) {
         if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
             (void)try_free(io); /* the caller touches @io no more after an error */

@@ -34,21 +34,8 @@ typedef ssize_t (*cio__io_op)(struct cio_socket *sock, void *ctx);
 #define CIO__IO_WRITE_READY (CIO_READY_WRITABLE | CIO_READY_WRITE_CLOSED | CIO_READY_ERROR)
 #define CIO__IO_PRIORITY_READY (CIO_READY_PRIORITY | CIO_READY_ERROR)
 
-/*
- * Something waiting for readiness: a parked task or an armed poll_* callback (wake).
- * Waiters live on the waiting task's stack, callbacks in the registration; each is satisfied
- * by any bit of @want. A task woken by an event returns with that event's readiness even if
- * another waiter, woken by the same edge, has consumed it meanwhile (tokio's rule: readiness
- * may be stale, never missing); the operation that follows says -EAGAIN and waits again.
- */
-struct cio__io_waiter {
-    struct cio__list node;
-    cio_task *task; /* NULL for a poll_* callback */
-    cio_wake_fn wake;
-    void *ctx;
-    unsigned want;
-    unsigned woken; /* the readiness word of the event that woke it; 0 until then */
-};
+/* struct cio__io_waiter, something waiting for readiness, is in rt/sched.h: a task's own
+ * is part of its record. */
 
 /*
  * A socket's registration (sock->io), created the first time one of its operations would
@@ -306,7 +293,9 @@ int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *wai
  * first waiter of an open registration on an edge-triggered backend, a pinned task with no
  * deadline and not cancelled, parks until an event wakes it (the caller found the readiness
  * wanting).
- * The waiter lives in this frame; on_event() dequeues it when it wakes the task.
+ * The waiter is the task's own (t->io_wait, its task set at spawn), so nothing on the stack is
+ * written while it waits and the stack may be saved (rt/sched.h); on_event() dequeues it when
+ * it wakes the task.
  */
 static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
@@ -315,23 +304,21 @@ static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, u
         (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
         atomic_load_explicit(&io->closed, memory_order_acquire))
         return cio__io_wait_owned(io, t, want, seen);
-    struct cio__io_waiter waiter;
-    waiter.task = t;
-    waiter.want = want;
-    waiter.woken = 0;
-    /* cppcheck-suppress autoVariables ; dequeued before this frame ends (on_event, park_end) */
-    io->first = &waiter;
+    struct cio__io_waiter *waiter = &t->io_wait;
+    waiter->want = want;
+    waiter->woken = 0;
+    io->first = waiter;
     io->owner_refs++;
     cio__task_suspend(t);
     io->owner_refs--;
     if (cio__likely(
-            waiter.woken != 0 &&
+            waiter->woken != 0 &&
             !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) &&
             !atomic_load_explicit(&io->closed, memory_order_acquire))) {
-        *seen = waiter.woken; /* the edge that woke us, even if consumed since */
+        *seen = waiter->woken; /* the edge that woke us, even if consumed since */
         return 0;
     }
-    return cio__io_park_end(io, t, &waiter, want, seen);
+    return cio__io_park_end(io, t, waiter, want, seen);
 }
 
 /* cio__io_ready() without its fast path (io.c). */

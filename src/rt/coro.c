@@ -25,8 +25,24 @@
 #error "cio's context switch exists for x86_64 and aarch64 only"
 #endif
 
-/* Where a new context's first switch lands (arch/switch_*.S). */
+/* Where a new context's first switch lands, and where a saved one's does (arch/switch_*.S). */
 void cio__ctx_trampoline(void);
+void cio__ctx_restore(void);
+
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#endif
+
+/* The switch frame (arch/switch_*.S): its size, and where its return address is. */
+#if defined(__x86_64__)
+#define FRAME_BYTES 64
+#define FRAME_RET 56
+#elif defined(__aarch64__)
+#define FRAME_BYTES 176
+#define FRAME_RET 88
+#endif
 
 /* Initial-exec: one %fs-relative access even in the shared library, no __tls_get_addr on the
  * switch path. */
@@ -139,12 +155,12 @@ static _Noreturn void coro_main(void *opaque)
 }
 
 int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
-                      const struct cio__stack *stack, char *top, void (*fn)(void *arg), void *arg,
+                      const struct cio__stack *stack, void (*fn)(void *arg), void *arg,
                       const char *name)
 {
-    if (co == NULL || stack == NULL || fn == NULL || top <= stack->lo ||
-        top > cio__stack_top(stack))
+    if (co == NULL || stack == NULL || fn == NULL || stack->lo == NULL)
         return -EINVAL;
+    char *top = cio__stack_top(stack);
 #if CIO__TSAN
     void *fiber = __tsan_create_fiber(0);
     if (fiber == NULL)
@@ -160,9 +176,8 @@ int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
     co->stack = *stack;
     co->state = CIO__CORO_CREATED;
 #if CIO__ASAN
-    /* What lies above @top (the caller's record) is not stack to ASan. */
     co->asan_stack_bottom = stack->lo;
-    co->asan_stack_size = (size_t)(top - stack->lo);
+    co->asan_stack_size = stack->size;
 #endif
 #if CIO__TSAN
     co->tsan_fiber = fiber;
@@ -182,7 +197,7 @@ int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t 
                           : cio__stack_map(&stack, stack_size);
     if (rc < 0)
         return rc;
-    rc = cio__coro_init_on(co, pool, &stack, cio__stack_top(&stack), fn, arg, name);
+    rc = cio__coro_init_on(co, pool, &stack, fn, arg, name);
     if (rc < 0) {
         if (pool != NULL)
             cio__stack_pool_put(pool, &stack);
@@ -201,8 +216,8 @@ void cio__coro_destroy(struct cio__coro *co)
     __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
-    /* @co may live on the very stack being released (cio__coro_init_on): copy what is
-     * needed first and touch nothing of it afterwards. */
+    free(co->save);
+    co->save = NULL;
     struct cio__stack stack = co->stack;
     struct cio__stack_pool *pool = co->pool;
     co->stack.lo = NULL;
@@ -245,4 +260,86 @@ void cio__coro_switch(struct cio__coro *from, struct cio__coro *to)
     tsan_switch(to);
     cio__ctx_switch(&from->ctx, &to->ctx);
     asan_switch_finished(fake_stack);
+}
+
+/* ---- saving an idle coroutine's stack (coro.h) ---- */
+
+/* The stack copy, both ways. Under ASan the live part holds poisoned redzones of the frames on
+ * it, which are ours to copy (an intercepted memcpy would report them): a plain word loop the
+ * compiler cannot turn back into a memcpy call. */
+#if CIO__ASAN
+__attribute__((no_sanitize_address)) static void stack_copy(void *dst, const void *src, size_t n)
+{
+    volatile uint64_t *d = dst;
+    const volatile uint64_t *s = src;
+    for (size_t i = 0; i < n / 8; i++)
+        d[i] = s[i];
+}
+#else
+static void stack_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+#endif
+
+int cio__coro_save(struct cio__coro *co)
+{
+    if (co->state != CIO__CORO_SUSPENDED || co->stack.lo == NULL || cio__coro_saved(co))
+        return -EBUSY;
+    char *sp = co->ctx.sp;
+    char *top = cio__stack_top(&co->stack);
+    cio__assert(sp >= co->stack.lo && sp + FRAME_BYTES <= top && ((uintptr_t)sp & 15) == 0);
+    size_t len = (size_t)(top - sp);
+    struct cio__coro_save *save = co->save;
+    if (save == NULL || save->cap < len) {
+        free(save);
+        co->save = NULL;
+        /* +16: malloc's chunk is that much larger anyway (glibc), and a deeper next park
+         * then reuses the block */
+        size_t cap = (len + 16 + 15) & ~(size_t)15;
+        if ((save = malloc(sizeof(*save) + cap)) == NULL)
+            return -ENOMEM;
+        save->cap = cap;
+        co->save = save;
+    }
+    char *copy = (char *)(save + 1);
+    stack_copy(copy, sp, len);
+    save->sp = sp;
+    save->len = len;
+    memcpy(&save->ret, copy + FRAME_RET, sizeof(save->ret));
+    void *stub = (void *)(uintptr_t)cio__ctx_restore;
+    memcpy(copy + FRAME_RET, &stub, sizeof(stub));
+    co->ctx.sp = copy; /* the next switch to @co pops the copy and lands in the stub */
+    cio__stack_release_all(&co->stack);
+    return 0;
+}
+
+/*
+ * Called by the restore stub, on @co's own stack below the saved stack pointer, in the middle
+ * of the switch to @co (the sanitizers were told of it already; ASan's view of the stack is
+ * in flux until the switch finishes, so nothing here is instrumented for it and nothing is
+ * freed). Puts the copy back and the real return address in its frame; the stub then resumes
+ * that frame.
+ */
+__attribute__((visibility("hidden"))) void cio__coro_restore_c(struct cio__coro *co);
+#if CIO__ASAN
+__attribute__((no_sanitize_address))
+#endif
+void cio__coro_restore_c(struct cio__coro *co)
+{
+    struct cio__coro_save *save = co->save;
+    char *copy = (char *)(save + 1);
+    /* valgrind saw the switch pop the copy's frame (stack memory that died): it is ours */
+    VALGRIND_MAKE_MEM_DEFINED(copy, FRAME_BYTES);
+    stack_copy(save->sp, copy, save->len);
+    *(void **)(void *)(save->sp + FRAME_RET) = save->ret;
+    co->ctx.sp = save->sp; /* not saved any more (coro.h: cio__coro_saved) */
+}
+
+void cio__coro_save_trim(struct cio__coro *co)
+{
+    if (co->save != NULL && !cio__coro_saved(co)) {
+        free(co->save);
+        co->save = NULL;
+    }
 }

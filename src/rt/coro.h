@@ -45,6 +45,7 @@
 #ifndef CIO_RT_CORO_H
 #define CIO_RT_CORO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rt/stack.h"
@@ -67,8 +68,21 @@ enum cio__coro_state {
     CIO__CORO_FINISHED,    /* fn returned; only destroy is left */
 };
 
+/* A saved stack (see cio__coro_save below): the header of a heap block whose bytes after it
+ * are the copy of the stack from @sp up (@len bytes, at most @cap). Layout known to the
+ * restore stub (arch/switch_*.S): @sp first, and the copy 32 bytes after the header start. */
+struct cio__coro_save {
+    char *sp;   /* where the copy goes back: the suspended stack pointer */
+    void *ret;  /* the real return address of the saved switch frame */
+    size_t len; /* bytes copied */
+    size_t cap; /* bytes the block has room for */
+    /* the copy follows, 16-byte aligned */
+};
+_Static_assert(sizeof(struct cio__coro_save) == 32, "the restore stub's offsets");
+
 struct cio__coro {
     struct cio__ctx ctx;
+    struct cio__coro_save *save; /* the save block, or NULL (see cio__coro_save) */
     void (*fn)(void *arg);
     void *arg;
     /* Where control goes when fn returns; NULL = the resumer. The scheduler may set it at any
@@ -107,21 +121,20 @@ int cio__coro_create(struct cio__coro *co, struct cio__stack_pool *pool, size_t 
                      void (*fn)(void *arg), void *arg, const char *name);
 
 /*
- * cio__coro_init_on() - prepare a coroutine on a stack the caller already holds, starting
- * below @top (lo < @top <= cio__stack_top(stack)); the bytes from @top up are the caller's,
- * e.g. the task record itself, so a task costs no allocation beside its stack. @co may lie in
- * that area. The stack goes back to @pool (or is unmapped, @pool NULL) on destroy.
+ * cio__coro_init_on() - prepare a coroutine on a stack the caller already holds (a task takes
+ * its stack before its record is set up). The stack goes back to @pool (or is unmapped, @pool
+ * NULL) on destroy.
  * Return: 0; -EINVAL; -ENOMEM (TSan's fiber). On failure the stack is still the caller's.
  */
 int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
-                      const struct cio__stack *stack, char *top, void (*fn)(void *arg), void *arg,
+                      const struct cio__stack *stack, void (*fn)(void *arg), void *arg,
                       const char *name);
 
 /*
  * cio__coro_destroy() - release a coroutine that is not running: its stack goes back to its
- * pool (or is unmapped). A FINISHED coroutine has nothing left on its stack; a CREATED or
- * SUSPENDED one is discarded without unwinding. Not for thread contexts. @co may live on
- * the stack it releases (cio__coro_init_on): it is not touched once the stack is returned.
+ * pool (or is unmapped), and its save block (if any) is freed. A FINISHED coroutine has
+ * nothing left on its stack; a CREATED or SUSPENDED one is discarded without unwinding. Not
+ * for thread contexts.
  */
 void cio__coro_destroy(struct cio__coro *co);
 
@@ -142,6 +155,37 @@ void cio__coro_thread_fini(struct cio__coro *self);
  * to @from. Sets to->resumer = from. No system call; tens of instructions.
  */
 void cio__coro_switch(struct cio__coro *from, struct cio__coro *to);
+
+/*
+ * Saving an idle coroutine's stack. A SUSPENDED coroutine's live part — from its saved stack
+ * pointer to the top, a few hundred bytes for a task parked in a wait — is copied to a heap
+ * block of that size, and every page of its stack is given back to the kernel; the stack
+ * keeps its address range. The block's copy of the switch frame returns to a restore stub
+ * (arch/switch_*.S) instead of to the coroutine: the next switch to the coroutine, from any
+ * path and on any thread, lands there, copies the block back to the same addresses (so
+ * pointers into the stack stay valid) and resumes the real frame. A coroutine that was never
+ * saved resumes by the unchanged switch: the hot path pays nothing.
+ *
+ * The block outlives the restore (it is not freed inside the switch, where a sanitizer's
+ * view of the stack is in flux): cio__coro_save_trim() frees it later, and a new save reuses
+ * it when it is large enough.
+ */
+
+/*
+ * cio__coro_save() - save @co (SUSPENDED, resumed by nobody meanwhile: the caller owns it
+ * for the call) and release its stack pages.
+ * Return: 0; -EBUSY (not suspended, or saved already); -ENOMEM (the block).
+ */
+int cio__coro_save(struct cio__coro *co);
+
+/* Whether @co is saved (its next resume restores it). */
+static inline bool cio__coro_saved(const struct cio__coro *co)
+{
+    return co->save != NULL && co->ctx.sp == (void *)(co->save + 1);
+}
+
+/* Free the block of a coroutine restored since its save (not running: same rule as save). */
+void cio__coro_save_trim(struct cio__coro *co);
 
 /* The coroutine running on the calling thread (a thread context counts), or NULL if the
  * thread has none. */

@@ -103,6 +103,7 @@ static void read_worker(struct cio__worker *w, cio_worker_metrics *out)
     out->busy_ns = atomic_load_explicit(&m->pub_busy_ns, memory_order_relaxed);
     out->park_ns = atomic_load_explicit(&m->pub_park_ns, memory_order_relaxed);
     out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+    out->stacks_saved = atomic_load_explicit(&w->saves, memory_order_relaxed);
 }
 
 static void add_worker(cio_worker_metrics *sum, const cio_worker_metrics *w)
@@ -123,6 +124,7 @@ static void add_worker(cio_worker_metrics *sum, const cio_worker_metrics *w)
     sum->busy_ns += w->busy_ns;
     sum->park_ns += w->park_ns;
     sum->steals += w->steals;
+    sum->stacks_saved += w->stacks_saved;
 }
 
 /* The first version's sizes: a caller's struct is at least this big. */

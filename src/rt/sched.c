@@ -20,6 +20,9 @@
  * step above that concerns shared ones: it pays no atomic for them.
  */
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,6 +429,8 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
     cio__list_init(&t->all_node);
     t->wait_kind = CIO__WAIT_NONE;
     t->parked_at = 0;
+    t->io_wait.task = t;
+    cio__list_init(&t->io_wait.node);
     atomic_fetch_add(&w->m.spawned, 1);
     if (shared) {
         t->worker = CIO__WORKER_SHARED;
@@ -787,6 +792,161 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
         tls_worker->run_budget = 0;
 }
 
+/* ---- idle tasks: saving the stacks of long-parked ones ---- */
+
+/*
+ * A task parked idle_save or longer whose wait keeps nothing on its stack that others write
+ * has its stack saved (coro.h: the live part copied to a heap block, the pages given back;
+ * copied back by the switch that next resumes it). Saveable waits: a sleep (its timer is in
+ * the record) and a socket wait through the task's own waiter (t->io_wait: owner waits, where
+ * want != 0 and woken == 0 say one is in progress, and foreign ones, tagged
+ * CIO__WAIT_SOCKET); the waits with a waiter on the stack (channels, joins, mutexes, select)
+ * are not.
+ *
+ * Finding them costs the busy path nothing: no list is kept in park order. A sweep walks the
+ * worker's live tasks at most once per idle_save period, and only when tasks ran since the
+ * last one (a task that did not run did not park again); it saves those parked long enough
+ * and schedules the next sweep for the earliest of the others. An idle worker wakes for it
+ * (reactor_turn's timeout).
+ */
+static bool saveable_wait(const cio_task *t)
+{
+    uint8_t kind = t->wait_kind;
+    if (kind == CIO__WAIT_SLEEP || kind == CIO__WAIT_SOCKET)
+        return true;
+    /* an owner wait: only the owner's thread — this one — writes the waiter */
+    return kind == CIO__WAIT_NONE && t->io_wait.want != 0 && t->io_wait.woken == 0;
+}
+
+/* A pinned task of @w, on @w's thread outside any task: parked (not running, not queued, no
+ * remote wake on its way, not finished) and started. */
+static bool parked_pinned(const cio_task *t)
+{
+    return t->started && !t->running && !t->queued &&
+           !(atomic_load_explicit(&t->state, memory_order_relaxed) &
+             (CIO__TASK_REMOTE | CIO__TASK_DONE)) &&
+           cio__coro_state(&t->coro) == CIO__CORO_SUSPENDED;
+}
+
+/* Whether @t, parked since parked_at in a saveable wait, is due (saved by the caller) or when
+ * it will be (folded into *@next). */
+static bool save_due(struct cio__worker *w, cio_time parked_at, cio_time now, cio_time *next)
+{
+    cio_time due = parked_at + w->idle_save;
+    if (due <= now)
+        return true;
+    if (due < *next)
+        *next = due;
+    return false;
+}
+
+static void count_save(struct cio__worker *w)
+{
+    atomic_store_explicit(&w->saves, atomic_load_explicit(&w->saves, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/*
+ * The shared tasks @w counted the spawn of (each worker sweeps its own part of the runtime's
+ * list). Another worker may claim such a task at any moment, so the sweep claims it first, as
+ * a worker taking it to run does (RUNNING, when neither NOTIFIED nor RUNNING nor DONE), saves
+ * it, and lets go as a park does (park_shared): a wake that came meanwhile found it RUNNING,
+ * so it is queued here. Until the claim, only what other threads may read is read (the
+ * state word, the wait kind, parked_at: atomics), and a shared task's saveable waits are the
+ * tagged ones (its socket waits are all foreign).
+ */
+static void idle_sweep_shared(struct cio__worker *w, cio_time now, cio_time *next)
+{
+    struct cio__sched_shared *sh = w->shared;
+    pthread_mutex_lock(&sh->tasks_lock);
+    struct cio__list *it;
+    cio__list_foreach(it, &sh->tasks)
+    {
+        cio_task *t = cio__list_entry(it, cio_task, all_node);
+        if (t->origin != w)
+            continue;
+        uint8_t kind = __atomic_load_n(&t->wait_kind, __ATOMIC_RELAXED);
+        bool candidate = kind == CIO__WAIT_SLEEP || kind == CIO__WAIT_SOCKET;
+        if (candidate && !save_due(w, __atomic_load_n(&t->parked_at, __ATOMIC_RELAXED), now, next))
+            continue; /* not yet; a block left from an earlier save waits for that one */
+        /* (only this worker writes t->coro.save of the tasks it counted: read unclaimed) */
+        if (!candidate && t->coro.save == NULL)
+            continue;
+        unsigned s = atomic_load_explicit(&t->state, memory_order_relaxed);
+        if ((s & (CIO__TASK_NOTIFIED | CIO__TASK_RUNNING | CIO__TASK_DONE)) ||
+            !atomic_compare_exchange_strong_explicit(&t->state, &s, s | CIO__TASK_RUNNING,
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue;
+        if (!cio__coro_saved(&t->coro)) {
+            cio__coro_save_trim(&t->coro);
+            /* the wait may have ended before the claim: look again, now that it is ours */
+            if (candidate && saveable_wait(t) && cio__coro_save(&t->coro) == 0)
+                count_save(w);
+        }
+        s = atomic_fetch_and_explicit(&t->state, ~(unsigned)CIO__TASK_RUNNING,
+                                      memory_order_acq_rel);
+        if (s & CIO__TASK_NOTIFIED)
+            schedule_shared(t, false);
+    }
+    pthread_mutex_unlock(&sh->tasks_lock);
+}
+
+static void idle_sweep(struct cio__worker *w, cio_time now)
+{
+    cio_time next = CIO_DEADLINE_NONE;
+    struct cio__list *it;
+    cio__list_foreach(it, &w->tasks)
+    {
+        cio_task *t = cio__list_entry(it, cio_task, all_node);
+        if (t->worker != w || !parked_pinned(t) || cio__coro_saved(&t->coro))
+            continue;
+        cio__coro_save_trim(&t->coro); /* a block left from a save it ran again since */
+        if (saveable_wait(t) && save_due(w, t->parked_at, now, &next) &&
+            cio__coro_save(&t->coro) == 0)
+            count_save(w);
+    }
+    if (w->steal)
+        idle_sweep_shared(w, now, &next);
+    w->sweep_at = next;
+}
+
+/*
+ * Task records and save blocks are malloc's, which keeps what was freed in the middle of its
+ * heap: after a crowd of tasks ended (the worker's live tasks fell to half of their peak, by
+ * TRIM_MIN or more), ask glibc to give those pages back, so that memory returns to the
+ * baseline when the connections close. Once per such fall, never on the busy path.
+ */
+#define TRIM_MIN 4096
+static void trim_check(struct cio__worker *w)
+{
+#if defined(__GLIBC__)
+    size_t live = cio__worker_live(w);
+    if (live > w->trim_peak) {
+        w->trim_peak = live;
+    } else if (w->trim_peak - live >= TRIM_MIN && live < w->trim_peak / 2) {
+        (void)malloc_trim(0);
+        w->trim_peak = live;
+    }
+#else
+    (void)w;
+#endif
+}
+
+/* At each reactor turn (@now): a sweep when one is due, scheduling one first if tasks ran
+ * since the last (a few instructions per turn, nothing per task run). */
+static void idle_check(struct cio__worker *w, cio_time now)
+{
+    uint64_t runs = w->m.polls + w->ticks;
+    if (runs != w->sweep_runs) {
+        w->sweep_runs = runs;
+        if (w->sweep_at == CIO_DEADLINE_NONE)
+            w->sweep_at = now + w->idle_save;
+        trim_check(w);
+    }
+    if (now >= w->sweep_at)
+        idle_sweep(w, now);
+}
+
 /* ---- the worker loop ---- */
 
 /* Poll the reactor; block (until the next timer) only when @block and nothing is queued. */
@@ -798,6 +958,12 @@ static void reactor_turn(struct cio__worker *w, bool block)
         wait_start = cio_now();
         cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
         timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
+        if (w->idle_save != 0) {
+            idle_check(w, wait_start);
+            if (w->sweep_at != CIO_DEADLINE_NONE &&
+                (timeout < 0 || w->sweep_at - wait_start < timeout))
+                timeout = w->sweep_at - wait_start; /* in the future: idle_check swept */
+        }
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
@@ -824,6 +990,8 @@ static void reactor_turn(struct cio__worker *w, bool block)
     cio_time now = cio_now();
     cio__timer_wheel_advance(&w->wheel, now);
     cio__metrics_turn_end(w, events, wait_start, now);
+    if (w->idle_save != 0)
+        idle_check(w, now);
 }
 
 static void cancel_all(struct cio__worker *w)
@@ -928,6 +1096,9 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     w->budget = config->budget;
     w->event_interval = config->event_interval;
     w->hop_ticks = config->event_interval - 1; /* a run handed over must not be the poll's */
+    w->idle_save = config->idle_save;
+    atomic_init(&w->saves, 0);
+    w->sweep_at = CIO_DEADLINE_NONE;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);

@@ -61,6 +61,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cio/io.h"
 #include "cio/rt.h"
 #include "poll/reactor.h"
 #include "rt/coro.h"
@@ -110,9 +111,30 @@ struct cio__worker_ext {
 };
 
 /*
- * A task record lives at the top of its own coroutine stack (task.c). The scheduler's fields
- * come first — the hot path reads them — then the task object's own (task.c, cancel.c,
- * task_local.c), which the scheduler reaches only through task.h's references.
+ * Something waiting for readiness: a parked task or an armed poll_* callback (wake).
+ * A task's plain wait uses the one in its record (t->io_wait: a task waits on one registration
+ * at a time, and nothing the reactor writes is then on its stack, which may be saved while it
+ * waits: coro.h); select's watches keep theirs in the watch, callbacks are in the registration.
+ * The io layer (io/io.h) owns it; it is defined here because the record embeds it. Each is
+ * satisfied by any bit of @want. A task woken by an event returns with that event's readiness even
+ * if another waiter, woken by the same edge, has consumed it meanwhile (tokio's rule: readiness may
+ * be stale, never missing); the operation that follows says -EAGAIN and waits again.
+ */
+struct cio__io_waiter {
+    struct cio__list node;
+    cio_task *task; /* NULL for a poll_* callback */
+    cio_wake_fn wake;
+    void *ctx;
+    unsigned want;
+    unsigned woken; /* the readiness word of the event that woke it; 0 until then */
+};
+
+/*
+ * A task record is a heap block beside its coroutine stack (task.c), so that the stack of a
+ * long-parked task can be saved and its pages released while wakers still reach the record
+ * (sched.c, "idle tasks"). The scheduler's fields come first — the hot path reads them — then
+ * the task object's own (task.c, cancel.c, task_local.c), which the scheduler reaches only
+ * through task.h's references.
  */
 struct cio_task {
     /* ---- the scheduler's (sched.c) ---- */
@@ -133,6 +155,11 @@ struct cio_task {
     bool timed_out;          /* the park timer fired */
     uint8_t wait_kind;       /* enum cio__wait_kind: what the park in progress waits for */
     cio_time parked_at;      /* its worker's clock when it last parked (metrics.h) */
+    /* The io layer's waiter for this task's plain socket waits (io.c): its task is set once,
+     * at spawn. A wait is in progress while want != 0 and woken == 0 — the io layer resets
+     * want on every way out that leaves woken 0 — which is how the idle sweep tells that a
+     * parked task waits with nothing on its stack that others write (sched.c). */
+    struct cio__io_waiter io_wait;
     /* ---- the task object's (task.c) ---- */
     struct cio__stack_home *home; /* where the stack (and so this record) goes back */
     atomic_int refs;              /* the runtime's (until it finished running) + the handle's */
@@ -237,6 +264,14 @@ struct cio__worker {
     atomic_bool search_token; /* woken to search: holds one count of shared->searching */
     atomic_ulong steals;      /* tasks taken from other workers (owner writes, no RMW) */
     struct cio__local_queue local;
+    /* Idle tasks (sched.c): tasks parked idle_save or longer in a saveable wait have their
+     * stacks saved by a sweep at sweep_at (CIO_DEADLINE_NONE: none due), scheduled when tasks
+     * ran since the last one (sweep_runs: the run count then). */
+    cio_duration idle_save; /* 0: never */
+    cio_time sweep_at;
+    uint64_t sweep_runs;
+    atomic_ulong saves; /* stacks saved (the owner writes, no RMW; metrics) */
+    size_t trim_peak;   /* live tasks since malloc was last trimmed, at most (sched.c) */
 };
 
 /* The t->worker of a shared task: a worker that is no thread's and whose run queue is empty,
@@ -415,6 +450,7 @@ struct cio__worker_config {
     cio_backend backend;
     unsigned budget;         /* I/O operations before a forced yield */
     unsigned event_interval; /* task runs between two polls of the reactor */
+    cio_duration idle_save;  /* parked this long: save the stack (sched.c); 0 = never */
 };
 
 /* Set up / tear down a worker (its reactor, waker, timer wheel, queues). fini runs the

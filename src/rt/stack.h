@@ -130,6 +130,10 @@ size_t cio__stack_arena_count(void);
  */
 void cio__stack_release_pages(struct cio__stack *stack);
 
+/* cio__stack_release_all() - give every page of a stack in use back to the kernel, the top
+ * one included (a saved coroutine's: coro.h). The memory reads as zeros afterwards. */
+void cio__stack_release_all(struct cio__stack *stack);
+
 /*
  * cio__stack_set_name() - the name the overflow report gives for the coroutine running on
  * @stack (NULL = unnamed). The string is not copied: it must stay valid until the name is

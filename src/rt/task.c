@@ -1,5 +1,5 @@
 /*
- * task.c: the task object — created at the top of its own stack, run by its worker, finished
+ * task.c: the task object — a heap record with its own stack, run by its worker, finished
  * (result kept, DONE published, joiner and watcher told), joined or detached through its join
  * handle, and freed with its stack when the last reference goes (task.h).
  *
@@ -53,8 +53,9 @@ static void task_free(cio_task *t)
 {
     struct cio__stack_home *home = t->home;
     void **locals = t->locals;
-    char *name = t->name;        /* the stack registry points at it until the stack is back */
-    cio__coro_destroy(&t->coro); /* the record goes with its stack: no use of t after this */
+    char *name = t->name; /* the stack registry points at it until the stack is back */
+    cio__coro_destroy(&t->coro);
+    free(t);
     free(locals);
     free(name);
     cio__task_home_unref(home);
@@ -111,23 +112,26 @@ int cio__task_spawn(struct cio__stack_home *home, struct cio__worker *w, bool sh
                     struct cio__task_watcher *watcher, cio_task **ret_task)
 {
     cio__assert(watcher == NULL || ret_task != NULL);
-    /* The task record lives at the top of its own stack, in the page the coroutine's first
-     * frame touches anyway: an idle task costs that page and nothing else. */
+    /* The record is on the heap, not on the stack: a long-parked task's stack pages are given
+     * back (cio__coro_save) while wakers on any thread still touch its record. */
     struct cio__stack stack;
     size_t stack_size = opts != NULL ? opts->stack_size : 0;
+    cio_task *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
     int rc = cio__stack_pool_get(home->pool, stack_size, &stack);
-    if (rc < 0)
+    if (rc < 0) {
+        free(t);
         return rc;
-    uintptr_t top = (uintptr_t)cio__stack_top(&stack);
-    cio_task *t = (cio_task *)((top - sizeof(cio_task)) & ~(uintptr_t)63);
-    memset(t, 0, sizeof(*t));
+    }
     if (opts != NULL && opts->name != NULL && (t->name = strdup(opts->name)) == NULL)
         rc = -ENOMEM;
     if (rc == 0)
-        rc = cio__coro_init_on(&t->coro, home->pool, &stack, (char *)t, task_entry, t,
+        rc = cio__coro_init_on(&t->coro, home->pool, &stack, task_entry, t,
                                t->name ? t->name : "task");
     if (rc < 0) {
         free(t->name);
+        free(t);
         cio__stack_pool_put(home->pool, &stack);
         return rc;
     }

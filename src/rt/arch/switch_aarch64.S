@@ -46,6 +46,10 @@ cio__ctx_switch:
     str x9, [x0]            /* from->sp: everything else is on from's stack */
     ldr x9, [x1]
     mov sp, x9              /* to's stack from here on */
+    /* the restore stub resumes the copied-back frame from here */
+    .globl cio__ctx_resume
+    .hidden cio__ctx_resume
+cio__ctx_resume:
 
     ldr x9, [sp, #160]
     msr fpcr, x9
@@ -84,6 +88,32 @@ cio__ctx_trampoline:
     brk #0
     .cfi_endproc
     .size cio__ctx_trampoline, .-cio__ctx_trampoline
+
+/*
+ * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it loaded the frame
+ * of its stack's copy in the heap, whose x30 slot holds this stub, so sp is in that copy, the
+ * callee-saved registers hold the real values, and x1 is still the switch's `to`, the context
+ * (the first member of its struct cio__coro). Move to the real stack, just below the saved
+ * stack pointer, copy the stack back (cio__coro_restore_c preserves x19-x29 and d8-d15 as any
+ * function does), and resume the restored frame as the switch would have.
+ */
+    .globl cio__ctx_restore
+    .hidden cio__ctx_restore
+    .type cio__ctx_restore, %function
+    .p2align 4
+cio__ctx_restore:
+    .cfi_startproc
+    .cfi_undefined x30
+    hint #34
+    mov x0, x1
+    ldr x9, [x1]            /* the copy; its header (struct cio__coro_save) is 32 bytes below */
+    ldr x9, [x9, #-32]      /* header->sp: the real stack pointer, 16-byte aligned */
+    sub sp, x9, #16
+    bl cio__coro_restore_c
+    add sp, sp, #16
+    b cio__ctx_resume
+    .cfi_endproc
+    .size cio__ctx_restore, .-cio__ctx_restore
 
 #endif /* __aarch64__ */
 

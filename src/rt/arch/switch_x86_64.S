@@ -54,6 +54,10 @@ cio__ctx_switch:
     movq %rsp, (%rdi)       /* from->sp: everything else is on from's stack */
     movq (%rsi), %rsp       /* to's stack from here on */
 
+    /* the restore stub resumes the copied-back frame from here */
+    .globl cio__ctx_resume
+    .hidden cio__ctx_resume
+cio__ctx_resume:
     ldmxcsr (%rsp)
     fldcw 4(%rsp)
     addq $8, %rsp
@@ -99,6 +103,32 @@ cio__ctx_trampoline:
     ud2
     .cfi_endproc
     .size cio__ctx_trampoline, .-cio__ctx_trampoline
+
+/*
+ * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it popped the frame
+ * of its stack's copy in the heap, whose return slot holds this stub, so rsp is in that copy,
+ * the callee-saved registers hold the real values, and rsi is still the switch's `to`, the
+ * context (the first member of its struct cio__coro). Move to the real stack, just below the
+ * saved stack pointer (free space: the context was suspended in a call), copy the stack back
+ * (cio__coro_restore_c, which preserves the callee-saved registers as any function does), and
+ * resume the restored frame as the switch would have.
+ */
+    .globl cio__ctx_restore
+    .hidden cio__ctx_restore
+    .type cio__ctx_restore, @function
+    .p2align 4
+cio__ctx_restore:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq %rsi, %rdi
+    movq (%rsi), %rax       /* the copy; its header (struct cio__coro_save) is 32 bytes below */
+    movq -32(%rax), %rsp    /* header->sp: the real stack pointer, 16-byte aligned */
+    subq $16, %rsp
+    callq cio__coro_restore_c
+    addq $16, %rsp
+    jmp cio__ctx_resume
+    .cfi_endproc
+    .size cio__ctx_restore, .-cio__ctx_restore
 
 #endif /* __x86_64__ */
 
