@@ -206,6 +206,7 @@ static bool try_free(struct cio__io *io)
     if (free_it) {
         if (io->completion)
             cio__io_ring_release(io);
+        free(io->callbacks);
         free(io);
     }
     return free_it;
@@ -265,7 +266,13 @@ static void sweep_run(struct cio__deferred *d)
  * tasks, and move the callbacks to @fire (called by the caller once unlocked). Returns the
  * callbacks moved.
  */
-static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio__io_waiter *fire)
+/* A callback taken off the list, to call once unlocked. */
+struct fire {
+    cio_wake_fn wake;
+    void *ctx;
+};
+
+static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct fire *fire)
 {
     int n = 0;
     struct cio__list *it, *tmp;
@@ -280,8 +287,9 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
         if (w->task != NULL) {
             cio__task_wake(w->task);
         } else {
-            fire[n++] = *w;
-            w->wake = NULL;
+            struct cio__io_callback *cb = cio__container_of(w, struct cio__io_callback, waiter);
+            fire[n++] = (struct fire){cb->wake, cb->ctx};
+            cb->wake = NULL;
         }
     }
     return n;
@@ -290,7 +298,7 @@ static int take_foreign(struct cio__io *io, unsigned ready, bool all, struct cio
 /* on_event() for the foreign waiters and callbacks, under the lock. */
 static void on_event_foreign(struct cio__io *io, unsigned next)
 {
-    struct cio__io_waiter fire[2];
+    struct fire fire[2];
     cio__io_lock(io);
     int n = take_foreign(io, next, false, fire);
     cio__io_unlock(io);
@@ -492,7 +500,7 @@ static void io_detach(struct cio_socket *sock)
         cio__list_remove(&io->node);
         pthread_mutex_unlock(&iw->lock);
     }
-    struct cio__io_waiter fire[2];
+    struct fire fire[2];
     cio__io_lock(io);
     io->gone = true;
     atomic_store_explicit(&io->closed, true, memory_order_release);
@@ -542,8 +550,6 @@ int cio__io_register(struct cio_socket *sock)
     cio__list_init(&io->node);
     cio__list_init(&io->waiters);
     cio__list_init(&io->foreign);
-    for (int d = 0; d < 2; d++)
-        cio__list_init(&io->callbacks[d].node);
     io->level = cio_poll_backend(cio__worker_poll(w)) == CIO_BACKEND_POLL;
     io->fast = io->level ? CIO__IO_NO_FAST : w;
 #if CIO_HAVE_URING
@@ -961,33 +967,47 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
         return rc;
     struct cio__io *io = cio__io_of(sock);
     unsigned want = cio__io_want(interest);
-    struct cio__io_waiter *slot = &io->callbacks[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
+    struct cio__io_callback *fresh = NULL;
+    if (__atomic_load_n(&io->callbacks, __ATOMIC_ACQUIRE) == NULL && wake != NULL) {
+        if ((fresh = calloc(2, sizeof(*fresh))) == NULL)
+            return -ENOMEM;
+        cio__list_init(&fresh[0].waiter.node);
+        cio__list_init(&fresh[1].waiter.node);
+    }
     ring_arm_for(io, want);
     cio__io_lock(io);
     if (atomic_load_explicit(&io->closed, memory_order_relaxed)) {
         cio__io_unlock(io);
+        free(fresh);
         return -EBADF;
+    }
+    if (fresh != NULL && io->callbacks == NULL) {
+        __atomic_store_n(&io->callbacks, fresh, __ATOMIC_RELEASE);
+        fresh = NULL;
     }
     unsigned cur = atomic_load(&io->readiness);
     if (!(cur & want) && wake != NULL) {
         /* One callback per direction: a new one replaces the old. Published before the
          * readiness is read again, as a foreign waiter (the reactor may be on another
          * thread). */
-        slot->wake = wake;
-        slot->ctx = ctx;
-        slot->want = want;
-        if (!cio__list_linked(&slot->node)) {
-            cio__list_push_back(&io->foreign, &slot->node);
+        struct cio__io_callback *cb =
+            &io->callbacks[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
+        cb->wake = wake;
+        cb->ctx = ctx;
+        cb->waiter.want = want;
+        if (!cio__list_linked(&cb->waiter.node)) {
+            cio__list_push_back(&io->foreign, &cb->waiter.node);
             atomic_fetch_add(&io->foreign_count, 1);
         }
         cur = atomic_load(&io->readiness);
         if (cur & want) {
-            cio__list_remove(&slot->node);
+            cio__list_remove(&cb->waiter.node);
             atomic_fetch_sub_explicit(&io->foreign_count, 1, memory_order_relaxed);
-            slot->wake = NULL;
+            cb->wake = NULL;
         }
     }
     cio__io_unlock(io);
+    free(fresh); /* another call armed the first callback meanwhile */
     return cur & want ? cio__io_ready_value(cur, want) : -EAGAIN;
 }
 
@@ -1014,8 +1034,6 @@ int cio__io_watch_begin(struct cio__io_watch *watch, struct cio_socket *sock, un
     watch->io = io;
     watch->queued = false;
     watch->waiter.task = cio__task_self();
-    watch->waiter.wake = NULL;
-    watch->waiter.ctx = NULL;
     watch->waiter.want = want;
     watch->waiter.woken = 0;
     cio__list_init(&watch->waiter.node);

@@ -37,6 +37,13 @@ typedef ssize_t (*cio__io_op)(struct cio_socket *sock, void *ctx);
 /* struct cio__io_waiter, something waiting for readiness, is in rt/sched.h: a task's own
  * is part of its record. */
 
+/* An armed poll_* callback: a waiter with no task, and what it calls. */
+struct cio__io_callback {
+    struct cio__io_waiter waiter;
+    cio_wake_fn wake; /* NULL when not armed */
+    void *ctx;
+};
+
 /*
  * A socket's registration (sock->io), created the first time one of its operations would
  * block, with the reactor of the calling task's worker: its owner. Who touches what:
@@ -73,9 +80,11 @@ struct cio__io {
     struct cio__list foreign;
     atomic_uint foreign_count; /* entries on @foreign, read by the reactor after its fence */
     unsigned foreign_refs;     /* foreign tasks inside a wait */
-    struct cio__io_waiter callbacks[2]; /* poll_* callbacks: read, write */
-    bool gone;                          /* the socket released its reference */
-    bool sweep_posted;                  /* @sweep is queued on the owner */
+    /* poll_* callbacks, read and write: allocated by the first poll_* call (most sockets
+     * never have one, and an idle connection should not carry them) */
+    struct cio__io_callback *callbacks;
+    bool gone;         /* the socket released its reference */
+    bool sweep_posted; /* @sweep is queued on the owner */
     bool freeing;
     /* Level-triggered backend (poll(2)): interest narrowed to the directions not known to be
      * ready, re-armed when an operation clears readiness — the edge emulation that needs to

@@ -7,6 +7,7 @@
 #include "rt/coro.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,7 @@ int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
     memset(co, 0, sizeof(*co));
     co->fn = fn;
     co->arg = arg;
-    co->name = name;
+    /* (the name lives in the stack registry, for overflow reports, and in TSan's fiber) */
     co->pool = pool;
     co->stack = *stack;
     co->state = CIO__CORO_CREATED;
@@ -232,7 +233,7 @@ int cio__coro_thread_init(struct cio__coro *self, const char *name)
     if (self == NULL)
         return -EINVAL;
     memset(self, 0, sizeof(*self));
-    self->name = name;
+    (void)name;
     self->state = CIO__CORO_RUNNING;
     /* ASan's view of this stack is learned at the first switch away from it (see
      * asan_switch_finished); nothing can switch back here before that. */
@@ -291,21 +292,16 @@ int cio__coro_save(struct cio__coro *co)
     cio__assert(sp >= co->stack.lo && sp + FRAME_BYTES <= top && ((uintptr_t)sp & 15) == 0);
     size_t len = (size_t)(top - sp);
     struct cio__coro_save *save = co->save;
-    if (save == NULL || save->cap < len) {
+    if (save == NULL || malloc_usable_size(save) < sizeof(*save) + len) {
         free(save);
         co->save = NULL;
-        /* +16: malloc's chunk is that much larger anyway (glibc), and a deeper next park
-         * then reuses the block */
-        size_t cap = (len + 16 + 15) & ~(size_t)15;
-        if ((save = malloc(sizeof(*save) + cap)) == NULL)
+        if ((save = malloc(sizeof(*save) + len)) == NULL)
             return -ENOMEM;
-        save->cap = cap;
         co->save = save;
     }
     char *copy = (char *)(save + 1);
     stack_copy(copy, sp, len);
     save->sp = sp;
-    save->len = len;
     memcpy(&save->ret, copy + FRAME_RET, sizeof(save->ret));
     void *stub = (void *)(uintptr_t)cio__ctx_restore;
     memcpy(copy + FRAME_RET, &stub, sizeof(stub));
@@ -331,7 +327,7 @@ void cio__coro_restore_c(struct cio__coro *co)
     char *copy = (char *)(save + 1);
     /* valgrind saw the switch pop the copy's frame (stack memory that died): it is ours */
     VALGRIND_MAKE_MEM_DEFINED(copy, FRAME_BYTES);
-    stack_copy(save->sp, copy, save->len);
+    stack_copy(save->sp, copy, (size_t)(cio__stack_top(&co->stack) - save->sp));
     *(void **)(void *)(save->sp + FRAME_RET) = save->ret;
     co->ctx.sp = save->sp; /* not saved any more (coro.h: cio__coro_saved) */
 }

@@ -69,16 +69,15 @@ enum cio__coro_state {
 };
 
 /* A saved stack (see cio__coro_save below): the header of a heap block whose bytes after it
- * are the copy of the stack from @sp up (@len bytes, at most @cap). Layout known to the
- * restore stub (arch/switch_*.S): @sp first, and the copy 32 bytes after the header start. */
+ * are the copy of the stack from @sp to the top (the block's usable size says how much more
+ * it could hold). Layout known to the restore stub (arch/switch_*.S): @sp first, and the
+ * copy 16 bytes after the header start. */
 struct cio__coro_save {
-    char *sp;   /* where the copy goes back: the suspended stack pointer */
-    void *ret;  /* the real return address of the saved switch frame */
-    size_t len; /* bytes copied */
-    size_t cap; /* bytes the block has room for */
+    char *sp;  /* where the copy goes back: the suspended stack pointer */
+    void *ret; /* the real return address of the saved switch frame */
     /* the copy follows, 16-byte aligned */
 };
-_Static_assert(sizeof(struct cio__coro_save) == 32, "the restore stub's offsets");
+_Static_assert(sizeof(struct cio__coro_save) == 16, "the restore stub's offsets");
 
 struct cio__coro {
     struct cio__ctx ctx;
@@ -89,7 +88,6 @@ struct cio__coro {
      * time before fn returns. */
     struct cio__coro *return_to;
     struct cio__coro *resumer;    /* the coroutine that last switched to this one */
-    const char *name;             /* for overflow reports and debuggers; may be NULL */
     struct cio__stack_pool *pool; /* where the stack goes back; NULL = unmapped on destroy */
     struct cio__stack stack;      /* .lo == NULL for a thread context */
     enum cio__coro_state state;
@@ -141,7 +139,7 @@ void cio__coro_destroy(struct cio__coro *co);
 /*
  * cio__coro_thread_init() - make the calling thread's current stack a coroutine context
  * (RUNNING, no stack of its own), so that it can switch to coroutines and be switched back
- * to. Call once per thread before its first switch; @name may be NULL.
+ * to. Call once per thread before its first switch; @name (may be NULL) is TSan's fiber name.
  * Return: 0; -EINVAL for NULL @self.
  */
 int cio__coro_thread_init(struct cio__coro *self, const char *name);

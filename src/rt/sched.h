@@ -61,7 +61,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cio/io.h"
 #include "cio/rt.h"
 #include "poll/reactor.h"
 #include "rt/coro.h"
@@ -122,9 +121,7 @@ struct cio__worker_ext {
  */
 struct cio__io_waiter {
     struct cio__list node;
-    cio_task *task; /* NULL for a poll_* callback */
-    cio_wake_fn wake;
-    void *ctx;
+    cio_task *task; /* NULL for a poll_* callback (struct cio__io_callback, io/io.h) */
     unsigned want;
     unsigned woken; /* the readiness word of the event that woke it; 0 until then */
 };
@@ -142,18 +139,22 @@ struct cio_task {
     struct cio__worker *worker;     /* pinned: its worker, fixed; else CIO__WORKER_SHARED */
     atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
     bool queued, running, notified; /* pinned: the worker's own thread only (see the top) */
-    unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
     bool started;                   /* it has run (it is on a list of live tasks) */
-    struct cio__worker *runner;     /* the worker that runs it, or ran it last */
-    struct cio__worker *origin;     /* the worker that counted its spawn (and counts its end) */
+    unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
+    bool timed_out;                 /* the park timer fired */
+    uint8_t wait_kind;              /* enum cio__wait_kind: what the park in progress waits for */
+    /* (task.c's two flags, here where the word has room: the record is what an idle task
+     * costs, so it has no holes) */
+    bool was_cancelled;         /* cancellation was requested before the body returned */
+    atomic_flag join_lock;      /* DONE and joiner, together */
+    struct cio__worker *runner; /* the worker that runs it, or ran it last */
+    struct cio__worker *origin; /* the worker that counted its spawn (and counts its end) */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
     struct cio_task *remote_next;
     cio_time deadline;       /* in force; CIO_DEADLINE_NONE */
     cio_time park_deadline;  /* of the park in progress; CIO_DEADLINE_NONE */
     struct cio__timer timer; /* park deadline; left armed between parks (see sched.c) */
-    bool timed_out;          /* the park timer fired */
-    uint8_t wait_kind;       /* enum cio__wait_kind: what the park in progress waits for */
     cio_time parked_at;      /* its worker's clock when it last parked (metrics.h) */
     /* The io layer's waiter for this task's plain socket waits (io.c): its task is set once,
      * at spawn. A wait is in progress while want != 0 and woken == 0 — the io layer resets
@@ -161,21 +162,19 @@ struct cio_task {
      * parked task waits with nothing on its stack that others write (sched.c). */
     struct cio__io_waiter io_wait;
     /* ---- the task object's (task.c) ---- */
-    struct cio__stack_home *home; /* where the stack (and so this record) goes back */
+    struct cio__stack_home *home; /* where the stack goes back */
     atomic_int refs;              /* the runtime's (until it finished running) + the handle's */
+    atomic_uint abort_slot;       /* cancel.c's: the abort-handle slot, 0 (none yet) or
+                                     CIO__ABORT_RETIRED */
     cio_task_fn fn;
     void *arg;
     void *result;
-    bool was_cancelled;         /* cancellation was requested before the body returned */
-    atomic_flag join_lock;      /* DONE and joiner, together */
     struct cio__parker *joiner; /* who waits for DONE, under join_lock */
     /* told once when the task finishes (a join set holding the handle); NULL when none or
      * claimed (task.h) */
     _Atomic(struct cio__task_watcher *) watcher;
     struct cio__list watch_node; /* the watcher's own link (a join set's member lists) */
     char *name;
-    /* ---- cancel.c's ---- */
-    atomic_uint abort_slot; /* the abort-handle slot, 0 (none yet) or CIO__ABORT_RETIRED */
     /* ---- task_local.c's ---- */
     void **locals; /* task-local values, allocated on first set */
 };

@@ -106,8 +106,8 @@ cio__ctx_restore:
     .cfi_undefined x30
     hint #34
     mov x0, x1
-    ldr x9, [x1]            /* the copy; its header (struct cio__coro_save) is 32 bytes below */
-    ldr x9, [x9, #-32]      /* header->sp: the real stack pointer, 16-byte aligned */
+    ldr x9, [x1]            /* the copy; its header (struct cio__coro_save) is 16 bytes below */
+    ldr x9, [x9, #-16]      /* header->sp: the real stack pointer, 16-byte aligned */
     sub sp, x9, #16
     bl cio__coro_restore_c
     add sp, sp, #16

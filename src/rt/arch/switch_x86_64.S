@@ -121,8 +121,8 @@ cio__ctx_restore:
     .cfi_startproc
     .cfi_undefined rip
     movq %rsi, %rdi
-    movq (%rsi), %rax       /* the copy; its header (struct cio__coro_save) is 32 bytes below */
-    movq -32(%rax), %rsp    /* header->sp: the real stack pointer, 16-byte aligned */
+    movq (%rsi), %rax       /* the copy; its header (struct cio__coro_save) is 16 bytes below */
+    movq -16(%rax), %rsp    /* header->sp: the real stack pointer, 16-byte aligned */
     subq $16, %rsp
     callq cio__coro_restore_c
     addq $16, %rsp
