@@ -70,19 +70,7 @@ struct cio__io {
     atomic_uint readiness;
     atomic_bool closed; /* the socket let go: no operation touches the descriptor again */
     bool completion;    /* reads, writes and accepts go the completion way (@ring) */
-    /* owner thread only: the waiting tasks, the first one in @first (the common case, one
-     * task per socket, touches no list), the others on @waiters in arrival order */
-    struct cio__io_waiter *first;
-    struct cio__list waiters;
-    unsigned owner_refs; /* owner tasks inside a wait */
-    /* under lock */
-    atomic_flag lock;
-    struct cio__list foreign;
-    atomic_uint foreign_count; /* entries on @foreign, read by the reactor after its fence */
-    unsigned foreign_refs;     /* foreign tasks inside a wait */
-    /* poll_* callbacks, read and write: allocated by the first poll_* call (most sockets
-     * never have one, and an idle connection should not carry them) */
-    struct cio__io_callback *callbacks;
+    /* under lock (here, where the word has room: an idle connection holds this record) */
     bool gone;         /* the socket released its reference */
     bool sweep_posted; /* @sweep is queued on the owner */
     bool freeing;
@@ -90,7 +78,20 @@ struct cio__io {
      * ready, re-armed when an operation clears readiness — the edge emulation that needs to
      * know about -EAGAIN, which only this layer does. */
     bool level;
-    unsigned armed; /* 0: not registered with the backend right now */
+    atomic_flag lock;
+    /* owner thread only: the waiting tasks, the first one in @first (the common case, one
+     * task per socket, touches no list), the others on @waiters in arrival order */
+    struct cio__io_waiter *first;
+    struct cio__list waiters;
+    unsigned owner_refs; /* owner tasks inside a wait */
+    unsigned armed;      /* under lock; level: 0 = not registered with the backend now */
+    /* under lock */
+    struct cio__list foreign;
+    atomic_uint foreign_count; /* entries on @foreign, read by the reactor after its fence */
+    unsigned foreign_refs;     /* foreign tasks inside a wait */
+    /* poll_* callbacks, read and write: allocated by the first poll_* call (most sockets
+     * never have one, and an idle connection should not carry them) */
+    struct cio__io_callback *callbacks;
     /* (A registration of the completion way has its state right after it: io/uring.h,
      * cio__io_ring_of(). It asks the backend for a direction only when a task first waits
      * for it, and not for reading while the ring's receive is what reads.) */

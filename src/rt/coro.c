@@ -7,7 +7,7 @@
 #include "rt/coro.h"
 
 #include <errno.h>
-#include <malloc.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,13 +36,11 @@ void cio__ctx_restore(void);
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
 #endif
 
-/* The switch frame (arch/switch_*.S): its size, and where its return address is. */
+/* The switch frame (arch/switch_*.S): its size. */
 #if defined(__x86_64__)
 #define FRAME_BYTES 64
-#define FRAME_RET 56
 #elif defined(__aarch64__)
 #define FRAME_BYTES 176
-#define FRAME_RET 88
 #endif
 
 /* Initial-exec: one %fs-relative access even in the shared library, no __tls_get_addr on the
@@ -60,7 +58,9 @@ struct cio__coro *cio__coro_current(void)
  * the trampoline as return address. 16 zero bytes stay above it at the very top, so the
  * trampoline's frame sits below a null sentinel. Layouts: arch/switch_*.S.
  */
-static void ctx_make(struct cio__ctx *ctx, char *top, void (*entry)(void *), void *arg)
+static void ctx_make(struct cio__ctx *ctx, char *top,
+                     void (*entry)(void *, void (*)(void *), void *), void *arg, void (*fn)(void *),
+                     void *fn_arg)
 {
     uintptr_t aligned_top = (uintptr_t)top & ~(uintptr_t)15;
 #if defined(__x86_64__)
@@ -72,8 +72,10 @@ static void ctx_make(struct cio__ctx *ctx, char *top, void (*entry)(void *), voi
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(x87_cw));
     frame[0] = mxcsr | (uint64_t)x87_cw << 32;
-    frame[3] = (uint64_t)(uintptr_t)entry; /* r13 */
-    frame[4] = (uint64_t)(uintptr_t)arg;   /* r12 */
+    frame[1] = (uint64_t)(uintptr_t)fn_arg; /* r15 */
+    frame[2] = (uint64_t)(uintptr_t)fn;     /* r14 */
+    frame[3] = (uint64_t)(uintptr_t)entry;  /* r13 */
+    frame[4] = (uint64_t)(uintptr_t)arg;    /* r12 */
     frame[7] = (uint64_t)(uintptr_t)cio__ctx_trampoline;
 #elif defined(__aarch64__)
     enum { FRAME_WORDS = 22 };
@@ -83,6 +85,8 @@ static void ctx_make(struct cio__ctx *ctx, char *top, void (*entry)(void *), voi
     __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
     frame[0] = (uint64_t)(uintptr_t)arg;                  /* x19 */
     frame[1] = (uint64_t)(uintptr_t)entry;                /* x20 */
+    frame[2] = (uint64_t)(uintptr_t)fn;                   /* x21 */
+    frame[3] = (uint64_t)(uintptr_t)fn_arg;               /* x22 */
     frame[11] = (uint64_t)(uintptr_t)cio__ctx_trampoline; /* x30 */
     frame[20] = fpcr;
 #endif
@@ -139,11 +143,11 @@ switch_prepare(struct cio__coro *from, struct cio__coro *to, void **fake_stack)
 
 /* Every coroutine's first C frame (called by the trampoline). Never returns: when the body
  * is done, it leaves for the return context, and nothing switches to a finished coroutine. */
-static _Noreturn void coro_main(void *opaque)
+static _Noreturn void coro_main(void *opaque, void (*fn)(void *), void *arg)
 {
     struct cio__coro *co = opaque;
     asan_switch_finished(NULL);
-    co->fn(co->arg);
+    fn(arg); /* (passed in the first frame's registers: the coroutine keeps no copy) */
 
     co->state = CIO__CORO_FINISHED;
     /* A return, not a resume: to->resumer stays what it was, so the target can in turn finish
@@ -154,6 +158,8 @@ static _Noreturn void coro_main(void *opaque)
     cio__ctx_switch(&co->ctx, &to->ctx);
     abort(); /* unreachable: a finished coroutine is never resumed */
 }
+
+static void save_drop(struct cio__coro *co);
 
 int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
                       const struct cio__stack *stack, void (*fn)(void *arg), void *arg,
@@ -170,8 +176,6 @@ int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
         __tsan_set_fiber_name(fiber, name);
 #endif
     memset(co, 0, sizeof(*co));
-    co->fn = fn;
-    co->arg = arg;
     /* (the name lives in the stack registry, for overflow reports, and in TSan's fiber) */
     co->pool = pool;
     co->stack = *stack;
@@ -184,7 +188,7 @@ int cio__coro_init_on(struct cio__coro *co, struct cio__stack_pool *pool,
     co->tsan_fiber = fiber;
 #endif
     cio__stack_set_name(&co->stack, name);
-    ctx_make(&co->ctx, top, coro_main, co);
+    ctx_make(&co->ctx, top, coro_main, co, fn, arg);
     return 0;
 }
 
@@ -217,8 +221,7 @@ void cio__coro_destroy(struct cio__coro *co)
     __tsan_destroy_fiber(co->tsan_fiber);
     co->tsan_fiber = NULL;
 #endif
-    free(co->save);
-    co->save = NULL;
+    save_drop(co);
     struct cio__stack stack = co->stack;
     struct cio__stack_pool *pool = co->pool;
     co->stack.lo = NULL;
@@ -265,47 +268,181 @@ void cio__coro_switch(struct cio__coro *from, struct cio__coro *to)
 
 /* ---- saving an idle coroutine's stack (coro.h) ---- */
 
-/* The stack copy, both ways. Under ASan the live part holds poisoned redzones of the frames on
- * it, which are ours to copy (an intercepted memcpy would report them): a plain word loop the
- * compiler cannot turn back into a memcpy call. */
-#if CIO__ASAN
-__attribute__((no_sanitize_address)) static void stack_copy(void *dst, const void *src, size_t n)
-{
-    volatile uint64_t *d = dst;
-    const volatile uint64_t *s = src;
-    for (size_t i = 0; i < n / 8; i++)
-        d[i] = s[i];
-}
-#else
-static void stack_copy(void *dst, const void *src, size_t n)
-{
-    memcpy(dst, src, n);
-}
-#endif
+/*
+ * A save block: struct cio__coro_save, then the live part of the stack, encoded against a
+ * template: the stacks of tasks parked at the same place hold nearly the same words (return
+ * addresses, the same globals, their own stack's addresses at the same offsets from its top)
+ * and differ in a few (their own heap objects). A word that matches the template is one bit;
+ * one that does not is that bit and the word. Addresses in the task's own stack match as
+ * offsets from its top, so two stacks at different places still match there. The templates
+ * are the worker's (struct cio__coro_tmpls), shared and reference counted: the last block
+ * using one frees it. The switch to a saved coroutine pops cio__ctx_restore_frame, one
+ * frame for all of them, whose return address is the restore stub.
+ */
+struct cio__coro_tmpl {
+    atomic_size_t refs;
+    size_t n; /* words */
+    /* n words, then a bitmap of n bits: word i is an address in the stack, kept as its
+     * offset from the top */
+    uint64_t words[];
+};
 
-int cio__coro_save(struct cio__coro *co)
+struct cio__ctx_restore_frame {
+#if defined(__x86_64__)
+    uint32_t mxcsr;
+    uint16_t x87_cw;
+    uint16_t pad;
+    uint64_t regs[6]; /* r15 ... rbp */
+    void (*ret)(void);
+#elif defined(__aarch64__)
+    uint64_t regs[11]; /* x19 ... x29 */
+    void (*x30)(void);
+    uint64_t fp[8], fpcr, pad;
+#endif
+};
+_Static_assert(sizeof(struct cio__ctx_restore_frame) == FRAME_BYTES, "the switch frame");
+_Static_assert(offsetof(struct cio__coro, save) == 8, "the restore stub reads co->save");
+
+/* Read by the switch, never written: the FP control state is the default one (the real one
+ * comes back with the restored frame). */
+__attribute__((aligned(16),
+               visibility("hidden"))) struct cio__ctx_restore_frame cio__ctx_restore_frame = {
+#if defined(__x86_64__)
+    .mxcsr = 0x1f80,
+    .x87_cw = 0x37f,
+    .ret = cio__ctx_restore,
+#elif defined(__aarch64__)
+    .x30 = cio__ctx_restore,
+#endif
+};
+
+static size_t bitmap_words(size_t n)
+{
+    return (n + 63) / 64;
+}
+
+static bool bit(const uint64_t *bits, size_t i)
+{
+    return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+/* Whether stack word @w (of the stack [lo, top)) is template word @i. */
+static bool tmpl_match(const struct cio__coro_tmpl *t, size_t i, uint64_t w, uintptr_t lo,
+                       uintptr_t top)
+{
+    if (bit(t->words + t->n, i))
+        return w >= lo && w < top && w - top == t->words[i];
+    return w == t->words[i];
+}
+
+static void tmpl_unref(struct cio__coro_tmpl *t)
+{
+    if (t != NULL && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        free(t);
+}
+
+void cio__coro_tmpls_fini(struct cio__coro_tmpls *cache)
+{
+    for (size_t i = 0; i < CIO__CORO_TMPLS; i++) {
+        tmpl_unref(cache->slot[i]);
+        cache->slot[i] = NULL;
+    }
+}
+
+/* A word of the live part, read. Under ASan the live part holds poisoned redzones of the
+ * frames on it, which are ours to copy: an uninstrumented volatile read. */
+#if CIO__ASAN
+__attribute__((no_sanitize_address))
+#endif
+static uint64_t
+stack_word(const char *sp, size_t i)
+{
+    return ((const volatile uint64_t *)(const void *)sp)[i];
+}
+
+/* A template made of this stack's words, or NULL (memory). */
+static struct cio__coro_tmpl *tmpl_new(const char *sp, size_t n, uintptr_t lo, uintptr_t top)
+{
+    struct cio__coro_tmpl *t = calloc(1, sizeof(*t) + (n + bitmap_words(n)) * sizeof(uint64_t));
+    if (t == NULL)
+        return NULL;
+    atomic_init(&t->refs, 1);
+    t->n = n;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w = stack_word(sp, i);
+        if (w >= lo && w < top) {
+            t->words[n + i / 64] |= (uint64_t)1 << (i % 64);
+            w -= top;
+        }
+        t->words[i] = w;
+    }
+    return t;
+}
+
+/* The template for @n words that matches @sp's stack best: the cached one if at most half of
+ * the words differ, else one made of this stack (which then replaces it in the cache). */
+static struct cio__coro_tmpl *tmpl_pick(struct cio__coro_tmpls *cache, const char *sp, size_t n,
+                                        uintptr_t lo, uintptr_t top, size_t *ret_differ)
+{
+    struct cio__coro_tmpl **slot = &cache->slot[n % CIO__CORO_TMPLS];
+    struct cio__coro_tmpl *t = *slot;
+    if (t != NULL && t->n == n) {
+        size_t differ = 0;
+        for (size_t i = 0; i < n; i++)
+            differ += !tmpl_match(t, i, stack_word(sp, i), lo, top);
+        if (differ <= n / 2) {
+            *ret_differ = differ;
+            return t;
+        }
+    }
+    if ((t = tmpl_new(sp, n, lo, top)) == NULL)
+        return NULL;
+    tmpl_unref(*slot);
+    *slot = t;
+    *ret_differ = 0;
+    return t;
+}
+
+static void save_drop(struct cio__coro *co)
+{
+    if (co->save != NULL) {
+        tmpl_unref(co->save->tmpl);
+        free(co->save);
+        co->save = NULL;
+    }
+}
+
+int cio__coro_save(struct cio__coro *co, struct cio__coro_tmpls *cache)
 {
     if (co->state != CIO__CORO_SUSPENDED || co->stack.lo == NULL || cio__coro_saved(co))
         return -EBUSY;
     char *sp = co->ctx.sp;
-    char *top = cio__stack_top(&co->stack);
-    cio__assert(sp >= co->stack.lo && sp + FRAME_BYTES <= top && ((uintptr_t)sp & 15) == 0);
-    size_t len = (size_t)(top - sp);
-    struct cio__coro_save *save = co->save;
-    if (save == NULL || malloc_usable_size(save) < sizeof(*save) + len) {
-        free(save);
-        co->save = NULL;
-        if ((save = malloc(sizeof(*save) + len)) == NULL)
-            return -ENOMEM;
-        co->save = save;
-    }
-    char *copy = (char *)(save + 1);
-    stack_copy(copy, sp, len);
+    uintptr_t lo = (uintptr_t)co->stack.lo, top = (uintptr_t)cio__stack_top(&co->stack);
+    cio__assert((uintptr_t)sp >= lo && (uintptr_t)sp + FRAME_BYTES <= top &&
+                ((uintptr_t)sp & 15) == 0);
+    size_t n = (top - (uintptr_t)sp) / 8, differ;
+    struct cio__coro_tmpl *t = tmpl_pick(cache, sp, n, lo, top, &differ);
+    if (t == NULL)
+        return -ENOMEM;
+    save_drop(co); /* a block left from an earlier save */
+    struct cio__coro_save *save =
+        malloc(sizeof(*save) + (bitmap_words(n) + differ) * sizeof(uint64_t));
+    if (save == NULL)
+        return -ENOMEM;
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     save->sp = sp;
-    memcpy(&save->ret, copy + FRAME_RET, sizeof(save->ret));
-    void *stub = (void *)(uintptr_t)cio__ctx_restore;
-    memcpy(copy + FRAME_RET, &stub, sizeof(stub));
-    co->ctx.sp = copy; /* the next switch to @co pops the copy and lands in the stub */
+    save->tmpl = t;
+    uint64_t *bits = save->bits, *out = bits + bitmap_words(n);
+    memset(bits, 0, bitmap_words(n) * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w = stack_word(sp, i);
+        if (!tmpl_match(t, i, w, lo, top)) {
+            bits[i / 64] |= (uint64_t)1 << (i % 64);
+            *out++ = w;
+        }
+    }
+    co->save = save;
+    co->ctx.sp = &cio__ctx_restore_frame; /* the next switch to @co lands in the stub */
     cio__stack_release_all(&co->stack);
     return 0;
 }
@@ -314,8 +451,7 @@ int cio__coro_save(struct cio__coro *co)
  * Called by the restore stub, on @co's own stack below the saved stack pointer, in the middle
  * of the switch to @co (the sanitizers were told of it already; ASan's view of the stack is
  * in flux until the switch finishes, so nothing here is instrumented for it and nothing is
- * freed). Puts the copy back and the real return address in its frame; the stub then resumes
- * that frame.
+ * freed). Puts the words back; the stub then resumes the frame at the saved pointer.
  */
 __attribute__((visibility("hidden"))) void cio__coro_restore_c(struct cio__coro *co);
 #if CIO__ASAN
@@ -323,19 +459,24 @@ __attribute__((no_sanitize_address))
 #endif
 void cio__coro_restore_c(struct cio__coro *co)
 {
-    struct cio__coro_save *save = co->save;
-    char *copy = (char *)(save + 1);
-    /* valgrind saw the switch pop the copy's frame (stack memory that died): it is ours */
-    VALGRIND_MAKE_MEM_DEFINED(copy, FRAME_BYTES);
-    stack_copy(save->sp, copy, (size_t)(cio__stack_top(&co->stack) - save->sp));
-    *(void **)(void *)(save->sp + FRAME_RET) = save->ret;
+    /* valgrind saw the switch pop the shared frame (stack memory that died): it is not */
+    VALGRIND_MAKE_MEM_DEFINED(&cio__ctx_restore_frame, sizeof(cio__ctx_restore_frame));
+    const struct cio__coro_save *save = co->save;
+    const struct cio__coro_tmpl *t = save->tmpl;
+    uint64_t top = (uintptr_t)cio__stack_top(&co->stack);
+    const uint64_t *bits = save->bits, *in = bits + bitmap_words(t->n);
+    volatile uint64_t *dst = (volatile uint64_t *)(void *)save->sp;
+    for (size_t i = 0; i < t->n; i++) {
+        if (bit(bits, i))
+            dst[i] = *in++;
+        else
+            dst[i] = t->words[i] + (bit(t->words + t->n, i) ? top : 0);
+    }
     co->ctx.sp = save->sp; /* not saved any more (coro.h: cio__coro_saved) */
 }
 
 void cio__coro_save_trim(struct cio__coro *co)
 {
-    if (co->save != NULL && !cio__coro_saved(co)) {
-        free(co->save);
-        co->save = NULL;
-    }
+    if (!cio__coro_saved(co))
+        save_drop(co);
 }

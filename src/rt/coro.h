@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rt/stack.h"
 
@@ -68,22 +69,33 @@ enum cio__coro_state {
     CIO__CORO_FINISHED,    /* fn returned; only destroy is left */
 };
 
-/* A saved stack (see cio__coro_save below): the header of a heap block whose bytes after it
- * are the copy of the stack from @sp to the top (the block's usable size says how much more
- * it could hold). Layout known to the restore stub (arch/switch_*.S): @sp first, and the
- * copy 16 bytes after the header start. */
+/* A saved stack (see cio__coro_save below): a heap block holding @sp and the live part of the
+ * stack from there to the top, encoded against @tmpl (coro.c). The restore stub
+ * (arch/switch_*.S) reads @sp first, through co->save. */
+struct cio__coro_tmpl;
 struct cio__coro_save {
-    char *sp;  /* where the copy goes back: the suspended stack pointer */
-    void *ret; /* the real return address of the saved switch frame */
-    /* the copy follows, 16-byte aligned */
+    char *sp; /* where the stack goes back: the suspended stack pointer */
+    struct cio__coro_tmpl *tmpl;
+    uint64_t bits[]; /* which words differ from @tmpl, then those words */
 };
-_Static_assert(sizeof(struct cio__coro_save) == 16, "the restore stub's offsets");
+
+/* The frame every switch to a saved coroutine pops (coro.c): its return address is the
+ * restore stub. */
+struct cio__ctx_restore_frame;
+extern struct cio__ctx_restore_frame cio__ctx_restore_frame;
+
+/* Templates the stacks a saver saves are encoded against (coro.c): a caller's cache, used
+ * by one thread, zero-initialised; cio__coro_tmpls_fini() drops it (blocks keep what they
+ * use). */
+#define CIO__CORO_TMPLS 16
+struct cio__coro_tmpls {
+    struct cio__coro_tmpl *slot[CIO__CORO_TMPLS];
+};
+void cio__coro_tmpls_fini(struct cio__coro_tmpls *cache);
 
 struct cio__coro {
     struct cio__ctx ctx;
     struct cio__coro_save *save; /* the save block, or NULL (see cio__coro_save) */
-    void (*fn)(void *arg);
-    void *arg;
     /* Where control goes when fn returns; NULL = the resumer. The scheduler may set it at any
      * time before fn returns. */
     struct cio__coro *return_to;
@@ -157,7 +169,8 @@ void cio__coro_switch(struct cio__coro *from, struct cio__coro *to);
 /*
  * Saving an idle coroutine's stack. A SUSPENDED coroutine's live part — from its saved stack
  * pointer to the top, a few hundred bytes for a task parked in a wait — is copied to a heap
- * block of that size, and every page of its stack is given back to the kernel; the stack
+ * block (encoded against what other stacks parked at the same place hold, so it takes a
+ * fraction of that), and every page of its stack is given back to the kernel; the stack
  * keeps its address range. The block's copy of the switch frame returns to a restore stub
  * (arch/switch_*.S) instead of to the coroutine: the next switch to the coroutine, from any
  * path and on any thread, lands there, copies the block back to the same addresses (so
@@ -165,21 +178,22 @@ void cio__coro_switch(struct cio__coro *from, struct cio__coro *to);
  * saved resumes by the unchanged switch: the hot path pays nothing.
  *
  * The block outlives the restore (it is not freed inside the switch, where a sanitizer's
- * view of the stack is in flux): cio__coro_save_trim() frees it later, and a new save reuses
- * it when it is large enough.
+ * view of the stack is in flux): cio__coro_save_trim() frees it later (a new save replaces
+ * it).
  */
 
 /*
  * cio__coro_save() - save @co (SUSPENDED, resumed by nobody meanwhile: the caller owns it
- * for the call) and release its stack pages.
+ * for the call) and release its stack pages; the live part is encoded against a template of
+ * @cache (the caller's, see struct cio__coro_tmpls).
  * Return: 0; -EBUSY (not suspended, or saved already); -ENOMEM (the block).
  */
-int cio__coro_save(struct cio__coro *co);
+int cio__coro_save(struct cio__coro *co, struct cio__coro_tmpls *cache);
 
 /* Whether @co is saved (its next resume restores it). */
 static inline bool cio__coro_saved(const struct cio__coro *co)
 {
-    return co->save != NULL && co->ctx.sp == (void *)(co->save + 1);
+    return co->ctx.sp == (void *)&cio__ctx_restore_frame;
 }
 
 /* Free the block of a coroutine restored since its save (not running: same rule as save). */

@@ -880,7 +880,7 @@ static void idle_sweep_shared(struct cio__worker *w, cio_time now, cio_time *nex
         if (!cio__coro_saved(&t->coro)) {
             cio__coro_save_trim(&t->coro);
             /* the wait may have ended before the claim: look again, now that it is ours */
-            if (candidate && saveable_wait(t) && cio__coro_save(&t->coro) == 0)
+            if (candidate && saveable_wait(t) && cio__coro_save(&t->coro, &w->tmpls) == 0)
                 count_save(w);
         }
         s = atomic_fetch_and_explicit(&t->state, ~(unsigned)CIO__TASK_RUNNING,
@@ -902,7 +902,7 @@ static void idle_sweep(struct cio__worker *w, cio_time now)
             continue;
         cio__coro_save_trim(&t->coro); /* a block left from a save it ran again since */
         if (saveable_wait(t) && save_due(w, t->parked_at, now, &next) &&
-            cio__coro_save(&t->coro) == 0)
+            cio__coro_save(&t->coro, &w->tmpls) == 0)
             count_save(w);
     }
     if (w->steal)
@@ -1123,6 +1123,7 @@ void cio__worker_fini(struct cio__worker *w)
         if (w->ext[i].fini != NULL)
             w->ext[i].fini(w, w->ext[i].state);
     cio__timer_wheel_fini(&w->wheel);
+    cio__coro_tmpls_fini(&w->tmpls);
     cio_waker_free(w->waker);
     free(w->events);
     cio_poll_free(w->poll);

@@ -269,8 +269,9 @@ struct cio__worker {
     cio_duration idle_save; /* 0: never */
     cio_time sweep_at;
     uint64_t sweep_runs;
-    atomic_ulong saves; /* stacks saved (the owner writes, no RMW; metrics) */
-    size_t trim_peak;   /* live tasks since malloc was last trimmed, at most (sched.c) */
+    atomic_ulong saves;           /* stacks saved (the owner writes, no RMW; metrics) */
+    size_t trim_peak;             /* live tasks since malloc was last trimmed, at most (sched.c) */
+    struct cio__coro_tmpls tmpls; /* what its saves are encoded against (coro.h) */
 };
 
 /* The t->worker of a shared task: a worker that is no thread's and whose run queue is empty,

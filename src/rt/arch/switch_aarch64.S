@@ -12,8 +12,8 @@
  *     +96  d8 d9      +112 d10 d11    +128 d12 d13    +144 d14 d15
  *     +160 FPCR       +168 pad
  *
- * cio__ctx_make() in coro.c builds the same frame for a new coroutine: x19 = argument,
- * x20 = entry function, x29 = 0, x30 = cio__ctx_trampoline.
+ * cio__ctx_make() in coro.c builds the same frame for a new coroutine: x19, x21, x22 = the
+ * entry's three arguments, x20 = entry function, x29 = 0, x30 = cio__ctx_trampoline.
  */
 #if defined(__aarch64__)
 
@@ -70,7 +70,8 @@ cio__ctx_resume:
     .size cio__ctx_switch, .-cio__ctx_switch
 
 /*
- * The first switch to a new context "returns" here with x19 = argument and x20 = entry. The
+ * The first switch to a new context "returns" here with x19, x21, x22 = the arguments of
+ * x20 = entry. The
  * entry function never returns (coro.c switches away from a finished coroutine for good);
  * should it, brk traps instead of running off the top of the stack. x30 is marked undefined
  * so that debuggers and unwinders stop here.
@@ -84,18 +85,20 @@ cio__ctx_trampoline:
     .cfi_undefined x30
     hint #34
     mov x0, x19
+    mov x1, x21
+    mov x2, x22
     blr x20
     brk #0
     .cfi_endproc
     .size cio__ctx_trampoline, .-cio__ctx_trampoline
 
 /*
- * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it loaded the frame
- * of its stack's copy in the heap, whose x30 slot holds this stub, so sp is in that copy, the
- * callee-saved registers hold the real values, and x1 is still the switch's `to`, the context
- * (the first member of its struct cio__coro). Move to the real stack, just below the saved
- * stack pointer, copy the stack back (cio__coro_restore_c preserves x19-x29 and d8-d15 as any
- * function does), and resume the restored frame as the switch would have.
+ * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it loaded
+ * cio__ctx_restore_frame, whose x30 is this stub, and x1 is still the switch's `to`, the
+ * context (the first member of its struct cio__coro, whose second is the save block, whose
+ * first word is the saved stack pointer). Move to the real stack, just below the saved stack
+ * pointer, put the stack back (cio__coro_restore_c), and resume the restored frame as the
+ * switch would have.
  */
     .globl cio__ctx_restore
     .hidden cio__ctx_restore
@@ -106,8 +109,8 @@ cio__ctx_restore:
     .cfi_undefined x30
     hint #34
     mov x0, x1
-    ldr x9, [x1]            /* the copy; its header (struct cio__coro_save) is 16 bytes below */
-    ldr x9, [x9, #-16]      /* header->sp: the real stack pointer, 16-byte aligned */
+    ldr x9, [x1, #8]        /* co->save */
+    ldr x9, [x9]            /* save->sp: the real stack pointer, 16-byte aligned */
     sub sp, x9, #16
     bl cio__coro_restore_c
     add sp, sp, #16

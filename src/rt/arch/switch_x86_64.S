@@ -17,8 +17,8 @@
  *     +48  rbp
  *     +56  return address (where the switch resumes; the trampoline for a new context)
  *
- * cio__ctx_make() in coro.c builds the same frame for a new coroutine: r12 = argument,
- * r13 = entry function, return address = cio__ctx_trampoline.
+ * cio__ctx_make() in coro.c builds the same frame for a new coroutine: r12, r14, r15 = the
+ * entry's three arguments, r13 = entry function, return address = cio__ctx_trampoline.
  */
 #if defined(__x86_64__)
 
@@ -86,7 +86,8 @@ cio__ctx_resume:
     .size cio__ctx_switch, .-cio__ctx_switch
 
 /*
- * The first switch to a new context "returns" here with r12 = argument and r13 = entry, and
+ * The first switch to a new context "returns" here with r12, r14, r15 = the arguments of
+ * r13 = entry, and
  * rsp 16-byte aligned, as at a call site. The entry function never returns (coro.c switches
  * away from a finished coroutine for good); should it, ud2 traps instead of running off the
  * top of the stack. rip is marked undefined so that debuggers and unwinders stop here.
@@ -99,19 +100,20 @@ cio__ctx_trampoline:
     .cfi_startproc
     .cfi_undefined rip
     movq %r12, %rdi
+    movq %r14, %rsi
+    movq %r15, %rdx
     callq *%r13
     ud2
     .cfi_endproc
     .size cio__ctx_trampoline, .-cio__ctx_trampoline
 
 /*
- * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it popped the frame
- * of its stack's copy in the heap, whose return slot holds this stub, so rsp is in that copy,
- * the callee-saved registers hold the real values, and rsi is still the switch's `to`, the
- * context (the first member of its struct cio__coro). Move to the real stack, just below the
- * saved stack pointer (free space: the context was suspended in a call), copy the stack back
- * (cio__coro_restore_c, which preserves the callee-saved registers as any function does), and
- * resume the restored frame as the switch would have.
+ * A saved context (coro.c, cio__coro_save) "returns" here: the switch to it popped
+ * cio__ctx_restore_frame, whose return address is this stub, and rsi is still the switch's
+ * `to`, the context (the first member of its struct cio__coro, whose second is the save
+ * block, whose first word is the saved stack pointer). Move to the real stack, just below the
+ * saved stack pointer (free space: the context was suspended in a call), put the stack back
+ * (cio__coro_restore_c), and resume the restored frame as the switch would have.
  */
     .globl cio__ctx_restore
     .hidden cio__ctx_restore
@@ -121,8 +123,8 @@ cio__ctx_restore:
     .cfi_startproc
     .cfi_undefined rip
     movq %rsi, %rdi
-    movq (%rsi), %rax       /* the copy; its header (struct cio__coro_save) is 16 bytes below */
-    movq -16(%rax), %rsp    /* header->sp: the real stack pointer, 16-byte aligned */
+    movq 8(%rsi), %rax      /* co->save */
+    movq (%rax), %rsp       /* save->sp: the real stack pointer, 16-byte aligned */
     subq $16, %rsp
     callq cio__coro_restore_c
     addq $16, %rsp
