@@ -881,7 +881,7 @@ def targets(cells, memory, micro, runs):
         (cell("echo-c100", "cio", "syscalls_per_op") or float("nan")) /
         (cell("echo-c100", "epoll", "syscalls_per_op") or float("nan")), 1.00, "x")
     mem = memory.get("cio", (None, ""))[0]
-    add("cio memory per idle connection (10k)", mem / 1024 if mem is not None else None, 4.5,
+    add("cio memory per idle connection (10k)", mem / 1024 if mem is not None else None, 1.0,
         " KiB")
     add("cio context switch", micro.get("ctxswitch_ns"), 10.0, " ns")
     return rows

@@ -24,8 +24,9 @@ struct echo {
 /*
  * Read buffers are lent per message, not owned per connection: a connection waits for data
  * with no buffer, borrows one from its worker's small free list to read and write back, and
- * returns it. A parked connection then costs its task's stack page and its registration, not
- * a buffer. Tasks never move between workers, so the list is per thread and needs no lock.
+ * returns it. A parked connection then costs its task (its stack saved after a second idle:
+ * cio_rt_options.idle_save) and its registration, not a buffer. Tasks never move between workers,
+ * so the list is per thread and needs no lock.
  */
 #define POOL_MAX 64
 struct pool {
