@@ -523,6 +523,10 @@ int cio__io_register(struct cio_socket *sock)
         return -EPERM;
     if (sock->fd < 0)
         return -EBADF;
+    cio__task_settle(); /* a shared task's first socket: choose its worker first */
+    w = cio__worker_current();
+    if (cio__io_of(sock) != NULL)
+        return 0; /* registered meanwhile (it may have moved) */
     struct io_worker *iw = io_worker_of(w);
     if (iw == NULL)
         return -ENOMEM;

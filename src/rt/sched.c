@@ -239,6 +239,10 @@ static void local_push(struct cio__worker *w, cio_task *t)
         notify_one(w->shared);
         return;
     }
+    if (w->dispatching) {
+        w->notify_due = true; /* one notify for the reactor's batch, not one per event */
+        return;
+    }
     if (!w->searching && cio__local_queue_len(&w->local) + (w->lifo != NULL) > 1)
         notify_one(w->shared);
 }
@@ -342,6 +346,8 @@ static bool work_visible(struct cio__worker *w)
     return false;
 }
 
+static void reactor_turn(struct cio__worker *w, bool block);
+
 /* The next task for a worker of a runtime with shared tasks (see the loop at the top). */
 static cio_task *next_task_shared(struct cio__worker *w)
 {
@@ -368,6 +374,16 @@ static cio_task *next_task_shared(struct cio__worker *w)
         return t;
     if ((t = inject_take(w)) != NULL)
         return t;
+    if (w->ticks != 0 && work_visible(w)) {
+        /* Its own reactor before other workers' queues: the tasks it wakes are this worker's
+         * (their sockets are registered here), and running them here keeps them home. (Only
+         * when there is something to steal: else the blocking turn comes next anyway.) */
+        reactor_turn(w, false);
+        if ((node = cio__list_pop_front(&w->runq)) != NULL)
+            return cio__list_entry(node, cio_task, run_node);
+        if ((t = cio__local_queue_pop(&w->local)) != NULL)
+            return t;
+    }
     return search(w);
 }
 
@@ -426,6 +442,8 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
     cio__list_init(&t->all_node);
     t->wait_kind = CIO__WAIT_NONE;
     t->parked_at = 0;
+    t->settled = false;
+    t->settled_on = NULL;
     atomic_fetch_add(&w->m.spawned, 1);
     if (shared) {
         t->worker = CIO__WORKER_SHARED;
@@ -445,6 +463,8 @@ static void task_finished(struct cio__worker *w, cio_task *t)
     if (cio__timer_pending(&t->timer))
         cio__timer_cancel(&w->wheel, &t->timer); /* pinned: its worker's; shared: none armed */
     if (t->worker == CIO__WORKER_SHARED) {
+        if (t->settled_on != NULL)
+            atomic_fetch_sub_explicit(&t->settled_on->settled, 1, memory_order_relaxed);
         pthread_mutex_lock(&w->shared->tasks_lock);
         cio__list_remove(&t->all_node);
         pthread_mutex_unlock(&w->shared->tasks_lock);
@@ -570,10 +590,12 @@ static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
         if (!(s & CIO__TASK_NOTIFIED))
             return; /* idle: whoever wakes it queues it */
     }
-    if (t->bound != 0)
+    if (t->bound == 0)
+        local_push(w, t);
+    else if (t->runner == w)
         cio__list_push_back(&w->runq, &t->run_node);
     else
-        local_push(w, t);
+        remote_push(t->runner, t); /* settling elsewhere (cio__task_settle) */
 }
 
 static void run_task(struct cio__worker *w, cio_task *t)
@@ -725,6 +747,44 @@ void cio__task_budget_exhausted(cio_task *t)
     switch_to_worker(t, SWITCH_YIELD);        /* run_begin() refills the budget */
 }
 
+/* The worker of @w's runtime with the fewest settled tasks (@w on a tie: no move). */
+static struct cio__worker *settle_target(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    struct cio__worker *best = w;
+    unsigned least = atomic_load_explicit(&w->settled, memory_order_relaxed);
+    for (unsigned i = 0; i < sh->nworkers; i++) {
+        struct cio__worker *v = &sh->workers[i];
+        unsigned n = atomic_load_explicit(&v->settled, memory_order_relaxed);
+        if (n < least) {
+            least = n;
+            best = v;
+        }
+    }
+    return best;
+}
+
+void cio__task_settle(void)
+{
+    struct cio__worker *w = tls_worker;
+    cio_task *t = w != NULL ? w->current : NULL;
+    if (t == NULL || t->worker != CIO__WORKER_SHARED || t->settled)
+        return;
+    t->settled = true;
+    struct cio__worker *home = settle_target(w);
+    t->settled_on = home;
+    atomic_fetch_add_explicit(&home->settled, 1, memory_order_relaxed);
+    if (home == w)
+        return;
+    /* Move there: bound to it for one yield, so the worker that parks us queues us on its
+     * remote queue (park_shared), and no other worker takes us on the way. */
+    t->runner = home;
+    t->bound++;
+    switch_to_worker(t, SWITCH_YIELD);
+    t->bound--;
+    cio__assert(tls_worker == home);
+}
+
 cio_time cio__task_deadline(void)
 {
     cio_task *t = cio__task_self();
@@ -814,6 +874,11 @@ static void reactor_turn(struct cio__worker *w, bool block)
     w->dispatching = true;
     int events = cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
     w->dispatching = false;
+    if (w->notify_due) {
+        w->notify_due = false;
+        if (!w->searching && cio__local_queue_len(&w->local) > 1)
+            notify_one(w->shared);
+    }
     w->m.polls += w->ticks;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block) {
@@ -924,6 +989,7 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     cio__local_queue_init(&w->local);
     atomic_init(&w->search_token, false);
     atomic_init(&w->steals, 0);
+    atomic_init(&w->settled, 0);
     w->index = index;
     w->budget = config->budget;
     w->event_interval = config->event_interval;

@@ -122,6 +122,8 @@ struct cio_task {
     bool queued, running, notified; /* pinned: the worker's own thread only (see the top) */
     unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
     bool started;                   /* it has run (it is on a list of live tasks) */
+    bool settled;                   /* shared: it chose its home (cio__task_settle) */
+    struct cio__worker *settled_on; /* shared: the worker it settled on, or NULL */
     struct cio__worker *runner;     /* the worker that runs it, or ran it last */
     struct cio__worker *origin;     /* the worker that counted its spawn (and counts its end) */
     struct cio__list run_node;
@@ -234,6 +236,8 @@ struct cio__worker {
     unsigned loop_ticks;      /* loop turns: the injection queue is checked every N */
     bool prefer_shared;       /* alternate between the pinned and the shared queue */
     bool searching;           /* counted in shared->searching */
+    bool notify_due;          /* the reactor queued shared tasks: notify once after its batch */
+    atomic_uint settled;      /* live shared tasks that settled here (cio__task_settle) */
     atomic_bool search_token; /* woken to search: holds one count of shared->searching */
     atomic_ulong steals;      /* tasks taken from other workers (owner writes, no RMW) */
     struct cio__local_queue local;
@@ -335,6 +339,17 @@ static inline int cio__task_park_self(cio_task *t)
                ? -ECANCELED
                : 0;
 }
+
+/*
+ * cio__task_settle() - the calling task is about to tie itself to a worker: its first socket
+ * registration, with the reactor of the worker it runs on, whose events wake it onto that
+ * worker from then on. A shared task settles once, on the worker of its runtime with the
+ * fewest settled tasks, moving there first if that is not where it runs — so the sockets
+ * (and the tasks that use them) of one accept loop spread over the workers, and in the steady
+ * state each worker runs the tasks its own reactor wakes, stealing only to even out bursts.
+ * A pinned task, or one that settled before, stays where it is. May suspend (a yield).
+ */
+void cio__task_settle(void);
 
 /* The budget ran out: refill it and yield (sched.c). */
 void cio__task_budget_exhausted(cio_task *task);
