@@ -300,12 +300,23 @@ static void search_end(struct cio__worker *w, bool found)
         notify_one(sh);
 }
 
+/* Whether another worker may start searching (see search()). */
+static inline bool search_allowed(struct cio__sched_shared *sh)
+{
+    return 2 * atomic_load_explicit(&sh->searching, memory_order_relaxed) < sh->nworkers;
+}
+
 /* Nothing to run here: steal half of another worker's local queue (from a victim chosen in
  * turn), or take from the injection queue. */
 static cio_task *search(struct cio__worker *w)
 {
     struct cio__sched_shared *sh = w->shared;
     if (!w->searching) {
+        /* At most half the workers search at once (tokio's cap): past that, more searchers
+         * only contend on the victims' queue heads for the same few tasks. The searchers
+         * there are look again before they sleep (reactor_turn), so no work is left. */
+        if (!search_allowed(sh))
+            return inject_take(w);
         w->searching = true;
         atomic_fetch_add(&sh->searching, 1);
     }
@@ -861,7 +872,7 @@ static void reactor_turn(struct cio__worker *w, bool block)
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
-            if (work_visible(w))
+            if (work_visible(w) && search_allowed(w->shared))
                 timeout = 0; /* pushed before the push saw us asleep: go and take it */
         }
         if (atomic_load(&w->remote_count) != 0 || atomic_load(&w->cancel_all) ||

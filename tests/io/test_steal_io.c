@@ -38,6 +38,7 @@ struct echo_run {
     atomic_ulong served_on[2]; /* echoes served per worker */
     atomic_int settled_on[2];  /* connections whose socket registered with worker i */
     atomic_int clients_connected, clients_done;
+    atomic_int first_echoes; /* clients past their first round trip */
 };
 
 static void *echo_conn(void *arg)
@@ -111,6 +112,14 @@ static void *client_thread(void *arg)
             got += (size_t)n;
         }
         CHECK(memcmp(in, out, sizeof(in)) == 0);
+        if (i == 0) {
+            /* Every connection live and waiting for its second message before any goes on:
+             * so each one's socket registers (its first read that waits) while every other
+             * connection task is alive, and the settled counts are the totals. */
+            atomic_fetch_add(&run->first_echoes, 1);
+            for (int k = 0; k < 30000 && atomic_load(&run->first_echoes) < CONNS; k++)
+                usleep(1000);
+        }
     }
     close(fd);
     atomic_fetch_add(&run->clients_done, 1);
