@@ -14,8 +14,9 @@
  *         run the next task until it parks, yields or returns
  *
  * A pinned task never migrates: anything another thread does to it goes through its worker's
- * remote queue. A shared task (sched.h) runs wherever it is taken from a queue; what ties it
- * to a worker for a while (an owner wait on a socket, an armed park timer) binds it there.
+ * remote queue. A shared task (sched.h) runs wherever it is taken from a queue; its park
+ * timer sits in a locked wheel of the worker it parked on, which it can leave (see
+ * park_shared_timed), and only a move it asks for (cio__task_settle) binds it to a worker.
  * A runtime without stealing (the current-thread one) has only pinned tasks and skips every
  * step above that concerns shared ones: it pays no atomic for them.
  */
@@ -441,6 +442,76 @@ static void park_timer_fired(struct cio__timer_wheel *wheel, struct cio__timer *
     cio__task_wake(t);
 }
 
+/*
+ * A shared task's park timer (see struct cio__worker's timers): in the timer wheel of the
+ * worker it parked on, under that wheel's lock, so that the task — woken, it may resume on
+ * any worker — takes it out from wherever it runs. It fires on its worker, under the lock:
+ * the park is then still in progress (the task clears park_deadline under the same lock,
+ * after taking the timer out), so it never fires for a park that ended.
+ */
+static void park_timer_fired_shared(struct cio__timer_wheel *wheel, struct cio__timer *timer)
+{
+    (void)wheel;
+    cio_task *t = cio__container_of(timer, cio_task, timer);
+    cio__assert(t->park_deadline != CIO_DEADLINE_NONE);
+    t->timed_out = true;
+    cio__task_wake(t);
+}
+
+/* The count of @w's shared timers, for a look without the lock. Lock held. */
+static void timers_publish(struct cio__worker *w)
+{
+    atomic_store_explicit(&w->timers_armed, cio__timer_wheel_count(&w->timers),
+                          memory_order_relaxed);
+}
+
+/* cio__task_park() of a shared task @t with a @deadline, on worker @w. */
+static cio__noinline void park_shared_timed(cio_task *t, struct cio__worker *w, cio_time deadline)
+{
+    t->park_deadline = deadline;
+    t->timer_on = w;
+    pthread_mutex_lock(&w->timers_lock);
+    if (cio__timer_wheel_count(&w->timers) == 0)
+        (void)cio__timer_wheel_advance(&w->timers, cio_now()); /* idle: its clock to now */
+    cio__timer_insert(&w->timers, &t->timer, deadline);
+    timers_publish(w);
+    pthread_mutex_unlock(&w->timers_lock);
+    cio__task_suspend(t);
+    /* Anywhere now: the timer is taken out under its worker's lock, which also orders what
+     * its callback wrote (timed_out) before our read. */
+    struct cio__worker *on = t->timer_on;
+    pthread_mutex_lock(&on->timers_lock);
+    if (cio__timer_pending(&t->timer)) {
+        cio__timer_cancel(&on->timers, &t->timer);
+        timers_publish(on);
+    }
+    t->park_deadline = CIO_DEADLINE_NONE;
+    pthread_mutex_unlock(&on->timers_lock);
+}
+
+/* @timeout (of a poll at @now) shortened to @w's next shared timer. Skipped without the lock
+ * while none is armed (then only a task of this worker's thread could arm one). */
+static int64_t timers_timeout(struct cio__worker *w, int64_t timeout, cio_time now)
+{
+    if (atomic_load_explicit(&w->timers_armed, memory_order_relaxed) == 0)
+        return timeout;
+    pthread_mutex_lock(&w->timers_lock);
+    int64_t mine = cio__timer_wheel_timeout(&w->timers, now);
+    pthread_mutex_unlock(&w->timers_lock);
+    return mine >= 0 && (timeout < 0 || mine < timeout) ? mine : timeout;
+}
+
+/* Fire @w's shared timers due by @now (their callbacks run under the lock). */
+static void timers_advance(struct cio__worker *w, cio_time now)
+{
+    if (atomic_load_explicit(&w->timers_armed, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&w->timers_lock);
+    (void)cio__timer_wheel_advance(&w->timers, now);
+    timers_publish(w);
+    pthread_mutex_unlock(&w->timers_lock);
+}
+
 void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
 {
     t->coro.return_to = &w->sched;
@@ -448,7 +519,7 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
     t->origin = w;
     t->deadline = CIO_DEADLINE_NONE;
     t->park_deadline = CIO_DEADLINE_NONE;
-    cio__timer_init(&t->timer, park_timer_fired);
+    cio__timer_init(&t->timer, shared ? park_timer_fired_shared : park_timer_fired);
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
     t->wait_kind = CIO__WAIT_NONE;
@@ -716,17 +787,15 @@ int cio__task_park(cio_time deadline)
     if (t->deadline < deadline)
         deadline = t->deadline;
     struct cio__worker *w = tls_worker;
-    bool shared = t->worker != w;
     if (deadline != CIO_DEADLINE_NONE) {
         if (cio_now() >= deadline)
             return -ETIMEDOUT;
         t->timed_out = false;
-        if (shared) {
-            /* The timer is in this worker's wheel: the task resumes here (bound), and takes
-             * the timer out when the park ends, so it leaves nothing behind when it moves. */
-            t->bound++;
-            cio__timer_insert(&w->wheel, &t->timer, deadline);
-        } else if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
+        if (t->worker != w) {
+            park_shared_timed(t, w, deadline);
+            goto parked;
+        }
+        if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
             /* An armed timer due no later than the deadline serves (see park_timer_fired). */
             if (cio__timer_pending(&t->timer))
                 cio__timer_cancel(&w->wheel, &t->timer);
@@ -736,12 +805,7 @@ int cio__task_park(cio_time deadline)
     t->park_deadline = deadline;
     cio__task_suspend(t);
     t->park_deadline = CIO_DEADLINE_NONE;
-    if (shared && deadline != CIO_DEADLINE_NONE) {
-        cio__assert(tls_worker == w);
-        if (cio__timer_pending(&t->timer))
-            cio__timer_cancel(&w->wheel, &t->timer);
-        t->bound--;
-    }
+parked:
     if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
         return -ECANCELED;
     if (t->timed_out) {
@@ -869,6 +933,8 @@ static void reactor_turn(struct cio__worker *w, bool block)
         wait_start = cio_now();
         cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
         timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
+        if (w->steal)
+            timeout = timers_timeout(w, timeout, wait_start);
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
@@ -899,6 +965,8 @@ static void reactor_turn(struct cio__worker *w, bool block)
     }
     cio_time now = cio_now();
     cio__timer_wheel_advance(&w->wheel, now);
+    if (w->steal)
+        timers_advance(w, now);
     cio__metrics_turn_end(w, events, wait_start, now);
 }
 
@@ -1009,6 +1077,9 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);
     cio__timer_wheel_init(&w->wheel, cio_now());
+    pthread_mutex_init(&w->timers_lock, NULL);
+    cio__timer_wheel_init(&w->timers, cio_now());
+    atomic_init(&w->timers_armed, 0);
     cio_poll_options popts = {.backend = config->backend};
     int rc = cio_poll_new(&w->poll, &popts);
     if (rc < 0)
@@ -1029,6 +1100,8 @@ void cio__worker_fini(struct cio__worker *w)
         if (w->ext[i].fini != NULL)
             w->ext[i].fini(w, w->ext[i].state);
     cio__timer_wheel_fini(&w->wheel);
+    cio__timer_wheel_fini(&w->timers);
+    pthread_mutex_destroy(&w->timers_lock);
     cio_waker_free(w->waker);
     free(w->events);
     cio_poll_free(w->poll);
