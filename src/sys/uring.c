@@ -549,21 +549,25 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
     }
 }
 
-/* Take completions until @b is full (wait()) or there are no more. Completions not taken stay
- * for the next wait. */
+/* Take completions until @b is full (wait()) or the queue is empty. Completions not taken stay
+ * for the next wait. Only what the queue shows is taken: liburing's peek would enter the
+ * kernel once more when it finds the queue empty and the kernel has task work pending (a
+ * receive that came meanwhile) — a system call per turn that the turn's own wait makes
+ * unnecessary: that work runs, and its completions come, at the next io_uring_enter. */
 static void reap(struct cio__sys *sys, struct batch *b)
 {
-    struct io_uring_cqe *cqes[BATCH];
+    struct io_uring *ring = &sys->ring;
+    unsigned mask = ring->cq.ring_mask;
+    unsigned head = *ring->cq.khead;
     while (b->count < b->capacity) {
-        unsigned got = io_uring_peek_batch_cqe(&sys->ring, cqes, BATCH);
-        if (got == 0)
-            return;
-        unsigned i = 0;
-        while (i < got && b->count < b->capacity)
-            handle(sys, b, cqes[i++]);
-        io_uring_cq_advance(&sys->ring, i);
-        if (i < got)
-            return;
+        unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+        if (head == tail)
+            break;
+        while (head != tail && b->count < b->capacity)
+            handle(sys, b, &ring->cq.cqes[head++ & mask]);
+        /* Hand the slots back before the next look: a callback may have prepared requests
+         * whose completions need room. */
+        io_uring_smp_store_release(ring->cq.khead, head);
     }
 }
 
