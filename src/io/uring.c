@@ -364,6 +364,7 @@ struct cio__io_outbox {
     struct outbox_waiter *waiters; /* tasks of the owner waiting for this send to go */
     struct sent_wait *foreign;     /* other workers' tasks waiting for it (owner thread) */
     uint32_t len;
+    unsigned ticket; /* cio__uring_send_all()'s: someone waits for it now */
     char bytes[];
 };
 
@@ -446,6 +447,8 @@ static int outbox_wait(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
     while (r->sending != NULL) {
         struct cio__io_outbox *b = r->sending;
         struct outbox_waiter w = {.next = b->waiters, .task = t};
+        if (b->waiters == NULL && b->foreign == NULL)
+            cio__uring_send_wanted(b->sys, b->ticket);
         b->waiters = &w;
         int rc = cio__io_wait_done(io, &w.done);
         if (!w.done) {
@@ -483,7 +486,7 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
             p += iov[i].iov_len;
         }
     }
-    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total) < 0) {
+    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total, &b->ticket) < 0) {
         cio__uring_block_put(r->sys, b);
         return -EBUSY;
     }
@@ -508,8 +511,11 @@ static void sent_post_run(struct cio__deferred *d)
     struct cio__io *io = p->io;
     struct cio__io_ring *r = cio__io_ring_of(io);
     if (r->sys != NULL && r->sending != NULL) {
-        p->next = r->sending->foreign;
-        r->sending->foreign = p; /* outbox_done answers it */
+        struct cio__io_outbox *b = r->sending;
+        if (b->waiters == NULL && b->foreign == NULL)
+            cio__uring_send_wanted(b->sys, b->ticket);
+        p->next = b->foreign;
+        b->foreign = p; /* outbox_done answers it */
     } else {
         sent_answer(p);
     }
@@ -644,10 +650,12 @@ struct shut_post {
 /* Owner thread, @sending not NULL or just done: the shutdown after it. */
 static void shut_after_send(struct cio__io *io, struct cio__io_ring *r, int how)
 {
-    if (r->sending != NULL)
+    if (r->sending != NULL) {
         r->shut_pending = (unsigned char)(how + 1); /* outbox_done makes it */
-    else
+        cio__uring_send_wanted(r->sending->sys, r->sending->ticket);
+    } else {
         shutdown_deferred(io, how);
+    }
 }
 
 static void shut_post_run(struct cio__deferred *d)
