@@ -205,11 +205,10 @@ static int submit(struct cio__sys *sys)
     return io_uring_submit(&sys->ring);
 }
 
-/* A free submission entry, submitting what is queued if the queue is full; NULL if even
- * that fails (the caller keeps its request for later, or reports -EBUSY). */
-static inline struct io_uring_sqe *sqe_get(struct cio__sys *sys)
+/* sqe_get() when the queue is full: submit what is queued and look again. */
+static cio__noinline struct io_uring_sqe *sqe_get_full(struct cio__sys *sys)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&sys->ring);
+    struct io_uring_sqe *sqe = NULL;
     for (int i = 0; sqe == NULL && i < 4; i++) {
         int rc = submit(sys);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
@@ -217,6 +216,14 @@ static inline struct io_uring_sqe *sqe_get(struct cio__sys *sys)
         sqe = io_uring_get_sqe(&sys->ring);
     }
     return sqe;
+}
+
+/* A free submission entry, submitting what is queued if the queue is full; NULL if even
+ * that fails (the caller keeps its request for later, or reports -EBUSY). */
+static inline struct io_uring_sqe *sqe_get(struct cio__sys *sys)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&sys->ring);
+    return cio__likely(sqe != NULL) ? sqe : sqe_get_full(sys);
 }
 
 /* A wake-up for the waiter. Async-signal-safe. */
@@ -525,16 +532,16 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
     uint64_t ud = cqe->user_data;
     int32_t res = cqe->res;
     uint32_t cflags = cqe->flags;
-    switch (ud & TAG_MASK) {
-    case TAG_OP: {
+    if (cio__likely((ud & TAG_MASK) == TAG_OP)) { /* the runtime's requests: most of them */
         struct cio__sys_op *op = (struct cio__sys_op *)(uintptr_t)ud;
         if (cflags & IORING_CQE_F_BUFFER)
             sys->held++;
         op->complete(op, res, cflags);
         if (b->out == NULL)
             b->count++;
-        break;
+        return;
     }
+    switch (ud & TAG_MASK) {
     case TAG_POLL: {
         struct reg *reg = (struct reg *)(uintptr_t)(ud & ~TAG_MASK);
         /* Read before reg_ended(), which may free it. */
