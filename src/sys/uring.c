@@ -23,7 +23,12 @@
  *
  * Wakes: an eventfd under its own multishot poll. wake() writes it only when no wake is
  * pending, so any number of wakes before a wait make one event; the queue's own pokes write
- * it without a pending wake, so they end a wait without reporting one.
+ * it without a pending wake, so they end a wait without reporting one. A wait reports a
+ * pending wake before it looks at the ring: the eventfd's completion is posted by the kernel
+ * some time after the write (task work), so a wake made just before a wait with no timeout
+ * would otherwise show up only at a later wait — after a wait had already reported nothing.
+ * A completion that comes after its wake was reported that way finds none pending and
+ * reports nothing.
  *
  * The kernel holds a file while a request on it lives: a descriptor closed without del stays
  * open until del (epoll forgets it). The runtime always removes before it closes.
@@ -511,8 +516,7 @@ struct batch {
     struct cio__sys_event *out; /* wait(): where events go; NULL: deliver() */
     int capacity;
     int count;
-    bool woke;   /* a wake was reported in this batch */
-    bool rewake; /* a later wake's completion came too: write again for the next wait */
+    bool woke; /* a wake was reported in this batch */
 };
 
 static void report(struct batch *b, uint64_t data, uint32_t flags)
@@ -525,6 +529,15 @@ static void report(struct batch *b, uint64_t data, uint32_t flags)
         src->on_event(src, flags);
     }
     b->count++;
+}
+
+/* Report the pending wake, if there is one. */
+static void take_wake(struct cio__sys *sys, struct batch *b)
+{
+    if (atomic_exchange(&sys->wake_pending, 0) != 0) {
+        b->woke = true;
+        report(b, CIO__SYS_WAKE_DATA, CIO_EVENT_READABLE);
+    }
 }
 
 static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_cqe *cqe)
@@ -565,17 +578,10 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
     case TAG_WAKE:
         if (!(cflags & IORING_CQE_F_MORE))
             atomic_store_explicit(&sys->wake_armed, false, memory_order_relaxed);
-        if (!b->woke) {
-            if (atomic_exchange(&sys->wake_pending, 0) != 0) {
-                b->woke = true;
-                report(b, CIO__SYS_WAKE_DATA, CIO_EVENT_READABLE);
-            }
-        } else if (atomic_load(&sys->wake_pending) != 0) {
-            /* A wake made after this batch's report: it stays pending for the next wait,
-             * and since wake() writes only when none is pending, this completion was its
-             * only one — the batch writes again when it ends, so that wait sees one too. */
-            b->rewake = true;
-        }
+        /* (A wake made after this batch's report stays pending: the next wait reports it
+         * before it looks at the ring.) */
+        if (!b->woke)
+            take_wake(sys, b);
         break;
     default:
         break; /* a cancel's or a removal's failure: nothing to do */
@@ -674,6 +680,11 @@ static int64_t now_ns(void)
  */
 static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
 {
+    if (atomic_load_explicit(&sys->wake_pending, memory_order_relaxed) != 0) {
+        take_wake(sys, b);
+        if (b->woke)
+            timeout_ns = 0; /* something to report: take what is there, do not sleep */
+    }
     int64_t start = timeout_ns > 0 ? now_ns() : 0;
     int64_t deadline = timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
     int rc = 0;
@@ -711,8 +722,6 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
         if (timeout_ns > 0 && now_ns() >= deadline)
             break;
     }
-    if (b->rewake)
-        kick(sys);
     if (b->count > 0)
         return b->count;
     return rc == -EINTR ? -EINTR : 0;
