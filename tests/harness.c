@@ -130,6 +130,22 @@ bool cio_test_under_valgrind(void)
 #endif
 }
 
+bool cio_test_under_qemu(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        char line[128];
+        cached = getenv("CIO_QEMU") != NULL;
+        FILE *f = fopen("/proc/self/status", "re");
+        while (!cached && f != NULL && fgets(line, sizeof(line), f) != NULL)
+            if (strncmp(line, "Name:", 5) == 0)
+                cached = strstr(line, "qemu-") != NULL;
+        if (f != NULL)
+            fclose(f);
+    }
+    return cached;
+}
+
 bool cio_test_fd_nonblock_cloexec(int fd)
 {
     int fl = fcntl(fd, F_GETFL);

@@ -113,6 +113,11 @@ bool cio_test_fd_nonblock_cloexec(int fd);
 
 /* True when the program runs under valgrind. */
 bool cio_test_under_valgrind(void);
+
+/* True under qemu-user (the aarch64 cross run: CIO_QEMU set, or the process is qemu): the
+ * host process is qemu, whose own page bookkeeping shows in RSS and which reports PROT_NONE
+ * guest pages as unmapped to mincore. */
+bool cio_test_under_qemu(void);
 #define CHECK_FD_FLAGS(fd) CHECK(cio_test_fd_nonblock_cloexec(fd))
 
 /* Declare that the current case leaves @count descriptors open by design (say, a process-wide

@@ -131,17 +131,10 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
  */
 static void ring_arm_for(struct cio__io *io, unsigned want)
 {
-    if (!io->completion)
-        return;
     /* Nothing to ask for, most of the time: a look without the lock first (a stale answer
      * only sends us to the locked look). */
-    unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
-    if (!(want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) || (armed & CIO_WRITABLE)) {
-        bool read_ok =
-            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(io);
-        if (read_ok && (!(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY)))
-            return;
-    }
+    if (!io->completion || cio__io_ring_wait_set(io, want))
+        return;
     cio__io_lock(io);
     /* Reading and writing together, as epoll registers them (a wait for one then sees the
      * other's readiness too); priority alone, when asked: io_uring reports it only with a
@@ -840,6 +833,19 @@ int cio__io_wait_done(struct cio__io *io, const bool *done)
     return wait_foreign(io, 0, NULL, done);
 }
 
+/*
+ * Register @sock for a wait that comes next, a shared task settling first (cio__task_settle:
+ * it may move to another worker, so that the socket registers there). Only where nothing the
+ * caller computed depends on the worker it ran on: the waits of io_loop and ready_slow. (The
+ * other registrations — a poll_* call, a select's watches, a ring write with its ring chosen —
+ * register where the task runs.)
+ */
+static int register_settled(struct cio_socket *sock)
+{
+    cio__task_settle();
+    return cio__io_register(sock);
+}
+
 /* Run @op until it does not return -EAGAIN, waiting in between. */
 static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                        size_t short_len)
@@ -862,7 +868,7 @@ static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op
         ssize_t n = op(sock, ctx);
         if (n == -EAGAIN) {
             if (io == NULL) {
-                int rc = cio__io_register(sock);
+                int rc = register_settled(sock);
                 if (rc < 0)
                     return rc;
             } else {
@@ -926,8 +932,11 @@ int cio__io_ready_slow(struct cio_socket *sock, unsigned interest)
     if (sock->fd < 0)
         return -EBADF;
     struct cio__io *io = cio__io_of(sock);
-    if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
-        return rc;
+    if (io == NULL) {
+        if ((rc = register_settled(sock)) < 0)
+            return rc;
+        io = cio__io_of(sock);
+    }
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load(&io->readiness);
     if (!(seen & want)) {

@@ -98,7 +98,8 @@ static void publish_done(cio_task *t)
 static void task_entry(void *arg)
 {
     cio_task *t = arg;
-    t->result = t->fn(t->arg);
+    cio_task_fn fn = t->fn;
+    t->result = fn(t->arg); /* (the same field: see struct cio_task) */
     /* The body has returned: from here on a cancel is too late. The abort slot goes first, so
      * that a cancel through an abort handle that reported success is seen just below. */
     cio__abort_retire(t);

@@ -17,24 +17,6 @@
 
 #define KIB ((size_t)1024)
 
-/* True under qemu-user (the aarch64 cross run): the host process is qemu, whose own page
- * bookkeeping shows in RSS and which reports PROT_NONE guest pages as unmapped to mincore. */
-static bool under_qemu(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        char line[128];
-        cached = getenv("CIO_QEMU") != NULL;
-        FILE *f = fopen("/proc/self/status", "re");
-        while (!cached && f != NULL && fgets(line, sizeof(line), f) != NULL)
-            if (strncmp(line, "Name:", 5) == 0)
-                cached = strstr(line, "qemu-") != NULL;
-        if (f != NULL)
-            fclose(f);
-    }
-    return cached;
-}
-
 static struct cio__coro main_ctx;
 
 /* ---- ping-pong with values ---- */
@@ -619,7 +601,7 @@ static void test_idle_cost(void)
      * touched top page plus small bookkeeping: at most 4.5 KiB. Sanitizers add shadow memory
      * per touched page (and ASan a fake stack per coroutine when detecting use after return),
      * so they only print the figure. */
-    if (CIO__ASAN || CIO__TSAN || cio_test_under_valgrind() || under_qemu())
+    if (CIO__ASAN || CIO__TSAN || cio_test_under_valgrind() || cio_test_under_qemu())
         printf("    (not checked against 4.5 KiB: sanitizer, valgrind or qemu memory counts)\n");
     else
         CHECK(per <= 4.5 * 1024);

@@ -383,6 +383,8 @@ static void skip_unless_plain(void)
 {
     if (CIO__ASAN || CIO__TSAN || cio_test_under_valgrind())
         TEST_SKIP("RSS under a sanitizer or valgrind is their shadow memory, not cio's");
+    if (cio_test_under_qemu())
+        TEST_SKIP("under qemu-user RSS is qemu's own process, not the program's");
 }
 
 static void abort_task(cio_join_handle *h)

@@ -22,24 +22,6 @@
 
 #define KIB ((size_t)1024)
 
-/* True under qemu-user (the aarch64 cross run): the host process is qemu, whose own page
- * bookkeeping shows in RSS and which reports PROT_NONE guest pages as unmapped to mincore. */
-static bool under_qemu(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        char line[128];
-        cached = getenv("CIO_QEMU") != NULL;
-        FILE *f = fopen("/proc/self/status", "re");
-        while (!cached && f != NULL && fgets(line, sizeof(line), f) != NULL)
-            if (strncmp(line, "Name:", 5) == 0)
-                cached = strstr(line, "qemu-") != NULL;
-        if (f != NULL)
-            fclose(f);
-    }
-    return cached;
-}
-
 static size_t page;
 
 static void setup(void)
@@ -130,7 +112,7 @@ static void test_lazy_commit(void)
     st.lo[0] = 3;
     CHECK_EQ(resident_pages(st.lo, st.size), 3);
     /* The guard page is mapped (mincore succeeds) but inaccessible. */
-    if (under_qemu())
+    if (cio_test_under_qemu())
         printf(
             "    qemu-user: mincore on the PROT_NONE guard page not checked (qemu says ENOMEM)\n");
     else
