@@ -933,10 +933,10 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
  * A task parked idle_save or longer whose wait keeps nothing on its stack that others write
  * has its stack saved (coro.h: the live part copied to a heap block, the pages given back;
  * copied back by the switch that next resumes it). Saveable waits: a sleep (its timer is in
- * the record) and a socket wait through the task's own waiter (t->io_wait: owner waits, where
- * want != 0 and woken == 0 say one is in progress, and foreign ones, tagged
- * CIO__WAIT_SOCKET); the waits with a waiter on the stack (channels, joins, mutexes, select)
- * are not.
+ * the record) and a readiness wait on a socket through the task's own waiter (t->io_wait:
+ * owner waits, where want != 0 and woken == 0 say one is in progress, and foreign ones,
+ * tagged CIO__WAIT_SOCKET); the waits with a waiter on the stack (channels, joins, mutexes,
+ * select) are not, nor a completion's wait (io_uring), whose flag and buffer may be there.
  *
  * Finding them costs the busy path nothing: no list is kept in park order. A sweep walks the
  * worker's live tasks at most once per idle_save period, and only when tasks ran since the
@@ -947,9 +947,14 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
 static bool saveable_wait(const cio_task *t)
 {
     uint8_t kind = t->wait_kind;
-    if (kind == CIO__WAIT_SLEEP || kind == CIO__WAIT_SOCKET)
+    if (kind == CIO__WAIT_SLEEP)
         return true;
-    /* an owner wait: only the owner's thread — this one — writes the waiter */
+    /* A foreign socket wait: a readiness wait through t->io_wait (want != 0, the task's own
+     * store). A completion's wait (io_uring: want 0) is not: its flag, and maybe the buffer
+     * the kernel is sending, are on the stack. */
+    if (kind == CIO__WAIT_SOCKET)
+        return t->io_wait.want != 0;
+    /* an owner readiness wait: only the owner's thread — this one — writes the waiter */
     return kind == CIO__WAIT_NONE && t->io_wait.want != 0 && t->io_wait.woken == 0;
 }
 
