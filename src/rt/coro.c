@@ -33,7 +33,10 @@ void cio__ctx_restore(void);
 #if __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
 #else
+#define RUNNING_ON_VALGRIND 0
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#define VALGRIND_GET_VBITS(addr, bits, len) ((void)(addr), (void)(bits), (void)(len))
+#define VALGRIND_SET_VBITS(addr, bits, len) ((void)(addr), (void)(bits), (void)(len))
 #endif
 
 /* The switch frame (arch/switch_*.S): its size. */
@@ -407,6 +410,7 @@ static void save_drop(struct cio__coro *co)
 {
     if (co->save != NULL) {
         tmpl_unref(co->save->tmpl);
+        free(co->save->vbits);
         free(co->save);
         co->save = NULL;
     }
@@ -421,17 +425,29 @@ int cio__coro_save(struct cio__coro *co, struct cio__coro_tmpls *cache)
     cio__assert((uintptr_t)sp >= lo && (uintptr_t)sp + FRAME_BYTES <= top &&
                 ((uintptr_t)sp & 15) == 0);
     size_t n = (top - (uintptr_t)sp) / 8, differ;
+    /* Under valgrind: the live part has bytes never written (padding, unused slots), which
+     * the encoding compares. Their definedness is kept aside and given back at the restore. */
+    unsigned char *vbits = NULL;
+    if (RUNNING_ON_VALGRIND) {
+        if ((vbits = malloc(n * 8)) == NULL)
+            return -ENOMEM;
+        (void)VALGRIND_GET_VBITS(sp, vbits, n * 8);
+        (void)VALGRIND_MAKE_MEM_DEFINED(sp, n * 8);
+    }
     struct cio__coro_tmpl *t = tmpl_pick(cache, sp, n, lo, top, &differ);
-    if (t == NULL)
-        return -ENOMEM;
     save_drop(co); /* a block left from an earlier save */
     struct cio__coro_save *save =
-        malloc(sizeof(*save) + (bitmap_words(n) + differ) * sizeof(uint64_t));
-    if (save == NULL)
+        t == NULL ? NULL : malloc(sizeof(*save) + (bitmap_words(n) + differ) * sizeof(uint64_t));
+    if (save == NULL) {
+        if (vbits != NULL)
+            (void)VALGRIND_SET_VBITS(sp, vbits, n * 8);
+        free(vbits);
         return -ENOMEM;
+    }
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     save->sp = sp;
     save->tmpl = t;
+    save->vbits = vbits;
     uint64_t *bits = save->bits, *out = bits + bitmap_words(n);
     memset(bits, 0, bitmap_words(n) * sizeof(uint64_t));
     for (size_t i = 0; i < n; i++) {
@@ -472,6 +488,8 @@ void cio__coro_restore_c(struct cio__coro *co)
         else
             dst[i] = t->words[i] + (bit(t->words + t->n, i) ? top : 0);
     }
+    if (save->vbits != NULL)
+        (void)VALGRIND_SET_VBITS(save->sp, save->vbits, t->n * 8);
     co->ctx.sp = save->sp; /* not saved any more (coro.h: cio__coro_saved) */
 }
 

@@ -76,7 +76,8 @@ struct cio__coro_tmpl;
 struct cio__coro_save {
     char *sp; /* where the stack goes back: the suspended stack pointer */
     struct cio__coro_tmpl *tmpl;
-    uint64_t bits[]; /* which words differ from @tmpl, then those words */
+    unsigned char *vbits; /* under valgrind: the definedness of the saved bytes; else NULL */
+    uint64_t bits[];      /* which words differ from @tmpl, then those words */
 };
 
 /* The frame every switch to a saved coroutine pops (coro.c): its return address is the
