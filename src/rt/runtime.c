@@ -22,6 +22,7 @@
 
 #define DEFAULT_EVENT_INTERVAL 61
 #define DEFAULT_IDLE_SAVE ((cio_duration)1000000000) /* 1 s: see cio_rt_options.idle_save */
+#define MAX_IDLE_SAVE ((cio_duration)1 << 60)        /* 36 years */
 #define DEFAULT_BUDGET 128
 
 cio_rt *cio_rt_current(void)
@@ -97,9 +98,10 @@ int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts)
         .backend = opts->backend,
         .budget = opts->budget ? opts->budget : DEFAULT_BUDGET,
         .event_interval = opts->event_interval ? opts->event_interval : DEFAULT_EVENT_INTERVAL,
-        .idle_save = opts->idle_save == 0  ? DEFAULT_IDLE_SAVE
-                     : opts->idle_save < 0 ? 0
-                                           : opts->idle_save,
+        .idle_save = opts->idle_save == 0              ? DEFAULT_IDLE_SAVE
+                     : opts->idle_save < 0             ? 0
+                     : opts->idle_save > MAX_IDLE_SAVE ? MAX_IDLE_SAVE /* no overflow at now + it */
+                                                       : opts->idle_save,
     };
     for (unsigned i = 0; rc == 0 && i < nworkers; i++) {
         rc = cio__worker_init(&rt->workers[i], rt, i, &config);

@@ -938,10 +938,11 @@ void cio__task_shield_end(cio_task *t, bool outer_shielded)
  * tagged CIO__WAIT_SOCKET); the waits with a waiter on the stack (channels, joins, mutexes,
  * select) are not, nor a completion's wait (io_uring), whose flag and buffer may be there.
  *
- * Finding them costs the busy path nothing: no list is kept in park order. A sweep walks the
- * worker's live tasks at most once per idle_save period, and only when tasks ran since the
- * last one (a task that did not run did not park again); it saves those parked long enough
- * and schedules the next sweep for the earliest of the others. An idle worker wakes for it
+ * Finding them costs the busy path nothing per task run, one comparison per reactor turn: no
+ * list is kept in park order. A sweep walks the worker's live tasks at most once per
+ * idle_save period, and only when tasks ran since the last one (a task that did not run did
+ * not park again) or some wait to become due; it saves those parked long enough and
+ * schedules the next sweep for the earliest of the others. An idle worker wakes for it
  * (reactor_turn's timeout).
  */
 static bool saveable_wait(const cio_task *t)
@@ -1031,7 +1032,9 @@ static void idle_sweep_shared(struct cio__worker *w, cio_time now, cio_time *nex
     pthread_mutex_unlock(&sh->tasks_lock);
 }
 
-static void idle_sweep(struct cio__worker *w, cio_time now)
+/* Sweep @w's tasks (see above); returns when the next one becomes due (CIO_DEADLINE_NONE:
+ * none waits to be). */
+static cio_time idle_sweep(struct cio__worker *w, cio_time now)
 {
     cio_time next = CIO_DEADLINE_NONE;
     struct cio__list *it;
@@ -1047,7 +1050,7 @@ static void idle_sweep(struct cio__worker *w, cio_time now)
     }
     if (w->steal)
         idle_sweep_shared(w, now, &next);
-    w->sweep_at = next;
+    return next;
 }
 
 /*
@@ -1072,19 +1075,24 @@ static void trim_check(struct cio__worker *w)
 #endif
 }
 
-/* At each reactor turn (@now): a sweep when one is due, scheduling one first if tasks ran
- * since the last (a few instructions per turn, nothing per task run). */
-static void idle_check(struct cio__worker *w, cio_time now)
+/*
+ * The reactor turn at @now found w->sweep_at passed (a busy worker looks once per turn: one
+ * comparison; an idle one before it sleeps). Sweep if tasks ran since the last sweep (new
+ * parks) or some were waiting to become due, and set the next: the earliest due, else one
+ * idle_save on — which an idle worker wakes for only when there is something to sweep
+ * (w->sweep_wake, or tasks ran since: reactor_turn).
+ */
+static cio__noinline void idle_check(struct cio__worker *w, cio_time now)
 {
     uint64_t runs = w->m.polls + w->ticks;
-    if (runs != w->sweep_runs) {
+    cio_time next = CIO_DEADLINE_NONE;
+    if (runs != w->sweep_runs || w->sweep_wake) {
         w->sweep_runs = runs;
-        if (w->sweep_at == CIO_DEADLINE_NONE)
-            w->sweep_at = now + w->idle_save;
         trim_check(w);
+        next = idle_sweep(w, now);
     }
-    if (now >= w->sweep_at)
-        idle_sweep(w, now);
+    w->sweep_wake = next != CIO_DEADLINE_NONE;
+    w->sweep_at = w->sweep_wake ? next : now + w->idle_save;
 }
 
 /* ---- the worker loop ---- */
@@ -1100,12 +1108,13 @@ static void reactor_turn(struct cio__worker *w, bool block)
         timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
         if (w->steal)
             timeout = timers_timeout(w, timeout, wait_start);
-        if (w->idle_save != 0) {
+        if (wait_start >= w->sweep_at)
             idle_check(w, wait_start);
-            if (w->sweep_at != CIO_DEADLINE_NONE &&
-                (timeout < 0 || w->sweep_at - wait_start < timeout))
-                timeout = w->sweep_at - wait_start; /* in the future: idle_check swept */
-        }
+        /* wake for the next sweep only when it has something to look at */
+        if (w->sweep_at != CIO_DEADLINE_NONE &&
+            (w->sweep_wake || w->m.polls + w->ticks != w->sweep_runs) &&
+            (timeout < 0 || w->sweep_at - wait_start < timeout))
+            timeout = w->sweep_at - wait_start; /* in the future: idle_check ran */
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
@@ -1139,7 +1148,7 @@ static void reactor_turn(struct cio__worker *w, bool block)
     if (w->steal)
         timers_advance(w, now);
     cio__metrics_turn_end(w, events, wait_start, now);
-    if (w->idle_save != 0)
+    if (now >= w->sweep_at) /* CIO_DEADLINE_NONE without idle_save */
         idle_check(w, now);
 }
 
@@ -1248,7 +1257,7 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     w->hop_ticks = config->event_interval - 1; /* a run handed over must not be the poll's */
     w->idle_save = config->idle_save;
     atomic_init(&w->saves, 0);
-    w->sweep_at = CIO_DEADLINE_NONE;
+    w->sweep_at = w->idle_save != 0 ? cio_now() + w->idle_save : CIO_DEADLINE_NONE;
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);

@@ -278,10 +278,11 @@ struct cio__worker {
     atomic_ulong steals;      /* tasks taken from other workers (owner writes, no RMW) */
     struct cio__local_queue local;
     /* Idle tasks (sched.c): tasks parked idle_save or longer in a saveable wait have their
-     * stacks saved by a sweep at sweep_at (CIO_DEADLINE_NONE: none due), scheduled when tasks
-     * ran since the last one (sweep_runs: the run count then). */
+     * stacks saved by a sweep at or after sweep_at (CIO_DEADLINE_NONE: never), when tasks ran
+     * since the last one (sweep_runs: the run count then) or some wait to become due. */
     cio_duration idle_save; /* 0: never */
     cio_time sweep_at;
+    bool sweep_wake; /* tasks wait to become due at sweep_at */
     uint64_t sweep_runs;
     atomic_ulong saves;           /* stacks saved (the owner writes, no RMW; metrics) */
     size_t trim_peak;             /* live tasks since malloc was last trimmed, at most (sched.c) */
