@@ -586,10 +586,9 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     cio__task_wake(sw->task);
 }
 
-ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
-                           int iovcnt, size_t total)
+static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                          int iovcnt, size_t total, cio_task *t)
 {
-    cio_task *t = cio__task_self();
     int rc;
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
@@ -637,6 +636,19 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (sw.res == -ECANCELED && rc < 0)
         return rc;
     return sw.res == 0 ? -EIO : sw.res;
+}
+
+ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                           int iovcnt, size_t total)
+{
+    /* @sys is the calling worker's ring, and what follows a park here — the owner's send
+     * list, a request to submit or cancel — is that worker's: a shared task stays on it until
+     * the write is over (woken elsewhere, it would submit to another thread's ring). */
+    cio_task *t = cio__task_self();
+    cio__task_bind(t);
+    ssize_t n = ring_write(sock, sys, iov, iovcnt, total, t);
+    cio__task_unbind(t);
+    return n;
 }
 
 /* Another thread's shutdown, posted to the owner: the registration is held (foreign_refs)

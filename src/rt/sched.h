@@ -359,6 +359,25 @@ static inline int cio__task_park_self(cio_task *t)
  */
 void cio__task_settle(void);
 
+/*
+ * cio__task_bind() / cio__task_unbind() - keep running task @t on the worker it runs on
+ * until the matching unbind (they nest): for an operation whose state after a park belongs
+ * to this worker, such as a request on its io_uring ring, which only its thread may submit
+ * to or cancel. A shared task's wakes then queue it on this worker (BOUND, above); nothing
+ * for a pinned task, which never moves.
+ */
+static inline void cio__task_bind(cio_task *t)
+{
+    if (t->worker == CIO__WORKER_SHARED)
+        t->bound++;
+}
+
+static inline void cio__task_unbind(cio_task *t)
+{
+    if (t->worker == CIO__WORKER_SHARED)
+        t->bound--;
+}
+
 /* The budget ran out: refill it and yield (sched.c). */
 void cio__task_budget_exhausted(cio_task *task);
 
