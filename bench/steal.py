@@ -134,12 +134,18 @@ def main():
             print("rep %d %-9s %10.0f msg/s%s" % (rep + 1, name, rates[name][-1], note),
                   file=sys.stderr)
 
+    # Two ratios to the sharded server: of the medians, and the median (with the range) of
+    # each repetition's own ratio — its runs were back to back, so drift on the machine
+    # between repetitions cancels out of it.
     base = statistics.median(rates["sharded"])
-    lines = ["| server | median msg/s | min–max | × sharded |", "|---|--:|--:|--:|"]
+    lines = ["| server | median msg/s | min–max | × sharded (medians) | "
+             "× sharded, paired: median [min–max] |", "|---|--:|--:|--:|--:|"]
     for name, label, _ in servers:
         med = statistics.median(rates[name])
-        lines.append("| %s | %.0f | %.0f–%.0f | %.3f |" % (
-            label, med, min(rates[name]), max(rates[name]), med / base))
+        paired = [r / b for r, b in zip(rates[name], rates["sharded"])]
+        lines.append("| %s | %.0f | %.0f–%.0f | %.3f | %.3f [%.3f–%.3f] |" % (
+            label, med, min(rates[name]), max(rates[name]), med / base,
+            statistics.median(paired), min(paired), max(paired)))
     head = ("echo 64 B, %d connections, cio-load closed loop, %d interleaved runs of %g s "
             "(after %g s warm-up), %d CPUs shared by server and load" % (
                 args.connections, args.reps, args.duration, args.warmup, os.cpu_count()))

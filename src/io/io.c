@@ -131,17 +131,10 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
  */
 static void ring_arm_for(struct cio__io *io, unsigned want)
 {
-    if (!io->completion)
-        return;
     /* Nothing to ask for, most of the time: a look without the lock first (a stale answer
      * only sends us to the locked look). */
-    unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
-    if (!(want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) || (armed & CIO_WRITABLE)) {
-        bool read_ok =
-            !(want & CIO_READY_READABLE) || (armed & CIO_READABLE) || cio__io_ring_armed(io);
-        if (read_ok && (!(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY)))
-            return;
-    }
+    if (!io->completion || cio__io_ring_wait_set(io, want))
+        return;
     cio__io_lock(io);
     /* Reading and writing together, as epoll registers them (a wait for one then sees the
      * other's readiness too); priority alone, when asked: io_uring reports it only with a

@@ -127,6 +127,20 @@ static inline bool cio__io_ring_armed(struct cio__io *io)
            __atomic_load_n(&cio__io_ring_of(io)->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
 }
 
+/* Whether a wait for @want (a readiness mask) on @io, of the completion way, needs nothing
+ * asked of the backend first — io.c's ring_arm_for() without the lock: the write direction
+ * (asked with the read one), and the read one from the backend or the ring's receive, are
+ * there. A stale answer only sends the caller the general way. */
+static inline bool cio__io_ring_wait_set(struct cio__io *io, unsigned want)
+{
+    unsigned armed = __atomic_load_n(&io->armed, __ATOMIC_RELAXED);
+    if ((want & (CIO_READY_READABLE | CIO_READY_WRITABLE)) && !(armed & CIO_WRITABLE))
+        return false;
+    if ((want & CIO_READY_READABLE) && !(armed & CIO_READABLE) && !cio__io_ring_armed(io))
+        return false;
+    return !(want & CIO_READY_PRIORITY) || (armed & CIO_PRIORITY);
+}
+
 /* Whether the registration must stay for a completion to come. Lock held. */
 static inline bool cio__io_ring_busy(struct cio__io *io)
 {
@@ -150,6 +164,12 @@ static inline bool cio__io_ring_busy(struct cio__io *io)
 {
     (void)io;
     return false;
+}
+
+static inline bool cio__io_ring_wait_set(struct cio__io *io, unsigned want)
+{
+    (void)io, (void)want;
+    return true;
 }
 #endif
 
@@ -307,14 +327,15 @@ int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *wai
 
 /*
  * cio__io_park() - cio__io_wait_owned(), its common case written out at the call site: the
- * first waiter of an open registration on an edge-triggered backend, a pinned task with no
- * deadline and not cancelled, parks until an event wakes it (the caller found the readiness
- * wanting).
+ * first waiter of an open registration on an edge-triggered backend (of the completion way:
+ * with nothing to ask of the backend first), a pinned task with no deadline and not
+ * cancelled, parks until an event wakes it (the caller found the readiness wanting).
  * The waiter lives in this frame; on_event() dequeues it when it wakes the task.
  */
 static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
-    if (io->completion || io->first != NULL || t->deadline != CIO_DEADLINE_NONE ||
+    if ((io->completion && !cio__io_ring_wait_set(io, want)) || io->first != NULL ||
+        t->deadline != CIO_DEADLINE_NONE ||
         (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
         atomic_load_explicit(&io->closed, memory_order_acquire))
         return cio__io_wait_owned(io, t, want, seen);

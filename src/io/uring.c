@@ -362,11 +362,46 @@ struct cio__io_outbox {
     struct cio__io *io;
     struct cio__sys *sys;
     struct outbox_waiter *waiters; /* tasks of the owner waiting for this send to go */
+    struct sent_wait *foreign;     /* other workers' tasks waiting for it (owner thread) */
     uint32_t len;
+    unsigned ticket; /* cio__uring_send_all()'s: someone waits for it now */
     char bytes[];
 };
 
 #define OUTBOX_MAX (CIO__URING_BLOCK - sizeof(struct cio__io_outbox))
+
+/*
+ * A task of another worker waiting for the owner's buffered send to go: posted to the owner,
+ * which puts it on the send's list (where @sending does not move under it) or answers at once;
+ * the send's completion answers it. Heap-allocated and handed over: whichever of the two sides
+ * comes second — the answer, or the waiter cut by a cancellation or a deadline — frees it.
+ * @state and the wake are under the registration's lock, so a waiter that saw SENT_DONE was
+ * woken already (no wake reaches it later, in another wait).
+ */
+enum { SENT_WAITING, SENT_DONE, SENT_ABANDONED };
+
+struct sent_wait {
+    struct cio__deferred d;
+    struct cio__io *io;
+    cio_task *task;
+    struct sent_wait *next;
+    int state;
+};
+
+/* Owner thread: the send @p waited for went (or there was none). */
+static void sent_answer(struct sent_wait *p)
+{
+    struct cio__io *io = p->io;
+    cio__io_lock(io);
+    if (p->state == SENT_ABANDONED) {
+        cio__io_unlock(io);
+        free(p);
+        return;
+    }
+    p->state = SENT_DONE;
+    cio__task_wake(p->task);
+    cio__io_unlock(io);
+}
 
 /* Shut @io's socket down as the deferred shutdown asks, unless it was closed meanwhile (then
  * the close ends the stream; the number may name another file now). */
@@ -391,6 +426,10 @@ static void outbox_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
         w->done = true;
         cio__task_wake(w->task);
     }
+    for (struct sent_wait *p = b->foreign, *next; p != NULL; p = next) {
+        next = p->next;
+        sent_answer(p);
+    }
     cio__uring_block_put(b->sys, b);
     if (r->shut_pending != 0) {
         /* (Written on this thread only: another thread's shutdown is posted here.) */
@@ -408,6 +447,8 @@ static int outbox_wait(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
     while (r->sending != NULL) {
         struct cio__io_outbox *b = r->sending;
         struct outbox_waiter w = {.next = b->waiters, .task = t};
+        if (b->waiters == NULL && b->foreign == NULL)
+            cio__uring_send_wanted(b->sys, b->ticket);
         b->waiters = &w;
         int rc = cio__io_wait_done(io, &w.done);
         if (!w.done) {
@@ -433,6 +474,7 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
     b->io = io;
     b->sys = r->sys;
     b->waiters = NULL;
+    b->foreign = NULL;
     b->len = (uint32_t)total;
     b->op.complete = outbox_done;
     if (iovcnt == 1) {
@@ -444,7 +486,7 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
             p += iov[i].iov_len;
         }
     }
-    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total) < 0) {
+    if (cio__uring_send_all(r->sys, &b->op, io->fd, b->bytes, total, &b->ticket) < 0) {
         cio__uring_block_put(r->sys, b);
         return -EBUSY;
     }
@@ -462,15 +504,68 @@ ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
     return outbox_write(io, r, &iov, 1, len);
 }
 
-/* Another worker's task: wait until the owner's buffered send went (rare: a task that moved
- * between two writes, or two tasks writing one stream; the owner's completion wakes no one
- * here, so this looks again every millisecond). */
-static int outbox_wait_foreign(struct cio__io_ring *r)
+/* Owner thread: a foreign waiter's post (struct sent_wait) arrived. */
+static void sent_post_run(struct cio__deferred *d)
+{
+    struct sent_wait *p = cio__container_of(d, struct sent_wait, d);
+    struct cio__io *io = p->io;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r->sys != NULL && r->sending != NULL) {
+        struct cio__io_outbox *b = r->sending;
+        if (b->waiters == NULL && b->foreign == NULL)
+            cio__uring_send_wanted(b->sys, b->ticket);
+        p->next = b->foreign;
+        b->foreign = p; /* outbox_done answers it */
+    } else {
+        sent_answer(p);
+    }
+    cio__io_lock(io);
+    io->foreign_refs--;
+    cio__io_unlock(io);
+    cio__io_completed(io);
+}
+
+/*
+ * Another worker's task: wait until the owner's buffered send went (rare: a task that moved
+ * between two writes, or two tasks of different workers writing one stream). The wait is
+ * posted to the owner, whose completion of the send wakes it. 0, or why not (-EBADF: closed,
+ * or the runtime went; a cancellation or deadline), nothing of the caller's handed over.
+ */
+static int outbox_wait_foreign(struct cio__io *io, struct cio__io_ring *r, cio_task *t)
 {
     while (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL) {
-        int rc = cio_sleep(CIO_NSEC_PER_MSEC);
-        if (rc < 0)
-            return rc;
+        struct sent_wait *p = malloc(sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        p->io = io;
+        p->task = t;
+        p->state = SENT_WAITING;
+        p->d.fn = sent_post_run;
+        cio__io_lock(io);
+        struct cio__worker *w = io->worker;
+        bool closed = atomic_load_explicit(&io->closed, memory_order_relaxed);
+        if (w != NULL && !closed)
+            io->foreign_refs++; /* until the owner took the post */
+        cio__io_unlock(io);
+        if (w == NULL || closed) {
+            free(p);
+            return -EBADF;
+        }
+        cio__worker_defer(w, &p->d);
+        for (;;) {
+            int rc = cio__task_park(CIO_DEADLINE_NONE);
+            cio__io_lock(io);
+            int state = p->state;
+            if (state == SENT_WAITING && rc < 0)
+                p->state = SENT_ABANDONED; /* the owner frees it */
+            cio__io_unlock(io);
+            if (state == SENT_DONE) {
+                free(p);
+                break; /* look again: another send may have started since */
+            }
+            if (rc < 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -504,7 +599,7 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (io->completion) {
         struct cio__io_ring *r = cio__io_ring_of(io);
         bool owner = r->sys == sys;
-        rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(r);
+        rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(io, r, t);
         if (rc < 0)
             return rc;
         int32_t err = __atomic_load_n(&r->send_error, __ATOMIC_RELAXED);
@@ -555,10 +650,12 @@ struct shut_post {
 /* Owner thread, @sending not NULL or just done: the shutdown after it. */
 static void shut_after_send(struct cio__io *io, struct cio__io_ring *r, int how)
 {
-    if (r->sending != NULL)
+    if (r->sending != NULL) {
         r->shut_pending = (unsigned char)(how + 1); /* outbox_done makes it */
-    else
+        cio__uring_send_wanted(r->sending->sys, r->sending->ticket);
+    } else {
         shutdown_deferred(io, how);
+    }
 }
 
 static void shut_post_run(struct cio__deferred *d)

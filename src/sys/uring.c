@@ -23,7 +23,12 @@
  *
  * Wakes: an eventfd under its own multishot poll. wake() writes it only when no wake is
  * pending, so any number of wakes before a wait make one event; the queue's own pokes write
- * it without a pending wake, so they end a wait without reporting one.
+ * it without a pending wake, so they end a wait without reporting one. A wait reports a
+ * pending wake before it looks at the ring: the eventfd's completion is posted by the kernel
+ * some time after the write (task work), so a wake made just before a wait with no timeout
+ * would otherwise show up only at a later wait — after a wait had already reported nothing.
+ * A completion that comes after its wake was reported that way finds none pending and
+ * reports nothing.
  *
  * The kernel holds a file while a request on it lives: a descriptor closed without del stays
  * open until del (epoll forgets it). The runtime always removes before it closes.
@@ -47,6 +52,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +70,10 @@
 #define BUF_GROUP 0
 #define MIN_WAIT_NS (20 * CIO_NSEC_PER_USEC) /* see sys_run */
 #define BLOCKS_KEPT 128u                     /* free send blocks a ring keeps (128 x 8 KiB) */
+#define QUIET_WAIT_US 200u /* a wait past quiet sends ends this soon once they are in (sys_run) */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1u << 15) /* Linux 6.12; liburing 2.3 predates it */
+#endif
 
 _Static_assert(CIO__SYS_OP_BUFFER == IORING_CQE_F_BUFFER && CIO__SYS_OP_MORE == IORING_CQE_F_MORE &&
                    CIO__SYS_OP_BUFFER_SHIFT == IORING_CQE_BUFFER_SHIFT,
@@ -108,6 +118,10 @@ struct cio__sys {
     /* send blocks (cio__uring_block_get); waiter only */
     void *blocks;         /* free list, linked through their first word */
     unsigned blocks_free; /* on it */
+    /* quiet sends (cio__uring_send_all): under sq_lock */
+    unsigned quiet;   /* prepared since the last submission, nobody waiting for them */
+    unsigned gen;     /* submissions so far: a send's ticket is the one it goes in with */
+    bool min_timeout; /* the kernel ends a wait early once it has completions (6.12) */
 };
 
 /*
@@ -146,7 +160,8 @@ static bool priority_now(int fd)
  * sysctl or seccomp), -ENOTSUP (a kernel before 6.0: no COOP_TASKRUN, no ring-wide waits with
  * a timeout, no multishot receive — the probe looks for SEND_ZC, which came with it).
  */
-static int ring_init(struct io_uring *ring, unsigned entries, unsigned cq_entries)
+static int ring_init(struct io_uring *ring, unsigned entries, unsigned cq_entries,
+                     unsigned *ret_features)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
@@ -167,16 +182,45 @@ static int ring_init(struct io_uring *ring, unsigned entries, unsigned cq_entrie
         io_uring_queue_exit(ring);
         return -ENOTSUP;
     }
+    *ret_features = p.features;
     return 0;
 }
 
 int cio__uring_probe(void)
 {
     struct io_uring ring;
-    int rc = ring_init(&ring, 2, 4);
+    unsigned features;
+    int rc = ring_init(&ring, 2, 4, &features);
     if (rc == 0)
         io_uring_queue_exit(&ring);
     return rc;
+}
+
+/* sq_lock held: what was prepared went in (the quiet sends among it too). */
+static inline void submitted(struct cio__sys *sys)
+{
+    sys->gen++;
+    sys->quiet = 0;
+}
+
+/* sq_lock held: submit what is prepared, without waiting. */
+static int submit(struct cio__sys *sys)
+{
+    submitted(sys);
+    return io_uring_submit(&sys->ring);
+}
+
+/* sqe_get() when the queue is full: submit what is queued and look again. */
+static cio__noinline struct io_uring_sqe *sqe_get_full(struct cio__sys *sys)
+{
+    struct io_uring_sqe *sqe = NULL;
+    for (int i = 0; sqe == NULL && i < 4; i++) {
+        int rc = submit(sys);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+            return NULL;
+        sqe = io_uring_get_sqe(&sys->ring);
+    }
+    return sqe;
 }
 
 /* A free submission entry, submitting what is queued if the queue is full; NULL if even
@@ -184,13 +228,7 @@ int cio__uring_probe(void)
 static inline struct io_uring_sqe *sqe_get(struct cio__sys *sys)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&sys->ring);
-    for (int i = 0; sqe == NULL && i < 4; i++) {
-        int rc = io_uring_submit(&sys->ring);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-            return NULL;
-        sqe = io_uring_get_sqe(&sys->ring);
-    }
-    return sqe;
+    return cio__likely(sqe != NULL) ? sqe : sqe_get_full(sys);
 }
 
 /* A wake-up for the waiter. Async-signal-safe. */
@@ -249,7 +287,7 @@ static void poke(struct cio__sys *sys)
     }
     drain(sys);
     if (io_uring_sq_ready(&sys->ring) > 0)
-        (void)io_uring_submit(&sys->ring);
+        (void)submit(sys);
     sq_unlock(sys);
 }
 
@@ -478,8 +516,7 @@ struct batch {
     struct cio__sys_event *out; /* wait(): where events go; NULL: deliver() */
     int capacity;
     int count;
-    bool woke;   /* a wake was reported in this batch */
-    bool rewake; /* a later wake's completion came too: write again for the next wait */
+    bool woke; /* a wake was reported in this batch */
 };
 
 static void report(struct batch *b, uint64_t data, uint32_t flags)
@@ -494,21 +531,30 @@ static void report(struct batch *b, uint64_t data, uint32_t flags)
     b->count++;
 }
 
+/* Report the pending wake, if there is one. */
+static void take_wake(struct cio__sys *sys, struct batch *b)
+{
+    if (atomic_exchange(&sys->wake_pending, 0) != 0) {
+        b->woke = true;
+        report(b, CIO__SYS_WAKE_DATA, CIO_EVENT_READABLE);
+    }
+}
+
 static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
     int32_t res = cqe->res;
     uint32_t cflags = cqe->flags;
-    switch (ud & TAG_MASK) {
-    case TAG_OP: {
+    if (cio__likely((ud & TAG_MASK) == TAG_OP)) { /* the runtime's requests: most of them */
         struct cio__sys_op *op = (struct cio__sys_op *)(uintptr_t)ud;
         if (cflags & IORING_CQE_F_BUFFER)
             sys->held++;
         op->complete(op, res, cflags);
         if (b->out == NULL)
             b->count++;
-        break;
+        return;
     }
+    switch (ud & TAG_MASK) {
     case TAG_POLL: {
         struct reg *reg = (struct reg *)(uintptr_t)(ud & ~TAG_MASK);
         /* Read before reg_ended(), which may free it. */
@@ -532,38 +578,35 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
     case TAG_WAKE:
         if (!(cflags & IORING_CQE_F_MORE))
             atomic_store_explicit(&sys->wake_armed, false, memory_order_relaxed);
-        if (!b->woke) {
-            if (atomic_exchange(&sys->wake_pending, 0) != 0) {
-                b->woke = true;
-                report(b, CIO__SYS_WAKE_DATA, CIO_EVENT_READABLE);
-            }
-        } else if (atomic_load(&sys->wake_pending) != 0) {
-            /* A wake made after this batch's report: it stays pending for the next wait,
-             * and since wake() writes only when none is pending, this completion was its
-             * only one — the batch writes again when it ends, so that wait sees one too. */
-            b->rewake = true;
-        }
+        /* (A wake made after this batch's report stays pending: the next wait reports it
+         * before it looks at the ring.) */
+        if (!b->woke)
+            take_wake(sys, b);
         break;
     default:
         break; /* a cancel's or a removal's failure: nothing to do */
     }
 }
 
-/* Take completions until @b is full (wait()) or there are no more. Completions not taken stay
- * for the next wait. */
+/* Take completions until @b is full (wait()) or the queue is empty. Completions not taken stay
+ * for the next wait. Only what the queue shows is taken: liburing's peek would enter the
+ * kernel once more when it finds the queue empty and the kernel has task work pending (a
+ * receive that came meanwhile) — a system call per turn that the turn's own wait makes
+ * unnecessary: that work runs, and its completions come, at the next io_uring_enter. */
 static void reap(struct cio__sys *sys, struct batch *b)
 {
-    struct io_uring_cqe *cqes[BATCH];
+    struct io_uring *ring = &sys->ring;
+    unsigned mask = ring->cq.ring_mask;
+    unsigned head = *ring->cq.khead;
     while (b->count < b->capacity) {
-        unsigned got = io_uring_peek_batch_cqe(&sys->ring, cqes, BATCH);
-        if (got == 0)
-            return;
-        unsigned i = 0;
-        while (i < got && b->count < b->capacity)
-            handle(sys, b, cqes[i++]);
-        io_uring_cq_advance(&sys->ring, i);
-        if (i < got)
-            return;
+        unsigned tail = io_uring_smp_load_acquire(ring->cq.ktail);
+        if (head == tail)
+            break;
+        while (head != tail && b->count < b->capacity)
+            handle(sys, b, &ring->cq.cqes[head++ & mask]);
+        /* Hand the slots back before the next look: a callback may have prepared requests
+         * whose completions need room. */
+        io_uring_smp_store_release(ring->cq.khead, head);
     }
 }
 
@@ -572,6 +615,54 @@ static void reap(struct cio__sys *sys, struct batch *b)
 static bool kernel_has_more(const struct cio__sys *sys)
 {
     return IO_URING_READ_ONCE(*sys->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW);
+}
+
+/* sq_lock held: publish the prepared entries to the kernel (what io_uring_submit() does
+ * before it enters); returns how many the kernel has not taken yet. */
+static unsigned sq_publish(struct io_uring *ring)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+/*
+ * sq_lock held: submit what is prepared and wait for a completion, @timeout_ns at most (< 0:
+ * no limit), in one io_uring_enter. The quiet sends among what goes in (cio__uring_send_all)
+ * complete at once, most of the time, during the call: ending the wait on their completions
+ * alone would cost a second system call to wait for what the turn really waits for. So the
+ * wait is for one completion more than them, and — in case one of them does not complete at
+ * once (its socket is full) — the kernel is told to end it anyway once QUIET_WAIT_US have
+ * passed with completions there (its minimum-wait timeout, Linux 6.12). Without that feature,
+ * or with no quiet send, a plain wait for one.
+ */
+static int submit_and_wait(struct cio__sys *sys, int64_t timeout_ns)
+{
+    unsigned quiet = sys->quiet;
+    submitted(sys);
+    if (quiet == 0 || !sys->min_timeout) {
+        if (timeout_ns < 0)
+            return io_uring_submit_and_wait(&sys->ring, 1);
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / CIO_NSEC_PER_SEC,
+                                       .tv_nsec = timeout_ns % CIO_NSEC_PER_SEC};
+        struct io_uring_cqe *cqe;
+        return io_uring_submit_and_wait_timeout(&sys->ring, &cqe, 1, &ts, NULL);
+    }
+    struct __kernel_timespec ts = {.tv_sec = timeout_ns / CIO_NSEC_PER_SEC,
+                                   .tv_nsec = timeout_ns % CIO_NSEC_PER_SEC};
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    arg.sigmask_sz = _NSIG / 8;
+    arg.pad = QUIET_WAIT_US; /* min_wait_usec since Linux 6.12 */
+    arg.ts = timeout_ns < 0 ? 0 : (uint64_t)(uintptr_t)&ts;
+    unsigned n = sq_publish(&sys->ring);
+    long rc = syscall(__NR_io_uring_enter, sys->ring.ring_fd, n, quiet + 1,
+                      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    return rc < 0 ? -errno : (int)rc;
 }
 
 static int64_t now_ns(void)
@@ -589,6 +680,11 @@ static int64_t now_ns(void)
  */
 static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
 {
+    if (atomic_load_explicit(&sys->wake_pending, memory_order_relaxed) != 0) {
+        take_wake(sys, b);
+        if (b->woke)
+            timeout_ns = 0; /* something to report: take what is there, do not sleep */
+    }
     int64_t start = timeout_ns > 0 ? now_ns() : 0;
     int64_t deadline = timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
     int rc = 0;
@@ -601,24 +697,21 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
             /* Completions are there already: take them without a system call; what is
              * prepared goes with the next wait (unless the queue fills up). */
             if (pending > SQ_ENTRIES / 4)
-                rc = io_uring_submit(&sys->ring);
+                rc = submit(sys);
         } else if (timeout_ns == 0) {
-            if (pending > 0 || kernel_has_more(sys))
+            if (pending > 0 || kernel_has_more(sys)) {
+                submitted(sys);
                 rc = io_uring_submit_and_get_events(&sys->ring);
-        } else if (timeout_ns < 0) {
-            rc = io_uring_submit_and_wait(&sys->ring, 1);
+            }
         } else {
             /* As in epoll.c, a tiny timeout has passed by the time the kernel would sleep, and
              * the wait returns without sleeping: a loop of them would be a busy loop. For
              * io_uring (Linux 6.18 here) 1 us never slept, 5 us a third of the time, 10 us
              * always: waits are at least MIN_WAIT_NS, never shorter than asked. */
-            int64_t left = deadline - now_ns();
-            if (left < MIN_WAIT_NS)
+            int64_t left = timeout_ns < 0 ? -1 : deadline - now_ns();
+            if (timeout_ns > 0 && left < MIN_WAIT_NS)
                 left = MIN_WAIT_NS;
-            struct __kernel_timespec ts = {.tv_sec = left / CIO_NSEC_PER_SEC,
-                                           .tv_nsec = left % CIO_NSEC_PER_SEC};
-            struct io_uring_cqe *cqe;
-            rc = io_uring_submit_and_wait_timeout(&sys->ring, &cqe, 1, &ts, NULL);
+            rc = submit_and_wait(sys, left);
         }
         sq_unlock(sys);
         reap(sys, b);
@@ -629,8 +722,6 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
         if (timeout_ns > 0 && now_ns() >= deadline)
             break;
     }
-    if (b->rewake)
-        kick(sys);
     if (b->count > 0)
         return b->count;
     return rc == -EINTR ? -EINTR : 0;
@@ -672,11 +763,13 @@ static int sys_create(struct cio__sys **ret)
     struct cio__sys *sys = calloc(1, sizeof(*sys));
     if (sys == NULL)
         return -ENOMEM;
-    int rc = ring_init(&sys->ring, SQ_ENTRIES, CQ_ENTRIES);
+    unsigned features;
+    int rc = ring_init(&sys->ring, SQ_ENTRIES, CQ_ENTRIES, &features);
     if (rc < 0) {
         free(sys);
         return rc;
     }
+    sys->min_timeout = features & IORING_FEAT_MIN_TIMEOUT;
     sys->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sys->wakefd < 0) {
         rc = -errno;
@@ -836,13 +929,23 @@ int cio__uring_send(struct cio__sys *sys, struct cio__sys_op *op, int fd, const 
 }
 
 int cio__uring_send_all(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
-                        size_t len)
+                        size_t len, unsigned *ret_ticket)
 {
     struct io_uring_sqe *sqe = op_begin(sys);
     if (sqe == NULL)
         return -EBUSY;
     io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
+    sys->quiet++;
+    *ret_ticket = sys->gen;
     return op_end(sys, sqe, op);
+}
+
+void cio__uring_send_wanted(struct cio__sys *sys, unsigned ticket)
+{
+    sq_lock(sys);
+    if (ticket == sys->gen && sys->quiet > 0)
+        sys->quiet--; /* not submitted yet: the turn's wait may end on it alone */
+    sq_unlock(sys);
 }
 
 int cio__uring_sendmsg(struct cio__sys *sys, struct cio__sys_op *op, int fd,
@@ -886,7 +989,7 @@ void cio__uring_flush(struct cio__sys *sys)
 {
     sq_lock(sys);
     if (io_uring_sq_ready(&sys->ring) > 0)
-        (void)io_uring_submit(&sys->ring);
+        (void)submit(sys);
     sq_unlock(sys);
 }
 
@@ -901,7 +1004,7 @@ void cio__uring_flush_any(struct cio__sys *sys)
         sched_yield();
     }
     if (io_uring_sq_ready(&sys->ring) > 0)
-        (void)io_uring_submit(&sys->ring);
+        (void)submit(sys);
     sq_unlock(sys);
 }
 

@@ -53,10 +53,16 @@ int cio__uring_accept_multishot(struct cio__sys *sys, struct cio__sys_op *op, in
 int cio__uring_send(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
                     size_t len);
 
-/* As cio__uring_send() with MSG_WAITALL: the kernel sends all @len bytes, in as many goes as
- * the socket needs, before the one completion (fewer only with an error). */
+/*
+ * As cio__uring_send() with MSG_WAITALL: the kernel sends all @len bytes, in as many goes as
+ * the socket needs, before the one completion (fewer only with an error). A quiet send: no
+ * task waits for its completion, so the wait it goes in with does not end on that alone (the
+ * send completes during the call, most of the time: see sys_run in uring.c); *@ret_ticket
+ * names it for cio__uring_send_wanted(), which a task that starts waiting for it calls.
+ */
 int cio__uring_send_all(struct cio__sys *sys, struct cio__sys_op *op, int fd, const void *buf,
-                        size_t len);
+                        size_t len, unsigned *ret_ticket);
+void cio__uring_send_wanted(struct cio__sys *sys, unsigned ticket);
 
 /* sendmsg(2) with MSG_NOSIGNAL: as cio__uring_send(); @msg and what it points to stay valid
  * until the completion. */

@@ -939,9 +939,14 @@ static void race_read(struct race *r)
         CHECK_EQ(expect[j], r->sent[j]);
     CHECK_EQ(msgs, r->msgs_sent);
     /* A fired socket arm without data only where the rules allow it: an edge whose bytes an
-     * earlier read had taken, at most one per byte written, and never most of them. */
+     * earlier read had taken, at most one per byte written. epoll and poll(2) look at the
+     * socket again when they report, so there such edges stay rare (never most of them). A
+     * multishot poll request on io_uring posts one completion per arrival, read later and not
+     * looked at again: when this reader is slow (TSan) and the writer fast, a good part of
+     * its fires find the bytes taken by the read of an earlier fire. */
     CHECK(spurious <= bytes);
-    CHECK(spurious * 2 < socket_fires);
+    if (!cio_test_on_uring())
+        CHECK(spurious * 2 < socket_fires);
     fprintf(stderr,
             "race: %d rounds, %ld bytes, %d messages, %ld socket fires (%ld spurious), "
             "%ld timer fires\n",

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cio/metrics.h"
 #include "cio/rt.h"
 #include "test_tcp_async_helpers.h"
 
@@ -384,7 +385,106 @@ static void test_two_writers_keep_order(void)
     run(main_two, NULL);
 }
 
+/* A task of another worker writes while the owner's send waits for room in the socket (on
+ * io_uring: the owner's buffered send in flight, which the writer waits for, woken by its
+ * completion — not by looking again every so often): its worker runs it a few times while it
+ * waits, its bytes arrive after the owner's, and a second such writer that is cancelled
+ * meanwhile takes nothing. */
+struct foreign {
+    cio_tcp_stream *c;
+    uint64_t pos;
+    int rc;
+    atomic_bool done;
+};
+
+static void *foreign_writer(void *arg)
+{
+    struct foreign *f = arg;
+    f->pos = write_chunks(f->c, f->pos, 5);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+static void *foreign_cut(void *arg)
+{
+    struct foreign *f = arg;
+    f->rc = write_chunk_within(f->c, &f->pos, 10000);
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+static uint64_t worker_polls(unsigned worker)
+{
+    cio_worker_metrics m = CIO_METRICS_INIT(m);
+    CHECK_RC(cio_rt_worker_metrics_read(cio_rt_current(), worker, &m));
+    return m.polls;
+}
+
+static void *owner_main(void *arg)
+{
+    (void)arg;
+    cio_tcp_stream *c, *s;
+    struct reader r;
+    small_pair(&c, &s, &r);
+    /* Write until a write finds no room within 50 ms: the owner's last send is stuck. */
+    uint64_t pos = 0;
+    for (int i = 0; i < 1000; i++) {
+        int rc = write_chunk_within(c, &pos, 50);
+        if (rc == -ETIMEDOUT)
+            break;
+        CHECK_RC(rc);
+    }
+    unsigned other = cio_rt_worker_index() == 0 ? 1 : 0;
+    cio_spawn_options o = {.worker = CIO_WORKER(other)};
+    struct foreign cut = {.c = c, .pos = pos};
+    cio_join_handle *hc;
+    CHECK_RC(cio_spawn_ex(&hc, &o, foreign_cut, &cut));
+    CHECK_RC(cio_sleep(20 * CIO_NSEC_PER_MSEC));
+    CHECK(!atomic_load(&cut.done));
+    CHECK_RC(cio_task_cancel(hc));
+    bool cancelled = false;
+    CHECK_RC(cio_task_join(hc, NULL, &cancelled));
+    CHECK(cancelled);
+    CHECK(atomic_load(&cut.done));
+    CHECK_EQ(cut.rc, -ECANCELED);
+    CHECK_EQ(cut.pos, pos); /* it took nothing */
+
+    struct foreign f = {.c = c, .pos = pos};
+    cio_join_handle *h;
+    CHECK_RC(cio_spawn_ex(&h, &o, foreign_writer, &f));
+    CHECK_RC(cio_sleep(10 * CIO_NSEC_PER_MSEC));
+    uint64_t before = worker_polls(other);
+    CHECK_RC(cio_sleep(100 * CIO_NSEC_PER_MSEC));
+    CHECK(!atomic_load(&f.done));
+    uint64_t polls = worker_polls(other) - before;
+    if (polls > 10)
+        TEST_FAIL("the waiting writer's worker ran %ju times in 100 ms", (uintmax_t)polls);
+    atomic_store(&r.go, true);
+    CHECK_RC(cio_task_join(h, NULL, NULL));
+    CHECK_EQ(f.pos, pos + 5 * CHUNK);
+    cio_socket_close(c);
+    reader_finish(&r);
+    CHECK_EQ(atomic_load(&r.received), f.pos);
+    cio_socket_close(s);
+    return NULL;
+}
+
+static void *main_foreign(void *arg)
+{
+    (void)arg;
+    cio_spawn_options o = {.worker = CIO_WORKER(0)};
+    cio_join_handle *h;
+    CHECK_RC(cio_spawn_ex(&h, &o, owner_main, NULL));
+    CHECK_RC(cio_task_join(h, NULL, NULL));
+    return NULL;
+}
+
+static void test_writer_on_other_worker_waits_for_send(void)
+{
+    run_rt(2, main_foreign, NULL);
+}
+
 CIO_TEST_MAIN(TEST(test_close_after_writes_delivers), TEST(test_shutdown_after_writes_delivers),
               TEST(test_shutdown_from_thread_goes_after_writes),
               TEST(test_failed_send_fails_later_writes), TEST(test_cut_writes_report_what_went),
-              TEST(test_two_writers_keep_order))
+              TEST(test_two_writers_keep_order), TEST(test_writer_on_other_worker_waits_for_send))

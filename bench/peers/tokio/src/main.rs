@@ -7,6 +7,7 @@
 //! Usage: tokio_server --proto echo|http --listen 127.0.0.1:0 [--workers N]
 //! Prints "listening on 127.0.0.1:PORT" once bound and exits cleanly on SIGINT or SIGTERM.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -36,14 +37,45 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
+thread_local! {
+    /// Read buffers lent per message, as cio-echo and the C peers do: an idle connection
+    /// holds none (a 64 KiB buffer per connection would be most of its memory).
+    static BUFFERS: RefCell<Vec<Vec<u8>>> = RefCell::new(Vec::new());
+}
+
+fn buffer_take() -> Vec<u8> {
+    BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0u8; ECHO_BUF])
+}
+
+fn buffer_give(buf: Vec<u8>) {
+    BUFFERS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < 64 {
+            b.push(buf);
+        }
+    });
+}
+
 async fn echo(mut stream: TcpStream) {
-    let mut buf = vec![0u8; ECHO_BUF];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let mut buf = buffer_take();
+        let n = match stream.try_read(&mut buf) {
+            Ok(0) => 0,
             Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                buffer_give(buf);
+                continue;
+            }
+            Err(_) => 0,
         };
-        if stream.write_all(&buf[..n]).await.is_err() {
+        let ok = n > 0 && stream.write_all(&buf[..n]).await.is_ok();
+        buffer_give(buf);
+        if !ok {
             return;
         }
     }
