@@ -684,7 +684,9 @@ static cio__noinline int wait_shared(struct cio__io *io, cio_task *t, unsigned w
         !atomic_load_explicit(&io->closed, memory_order_acquire))
         return cio__io_park_shared(io, t, want, seen);
     t->bound++;
+    cio__task_set_wait(t, CIO__WAIT_SOCKET);   /* the dump: shared tasks are listed apart */
     int rc = wait_owner(io, want, seen, NULL); /* the general way */
+    cio__task_set_wait(t, CIO__WAIT_NONE);
     t->bound--;
     return rc;
 }
@@ -698,7 +700,9 @@ int cio__io_park_shared(struct cio__io *io, cio_task *t, unsigned want, unsigned
     struct cio__io_waiter waiter = {.task = t, .want = want};
     cio__list_push_back(&io->waiters, &waiter.node);
     io->owner_refs++;
+    cio__task_set_wait(t, CIO__WAIT_SOCKET); /* the dump: shared tasks are listed apart */
     cio__task_suspend_bound(t);
+    cio__task_set_wait(t, CIO__WAIT_NONE);
     io->owner_refs--;
     if (cio__likely(
             waiter.woken != 0 &&

@@ -586,10 +586,9 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     cio__task_wake(sw->task);
 }
 
-ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
-                           int iovcnt, size_t total)
+static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, cio_task *t,
+                          const struct iovec *iov, int iovcnt, size_t total)
 {
-    cio_task *t = cio__task_self();
     int rc;
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
@@ -637,6 +636,25 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (sw.res == -ECANCELED && rc < 0)
         return rc;
     return sw.res == 0 ? -EIO : sw.res;
+}
+
+/*
+ * A write on @sys, the ring of the calling task's worker. A shared task (sched.h) is bound to
+ * that worker for the write: its waits (a buffered send in flight, its own send's completion,
+ * a cancel's answer) resume it there, where @sys, the owner's outbox and the completion that
+ * sets its flag are — woken elsewhere, it would submit on another worker's ring, touch the
+ * owner's state from another thread, and read the flag the completion writes.
+ */
+ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                           int iovcnt, size_t total)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL || !cio__task_shared(t))
+        return ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound++;
+    ssize_t n = ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound--;
+    return n;
 }
 
 /* Another thread's shutdown, posted to the owner: the registration is held (foreign_refs)
