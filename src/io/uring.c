@@ -586,8 +586,8 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     cio__task_wake(sw->task);
 }
 
-static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
-                          int iovcnt, size_t total, cio_task *t)
+static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, cio_task *t,
+                          const struct iovec *iov, int iovcnt, size_t total)
 {
     int rc;
     struct cio__io *io = cio__io_of(sock);
@@ -638,16 +638,22 @@ static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, const s
     return sw.res == 0 ? -EIO : sw.res;
 }
 
+/*
+ * A write on @sys, the ring of the calling task's worker. A shared task (sched.h) is bound to
+ * that worker for the write: its waits (a buffered send in flight, its own send's completion,
+ * a cancel's answer) resume it there, where @sys, the owner's outbox and the completion that
+ * sets its flag are — woken elsewhere, it would submit on another worker's ring, touch the
+ * owner's state from another thread, and read the flag the completion writes.
+ */
 ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
                            int iovcnt, size_t total)
 {
-    /* @sys is the calling worker's ring, and what follows a park here — the owner's send
-     * list, a request to submit or cancel — is that worker's: a shared task stays on it until
-     * the write is over (woken elsewhere, it would submit to another thread's ring). */
     cio_task *t = cio__task_self();
-    cio__task_bind(t);
-    ssize_t n = ring_write(sock, sys, iov, iovcnt, total, t);
-    cio__task_unbind(t);
+    if (t == NULL || !cio__task_shared(t))
+        return ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound++;
+    ssize_t n = ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound--;
     return n;
 }
 

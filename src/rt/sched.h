@@ -28,11 +28,12 @@
  *             (the waker's LIFO slot or local queue, or the injection queue off the runtime)
  *     park:   (on the worker, off the task's stack) fetch_and ~RUNNING; NOTIFIED -> requeue
  *
- * A shared task that is BOUND (t->bound > 0: it moves to t->runner, cio__task_settle) is
- * queued on that worker's run queue, through the remote queue from another thread. Nothing
- * else ties a shared task to a worker: it waits on a socket as a foreign waiter, under the
- * registration's lock (io.c), and its park timer sits in a locked wheel of the worker it
- * parked on, which it takes the timer out of from wherever it resumes (sched.c).
+ * A shared task that is BOUND (t->bound > 0) resumes on t->runner: it is queued on that
+ * worker's run queue, through the remote queue from another thread. It is bound while it
+ * moves to its worker (cio__task_settle) and while it waits on a socket on the owner's own
+ * list (io.c: no lock; woken, it runs there). Elsewhere it waits on a socket as a foreign
+ * waiter, under the registration's lock, and its park timer sits in a locked wheel of the
+ * worker it parked on, which it takes the timer out of from wherever it resumes (sched.c).
  *
  * The atomic word also holds what other threads see or set:
  *
@@ -311,7 +312,8 @@ static inline void cio__task_wake(cio_task *t)
  */
 static inline void cio__task_wake_idle(cio_task *t)
 {
-    /* (Only pinned tasks wait as a registration's owner: shared ones are foreign, io.c.) */
+    /* (A shared task waiting on its owner's list is never its @first: io.c wakes it with
+     * cio__task_wake_remote(), out of line.) */
     cio__assert(t->worker == cio__tls_worker && t->worker->current == NULL && !t->running &&
                 !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE));
     if (t->queued)
@@ -320,6 +322,10 @@ static inline void cio__task_wake_idle(cio_task *t)
     t->worker->m.pushes++;
     cio__list_push_back(&t->worker->runq, &t->run_node);
 }
+
+/* cio__task_wake_idle() of a shared task bound to this worker (sched.c): the reactor of its
+ * worker wakes it, and it is queued on this worker's run queue. */
+void cio__task_wake_bound_idle(cio_task *t);
 
 /*
  * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined
@@ -332,6 +338,10 @@ int cio__task_park(cio_time deadline);
 
 /* Suspend @t, the calling task, with nothing armed: the switch of every park (sched.c). */
 void cio__task_suspend(cio_task *t);
+
+/* cio__task_suspend() for @t, the calling task, shared and bound to its worker (t->bound):
+ * it may hand the thread straight to the next task, as a pinned task does (sched.c). */
+void cio__task_suspend_bound(cio_task *t);
 
 /* cio__task_park() for @t, the calling task (not NULL), with no deadline of its own: inline
  * for the common case — no deadline in force, not cancelled — which arms nothing. */
@@ -358,25 +368,6 @@ static inline int cio__task_park_self(cio_task *t)
  * A pinned task, or one that settled before, stays where it is. May suspend (a yield).
  */
 void cio__task_settle(void);
-
-/*
- * cio__task_bind() / cio__task_unbind() - keep running task @t on the worker it runs on
- * until the matching unbind (they nest): for an operation whose state after a park belongs
- * to this worker, such as a request on its io_uring ring, which only its thread may submit
- * to or cancel. A shared task's wakes then queue it on this worker (BOUND, above); nothing
- * for a pinned task, which never moves.
- */
-static inline void cio__task_bind(cio_task *t)
-{
-    if (t->worker == CIO__WORKER_SHARED)
-        t->bound++;
-}
-
-static inline void cio__task_unbind(cio_task *t)
-{
-    if (t->worker == CIO__WORKER_SHARED)
-        t->bound--;
-}
 
 /* The budget ran out: refill it and yield (sched.c). */
 void cio__task_budget_exhausted(cio_task *task);
