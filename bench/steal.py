@@ -20,17 +20,20 @@ Usage: bench/steal.py BUILD_DIR [--reps N] [--duration S] [--connections N] [--o
 import argparse
 import json
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start(cmd):
+def start(cmd, err):
     """Start a server; returns (process, port) once it printed 'listening on ADDR:PORT'."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -41,6 +44,26 @@ def start(cmd):
     proc.kill()
     proc.wait()
     raise RuntimeError("server did not start: %s" % " ".join(cmd))
+
+
+def worker_metrics(proc, err_path, workers=2):
+    """A cio server's per-worker counters: SIGUSR1 makes it write its metrics to stderr
+    (cio_rt_dump_on_signal), one "worker N: key=value ..." line per worker. {} for a server
+    that writes none (tokio)."""
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        with open(err_path) as f:
+            found = {}
+            for line in f:
+                m = re.match(r"worker (\d+): (tasks_live=.*)", line)
+                if m:
+                    found[int(m.group(1))] = {k: int(v) for k, v in
+                                              (kv.split("=") for kv in m.group(2).split())}
+            if len(found) == workers:
+                return found
+        time.sleep(0.05)
+    return {}
 
 
 def stop(proc):
@@ -90,14 +113,26 @@ def main():
               file=sys.stderr)
 
     rates = {name: [] for name, _, _ in servers}
+    counts = {name: [] for name, _, _ in servers}
     for rep in range(args.reps):
         for name, _, cmd in servers:
-            proc, port = start(cmd)
-            try:
-                rates[name].append(run_load(load, port, args))
-            finally:
-                stop(proc)
-            print("rep %d %-9s %10.0f msg/s" % (rep + 1, name, rates[name][-1]), file=sys.stderr)
+            with tempfile.NamedTemporaryFile("w", prefix="steal-err.") as err:
+                proc, port = start(cmd, err)
+                try:
+                    rates[name].append(run_load(load, port, args))
+                    if not name.startswith("tokio"):
+                        counts[name].append(worker_metrics(proc, err.name))
+                finally:
+                    stop(proc)
+            note = ""
+            if counts[name] and counts[name][-1]:
+                m = counts[name][-1]
+                runs = [m[i]["polls"] for i in sorted(m)]
+                note = "  runs %s steals %d events %s" % (
+                    "/".join(map(str, runs)), sum(m[i]["steals"] for i in m),
+                    "/".join(str(m[i]["reactor_events"]) for i in sorted(m)))
+            print("rep %d %-9s %10.0f msg/s%s" % (rep + 1, name, rates[name][-1], note),
+                  file=sys.stderr)
 
     base = statistics.median(rates["sharded"])
     lines = ["| server | median msg/s | min–max | × sharded |", "|---|--:|--:|--:|"]
@@ -109,6 +144,31 @@ def main():
             "(after %g s warm-up), %d CPUs shared by server and load" % (
                 args.connections, args.reps, args.duration, args.warmup, os.cpu_count()))
     text = head + "\n\n" + "\n".join(lines) + "\n"
+    # Where the work ran (the servers' own counters, read with SIGUSR1 after each run; they
+    # include the warm-up and the connections' set-up): each worker's share of the task runs
+    # and of the reactor's events, and tasks stolen per 100 runs — medians over the runs.
+    rows = ["| server | task runs, worker 0 / 1 | reactor events, worker 0 / 1 | "
+            "steals per 100 runs | remote wakes per 100 runs |", "|---|--:|--:|--:|--:|"]
+    for name, label, _ in servers:
+        ms = [m for m in counts[name] if m]
+        if not ms:
+            continue
+
+        def med(f):
+            return statistics.median(f(m) for m in ms)
+
+        def share(key, i):
+            return med(lambda m: 100.0 * m[i][key] / max(1, sum(m[j][key] for j in m)))
+
+        def per_run(key):
+            return med(lambda m: 100.0 * sum(m[j][key] for j in m) /
+                       max(1, sum(m[j]["polls"] for j in m)))
+
+        rows.append("| %s | %.0f %% / %.0f %% | %.0f %% / %.0f %% | %.2f | %.2f |" % (
+            label, share("polls", 0), share("polls", 1), share("reactor_events", 0),
+            share("reactor_events", 1), per_run("steals"), per_run("wakes_remote")))
+    if len(rows) > 2:
+        text += "\n" + "\n".join(rows) + "\n"
     print(text)
     if args.out:
         with open(args.out, "w") as f:

@@ -40,7 +40,15 @@ sys.path.insert(0, HERE)
 import cgcount  # noqa: E402
 
 SERVERS = [("epoll", "epoll floor"), ("libuv", "libuv"), ("cio", "cio current-thread"),
-           ("cio-uring", "cio current-thread, io_uring")]
+           ("cio-uring", "cio current-thread, io_uring"),
+           # not in the default set: the 2-worker servers of bench/steal.py, counted whole
+           # (every thread; valgrind runs one thread at a time, so where tasks run differs
+           # from a native run: these count the cost of each path, not the placement)
+           ("cio-sharded", "cio 2 workers, sharded by hand"),
+           ("cio-one-loop", "cio 2 workers, one accept loop")]
+# extra arguments of a server (the echo tool only)
+SERVER_ARGS = {"cio-sharded": ["--workers", "2"],
+               "cio-one-loop": ["--workers", "2", "--one-accept-loop"]}
 # extra environment of a server (cio-uring: the same program on the io_uring backend)
 SERVER_ENV = {"cio-uring": {"CIO_BACKEND": "uring"}}
 # name, label, protocol, requests per write
@@ -178,7 +186,7 @@ def server_cmd(build, server, proto):
     env = ["%s=%s" % kv for kv in SERVER_ENV.get(server, {}).items()]
     if proto == "echo":
         path = os.path.join(build, "tools/cio-echo")
-        return path, env + [path] + listen + ["--workers", "1"]
+        return path, env + [path] + listen + SERVER_ARGS.get(server, ["--workers", "1"])
     path = os.path.join(build, "tools/cio-http-hello")
     # the peers keep idle connections forever: no idle timer, like them
     return path, env + [path] + listen + ["--workers", "1", "--idle-timeout", "0"]

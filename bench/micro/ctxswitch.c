@@ -15,6 +15,7 @@
 
 #include "rt/coro.h"
 #include "rt/stack.h"
+#include "median.h"
 
 #define RUNS 7
 
@@ -27,19 +28,6 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts v; returns the median (v[0] is then the fastest). */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
-    return v[n / 2];
 }
 
 /* ---- cio__coro_switch ---- */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "rt/timer.h"
+#include "median.h"
 
 #define RUNS 5
 #define MS CIO_NSEC_PER_MSEC
@@ -43,18 +44,6 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
-    return v[n / 2];
 }
 
 static void on_fire(struct cio__timer_wheel *wheel, struct cio__timer *timer)

@@ -818,6 +818,19 @@ int cio__io_wait_done(struct cio__io *io, const bool *done)
     return wait_foreign(io, 0, NULL, done);
 }
 
+/*
+ * Register @sock for a wait that comes next, a shared task settling first (cio__task_settle:
+ * it may move to another worker, so that the socket registers there). Only where nothing the
+ * caller computed depends on the worker it ran on: the waits of io_loop and ready_slow. (The
+ * other registrations — a poll_* call, a select's watches, a ring write with its ring chosen —
+ * register where the task runs.)
+ */
+static int register_settled(struct cio_socket *sock)
+{
+    cio__task_settle();
+    return cio__io_register(sock);
+}
+
 /* Run @op until it does not return -EAGAIN, waiting in between. */
 static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op, void *ctx,
                        size_t short_len)
@@ -840,7 +853,7 @@ static ssize_t io_loop(struct cio_socket *sock, unsigned interest, cio__io_op op
         ssize_t n = op(sock, ctx);
         if (n == -EAGAIN) {
             if (io == NULL) {
-                int rc = cio__io_register(sock);
+                int rc = register_settled(sock);
                 if (rc < 0)
                     return rc;
             } else {
@@ -904,8 +917,11 @@ int cio__io_ready_slow(struct cio_socket *sock, unsigned interest)
     if (sock->fd < 0)
         return -EBADF;
     struct cio__io *io = cio__io_of(sock);
-    if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
-        return rc;
+    if (io == NULL) {
+        if ((rc = register_settled(sock)) < 0)
+            return rc;
+        io = cio__io_of(sock);
+    }
     unsigned want = cio__io_want(interest);
     unsigned seen = atomic_load(&io->readiness);
     if (!(seen & want)) {

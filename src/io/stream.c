@@ -207,6 +207,8 @@ static int write_all_iov(struct cio_socket *sock, const struct iovec *iov, int i
  * (io/uring.h): a request the task waits for, instead of readiness and send(2). */
 static struct cio__sys *ring_writer(const struct cio_socket *sock)
 {
+    if (cio__io_of(sock) == NULL)
+        cio__task_settle(); /* before the ring is chosen: the task may move (sched.h) */
     struct cio__worker *w = cio__worker_current();
     if (w == NULL || w->current == NULL || sock->type != SOCK_STREAM ||
         (sock->domain != AF_INET && sock->domain != AF_INET6))

@@ -14,8 +14,9 @@
  *         run the next task until it parks, yields or returns
  *
  * A pinned task never migrates: anything another thread does to it goes through its worker's
- * remote queue. A shared task (sched.h) runs wherever it is taken from a queue; what ties it
- * to a worker for a while (an owner wait on a socket, an armed park timer) binds it there.
+ * remote queue. A shared task (sched.h) runs wherever it is taken from a queue; its park
+ * timer sits in a locked wheel of the worker it parked on, which it can leave (see
+ * park_shared_timed), and only a move it asks for (cio__task_settle) binds it to a worker.
  * A runtime without stealing (the current-thread one) has only pinned tasks and skips every
  * step above that concerns shared ones: it pays no atomic for them.
  */
@@ -239,6 +240,10 @@ static void local_push(struct cio__worker *w, cio_task *t)
         notify_one(w->shared);
         return;
     }
+    if (w->dispatching) {
+        w->notify_due = true; /* one notify for the reactor's batch, not one per event */
+        return;
+    }
     if (!w->searching && cio__local_queue_len(&w->local) + (w->lifo != NULL) > 1)
         notify_one(w->shared);
 }
@@ -296,12 +301,23 @@ static void search_end(struct cio__worker *w, bool found)
         notify_one(sh);
 }
 
+/* Whether another worker may start searching (see search()). */
+static inline bool search_allowed(struct cio__sched_shared *sh)
+{
+    return 2 * atomic_load_explicit(&sh->searching, memory_order_relaxed) < sh->nworkers;
+}
+
 /* Nothing to run here: steal half of another worker's local queue (from a victim chosen in
  * turn), or take from the injection queue. */
 static cio_task *search(struct cio__worker *w)
 {
     struct cio__sched_shared *sh = w->shared;
     if (!w->searching) {
+        /* At most half the workers search at once (tokio's cap): past that, more searchers
+         * only contend on the victims' queue heads for the same few tasks. The searchers
+         * there are look again before they sleep (reactor_turn), so no work is left. */
+        if (!search_allowed(sh))
+            return inject_take(w);
         w->searching = true;
         atomic_fetch_add(&sh->searching, 1);
     }
@@ -342,6 +358,8 @@ static bool work_visible(struct cio__worker *w)
     return false;
 }
 
+static void reactor_turn(struct cio__worker *w, bool block);
+
 /* The next task for a worker of a runtime with shared tasks (see the loop at the top). */
 static cio_task *next_task_shared(struct cio__worker *w)
 {
@@ -368,6 +386,16 @@ static cio_task *next_task_shared(struct cio__worker *w)
         return t;
     if ((t = inject_take(w)) != NULL)
         return t;
+    if (w->ticks != 0 && work_visible(w)) {
+        /* Its own reactor before other workers' queues: the tasks it wakes are this worker's
+         * (their sockets are registered here), and running them here keeps them home. (Only
+         * when there is something to steal: else the blocking turn comes next anyway.) */
+        reactor_turn(w, false);
+        if ((node = cio__list_pop_front(&w->runq)) != NULL)
+            return cio__list_entry(node, cio_task, run_node);
+        if ((t = cio__local_queue_pop(&w->local)) != NULL)
+            return t;
+    }
     return search(w);
 }
 
@@ -414,6 +442,76 @@ static void park_timer_fired(struct cio__timer_wheel *wheel, struct cio__timer *
     cio__task_wake(t);
 }
 
+/*
+ * A shared task's park timer (see struct cio__worker's timers): in the timer wheel of the
+ * worker it parked on, under that wheel's lock, so that the task — woken, it may resume on
+ * any worker — takes it out from wherever it runs. It fires on its worker, under the lock:
+ * the park is then still in progress (the task clears park_deadline under the same lock,
+ * after taking the timer out), so it never fires for a park that ended.
+ */
+static void park_timer_fired_shared(struct cio__timer_wheel *wheel, struct cio__timer *timer)
+{
+    (void)wheel;
+    cio_task *t = cio__container_of(timer, cio_task, timer);
+    cio__assert(t->park_deadline != CIO_DEADLINE_NONE);
+    t->timed_out = true;
+    cio__task_wake(t);
+}
+
+/* The count of @w's shared timers, for a look without the lock. Lock held. */
+static void timers_publish(struct cio__worker *w)
+{
+    atomic_store_explicit(&w->timers_armed, cio__timer_wheel_count(&w->timers),
+                          memory_order_relaxed);
+}
+
+/* cio__task_park() of a shared task @t with a @deadline, on worker @w. */
+static cio__noinline void park_shared_timed(cio_task *t, struct cio__worker *w, cio_time deadline)
+{
+    t->park_deadline = deadline;
+    t->timer_on = w;
+    pthread_mutex_lock(&w->timers_lock);
+    if (cio__timer_wheel_count(&w->timers) == 0)
+        (void)cio__timer_wheel_advance(&w->timers, cio_now()); /* idle: its clock to now */
+    cio__timer_insert(&w->timers, &t->timer, deadline);
+    timers_publish(w);
+    pthread_mutex_unlock(&w->timers_lock);
+    cio__task_suspend(t);
+    /* Anywhere now: the timer is taken out under its worker's lock, which also orders what
+     * its callback wrote (timed_out) before our read. */
+    struct cio__worker *on = t->timer_on;
+    pthread_mutex_lock(&on->timers_lock);
+    if (cio__timer_pending(&t->timer)) {
+        cio__timer_cancel(&on->timers, &t->timer);
+        timers_publish(on);
+    }
+    t->park_deadline = CIO_DEADLINE_NONE;
+    pthread_mutex_unlock(&on->timers_lock);
+}
+
+/* @timeout (of a poll at @now) shortened to @w's next shared timer. Skipped without the lock
+ * while none is armed (then only a task of this worker's thread could arm one). */
+static int64_t timers_timeout(struct cio__worker *w, int64_t timeout, cio_time now)
+{
+    if (atomic_load_explicit(&w->timers_armed, memory_order_relaxed) == 0)
+        return timeout;
+    pthread_mutex_lock(&w->timers_lock);
+    int64_t mine = cio__timer_wheel_timeout(&w->timers, now);
+    pthread_mutex_unlock(&w->timers_lock);
+    return mine >= 0 && (timeout < 0 || mine < timeout) ? mine : timeout;
+}
+
+/* Fire @w's shared timers due by @now (their callbacks run under the lock). */
+static void timers_advance(struct cio__worker *w, cio_time now)
+{
+    if (atomic_load_explicit(&w->timers_armed, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&w->timers_lock);
+    (void)cio__timer_wheel_advance(&w->timers, now);
+    timers_publish(w);
+    pthread_mutex_unlock(&w->timers_lock);
+}
+
 void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
 {
     t->coro.return_to = &w->sched;
@@ -421,11 +519,13 @@ void cio__worker_adopt(struct cio__worker *w, cio_task *t, bool shared)
     t->origin = w;
     t->deadline = CIO_DEADLINE_NONE;
     t->park_deadline = CIO_DEADLINE_NONE;
-    cio__timer_init(&t->timer, park_timer_fired);
+    cio__timer_init(&t->timer, shared ? park_timer_fired_shared : park_timer_fired);
     cio__list_init(&t->run_node);
     cio__list_init(&t->all_node);
     t->wait_kind = CIO__WAIT_NONE;
     t->parked_at = 0;
+    t->settled = false;
+    t->settled_on = NULL;
     atomic_fetch_add(&w->m.spawned, 1);
     if (shared) {
         t->worker = CIO__WORKER_SHARED;
@@ -445,6 +545,8 @@ static void task_finished(struct cio__worker *w, cio_task *t)
     if (cio__timer_pending(&t->timer))
         cio__timer_cancel(&w->wheel, &t->timer); /* pinned: its worker's; shared: none armed */
     if (t->worker == CIO__WORKER_SHARED) {
+        if (t->settled_on != NULL)
+            atomic_fetch_sub_explicit(&t->settled_on->settled, 1, memory_order_relaxed);
         pthread_mutex_lock(&w->shared->tasks_lock);
         cio__list_remove(&t->all_node);
         pthread_mutex_unlock(&w->shared->tasks_lock);
@@ -570,10 +672,12 @@ static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
         if (!(s & CIO__TASK_NOTIFIED))
             return; /* idle: whoever wakes it queues it */
     }
-    if (t->bound != 0)
+    if (t->bound == 0)
+        local_push(w, t);
+    else if (t->runner == w)
         cio__list_push_back(&w->runq, &t->run_node);
     else
-        local_push(w, t);
+        remote_push(t->runner, t); /* settling elsewhere (cio__task_settle) */
 }
 
 static void run_task(struct cio__worker *w, cio_task *t)
@@ -683,17 +787,15 @@ int cio__task_park(cio_time deadline)
     if (t->deadline < deadline)
         deadline = t->deadline;
     struct cio__worker *w = tls_worker;
-    bool shared = t->worker != w;
     if (deadline != CIO_DEADLINE_NONE) {
         if (cio_now() >= deadline)
             return -ETIMEDOUT;
         t->timed_out = false;
-        if (shared) {
-            /* The timer is in this worker's wheel: the task resumes here (bound), and takes
-             * the timer out when the park ends, so it leaves nothing behind when it moves. */
-            t->bound++;
-            cio__timer_insert(&w->wheel, &t->timer, deadline);
-        } else if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
+        if (t->worker != w) {
+            park_shared_timed(t, w, deadline);
+            goto parked;
+        }
+        if (!cio__timer_pending(&t->timer) || t->timer.deadline > deadline) {
             /* An armed timer due no later than the deadline serves (see park_timer_fired). */
             if (cio__timer_pending(&t->timer))
                 cio__timer_cancel(&w->wheel, &t->timer);
@@ -703,12 +805,7 @@ int cio__task_park(cio_time deadline)
     t->park_deadline = deadline;
     cio__task_suspend(t);
     t->park_deadline = CIO_DEADLINE_NONE;
-    if (shared && deadline != CIO_DEADLINE_NONE) {
-        cio__assert(tls_worker == w);
-        if (cio__timer_pending(&t->timer))
-            cio__timer_cancel(&w->wheel, &t->timer);
-        t->bound--;
-    }
+parked:
     if (atomic_load(&t->state) & CIO__TASK_CANCELLED)
         return -ECANCELED;
     if (t->timed_out) {
@@ -723,6 +820,44 @@ void cio__task_budget_exhausted(cio_task *t)
     struct cio__worker *w = tls_worker;       /* (a shared task's t->worker is no worker) */
     w->m.budget_yields += w->run_budget != 0; /* 0: a cancelled task's yield */
     switch_to_worker(t, SWITCH_YIELD);        /* run_begin() refills the budget */
+}
+
+/* The worker of @w's runtime with the fewest settled tasks (@w on a tie: no move). */
+static struct cio__worker *settle_target(struct cio__worker *w)
+{
+    struct cio__sched_shared *sh = w->shared;
+    struct cio__worker *best = w;
+    unsigned least = atomic_load_explicit(&w->settled, memory_order_relaxed);
+    for (unsigned i = 0; i < sh->nworkers; i++) {
+        struct cio__worker *v = &sh->workers[i];
+        unsigned n = atomic_load_explicit(&v->settled, memory_order_relaxed);
+        if (n < least) {
+            least = n;
+            best = v;
+        }
+    }
+    return best;
+}
+
+void cio__task_settle(void)
+{
+    struct cio__worker *w = tls_worker;
+    cio_task *t = w != NULL ? w->current : NULL;
+    if (t == NULL || t->worker != CIO__WORKER_SHARED || t->settled)
+        return;
+    t->settled = true;
+    struct cio__worker *home = settle_target(w);
+    t->settled_on = home;
+    atomic_fetch_add_explicit(&home->settled, 1, memory_order_relaxed);
+    if (home == w)
+        return;
+    /* Move there: bound to it for one yield, so the worker that parks us queues us on its
+     * remote queue (park_shared), and no other worker takes us on the way. */
+    t->runner = home;
+    t->bound++;
+    switch_to_worker(t, SWITCH_YIELD);
+    t->bound--;
+    cio__assert(tls_worker == home);
 }
 
 cio_time cio__task_deadline(void)
@@ -798,10 +933,12 @@ static void reactor_turn(struct cio__worker *w, bool block)
         wait_start = cio_now();
         cio__metrics_wait_begin(w, wait_start); /* publish before sleeping */
         timeout = cio__timer_wheel_timeout(&w->wheel, wait_start);
+        if (w->steal)
+            timeout = timers_timeout(w, timeout, wait_start);
         atomic_store(&w->sleeping, true);
         if (w->steal) {
             atomic_fetch_add(&w->shared->sleeping, 1);
-            if (work_visible(w))
+            if (work_visible(w) && search_allowed(w->shared))
                 timeout = 0; /* pushed before the push saw us asleep: go and take it */
         }
         if (atomic_load(&w->remote_count) != 0 || atomic_load(&w->cancel_all) ||
@@ -814,6 +951,11 @@ static void reactor_turn(struct cio__worker *w, bool block)
     w->dispatching = true;
     int events = cio__reactor_run(w->poll, w->events, EVENTS_CAPACITY, timeout);
     w->dispatching = false;
+    if (w->notify_due) {
+        w->notify_due = false;
+        if (!w->searching && cio__local_queue_len(&w->local) > 1)
+            notify_one(w->shared);
+    }
     w->m.polls += w->ticks;
     w->ticks = 0; /* the fairness poll counts tasks run since the reactor was last polled */
     if (block) {
@@ -823,6 +965,8 @@ static void reactor_turn(struct cio__worker *w, bool block)
     }
     cio_time now = cio_now();
     cio__timer_wheel_advance(&w->wheel, now);
+    if (w->steal)
+        timers_advance(w, now);
     cio__metrics_turn_end(w, events, wait_start, now);
 }
 
@@ -924,6 +1068,7 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     cio__local_queue_init(&w->local);
     atomic_init(&w->search_token, false);
     atomic_init(&w->steals, 0);
+    atomic_init(&w->settled, 0);
     w->index = index;
     w->budget = config->budget;
     w->event_interval = config->event_interval;
@@ -932,6 +1077,9 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);
     cio__timer_wheel_init(&w->wheel, cio_now());
+    pthread_mutex_init(&w->timers_lock, NULL);
+    cio__timer_wheel_init(&w->timers, cio_now());
+    atomic_init(&w->timers_armed, 0);
     cio_poll_options popts = {.backend = config->backend};
     int rc = cio_poll_new(&w->poll, &popts);
     if (rc < 0)
@@ -952,6 +1100,8 @@ void cio__worker_fini(struct cio__worker *w)
         if (w->ext[i].fini != NULL)
             w->ext[i].fini(w, w->ext[i].state);
     cio__timer_wheel_fini(&w->wheel);
+    cio__timer_wheel_fini(&w->timers);
+    pthread_mutex_destroy(&w->timers_lock);
     cio_waker_free(w->waker);
     free(w->events);
     cio_poll_free(w->poll);

@@ -28,10 +28,11 @@
  *             (the waker's LIFO slot or local queue, or the injection queue off the runtime)
  *     park:   (on the worker, off the task's stack) fetch_and ~RUNNING; NOTIFIED -> requeue
  *
- * A shared task that is BOUND (t->bound > 0: it parks with its park timer in its worker's
- * wheel, i.e. with a deadline) resumes on the worker that ran it (t->runner): it is queued on
- * that worker's run queue, through the remote queue from another thread. (It waits on a
- * socket as a foreign waiter, under the registration's lock, wherever it is: io.c.)
+ * A shared task that is BOUND (t->bound > 0: it moves to t->runner, cio__task_settle) is
+ * queued on that worker's run queue, through the remote queue from another thread. Nothing
+ * else ties a shared task to a worker: it waits on a socket as a foreign waiter, under the
+ * registration's lock (io.c), and its park timer sits in a locked wheel of the worker it
+ * parked on, which it takes the timer out of from wherever it resumes (sched.c).
  *
  * The atomic word also holds what other threads see or set:
  *
@@ -120,9 +121,12 @@ struct cio_task {
     struct cio__worker *worker;     /* pinned: its worker, fixed; else CIO__WORKER_SHARED */
     atomic_uint state;              /* CIO__TASK_*: what other threads see or set */
     bool queued, running, notified; /* pinned: the worker's own thread only (see the top) */
-    unsigned bound;                 /* shared: reasons to resume on @runner; the task's own */
+    unsigned bound;                 /* shared: moving to @runner (settle); the task's own */
     bool started;                   /* it has run (it is on a list of live tasks) */
+    bool settled;                   /* shared: it chose its home (cio__task_settle) */
+    struct cio__worker *settled_on; /* shared: the worker it settled on, or NULL */
     struct cio__worker *runner;     /* the worker that runs it, or ran it last */
+    struct cio__worker *timer_on;   /* shared: whose timers hold @timer (see sched.c) */
     struct cio__worker *origin;     /* the worker that counted its spawn (and counts its end) */
     struct cio__list run_node;
     struct cio__list all_node; /* the worker's list of live tasks */
@@ -212,6 +216,12 @@ struct cio__worker {
     bool dispatching; /* in reactor_turn(): frees of sources wait for the loop's top */
     cio_waker *waker;
     struct cio__timer_wheel wheel;
+    /* Shared tasks' park timers: inserted by a task parking here, taken out by that task
+     * wherever it resumes, fired here — all under timers_lock (sched.c); timers_armed is the
+     * wheel's count, published under the lock for the worker's look without it. */
+    pthread_mutex_t timers_lock;
+    struct cio__timer_wheel timers;
+    atomic_size_t timers_armed;
     struct cio__list runq;
     struct cio__list tasks;        /* live tasks owned here, for shutdown and the dump */
     struct cio__worker_counters m; /* metrics.h; live = m.spawned - m.finished */
@@ -234,6 +244,8 @@ struct cio__worker {
     unsigned loop_ticks;      /* loop turns: the injection queue is checked every N */
     bool prefer_shared;       /* alternate between the pinned and the shared queue */
     bool searching;           /* counted in shared->searching */
+    bool notify_due;          /* the reactor queued shared tasks: notify once after its batch */
+    atomic_uint settled;      /* live shared tasks that settled here (cio__task_settle) */
     atomic_bool search_token; /* woken to search: holds one count of shared->searching */
     atomic_ulong steals;      /* tasks taken from other workers (owner writes, no RMW) */
     struct cio__local_queue local;
@@ -335,6 +347,17 @@ static inline int cio__task_park_self(cio_task *t)
                ? -ECANCELED
                : 0;
 }
+
+/*
+ * cio__task_settle() - the calling task is about to tie itself to a worker: its first socket
+ * registration, with the reactor of the worker it runs on, whose events wake it onto that
+ * worker from then on. A shared task settles once, on the worker of its runtime with the
+ * fewest settled tasks, moving there first if that is not where it runs — so the sockets
+ * (and the tasks that use them) of one accept loop spread over the workers, and in the steady
+ * state each worker runs the tasks its own reactor wakes, stealing only to even out bursts.
+ * A pinned task, or one that settled before, stays where it is. May suspend (a yield).
+ */
+void cio__task_settle(void);
 
 /* The budget ran out: refill it and yield (sched.c). */
 void cio__task_budget_exhausted(cio_task *task);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cio/sync.h"
+#include "io/io.h" /* which worker's reactor a connection's socket settled on */
 #include "test_tcp_async_helpers.h"
 
 static void run_multi(cio_task_fn fn, void *arg)
@@ -35,7 +36,9 @@ struct echo_run {
     cio_tcp_listener *listener;
     cio_addr addr;
     atomic_ulong served_on[2]; /* echoes served per worker */
+    atomic_int settled_on[2];  /* connections whose socket registered with worker i */
     atomic_int clients_connected, clients_done;
+    atomic_int first_echoes; /* clients past their first round trip */
 };
 
 static void *echo_conn(void *arg)
@@ -46,10 +49,16 @@ static void *echo_conn(void *arg)
     /* No deadline: a task parked with a timer armed resumes where it parked (sched.h); the
      * clients' receive timeout bounds the test. */
     char buf[MSG];
-    for (;;) {
+    for (bool settled = false;;) {
         ssize_t n = cio_stream_read(s, buf, sizeof(buf));
         if (n <= 0)
             break;
+        /* registered the first time a read had to wait */
+        struct cio__io *io = cio__io_of((struct cio_socket *)(void *)s);
+        if (!settled && io != NULL) {
+            settled = true;
+            atomic_fetch_add(&run->settled_on[io->worker->index], 1);
+        }
         int w = cio_rt_worker_index();
         CHECK(w == 0 || w == 1);
         atomic_fetch_add(&run->served_on[w], 1);
@@ -103,6 +112,14 @@ static void *client_thread(void *arg)
             got += (size_t)n;
         }
         CHECK(memcmp(in, out, sizeof(in)) == 0);
+        if (i == 0) {
+            /* Every connection live and waiting for its second message before any goes on:
+             * so each one's socket registers (its first read that waits) while every other
+             * connection task is alive, and the settled counts are the totals. */
+            atomic_fetch_add(&run->first_echoes, 1);
+            for (int k = 0; k < 30000 && atomic_load(&run->first_echoes) < CONNS; k++)
+                usleep(1000);
+        }
     }
     close(fd);
     atomic_fetch_add(&run->clients_done, 1);
@@ -136,10 +153,16 @@ static void test_one_accept_loop_spreads(void)
     struct echo_run run = {0};
     run_multi(main_one_accept_loop, &run);
     unsigned long on0 = atomic_load(&run.served_on[0]), on1 = atomic_load(&run.served_on[1]);
-    printf("echoes served: worker 0 %lu, worker 1 %lu\n", on0, on1);
+    int home0 = atomic_load(&run.settled_on[0]), home1 = atomic_load(&run.settled_on[1]);
+    printf("echoes served: worker 0 %lu, worker 1 %lu; sockets settled: %d, %d\n", on0, on1, home0,
+           home1);
     CHECK_EQ(on0 + on1 >= (unsigned long)CONNS * ECHOES, true);
     CHECK(on0 > 0);
     CHECK(on1 > 0);
+    /* Each connection's socket registered with the worker that had the fewest (settle): half
+     * each, give or take two that chose at the same moment from the same counts. */
+    CHECK_EQ(home0 + home1, CONNS);
+    CHECK(abs(home0 - home1) <= 2);
 }
 
 /* ---- a reader moved between workers ---- */

@@ -323,6 +323,115 @@ static void test_timers_of_moving_tasks(void)
     cio_rt_free(rt);
 }
 
+/*
+ * A shared task parked with a timer armed is free to move: woken by a task pinned to the
+ * other worker, it runs there next (the waker's LIFO slot) and takes its timer out of the
+ * first worker's wheel from the second. Each hop: the mover asks the pinned poker on the other
+ * worker to notify it, then waits with a deadline. Half the waits have a deadline of about
+ * the poke's delay, so the timer fires on the first worker while the poke comes from the
+ * second: either result, never both (no double run: the scheduler asserts it), never
+ * neither (a lost wake-up: the outer bound fails the case).
+ */
+enum { TIMED_HOPS = 400 };
+
+struct timed_hop {
+    cio_chan_sender *go[2]; /* to the poker pinned on worker i */
+    cio_chan_receiver *go_rx[2];
+    cio_notify *wake;
+    int moved, stayed, timed_out;
+    atomic_bool done;
+};
+
+struct poker_arg {
+    struct timed_hop *h;
+    int me;
+};
+
+static void *timed_poker(void *arg)
+{
+    struct poker_arg *pa = arg;
+    struct timed_hop *h = pa->h;
+    cio_time saved = cio_deadline_set(cio_now() + 60 * CIO_NSEC_PER_SEC);
+    for (;;) {
+        int delay = 0;
+        if (cio_chan_recv(h->go_rx[pa->me], &delay) != 1)
+            break; /* closed: the mover is done */
+        CHECK_EQ(cio_rt_worker_index(), pa->me);
+        if (delay > 0)
+            CHECK_RC(cio_sleep((cio_duration)delay * CIO_NSEC_PER_USEC));
+        CHECK_RC(cio_notify_one(h->wake));
+    }
+    cio_deadline_restore(saved);
+    return NULL;
+}
+
+static void *timed_mover(void *arg)
+{
+    struct timed_hop *h = arg;
+    for (int i = 0; i < TIMED_HOPS; i++) {
+        int before = cio_rt_worker_index();
+        int delay = i % 2 ? 200 : 0; /* µs: racing the deadline below, or well before it */
+        CHECK_RC(cio_chan_send(h->go[1 - before], &delay));
+        cio_duration wait = i % 2 ? 200 * CIO_NSEC_PER_USEC : 10 * CIO_NSEC_PER_SEC;
+        cio_time saved = cio_deadline_set(cio_now() + wait);
+        int rc = cio_notify_wait(h->wake);
+        cio_deadline_restore(saved);
+        CHECK(rc == 0 || (rc == -ETIMEDOUT && i % 2));
+        if (rc == -ETIMEDOUT) {
+            h->timed_out++;
+            /* the poke comes all the same: take it, so the next wait is not woken by it */
+            saved = cio_deadline_set(cio_now() + 10 * CIO_NSEC_PER_SEC);
+            CHECK_RC(cio_notify_wait(h->wake));
+            cio_deadline_restore(saved);
+        }
+        if (cio_rt_worker_index() != before)
+            h->moved++;
+        else
+            h->stayed++;
+    }
+    return NULL;
+}
+
+static void *main_timed_hops(void *arg)
+{
+    struct timed_hop *h = arg;
+    CHECK_RC(cio_notify_new(&h->wake));
+    cio_join_handle *pokers[2];
+    struct poker_arg pa[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK_RC(cio_chan_new(&h->go[i], &h->go_rx[i], 4, sizeof(int)));
+        pa[i] = (struct poker_arg){h, i};
+        cio_spawn_options o = {.worker = CIO_WORKER((unsigned)i)};
+        CHECK_RC(cio_spawn_ex(&pokers[i], &o, timed_poker, &pa[i]));
+    }
+    cio_join_handle *mover;
+    CHECK_RC(cio_spawn(&mover, timed_mover, h)); /* shared */
+    cio_time saved = cio_deadline_set(cio_now() + 120 * CIO_NSEC_PER_SEC);
+    CHECK_RC(cio_task_join(mover, NULL, NULL));
+    for (int i = 0; i < 2; i++) {
+        cio_chan_sender_free(h->go[i]); /* the only sender: the poker's receive ends */
+        CHECK_RC(cio_task_join(pokers[i], NULL, NULL));
+        cio_chan_receiver_free(h->go_rx[i]);
+    }
+    cio_deadline_restore(saved);
+    cio_notify_free(h->wake);
+    return NULL;
+}
+
+static void test_timed_waits_move(void)
+{
+    struct timed_hop h = {0};
+    cio_rt *rt = new_multi(2, false);
+    CHECK_RC(cio_rt_block_on(rt, main_timed_hops, &h, NULL));
+    cio_rt_free(rt);
+    printf("timed waits: %d resumed on the other worker, %d where they parked, %d timed out\n",
+           h.moved, h.stayed, h.timed_out);
+    CHECK_EQ(h.moved + h.stayed, TIMED_HOPS);
+    /* Woken by a task of the other worker, a task runs there next: most waits move (a task
+     * bound to its timer's worker, as before, would move in none of them). */
+    CHECK(h.moved > TIMED_HOPS / 4);
+}
+
 /* ---- spawned from outside, never block_on: cio_rt_free runs them ---- */
 
 static void *count_one(void *arg)
@@ -342,6 +451,7 @@ static void test_free_runs_shared_tasks(void)
     CHECK_EQ(atomic_load(&ran), 100);
 }
 
-CIO_TEST_MAIN(TEST(test_cpu_tasks_use_both_workers), TEST(test_no_stealing_keeps_tasks_home),
-              TEST(test_pinned_tasks_stay), TEST(test_stress_wakes_across_workers),
-              TEST(test_timers_of_moving_tasks), TEST(test_free_runs_shared_tasks))
+CIO_TEST_MAIN(TEST(test_timed_waits_move), TEST(test_cpu_tasks_use_both_workers),
+              TEST(test_no_stealing_keeps_tasks_home), TEST(test_pinned_tasks_stay),
+              TEST(test_stress_wakes_across_workers), TEST(test_timers_of_moving_tasks),
+              TEST(test_free_runs_shared_tasks))
