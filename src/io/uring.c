@@ -597,20 +597,11 @@ static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, cio_tas
         return -EBADF;
     if (io->completion) {
         struct cio__io_ring *r = cio__io_ring_of(io);
-        /* A shared task may resume on another worker after it parked: it waits as another
-         * worker's task does (the owner's list is the owner thread's), and then writes from
-         * where it runs. */
-        bool shared = cio__task_shared(t);
-        rc = r->sys == sys && !shared ? outbox_wait(io, r, t) : outbox_wait_foreign(io, r, t);
+        /* (A shared task is bound to this worker for the write: cio__io_ring_write.) */
+        bool owner = r->sys == sys;
+        rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(io, r, t);
         if (rc < 0)
             return rc;
-        if (shared) {
-            struct cio__worker *w = cio__worker_current();
-            sys = io->worker == w ? r->sys : cio__io_ring_of_worker(w);
-            if (sys == NULL)
-                return -EBUSY; /* its runtime went: the readiness way says what is left */
-        }
-        bool owner = r->sys == sys;
         int32_t err = __atomic_load_n(&r->send_error, __ATOMIC_RELAXED);
         if (err != 0)
             return err;
