@@ -75,15 +75,29 @@ def stop(proc):
         proc.wait()
 
 
-def run_load(load, port, args):
+def cpu_seconds(pid):
+    """The process's user + system CPU time so far (/proc/PID/stat), in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(load, port, args, server_pid):
+    """-> (messages per second, server CPU microseconds per message), both over the load's
+    measured window (the CPU from the end of its warm-up, as near as a sleep gets, to its
+    end: the server does nothing else)."""
     cmd = [load, "--target", "127.0.0.1:%d" % port, "--mode", "echo", "--connections",
            str(args.connections), "--size", "64", "--duration", "%gs" % args.duration,
            "--warmup", "%gs" % args.warmup, "--timeout", "10", "--json", "--quiet"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 60)
-    j = json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    time.sleep(args.warmup)
+    cpu0 = cpu_seconds(server_pid)
+    out, _ = proc.communicate(timeout=args.duration + 60)
+    cpu = cpu_seconds(server_pid) - cpu0
+    j = json.loads(out.strip().splitlines()[-1])
     if j["errors"]["total"]:
         raise RuntimeError("load errors: %s" % j["errors"])
-    return j["requests_per_s"]
+    return j["requests_per_s"], 1e6 * cpu / max(1, j["requests"])
 
 
 def main():
@@ -113,13 +127,16 @@ def main():
               file=sys.stderr)
 
     rates = {name: [] for name, _, _ in servers}
+    cpus = {name: [] for name, _, _ in servers}
     counts = {name: [] for name, _, _ in servers}
     for rep in range(args.reps):
         for name, _, cmd in servers:
             with tempfile.NamedTemporaryFile("w", prefix="steal-err.") as err:
                 proc, port = start(cmd, err)
                 try:
-                    rates[name].append(run_load(load, port, args))
+                    rate, cpu = run_load(load, port, args, proc.pid)
+                    rates[name].append(rate)
+                    cpus[name].append(cpu)
                     if not name.startswith("tokio"):
                         counts[name].append(worker_metrics(proc, err.name))
                 finally:
@@ -131,15 +148,30 @@ def main():
                 note = "  runs %s steals %d events %s" % (
                     "/".join(map(str, runs)), sum(m[i]["steals"] for i in m),
                     "/".join(str(m[i]["reactor_events"]) for i in sorted(m)))
-            print("rep %d %-9s %10.0f msg/s%s" % (rep + 1, name, rates[name][-1], note),
-                  file=sys.stderr)
+            print("rep %d %-9s %10.0f msg/s %6.2f us/msg%s" % (
+                rep + 1, name, rates[name][-1], cpus[name][-1], note), file=sys.stderr)
 
+    # Two ratios to the sharded server: of the medians, and the median (with the range) of
+    # each repetition's own ratio — its runs were back to back, so drift on the machine
+    # between repetitions cancels out of it.
     base = statistics.median(rates["sharded"])
-    lines = ["| server | median msg/s | min–max | × sharded |", "|---|--:|--:|--:|"]
+    lines = ["| server | median msg/s | min–max | × sharded (medians) | "
+             "× sharded, paired: median [min–max] |", "|---|--:|--:|--:|--:|"]
     for name, label, _ in servers:
         med = statistics.median(rates[name])
-        lines.append("| %s | %.0f | %.0f–%.0f | %.3f |" % (
-            label, med, min(rates[name]), max(rates[name]), med / base))
+        paired = [r / b for r, b in zip(rates[name], rates["sharded"])]
+        lines.append("| %s | %.0f | %.0f–%.0f | %.3f | %.3f [%.3f–%.3f] |" % (
+            label, med, min(rates[name]), max(rates[name]), med / base,
+            statistics.median(paired), min(paired), max(paired)))
+    # The server's CPU per message: what it spends, not how fast the shared machine let it
+    # go (a run on a loaded machine loses rate to other processes, much less CPU/message).
+    lines += ["", "| server | server CPU µs/message, median [min–max] | "
+              "× sharded, paired: median [min–max] |", "|---|--:|--:|"]
+    for name, label, _ in servers:
+        paired = [c / b for c, b in zip(cpus[name], cpus["sharded"])]
+        lines.append("| %s | %.2f [%.2f–%.2f] | %.3f [%.3f–%.3f] |" % (
+            label, statistics.median(cpus[name]), min(cpus[name]), max(cpus[name]),
+            statistics.median(paired), min(paired), max(paired)))
     head = ("echo 64 B, %d connections, cio-load closed loop, %d interleaved runs of %g s "
             "(after %g s warm-up), %d CPUs shared by server and load" % (
                 args.connections, args.reps, args.duration, args.warmup, os.cpu_count()))

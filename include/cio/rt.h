@@ -56,7 +56,12 @@
  * WHICH THREAD A TASK RUNS ON. On a multi-thread runtime with stealing (the default), a task
  * spawned without a worker is shared: when it is woken, any worker may run it — the one that
  * woke it, or an idle one that steals it — so after any suspending call (a read, a sleep, a
- * join, a lock, a yield) it may be on another thread than before. Consequences:
+ * join, a lock, a yield) it may be on another thread than before. Where it runs in the
+ * steady state: the first time a shared task waits on a socket it settles — moves, once, to
+ * the worker with the fewest settled tasks — and registers the socket with that worker's
+ * reactor, which wakes it there from then on (woken by that socket it runs there; it may move
+ * again when it yields or waits on something else); its timers (deadlines, sleeps) never hold
+ * it back. So one accept loop's connections spread evenly over the workers. Consequences:
  *  - errno and every __thread / _Thread_local variable read after a suspension may be another
  *    thread's. cio calls return errors as values (never through errno) for this reason; read
  *    errno right after the call that set it, before anything suspends. Keep per-task state in

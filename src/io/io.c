@@ -8,10 +8,10 @@
  * Threads. The owner's tasks wait on a plain list that only the owner thread touches, so the
  * common case — every socket of a current-thread runtime, and any socket used from the
  * worker that registered it — takes no lock and no atomic read-modify-write to wait or to be
- * woken. Tasks of other workers (the other half of a split stream) and poll_* callbacks wait
- * on a second list under a spin lock, and so does a task that may migrate (a shared task,
- * sched.h) even on the owner's worker: woken, it may resume on any worker, and can be stolen
- * meanwhile. The reactor publishes each event with an atomic
+ * woken. A task that may migrate (a shared task, sched.h) waits there too when it runs on the
+ * owner's worker, bound to it for the wait (wait_shared). Tasks of other workers (the other
+ * half of a split stream, a shared task that moved) and poll_* callbacks wait on a second
+ * list under a spin lock. The reactor publishes each event with an atomic
  * exchange, a full fence: either a foreign waiter that published itself sees the new
  * readiness, or the reactor sees the waiter (foreign_count) and wakes it — no lost wake-up.
  *
@@ -313,7 +313,10 @@ static cio__noinline void on_event_rest(struct cio__io *io, unsigned next)
         if (next & w->want) {
             cio__list_remove(&w->node);
             w->woken = next;
-            cio__task_wake_idle(w->task);
+            if (cio__task_shared(w->task))
+                cio__task_wake_bound_idle(w->task); /* bound here (wait_shared) */
+            else
+                cio__task_wake_idle(w->task);
         }
     }
     if (atomic_load_explicit(&io->foreign_count, memory_order_relaxed) != 0)
@@ -653,7 +656,10 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
             break;
         }
         waiter->woken = 0;
-        owner_enqueue(io, waiter);
+        if (cio__task_shared(waiter->task))
+            cio__list_push_back(&io->waiters, &waiter->node); /* not @first: see wait_shared */
+        else
+            owner_enqueue(io, waiter);
         rc = cio__task_park(CIO_DEADLINE_NONE);
         if (waiter->woken == 0)
             owner_dequeue(io, waiter); /* a timeout, a cancellation or a spurious wake */
@@ -668,6 +674,56 @@ static cio__noinline int wait_owner(struct cio__io *io, unsigned want, unsigned 
     io->owner_refs--;
     if (io->owner_refs == 0 && atomic_load_explicit(&io->closed, memory_order_relaxed))
         (void)try_free(io); /* the caller touches @io no more after an error */
+    return rc;
+}
+
+/*
+ * A shared task's wait on its owner's worker: the owner's list, no lock — bound to this
+ * worker for the wait (sched.h), so that however it is woken it resumes here, where it may
+ * take itself off the list. It waits on @waiters, never in @first: on_event() wakes @first
+ * the pinned way inline, and the rest out of line, where it tells the kinds apart. The
+ * price: woken, it runs here (on the run queue, not stealable); it may move again at its
+ * next yield or wait.
+ */
+static cio__noinline int wait_shared(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
+{
+    if (t->deadline == CIO_DEADLINE_NONE &&
+        !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) &&
+        !atomic_load_explicit(&io->closed, memory_order_acquire))
+        return cio__io_park_shared(io, t, want, seen);
+    t->bound++;
+    cio__task_set_wait(t, CIO__WAIT_SOCKET);   /* the dump: shared tasks are listed apart */
+    int rc = wait_owner(io, want, seen, NULL); /* the general way */
+    cio__task_set_wait(t, CIO__WAIT_NONE);
+    t->bound--;
+    return rc;
+}
+
+/* wait_shared()'s common case, cio__io_park()'s on the list: the caller found the readiness
+ * wanting (only this thread's reactor sets it), no deadline, not cancelled, open. */
+int cio__io_park_shared(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
+{
+    int rc;
+    t->bound++;
+    struct cio__io_waiter *waiter = &t->io_wait; /* the task's own (rt/sched.h) */
+    waiter->want = want;
+    waiter->woken = 0;
+    cio__list_push_back(&io->waiters, &waiter->node);
+    io->owner_refs++;
+    cio__task_set_wait(t, CIO__WAIT_SOCKET); /* the dump: shared tasks are listed apart */
+    cio__task_suspend_bound(t);
+    cio__task_set_wait(t, CIO__WAIT_NONE);
+    io->owner_refs--;
+    if (cio__likely(
+            waiter->woken != 0 &&
+            !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) &&
+            !atomic_load_explicit(&io->closed, memory_order_acquire))) {
+        t->bound--;
+        *seen = waiter->woken; /* the edge that woke us, even if consumed since */
+        return 0;
+    }
+    rc = cio__io_park_end(io, t, waiter, want, seen);
+    t->bound--;
     return rc;
 }
 
@@ -747,7 +803,7 @@ static cio__noinline int wait_foreign(struct cio__io *io, unsigned want, unsigne
 int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 {
     struct cio__worker *w = cio__worker_current();
-    if (io->worker != w || cio__task_shared(w->current)) {
+    if (io->worker != w) {
         if (io->worker == NULL)
             return -EBADF; /* the runtime that held the registration is gone */
         ring_arm_for(io, want);
@@ -761,8 +817,8 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen)
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen)
 {
     ring_arm_for(io, want);
-    if (cio__unlikely(cio__task_shared(t))) /* it may resume elsewhere: the locked list */
-        return wait_foreign(io, want, seen, NULL);
+    if (cio__unlikely(cio__task_shared(t)))
+        return wait_shared(io, t, want, seen);
     if (!atomic_load_explicit(&io->closed, memory_order_acquire)) {
         struct cio__io_waiter *waiter = &t->io_wait; /* the task's own (rt/sched.h) */
         waiter->want = want;

@@ -313,6 +313,10 @@ int cio__io_wait(struct cio__io *io, unsigned want, unsigned *seen);
 /* cio__io_wait() for @t, a task of @io's fast owner (cio__io_fast()'s test passed). */
 int cio__io_wait_owned(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen);
 
+/* cio__io_park() for a shared task @t (io.c): the same case, @t bound to the worker for
+ * the wait. */
+int cio__io_park_shared(struct cio__io *io, cio_task *t, unsigned want, unsigned *seen);
+
 /* cio__io_park() after a park that did not end with the event it waited for (a cancellation,
  * a close, a spurious wake), or did and was then cancelled or closed: the general way (io.c). */
 int cio__io_park_end(struct cio__io *io, cio_task *t, struct cio__io_waiter *waiter, unsigned want,
@@ -331,10 +335,11 @@ static inline int cio__io_park(struct cio__io *io, cio_task *t, unsigned want, u
 {
     if ((io->completion && !cio__io_ring_wait_set(io, want)) || io->first != NULL ||
         t->deadline != CIO_DEADLINE_NONE ||
-        cio__task_shared(t) || /* it may resume elsewhere: the locked list (io.c) */
         (atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_CANCELLED) ||
         atomic_load_explicit(&io->closed, memory_order_acquire))
         return cio__io_wait_owned(io, t, want, seen);
+    if (cio__task_shared(t)) /* it may resume elsewhere: bound for the wait (io.c) */
+        return cio__io_park_shared(io, t, want, seen);
     struct cio__io_waiter *waiter = &t->io_wait;
     waiter->want = want;
     waiter->woken = 0;

@@ -226,6 +226,10 @@ static ssize_t write_iov(struct cio_socket *sock, const struct iovec *iov, int i
         int rc = cio__task_budget();
         if (rc < 0)
             return rc;
+        /* The budget may have yielded and a shared task moved: the ring is its worker's now. */
+        ring = ring_writer(sock);
+    }
+    if (ring != NULL) {
         ssize_t n = cio__io_ring_write(sock, ring, iov, iovcnt, total);
         if (n != -EBUSY) /* -EBUSY: no request could be made, write the readiness way */
             return n;
@@ -486,14 +490,16 @@ static cio__noinline int write_all_slow(struct cio_socket *sock, const void *buf
         return -EINVAL;
     }
     struct cio__sys *ring;
-    if (done == 0 && len > 0 && (ring = ring_writer(sock)) != NULL) {
+    if (done == 0 && len > 0 && ring_writer(sock) != NULL) {
         int rc = cio__task_budget();
         if (rc < 0) {
             if (ret_done != NULL)
                 *ret_done = 0;
             return rc;
         }
-        return ring_write_all(sock, ring, buf, len, ret_done);
+        /* The budget may have yielded and a shared task moved: the ring is its worker's now. */
+        if ((ring = ring_writer(sock)) != NULL)
+            return ring_write_all(sock, ring, buf, len, ret_done);
     }
     if (done == 0 && len > 0) {
         /* The common case first: one send takes it all (a response, an echo). */

@@ -586,10 +586,9 @@ static void send_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
     cio__task_wake(sw->task);
 }
 
-ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
-                           int iovcnt, size_t total)
+static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, cio_task *t,
+                          const struct iovec *iov, int iovcnt, size_t total)
 {
-    cio_task *t = cio__task_self();
     int rc;
     struct cio__io *io = cio__io_of(sock);
     if (io == NULL && (rc = cio__io_registered(sock, &io)) < 0)
@@ -598,6 +597,7 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
         return -EBADF;
     if (io->completion) {
         struct cio__io_ring *r = cio__io_ring_of(io);
+        /* (A shared task is bound to this worker for the write: cio__io_ring_write.) */
         bool owner = r->sys == sys;
         rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(io, r, t);
         if (rc < 0)
@@ -637,6 +637,25 @@ ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const 
     if (sw.res == -ECANCELED && rc < 0)
         return rc;
     return sw.res == 0 ? -EIO : sw.res;
+}
+
+/*
+ * A write on @sys, the ring of the calling task's worker. A shared task (sched.h) is bound to
+ * that worker for the write: its waits (a buffered send in flight, its own send's completion,
+ * a cancel's answer) resume it there, where @sys, the owner's outbox and the completion that
+ * sets its flag are — woken elsewhere, it would submit on another worker's ring, touch the
+ * owner's state from another thread, and read the flag the completion writes.
+ */
+ssize_t cio__io_ring_write(struct cio_socket *sock, struct cio__sys *sys, const struct iovec *iov,
+                           int iovcnt, size_t total)
+{
+    cio_task *t = cio__task_self();
+    if (t == NULL || !cio__task_shared(t))
+        return ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound++;
+    ssize_t n = ring_write(sock, sys, t, iov, iovcnt, total);
+    t->bound--;
+    return n;
 }
 
 /* Another thread's shutdown, posted to the owner: the registration is held (foreign_refs)
@@ -685,7 +704,8 @@ int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
     *rc = 0;
     if (on_owner(io)) {
         cio_task *t = cio__task_self();
-        if (t == NULL || r->sys == NULL || outbox_wait(io, r, t) < 0)
+        /* (A shared task may resume elsewhere: the owner's list is not for it.) */
+        if (t == NULL || cio__task_shared(t) || r->sys == NULL || outbox_wait(io, r, t) < 0)
             shut_after_send(io, r, how); /* not in a task, or cut: left to the completion */
         else if (shutdown(sock->fd, how) < 0)
             *rc = -errno;

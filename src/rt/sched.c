@@ -292,6 +292,15 @@ static void wake_shared(cio_task *t)
     schedule_shared(t, true);
 }
 
+void cio__task_wake_bound_idle(cio_task *t)
+{
+    struct cio__worker *w = tls_worker;
+    cio__assert(t->bound != 0 && t->runner == w && w->current == NULL);
+    unsigned s = atomic_fetch_or(&t->state, CIO__TASK_NOTIFIED);
+    if (!(s & (CIO__TASK_NOTIFIED | CIO__TASK_RUNNING | CIO__TASK_DONE)))
+        cio__list_push_back(&w->runq, &t->run_node); /* schedule_shared()'s bound case */
+}
+
 /* Leave the search; if this was the last searcher and it found work, more may be there:
  * pass the search on (tokio). */
 static void search_end(struct cio__worker *w, bool found)
@@ -672,8 +681,8 @@ static cio__noinline void park_shared(struct cio__worker *w, cio_task *t)
     } else {
         /* since when it waits, by this worker's clock (its own says nothing: it is no worker's) */
         cio__task_set_parked_at(t, w->m.clock);
-        unsigned s = atomic_fetch_and_explicit(&t->state, ~(unsigned)CIO__TASK_RUNNING,
-                                               memory_order_acq_rel);
+        /* RUNNING off: a subtraction, since it is set (one xadd, no compare-and-swap loop) */
+        unsigned s = atomic_fetch_sub_explicit(&t->state, CIO__TASK_RUNNING, memory_order_acq_rel);
         if (!(s & CIO__TASK_NOTIFIED))
             return; /* idle: whoever wakes it queues it */
     }
@@ -768,6 +777,41 @@ void cio__task_suspend(cio_task *t)
         return;
     }
     switch_to_worker(t, SWITCH_PARK);
+}
+
+/*
+ * cio__task_suspend() of a shared task bound to this worker (sched.h): any wake queues it on
+ * this worker, so no other worker can take it while this thread is still on its stack, and
+ * it may clear RUNNING itself and hand the thread to the next task as a pinned task does
+ * (same conditions as cio__task_suspend(), and no shared task waiting on the LIFO slot or
+ * the local queue: it would be overtaken). One context switch instead of two.
+ */
+void cio__task_suspend_bound(cio_task *t)
+{
+    struct cio__worker *w = tls_worker;
+    cio__assert(t->bound != 0 && t->runner == w && w->current == t);
+    struct cio__list *node = w->runq.next;
+    if (node == &w->runq || w->ticks >= w->hop_ticks ||
+        atomic_load_explicit(&w->remote_count, memory_order_relaxed) != 0 || w->lifo != NULL ||
+        cio__local_queue_len(&w->local) != 0) {
+        switch_to_worker(t, SWITCH_PARK);
+        return;
+    }
+    cio__task_set_parked_at(t, w->m.clock);
+    cio__list_unlink(node);
+    unsigned s = atomic_fetch_sub_explicit(&t->state, CIO__TASK_RUNNING, memory_order_acq_rel);
+    if (s & CIO__TASK_NOTIFIED)
+        cio__list_push_back(&w->runq, &t->run_node); /* woken meanwhile: behind the next */
+    w->ticks++;
+    cio_task *next = cio__list_entry(node, cio_task, run_node);
+    if (next->worker == w) {
+        run_begin_pinned(w, next);
+    } else {
+        w->m.pushes++; /* a shared task: counted where it is taken (metrics.h) */
+        claim_shared(w, next);
+        run_begin_common(w, next);
+    }
+    cio__coro_switch(&t->coro, &next->coro);
 }
 
 int cio__task_park(cio_time deadline)

@@ -28,11 +28,12 @@
  *             (the waker's LIFO slot or local queue, or the injection queue off the runtime)
  *     park:   (on the worker, off the task's stack) fetch_and ~RUNNING; NOTIFIED -> requeue
  *
- * A shared task that is BOUND (t->bound > 0: it moves to t->runner, cio__task_settle) is
- * queued on that worker's run queue, through the remote queue from another thread. Nothing
- * else ties a shared task to a worker: it waits on a socket as a foreign waiter, under the
- * registration's lock (io.c), and its park timer sits in a locked wheel of the worker it
- * parked on, which it takes the timer out of from wherever it resumes (sched.c).
+ * A shared task that is BOUND (t->bound > 0) resumes on t->runner: it is queued on that
+ * worker's run queue, through the remote queue from another thread. It is bound while it
+ * moves to its worker (cio__task_settle) and while it waits on a socket on the owner's own
+ * list (io.c: no lock; woken, it runs there). Elsewhere it waits on a socket as a foreign
+ * waiter, under the registration's lock, and its park timer sits in a locked wheel of the
+ * worker it parked on, which it takes the timer out of from wherever it resumes (sched.c).
  *
  * The atomic word also holds what other threads see or set:
  *
@@ -349,7 +350,8 @@ static inline void cio__task_wake(cio_task *t)
  */
 static inline void cio__task_wake_idle(cio_task *t)
 {
-    /* (Only pinned tasks wait as a registration's owner: shared ones are foreign, io.c.) */
+    /* (A shared task waiting on its owner's list is never its @first: io.c wakes it with
+     * cio__task_wake_remote(), out of line.) */
     cio__assert(t->worker == cio__tls_worker && t->worker->current == NULL && !t->running &&
                 !(atomic_load_explicit(&t->state, memory_order_relaxed) & CIO__TASK_DONE));
     if (t->queued)
@@ -358,6 +360,10 @@ static inline void cio__task_wake_idle(cio_task *t)
     t->worker->m.pushes++;
     cio__list_push_back(&t->worker->runq, &t->run_node);
 }
+
+/* cio__task_wake_idle() of a shared task bound to this worker (sched.c): the reactor of its
+ * worker wakes it, and it is queued on this worker's run queue. */
+void cio__task_wake_bound_idle(cio_task *t);
 
 /*
  * cio__task_park() - suspend the calling task until woken, cancelled, or @deadline (combined
@@ -370,6 +376,10 @@ int cio__task_park(cio_time deadline);
 
 /* Suspend @t, the calling task, with nothing armed: the switch of every park (sched.c). */
 void cio__task_suspend(cio_task *t);
+
+/* cio__task_suspend() for @t, the calling task, shared and bound to its worker (t->bound):
+ * it may hand the thread straight to the next task, as a pinned task does (sched.c). */
+void cio__task_suspend_bound(cio_task *t);
 
 /* cio__task_park() for @t, the calling task (not NULL), with no deadline of its own: inline
  * for the common case — no deadline in force, not cancelled — which arms nothing. */

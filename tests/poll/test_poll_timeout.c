@@ -178,8 +178,8 @@ static void check_infinite(int64_t timeout_ns, bool in_ms)
     cio_waker *waker;
     CHECK_RC(cio_waker_new(&waker, poll, WAKER_TOKEN));
     struct later l = {.delay_ms = 60, .waker = waker};
+    cio_time start = cio_now(); /* before the thread: it may run its sleep before we return */
     later_start(&l);
-    cio_time start = cio_now();
     struct collected c = {0};
     int n;
     for (int i = 0; i < 100 && c.count == 0; i++) { /* spurious empty returns are allowed */
@@ -229,8 +229,8 @@ static void test_ready_during_wait_ends_it(void)
     unix_pair(sv);
     CHECK_RC(cio_poll_register(poll, sv[0], 5, CIO_READABLE));
     struct later l = {.delay_ms = 40, .fd = sv[1]};
+    cio_time start = cio_now(); /* before the thread: it may run its sleep before we return */
     later_start(&l);
-    cio_time start = cio_now();
     uint32_t flags = wait_token(poll, events, 5, 5000);
     cio_duration took = cio_now() - start;
     later_join(&l);
