@@ -75,19 +75,21 @@
  * The current-thread runtime has one thread: nothing above applies to it.
  *
  * MEMORY OF IDLE TASKS. A task costs its record (a few hundred bytes on the heap) and the
- * pages of its stack it touched; its stack size is address space, not memory. A task parked
- * for cio_rt_options.idle_save (1 s by default) in a sleep or a socket wait — an idle
- * connection — has its stack saved: the live part (a few hundred bytes, stored as its
- * difference from the stacks of tasks parked at the same place, typically ~100 bytes) goes to
- * the heap and every stack page is given back; the stack is copied back to the same addresses
- * before the task runs again (a few microseconds, once per idle period), so pointers into it
- * stay valid for the task itself. A cio-echo connection parked in a read costs about 1 KiB in
- * all (record, saved stack, socket registration and handle, the server's own state). Waits
- * that keep something others write on the waiting task's stack — joins, channels, notifies,
- * mutexes, semaphores, select, blocking calls — are never saved. The rule that follows: while
- * a task waits in a sleep or a socket wait, no other task or thread may read or write its
- * stack through a pointer it handed out (keep such shared data on the heap, wait for the other
- * task in a join or a channel, or set idle_save < 0).
+ * pages of its stack it touched; its stack size is address space, not memory. With
+ * cio_rt_options.idle_save set (off by default; 1 s suits a server), a task parked that long
+ * in a sleep or a socket wait — an idle connection — has its stack saved: the live part (a few
+ * hundred bytes, stored as its difference from the stacks of tasks parked at the same place,
+ * typically ~100 bytes) goes to the heap and every stack page is given back; the stack is copied
+ * back to the same addresses before the task runs again (a few microseconds, once per idle period),
+ * so pointers into it stay valid for the task itself. A cio-echo connection parked in a read costs
+ * about 1 KiB in all (record, saved stack, socket registration and handle, the server's own state).
+ * Waits that keep something others write on the waiting task's stack — joins, channels, notifies,
+ * mutexes, semaphores, select, blocking calls — are never saved. The rule that comes with
+ * it, and why it is not on by default: while a task waits in a sleep or a socket wait, no
+ * other task or thread may read or write its stack through a pointer it handed out — such an
+ * access is not detected yet: a read sees zeros and a write is lost when the stack comes back
+ * (an accept loop whose stack holds state its connections' tasks read breaks the rule). Turn
+ * it on where tasks share data on the heap, or wait for each other in a join or a channel.
  */
 #ifndef CIO_RT_H
 #define CIO_RT_H
@@ -128,7 +130,8 @@ typedef struct cio_rt_options {
     cio_duration idle_save;     /* a task parked this long in a socket wait or a sleep has its
                                    stack saved to the heap and its stack pages given back
                                    (copied back to the same addresses when it runs; see
-                                   MEMORY OF IDLE TASKS at the top); 0 = 1 s; < 0 = never */
+                                   MEMORY OF IDLE TASKS at the top, and its rule); 0 or
+                                   < 0 = never (the default) */
 } cio_rt_options;
 
 /**

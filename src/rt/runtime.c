@@ -21,8 +21,7 @@
 #include "rt/stack.h"
 
 #define DEFAULT_EVENT_INTERVAL 61
-#define DEFAULT_IDLE_SAVE ((cio_duration)1000000000) /* 1 s: see cio_rt_options.idle_save */
-#define MAX_IDLE_SAVE ((cio_duration)1 << 60)        /* 36 years */
+#define MAX_IDLE_SAVE ((cio_duration)1 << 60) /* 36 years */
 #define DEFAULT_BUDGET 128
 
 cio_rt *cio_rt_current(void)
@@ -98,8 +97,7 @@ int cio_rt_new(cio_rt **ret_rt, const cio_rt_options *opts)
         .backend = opts->backend,
         .budget = opts->budget ? opts->budget : DEFAULT_BUDGET,
         .event_interval = opts->event_interval ? opts->event_interval : DEFAULT_EVENT_INTERVAL,
-        .idle_save = opts->idle_save == 0              ? DEFAULT_IDLE_SAVE
-                     : opts->idle_save < 0             ? 0
+        .idle_save = opts->idle_save <= 0              ? 0             /* off, the default */
                      : opts->idle_save > MAX_IDLE_SAVE ? MAX_IDLE_SAVE /* no overflow at now + it */
                                                        : opts->idle_save,
     };

@@ -481,13 +481,13 @@ static void test_spawn_exit_flat(void)
     CHECK(growth < 256);
 }
 
-/* idle_save < 0: nothing is ever saved. */
+/* idle_save 0 (the default: off) or < 0: nothing is ever saved. */
 static void *never_main(void *arg)
 {
-    (void)arg;
+    cio_duration wait = *(cio_duration *)arg;
     cio_join_handle *h;
     CHECK_RC(cio_spawn(&h, idle_sleeper, NULL));
-    CHECK_RC(cio_sleep(50 * MS));
+    CHECK_RC(cio_sleep(wait));
     CHECK_EQ(stacks_saved(), 0);
     abort_task(h);
     CHECK_RC(cio_task_join(h, NULL, NULL));
@@ -496,8 +496,14 @@ static void *never_main(void *arg)
 
 static void test_never(void)
 {
+    cio_duration wait = 50 * MS;
     the_rt = rt_new(CIO_RT_CURRENT_THREAD, 0, -1);
-    CHECK_RC(cio_rt_block_on(the_rt, never_main, NULL, NULL));
+    CHECK_RC(cio_rt_block_on(the_rt, never_main, &wait, NULL));
+    cio_rt_free(the_rt);
+    /* The default: off (at 1 s, the server value, a sweep saves it within 2.5 s). */
+    wait = 2500 * MS;
+    the_rt = rt_new(CIO_RT_CURRENT_THREAD, 0, 0);
+    CHECK_RC(cio_rt_block_on(the_rt, never_main, &wait, NULL));
     cio_rt_free(the_rt);
 }
 

@@ -42,6 +42,9 @@ int tool_server_run(tool_server *srv)
     cio_rt_options ropts = {
         .flavor = srv->workers > 1 ? CIO_RT_MULTI_THREAD : CIO_RT_CURRENT_THREAD,
         .workers = srv->workers > 1 ? srv->workers : 0,
+        /* Idle connections give their stack pages back: these servers' tasks share nothing
+         * on their stacks (MEMORY OF IDLE TASKS in cio/rt.h). */
+        .idle_save = CIO_NSEC_PER_SEC,
     };
     cio_rt *rt;
     int rc = cio_rt_new(&rt, &ropts);
