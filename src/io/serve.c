@@ -83,8 +83,11 @@ struct conn {
     struct cio_server *srv;
     cio_stream *stream;
     cio_join_handle *task; /* valid while listed */
-    cio_addr peer;
-    bool permit; /* holds one of srv->limit's permits */
+    bool permit;           /* holds one of srv->limit's permits */
+    socklen_t peer_len;
+    /* The peer's address, its own length only: the task copies it to its stack, so that an
+     * idle connection does not keep a whole cio_addr (132 bytes) on the heap. */
+    unsigned char peer[];
 };
 
 /* ---- binding ---- */
@@ -295,23 +298,43 @@ static void conn_end(struct conn *c, bool served)
 static void *conn_task(void *arg)
 {
     struct conn *c = arg;
-    c->srv->handler(c->stream, &c->peer, c->srv->ctx);
+    cio_addr peer = {0}; /* (the bytes past len stay zero, as cio_addr wants) */
+    memcpy(&peer.storage, c->peer, c->peer_len);
+    peer.len = c->peer_len;
+    c->srv->handler(c->stream, &peer, c->srv->ctx);
     conn_end(c, true);
     return NULL;
 }
 
-static int accept_one(struct acceptor *a, struct conn *c)
+static int accept_one(struct acceptor *a, cio_stream **stream, cio_addr *peer)
 {
     if (a->srv->is_unix) {
         cio_unix_stream *s;
-        int rc = cio_unix_listener_accept((cio_unix_listener *)(void *)a->listener, &s, &c->peer);
-        c->stream = (cio_stream *)(void *)s;
+        int rc = cio_unix_listener_accept((cio_unix_listener *)(void *)a->listener, &s, peer);
+        *stream = (cio_stream *)(void *)s;
         return rc;
     }
     cio_tcp_stream *s;
-    int rc = cio_tcp_listener_accept((cio_tcp_listener *)(void *)a->listener, &s, &c->peer);
-    c->stream = (cio_stream *)(void *)s;
+    int rc = cio_tcp_listener_accept((cio_tcp_listener *)(void *)a->listener, &s, peer);
+    *stream = (cio_stream *)(void *)s;
     return rc;
+}
+
+/* The accepted @stream's record, with @peer's bytes; NULL (the stream closed) without memory. */
+static struct conn *conn_new(struct cio_server *srv, cio_stream *stream, const cio_addr *peer)
+{
+    socklen_t len = peer->len <= sizeof(peer->storage) ? peer->len : 0;
+    struct conn *c = calloc(1, sizeof(*c) + len);
+    if (c == NULL) {
+        cio_socket_close(AS_SOCKET(stream));
+        return NULL;
+    }
+    c->srv = srv;
+    c->stream = stream;
+    c->permit = srv->limit != NULL;
+    c->peer_len = len;
+    memcpy(c->peer, &peer->storage, len);
+    return c;
 }
 
 /* Count an accepted connection in, list it and start its task. */
@@ -350,18 +373,17 @@ static void *accept_task(void *arg)
         /* At the limit, connections wait in the kernel's backlog until a slot frees. */
         if (srv->limit != NULL && cio_sem_acquire(srv->limit, 1) < 0)
             break;
-        struct conn *c = calloc(1, sizeof(*c));
-        int rc = c != NULL ? 0 : -ENOMEM;
+        cio_stream *stream;
+        cio_addr peer;
+        int rc = accept_one(a, &stream, &peer);
         if (rc == 0) {
-            c->srv = srv;
-            c->permit = srv->limit != NULL;
-            rc = accept_one(a, c);
+            struct conn *c = conn_new(srv, stream, &peer);
+            if (c != NULL) {
+                conn_start(a, c);
+                continue;
+            }
+            rc = -ENOMEM;
         }
-        if (rc == 0) {
-            conn_start(a, c);
-            continue;
-        }
-        free(c);
         if (srv->limit != NULL)
             (void)cio_sem_release(srv->limit, 1);
         if (rc == -ECANCELED || rc == -EBADF || rc == -EINVAL)
