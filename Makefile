@@ -92,7 +92,8 @@ cross: deps
 # tree run.sh built; the counts run even when the timed part fails, and either failing fails.
 bench: deps
 	@$(DEPS) bench
-	@rc=0; bench/run.sh || rc=$$?; SKIP_BUILD=1 bench/counts.sh || rc=$$?; exit $$rc
+	@rc=0; bench/run.sh || rc=$$?; SKIP_BUILD=1 bench/counts.sh || rc=$$?; \
+	python3 bench/steal.py $${BUILD_DIR:-build/bench} --reps $${REPS:-5} || rc=$$?; exit $$rc
 
 # Only the exact counts: instructions, atomics and system calls per operation.
 bench-counts: deps

@@ -308,6 +308,7 @@ class Tools:
         self.gnuplot = shutil.which("gnuplot")
         self.ctxswitch = first_executable([os.path.join(b, "bench/micro/ctxswitch")])
         self.timers = first_executable([os.path.join(b, "bench/micro/timers")])
+        self.spread = first_executable([os.path.join(b, "bench/micro/spread")])
 
     def missing_for(self, wl):
         if wl["kind"] == "echo" and not self.cio_load:
@@ -763,6 +764,14 @@ def run_micro(args, tools):
         m = re.search(r"insert \+ cancel\s+([\d.]+)", out)
         if m:
             res["timer_ns"] = float(m.group(1))
+    if tools.spread:
+        # both CPUs: the point is that the second task runs on the other worker
+        rc, out, err = run_bounded([tools.spread] + (["3"] if args.quick else []), 600)
+        res["spread_out"] = out.strip() or err.strip()
+        m = re.search(r"paired median: stealing ([\d.]+)x, no_stealing ([\d.]+)x", out)
+        if m:
+            res["spread_ratio"] = float(m.group(1))
+            res["spread_pinned_ratio"] = float(m.group(2))
     return res
 
 
@@ -884,6 +893,7 @@ def targets(cells, memory, micro, runs):
     add("cio memory per idle connection (10k)", mem / 1024 if mem is not None else None, 1.0,
         " KiB")
     add("cio context switch", micro.get("ctxswitch_ns"), 10.0, " ns")
+    add("cio two CPU-bound tasks on 2 workers vs one", micro.get("spread_ratio"), 1.3, "x")
     return rows
 
 
@@ -923,7 +933,10 @@ def write_outputs(args, servers, runs, cells, syscalls, sysbreak, memory, micro,
                 w.writerow([row[k] for k in ckeys])
         for key, what, unit in (("ctxswitch_ns", "ctxswitch", "ns/switch"),
                                 ("swapcontext_ns", "ctxswitch-swapcontext", "ns/switch"),
-                                ("timer_ns", "timer-insert-cancel-1M", "ns/timer")):
+                                ("timer_ns", "timer-insert-cancel-1M", "ns/timer"),
+                                ("spread_ratio", "two-cpu-tasks-2-workers", "x one task"),
+                                ("spread_pinned_ratio", "two-cpu-tasks-no-stealing",
+                                 "x one task")):
             if key in micro:
                 row = {k: "" for k in ckeys}
                 row.update(workload=what, server="cio" if "swapcontext" not in key else "glibc",
@@ -1035,6 +1048,11 @@ def render_markdown(args, servers, cells, syscalls, sysbreak, memory, micro, not
         if "timer_ns" in micro:
             L.append("| timer insert + cancel at 1,000,000 timers | %.1f |" % micro["timer_ns"])
         L.append("")
+        if "spread_ratio" in micro:
+            L.append("Two CPU-bound tasks spawned by one task on a 2-worker runtime, wall time "
+                     "against one task alone (bench/micro/spread, paired median): work stealing "
+                     "%.3fx, no_stealing %.3fx.\n" % (micro["spread_ratio"],
+                                                       micro["spread_pinned_ratio"]))
     rows = targets(cells, memory, micro, runs)
     L.append("### Targets\n")
     L.append("| target | measured | limit | | spread |")
@@ -1344,7 +1362,7 @@ def main():
         if not wanted or "micro" in wanted:
             log("== micro benchmarks")
             micro = run_micro(args, tools)
-            for k in ("ctxswitch_out", "timers_out"):
+            for k in ("ctxswitch_out", "timers_out", "spread_out"):
                 if micro.get(k):
                     log(micro[k])
             if not tools.ctxswitch or not tools.timers:
