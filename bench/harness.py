@@ -309,6 +309,7 @@ class Tools:
         self.ctxswitch = first_executable([os.path.join(b, "bench/micro/ctxswitch")])
         self.timers = first_executable([os.path.join(b, "bench/micro/timers")])
         self.spread = first_executable([os.path.join(b, "bench/micro/spread")])
+        self.parked = first_executable([os.path.join(b, "bench/micro/parked")])
 
     def missing_for(self, wl):
         if wl["kind"] == "echo" and not self.cio_load:
@@ -772,6 +773,16 @@ def run_micro(args, tools):
         if m:
             res["spread_ratio"] = float(m.group(1))
             res["spread_pinned_ratio"] = float(m.group(2))
+    if tools.parked:
+        n = "100000" if args.quick else "1000000"
+        rc, out, err = run_bounded(pin + [tools.parked, n], 900)
+        res["parked_out"] = out.strip() or err.strip()
+        for key, label in (("parked_bytes", "the default"), ("parked_saved_bytes", "stacks saved")):
+            m = re.search(r"\(%s\)\s+(\d+) B RSS \+\s+(\d+) B page tables" % label, out)
+            if m:
+                res[key] = float(m.group(1))
+                res[key.replace("bytes", "pte")] = float(m.group(2))
+        res["parked_tasks"] = int(n)
     return res
 
 
@@ -1048,6 +1059,13 @@ def render_markdown(args, servers, cells, syscalls, sysbreak, memory, micro, not
         if "timer_ns" in micro:
             L.append("| timer insert + cancel at 1,000,000 timers | %.1f |" % micro["timer_ns"])
         L.append("")
+        if "parked_bytes" in micro:
+            L.append("Tasks per process (bench/micro/parked, %d tasks parked in a sleep): %.0f B of "
+                     "RSS each (+%.0f B page tables) with their stacks kept, %.0f B (+%.0f B) "
+                     "with idle_save saving them.\n" % (
+                         micro["parked_tasks"], micro["parked_bytes"], micro["parked_pte"],
+                         micro.get("parked_saved_bytes", float("nan")),
+                         micro.get("parked_saved_pte", float("nan"))))
         if "spread_ratio" in micro:
             L.append("Two CPU-bound tasks spawned by one task on a 2-worker runtime, wall time "
                      "against one task alone (bench/micro/spread, paired median): work stealing "
@@ -1362,7 +1380,7 @@ def main():
         if not wanted or "micro" in wanted:
             log("== micro benchmarks")
             micro = run_micro(args, tools)
-            for k in ("ctxswitch_out", "timers_out", "spread_out"):
+            for k in ("ctxswitch_out", "timers_out", "spread_out", "parked_out"):
                 if micro.get(k):
                     log(micro[k])
             if not tools.ctxswitch or not tools.timers:
