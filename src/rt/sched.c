@@ -1101,7 +1101,8 @@ static cio_time idle_sweep(struct cio__worker *w, cio_time now)
  * Task records and save blocks are malloc's, which keeps what was freed in the middle of its
  * heap: after a crowd of tasks ended (the worker's live tasks fell to half of their peak, by
  * TRIM_MIN or more), ask glibc to give those pages back, so that memory returns to the
- * baseline when the connections close. Once per such fall, never on the busy path.
+ * baseline when the connections close. Once per such fall, never on the busy path: from the
+ * idle sweep, or, without idle_save, when the worker is about to sleep.
  */
 #define TRIM_MIN 4096
 static void trim_check(struct cio__worker *w)
@@ -1154,6 +1155,8 @@ static void reactor_turn(struct cio__worker *w, bool block)
             timeout = timers_timeout(w, timeout, wait_start);
         if (wait_start >= w->sweep_at)
             idle_check(w, wait_start);
+        else if (w->idle_save == 0)
+            trim_check(w); /* (records are malloc's with or without saving: idle_check) */
         /* wake for the next sweep only when it has something to look at */
         if (w->sweep_at != CIO_DEADLINE_NONE &&
             (w->sweep_wake || w->m.polls + w->ticks != w->sweep_runs) &&
