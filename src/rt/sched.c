@@ -1105,6 +1105,7 @@ static cio_time idle_sweep(struct cio__worker *w, cio_time now)
  * idle sweep, or, without idle_save, when the worker is about to sleep.
  */
 #define TRIM_MIN 4096
+#define TRIM_EVERY CIO_NSEC_PER_SEC /* without idle_save: how often a busy worker looks */
 static void trim_check(struct cio__worker *w)
 {
 #if defined(__GLIBC__)
@@ -1131,6 +1132,13 @@ static cio__noinline void idle_check(struct cio__worker *w, cio_time now)
 {
     uint64_t runs = w->m.polls + w->ticks;
     cio_time next = CIO_DEADLINE_NONE;
+    if (w->idle_save == 0) { /* nothing to save: only the trim, once a second while busy */
+        if (runs != w->sweep_runs)
+            trim_check(w);
+        w->sweep_runs = runs;
+        w->sweep_at = now + TRIM_EVERY;
+        return;
+    }
     if (runs != w->sweep_runs || w->sweep_wake) {
         w->sweep_runs = runs;
         trim_check(w);
@@ -1157,8 +1165,9 @@ static void reactor_turn(struct cio__worker *w, bool block)
             idle_check(w, wait_start);
         else if (w->idle_save == 0)
             trim_check(w); /* (records are malloc's with or without saving: idle_check) */
-        /* wake for the next sweep only when it has something to look at */
-        if (w->sweep_at != CIO_DEADLINE_NONE &&
+        /* wake for the next sweep only when it has something to look at (without idle_save
+         * the trim above was the sleeping worker's look) */
+        if (w->idle_save != 0 && w->sweep_at != CIO_DEADLINE_NONE &&
             (w->sweep_wake || w->m.polls + w->ticks != w->sweep_runs) &&
             (timeout < 0 || w->sweep_at - wait_start < timeout))
             timeout = w->sweep_at - wait_start; /* in the future: idle_check ran */
@@ -1195,7 +1204,7 @@ static void reactor_turn(struct cio__worker *w, bool block)
     if (w->steal)
         timers_advance(w, now);
     cio__metrics_turn_end(w, events, wait_start, now);
-    if (now >= w->sweep_at) /* CIO_DEADLINE_NONE without idle_save */
+    if (now >= w->sweep_at) /* without idle_save: a trim check once a second */
         idle_check(w, now);
 }
 
@@ -1304,7 +1313,7 @@ int cio__worker_init(struct cio__worker *w, cio_rt *rt, unsigned index,
     w->hop_ticks = config->event_interval - 1; /* a run handed over must not be the poll's */
     w->idle_save = config->idle_save;
     atomic_init(&w->saves, 0);
-    w->sweep_at = w->idle_save != 0 ? cio_now() + w->idle_save : CIO_DEADLINE_NONE;
+    w->sweep_at = cio_now() + (w->idle_save != 0 ? w->idle_save : TRIM_EVERY);
     cio__list_init(&w->runq);
     cio__list_init(&w->tasks);
     pthread_mutex_init(&w->remote_lock, NULL);
