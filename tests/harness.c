@@ -179,6 +179,49 @@ static int list_fds(int *fds)
     return n;
 }
 
+long cio_test_mapping_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL)
+        return -1;
+    long n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+int cio_test_run_child(void (*child)(void), char *out, size_t cap)
+{
+    int fds[2];
+    CHECK_SYS(pipe2(fds, O_CLOEXEC));
+    fflush(NULL);
+    pid_t pid = CHECK_SYS(fork());
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        child();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    while (len < cap - 1) {
+        ssize_t n = read(fds[0], out + len, cap - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    int status;
+    CHECK_SYS(waitpid(pid, &status, 0));
+    return status;
+}
+
 int cio_test_open_fds(void)
 {
     static int fds[MAX_FDS];

@@ -160,6 +160,14 @@ void cio_test_gate_await(struct cio_test_gate *gate, int count);
 /* Number of open descriptors of this process. */
 int cio_test_open_fds(void);
 
+/* Lines of /proc/self/maps: the kernel mappings vm.max_map_count counts (-1 without /proc). */
+long cio_test_mapping_count(void);
+
+/* Runs @child in a forked process with its stderr into a pipe; returns the child's wait
+ * status, and what it wrote in @out (NUL-terminated, at most @cap - 1 bytes). The child
+ * exits with 0 when @child returns. */
+int cio_test_run_child(void (*child)(void), char *out, size_t cap);
+
 /* A fresh private directory under $TMPDIR (or /tmp); removed with everything in it at the
  * end of the case. Returns its path (static storage, one per case). */
 const char *cio_test_tmpdir(void);

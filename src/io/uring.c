@@ -704,8 +704,16 @@ int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
     *rc = 0;
     if (on_owner(io)) {
         cio_task *t = cio__task_self();
-        /* (A shared task may resume elsewhere: the owner's list is not for it.) */
-        if (t == NULL || cio__task_shared(t) || r->sys == NULL || outbox_wait(io, r, t) < 0)
+        /* A shared task is bound to this worker for the wait, as for a write
+         * (cio__io_ring_write): it resumes here, where the owner's list is. */
+        int waited = -1;
+        if (t != NULL && r->sys != NULL) {
+            bool shared = cio__task_shared(t);
+            t->bound += shared;
+            waited = outbox_wait(io, r, t);
+            t->bound -= shared;
+        }
+        if (waited < 0)
             shut_after_send(io, r, how); /* not in a task, or cut: left to the completion */
         else if (shutdown(sock->fd, how) < 0)
             *rc = -errno;

@@ -181,6 +181,21 @@ static void test_shutdown_after_writes_delivers(void)
     run(main_shutdown, NULL);
 }
 
+/* The same from a shared task of a two-worker runtime, which may resume on either worker: it is
+ * bound to the stream's worker while it waits for the send in flight, then shuts down itself. */
+static void *main_shared_shutdown(void *arg)
+{
+    cio_join_handle *h;
+    CHECK_RC(cio_spawn(&h, main_shutdown, arg));
+    CHECK_RC(cio_task_join(h, NULL, NULL));
+    return NULL;
+}
+
+static void test_shutdown_from_shared_task_delivers(void)
+{
+    run_rt(2, main_shared_shutdown, NULL);
+}
+
 /* The shutdown comes from a plain thread while the last send may still be in flight (the
  * reader has not started): it goes after that send, not before. */
 struct shutter {
@@ -485,6 +500,7 @@ static void test_writer_on_other_worker_waits_for_send(void)
 }
 
 CIO_TEST_MAIN(TEST(test_close_after_writes_delivers), TEST(test_shutdown_after_writes_delivers),
+              TEST(test_shutdown_from_shared_task_delivers),
               TEST(test_shutdown_from_thread_goes_after_writes),
               TEST(test_failed_send_fails_later_writes), TEST(test_cut_writes_report_what_went),
               TEST(test_two_writers_keep_order), TEST(test_writer_on_other_worker_waits_for_send))

@@ -331,32 +331,18 @@ static void *overflow_main(void *arg)
     return NULL;
 }
 
+static void overflow_child(void)
+{
+    the_rt = rt_new(CIO_RT_CURRENT_THREAD, 0, IDLE_SAVE);
+    (void)cio_rt_block_on(the_rt, overflow_main, NULL, NULL);
+}
+
 static void test_overflow_after_save(void)
 {
     if (CIO__ASAN)
         TEST_SKIP("ASan reports the overflow itself, before cio's handler");
-    int fds[2];
-    CHECK_SYS(pipe(fds));
-    fflush(NULL);
-    pid_t pid = CHECK_SYS(fork());
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        the_rt = rt_new(CIO_RT_CURRENT_THREAD, 0, IDLE_SAVE);
-        (void)cio_rt_block_on(the_rt, overflow_main, NULL, NULL);
-        _exit(0);
-    }
-    close(fds[1]);
     char out[4096];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
-        len += (size_t)n;
-    out[len] = '\0';
-    close(fds[0]);
-    int status;
-    CHECK_SYS(waitpid(pid, &status, 0));
+    int status = cio_test_run_child(overflow_child, out, sizeof(out));
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
         TEST_FAIL("child: status %#x (wanted death by SIGABRT); stderr: %s", status, out);
     const char *want = "coroutine \"saved-overflower\" overflowed its 32768-byte stack";

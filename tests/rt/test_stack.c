@@ -293,40 +293,6 @@ static void overflow_body(void *arg)
     *(long *)arg = overflow_recurse(&limit, 0);
 }
 
-/* Runs `child` in a forked process with stderr into a pipe; returns its wait status and what
- * it wrote. */
-static int run_child(void (*child)(void), char *out, size_t cap)
-{
-    int fds[2];
-    CHECK_SYS(pipe2(fds, O_CLOEXEC));
-    fflush(NULL);
-    pid_t pid = CHECK_SYS(fork());
-    if (pid == 0) {
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        child();
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fds[0], out + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == cap - 1)
-            break;
-    }
-    out[len] = '\0';
-    close(fds[0]);
-    int status;
-    CHECK_SYS(waitpid(pid, &status, 0));
-    return status;
-}
-
 static void overflow_child(void)
 {
     struct cio__coro co;
@@ -355,7 +321,7 @@ static void test_overflow_reported(void)
 {
     char out[4096];
     setup();
-    int status = run_child(overflow_child, out, sizeof(out));
+    int status = cio_test_run_child(overflow_child, out, sizeof(out));
     expect_overflow_report(status, out, "deep-recursor", 32 * KIB);
 }
 
@@ -380,7 +346,7 @@ static void test_overflow_reported_in_thread(void)
 {
     char out[4096];
     setup();
-    int status = run_child(overflow_in_thread_child, out, sizeof(out));
+    int status = cio_test_run_child(overflow_in_thread_child, out, sizeof(out));
     expect_overflow_report(status, out, "deep-recursor", 32 * KIB);
 }
 
@@ -419,7 +385,7 @@ static void test_other_faults_chain(void)
     if (cio_test_under_valgrind())
         TEST_SKIP("under valgrind --error-exitcode the intentional fault's report replaces the "
                   "previous handler's exit status");
-    int status = run_child(chained_child, out, sizeof(out));
+    int status = cio_test_run_child(chained_child, out, sizeof(out));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 42)
         TEST_FAIL("child: status %#x (wanted exit 42 from the previous handler); stderr: %s",
                   status, out);
@@ -440,7 +406,7 @@ static void test_other_faults_default_action(void)
 {
     char out[4096];
     setup();
-    int status = run_child(default_child, out, sizeof(out));
+    int status = cio_test_run_child(default_child, out, sizeof(out));
     CHECK(strstr(out, "stack overflow") == NULL);
     /* Plain builds die of SIGSEGV; under a sanitizer its own SEGV report runs (it was the
      * handler before cio's) and exits non-zero. Either way: not cio's abort. */
@@ -482,20 +448,6 @@ static void test_altstack_ownership(void)
 
 /* ---- arenas ---- */
 
-/* Lines of /proc/self/maps: the kernel mappings vm.max_map_count counts. */
-static long mapping_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (f == NULL)
-        return -1;
-    long n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 static void need_arenas(void)
 {
     if (!cio__stack_arenas_used())
@@ -512,14 +464,14 @@ static void test_arena_shares_mappings(void)
     setup();
     need_arenas();
     const size_t size = 24 * KIB; /* a size no other case uses: arenas of its own */
-    long maps_before = mapping_count();
+    long maps_before = cio_test_mapping_count();
     size_t arenas_before = cio__stack_arena_count();
     for (int i = 0; i < N; i++) {
         CHECK_RC(cio__stack_map(&st[i], size));
         CHECK(st[i].arena != NULL);
         cio__stack_top(&st[i])[-1] = (char)i; /* one page each */
     }
-    long maps_during = mapping_count();
+    long maps_during = cio_test_mapping_count();
     size_t arenas = cio__stack_arena_count() - arenas_before;
     printf("    %d stacks: %zu arenas, %+ld kernel mappings\n", N, arenas,
            maps_during - maps_before);
@@ -568,7 +520,7 @@ static void test_arena_shares_mappings(void)
         CHECK(rss_after - rss_before <= -(N * 9 / 10));
     CHECK(cio__stack_arena_count() - arenas_before <= 1); /* one kept for the next stacks */
     if (!CIO__ASAN && !CIO__TSAN)
-        CHECK(mapping_count() - maps_before <= 1);
+        CHECK(cio_test_mapping_count() - maps_before <= 1);
 }
 
 /* Stacks are reused: mapping and unmapping a stack many times over, in bursts, neither grows
@@ -679,7 +631,7 @@ static void test_arena_overflow_names_the_task(void)
     char out[4096];
     setup();
     need_arenas();
-    int status = run_child(neighbours_child, out, sizeof(out));
+    int status = cio_test_run_child(neighbours_child, out, sizeof(out));
     if (WIFEXITED(status) && WEXITSTATUS(status) == 93)
         TEST_FAIL("the three stacks were not neighbours in one arena");
     expect_overflow_report(status, out, "middle-child", 32 * KIB);
@@ -712,16 +664,16 @@ static void test_fallback_without_guard_regions(void)
     struct cio__stack st;
     CHECK_RC(cio__stack_arenas_set(false));
     CHECK_ERR(cio__stack_arenas_set(true), -EBUSY);
-    long maps_before = mapping_count();
+    long maps_before = cio_test_mapping_count();
     CHECK_RC(cio__stack_map(&st, 0));
     CHECK(st.arena == NULL);
     /* guard + usable: what arenas save (sanitizers map shadow of their own meanwhile) */
     if (!CIO__ASAN && !CIO__TSAN)
-        CHECK_EQ(mapping_count() - maps_before, 2);
+        CHECK_EQ(cio_test_mapping_count() - maps_before, 2);
     cio__stack_unmap(&st);
     if (!CIO__ASAN && !CIO__TSAN)
-        CHECK_EQ(mapping_count(), maps_before);
-    int status = run_child(fallback_child, out, sizeof(out));
+        CHECK_EQ(cio_test_mapping_count(), maps_before);
+    int status = cio_test_run_child(fallback_child, out, sizeof(out));
     if (WIFEXITED(status))
         TEST_FAIL("child exited %d; stderr: %s", WEXITSTATUS(status), out);
     expect_overflow_report(status, out, "old-kernel", 32 * KIB);

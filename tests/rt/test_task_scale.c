@@ -36,18 +36,6 @@ static long proc_kib(const char *file, const char *field)
     return value;
 }
 
-static long mapping_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "re");
-    long n = 0;
-    int c;
-    while (f != NULL && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f != NULL)
-        fclose(f);
-    return n;
-}
-
 static void need_room(long gib_total, long gib_available)
 {
     if (CIO__ASAN || CIO__TSAN || cio_test_under_valgrind())
@@ -113,7 +101,7 @@ static void *million_main(void *arg)
     cio_chan_sender *tx;
     long rss_before = proc_kib("/proc/self/status", "VmRSS");
     long pte_before = proc_kib("/proc/self/status", "VmPTE");
-    long maps_before = mapping_count();
+    long maps_before = cio_test_mapping_count();
     CHECK_RC(cio_chan_new(&tx, &rx, 1, 1));
     sleepers = calloc(MILLION / 2, sizeof(*sleepers));
     CHECK(sleepers != NULL);
@@ -121,7 +109,8 @@ static void *million_main(void *arg)
     for (long i = 0; i < MILLION; i++) {
         int rc = cio_spawn(NULL, i % 2 == 0 ? sleeper : receiver, (void *)(intptr_t)i);
         if (rc < 0)
-            TEST_FAIL("spawn %ld failed: %s (%ld mappings)", i, cio_strerror(rc), mapping_count());
+            TEST_FAIL("spawn %ld failed: %s (%ld mappings)", i, cio_strerror(rc),
+                      cio_test_mapping_count());
         if (i % 65536 == 65535)
             CHECK_RC(cio_yield()); /* let them park as we go */
     }
@@ -129,7 +118,7 @@ static void *million_main(void *arg)
     cio_time t1 = cio_now();
     long rss = proc_kib("/proc/self/status", "VmRSS");
     long pte = proc_kib("/proc/self/status", "VmPTE");
-    long maps = mapping_count();
+    long maps = cio_test_mapping_count();
     printf("    %ld tasks parked in %.1f s: %+ld kernel mappings (limit %s), per task %ld B of "
            "RSS and %ld B of page tables\n",
            MILLION, (double)(t1 - t0) / 1e9, maps - maps_before, "65530",
@@ -152,7 +141,7 @@ static void *million_main(void *arg)
     printf("    all finished in %.1f s; RSS %+ld MiB over the start (was %+ld MiB parked), %+ld "
            "mappings\n",
            (double)(cio_now() - t1) / 1e9, (rss_after - rss_before) >> 10, (rss - rss_before) >> 10,
-           mapping_count() - maps_before);
+           cio_test_mapping_count() - maps_before);
     /* What stays: the registries of stacks and abort handles (tens of MiB, reused), the
      * channel's and the timer wheel's tables; not the stacks. */
     CHECK(rss_after - rss_before < (rss - rss_before) / 20);
@@ -192,7 +181,7 @@ static void *churn_main(void *arg)
     for (long round = 0; round < MILLION / BATCH; round++) {
         if (round == 10) {
             rss_warm = proc_kib("/proc/self/status", "VmRSS");
-            maps_warm = mapping_count();
+            maps_warm = cio_test_mapping_count();
             arenas_warm = cio__stack_arena_count();
         }
         for (long i = 0; i < BATCH; i++)
@@ -208,10 +197,10 @@ static void *churn_main(void *arg)
     long rss = proc_kib("/proc/self/status", "VmRSS");
     printf("    %ld spawned and finished: RSS %+ld KiB, %+ld mappings, %+ld arenas since round "
            "10\n",
-           done, rss - rss_warm, mapping_count() - maps_warm,
+           done, rss - rss_warm, cio_test_mapping_count() - maps_warm,
            (long)cio__stack_arena_count() - (long)arenas_warm);
     CHECK(rss - rss_warm < 4096);
-    CHECK(mapping_count() - maps_warm <= 2);
+    CHECK(cio_test_mapping_count() - maps_warm <= 2);
     CHECK(cio__stack_arena_count() <= arenas_warm + 1);
     return NULL;
 }
