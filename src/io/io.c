@@ -110,7 +110,15 @@ static void sync_interest(struct cio__io *io)
 
 void cio__io_poll_interest(struct cio__io *io, unsigned interest)
 {
-    if (io->worker == NULL || interest == io->armed)
+    if (io->worker == NULL)
+        return;
+    if (io->completion) {
+        /* (read without the lock by ring_arm_for(): an atomic store) */
+        __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
+        cio__io_ring_poll_sync(io);
+        return;
+    }
+    if (interest == io->armed)
         return;
     cio_poll *poll = cio__worker_poll(io->worker);
     int rc;
@@ -123,6 +131,9 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
     if (rc == 0) /* (read without the lock by ring_arm_for(): an atomic store) */
         __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
 }
+
+static bool sweep_request(struct cio__io *io);
+static void sweep_run(struct cio__deferred *d);
 
 /*
  * A registration of the completion way (io/uring.h) asks the backend for a direction only when
@@ -147,9 +158,24 @@ static void ring_arm_for(struct cio__io *io, unsigned want)
     }
     if (want & CIO_READY_PRIORITY)
         interest |= CIO_PRIORITY;
-    if (!atomic_load_explicit(&io->closed, memory_order_relaxed))
+    bool post = false;
+    struct cio__worker *w = io->worker;
+    if (atomic_load_explicit(&io->closed, memory_order_relaxed) || w == NULL) {
+        /* nothing to ask */
+    } else if (w == cio__worker_current()) {
         cio__io_poll_interest(io, interest);
+    } else {
+        /* The request is the owner's to make (its ring's submission side): asked for here,
+         * made by the sweep. The waiter misses nothing meanwhile — a new poll request reports
+         * what is ready already. */
+        __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
+        post = sweep_request(io);
+    }
     cio__io_unlock(io);
+    if (post) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(w, &io->sweep);
+    }
 }
 
 /* Level-triggered backend: readiness was cleared; re-arm accordingly. */
@@ -172,6 +198,14 @@ static bool sweep_request(struct cio__io *io)
         return false;
     io->sweep_posted = true;
     return true;
+}
+
+void cio__io_sync_later(struct cio__io *io)
+{
+    if (sweep_request(io)) {
+        io->sweep.fn = sweep_run;
+        cio__worker_defer(io->worker, &io->sweep); /* (no lock of the worker's takes ours) */
+    }
 }
 
 /* Owner thread: free the registration if nothing refers to it any more. Returns whether it
@@ -246,6 +280,8 @@ static void sweep_run(struct cio__deferred *d)
     cio__io_lock(io);
     io->sweep_posted = false;
     bool closed = io->gone;
+    if (io->completion)
+        cio__io_ring_poll_sync(io); /* what another thread asked for (ring_arm_for) */
     cio__io_unlock(io);
     if (closed)
         wake_owner_waiters(io);
@@ -323,10 +359,9 @@ static cio__noinline void on_event_rest(struct cio__io *io, unsigned next)
         on_event_foreign(io, next);
 }
 
-/* Reactor side: an event for this registration, on the owner thread. */
-static void on_event(struct cio__reactor_source *source, uint32_t flags)
+/* An event for this registration, on the owner thread. */
+static inline void on_ready(struct cio__io *io, uint32_t flags)
 {
-    struct cio__io *io = (struct cio__io *)source;
     /* Only this thread sets bits, so the new word is computed from the current one; other
      * threads' clears are compare-and-swaps against the whole word (tick included), so they
      * cannot erase it, and a clear this store overwrites only leaves a spurious bit. The
@@ -348,9 +383,31 @@ static void on_event(struct cio__reactor_source *source, uint32_t flags)
         on_event_rest(io, next);
 }
 
+/* on_event() for what a poll request of the completion way may carry (io/uring.c): a priority
+ * to check, and the request's end. */
+static cio__noinline void on_event_ring_poll(struct cio__io *io, uint32_t flags)
+{
+    uint32_t ready = cio__io_ring_poll_event(io, flags);
+    if (ready != 0)
+        on_ready(io, ready);
+    if (flags & CIO__IO_POLL_ENDED)
+        cio__io_ring_poll_ended(io); /* last: it may free the registration */
+}
+
+/* Reactor side: an event for this registration, on the owner thread. */
+static void on_event(struct cio__reactor_source *source, uint32_t flags)
+{
+    struct cio__io *io = (struct cio__io *)source;
+    if (cio__unlikely(flags & (CIO__IO_POLL_ENDED | CIO_EVENT_PRIORITY)) && io->completion) {
+        on_event_ring_poll(io, flags);
+        return;
+    }
+    on_ready(io, flags);
+}
+
 void cio__io_event(struct cio__io *io, uint32_t flags)
 {
-    on_event(&io->source, flags);
+    on_ready(io, flags);
 }
 
 void cio__io_completed(struct cio__io *io)
@@ -395,8 +452,9 @@ static void ring_quiesce(struct cio__worker *w, struct io_worker *iw)
     cio__list_foreach(it, &iw->sources)
     {
         struct cio__io *io = cio__container_of(it, struct cio__io, node);
-        if (io->completion && cio__io_ring_detach(io))
-            cio__io_ring_cancel(io);
+        unsigned what = io->completion ? cio__io_ring_detach(io) : 0;
+        if (what != 0)
+            cio__io_ring_cancel(io, what);
     }
     pthread_mutex_unlock(&iw->lock);
     cio__reactor_event batch[16];
@@ -489,8 +547,10 @@ static void io_detach(struct cio_socket *sock)
     struct cio__worker *w = io->worker;
     if (w != NULL) {
         /* No new event from here on; one being dispatched on the owner right now only reads
-         * the registration, which lives until the owner frees it. */
-        (void)cio__reactor_del(cio__worker_poll(w), io->fd);
+         * the registration, which lives until the owner frees it. (The completion way has
+         * nothing registered with the backend: its poll request is cancelled below.) */
+        if (!io->completion)
+            (void)cio__reactor_del(cio__worker_poll(w), io->fd);
         struct io_worker *iw = cio__worker_ext_get(w, CIO__WORKER_EXT_IO);
         pthread_mutex_lock(&iw->lock);
         cio__list_remove(&io->node);
@@ -503,10 +563,10 @@ static void io_detach(struct cio_socket *sock)
     int n = take_foreign(io, 0, true, fire);
     bool owner = on_owner(io);
     bool post = !owner && sweep_request(io);
-    bool cancel = io->completion && cio__io_ring_detach(io);
+    unsigned cancel = io->completion ? cio__io_ring_detach(io) : 0;
     cio__io_unlock(io);
-    if (cancel)
-        cio__io_ring_cancel(io); /* the descriptor is closed next: no request may hold it */
+    if (cancel != 0)
+        cio__io_ring_cancel(io, cancel); /* the descriptor is closed next: no request may hold it */
     for (int i = 0; i < n; i++)
         fire[i].wake(fire[i].ctx);
     if (owner) {

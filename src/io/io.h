@@ -79,6 +79,10 @@ struct cio__io {
      * know about -EAGAIN, which only this layer does. */
     bool level;
     atomic_flag lock;
+    /* Completion way, under lock: the poll request it has in the kernel for the directions in
+     * @armed (io/uring.c: no registration with the backend, which keeps nothing for it) — the
+     * interest it was made with, and CIO__IO_POLL_LIVE until its last completion. */
+    unsigned char ring_poll;
     /* owner thread only: the waiting tasks, the first one in @first (the common case, one
      * task per socket, touches no list), the others on @waiters in arrival order */
     struct cio__io_waiter *first;
@@ -96,6 +100,9 @@ struct cio__io {
      * cio__io_ring_of(). It asks the backend for a direction only when a task first waits
      * for it, and not for reading while the ring's receive is what reads.) */
 };
+
+/* struct cio__io's @ring_poll: the request lives (its last completion has not come). */
+#define CIO__IO_POLL_LIVE 0x80u
 
 #if CIO_HAVE_URING
 /* A registration of the completion way, allocated with its state (io/uring.h) after it, so
@@ -142,7 +149,8 @@ static inline bool cio__io_ring_wait_set(struct cio__io *io, unsigned want)
 static inline bool cio__io_ring_busy(struct cio__io *io)
 {
     return io->completion &&
-           (cio__io_ring_of(io)->inflight || cio__io_ring_of(io)->sending != NULL);
+           (cio__io_ring_of(io)->inflight || cio__io_ring_of(io)->sending != NULL ||
+            (io->ring_poll & CIO__IO_POLL_LIVE));
 }
 #else
 static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
@@ -483,6 +491,10 @@ void cio__io_clear_closed(struct cio__io *io, unsigned seen);
 
 /* Lock held: ask the backend for @interest (CIO_READABLE...; 0: nothing) on @io's socket. */
 void cio__io_poll_interest(struct cio__io *io, unsigned interest);
+
+/* Lock held: have the owner run its sweep at its next turn, which brings the completion way's
+ * poll request in line with @armed (io/uring.h) — for a request that could not be made now. */
+void cio__io_sync_later(struct cio__io *io);
 
 /* cio__io_wait_done() - park the calling task until *@done (set by a completion on its
  * worker, which wakes it), listed among @io's waiters so that a close wakes it too. Readiness

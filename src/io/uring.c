@@ -6,6 +6,7 @@
  * readiness, lifetime — is io.c's, which these operations run under.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -213,6 +214,69 @@ static void ring_arm(struct cio__io *io, bool accept)
     r->inflight = true;
     if (io->armed & CIO_READABLE)
         cio__io_poll_interest(io, io->armed & ~(unsigned)CIO_READABLE);
+}
+
+/* ---- readiness: the poll request (io/uring.h) ---- */
+
+#define POLL_INTEREST (CIO_READABLE | CIO_WRITABLE | CIO_PRIORITY)
+
+void cio__io_ring_poll_sync(struct cio__io *io)
+{
+    struct cio__sys *sys = cio__io_ring_of(io)->sys;
+    if (sys == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
+        return;
+    unsigned want = io->armed & POLL_INTEREST;
+    unsigned have = io->ring_poll & POLL_INTEREST;
+    if (!(io->ring_poll & CIO__IO_POLL_LIVE)) {
+        if (want == 0)
+            return;
+        if (cio__uring_poll_source(sys, &io->source, io->fd, want) < 0) {
+            /* The submission queue is full and cannot be submitted now: again at the owner's
+             * next turn. */
+            cio__io_sync_later(io);
+            return;
+        }
+        /* In the kernel before anything else happens: a close from another thread must find
+         * it there to cancel it, as for the receive (ring_arm). */
+        cio__uring_flush(sys);
+        io->ring_poll = (unsigned char)(CIO__IO_POLL_LIVE | want);
+        return;
+    }
+    if (have == want)
+        return;
+    /* (An update or removal that finds the request ended does nothing: its end is coming,
+     * and cio__io_ring_poll_ended() asks again.) */
+    if (want == 0)
+        cio__uring_poll_source_remove(sys, &io->source);
+    else if (cio__uring_poll_source_update(sys, &io->source, want) < 0) {
+        cio__io_sync_later(io);
+        return;
+    }
+    io->ring_poll = (unsigned char)(CIO__IO_POLL_LIVE | want);
+}
+
+uint32_t cio__io_ring_poll_event(struct cio__io *io, uint32_t flags)
+{
+    flags &= ~(uint32_t)CIO__IO_POLL_ENDED;
+    /* A socket's data wake-up carries POLLPRI (sys/uring.c, to_poll): believed only if the
+     * socket says so now, and only when asked for. */
+    if (flags & CIO_EVENT_PRIORITY) {
+        struct pollfd p = {.fd = io->fd, .events = POLLPRI};
+        if (!(__atomic_load_n(&io->armed, __ATOMIC_RELAXED) & CIO_PRIORITY) ||
+            atomic_load_explicit(&io->closed, memory_order_relaxed) || poll(&p, 1, 0) != 1 ||
+            !(p.revents & POLLPRI))
+            flags &= ~(uint32_t)CIO_EVENT_PRIORITY;
+    }
+    return flags;
+}
+
+void cio__io_ring_poll_ended(struct cio__io *io)
+{
+    cio__io_lock(io);
+    io->ring_poll = 0;
+    cio__io_ring_poll_sync(io); /* still wanted: again */
+    cio__io_unlock(io);
+    cio__io_completed(io); /* closed: this may have been the last thing holding it */
 }
 
 static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
@@ -868,23 +932,33 @@ void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct ci
         __atomic_store_n(&cio__socket_shutdown_hook, cio__io_ring_shutdown, __ATOMIC_RELEASE);
 }
 
-bool cio__io_ring_detach(struct cio__io *io)
+enum { CANCEL_OP = 1u << 0, CANCEL_POLL = 1u << 1 };
+
+unsigned cio__io_ring_detach(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r->sys == NULL)
+        return 0;
     /* A buffered send still prepared only would name the descriptor after the close: into the
      * kernel with it now (there, it holds the file: its bytes go out, then the socket closes). */
-    if (r->sys != NULL && __atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
+    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
         cio__uring_flush_any(r->sys);
-    return r->sys != NULL && r->state != CIO__RING_IDLE;
+    /* Nothing is asked for any more: the poll request's end does not bring it back. */
+    __atomic_store_n(&io->armed, 0, __ATOMIC_RELAXED);
+    return (r->state != CIO__RING_IDLE ? CANCEL_OP : 0) |
+           (io->ring_poll & CIO__IO_POLL_LIVE ? CANCEL_POLL : 0);
 }
 
-void cio__io_ring_cancel(struct cio__io *io)
+void cio__io_ring_cancel(struct cio__io *io, unsigned what)
 {
     /* From any thread, synchronously: when the socket is closed after this, it really is
-     * (the request no longer holds it). Its last completion still comes to the owner, and
-     * the registration waits for it (@inflight). */
+     * (the requests no longer hold it). Their last completions still come to the owner, and
+     * the registration waits for them (@inflight, CIO__IO_POLL_LIVE). */
     struct cio__io_ring *r = cio__io_ring_of(io);
-    (void)cio__uring_cancel_sync(r->sys, &r->op);
+    if (what & CANCEL_OP)
+        (void)cio__uring_cancel_sync(r->sys, &r->op);
+    if (what & CANCEL_POLL)
+        (void)cio__uring_poll_source_cancel_sync(r->sys, &io->source);
 }
 
 void cio__io_ring_release(struct cio__io *io)

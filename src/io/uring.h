@@ -159,13 +159,28 @@ bool cio__io_ring_reads(struct cio__io *io);
 bool cio__io_ring_wanted(const struct cio_socket *sock);
 
 /* io.c's hooks: a new registration of the completion way on @sys's worker; the socket let go
- * (any thread; registration lock held — returns whether the request must be cancelled with
- * cio__io_ring_cancel() once the lock is dropped); the registration is freed (owner thread);
- * the runtime goes (no thread runs the worker any more). The registration is one of the
- * completion way (io->completion) for each. */
+ * (any thread; registration lock held — returns what must be cancelled with
+ * cio__io_ring_cancel() once the lock is dropped, 0 if nothing); the registration is freed
+ * (owner thread); the runtime goes (no thread runs the worker any more). The registration is
+ * one of the completion way (io->completion) for each. */
 void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock);
-bool cio__io_ring_detach(struct cio__io *io);
-void cio__io_ring_cancel(struct cio__io *io);
+unsigned cio__io_ring_detach(struct cio__io *io);
+void cio__io_ring_cancel(struct cio__io *io, unsigned what);
+
+/*
+ * Readiness of the completion way: a registration asks the backend for nothing; a wait that
+ * needs a direction the ring does not give has the owner make a poll request of its own
+ * (cio__uring_poll_source: no memory kept for it anywhere but @ring_poll's bits).
+ * cio__io_ring_poll_sync() — owner thread, lock held — makes, changes or removes it to match
+ * @armed. Its events come to io.c's on_event(): cio__io_ring_poll_event() gives the readiness
+ * they carry (a priority checked), and cio__io_ring_poll_ended() — owner, unlocked — takes its
+ * end (CIO__IO_POLL_ENDED): asked again if still wanted, and the registration freed if it was
+ * all that held it.
+ */
+#define CIO__IO_POLL_ENDED CIO__SYS_EVENT_ENDED
+void cio__io_ring_poll_sync(struct cio__io *io);
+uint32_t cio__io_ring_poll_event(struct cio__io *io, uint32_t flags);
+void cio__io_ring_poll_ended(struct cio__io *io);
 void cio__io_ring_release(struct cio__io *io);
 void cio__io_ring_orphan(struct cio__io *io);
 
@@ -228,13 +243,31 @@ static inline int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *r
     return 0;
 }
 
-static inline bool cio__io_ring_detach(struct cio__io *io)
+static inline unsigned cio__io_ring_detach(struct cio__io *io)
 {
     (void)io;
-    return false;
+    return 0;
 }
 
-static inline void cio__io_ring_cancel(struct cio__io *io)
+static inline void cio__io_ring_cancel(struct cio__io *io, unsigned what)
+{
+    (void)io, (void)what;
+}
+
+#define CIO__IO_POLL_ENDED 0u
+
+static inline void cio__io_ring_poll_sync(struct cio__io *io)
+{
+    (void)io;
+}
+
+static inline uint32_t cio__io_ring_poll_event(struct cio__io *io, uint32_t flags)
+{
+    (void)io;
+    return flags;
+}
+
+static inline void cio__io_ring_poll_ended(struct cio__io *io)
 {
     (void)io;
 }

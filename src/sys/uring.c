@@ -80,7 +80,16 @@ _Static_assert(CIO__SYS_OP_BUFFER == IORING_CQE_F_BUFFER && CIO__SYS_OP_MORE == 
                "uring.h's completion flags are the kernel's");
 
 /* What a completion's user_data is: the low bits of a pointer (8-byte aligned) or a value. */
-enum tag { TAG_OP = 0, TAG_POLL = 1, TAG_WAKE = 2, TAG_IGNORE = 3 };
+enum tag {
+    TAG_OP = 0,
+    TAG_POLL = 1,
+    TAG_WAKE = 2,
+    TAG_IGNORE = 3,
+    TAG_SOURCE = 4,
+    /* an update of a TAG_POLL or TAG_SOURCE request (the same pointer): its failure */
+    TAG_POLL_UPDATE = 5,
+    TAG_SOURCE_UPDATE = 6,
+};
 #define TAG_MASK UINT64_C(7)
 
 enum action { ACT_NONE, ACT_ADD, ACT_UPDATE, ACT_REMOVE };
@@ -482,7 +491,7 @@ static void drain(struct cio__sys *sys)
             io_uring_prep_poll_update(
                 sqe, ud, 0, to_poll(atomic_load_explicit(&reg->interest, memory_order_relaxed)),
                 IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
-            io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)reg | TAG_POLL_UPDATE);
             sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         } else { /* ACT_REMOVE, in the kernel: its final completion frees it */
             io_uring_prep_poll_remove(sqe, ud);
@@ -540,6 +549,8 @@ static void take_wake(struct cio__sys *sys, struct batch *b)
     }
 }
 
+static void cancel(struct cio__sys *sys, uint64_t ud);
+
 static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
@@ -573,6 +584,27 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
         uint32_t flags = cio__sys_from_poll(rev);
         if (flags != 0)
             report(b, data, flags);
+        break;
+    }
+    case TAG_POLL_UPDATE:
+    case TAG_SOURCE_UPDATE:
+        /* An update that failed (a success posts nothing). -ENOENT: the request ended, and
+         * its last completion re-arms it with the latest interest (reg_ended) or tells its
+         * owner (CIO__SYS_EVENT_ENDED), who asks again. Anything else — -EALREADY: the request
+         * was busy in the kernel (a wake-up's task work pending), and keeps its old mask —
+         * cancel it, which always works: its end then does the same. */
+        if (res != -ENOENT)
+            cancel(sys,
+                   (ud & ~TAG_MASK) | ((ud & TAG_MASK) == TAG_POLL_UPDATE ? TAG_POLL : TAG_SOURCE));
+        break;
+    case TAG_SOURCE: {
+        /* A poll request of the io layer's (cio__uring_poll_source): events for its source,
+         * as a registration's are, the last one marked. */
+        uint32_t flags = res > 0 ? cio__sys_from_poll((uint32_t)res) : 0;
+        if (!(cflags & IORING_CQE_F_MORE))
+            flags |= CIO__SYS_EVENT_ENDED;
+        if (flags != 0)
+            report(b, ud & ~TAG_MASK, flags);
         break;
     }
     case TAG_WAKE:
@@ -958,23 +990,11 @@ int cio__uring_sendmsg(struct cio__sys *sys, struct cio__sys_op *op, int fd,
     return op_end(sys, sqe, op);
 }
 
-void cio__uring_cancel(struct cio__sys *sys, struct cio__sys_op *op)
-{
-    struct io_uring_sqe *sqe = op_begin(sys);
-    if (sqe == NULL) {
-        (void)cio__uring_cancel_sync(sys, op);
-        return;
-    }
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    (void)op_end(sys, sqe, (void *)(uintptr_t)TAG_IGNORE);
-}
-
-int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op)
+static int cancel_sync(struct cio__sys *sys, uint64_t ud)
 {
     struct io_uring_sync_cancel_reg cancel;
     memset(&cancel, 0, sizeof(cancel));
-    cancel.addr = (uint64_t)(uintptr_t)op;
+    cancel.addr = ud;
     cancel.fd = -1;
     cancel.timeout.tv_sec = -1;
     cancel.timeout.tv_nsec = -1;
@@ -983,6 +1003,68 @@ int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op)
         rc = io_uring_register_sync_cancel(&sys->ring, &cancel);
     while (rc == -EINTR);
     return rc;
+}
+
+static void cancel(struct cio__sys *sys, uint64_t ud)
+{
+    struct io_uring_sqe *sqe = op_begin(sys);
+    if (sqe == NULL) {
+        (void)cancel_sync(sys, ud);
+        return;
+    }
+    io_uring_prep_cancel64(sqe, ud, 0);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    (void)op_end(sys, sqe, (void *)(uintptr_t)TAG_IGNORE);
+}
+
+void cio__uring_cancel(struct cio__sys *sys, struct cio__sys_op *op)
+{
+    cancel(sys, (uint64_t)(uintptr_t)op);
+}
+
+int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op)
+{
+    return cancel_sync(sys, (uint64_t)(uintptr_t)op);
+}
+
+/* ---- readiness without a registration (uring.h) ---- */
+
+static uint64_t source_data(void *source)
+{
+    return (uint64_t)(uintptr_t)source | TAG_SOURCE;
+}
+
+int cio__uring_poll_source(struct cio__sys *sys, void *source, int fd, unsigned interest)
+{
+    struct io_uring_sqe *sqe = op_begin(sys);
+    if (sqe == NULL)
+        return -EBUSY;
+    io_uring_prep_poll_multishot(sqe, fd, to_poll(interest));
+    io_uring_sqe_set_data64(sqe, source_data(source));
+    sq_unlock(sys);
+    return 0;
+}
+
+int cio__uring_poll_source_update(struct cio__sys *sys, void *source, unsigned interest)
+{
+    struct io_uring_sqe *sqe = op_begin(sys);
+    if (sqe == NULL)
+        return -EBUSY;
+    /* (No completion when it worked; one that failed is handled in handle().) */
+    io_uring_prep_poll_update(sqe, source_data(source), 0, to_poll(interest),
+                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    return op_end(sys, sqe, (void *)((uintptr_t)source | TAG_SOURCE_UPDATE));
+}
+
+void cio__uring_poll_source_remove(struct cio__sys *sys, void *source)
+{
+    cancel(sys, source_data(source));
+}
+
+int cio__uring_poll_source_cancel_sync(struct cio__sys *sys, void *source)
+{
+    return cancel_sync(sys, source_data(source));
 }
 
 void cio__uring_flush(struct cio__sys *sys)

@@ -80,6 +80,24 @@ void cio__uring_cancel(struct cio__sys *sys, struct cio__sys_op *op);
  */
 int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op);
 
+/*
+ * Readiness without a registration, for the runtime's sockets of the completion way: a
+ * multishot poll request on @fd for @interest (CIO_READABLE, CIO_WRITABLE, CIO_PRIORITY) whose
+ * completions are reported as events for @source (a struct cio__reactor_source, 8-aligned),
+ * as a registration's are — the last one with CIO__SYS_EVENT_ENDED, whatever ended it (a
+ * removal, a cancel, the kernel). The backend keeps nothing for it, so a socket that waits
+ * costs no memory here: @source must stay valid until that last event, and the caller asks
+ * again if it still wants the request when it ended. A reported priority is the wake-up's
+ * key and may be stale (see to_poll in uring.c): check it before believing it. Waiting thread
+ * only, except the synchronous cancel (as for cio__uring_cancel_sync); an update or removal
+ * of a request that ended meanwhile does nothing.
+ */
+#define CIO__SYS_EVENT_ENDED (1u << 30)
+int cio__uring_poll_source(struct cio__sys *sys, void *source, int fd, unsigned interest);
+int cio__uring_poll_source_update(struct cio__sys *sys, void *source, unsigned interest);
+void cio__uring_poll_source_remove(struct cio__sys *sys, void *source);
+int cio__uring_poll_source_cancel_sync(struct cio__sys *sys, void *source);
+
 /* Cancel every request of the ring now (any thread): each still reports its last completion
  * at a later wait. For a runtime that is being freed. */
 void cio__uring_cancel_all(struct cio__sys *sys);
