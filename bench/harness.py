@@ -651,9 +651,10 @@ def count_syscalls(args, tools, wl, server, tmpdir):
 # memory per idle connection
 
 
-def idle_client(host, port, count, hold):
-    """Child mode (--idle-client): opens count idle connections, says 'ready N' on stdout,
-    keeps them until stdin closes or hold seconds pass."""
+def idle_client(host, port, count, hold, echo_first=False):
+    """Child mode (--idle-client): opens count idle connections — each after one 64-byte echo
+    with echo_first — says 'ready N' on stdout, keeps them until stdin closes or hold seconds
+    pass."""
     raise_nofile()
     socks = []
     deadline = time.monotonic() + 120
@@ -664,6 +665,14 @@ def idle_client(host, port, count, hold):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.settimeout(10)
             s.connect((host, port))
+            if echo_first:
+                s.sendall(b"x" * 64)
+                got = 0
+                while got < 64:
+                    d = s.recv(64 - got)
+                    if not d:
+                        raise OSError("closed by the server during the echo")
+                    got += len(d)
             socks.append(s)
     except OSError as e:
         print("error after %d connections: %s" % (len(socks), e), file=sys.stderr, flush=True)
@@ -696,7 +705,8 @@ def measure_memory(args, server, tmpdir):
         base_fds = fd_count(srv.pid)
         rss0 = rss_kib(srv.pid)
         cmd = ([sys.executable, os.path.abspath(__file__), "--idle-client",
-                "127.0.0.1:%d" % srv.port, str(args.idle_conns)])
+                "127.0.0.1:%d" % srv.port, str(args.idle_conns)] +
+               (["--idle-echo"] if args.idle_echo else []))
         if args.load_cpu is not None:
             cmd = ["taskset", "-c", str(args.load_cpu)] + cmd
         client = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -963,7 +973,7 @@ def write_outputs(args, servers, runs, cells, syscalls, sysbreak, memory, micro,
     raw = dict(runs=runs, syscalls=[[w, n, v[0], v[1]] for (w, n), v in syscalls.items()],
                sysbreak=[[w, n, b] for (w, n), b in sysbreak.items()],
                memory={k: list(v) for k, v in memory.items()}, micro=micro, notes=notes,
-               meta=meta, reps=args.reps, idle_conns=args.idle_conns,
+               meta=meta, reps=args.reps, idle_conns=args.idle_conns, idle_echo=args.idle_echo,
                max_foreign=args.max_foreign, retries=args.retries)
     with open(os.path.join(args.out, "raw.json"), "w") as f:
         json.dump(raw, f, indent=1)
@@ -1038,8 +1048,8 @@ def render_markdown(args, servers, cells, syscalls, sysbreak, memory, micro, not
                                                                     names), fmt(tot)))
         L.append("")
     if memory:
-        L.append("### Memory per idle connection (%d idle connections, echo servers)\n" %
-                 args.idle_conns)
+        L.append("### Memory per idle connection (%d idle connections%s, echo servers)\n" %
+                 (args.idle_conns, ", each after one echo" if args.idle_echo else ""))
         L.append("| server | bytes per connection | KiB | how |")
         L.append("|---|---:|---:|---|")
         for s in servers:
@@ -1224,6 +1234,7 @@ def rerender(args):
     with open(os.path.join(args.out, "raw.json")) as f:
         raw = json.load(f)
     args.reps, args.idle_conns = raw["reps"], raw["idle_conns"]
+    args.idle_echo = raw.get("idle_echo", False)
     names = {r["server"] for r in raw["runs"]} | set(raw["memory"])
     servers = [s for s in find_servers(args, 3) if s.name in names]
     syscalls = {(w, n): (v, how) for w, n, v, how in raw["syscalls"]}
@@ -1248,6 +1259,9 @@ def main():
     ap.add_argument("--sys-duration", type=float, default=2.0,
                     help="seconds of the separate system call counting run")
     ap.add_argument("--idle-conns", type=int, default=10000)
+    ap.add_argument("--idle-echo", action="store_true",
+                    help="memory: each idle connection echoes one 64-byte message first (a "
+                    "connection that was used and went idle, rather than one that never was)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, 2 s runs")
     ap.add_argument("--servers", default="", help="comma-separated subset (epoll,libuv,...)")
     ap.add_argument("--workloads", default="",
@@ -1271,7 +1285,7 @@ def main():
 
     if args.idle_client:
         host, port = args.idle_client[0].rsplit(":", 1)
-        return idle_client(host, int(port), int(args.idle_client[1]), 300)
+        return idle_client(host, int(port), int(args.idle_client[1]), 300, args.idle_echo)
 
     if args.rerender:
         return rerender(args)

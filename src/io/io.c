@@ -232,8 +232,9 @@ static bool try_free(struct cio__io *io)
     }
     if (free_it) {
         if (io->completion)
-            cio__io_ring_release(io);
-        free(io->callbacks);
+            cio__io_ring_release(io); /* (the callbacks with it) */
+        else
+            free(io->callbacks);
         free(io);
     }
     return free_it;
@@ -590,13 +591,10 @@ int cio__io_register(struct cio_socket *sock)
     struct io_worker *iw = io_worker_of(w);
     if (iw == NULL)
         return -ENOMEM;
-    size_t size = sizeof(struct cio__io);
 #if CIO_HAVE_URING
     bool completion = iw->ring != NULL && cio__io_ring_wanted(sock);
-    if (completion)
-        size = sizeof(struct cio__io_with_ring);
 #endif
-    struct cio__io *io = calloc(1, size);
+    struct cio__io *io = calloc(1, sizeof(*io));
     if (io == NULL)
         return -ENOMEM;
     io->source.on_event = on_event;
@@ -611,7 +609,10 @@ int cio__io_register(struct cio_socket *sock)
 #if CIO_HAVE_URING
     if (completion) {
         io->completion = true;
-        cio__io_ring_init(io, iw->ring, sock);
+        if (cio__io_ring_init(io, iw->ring, sock) < 0) {
+            free(io);
+            return -ENOMEM;
+        }
     }
 #endif
     if (!io->completion) {
@@ -1081,6 +1082,25 @@ void cio__io_clear(struct cio_socket *sock, int ready)
         rearm(io);
 }
 
+/* Where @io's poll_* callbacks hang: in the registration, or in the ring state of the
+ * completion way (made now). Lock held; NULL: out of memory. */
+static struct cio__io_callback **callbacks_slot(struct cio__io *io)
+{
+    if (!io->completion)
+        return &io->callbacks;
+    struct cio__io_ring *r = cio__io_ring_make(io);
+    return r != NULL ? cio__io_ring_callbacks(r) : NULL;
+}
+
+/* Whether @io has its callbacks already (a look without the lock). */
+static bool callbacks_there(struct cio__io *io)
+{
+    if (!io->completion)
+        return __atomic_load_n(&io->callbacks, __ATOMIC_ACQUIRE) != NULL;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    return r != NULL && __atomic_load_n(cio__io_ring_callbacks(r), __ATOMIC_ACQUIRE) != NULL;
+}
+
 int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn wake, void *ctx)
 {
     if (sock == NULL || (interest != CIO_READABLE && interest != CIO_WRITABLE))
@@ -1093,7 +1113,7 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
     struct cio__io *io = cio__io_of(sock);
     unsigned want = cio__io_want(interest);
     struct cio__io_callback *fresh = NULL;
-    if (__atomic_load_n(&io->callbacks, __ATOMIC_ACQUIRE) == NULL && wake != NULL) {
+    if (wake != NULL && !callbacks_there(io)) {
         if ((fresh = calloc(2, sizeof(*fresh))) == NULL)
             return -ENOMEM;
         cio__list_init(&fresh[0].waiter.node);
@@ -1106,8 +1126,14 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
         free(fresh);
         return -EBADF;
     }
-    if (fresh != NULL && io->callbacks == NULL) {
-        __atomic_store_n(&io->callbacks, fresh, __ATOMIC_RELEASE);
+    struct cio__io_callback **slot = wake != NULL ? callbacks_slot(io) : NULL;
+    if (wake != NULL && slot == NULL) {
+        cio__io_unlock(io);
+        free(fresh);
+        return -ENOMEM;
+    }
+    if (fresh != NULL && *slot == NULL) {
+        __atomic_store_n(slot, fresh, __ATOMIC_RELEASE);
         fresh = NULL;
     }
     unsigned cur = atomic_load(&io->readiness);
@@ -1115,8 +1141,7 @@ int cio__io_poll_ready(struct cio_socket *sock, unsigned interest, cio_wake_fn w
         /* One callback per direction: a new one replaces the old. Published before the
          * readiness is read again, as a foreign waiter (the reactor may be on another
          * thread). */
-        struct cio__io_callback *cb =
-            &io->callbacks[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
+        struct cio__io_callback *cb = &(*slot)[interest == CIO_READABLE ? DIR_READ : DIR_WRITE];
         cb->wake = wake;
         cb->ctx = ctx;
         cb->waiter.want = want;

@@ -93,42 +93,46 @@ struct cio__io {
     struct cio__list foreign;
     atomic_uint foreign_count; /* entries on @foreign, read by the reactor after its fence */
     unsigned foreign_refs;     /* foreign tasks inside a wait */
-    /* poll_* callbacks, read and write: allocated by the first poll_* call (most sockets
-     * never have one, and an idle connection should not carry them) */
-    struct cio__io_callback *callbacks;
-    /* (A registration of the completion way has its state right after it: io/uring.h,
-     * cio__io_ring_of(). It asks the backend for a direction only when a task first waits
-     * for it, and not for reading while the ring's receive is what reads.) */
+    /* Allocated when first needed — most sockets never need them, and an idle connection
+     * should not carry them: the poll_* callbacks, read and write (the first poll_* call);
+     * on the completion way, the ring state instead (io/uring.h, cio__io_ring_of(): the first
+     * read that arms the ring's receive, the first write of the owner's, a poll_* call),
+     * which holds the callbacks. The completion way asks for readiness only when a task first
+     * waits for a direction, and not for reading while the ring's receive is what reads. */
+    union {
+        struct cio__io_callback *callbacks;
+        struct cio__io_ring *ring;
+    };
 };
 
 /* struct cio__io's @ring_poll: the request lives (its last completion has not come). */
 #define CIO__IO_POLL_LIVE 0x80u
 
 #if CIO_HAVE_URING
-/* A registration of the completion way, allocated with its state (io/uring.h) after it, so
- * the others — every one on epoll or poll(2) — carry nothing for it. */
-struct cio__io_with_ring {
-    struct cio__io io;
-    struct cio__io_ring ring;
-};
-
-/* The completion state of @io (io->completion). */
+/* The completion state of @io (io->completion), or NULL: none needed yet (see @ring). Made
+ * under the lock, read anywhere. */
 static inline struct cio__io_ring *cio__io_ring_of(struct cio__io *io)
 {
-    return &((struct cio__io_with_ring *)(void *)io)->ring;
+    return __atomic_load_n(&io->ring, __ATOMIC_ACQUIRE);
 }
 
-/* @io's ring for a write, or NULL: not the completion way, or its runtime went. */
+/* @io's ring for a write of the owner's, or NULL: not the completion way, or its runtime
+ * went. Owner thread. */
 static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
 {
-    return io->completion ? cio__io_ring_of(io)->sys : NULL;
+    if (!io->completion)
+        return NULL;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r != NULL)
+        return r->sys;
+    return io->worker != NULL ? cio__io_ring_of_worker(io->worker) : NULL;
 }
 
 /* Whether the multishot request is in the kernel (a hint, read without the lock). */
 static inline bool cio__io_ring_armed(struct cio__io *io)
 {
-    return io->completion &&
-           __atomic_load_n(&cio__io_ring_of(io)->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
+    struct cio__io_ring *r = io->completion ? cio__io_ring_of(io) : NULL;
+    return r != NULL && __atomic_load_n(&r->state, __ATOMIC_RELAXED) != CIO__RING_IDLE;
 }
 
 /* Whether a wait for @want (a readiness mask) on @io, of the completion way, needs nothing
@@ -148,11 +152,19 @@ static inline bool cio__io_ring_wait_set(struct cio__io *io, unsigned want)
 /* Whether the registration must stay for a completion to come. Lock held. */
 static inline bool cio__io_ring_busy(struct cio__io *io)
 {
-    return io->completion &&
-           (cio__io_ring_of(io)->inflight || cio__io_ring_of(io)->sending != NULL ||
-            (io->ring_poll & CIO__IO_POLL_LIVE));
+    if (!io->completion)
+        return false;
+    struct cio__io_ring *r = cio__io_ring_of(io);
+    return (r != NULL && (r->inflight || r->sending != NULL)) ||
+           (io->ring_poll & CIO__IO_POLL_LIVE);
 }
 #else
+static inline struct cio__io_ring *cio__io_ring_of(struct cio__io *io)
+{
+    (void)io;
+    return NULL;
+}
+
 static inline struct cio__sys *cio__io_ring_sys(struct cio__io *io)
 {
     (void)io;

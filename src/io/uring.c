@@ -29,7 +29,36 @@
 
 static struct cio__io *io_of_op(struct cio__sys_op *op)
 {
-    return &cio__container_of(op, struct cio__io_with_ring, ring.op)->io;
+    return cio__container_of(op, struct cio__io_ring, op)->io;
+}
+
+static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags);
+static void accept_done(struct cio__sys_op *op, int32_t res, uint32_t flags);
+
+/* The ring state: made by the first read that arms the receive, the first write of the
+ * owner's, a poll_* call (struct cio__io's @ring); a listener's with the registration. */
+static struct cio__io_ring *ring_new(struct cio__io *io, struct cio__sys *sys, bool listener)
+{
+    struct cio__io_ring *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->io = io;
+    r->final = CIO__RING_NO_FINAL;
+    r->sys = sys;
+    r->listener = listener;
+    r->op.complete = listener ? accept_done : recv_done;
+    return r;
+}
+
+struct cio__io_ring *cio__io_ring_make(struct cio__io *io)
+{
+    struct cio__io_ring *r = io->ring;
+    if (r != NULL)
+        return r;
+    r = ring_new(io, io->worker != NULL ? cio__io_ring_of_worker(io->worker) : NULL, false);
+    if (r != NULL)
+        __atomic_store_n(&io->ring, r, __ATOMIC_RELEASE); /* (read without the lock) */
+    return r;
 }
 
 static bool on_owner(const struct cio__io *io)
@@ -222,7 +251,7 @@ static void ring_arm(struct cio__io *io, bool accept)
 
 void cio__io_ring_poll_sync(struct cio__io *io)
 {
-    struct cio__sys *sys = cio__io_ring_of(io)->sys;
+    struct cio__sys *sys = cio__io_ring_sys(io);
     if (sys == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
         return;
     unsigned want = io->armed & POLL_INTEREST;
@@ -336,6 +365,8 @@ static void recv_done(struct cio__sys_op *op, int32_t res, uint32_t flags)
 ssize_t cio__io_ring_read_owned(struct cio__io *io, void *buf, size_t len)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r == NULL)
+        return -EAGAIN;
     ssize_t n = -EAGAIN;
     cio__io_lock(io);
     if (r->spill == NULL && r->held_off < r->held_len &&
@@ -366,21 +397,21 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
         cio__io_unlock(io);
         return -EBADF;
     }
-    if (stash_len(r) > 0) {
+    if (r == NULL) {
+        /* (no ring state yet: the socket's own bytes, below) */
+    } else if (stash_len(r) > 0) {
         /* (A receive stopped for flow control is armed again by the owner's first read that
          * finds the stash empty and the socket drained.) */
         size_t n = stash_take(r, iov, iovcnt, peek, owner);
         cio__io_unlock(io);
         return (ssize_t)n;
-    }
-    if (r->final != CIO__RING_NO_FINAL) {
+    } else if (r->final != CIO__RING_NO_FINAL) {
         int final = r->final;
         if (final < 0 && !peek)
             r->final = CIO__RING_NO_FINAL; /* an error is told once; the socket says the rest */
         cio__io_unlock(io);
         return final;
-    }
-    if (r->state != CIO__RING_IDLE) {
+    } else if (r->state != CIO__RING_IDLE) {
         unsigned seen = atomic_load_explicit(&io->readiness, memory_order_relaxed);
         cio__io_unlock(io);
         /* The bytes come through the ring: its completion is the event. A read-closed state
@@ -405,7 +436,8 @@ ssize_t cio__io_ring_read(struct cio_socket *sock, struct cio__io *io, const str
         /* Drained: from here on the ring receives, and the next read finds the bytes in the
          * stash without a system call. */
         cio__io_lock(io);
-        ring_arm(io, false);
+        if (cio__io_ring_make(io) != NULL)
+            ring_arm(io, false); /* (else the readiness way, as without multishot) */
         cio__io_unlock(io);
     }
     return n;
@@ -561,8 +593,9 @@ static ssize_t outbox_write(struct cio__io *io, struct cio__io_ring *r, const st
 ssize_t cio__io_ring_send_owned(struct cio__io *io, const void *buf, size_t len)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
-    if (r->sending != NULL || r->send_error != 0 || r->shut_write || len > OUTBOX_MAX ||
-        r->sys == NULL || atomic_load_explicit(&io->closed, memory_order_relaxed))
+    if (r == NULL || r->sending != NULL || r->send_error != 0 || r->shut_write ||
+        len > OUTBOX_MAX || r->sys == NULL ||
+        atomic_load_explicit(&io->closed, memory_order_relaxed))
         return -EBUSY;
     struct iovec iov = {(void *)(uintptr_t)buf, len};
     return outbox_write(io, r, &iov, 1, len);
@@ -574,7 +607,7 @@ static void sent_post_run(struct cio__deferred *d)
     struct sent_wait *p = cio__container_of(d, struct sent_wait, d);
     struct cio__io *io = p->io;
     struct cio__io_ring *r = cio__io_ring_of(io);
-    if (r->sys != NULL && r->sending != NULL) {
+    if (r != NULL && r->sys != NULL && r->sending != NULL) {
         struct cio__io_outbox *b = r->sending;
         if (b->waiters == NULL && b->foreign == NULL)
             cio__uring_send_wanted(b->sys, b->ticket);
@@ -659,10 +692,15 @@ static ssize_t ring_write(struct cio_socket *sock, struct cio__sys *sys, cio_tas
         return rc;
     if (atomic_load_explicit(&io->closed, memory_order_acquire) || io->worker == NULL)
         return -EBADF;
-    if (io->completion) {
-        struct cio__io_ring *r = cio__io_ring_of(io);
-        /* (A shared task is bound to this worker for the write: cio__io_ring_write.) */
-        bool owner = r->sys == sys;
+    struct cio__io_ring *r = io->completion ? cio__io_ring_of(io) : NULL;
+    /* (A shared task is bound to this worker for the write: cio__io_ring_write.) */
+    bool owner = io->completion && cio__io_ring_sys(io) == sys;
+    if (owner && r == NULL) {
+        cio__io_lock(io);
+        r = cio__io_ring_make(io); /* NULL, out of memory: the caller's buffer, waited for */
+        cio__io_unlock(io);
+    }
+    if (r != NULL) {
         rc = owner ? outbox_wait(io, r, t) : outbox_wait_foreign(io, r, t);
         if (rc < 0)
             return rc;
@@ -760,6 +798,8 @@ int cio__io_ring_shutdown(struct cio_socket *sock, int how, int *rc)
     if (io == NULL || !io->completion || how == SHUT_RD)
         return 0;
     struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r == NULL)
+        return 0; /* nothing written the completion way: nothing in flight */
     __atomic_store_n(&r->shut_write, true, __ATOMIC_RELAXED);
     /* None in flight: any before it completed (this load sees the completion's store), its
      * bytes are in the socket, and the shutdown goes after them. */
@@ -908,8 +948,8 @@ int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserv
 bool cio__io_ring_reads(struct cio__io *io)
 {
     const struct cio__io_ring *r = cio__io_ring_of(io);
-    return r->state != CIO__RING_IDLE || r->final != CIO__RING_NO_FINAL ||
-           (r->listener ? r->fdq != NULL && r->fdq->count > 0 : stash_len(r) > 0);
+    return r != NULL && (r->state != CIO__RING_IDLE || r->final != CIO__RING_NO_FINAL ||
+                         (r->listener ? r->fdq != NULL && r->fdq->count > 0 : stash_len(r) > 0));
 }
 
 bool cio__io_ring_wanted(const struct cio_socket *sock)
@@ -921,15 +961,16 @@ bool cio__io_ring_wanted(const struct cio_socket *sock)
             (sock->domain == AF_INET || sock->domain == AF_INET6));
 }
 
-void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock)
+int cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock)
 {
-    struct cio__io_ring *r = cio__io_ring_of(io);
-    r->final = CIO__RING_NO_FINAL;
-    r->sys = sys;
-    r->listener = sock->kind == CIO__KIND_LISTENER;
-    r->op.complete = r->listener ? accept_done : recv_done;
-    if (!r->listener && __atomic_load_n(&cio__socket_shutdown_hook, __ATOMIC_RELAXED) == NULL)
+    if (sock->kind == CIO__KIND_LISTENER) {
+        /* (A listener's state at once: listeners are few, and accepting is what they do.) */
+        io->ring = ring_new(io, sys, true);
+        return io->ring != NULL ? 0 : -ENOMEM;
+    }
+    if (__atomic_load_n(&cio__socket_shutdown_hook, __ATOMIC_RELAXED) == NULL)
         __atomic_store_n(&cio__socket_shutdown_hook, cio__io_ring_shutdown, __ATOMIC_RELEASE);
+    return 0;
 }
 
 enum { CANCEL_OP = 1u << 0, CANCEL_POLL = 1u << 1 };
@@ -937,15 +978,15 @@ enum { CANCEL_OP = 1u << 0, CANCEL_POLL = 1u << 1 };
 unsigned cio__io_ring_detach(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
-    if (r->sys == NULL)
-        return 0;
+    if (r != NULL ? r->sys == NULL : io->worker == NULL)
+        return 0; /* the runtime went: nothing is in the kernel */
     /* A buffered send still prepared only would name the descriptor after the close: into the
      * kernel with it now (there, it holds the file: its bytes go out, then the socket closes). */
-    if (__atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
+    if (r != NULL && __atomic_load_n(&r->sending, __ATOMIC_ACQUIRE) != NULL)
         cio__uring_flush_any(r->sys);
     /* Nothing is asked for any more: the poll request's end does not bring it back. */
     __atomic_store_n(&io->armed, 0, __ATOMIC_RELAXED);
-    return (r->state != CIO__RING_IDLE ? CANCEL_OP : 0) |
+    return (r != NULL && r->state != CIO__RING_IDLE ? CANCEL_OP : 0) |
            (io->ring_poll & CIO__IO_POLL_LIVE ? CANCEL_POLL : 0);
 }
 
@@ -955,33 +996,37 @@ void cio__io_ring_cancel(struct cio__io *io, unsigned what)
      * (the requests no longer hold it). Their last completions still come to the owner, and
      * the registration waits for them (@inflight, CIO__IO_POLL_LIVE). */
     struct cio__io_ring *r = cio__io_ring_of(io);
+    struct cio__sys *sys = r != NULL ? r->sys : cio__io_ring_of_worker(io->worker);
     if (what & CANCEL_OP)
-        (void)cio__uring_cancel_sync(r->sys, &r->op);
+        (void)cio__uring_cancel_sync(sys, &r->op);
     if (what & CANCEL_POLL)
-        (void)cio__uring_poll_source_cancel_sync(r->sys, &io->source);
+        (void)cio__uring_poll_source_cancel_sync(sys, &io->source);
 }
 
 void cio__io_ring_release(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
+    if (r == NULL)
+        return;
     if (r->listener) {
         int fd;
         while ((fd = fds_pop(r)) >= 0)
             close(fd);
         free(r->fdq);
-        r->fdq = NULL;
-        return;
+    } else {
+        if (r->held != 0 && r->sys != NULL)
+            cio__uring_buffer_put(r->sys, r->held);
+        free(r->spill);
     }
-    if (r->held != 0 && r->sys != NULL)
-        cio__uring_buffer_put(r->sys, r->held);
-    r->held = 0;
-    spill_free(r);
+    free(r->callbacks);
+    free(r);
+    io->ring = NULL;
 }
 
 void cio__io_ring_orphan(struct cio__io *io)
 {
     struct cio__io_ring *r = cio__io_ring_of(io);
-    if (r->sys == NULL)
+    if (r == NULL || r->sys == NULL)
         return;
     /* The ring and its buffers go with the runtime: the held buffer's bytes, which come
      * before the spill's, are copied in front of them. */

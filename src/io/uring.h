@@ -53,12 +53,15 @@ struct cio_socket;
 
 /* A registration's completion state (right after it: struct cio__io_with_ring, io.h). */
 struct cio__io_spill;
+struct cio__io_callback;
 struct cio__io_fdq;
 struct cio__io_outbox;
 
 struct cio__io_ring {
+    struct cio__io *io;
     struct cio__sys *sys;  /* the owner's ring; NULL once the runtime went (the stash stays) */
     struct cio__sys_op op; /* the multishot receive (stream) or accept (listener) */
+    struct cio__io_callback *callbacks; /* io.c's poll_* callbacks (struct cio__io's @ring) */
     union {
         struct cio__io_spill *spill; /* a stream: bytes after the held buffer */
         struct cio__io_fdq *fdq;     /* a listener: accepted descriptors not handed out */
@@ -93,6 +96,15 @@ enum {
 
 /* The calling worker's ring, for a registration made now or a write; NULL if it runs none. */
 struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w);
+
+/* @io's ring state, made now if it has none (struct cio__io's @ring). Lock held; NULL: out of
+ * memory. */
+struct cio__io_ring *cio__io_ring_make(struct cio__io *io);
+
+static inline struct cio__io_callback **cio__io_ring_callbacks(struct cio__io_ring *r)
+{
+    return &r->callbacks;
+}
 
 /*
  * cio__io_ring_read() - one read of a TCP stream registered the completion way, as an
@@ -163,7 +175,7 @@ bool cio__io_ring_wanted(const struct cio_socket *sock);
  * cio__io_ring_cancel() once the lock is dropped, 0 if nothing); the registration is freed
  * (owner thread); the runtime goes (no thread runs the worker any more). The registration is
  * one of the completion way (io->completion) for each. */
-void cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock);
+int cio__io_ring_init(struct cio__io *io, struct cio__sys *sys, const struct cio_socket *sock);
 unsigned cio__io_ring_detach(struct cio__io *io);
 void cio__io_ring_cancel(struct cio__io *io, unsigned what);
 
@@ -194,6 +206,20 @@ enum { CIO__RING_PEEK = 1u << 0, CIO__RING_ARM = 1u << 1 };
 static inline struct cio__sys *cio__io_ring_of_worker(struct cio__worker *w)
 {
     (void)w;
+    return NULL;
+}
+
+struct cio__io_ring;
+
+static inline struct cio__io_ring *cio__io_ring_make(struct cio__io *io)
+{
+    (void)io;
+    return NULL;
+}
+
+static inline struct cio__io_callback **cio__io_ring_callbacks(struct cio__io_ring *r)
+{
+    (void)r;
     return NULL;
 }
 
