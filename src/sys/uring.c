@@ -33,6 +33,12 @@
  * The kernel holds a file while a request on it lives: a descriptor closed without del stays
  * open until del (epoll forgets it). The runtime always removes before it closes.
  *
+ * The runtime's TCP streams and listeners (the completion way, io/uring.h) register nothing:
+ * their readiness is a poll request whose events go straight to their source
+ * (cio__uring_poll_source), and nothing here records it. An update of either kind of poll
+ * request that the kernel refuses (-EALREADY: a wake-up of the request is being run) cancels
+ * the request; its end re-arms it with the latest interest.
+ *
  * Rings are set up with COOP_TASKRUN (completions run when the worker enters the kernel, no
  * interrupt) but not SINGLE_ISSUER/DEFER_TASKRUN: those tie the ring to one thread, and a
  * socket closed from another thread must be able to cancel its requests synchronously
