@@ -77,6 +77,8 @@
 #define MIN_WAIT_NS (20 * CIO_NSEC_PER_USEC) /* see sys_run */
 #define BLOCKS_KEPT 128u                     /* free send blocks a ring keeps (128 x 8 KiB) */
 #define QUIET_WAIT_US 200u /* a wait past quiet sends ends this soon once they are in (sys_run) */
+#define BATCH_MAX 32u      /* completions a busy turn's wait gathers, at most (submit_and_wait) */
+#define BATCH_WAIT_US 100u /* ... for this long at most, once one is there */
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1u << 15) /* Linux 6.12; liburing 2.3 predates it */
 #endif
@@ -137,6 +139,9 @@ struct cio__sys {
     unsigned quiet;   /* prepared since the last submission, nobody waiting for them */
     unsigned gen;     /* submissions so far: a send's ticket is the one it goes in with */
     bool min_timeout; /* the kernel ends a wait early once it has completions (6.12) */
+    /* how many completions a wait asks for beyond the quiet sends (submit_and_wait): 1, and
+     * up to BATCH_MAX while waits keep filling; waiter only */
+    unsigned batch;
 };
 
 /*
@@ -669,20 +674,26 @@ static unsigned sq_publish(struct io_uring *ring)
 }
 
 /*
- * sq_lock held: submit what is prepared and wait for a completion, @timeout_ns at most (< 0:
- * no limit), in one io_uring_enter. The quiet sends among what goes in (cio__uring_send_all)
- * complete at once, most of the time, during the call: ending the wait on their completions
- * alone would cost a second system call to wait for what the turn really waits for. So the
- * wait is for one completion more than them, and — in case one of them does not complete at
- * once (its socket is full) — the kernel is told to end it anyway once QUIET_WAIT_US have
- * passed with completions there (its minimum-wait timeout, Linux 6.12). Without that feature,
- * or with no quiet send, a plain wait for one.
+ * sq_lock held: submit what is prepared and wait for completions, @timeout_ns at most (< 0:
+ * no limit), in one io_uring_enter.
+ *
+ * The quiet sends among what goes in (cio__uring_send_all) complete at once, most of the time,
+ * during the call: ending the wait on their completions alone would cost a second system call
+ * to wait for what the turn really waits for. So the wait is for @batch completions more than
+ * them, and — in case one of them does not complete at once (its socket is full), or fewer
+ * than @batch come — the kernel is told to end it anyway once some time has passed with
+ * completions there (its minimum-wait timeout, Linux 6.12): QUIET_WAIT_US for one more,
+ * BATCH_WAIT_US for a batch. A busy worker gathers a batch that way: with a hundred echo
+ * connections, a turn that would find one or two messages finds a dozen or more, and the one
+ * io_uring_enter serves them all. An idle one waits for one completion, which ends its wait at
+ * once: a lone request is not held back. Without the feature, a plain wait for one.
  */
 static int submit_and_wait(struct cio__sys *sys, int64_t timeout_ns)
 {
     unsigned quiet = sys->quiet;
+    unsigned batch = sys->batch;
     submitted(sys);
-    if (quiet == 0 || !sys->min_timeout) {
+    if ((quiet == 0 && batch <= 1) || !sys->min_timeout) {
         if (timeout_ns < 0)
             return io_uring_submit_and_wait(&sys->ring, 1);
         struct __kernel_timespec ts = {.tv_sec = timeout_ns / CIO_NSEC_PER_SEC,
@@ -695,12 +706,31 @@ static int submit_and_wait(struct cio__sys *sys, int64_t timeout_ns)
     struct io_uring_getevents_arg arg;
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
-    arg.pad = QUIET_WAIT_US; /* min_wait_usec since Linux 6.12 */
+    arg.pad = batch > 1 ? BATCH_WAIT_US : QUIET_WAIT_US; /* min_wait_usec since Linux 6.12 */
     arg.ts = timeout_ns < 0 ? 0 : (uint64_t)(uintptr_t)&ts;
     unsigned n = sq_publish(&sys->ring);
-    long rc = syscall(__NR_io_uring_enter, sys->ring.ring_fd, n, quiet + 1,
+    long rc = syscall(__NR_io_uring_enter, sys->ring.ring_fd, n, quiet + batch,
                       IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
     return rc < 0 ? -errno : (int)rc;
+}
+
+/* After a wait that asked for @wanted completions and found @got: a wait that found more than
+ * it asked for (they came faster than the turn took them) asks for twice as many beyond the
+ * quiet sends next time, up to BATCH_MAX; one that found fewer (its minimum-wait timer, or its
+ * timeout, ended it) asks for half. The batch follows the load, and falls back to one within
+ * a few turns when the load goes; a lone connection, which finds what it asked for, stays at
+ * one. */
+static void batch_adapt(struct cio__sys *sys, unsigned got, unsigned wanted)
+{
+    if (got > wanted)
+        sys->batch = sys->batch * 2 > BATCH_MAX ? BATCH_MAX : sys->batch * 2;
+    else if (got < wanted)
+        sys->batch = sys->batch / 2 > 1 ? sys->batch / 2 : 1;
+}
+
+unsigned cio__uring_batch(const struct cio__sys *sys)
+{
+    return sys->batch;
 }
 
 static int64_t now_ns(void)
@@ -727,6 +757,7 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
     int64_t deadline = timeout_ns > INT64_MAX - start ? INT64_MAX : start + timeout_ns;
     int rc = 0;
     for (;;) {
+        unsigned wanted = 0; /* what a wait asked for (submit_and_wait) */
         sq_lock(sys);
         drain(sys);
         bool ready = io_uring_cq_ready(&sys->ring) > 0;
@@ -749,10 +780,14 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
             int64_t left = timeout_ns < 0 ? -1 : deadline - now_ns();
             if (timeout_ns > 0 && left < MIN_WAIT_NS)
                 left = MIN_WAIT_NS;
+            wanted = sys->quiet + sys->batch;
             rc = submit_and_wait(sys, left);
         }
         sq_unlock(sys);
+        int before = b->count;
         reap(sys, b);
+        if (wanted != 0)
+            batch_adapt(sys, (unsigned)(b->count - before), wanted);
         if (b->count > 0 || timeout_ns == 0 || rc == -EINTR || rc == -ETIME)
             break;
         if (rc < 0 && rc != -EAGAIN && rc != -EBUSY)
@@ -808,6 +843,7 @@ static int sys_create(struct cio__sys **ret)
         return rc;
     }
     sys->min_timeout = features & IORING_FEAT_MIN_TIMEOUT;
+    sys->batch = 1;
     sys->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sys->wakefd < 0) {
         rc = -errno;

@@ -126,6 +126,10 @@ void cio__uring_buffer_put(struct cio__sys *sys, uint32_t flags);
  * put back) at most half of them. */
 bool cio__uring_buffers_spare(const struct cio__sys *sys);
 
+/* How many completions beyond the quiet sends @sys's next wait asks for (1 when idle; more
+ * while the worker is busy: uring.c, submit_and_wait). Waiting thread; for tests. */
+unsigned cio__uring_batch(const struct cio__sys *sys);
+
 /* cio_backend_probe(CIO_BACKEND_URING): set a small ring up and tear it down. */
 int cio__uring_probe(void);
 
