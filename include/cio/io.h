@@ -77,6 +77,9 @@
  * cio's buffers, where cio's reads and try_reads find them and a caller's own recv(2) in
  * try_io does not. cio_socket_into_fd() drops what the ring had received and no read took:
  * read it first. Unix streams (descriptor passing) and datagram sockets stay on readiness.
+ * A worker busy with many sockets lets its wait gather several completions (up to 32, none
+ * held back more than 100 microseconds); one serving a lone connection ends each wait at the
+ * first completion, so no request waits for others that are not coming.
  *
  * POLL FORM. The poll_* functions serve hand-written state machines: they return at once,
  * with a result or with -EAGAIN after arming a cio_wake_fn that is called once when the
