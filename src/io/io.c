@@ -384,8 +384,15 @@ static inline void on_ready(struct cio__io *io, uint32_t flags)
         on_event_rest(io, next);
 }
 
-/* on_event() for what a poll request of the completion way may carry (io/uring.c): a priority
- * to check, and the request's end. */
+/* Reactor side: an event for this registration, on the owner thread. */
+static void on_event(struct cio__reactor_source *source, uint32_t flags)
+{
+    on_ready((struct cio__io *)source, flags);
+}
+
+#if CIO_HAVE_URING
+/* on_event_ring() for what a poll request of the completion way may carry (io/uring.c): a
+ * priority to check, and the request's end. */
 static cio__noinline void on_event_ring_poll(struct cio__io *io, uint32_t flags)
 {
     uint32_t ready = cio__io_ring_poll_event(io, flags);
@@ -395,16 +402,17 @@ static cio__noinline void on_event_ring_poll(struct cio__io *io, uint32_t flags)
         cio__io_ring_poll_ended(io); /* last: it may free the registration */
 }
 
-/* Reactor side: an event for this registration, on the owner thread. */
-static void on_event(struct cio__reactor_source *source, uint32_t flags)
+/* on_event() of a registration of the completion way, whose poll request's events come here
+ * (the ring's completions call cio__io_event()): the others pay nothing for it. */
+static void on_event_ring(struct cio__reactor_source *source, uint32_t flags)
 {
     struct cio__io *io = (struct cio__io *)source;
-    if (cio__unlikely(flags & (CIO__IO_POLL_ENDED | CIO_EVENT_PRIORITY)) && io->completion) {
+    if (cio__unlikely(flags & (CIO__IO_POLL_ENDED | CIO_EVENT_PRIORITY)))
         on_event_ring_poll(io, flags);
-        return;
-    }
-    on_ready(io, flags);
+    else
+        on_ready(io, flags);
 }
+#endif
 
 void cio__io_event(struct cio__io *io, uint32_t flags)
 {
@@ -609,6 +617,7 @@ int cio__io_register(struct cio_socket *sock)
 #if CIO_HAVE_URING
     if (completion) {
         io->completion = true;
+        io->source.on_event = on_event_ring;
         if (cio__io_ring_init(io, iw->ring, sock) < 0) {
             free(io);
             return -ENOMEM;
