@@ -132,9 +132,6 @@ void cio__io_poll_interest(struct cio__io *io, unsigned interest)
         __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
 }
 
-static bool sweep_request(struct cio__io *io);
-static void sweep_run(struct cio__deferred *d);
-
 /*
  * A registration of the completion way (io/uring.h) asks the backend for a direction only when
  * a task first waits for it, and for reading only while the ring does not read: called before
@@ -158,7 +155,6 @@ static void ring_arm_for(struct cio__io *io, unsigned want)
     }
     if (want & CIO_READY_PRIORITY)
         interest |= CIO_PRIORITY;
-    bool post = false;
     struct cio__worker *w = io->worker;
     if (atomic_load_explicit(&io->closed, memory_order_relaxed) || w == NULL) {
         /* nothing to ask */
@@ -169,13 +165,9 @@ static void ring_arm_for(struct cio__io *io, unsigned want)
          * made by the sweep. The waiter misses nothing meanwhile — a new poll request reports
          * what is ready already. */
         __atomic_store_n(&io->armed, interest, __ATOMIC_RELAXED);
-        post = sweep_request(io);
+        cio__io_sync_later(io);
     }
     cio__io_unlock(io);
-    if (post) {
-        io->sweep.fn = sweep_run;
-        cio__worker_defer(w, &io->sweep);
-    }
 }
 
 /* Level-triggered backend: readiness was cleared; re-arm accordingly. */

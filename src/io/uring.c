@@ -6,7 +6,6 @@
  * readiness, lifetime — is io.c's, which these operations run under.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -289,13 +288,11 @@ uint32_t cio__io_ring_poll_event(struct cio__io *io, uint32_t flags)
     flags &= ~(uint32_t)CIO__IO_POLL_ENDED;
     /* A socket's data wake-up carries POLLPRI (sys/uring.c, to_poll): believed only if the
      * socket says so now, and only when asked for. */
-    if (flags & CIO_EVENT_PRIORITY) {
-        struct pollfd p = {.fd = io->fd, .events = POLLPRI};
-        if (!(__atomic_load_n(&io->armed, __ATOMIC_RELAXED) & CIO_PRIORITY) ||
-            atomic_load_explicit(&io->closed, memory_order_relaxed) || poll(&p, 1, 0) != 1 ||
-            !(p.revents & POLLPRI))
-            flags &= ~(uint32_t)CIO_EVENT_PRIORITY;
-    }
+    if ((flags & CIO_EVENT_PRIORITY) &&
+        (!(__atomic_load_n(&io->armed, __ATOMIC_RELAXED) & CIO_PRIORITY) ||
+         atomic_load_explicit(&io->closed, memory_order_relaxed) ||
+         !cio__uring_priority_now(io->fd)))
+        flags &= ~(uint32_t)CIO_EVENT_PRIORITY;
     return flags;
 }
 

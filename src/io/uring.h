@@ -51,7 +51,7 @@ struct cio_socket;
 
 #include "sys/uring.h"
 
-/* A registration's completion state (right after it: struct cio__io_with_ring, io.h). */
+/* A registration's completion state (struct cio__io's @ring, made when first needed). */
 struct cio__io_spill;
 struct cio__io_callback;
 struct cio__io_fdq;
@@ -184,7 +184,7 @@ void cio__io_ring_cancel(struct cio__io *io, unsigned what);
  * needs a direction the ring does not give has the owner make a poll request of its own
  * (cio__uring_poll_source: no memory kept for it anywhere but @ring_poll's bits).
  * cio__io_ring_poll_sync() — owner thread, lock held — makes, changes or removes it to match
- * @armed. Its events come to io.c's on_event(): cio__io_ring_poll_event() gives the readiness
+ * @armed. Its events come to io.c's on_event_ring(): cio__io_ring_poll_event() gives the readiness
  * they carry (a priority checked), and cio__io_ring_poll_ended() — owner, unlocked — takes its
  * end (CIO__IO_POLL_ENDED): asked again if still wanted, and the registration freed if it was
  * all that held it.

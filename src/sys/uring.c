@@ -149,8 +149,8 @@ struct cio__sys {
  * (IO_ASYNC_POLL_COMMON), so a request for POLLPRI alone is never woken; and the mask a
  * multishot request reports is the wake-up's key, which for every socket data wake-up holds
  * POLLPRI (sock_def_readable). So PRIORITY asks for POLLIN as well, and a reported POLLPRI is
- * checked with poll(2) before it is believed (priority_now); READABLE that was not asked for
- * is not reported.
+ * checked with poll(2) before it is believed (cio__uring_priority_now); READABLE that was not asked
+ * for is not reported.
  */
 static uint32_t to_poll(unsigned interest)
 {
@@ -166,11 +166,21 @@ static uint32_t to_poll(unsigned interest)
     return ev;
 }
 
-/* Whether urgent data is there now (see to_poll). */
-static bool priority_now(int fd)
+bool cio__uring_priority_now(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLPRI};
     return poll(&p, 1, 0) == 1 && (p.revents & POLLPRI);
+}
+
+/* A new mask for the multishot poll request @ud (TAG_POLL or TAG_SOURCE): no completion when
+ * it worked; one that failed is the update's tag on the same pointer (handle()). */
+static void prep_poll_update(struct io_uring_sqe *sqe, uint64_t ud, unsigned interest)
+{
+    io_uring_prep_poll_update(sqe, ud, 0, to_poll(interest),
+                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
+    uint64_t tag = (ud & TAG_MASK) == TAG_POLL ? TAG_POLL_UPDATE : TAG_SOURCE_UPDATE;
+    io_uring_sqe_set_data64(sqe, (ud & ~TAG_MASK) | tag);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
 /* ---- the ring ---- */
@@ -499,11 +509,7 @@ static void drain(struct cio__sys *sys)
             io_uring_sqe_set_data64(sqe, ud);
             reg->in_kernel = true;
         } else if (action == ACT_UPDATE) {
-            io_uring_prep_poll_update(
-                sqe, ud, 0, to_poll(atomic_load_explicit(&reg->interest, memory_order_relaxed)),
-                IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
-            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)reg | TAG_POLL_UPDATE);
-            sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+            prep_poll_update(sqe, ud, atomic_load_explicit(&reg->interest, memory_order_relaxed));
         } else { /* ACT_REMOVE, in the kernel: its final completion frees it */
             io_uring_prep_poll_remove(sqe, ud);
             io_uring_sqe_set_data64(sqe, TAG_IGNORE);
@@ -588,7 +594,7 @@ static void handle(struct cio__sys *sys, struct batch *b, const struct io_uring_
             break;
         uint32_t rev = (uint32_t)res;
         unsigned interest = atomic_load_explicit(&reg->interest, memory_order_relaxed);
-        if ((rev & POLLPRI) && !priority_now(reg->fd))
+        if ((rev & POLLPRI) && !cio__uring_priority_now(reg->fd))
             rev &= ~(uint32_t)POLLPRI;
         if (!(interest & (CIO_READABLE | CIO__INTEREST_RDHUP)))
             rev &= ~(uint32_t)(POLLIN | POLLRDNORM | POLLRDHUP);
@@ -675,7 +681,8 @@ static unsigned sq_publish(struct io_uring *ring)
 
 /*
  * sq_lock held: submit what is prepared and wait for completions, @timeout_ns at most (< 0:
- * no limit), in one io_uring_enter.
+ * no limit), in one io_uring_enter; *@ret_asked gets how many the wait asked for, for
+ * batch_adapt() (0: no batch here).
  *
  * The quiet sends among what goes in (cio__uring_send_all) complete at once, most of the time,
  * during the call: ending the wait on their completions alone would cost a second system call
@@ -688,11 +695,13 @@ static unsigned sq_publish(struct io_uring *ring)
  * io_uring_enter serves them all. An idle one waits for one completion, which ends its wait at
  * once: a lone request is not held back. Without the feature, a plain wait for one.
  */
-static int submit_and_wait(struct cio__sys *sys, int64_t timeout_ns)
+static int submit_and_wait(struct cio__sys *sys, int64_t timeout_ns, unsigned *ret_asked)
 {
     unsigned quiet = sys->quiet;
     unsigned batch = sys->batch;
     submitted(sys);
+    /* (Without the minimum-wait timeout there is no batch to adapt: 0.) */
+    *ret_asked = sys->min_timeout ? quiet + batch : 0;
     if ((quiet == 0 && batch <= 1) || !sys->min_timeout) {
         if (timeout_ns < 0)
             return io_uring_submit_and_wait(&sys->ring, 1);
@@ -780,8 +789,7 @@ static int sys_run(struct cio__sys *sys, struct batch *b, int64_t timeout_ns)
             int64_t left = timeout_ns < 0 ? -1 : deadline - now_ns();
             if (timeout_ns > 0 && left < MIN_WAIT_NS)
                 left = MIN_WAIT_NS;
-            wanted = sys->quiet + sys->batch;
-            rc = submit_and_wait(sys, left);
+            rc = submit_and_wait(sys, left, &wanted);
         }
         sq_unlock(sys);
         int before = b->count;
@@ -1082,9 +1090,7 @@ int cio__uring_poll_source(struct cio__sys *sys, void *source, int fd, unsigned 
     if (sqe == NULL)
         return -EBUSY;
     io_uring_prep_poll_multishot(sqe, fd, to_poll(interest));
-    io_uring_sqe_set_data64(sqe, source_data(source));
-    sq_unlock(sys);
-    return 0;
+    return op_end(sys, sqe, (void *)(uintptr_t)source_data(source));
 }
 
 int cio__uring_poll_source_update(struct cio__sys *sys, void *source, unsigned interest)
@@ -1092,11 +1098,9 @@ int cio__uring_poll_source_update(struct cio__sys *sys, void *source, unsigned i
     struct io_uring_sqe *sqe = op_begin(sys);
     if (sqe == NULL)
         return -EBUSY;
-    /* (No completion when it worked; one that failed is handled in handle().) */
-    io_uring_prep_poll_update(sqe, source_data(source), 0, to_poll(interest),
-                              IORING_POLL_UPDATE_EVENTS | IORING_POLL_ADD_MULTI);
-    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    return op_end(sys, sqe, (void *)((uintptr_t)source | TAG_SOURCE_UPDATE));
+    prep_poll_update(sqe, source_data(source), interest);
+    sq_unlock(sys);
+    return 0;
 }
 
 void cio__uring_poll_source_remove(struct cio__sys *sys, void *source)

@@ -88,7 +88,7 @@ int cio__uring_cancel_sync(struct cio__sys *sys, struct cio__sys_op *op);
  * removal, a cancel, the kernel). The backend keeps nothing for it, so a socket that waits
  * costs no memory here: @source must stay valid until that last event, and the caller asks
  * again if it still wants the request when it ended. A reported priority is the wake-up's
- * key and may be stale (see to_poll in uring.c): check it before believing it. Waiting thread
+ * key and may be stale: check it with cio__uring_priority_now() before believing it. Waiting thread
  * only, except the synchronous cancel (as for cio__uring_cancel_sync); an update or removal
  * of a request that ended meanwhile does nothing.
  */
@@ -129,6 +129,11 @@ bool cio__uring_buffers_spare(const struct cio__sys *sys);
 /* How many completions beyond the quiet sends @sys's next wait asks for (1 when idle; more
  * while the worker is busy: uring.c, submit_and_wait). Waiting thread; for tests. */
 unsigned cio__uring_batch(const struct cio__sys *sys);
+
+/* Whether urgent data is there now on @fd: what a reported priority is checked with, since the
+ * kernel's poll requests report POLLPRI with every socket data wake-up (uring.c, to_poll). Any
+ * thread. */
+bool cio__uring_priority_now(int fd);
 
 /* cio_backend_probe(CIO_BACKEND_URING): set a small ring up and tear it down. */
 int cio__uring_probe(void);
