@@ -211,6 +211,9 @@ static void *main_callbacks(void *arg)
     CHECK_EQ(atomic_load(&woke), 1);
     int r = cio_socket_poll_ready(s, CIO_READABLE, on_wake, &woke);
     CHECK(r > 0 && (r & CIO_READY_READABLE));
+    r = cio_socket_poll_ready(s, CIO_WRITABLE, on_wake, &woke);
+    CHECK(r > 0 && (r & CIO_READY_WRITABLE));
+    CHECK_EQ(atomic_load(&woke), 1); /* answered at once: no callback armed */
     char b[8];
     CHECK_EQ(cio_stream_read(s, b, sizeof(b)), 4);
     cio_socket_close(c);
