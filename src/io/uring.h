@@ -167,7 +167,7 @@ int cio__io_ring_accept(struct cio_socket *sock, struct cio__io *io, int *reserv
 bool cio__io_ring_reads(struct cio__io *io);
 
 /* Whether a registration of @sock made on an io_uring worker goes the completion way (then
- * io.c allocates it as a struct cio__io_with_ring, io.h). */
+ * io.c makes it with on_event_ring and cio__io_ring_init()). */
 bool cio__io_ring_wanted(const struct cio_socket *sock);
 
 /* io.c's hooks: a new registration of the completion way on @sys's worker; the socket let go
